@@ -1,0 +1,41 @@
+import * as v from 'valibot';
+import { Name, ReleaseId } from './release.js';
+import { Plan } from './plan.js';
+
+export const ClientId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 of A-Z a-z 0-9 _ -'));
+
+export const Capabilities = v.object({
+  sync: v.boolean(),
+  periodicSync: v.boolean(),
+  /** From `navigator.storage.estimate()`, bytes. */
+  quota: v.optional(v.pipe(v.number(), v.minValue(0))),
+  usage: v.optional(v.pipe(v.number(), v.minValue(0))),
+});
+export type Capabilities = v.InferOutput<typeof Capabilities>;
+
+export const CheckInRequest = v.object({
+  client: ClientId,
+  app: Name,
+  channel: Name,
+  /** The active release, or null before the first install finished. */
+  release: v.nullable(ReleaseId),
+  /** A release staged but not yet active (prompt policy), if any. */
+  staged: v.optional(v.nullable(ReleaseId)),
+  caps: Capabilities,
+});
+export type CheckInRequest = v.InferOutput<typeof CheckInRequest>;
+
+export const CheckInCurrent = v.object({
+  status: v.literal('current'),
+  /** Seconds until the client should check in again. */
+  nextCheckIn: v.pipe(v.number(), v.minValue(0)),
+});
+export const CheckInUpdate = v.object({
+  status: v.literal('update'),
+  nextCheckIn: v.pipe(v.number(), v.minValue(0)),
+  plan: Plan,
+});
+export const CheckInResponse = v.variant('status', [CheckInCurrent, CheckInUpdate]);
+export type CheckInCurrent = v.InferOutput<typeof CheckInCurrent>;
+export type CheckInUpdate = v.InferOutput<typeof CheckInUpdate>;
+export type CheckInResponse = v.InferOutput<typeof CheckInResponse>;

@@ -1,0 +1,72 @@
+/**
+ * Every failure Updraft reports, as a stable code. The server maps codes to HTTP statuses in one
+ * place (`server/errors.ts`); the SW puts them in `failed` reports; the page client surfaces them
+ * in `failed` events. Messages are for people; tests and programs look at `code`.
+ */
+export const ERROR_CODES = {
+  // request shape
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_body: 400,
+  body_too_large: 413,
+  invalid_hash: 400,
+  invalid_path: 400,
+  range_not_satisfiable: 416,
+  // access
+  unauthorized: 401,
+  forbidden: 403,
+  // lookup
+  not_found: 404,
+  unknown_release: 404,
+  unknown_channel: 404,
+  unknown_app: 404,
+  // publish
+  hash_mismatch: 400,
+  size_mismatch: 400,
+  missing_parts: 409,
+  release_conflict: 409,
+  // load
+  overloaded: 503,
+  too_many_requests: 429,
+  // client-side outcomes (reported, never answered by the server)
+  content: 0, // a part's bytes did not match its hash or size at every source
+  transport: 0, // every source failed at the network level, repeatedly
+  quota: 0, // the browser refused to store the update
+  install: 0, // the staged release could not be written
+  superseded: 0, // a newer plan replaced this one
+  plan_expired: 0,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export class UpdraftError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'UpdraftError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** HTTP status for this code; client-side codes have none and map to 500 if ever thrown at the server. */
+  get status(): number {
+    const status = ERROR_CODES[this.code];
+    return status === 0 ? 500 : status;
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { error: { code: this.code, message: this.message } };
+    if (this.details !== undefined) body.error.details = this.details;
+    return body;
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}

@@ -1,0 +1,59 @@
+import * as v from 'valibot';
+import { ReleaseId, ReleaseManifest, Sha256, Name } from './release.js';
+
+export const ActivationPolicy = v.picklist(['next-navigation', 'prompt', 'immediate']);
+export type ActivationPolicy = v.InferOutput<typeof ActivationPolicy>;
+
+const TaskBase = {
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  /** Ids of tasks that must be `done` before this one may run. */
+  after: v.array(v.string()),
+};
+
+/** Fetch one part from `sources` in order (CDN URLs first, origin last), verify, store by hash. */
+export const FetchTask = v.object({
+  ...TaskBase,
+  kind: v.literal('fetch'),
+  sha256: Sha256,
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  sources: v.pipe(v.array(v.pipe(v.string(), v.url())), v.minLength(1)),
+  /**
+   * Server clock, epoch ms. The SW converts it to its own clock as
+   * `receivedAt + (notBefore - plan.issuedAt)`, so clock skew does not matter.
+   */
+  notBefore: v.number(),
+});
+/** Once every fetch is done: verify presence and write the staged release in one transaction. */
+export const InstallTask = v.object({ ...TaskBase, kind: v.literal('install') });
+/** Once installed: switch the active release per `plan.activation`. */
+export const ActivateTask = v.object({ ...TaskBase, kind: v.literal('activate') });
+/** Tell the server an outcome. */
+export const ReportTask = v.object({
+  ...TaskBase,
+  kind: v.literal('report'),
+  event: v.picklist(['downloaded', 'activated']),
+});
+export const Task = v.variant('kind', [FetchTask, InstallTask, ActivateTask, ReportTask]);
+export type FetchTask = v.InferOutput<typeof FetchTask>;
+export type InstallTask = v.InferOutput<typeof InstallTask>;
+export type ActivateTask = v.InferOutput<typeof ActivateTask>;
+export type ReportTask = v.InferOutput<typeof ReportTask>;
+export type Task = v.InferOutput<typeof Task>;
+export type TaskKind = Task['kind'];
+
+/** The update task list the server hands a client. */
+export const Plan = v.object({
+  planId: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  app: Name,
+  from: v.nullable(ReleaseId),
+  to: ReleaseId,
+  toSeq: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  /** Server clock, epoch ms. */
+  issuedAt: v.number(),
+  expiresAt: v.number(),
+  activation: ActivationPolicy,
+  /** The target release's manifest: what `install` writes as the staged release. */
+  release: ReleaseManifest,
+  tasks: v.array(Task),
+});
+export type Plan = v.InferOutput<typeof Plan>;

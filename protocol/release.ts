@@ -1,0 +1,73 @@
+import * as v from 'valibot';
+
+/** Lowercase hex SHA-256 of an asset's decoded bytes. */
+export const Sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'));
+
+/**
+ * A path inside a release: relative, POSIX, no `..`, no empty segments, no backslashes.
+ * The server serves it at `/<path>`; the SW maps request paths under its scope to it.
+ */
+export const AssetPath = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(1024),
+  v.check(
+    (p) => !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
+    'must be a relative path without "." or ".." segments',
+  ),
+);
+
+export const Asset = v.object({
+  path: AssetPath,
+  sha256: Sha256,
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  type: v.pipe(v.string(), v.maxLength(200)),
+});
+export type Asset = v.InferOutput<typeof Asset>;
+
+export const ReleaseId = v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits'));
+export const Name = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -'));
+
+export const ReleaseManifest = v.object({
+  /** Derived from the asset list: see `computeReleaseId`. */
+  id: ReleaseId,
+  app: Name,
+  version: v.pipe(v.string(), v.maxLength(100)),
+  createdAt: v.pipe(v.string(), v.isoTimestamp()),
+  /** The document served for navigations, e.g. `index.html`. Must be one of `assets`. */
+  entry: AssetPath,
+  assets: v.pipe(v.array(Asset), v.minLength(1), v.maxLength(100_000)),
+  /** The service worker script; served by the server, never precached or staged by the SW itself. */
+  sw: v.optional(Asset),
+});
+export type ReleaseManifest = v.InferOutput<typeof ReleaseManifest>;
+
+const encoder = new TextEncoder();
+
+export async function sha256Hex(data: BufferSource | string): Promise<string> {
+  const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * A release id is the first 16 hex digits of the SHA-256 of its sorted `path\tsha256\n` lines plus
+ * the entry: two builds with the same bytes at the same paths are the same release.
+ */
+export async function computeReleaseId(assets: readonly Pick<Asset, 'path' | 'sha256'>[], entry: string): Promise<string> {
+  const lines = assets.map((a) => `${a.path}\t${a.sha256}\n`).sort();
+  return (await sha256Hex(`entry\t${entry}\n${lines.join('')}`)).slice(0, 16);
+}
+
+/** Checks what a schema cannot: entry present, paths unique, id matches content. Returns a problem or null. */
+export async function checkManifestConsistency(m: ReleaseManifest): Promise<string | null> {
+  const paths = new Set<string>();
+  for (const a of m.assets) {
+    if (paths.has(a.path)) return `duplicate asset path ${a.path}`;
+    paths.add(a.path);
+  }
+  if (!paths.has(m.entry)) return `entry ${m.entry} is not among the assets`;
+  const id = await computeReleaseId(m.assets, m.entry);
+  if (id !== m.id) return `release id ${m.id} does not match its assets (expected ${id})`;
+  return null;
+}
