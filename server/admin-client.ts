@@ -1,0 +1,59 @@
+import { PATHS, joinUrl } from '../protocol/index.js';
+
+/** A CLI failure: a server error code, or one of the CLI's own (`usage`, `unreachable`, `io`). */
+export class CliError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'CliError';
+    this.code = code;
+  }
+}
+
+/** The admin API over HTTP, for the CLI. Errors come back as `CliError` with the server's code. */
+export class AdminClient {
+  readonly server: string;
+  readonly #token: string;
+
+  constructor(server: string, token: string) {
+    this.server = server.endsWith('/') ? server : `${server}/`;
+    this.#token = token;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const isBytes = body instanceof Uint8Array;
+    const init: RequestInit = {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.#token}`,
+        ...(body === undefined ? {} : { 'Content-Type': isBytes ? 'application/octet-stream' : 'application/json' }),
+      },
+    };
+    if (body !== undefined) init.body = isBytes ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body);
+    const url = joinUrl(this.server, path);
+    let res: Response;
+    try {
+      res = await fetch(url, init);
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new CliError('unreachable', `cannot reach ${this.server} (${cause?.code ?? cause?.message ?? String(err)})`);
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // fall through: a non-JSON answer (e.g. a proxy's HTML error page)
+    }
+    if (!res.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string; details?: { missing?: string[] } } } | null)?.error;
+      if (error?.code) throw new CliError(error.code, error.message ?? res.statusText);
+      throw new CliError(`http_${res.status}`, `${method} ${url}: ${res.status} ${res.statusText}`);
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  missing(sha256s: string[]) {
+    return this.request<{ missing: string[] }>('POST', PATHS.adminMissingBlobs, { sha256s });
+  }
+}

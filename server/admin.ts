@@ -1,0 +1,113 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import {
+  ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, Sha256, UpdraftError, checkManifestConsistency, parse,
+  type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseSummary, type StatusResponse,
+} from '../protocol/index.js';
+import { adminAuth } from './admin-auth.js';
+import { errorResponse, readJson } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import type { StoredRelease } from './store.js';
+
+/** Admin JSON bodies (a manifest of 100k assets is ~20 MB); blob uploads stream to disk unbounded. */
+const ADMIN_JSON_LIMIT = 64 * 1024 * 1024;
+const RECENT_REPORTS = 50;
+
+async function* chunksOf(body: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
+  if (!body) return;
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+const summary = (r: StoredRelease): ReleaseSummary => ({
+  id: r.manifest.id, app: r.manifest.app, version: r.manifest.version, seq: r.seq, createdAt: r.manifest.createdAt,
+  parts: r.manifest.assets.length, bytes: r.manifest.assets.reduce((n, a) => n + a.size, 0),
+});
+
+export function adminRoutes(o: ResolvedOptions): Hono {
+  const app = new Hono();
+  app.use('/v1/admin/*', adminAuth(o.token));
+  const jsonLimit = bodyLimit({
+    maxSize: ADMIN_JSON_LIMIT,
+    onError: (c) => errorResponse(c, new UpdraftError('body_too_large', `admin bodies are limited to ${ADMIN_JSON_LIMIT} bytes`)),
+  });
+
+  app.post(`/${PATHS.adminMissingBlobs}`, jsonLimit, async (c) => {
+    const { sha256s } = parse(MissingBlobsRequest, await readJson(c));
+    const body: MissingBlobsResponse = { missing: await missingParts(o, sha256s) };
+    return c.json(body);
+  });
+
+  app.put('/v1/admin/blobs/:sha256', async (c) => {
+    const sha256 = parse(Sha256, c.req.param('sha256'), 'sha256');
+    const written = await o.blobs.write(sha256, chunksOf(c.req.raw.body));
+    await o.store.putBlob(sha256, written.size);
+    return c.json(written, 201);
+  });
+
+  app.post(`/${PATHS.adminReleases}`, jsonLimit, async (c) => {
+    const manifest = parse(ReleaseManifest, await readJson(c), 'release manifest');
+    const problem = await checkManifestConsistency(manifest);
+    if (problem) throw new UpdraftError('invalid_body', problem);
+    const existing = await o.store.getRelease(manifest.id);
+    if (existing && existing.manifest.app !== manifest.app) {
+      throw new UpdraftError('release_conflict', `release ${manifest.id} already belongs to app ${existing.manifest.app}`);
+    }
+    const parts = [...manifest.assets, ...(manifest.sw ? [manifest.sw] : [])];
+    const missing = await missingParts(o, parts.map((p) => p.sha256));
+    if (missing.length > 0) {
+      throw new UpdraftError('missing_parts', `${missing.length} part(s) not uploaded yet`, { missing });
+    }
+    const sizes = await o.store.blobSizes(parts.map((p) => p.sha256));
+    const wrong = parts.find((p) => sizes.get(p.sha256) !== p.size);
+    if (wrong) throw new UpdraftError('size_mismatch', `${wrong.path} is ${sizes.get(wrong.sha256)} bytes, manifest says ${wrong.size}`);
+    const { seq, created } = await o.store.insertRelease(manifest, o.now());
+    const body: PublishResponse = { id: manifest.id, seq, created };
+    return c.json(body, created ? 201 : 200);
+  });
+
+  app.put('/v1/admin/channels/:name', jsonLimit, async (c) => {
+    const name = parse(Name, c.req.param('name'), 'channel name');
+    const update = parse(ChannelUpdate, await readJson(c), 'channel update');
+    const release = await o.store.getRelease(update.release);
+    if (!release) throw new UpdraftError('unknown_release', `no release ${update.release}`);
+    const appName = c.req.query('app') ?? release.manifest.app;
+    if (appName !== release.manifest.app) {
+      throw new UpdraftError('bad_request', `release ${update.release} belongs to app ${release.manifest.app}, not ${appName}`);
+    }
+    const state: ChannelState = await o.store.putChannel(appName, name, update, o.now());
+    return c.json(state);
+  });
+
+  app.get(`/${PATHS.adminStatus}`, async (c) => {
+    const only = c.req.query('app') || undefined;
+    const body: StatusResponse = {
+      releases: (await o.store.listReleases(only)).map(summary),
+      channels: await o.store.listChannels(only),
+      clients: await o.store.countClients(only),
+      reportCounts: await o.store.reportCounts(only),
+      recentReports: await o.store.recentReports(RECENT_REPORTS, only),
+    };
+    return c.json(body);
+  });
+  return app;
+}
+
+/** A part counts as present only when both the store records it and its file exists. */
+async function missingParts(o: ResolvedOptions, sha256s: readonly string[]): Promise<string[]> {
+  const unique = [...new Set(sha256s)];
+  const known = await o.store.blobSizes(unique);
+  const missing: string[] = [];
+  for (const sha of unique) {
+    if (!known.has(sha) || (await o.blobs.size(sha)) === null) missing.push(sha);
+  }
+  return missing;
+}

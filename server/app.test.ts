@@ -1,0 +1,263 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PATHS, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
+import { createUpdateServer } from './app.js';
+import { BlobStore } from './blob-store.js';
+import { fakeDist, type FakeDist } from './fake-dist.js';
+import type { UpdateServerOptions } from './options.js';
+import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+
+const TOKEN = 'test-token';
+const NOW = 1_700_000_000_000;
+const dirs: string[] = [];
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function setup(o: Partial<UpdateServerOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'updraft-app-'))) {
+  dirs.push(dir);
+  const store = openSqliteStore(dir);
+  stores.push(store);
+  const blobs = new BlobStore(join(dir, 'blobs'));
+  const app = createUpdateServer({ store, blobs, token: TOKEN, now: () => NOW, ...o });
+  const admin = (method: string, path: string, body?: unknown, target: Hono = app, prefix = '/') =>
+    target.request(prefix + path, {
+      method,
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      ...(body === undefined ? {} : { body: body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body) }),
+    });
+  const publish = async (dist: FakeDist, channel?: { percent?: number }) => {
+    for (const [, bytes] of dist.files) {
+      const sha = [...dist.manifest.assets, ...(dist.manifest.sw ? [dist.manifest.sw] : [])].find((a) => dist.files.get(a.path) === bytes)!.sha256;
+      expect((await admin('PUT', PATHS.adminBlob(sha), bytes)).status).toBe(201);
+    }
+    const res = await admin('POST', PATHS.adminReleases, dist.manifest);
+    expect(res.status).toBe(201);
+    if (channel) expect((await admin('PUT', PATHS.adminChannel('stable'), { release: dist.manifest.id, ...channel })).status).toBe(200);
+  };
+  const checkIn = (body: unknown, target: Hono = app, url = `http://localhost/${PATHS.checkIn}`) =>
+    target.request(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return { dir, app, store, blobs, admin, publish, checkIn };
+}
+
+const v1 = () => fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/style.css': 'body{}' }, { version: '1', sw: 'self.x=1' });
+const v2 = () => fakeDist({ 'index.html': '<h1>v2</h1>', 'assets/app-2.js': 'console.log(2)', 'assets/style.css': 'body{}' }, { version: '2', sw: 'self.x=1' });
+const client = (release: string | null, o: object = {}) => ({
+  client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false }, ...o,
+});
+const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
+
+describe('publish', () => {
+  it('missing parts → 409 with the list, then upload → 201, republish → 200 created:false', async () => {
+    const { admin, publish } = setup();
+    const d = await v1();
+    const res = await admin('POST', PATHS.adminReleases, d.manifest);
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as { error: { code: string; details: { missing: string[] } } };
+    expect(body.error.code).toBe('missing_parts');
+    expect(body.error.details.missing).toHaveLength(4); // 3 assets + sw
+    const missing = await admin('POST', PATHS.adminMissingBlobs, { sha256s: d.manifest.assets.map((a) => a.sha256) });
+    expect(((await missing.json()) as { missing: string[] }).missing).toHaveLength(3);
+
+    await publish(d);
+    const again = await admin('POST', PATHS.adminReleases, d.manifest);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ id: d.manifest.id, seq: 1, created: false });
+    const d2 = await v2();
+    // The shared stylesheet and sw are already there.
+    const m2 = await admin('POST', PATHS.adminMissingBlobs, { sha256s: [...d2.manifest.assets, d2.manifest.sw!].map((a) => a.sha256) });
+    expect(((await m2.json()) as { missing: string[] }).missing).toHaveLength(2);
+  });
+
+  it('hash mismatch upload → 400 hash_mismatch, nothing stored', async () => {
+    const { admin } = setup();
+    const res = await admin('PUT', PATHS.adminBlob('a'.repeat(64)), new TextEncoder().encode('not that'));
+    expect(res.status).toBe(400);
+    expect(await code(res)).toBe('hash_mismatch');
+    const missing = await admin('POST', PATHS.adminMissingBlobs, { sha256s: ['a'.repeat(64)] });
+    expect(await missing.json()).toEqual({ missing: ['a'.repeat(64)] });
+    expect(await code(await admin('PUT', PATHS.adminBlob('nothex'), new Uint8Array(1)))).toBe('invalid_body');
+  });
+
+  it('rejects inconsistent manifests and invalid JSON', async () => {
+    const { admin } = setup();
+    const d = await v1();
+    expect(await code(await admin('POST', PATHS.adminReleases, { ...d.manifest, id: '0123456789abcdef' }))).toBe('invalid_body');
+    expect(await code(await admin('POST', PATHS.adminReleases, { ...d.manifest, entry: 'nope.html' }))).toBe('invalid_body');
+    const res = await admin('POST', PATHS.adminReleases, undefined);
+    expect(res.status).toBe(400);
+    expect(await code(res)).toBe('invalid_json');
+  });
+
+  it('channel update: unknown release 404, wrong app 400, previous tracked', async () => {
+    const { admin, publish } = setup();
+    const [d1, d2] = [await v1(), await v2()];
+    await publish(d1, {});
+    await publish(d2);
+    expect(await code(await admin('PUT', PATHS.adminChannel('stable'), { release: 'ffffffffffffffff' }))).toBe('unknown_release');
+    expect(await code(await admin('PUT', `${PATHS.adminChannel('stable')}?app=other`, { release: d2.manifest.id }))).toBe('bad_request');
+    expect(await code(await admin('PUT', PATHS.adminChannel('stable'), { release: d2.manifest.id, percent: 101 }))).toBe('invalid_body');
+    const res = await admin('PUT', `${PATHS.adminChannel('stable')}?app=demo`, { release: d2.manifest.id, percent: 25, activation: 'prompt' });
+    expect(await res.json()).toEqual({
+      name: 'stable', app: 'demo', release: d2.manifest.id, previous: d1.manifest.id, percent: 25, activation: 'prompt', updatedAt: NOW,
+    } satisfies ChannelState);
+  });
+});
+
+describe('admin auth', () => {
+  it.each([
+    ['no header', {}],
+    ['wrong token', { Authorization: 'Bearer nope' }],
+    ['not bearer', { Authorization: `Basic ${TOKEN}` }],
+  ])('%s → 401 unauthorized', async (_, headers) => {
+    const { app } = setup();
+    const res = await app.request(`/${PATHS.adminStatus}`, { headers });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('WWW-Authenticate')).toMatch(/^Bearer/);
+    expect(await code(res)).toBe('unauthorized');
+  });
+
+  it('no token configured → admin is closed', async () => {
+    const { admin } = setup({ token: undefined });
+    expect((await admin('GET', PATHS.adminStatus)).status).toBe(401);
+  });
+});
+
+describe('check-in', () => {
+  it('validation errors are 400 with a code, never 500', async () => {
+    const { checkIn } = setup();
+    const bad: [unknown, string][] = [
+      ['{not json', 'invalid_json'],
+      ['', 'invalid_json'],
+      [null, 'invalid_body'],
+      [[], 'invalid_body'],
+      [{ ...client(null), client: 'short' }, 'invalid_body'],
+      [{ ...client('nothex') }, 'invalid_body'],
+      [{ ...client(null), caps: undefined }, 'invalid_body'],
+    ];
+    for (const [body, expected] of bad) {
+      const res = await checkIn(typeof body === 'string' ? body : JSON.stringify(body));
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(await code(res)).toBe(expected);
+    }
+  });
+
+  it('body over the limit → 413 body_too_large', async () => {
+    const { app } = setup({ bodyLimit: 100 });
+    const res = await app.request(`/${PATHS.checkIn}`, { method: 'POST', body: JSON.stringify(client(null, { pad: 'x'.repeat(200) })) });
+    expect(res.status).toBe(413);
+    expect(await code(res)).toBe('body_too_large');
+  });
+
+  it('gives an update plan listing only the parts the client lacks, then current', async () => {
+    const { publish, checkIn, store } = setup({ cdn: ['https://cdn.test/u'] });
+    const [d1, d2] = [await v1(), await v2()];
+    await publish(d1, {});
+    await publish(d2, {});
+    const res = await checkIn(client(d1.manifest.id));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    const body = (await res.json()) as CheckInResponse;
+    if (body.status !== 'update') throw new Error('expected update');
+    const fetches = body.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch');
+    expect(fetches.map((t) => t.sha256).sort()).toEqual(
+      d2.manifest.assets.filter((a) => a.path !== 'assets/style.css').map((a) => a.sha256).sort(),
+    );
+    expect(fetches[0]!.sources).toEqual([`https://cdn.test/u/v1/blobs/${fetches[0]!.sha256}`, `http://localhost/v1/blobs/${fetches[0]!.sha256}`]);
+    expect(body.plan).toMatchObject({ from: d1.manifest.id, to: d2.manifest.id, toSeq: 2, issuedAt: NOW });
+    expect(await store.countClients()).toEqual([{ channel: 'stable', release: d1.manifest.id, count: 1 }]);
+
+    expect(await (await checkIn(client(d2.manifest.id))).json()).toEqual({ status: 'current', nextCheckIn: 3600 });
+    expect(await (await checkIn(client(null, { channel: 'beta' }))).json()).toEqual({ status: 'current', nextCheckIn: 3600 });
+  });
+
+  it('percent 0 keeps clients on previous', async () => {
+    const { publish, checkIn } = setup();
+    const [d1, d2] = [await v1(), await v2()];
+    await publish(d1, {});
+    await publish(d2, { percent: 0 });
+    expect(((await (await checkIn(client(d1.manifest.id))).json()) as CheckInResponse).status).toBe('current');
+    const fresh = (await (await checkIn(client(null))).json()) as CheckInResponse;
+    expect(fresh.status === 'update' && fresh.plan.to).toBe(d1.manifest.id);
+  });
+
+  it('answers CORS preflight', async () => {
+    const { app } = setup();
+    const res = await app.request(`/${PATHS.checkIn}`, {
+      method: 'OPTIONS', headers: { Origin: 'https://app.test', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(res.headers.get('Access-Control-Allow-Methods')).toContain('POST');
+  });
+
+  it('mounted under a prefix, sources carry the prefix; publicUrl overrides', async () => {
+    const { publish, checkIn, store, blobs } = setup();
+    const [d1, d2] = [await v1(), await v2()];
+    await publish(d1, {});
+    await publish(d2, {});
+    const parent = new Hono().route('/updraft', createUpdateServer({ store, blobs, token: TOKEN, now: () => NOW }));
+    const res = await checkIn(client(d1.manifest.id), parent, `http://example.test/updraft/${PATHS.checkIn}`);
+    const body = (await res.json()) as CheckInResponse;
+    const source = body.status === 'update' ? (body.plan.tasks[0] as FetchTask).sources[0]! : '';
+    expect(source).toMatch(/^http:\/\/example\.test\/updraft\/v1\/blobs\/[0-9a-f]{64}$/);
+    const blob = await parent.request(source);
+    expect(blob.status).toBe(200);
+    expect(await (await parent.request('http://example.test/updraft/v1/nope')).json()).toMatchObject({ error: { code: 'not_found' } });
+    expect((await parent.request('http://example.test/updraft/')).status).toBe(200);
+
+    const fixed = createUpdateServer({ store, blobs, publicUrl: 'https://pub.test/u', now: () => NOW });
+    const b2 = (await (await checkIn(client(d1.manifest.id), fixed)).json()) as CheckInResponse;
+    expect(b2.status === 'update' && (b2.plan.tasks[0] as FetchTask).sources[0]).toMatch(/^https:\/\/pub\.test\/u\/v1\/blobs\//);
+  });
+});
+
+describe('reports and status', () => {
+  it('stores reports (202) and shows them in status', async () => {
+    const { app, admin, publish, checkIn } = setup();
+    const d1 = await v1();
+    await publish(d1, {});
+    await checkIn(client(null));
+    const reports = [
+      { client: 'client-abc-123', app: 'demo', release: d1.manifest.id, event: 'downloaded', at: 1 },
+      { client: 'client-abc-123', app: 'demo', release: d1.manifest.id, event: 'failed', code: 'quota', at: 2 },
+    ];
+    const res = await app.request(`/${PATHS.reports}`, { method: 'POST', body: JSON.stringify({ reports }) });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 2 });
+    expect((await app.request(`/${PATHS.reports}`, { method: 'POST', body: JSON.stringify({ reports: [{ ...reports[0], code: 'made_up' }] }) })).status).toBe(400);
+    const status = (await (await admin('GET', PATHS.adminStatus)).json()) as StatusResponse;
+    expect(status.releases).toEqual([expect.objectContaining({ id: d1.manifest.id, seq: 1, parts: 3 })]);
+    expect(status.channels).toHaveLength(1);
+    expect(status.clients).toEqual([{ channel: 'stable', release: null, count: 1 }]);
+    expect(status.reportCounts).toEqual([
+      { release: d1.manifest.id, event: 'downloaded', code: null, count: 1 },
+      { release: d1.manifest.id, event: 'failed', code: 'quota', count: 1 },
+    ]);
+    expect(status.recentReports[0]).toMatchObject({ event: 'failed', code: 'quota' });
+  });
+
+  it('release manifests are public', async () => {
+    const { app, publish } = setup();
+    const d1 = await v1();
+    await publish(d1);
+    expect(await (await app.request(`/${PATHS.release(d1.manifest.id)}`)).json()).toEqual(d1.manifest);
+    expect(await code(await app.request(`/${PATHS.release('ffffffffffffffff')}`))).toBe('unknown_release');
+  });
+
+  it('survives a restart: same data dir, new store', async () => {
+    const first = setup();
+    const d1 = await v1();
+    await first.publish(d1, {});
+    await first.store.close();
+    const second = setup({}, first.dir);
+    const body = (await (await second.checkIn(client(null))).json()) as CheckInResponse;
+    expect(body.status === 'update' && body.plan.to).toBe(d1.manifest.id);
+    expect((await second.app.request('/assets/app-1.js')).status).toBe(200);
+  });
+});

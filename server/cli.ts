@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ActivationPolicy, PATHS, type ChannelState, type StatusResponse } from '../protocol/index.js';
+import { AdminClient, CliError } from './admin-client.js';
+import { startServer } from './node.js';
+import { publish } from './publish.js';
+import { formatStatus } from './status-format.js';
+
+const HELP = `updraft — server-directed updates for web apps
+
+Usage:
+  updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--token T] [--cdn URL]...
+                  [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
+  updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json]
+  updraft rollout <channel> --release ID [--percent P] [--activation POLICY] [--app A]
+  updraft status  [--app A] [--json]
+
+Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/)
+        --token T    (env UPDRAFT_TOKEN)
+publish --channel without --percent sets 100%. rollout keeps omitted fields.
+POLICY: next-navigation | prompt | immediate`;
+
+const COMMON = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+function args<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError('usage', (err as Error).message);
+  }
+}
+
+function num(value: string | undefined, flag: string, min: number, max = Infinity): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new CliError('usage', `--${flag} must be a number in [${min}, ${max}]`);
+  return n;
+}
+
+function policy(value: string | undefined): ActivationPolicy | undefined {
+  if (value === undefined) return undefined;
+  if (!(ActivationPolicy.options as readonly string[]).includes(value)) throw new CliError('usage', `--activation must be one of ${ActivationPolicy.options.join(', ')}`);
+  return value as ActivationPolicy;
+}
+
+function client(values: { server?: string; token?: string }): AdminClient {
+  const token = values.token ?? process.env.UPDRAFT_TOKEN;
+  if (!token) throw new CliError('usage', 'an admin token is required: --token or UPDRAFT_TOKEN');
+  return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token);
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = args(argv, {
+    port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, cdn: { type: 'string', multiple: true },
+    app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
+  });
+  const running = await startServer({
+    port: num(values.port, 'port', 0, 65535) ?? 8787,
+    host: values.host ?? '127.0.0.1',
+    dataDir: values.data ?? '.updraft',
+    token: values.token ?? process.env.UPDRAFT_TOKEN,
+    cdn: values.cdn ?? [],
+    checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
+    spreadMs: num(values['spread-ms'], 'spread-ms', 0),
+    serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
+  }).catch((err: NodeJS.ErrnoException) => {
+    throw new CliError('listen', err.message);
+  });
+  console.log(running.url);
+  const stop = () => void running.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function publishCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, {
+    channel: { type: 'string' }, percent: { type: 'string' }, activation: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const [dist, ...extra] = positionals;
+  if (!dist || extra.length) throw new CliError('usage', 'publish takes exactly one <dist> directory');
+  const percent = num(values.percent, 'percent', 0, 100);
+  const activation = policy(values.activation);
+  const result = await publish(client(values), dist, {
+    ...(values.channel ? { channel: values.channel } : {}),
+    ...(percent !== undefined ? { percent } : {}),
+    ...(activation ? { activation } : {}),
+  });
+  if (values.json) console.log(JSON.stringify(result));
+  else {
+    console.log(`published ${result.id} (${result.uploaded} parts, ${result.bytes} bytes uploaded)${result.created ? '' : ' (already published)'}`);
+    if (result.channel) console.log(describeChannel(result.channel));
+  }
+}
+
+const describeChannel = (ch: ChannelState) =>
+  `${ch.app}/${ch.name}: ${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`;
+
+async function rollout(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, {
+    release: { type: 'string' }, percent: { type: 'string' }, activation: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const [channel, ...extra] = positionals;
+  if (!channel || extra.length) throw new CliError('usage', 'rollout takes exactly one <channel>');
+  if (!values.release) throw new CliError('usage', 'rollout needs --release ID');
+  const percent = num(values.percent, 'percent', 0, 100);
+  const activation = policy(values.activation);
+  const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
+  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, {
+    release: values.release, ...(percent !== undefined ? { percent } : {}), ...(activation ? { activation } : {}),
+  });
+  console.log(values.json ? JSON.stringify(body) : describeChannel(body));
+}
+
+async function status(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { app: { type: 'string' }, json: { type: 'boolean' } });
+  if (positionals.length) throw new CliError('usage', `status takes no arguments (got ${positionals.join(' ')})`);
+  const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
+  const { body } = await client(values).request<StatusResponse>('GET', PATHS.adminStatus + query);
+  console.log(values.json ? JSON.stringify(body) : formatStatus(body));
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish: publishCommand, rollout, status };
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    console.log(HELP);
+    return 0;
+  }
+  try {
+    const run = COMMANDS[command];
+    if (!run) throw new CliError('usage', `unknown command ${command} (try --help)`);
+    await run(rest);
+    return 0;
+  } catch (err) {
+    const code = err instanceof CliError ? err.code : 'internal';
+    const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+    process.stderr.write(`updraft: ${code}: ${message}\n`);
+    return 1;
+  }
+}
+
+const exitCode = await main(process.argv.slice(2));
+// `serve` keeps running on its open server; every other command ends here.
+if (exitCode !== 0) process.exit(exitCode);

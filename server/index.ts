@@ -1,0 +1,10 @@
+export { createUpdateServer } from './app.js';
+export type { UpdateServerOptions, ResolvedOptions } from './options.js';
+export { startServer, type StartServerOptions, type RunningServer } from './node.js';
+export type { Store, StoredRelease, ClientRecord, InsertReleaseResult } from './store.js';
+export { SqliteStore, openSqliteStore } from './sqlite-store.js';
+export { BlobStore, type WrittenBlob } from './blob-store.js';
+export { decide, targetFor, type Decision, type PlannerInput, type PlannerOptions, type KnownRelease } from './planner.js';
+export { rolloutBucket, spreadOffset } from './rollout-bucket.js';
+export { onError } from './errors.js';
+export { fakeDist, writeDist, type FakeDist, type FakeDistOptions } from './fake-dist.js';

@@ -1,0 +1,63 @@
+import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import { createUpdateServer } from './app.js';
+import { BlobStore } from './blob-store.js';
+import type { UpdateServerOptions } from './options.js';
+import { openSqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+export type StartServerOptions = Partial<UpdateServerOptions> & {
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Where `updraft.db` and `blobs/` live when `store`/`blobs` are not given. @default '.updraft' */
+  dataDir?: string;
+  /** A pre-composed app (e.g. the update server mounted under a prefix) to serve instead. */
+  app?: Hono;
+};
+
+export interface RunningServer {
+  /** `http://127.0.0.1:PORT/` */
+  url: string;
+  port: number;
+  store: Store;
+  blobs: BlobStore;
+  /** Stops listening, drops open connections (keep-alive included) and closes a store it opened. */
+  close(): Promise<void>;
+}
+
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const dataDir = options.dataDir ?? '.updraft';
+  const ownStore = !options.store;
+  const store = options.store ?? openSqliteStore(dataDir);
+  const blobs = options.blobs ?? new BlobStore(join(dataDir, 'blobs'));
+  const app = options.app ?? createUpdateServer({ ...options, store, blobs });
+  const host = options.host ?? '127.0.0.1';
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }) as Server;
+    s.once('listening', () => resolve(s));
+    s.once('error', reject);
+  }).catch(async (err: unknown) => {
+    if (ownStore) await store.close();
+    throw err;
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+
+  let closed: Promise<void> | null = null;
+  const close = () =>
+    (closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // close() alone waits for idle keep-alive sockets to time out; tests need "down" to mean down now.
+      server.closeAllConnections();
+    }).then(async () => {
+      if (ownStore) await store.close();
+    }));
+
+  return { url: `http://${urlHost}:${port}/`, port, store, blobs, close };
+}

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import * as v from 'valibot';
+import { CheckInResponse, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
+import { decide, type KnownRelease, type PlannerInput } from './planner.js';
+import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
+
+const sha = (c: string) => c.repeat(64);
+const A = '000000000000000a';
+const B = '000000000000000b';
+const UNKNOWN = '00000000000000ff';
+
+function release(id: string, parts: Record<string, string>): ReleaseManifest {
+  return {
+    id, app: 'demo', version: id.slice(-1), createdAt: '2024-01-01T00:00:00.000Z', entry: 'index.html',
+    assets: Object.entries(parts).map(([path, c]) => ({ path, sha256: sha(c), size: 10, type: 'text/plain' })),
+  };
+}
+const releases = new Map<string, KnownRelease>([
+  [A, { manifest: release(A, { 'index.html': '1', 'assets/a.js': '2', 'assets/shared.css': '3' }), seq: 1 }],
+  // b.js and b-copy.js have the same bytes: one fetch.
+  [B, { manifest: release(B, { 'index.html': '4', 'assets/b.js': '5', 'assets/b-copy.js': '5', 'assets/shared.css': '3' }), seq: 2 }],
+]);
+const channel = (o: Partial<ChannelState> = {}): ChannelState => ({
+  name: 'stable', app: 'demo', release: B, previous: A, percent: 100, activation: 'next-navigation', updatedAt: 0, ...o,
+});
+const client = (o: Partial<CheckInRequest> = {}): CheckInRequest => ({
+  client: 'client-0001', app: 'demo', channel: 'stable', release: A, caps: { sync: true, periodicSync: false }, ...o,
+});
+const NOW = 1_700_000_000_000;
+const input = (o: Partial<PlannerInput> = {}): PlannerInput => ({
+  client: client(), channel: channel(), releases, origin: 'https://o.test/updraft/', cdn: [], now: NOW,
+  options: { checkInInterval: 3600, spreadMs: 0, planTtlMs: 86_400_000 }, ...o,
+});
+const fetched = (d: ReturnType<typeof decide>) =>
+  d.status === 'update' ? d.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch').map((t) => t.sha256) : null;
+
+describe('decide', () => {
+  const cases: { name: string; input: PlannerInput; status: 'current' | 'update'; to?: string; fetch?: string[] }[] = [
+    { name: 'up to date', input: input({ client: client({ release: B }) }), status: 'current' },
+    { name: 'new release: only missing parts, duplicates once', input: input(), status: 'update', to: B, fetch: [sha('4'), sha('5')] },
+    { name: 'unknown current release: every part', input: input({ client: client({ release: UNKNOWN }) }), status: 'update', to: B, fetch: [sha('4'), sha('5'), sha('3')] },
+    { name: 'first install (release null): every part', input: input({ client: client({ release: null }) }), status: 'update', to: B, fetch: [sha('4'), sha('5'), sha('3')] },
+    { name: 'staged equals target', input: input({ client: client({ staged: B }) }), status: 'current' },
+    { name: 'unknown channel', input: input({ channel: null }), status: 'current' },
+    { name: 'channel of another app', input: input({ channel: channel({ app: 'other' }) }), status: 'current' },
+    { name: 'target release unknown to the server', input: input({ channel: channel({ release: UNKNOWN }) }), status: 'current' },
+    { name: 'percent 0: stays on previous', input: input({ channel: channel({ percent: 0 }) }), status: 'current' },
+    { name: 'percent 0, client on nothing: gets previous', input: input({ channel: channel({ percent: 0 }), client: client({ release: null }) }), status: 'update', to: A },
+    { name: 'outside rollout, no previous: current', input: input({ channel: channel({ percent: 0, previous: null }), client: client({ release: null }) }), status: 'current' },
+    { name: 'bucket inside 50%', input: input({ channel: channel({ percent: 50 }), bucket: () => 49 }), status: 'update', to: B },
+    { name: 'bucket outside 50%', input: input({ channel: channel({ percent: 50 }), bucket: () => 50 }), status: 'current' },
+    { name: 'outside rollout, on target already: moved back to previous', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: B }) }), status: 'update', to: A },
+  ];
+  it.each(cases)('$name', ({ input: i, status, to, fetch }) => {
+    const d = decide(i);
+    expect(d.status).toBe(status);
+    expect(d.nextCheckIn).toBe(3600);
+    expect(v.safeParse(CheckInResponse, d).success).toBe(true);
+    if (d.status === 'update') {
+      expect(d.plan.to).toBe(to);
+      if (fetch) expect(fetched(d)).toEqual(fetch);
+    }
+  });
+
+  it('orders tasks: fetches, install after all of them, reports after install and activate', () => {
+    const d = decide(input());
+    if (d.status !== 'update') throw new Error('expected update');
+    const { plan } = d;
+    expect(plan).toMatchObject({ app: 'demo', from: A, to: B, toSeq: 2, issuedAt: NOW, expiresAt: NOW + 86_400_000, activation: 'next-navigation' });
+    expect(plan.release).toBe(releases.get(B)!.manifest);
+    expect(plan.tasks.map((t) => t.id)).toEqual([`fetch:${sha('4')}`, `fetch:${sha('5')}`, 'install', 'report:downloaded', 'activate', 'report:activated']);
+    expect(plan.tasks.find((t) => t.id === 'install')!.after).toEqual([`fetch:${sha('4')}`, `fetch:${sha('5')}`]);
+    expect(plan.tasks.find((t) => t.id === 'report:activated')).toMatchObject({ kind: 'report', event: 'activated', after: ['activate'] });
+    expect(decide(input()).status === 'update' && (decide(input()) as typeof d).plan.planId).toBe(plan.planId);
+  });
+
+  it('lists CDN sources first, origin last', () => {
+    const d = decide(input({ cdn: ['https://cdn1.test/x/', 'https://cdn2.test'] }));
+    const task = d.status === 'update' ? (d.plan.tasks[0] as FetchTask) : null;
+    expect(task?.sources).toEqual([
+      `https://cdn1.test/x/v1/blobs/${sha('4')}`,
+      `https://cdn2.test/v1/blobs/${sha('4')}`,
+      `https://o.test/updraft/v1/blobs/${sha('4')}`,
+    ]);
+  });
+
+  it('spreads notBefore within [now, now + spreadMs), deterministically per client', () => {
+    const spreadMs = 60_000;
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const id = `client-${String(i).padStart(4, '0')}`;
+      const d = decide(input({ client: client({ client: id }), options: { checkInInterval: 3600, spreadMs, planTtlMs: 1000 } }));
+      if (d.status !== 'update') throw new Error('expected update');
+      const at = (d.plan.tasks[0] as FetchTask).notBefore;
+      expect(at).toBeGreaterThanOrEqual(NOW);
+      expect(at).toBeLessThan(NOW + spreadMs);
+      expect(at).toBe(NOW + spreadOffset(id, B, spreadMs));
+      seen.add(at);
+    }
+    expect(seen.size).toBeGreaterThan(150);
+  });
+
+  it('rollout buckets are sticky per (client, release) and track the percentage', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `client-${i.toString().padStart(5, '0')}`);
+    for (const percent of [0, 50, 100]) {
+      const updated = ids.filter((id) => {
+        const d = decide(input({ client: client({ client: id, release: A }), channel: channel({ percent }) }));
+        return d.status === 'update';
+      });
+      if (percent === 0) expect(updated).toHaveLength(0);
+      if (percent === 100) expect(updated).toHaveLength(ids.length);
+      if (percent === 50) {
+        expect(updated.length).toBeGreaterThan(900);
+        expect(updated.length).toBeLessThan(1100);
+        // Sticky: asking again gives the same answer, and everyone inside has bucket < 50.
+        expect(updated.every((id) => rolloutBucket(id, B) < 50)).toBe(true);
+        const again = ids.filter((id) => decide(input({ client: client({ client: id }), channel: channel({ percent }) })).status === 'update');
+        expect(again).toEqual(updated);
+      }
+    }
+    // Raising the percentage only adds clients.
+    const at10 = ids.filter((id) => rolloutBucket(id, B) < 10);
+    const at50 = new Set(ids.filter((id) => rolloutBucket(id, B) < 50));
+    expect(at10.every((id) => at50.has(id))).toBe(true);
+  });
+});

@@ -1,0 +1,217 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChannelState, ChannelUpdate, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import type { ClientRecord, InsertReleaseResult, Store, StoredRelease } from './store.js';
+
+/** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS releases (
+  id TEXT PRIMARY KEY,
+  app TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  version TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  published_at INTEGER NOT NULL,
+  manifest TEXT NOT NULL,
+  UNIQUE (app, seq)
+);
+CREATE TABLE IF NOT EXISTS channels (
+  app TEXT NOT NULL,
+  name TEXT NOT NULL,
+  release TEXT NOT NULL REFERENCES releases(id),
+  previous TEXT REFERENCES releases(id),
+  percent REAL NOT NULL,
+  activation TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (app, name)
+);
+CREATE TABLE IF NOT EXISTS clients (
+  app TEXT NOT NULL,
+  id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  release TEXT,
+  staged TEXT,
+  caps TEXT NOT NULL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (app, id)
+);
+CREATE TABLE IF NOT EXISTS reports (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  client TEXT NOT NULL,
+  app TEXT NOT NULL,
+  plan_id TEXT,
+  release TEXT NOT NULL,
+  event TEXT NOT NULL,
+  code TEXT,
+  message TEXT,
+  at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_by_release ON reports (app, release, event, code);
+CREATE TABLE IF NOT EXISTS blobs (
+  sha256 TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL
+);
+`;
+
+interface ReleaseRow { manifest: string; seq: number; published_at: number }
+interface ChannelRow { app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number }
+
+const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at });
+const toChannel = (r: ChannelRow): ChannelState => ({
+  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation, updatedAt: r.updated_at,
+});
+/** `?app` filters are optional; NULL matches everything. */
+const APP = '(@app IS NULL OR app = @app)';
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    // WAL: check-ins (writes) do not block blob and status reads; NORMAL sync is durable in WAL mode except for the last commits on power loss.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw new Error(`${file} has schema ${version}, newer than this updraft (${SCHEMA_VERSION})`);
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  async insertRelease(m: ReleaseManifest, now: number): Promise<InsertReleaseResult> {
+    // One immediate transaction: two publishes for the same app never get the same seq.
+    const insert = this.db.transaction((): InsertReleaseResult => {
+      const existing = this.db.prepare('SELECT seq FROM releases WHERE id = ?').get(m.id) as { seq: number } | undefined;
+      if (existing) return { seq: existing.seq, created: false };
+      const { next } = this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM releases WHERE app = ?').get(m.app) as { next: number };
+      this.db
+        .prepare('INSERT INTO releases (id, app, seq, version, created_at, published_at, manifest) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(m.id, m.app, next, m.version, m.createdAt, now, JSON.stringify(m));
+      return { seq: next, created: true };
+    });
+    return insert.immediate();
+  }
+
+  async getRelease(id: string): Promise<StoredRelease | null> {
+    const row = this.db.prepare('SELECT manifest, seq, published_at FROM releases WHERE id = ?').get(id) as ReleaseRow | undefined;
+    return row ? toRelease(row) : null;
+  }
+
+  async listReleases(app?: string): Promise<StoredRelease[]> {
+    const rows = this.db.prepare(`SELECT manifest, seq, published_at FROM releases WHERE ${APP} ORDER BY app, seq`).all({ app: app ?? null }) as ReleaseRow[];
+    return rows.map(toRelease);
+  }
+
+  async latestRelease(app: string): Promise<StoredRelease | null> {
+    const row = this.db.prepare('SELECT manifest, seq, published_at FROM releases WHERE app = ? ORDER BY seq DESC LIMIT 1').get(app) as ReleaseRow | undefined;
+    return row ? toRelease(row) : null;
+  }
+
+  async listApps(): Promise<string[]> {
+    return (this.db.prepare('SELECT DISTINCT app FROM releases ORDER BY app').all() as { app: string }[]).map((r) => r.app);
+  }
+
+  async getChannel(app: string, name: string): Promise<ChannelState | null> {
+    const row = this.db.prepare('SELECT * FROM channels WHERE app = ? AND name = ?').get(app, name) as ChannelRow | undefined;
+    return row ? toChannel(row) : null;
+  }
+
+  async putChannel(app: string, name: string, u: ChannelUpdate, now: number): Promise<ChannelState> {
+    const put = this.db.transaction((): ChannelState => {
+      const old = this.db.prepare('SELECT * FROM channels WHERE app = ? AND name = ?').get(app, name) as ChannelRow | undefined;
+      const next: ChannelState = {
+        name, app, release: u.release,
+        previous: old ? (old.release === u.release ? old.previous : old.release) : null,
+        percent: u.percent ?? old?.percent ?? 100,
+        activation: u.activation ?? old?.activation ?? 'next-navigation',
+        updatedAt: now,
+      };
+      this.db
+        .prepare(`INSERT INTO channels (app, name, release, previous, percent, activation, updated_at) VALUES (@app, @name, @release, @previous, @percent, @activation, @updatedAt)
+          ON CONFLICT (app, name) DO UPDATE SET release = excluded.release, previous = excluded.previous, percent = excluded.percent, activation = excluded.activation, updated_at = excluded.updated_at`)
+        .run(next);
+      return next;
+    });
+    return put.immediate();
+  }
+
+  async listChannels(app?: string): Promise<ChannelState[]> {
+    return (this.db.prepare(`SELECT * FROM channels WHERE ${APP} ORDER BY app, name`).all({ app: app ?? null }) as ChannelRow[]).map(toChannel);
+  }
+
+  async upsertClient(c: ClientRecord): Promise<void> {
+    this.db
+      .prepare(`INSERT INTO clients (app, id, channel, release, staged, caps, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (app, id) DO UPDATE SET channel = excluded.channel, release = excluded.release, staged = excluded.staged, caps = excluded.caps, last_seen = excluded.last_seen`)
+      .run(c.app, c.id, c.channel, c.release, c.staged, JSON.stringify(c.caps), c.lastSeen);
+  }
+
+  async countClients(app?: string): Promise<StatusResponse['clients']> {
+    return this.db
+      .prepare(`SELECT channel, release, COUNT(*) AS count FROM clients WHERE ${APP} GROUP BY channel, release ORDER BY channel, count DESC`)
+      .all({ app: app ?? null }) as StatusResponse['clients'];
+  }
+
+  async insertReports(reports: readonly Report[], now: number): Promise<void> {
+    const stmt = this.db.prepare(
+      'INSERT INTO reports (client, app, plan_id, release, event, code, message, at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of reports) stmt.run(r.client, r.app, r.planId ?? null, r.release, r.event, r.code ?? null, r.message ?? null, r.at, now);
+    })();
+  }
+
+  async reportCounts(app?: string): Promise<StatusResponse['reportCounts']> {
+    return this.db
+      .prepare(`SELECT release, event, code, COUNT(*) AS count FROM reports WHERE ${APP} GROUP BY release, event, code ORDER BY release, event, code`)
+      .all({ app: app ?? null }) as StatusResponse['reportCounts'];
+  }
+
+  async recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']> {
+    return this.db
+      .prepare(`SELECT client, release, event, code, at FROM reports WHERE ${APP} ORDER BY n DESC LIMIT @limit`)
+      .all({ app: app ?? null, limit }) as StatusResponse['recentReports'];
+  }
+
+  async putBlob(sha256: string, size: number): Promise<void> {
+    this.db.prepare('INSERT OR IGNORE INTO blobs (sha256, size, stored_at) VALUES (?, ?, ?)').run(sha256, size, Date.now());
+  }
+
+  async blobSizes(sha256s: readonly string[]): Promise<Map<string, number>> {
+    const stmt = this.db.prepare('SELECT size FROM blobs WHERE sha256 = ?').pluck();
+    const sizes = new Map<string, number>();
+    // One prepared lookup per hash in a single read transaction: fast, and no SQLite variable limit.
+    this.db.transaction(() => {
+      for (const sha of sha256s) {
+        const size = stmt.get(sha) as number | undefined;
+        if (size !== undefined) sizes.set(sha, size);
+      }
+    })();
+    return sizes;
+  }
+
+  async missingBlobs(sha256s: readonly string[]): Promise<string[]> {
+    const known = await this.blobSizes(sha256s);
+    return [...new Set(sha256s)].filter((sha) => !known.has(sha));
+  }
+
+  async hasBlobs(sha256s: readonly string[]): Promise<boolean> {
+    return (await this.missingBlobs(sha256s)).length === 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens (creating if needed) `<dataDir>/updraft.db`. */
+export function openSqliteStore(dataDir: string): SqliteStore {
+  mkdirSync(dataDir, { recursive: true });
+  return new SqliteStore(join(dataDir, 'updraft.db'));
+}

@@ -1,0 +1,90 @@
+import { Hono, type Context } from 'hono';
+import { basePath } from 'hono/route';
+import { lookup } from 'mrmime';
+import { MANIFEST_FILE, SW_FILE, UpdraftError, type Asset, type ReleaseManifest } from '../protocol/index.js';
+import { IMMUTABLE, blobResponse } from './blob-response.js';
+import type { ResolvedOptions } from './options.js';
+
+const NO_CACHE = 'no-cache';
+
+/** Path → asset indexes of the last few served releases, so a 10k-asset release is not re-indexed per request. */
+class AssetIndex {
+  #byRelease = new Map<string, Map<string, Asset>>();
+  get(m: ReleaseManifest): Map<string, Asset> {
+    let index = this.#byRelease.get(m.id);
+    if (!index) {
+      index = new Map(m.assets.map((a) => [a.path, a]));
+      if (this.#byRelease.size >= 4) this.#byRelease.delete(this.#byRelease.keys().next().value!);
+      this.#byRelease.set(m.id, index);
+    }
+    return index;
+  }
+}
+
+function contentType(asset: Asset): string {
+  const type = asset.type || lookup(asset.path) || 'application/octet-stream';
+  // Without a charset, browsers guess the encoding of text; builds are UTF-8.
+  return /^(text\/|application\/(javascript|json))/.test(type) && !/charset=/i.test(type) ? `${type}; charset=utf-8` : type;
+}
+
+function cacheControlFor(path: string, isEntryOrSw: boolean): string {
+  if (isEntryOrSw || path.endsWith('.html')) return NO_CACHE;
+  // Hashed build output lives under assets/ (Vite's default): its URL changes when its bytes do.
+  return path.startsWith('assets/') ? IMMUTABLE : NO_CACHE;
+}
+
+/** The release first visits get: the channel's previous while a partial rollout is under way, so new pages start on the safe release. */
+async function servedRelease(o: ResolvedOptions, serve: { app: string | null; channel: string }): Promise<ReleaseManifest> {
+  let app = serve.app;
+  if (!app) {
+    const apps = await o.store.listApps();
+    if (apps.length > 1) throw new UpdraftError('unknown_app', `several apps published (${apps.join(', ')}): set serve.app`);
+    app = apps[0] ?? null;
+  }
+  const channel = app ? await o.store.getChannel(app, serve.channel) : null;
+  if (!app || !channel) {
+    throw new UpdraftError('unknown_channel', `nothing published on channel ${serve.channel}: run \`updraft publish <dist> --channel ${serve.channel}\``);
+  }
+  const id = channel.percent < 100 && channel.previous ? channel.previous : channel.release;
+  const release = await o.store.getRelease(id);
+  if (!release) throw new UpdraftError('unknown_release', `channel ${serve.channel} points to missing release ${id}`);
+  return release.manifest;
+}
+
+export function staticRoutes(o: ResolvedOptions): Hono {
+  const app = new Hono();
+  const serve = o.serve;
+  if (!serve) return app;
+  const index = new AssetIndex();
+
+  app.get('/*', async (c: Context) => {
+    const prefix = basePath(c).replace(/\/$/, '');
+    let rel: string;
+    try {
+      rel = decodeURIComponent(c.req.path.slice(prefix.length)).replace(/^\/+/, '');
+    } catch {
+      throw new UpdraftError('invalid_path', 'malformed percent-encoding in path');
+    }
+    if (rel === 'v1' || rel.startsWith('v1/')) throw new UpdraftError('not_found', `no route for GET ${c.req.path}`);
+    const manifest = await servedRelease(o, serve);
+    const headers = { 'X-Content-Type-Options': 'nosniff' };
+
+    if (rel === MANIFEST_FILE) {
+      return c.json(manifest, 200, { 'Cache-Control': NO_CACHE, ...headers });
+    }
+    if (rel === SW_FILE && manifest.sw) {
+      return blobResponse(c, o.blobs, manifest.sw.sha256, { contentType: contentType(manifest.sw), cacheControl: NO_CACHE, headers });
+    }
+    const assets = index.get(manifest);
+    let asset = assets.get(rel === '' ? manifest.entry : rel);
+    // SPA fallback: client-side routes (no extension) get the entry document; missing files stay 404.
+    if (!asset && !/\.[^/]*$/.test(rel)) asset = assets.get(manifest.entry);
+    if (!asset) throw new UpdraftError('not_found', `${rel} is not in release ${manifest.id}`);
+    return blobResponse(c, o.blobs, asset.sha256, {
+      contentType: contentType(asset),
+      cacheControl: cacheControlFor(asset.path, asset.path === manifest.entry),
+      headers,
+    });
+  });
+  return app;
+}

@@ -1,0 +1,57 @@
+import type { Capabilities, ChannelState, ChannelUpdate, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+
+export interface StoredRelease {
+  manifest: ReleaseManifest;
+  /** Monotonic per app, assigned at publish (1, 2, ...). */
+  seq: number;
+  /** Server clock, epoch ms. */
+  publishedAt: number;
+}
+
+export interface ClientRecord {
+  id: string;
+  app: string;
+  channel: string;
+  release: string | null;
+  staged: string | null;
+  caps: Capabilities;
+  lastSeen: number;
+}
+
+export interface InsertReleaseResult { seq: number; created: boolean }
+
+/**
+ * Everything the server persists except blob bytes. Every method is async because the
+ * PostgreSQL store will implement the same interface; the SQLite one just resolves at once.
+ */
+export interface Store {
+  /** Inserts a release, assigning the app's next `seq` in the same transaction. An existing id returns its seq with `created: false`. */
+  insertRelease(manifest: ReleaseManifest, now: number): Promise<InsertReleaseResult>;
+  getRelease(id: string): Promise<StoredRelease | null>;
+  /** Oldest first; every app when `app` is omitted. */
+  listReleases(app?: string): Promise<StoredRelease[]>;
+  latestRelease(app: string): Promise<StoredRelease | null>;
+  /** Apps with at least one release. */
+  listApps(): Promise<string[]>;
+
+  getChannel(app: string, name: string): Promise<ChannelState | null>;
+  /** Creates or updates a channel. When `release` changes, `previous` becomes the old release. */
+  putChannel(app: string, name: string, update: ChannelUpdate, now: number): Promise<ChannelState>;
+  listChannels(app?: string): Promise<ChannelState[]>;
+
+  upsertClient(client: ClientRecord): Promise<void>;
+  countClients(app?: string): Promise<StatusResponse['clients']>;
+
+  insertReports(reports: readonly Report[], now: number): Promise<void>;
+  reportCounts(app?: string): Promise<StatusResponse['reportCounts']>;
+  recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']>;
+
+  /** Records that the blob store holds these bytes (called after the file is renamed into place). */
+  putBlob(sha256: string, size: number): Promise<void>;
+  /** Sizes of the known blobs among `sha256s`. */
+  blobSizes(sha256s: readonly string[]): Promise<Map<string, number>>;
+  missingBlobs(sha256s: readonly string[]): Promise<string[]>;
+  hasBlobs(sha256s: readonly string[]): Promise<boolean>;
+
+  close(): Promise<void>;
+}
