@@ -1,0 +1,65 @@
+/**
+ * First install (`install` event): the release the page was built from, read from the manifest
+ * the plugin emitted beside the build, precached with workbox-precaching (integrity checked),
+ * then copied into the parts cache by hash and recorded as the active release if none is.
+ */
+import * as v from 'valibot';
+import { checkManifestConsistency, ReleaseManifest, sha256Hex } from '../protocol/index.js';
+import { partKey, type PrecacheEntry } from './adapter.js';
+import type { SwContext } from './context.js';
+import { partResponse } from './fetch-part.js';
+
+export interface BootstrapResult {
+  release: string;
+  /** False when another release was already active (the manifest's is kept as a known release). */
+  activated: boolean;
+  copied: number;
+}
+
+export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise<BootstrapResult | null> {
+  const { adapter, store, parts, urls, log } = ctx;
+  const ptr = await store.pointers();
+  if (ptr.active !== null && (await store.getRelease(ptr.active))) {
+    // A new worker script over existing state (an Updraft upgrade): the active release is already on disk.
+    log.info(`install: release ${ptr.active} already active, nothing to precache`);
+    return null;
+  }
+  const res = await adapter.fetch(urls.manifest, { cache: 'no-store' });
+  if (!res.ok) throw new Error(`manifest ${urls.manifest}: HTTP ${res.status}`);
+  const parsed = v.safeParse(ReleaseManifest, await res.json());
+  if (!parsed.success) throw new Error(`manifest ${urls.manifest}: ${parsed.issues[0]?.message ?? 'invalid'}`);
+  const manifest = parsed.output;
+  const problem = await checkManifestConsistency(manifest);
+  if (problem) throw new Error(`manifest ${urls.manifest}: ${problem}`);
+
+  const missing = [];
+  for (const a of manifest.assets) if (!(await parts.match(partKey(urls.scope, a.sha256)))) missing.push(a);
+  const entries: PrecacheEntry[] = missing.map((a) => ({
+    url: new URL(a.path, urls.scope).href,
+    revision: a.sha256,
+    integrity: 'sha256-' + hexToBase64(a.sha256),
+  }));
+  const lookup = await adapter.precache(entries, installEvent);
+  let copied = 0;
+  for (const a of missing) {
+    const url = new URL(a.path, urls.scope).href;
+    const cached = await lookup(url);
+    if (!cached) throw new Error(`precache lost ${a.path}`);
+    const bytes = await cached.arrayBuffer();
+    // Workbox checked integrity on the network response; hashing again costs little and also covers an opaque cache hit.
+    if ((await sha256Hex(bytes)) !== a.sha256) throw new Error(`precache of ${a.path} does not match its sha256`);
+    await parts.put(partKey(urls.scope, a.sha256), partResponse(bytes));
+    copied++;
+  }
+  const after = await store.installInitial(manifest);
+  ctx.releases.set(manifest.id, manifest);
+  const activated = after.active === manifest.id;
+  log.info(`install: release ${manifest.id} (${manifest.version}), ${copied} parts copied${activated ? ', active' : ''}`);
+  return { release: manifest.id, activated, copied };
+}
+
+export function hexToBase64(hex: string): string {
+  let binary = '';
+  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  return btoa(binary);
+}

@@ -1,0 +1,157 @@
+/**
+ * Check-in: tell the server what we run, get `current` or an update plan, honour 429/503 +
+ * Retry-After (never check in before the hold ends). Storing the plan is `acceptPlan`.
+ */
+import * as v from 'valibot';
+import {
+  checkManifestConsistency,
+  CheckInResponse,
+  isErrorCode,
+  joinUrl,
+  PATHS,
+  type CheckInRequest,
+  type CheckNowReply,
+  type Plan,
+} from '../protocol/index.js';
+import type { SwContext } from './context.js';
+import { describeError } from './debug.js';
+import { broadcast } from './events.js';
+import { backoff } from './scheduler.js';
+import { parseRetryAfter } from './scheduler.js';
+import type { StoredPlan, TaskRecord } from './store.js';
+
+export const PERIODIC_TAG = 'updraft-check-in';
+
+/** Whether a check-in is due now: past `nextCheckInAt` and past any server hold. */
+export async function checkInDue(ctx: SwContext): Promise<boolean> {
+  const now = ctx.adapter.now();
+  const [next, hold] = await Promise.all([ctx.store.getMeta('nextCheckInAt'), ctx.store.getMeta('checkInHoldUntil')]);
+  return now >= (next ?? 0) && now >= (hold ?? 0);
+}
+
+/** Checks in now unless the server holds us off. On `update`, the plan is stored (`acceptPlan`). */
+export async function checkIn(ctx: SwContext): Promise<CheckNowReply> {
+  const { adapter, store, log } = ctx;
+  const hold = (await store.getMeta('checkInHoldUntil')) ?? 0;
+  if (adapter.now() < hold) return { result: 'retry', retryAt: hold };
+
+  const ptr = await store.pointers();
+  const estimate = await adapter.estimate().catch(() => ({}) as { quota?: number; usage?: number });
+  const body: CheckInRequest = {
+    client: ctx.clientId,
+    app: ctx.config.app,
+    channel: ctx.config.channel,
+    release: ptr.active,
+    staged: ptr.staged,
+    caps: { sync: adapter.hasSync(), periodicSync: (await store.getMeta('periodicSync')) ?? false },
+  };
+  if (typeof estimate.quota === 'number') body.caps.quota = estimate.quota;
+  if (typeof estimate.usage === 'number') body.caps.usage = estimate.usage;
+
+  let res: Response;
+  try {
+    res = await adapter.fetch(joinUrl(ctx.urls.server, PATHS.checkIn), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch (e) {
+    await failed(ctx, null);
+    log.warn(`check-in: ${describeError(e)}`);
+    return { result: 'error', code: 'transport', message: describeError(e) };
+  }
+
+  if (res.status === 429 || res.status === 503) {
+    const until = await failed(ctx, parseRetryAfter(res.headers.get('retry-after'), adapter.now()));
+    await store.setMeta('checkInHoldUntil', until);
+    log.info(`check-in: ${res.status}, held until ${new Date(until).toISOString()}`);
+    return { result: 'retry', retryAt: until };
+  }
+
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    await failed(ctx, null);
+    const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = isErrorCode(err?.code) ? err.code : 'internal';
+    log.warn(`check-in: HTTP ${res.status} ${code}`);
+    return { result: 'error', code, message: typeof err?.message === 'string' ? err.message : `HTTP ${res.status}` };
+  }
+  const parsed = v.safeParse(CheckInResponse, json);
+  if (!parsed.success) {
+    await failed(ctx, null);
+    log.warn(`check-in: invalid answer: ${parsed.issues[0]?.message ?? ''}`);
+    return { result: 'error', code: 'invalid_body', message: 'invalid check-in answer' };
+  }
+  const answer = parsed.output;
+  await store.setMeta('checkInFailures', 0);
+  await store.setMeta('nextCheckInAt', adapter.now() + answer.nextCheckIn * 1000);
+  await registerPeriodic(ctx, answer.nextCheckIn * 1000);
+  if (answer.status === 'current') {
+    log.info(`check-in: current, next in ${answer.nextCheckIn}s`);
+    return { result: 'current' };
+  }
+  const problem = await checkManifestConsistency(answer.plan.release);
+  if (problem || answer.plan.release.id !== answer.plan.to || answer.plan.app !== ctx.config.app) {
+    log.warn(`check-in: plan rejected: ${problem ?? 'target does not match its release'}`);
+    return { result: 'error', code: 'invalid_body', message: problem ?? 'plan target does not match its release' };
+  }
+  await acceptPlan(ctx, answer.plan);
+  return { result: 'update', release: answer.plan.to };
+}
+
+/**
+ * Stores `plan` unless its target is already active or staged. Replaces an older plan (parts it
+ * fetched stay in the cache and make the new plan's fetches instant); the same plan again keeps its
+ * progress unless it had failed. Returns whether a plan was stored.
+ */
+export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
+  const { store, adapter, log } = ctx;
+  const ptr = await store.pointers();
+  if (plan.to === ptr.active || plan.to === ptr.staged) {
+    log.info(`plan ${plan.planId}: ${plan.to} already ${plan.to === ptr.active ? 'active' : 'staged'}, ignored`);
+    return false;
+  }
+  const current = await store.getPlan();
+  if (current && current.plan.planId === plan.planId && !current.failure) return false;
+  const tasks: Record<string, TaskRecord> = {};
+  for (const t of plan.tasks) tasks[t.id] = { id: t.id, state: 'pending', attempts: 0, nextAttemptAt: 0, lastError: null };
+  const stored: StoredPlan = { plan, receivedAt: adapter.now(), applied: false, failure: null, tasks };
+  await store.putPlan(stored);
+  if (current && current.plan.planId !== plan.planId) log.info(`plan ${current.plan.planId} superseded by ${plan.planId}`);
+  log.info(`plan ${plan.planId}: ${plan.from ?? '-'} → ${plan.to}, ${plan.tasks.length} tasks, ${plan.activation}`);
+  const fetches = plan.tasks.filter((t) => t.kind === 'fetch');
+  await broadcast(ctx, {
+    name: 'update-available',
+    release: plan.to,
+    version: plan.release.version,
+    partsTotal: fetches.length,
+    bytesTotal: fetches.reduce((n, t) => n + t.size, 0),
+  });
+  return true;
+}
+
+/** Records a failed check-in; returns the hold-until to use (Retry-After, else backoff with jitter). */
+async function failed(ctx: SwContext, retryAt: number | null): Promise<number> {
+  const { store, adapter } = ctx;
+  const failures = ((await store.getMeta('checkInFailures')) ?? 0) + 1;
+  const until = retryAt ?? adapter.now() + backoff(failures, adapter.random());
+  await store.setMeta('checkInFailures', failures);
+  // Without a server hold, a failed check-in still waits for the backoff before the next automatic one.
+  await store.setMeta('nextCheckInAt', until);
+  return until;
+}
+
+async function registerPeriodic(ctx: SwContext, minInterval: number): Promise<void> {
+  try {
+    const ok = await ctx.adapter.registerPeriodicSync(PERIODIC_TAG, minInterval);
+    await ctx.store.setMeta('periodicSync', ok);
+  } catch (e) {
+    ctx.log.warn(`periodic sync: ${describeError(e)}`);
+  }
+}

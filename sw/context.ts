@@ -1,0 +1,28 @@
+/** What every part of the runtime shares: the adapter, the opened store and cache, config, log. */
+import type { ReleaseManifest, SwConfig } from '../protocol/index.js';
+import type { Adapter, PartsCache } from './adapter.js';
+import type { Urls } from './config.js';
+import type { Log } from './debug.js';
+import type { SwStore } from './store.js';
+
+export interface SwContext {
+  adapter: Adapter;
+  store: SwStore;
+  parts: PartsCache;
+  config: SwConfig;
+  urls: Urls;
+  log: Log;
+  clientId: string;
+  /** Window client id → release id; mirrors the `pins` store for synchronous-ish routing. */
+  pins: Map<string, string>;
+  /** Release manifests read so far (they are immutable). */
+  releases: Map<string, ReleaseManifest>;
+}
+
+export async function loadRelease(ctx: SwContext, id: string): Promise<ReleaseManifest | undefined> {
+  const cached = ctx.releases.get(id);
+  if (cached) return cached;
+  const release = await ctx.store.getRelease(id);
+  if (release) ctx.releases.set(id, release);
+  return release;
+}

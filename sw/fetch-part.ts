@@ -1,0 +1,110 @@
+/**
+ * The `fetch` task: get one part from its sources in order, verify size and SHA-256, store it by
+ * hash. Error taxonomy after ChromeOS update_engine: a *content* error (size or hash mismatch)
+ * moves to the next source at once; a *transport* error (network, other statuses) too, and counts
+ * an attempt; 429/503 holds that source's origin until Retry-After; a *local* error (quota) fails
+ * the plan without retry.
+ */
+import { sha256Hex, type FetchTask } from '../protocol/index.js';
+import { isQuotaError, partKey } from './adapter.js';
+import type { SwContext } from './context.js';
+import { describeError } from './debug.js';
+import { backoff, originOf, parseRetryAfter } from './scheduler.js';
+import type { TaskRecord } from './store.js';
+import type { TaskOutcome } from './task-outcome.js';
+
+export const MAX_ATTEMPTS = 6;
+/** Bytes that are wrong at every source will not get right by waiting: give up sooner. */
+export const MAX_CONTENT_ATTEMPTS = 3;
+
+export interface Holds {
+  get(origin: string): number;
+  hold(origin: string, until: number): Promise<void>;
+}
+
+export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds): Promise<TaskOutcome> {
+  const { adapter, parts, log } = ctx;
+  const key = partKey(ctx.urls.scope, task.sha256);
+  // Already here from an earlier or superseded plan, or the installed release: no network.
+  if (await parts.match(key)) return { kind: 'done' };
+
+  const errors: string[] = [];
+  /** Sources that failed for a reason other than a hold. */
+  let failed = 0;
+  let contentOnly = true;
+  for (const source of task.sources) {
+    const origin = originOf(source);
+    if (adapter.now() < holds.get(origin)) {
+      errors.push(`${origin} held`);
+      continue;
+    }
+    failed++;
+    let res: Response;
+    try {
+      res = await adapter.fetch(source, { mode: 'cors', credentials: 'omit' });
+    } catch (e) {
+      contentOnly = false;
+      errors.push(`transport ${source}: ${describeError(e)}`);
+      continue;
+    }
+    if (res.status === 429 || res.status === 503) {
+      contentOnly = false;
+      const until = parseRetryAfter(res.headers.get('retry-after'), adapter.now()) ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
+      await holds.hold(origin, until);
+      failed--;
+      errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}`);
+      void res.body?.cancel().catch(() => {});
+      continue;
+    }
+    if (!res.ok) {
+      contentOnly = false;
+      errors.push(`transport ${source}: HTTP ${res.status}`);
+      void res.body?.cancel().catch(() => {});
+      continue;
+    }
+    let bytes: ArrayBuffer;
+    try {
+      bytes = await res.arrayBuffer();
+    } catch (e) {
+      contentOnly = false;
+      errors.push(`transport ${source}: ${describeError(e)}`);
+      continue;
+    }
+    if (bytes.byteLength !== task.size) {
+      errors.push(`content ${source}: ${bytes.byteLength} bytes, expected ${task.size}`);
+      log.warn(errors[errors.length - 1]!);
+      continue;
+    }
+    const hash = await sha256Hex(bytes);
+    if (hash !== task.sha256) {
+      errors.push(`content ${source}: sha256 ${hash.slice(0, 12)}…`);
+      log.warn(errors[errors.length - 1]!);
+      continue;
+    }
+    try {
+      await parts.put(key, partResponse(bytes));
+    } catch (e) {
+      if (isQuotaError(e)) return { kind: 'fail', code: 'quota', message: `storing part ${task.sha256}: ${describeError(e)}` };
+      return { kind: 'fail', code: 'install', message: `storing part ${task.sha256}: ${describeError(e)}` };
+    }
+    return { kind: 'done' };
+  }
+
+  const error = errors.join('; ');
+  const firstOpen = Math.min(...task.sources.map((s) => holds.get(originOf(s))));
+  if (failed === 0 && firstOpen > adapter.now()) {
+    // Only held sources (429/503): wait for the first hold to end, without spending an attempt.
+    return { kind: 'retry', at: firstOpen, counted: false, error, code: 'transport' };
+  }
+  const attempts = rec.attempts + 1;
+  const code = contentOnly ? 'content' : 'transport';
+  if (attempts >= (contentOnly ? MAX_CONTENT_ATTEMPTS : MAX_ATTEMPTS)) {
+    return { kind: 'fail', code, message: `part ${task.sha256} failed ${attempts} times: ${error}` };
+  }
+  return { kind: 'retry', at: Math.max(adapter.now() + backoff(attempts, adapter.random()), firstOpen), counted: true, error, code };
+}
+
+/** Stored parts carry no type: the serving release's asset says what the bytes are. */
+export function partResponse(bytes: ArrayBuffer): Response {
+  return new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) } });
+}

@@ -1,0 +1,80 @@
+/**
+ * Pure routing: which requests the worker answers, and which asset of which release answers them.
+ * `main.ts`/`runtime.ts` do the IO (cache lookups, pinning, network fallback).
+ */
+import { DEBUG_STATE_JSON_PATH, DEBUG_STATE_PATH, type Asset, type ReleaseManifest } from '../protocol/index.js';
+
+export interface RouteContext {
+  /** Registration scope, absolute, ending in "/". */
+  scope: string;
+  /** Update server base URL, absolute, ending in "/". */
+  server: string;
+  /** Absolute URL of the release manifest. */
+  manifest: string;
+  /** Absolute URL of the worker script. */
+  script: string;
+}
+
+export interface RequestInfo {
+  url: string;
+  method: string;
+  mode: string;
+}
+
+export type Route =
+  /** Not ours: let the browser handle it (no `respondWith`). */
+  | { kind: 'pass' }
+  | { kind: 'debug'; format: 'text' | 'json' }
+  /** A document request: the active release answers, and the new client is pinned to it. */
+  | { kind: 'navigate'; path: string }
+  /** A subresource: the release pinned for the requesting client answers. */
+  | { kind: 'asset'; path: string };
+
+const INTERNAL = '__updraft/';
+
+export function route(req: RequestInfo, ctx: RouteContext): Route {
+  if (req.method !== 'GET') return { kind: 'pass' };
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    return { kind: 'pass' };
+  }
+  const scope = new URL(ctx.scope);
+  if (url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return { kind: 'pass' };
+  const bare = url.origin + url.pathname;
+  if (bare.startsWith(ctx.server + 'v1/')) return { kind: 'pass' };
+  if (bare === ctx.script || bare === ctx.manifest) return { kind: 'pass' };
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname.slice(scope.pathname.length));
+  } catch {
+    return { kind: 'pass' };
+  }
+  if (path === DEBUG_STATE_PATH) return { kind: 'debug', format: 'text' };
+  if (path === DEBUG_STATE_JSON_PATH) return { kind: 'debug', format: 'json' };
+  if (path.startsWith(INTERNAL)) return { kind: 'pass' };
+  if (req.mode === 'navigate') return { kind: 'navigate', path };
+  return { kind: 'asset', path };
+}
+
+/**
+ * The asset answering `path` in `release`: an exact match; for navigations to extension-less paths
+ * (client-side routes, or the scope root) the release's entry document. Null → network.
+ */
+export function resolveAsset(release: ReleaseManifest, path: string, navigate: boolean): Asset | null {
+  const exact = path === '' ? undefined : release.assets.find((a) => a.path === path);
+  if (exact) return exact;
+  if (!navigate) return null;
+  if (path === '' || path.endsWith('/')) {
+    const index = release.assets.find((a) => a.path === path + 'index.html');
+    if (index) return index;
+  }
+  if (!hasExtension(path)) return release.assets.find((a) => a.path === release.entry) ?? null;
+  return null;
+}
+
+function hasExtension(path: string): boolean {
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  return last.includes('.');
+}

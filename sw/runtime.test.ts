@@ -1,0 +1,497 @@
+/** The real runtime, driven through the in-memory adapter: fake clock, scripted servers. */
+import { describe, expect, it } from 'vitest';
+import type { CheckNowReply, HelloReply, Plan, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
+import { partKey } from './adapter.js';
+import { Runtime } from './runtime.js';
+import { buildPlan, buildRelease, TestAdapter, type BuiltRelease } from './testing.js';
+
+const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3 };
+const APP = 'https://app.test/';
+const CDN = 'https://cdn.test/b/';
+const CHECK_IN = APP + 'v1/check-in';
+const REPORTS = APP + 'v1/reports';
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+const cdn = (sha: string) => CDN + sha;
+const origin = (sha: string) => APP + 'v1/blobs/' + sha;
+
+const V1 = { 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/shared.css': 'body{}' };
+const V2 = { 'index.html': '<h1>v2</h1>', 'assets/app-2.js': 'console.log(2)', 'assets/shared.css': 'body{}', 'assets/extra.js': 'extra' };
+const V3 = { 'index.html': '<h1>v3</h1>', 'assets/app-2.js': 'console.log(2)', 'assets/shared.css': 'body{}', 'assets/v3.js': 'three' };
+
+/** An installed and activated worker on release v1, with a blob server on the CDN and the origin. */
+async function installed(a = new TestAdapter()) {
+  const r1 = await buildRelease(V1, '1.0.0');
+  a.server.on(APP + 'updraft-release.json', json(r1.manifest));
+  for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
+  a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+  a.server.on(REPORTS, new Response(null, { status: 204 }));
+  a.clients.push({ id: 'window-1', url: APP });
+  const rt = new Runtime(a, config);
+  await rt.onInstall();
+  await rt.onActivate();
+  return { a, rt, r1 };
+}
+
+function serveBlobs(a: TestAdapter, rel: BuiltRelease, where: 'cdn' | 'origin' | 'both' = 'both') {
+  for (const [sha, text] of rel.blobs) {
+    if (where !== 'origin') a.server.on(cdn(sha), new Response(text));
+    if (where !== 'cdn') a.server.on(origin(sha), new Response(text));
+  }
+}
+
+function offer(a: TestAdapter, plan: Plan) {
+  a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan }));
+}
+
+async function checkNow(rt: Runtime): Promise<CheckNowReply> {
+  const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
+  if (!reply.ok) throw new Error(reply.message);
+  await (await rt.runner()).run();
+  return reply.value;
+}
+
+async function state(rt: Runtime): Promise<SwDebugState> {
+  return rt.state();
+}
+
+/** undici refuses to construct mode "navigate": shadow the getter. */
+function navigation(url: string): Request {
+  const req = new Request(url);
+  Object.defineProperty(req, 'mode', { value: 'navigate' });
+  return req;
+}
+
+const task = async (rt: Runtime, id: string) => (await state(rt)).plan?.tasks.find((t) => t.id === id);
+const reportsSent = (a: TestAdapter) =>
+  a.server.requests.filter((r) => r.url === REPORTS).flatMap((r) => (JSON.parse(r.body ?? '{}') as ReportBatch).reports);
+
+describe('bootstrap', () => {
+  it('precaches the manifest release, copies parts by hash, activates it and checks in', async () => {
+    const { a, rt, r1 } = await installed();
+    const s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.mode).toBe('normal');
+    expect(a.skippedWaiting).toBe(1);
+    expect(a.claimed).toBe(1);
+    expect(a.precacheDropped).toBe(1);
+    expect((await a.cache.keys()).sort()).toEqual([...r1.blobs.keys()].map((sha) => partKey(APP, sha)).sort());
+    const checkIn = a.server.requests.find((r) => r.url === CHECK_IN);
+    const body = JSON.parse(checkIn?.body ?? '{}');
+    expect(body).toMatchObject({ app: 'demo', channel: 'stable', release: r1.manifest.id, staged: null, caps: { sync: true, periodicSync: false, quota: 1e9, usage: 1000 } });
+    expect(body.client).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+    expect(s.nextCheckInAt).toBe(a.clock.now() + 3600_000);
+  });
+
+  it('rejects a manifest whose id does not match its assets', async () => {
+    const a = new TestAdapter();
+    const r1 = await buildRelease(V1);
+    a.server.on(APP + 'updraft-release.json', json({ ...r1.manifest, id: '0000000000000000' }));
+    await expect(new Runtime(a, config).onInstall()).rejects.toThrow(/does not match/);
+  });
+
+  it('keeps the client id across restarts', async () => {
+    const { a, rt } = await installed();
+    const again = new Runtime(a.restart(), config);
+    expect((await again.state()).client).toBe((await rt.state()).client);
+  });
+});
+
+describe('check-in', () => {
+  it('does not check in on wake-ups before nextCheckInAt, does after', async () => {
+    const { a, rt } = await installed();
+    a.server.clear();
+    a.clock.advance(3599_000);
+    await rt.wake('test');
+    expect(a.server.count(CHECK_IN)).toBe(0);
+    a.clock.advance(1000);
+    await rt.wake('test');
+    expect(a.server.count(CHECK_IN)).toBe(1);
+  });
+
+  it('503 + Retry-After holds every check-in until then', async () => {
+    const { a, rt } = await installed();
+    a.server.on(CHECK_IN, new Response('busy', { status: 503, headers: { 'retry-after': '600' } }));
+    a.server.clear();
+    const t0 = a.clock.now();
+    expect(await checkNow(rt)).toEqual({ result: 'retry', retryAt: t0 + 600_000 });
+    a.clock.advance(599_000);
+    expect(await checkNow(rt)).toEqual({ result: 'retry', retryAt: t0 + 600_000 });
+    await rt.wake('test');
+    expect(a.server.count(CHECK_IN)).toBe(1);
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 60 }));
+    a.clock.advance(1000);
+    expect(await checkNow(rt)).toEqual({ result: 'current' });
+    expect(a.server.requests.filter((r) => r.url === CHECK_IN).map((r) => r.at)).toEqual([t0, t0 + 600_000]);
+  });
+
+  it('ignores a plan whose target is already active', async () => {
+    const { a, rt, r1 } = await installed();
+    offer(a, buildPlan(r1));
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r1.manifest.id });
+    expect((await state(rt)).plan).toBeNull();
+  });
+
+  it('registers periodic sync with the server interval where granted', async () => {
+    const a = new TestAdapter();
+    a.periodicGranted = true;
+    await installed(a);
+    expect(a.periodic).toEqual([{ tag: 'updraft-check-in', minInterval: 3600_000 }]);
+  });
+});
+
+describe('task runner', () => {
+  it('fetches every part from the CDN, stages, activates, reports and broadcasts', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    const plan = buildPlan(r2, { from: r1.manifest.id });
+    offer(a, plan);
+    a.server.clear();
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
+    // shared.css is already in the parts cache from v1: no request for it.
+    const shared = r2.manifest.assets.find((x) => x.path === 'assets/shared.css')!.sha256;
+    const expected = [...r2.blobs.keys()].filter((sha) => sha !== shared).map(cdn).sort();
+    expect(a.server.urls().filter((u) => u.startsWith(CDN)).sort()).toEqual(expected);
+    expect(a.server.urls().filter((u) => u.includes('/v1/blobs/'))).toEqual([]);
+    const s = await state(rt);
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.staged).toBeNull();
+    expect(s.plan?.tasks.every((t) => t.state === 'done')).toBe(true);
+    expect(a.syncTags).toEqual(['updraft-tasks']);
+    expect(a.events().map((e) => e.name)).toEqual(['update-available', ...Array(4).fill('progress'), 'update-ready', 'activated']);
+    expect(a.events('progress').at(-1)).toMatchObject({ partsDone: 4, partsTotal: 4 });
+    expect(a.events('activated')[0]).toMatchObject({ release: r2.manifest.id, version: '2.0.0', policy: 'next-navigation' });
+    expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
+  });
+
+  it('uses the origin when the CDN fails, and rejects corrupt bytes', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2, 'origin');
+    const missing = [...r2.blobs.keys()].filter((sha) => !a.cache.entries.has(partKey(APP, sha)));
+    const [first, second] = missing;
+    a.server.on(cdn(first!), new TypeError('network error'));
+    a.server.on(cdn(second!), new Response('corrupt!'.padEnd(r2.blobs.get(second!)!.length, '!')));
+    offer(a, buildPlan(r2, { only: missing }));
+    a.server.clear();
+    await checkNow(rt);
+    expect(a.server.count(cdn(first!))).toBe(1);
+    expect(a.server.count(origin(first!))).toBe(1);
+    expect(a.server.count(cdn(second!))).toBe(1);
+    expect(a.server.count(origin(second!))).toBe(1);
+    expect(a.cache.entries.has(partKey(APP, second!))).toBe(true);
+    expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, second!)))).toBe(r2.blobs.get(second!));
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+  });
+
+  it('503 + Retry-After holds a source: no request to it before T', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2, 'origin');
+    const shas = [...r2.blobs.keys()];
+    for (const sha of shas) a.server.on(cdn(sha), new Response('', { status: 503, headers: { 'retry-after': '600' } }));
+    for (const sha of shas) a.server.on(origin(sha), new Response('', { status: 429, headers: { 'retry-after': '120' } }), new Response(r2.blobs.get(sha)));
+    offer(a, buildPlan(r2));
+    a.server.clear();
+    const t0 = a.clock.now();
+    await checkNow(rt);
+    const s = await state(rt);
+    expect(s.holdUntil).toMatchObject({ 'https://cdn.test': t0 + 600_000, 'https://app.test': t0 + 120_000 });
+    const fetch0 = s.plan?.tasks.find((t) => t.kind === 'fetch' && t.state === 'pending');
+    expect(fetch0?.nextAttemptAt).toBe(t0 + 120_000);
+    expect(fetch0?.attempts).toBe(0); // holds do not spend attempts
+    expect(a.events('wake-at').at(-1)).toEqual({ name: 'wake-at', at: t0 + 120_000 });
+    const before = a.server.requests.length;
+    a.clock.advance(119_000);
+    await rt.wake('test');
+    expect(a.server.requests.slice(before).filter((r) => r.url !== CHECK_IN)).toEqual([]);
+    a.clock.advance(1000); // the runner's timer fires at T
+    await (await rt.runner()).run();
+    // The last part was first tried at T (concurrency 3), got its own 429, and waits another 120 s.
+    expect((await task(rt, 'fetch-3'))?.nextAttemptAt).toBe(t0 + 240_000);
+    a.clock.advance(120_000);
+    await (await rt.runner()).run();
+    const cdnAfter = a.server.requests.filter((r) => r.url.startsWith(CDN) && r.at > t0);
+    expect(cdnAfter).toEqual([]);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+  });
+
+  it('resumes after a kill: a new runtime on the same stores fetches only what is missing', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2, 'cdn');
+    const missing = [...r2.blobs.keys()].filter((sha) => !a.cache.entries.has(partKey(APP, sha)));
+    const stuck = missing[2]!;
+    a.server.on(cdn(stuck), () => new Promise<Response>(() => {})); // never answers: the worker "dies" mid-fetch
+    offer(a, buildPlan(r2, { only: missing }));
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await state(rt)).plan?.tasks.filter((t) => t.state === 'running').length).toBe(1);
+
+    const b = a.restart();
+    b.server.on(cdn(stuck), new Response(r2.blobs.get(stuck)));
+    b.server.clear();
+    const rt2 = new Runtime(b, config);
+    await rt2.wake('sync');
+    expect(b.server.urls().filter((u) => u.startsWith(CDN))).toEqual([cdn(stuck)]);
+    expect((await state(rt2)).active).toBe(r2.manifest.id);
+  });
+
+  it('a superseding plan reuses parts the old plan fetched', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    const r3 = await buildRelease(V3);
+    serveBlobs(a, r2);
+    serveBlobs(a, r3);
+    const extra = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
+    a.server.on(cdn(extra), new TypeError('down'));
+    a.server.on(origin(extra), new TypeError('down'));
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).not.toBe(r2.manifest.id);
+    const app2 = r2.manifest.assets.find((x) => x.path === 'assets/app-2.js')!.sha256;
+    expect(a.cache.entries.has(partKey(APP, app2))).toBe(true);
+
+    offer(a, buildPlan(r3));
+    a.clock.advance(10_000); // the old plan's retry timer fires: extra.js fails again
+    await (await rt.runner()).run();
+    a.server.clear();
+    await checkNow(rt);
+    const v3only = ['index.html', 'assets/v3.js'].map((p) => cdn(r3.manifest.assets.find((x) => x.path === p)!.sha256)).sort();
+    expect(a.server.urls().filter((u) => u.startsWith(CDN)).sort()).toEqual(v3only);
+    expect((await state(rt)).active).toBe(r3.manifest.id);
+  });
+
+  it('quota exceeded fails the plan without retry and keeps the active release', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    a.cache.quota = [...a.cache.entries.values()].reduce((n, b) => n + b.byteLength, 0) + 5;
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    const s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.staged).toBeNull();
+    expect(a.events('failed')).toEqual([expect.objectContaining({ code: 'quota', release: r2.manifest.id })]);
+    expect(reportsSent(a)).toEqual([expect.objectContaining({ event: 'failed', code: 'quota', release: r2.manifest.id })]);
+    const fetches = a.server.urls().filter((u) => u.startsWith(CDN)).length;
+    a.clock.advance(600_000);
+    await (await rt.runner()).run();
+    expect(a.server.urls().filter((u) => u.startsWith(CDN)).length).toBe(fetches);
+  });
+
+  it('bytes wrong at every source fail the plan with `content` after 3 attempts', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2);
+    const sha = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
+    a.server.on(cdn(sha), new Response('EXTRA'));
+    a.server.on(origin(sha), new Response('eXtra'));
+    offer(a, buildPlan(r2, { only: [sha] }));
+    await checkNow(rt);
+    for (let i = 0; i < 5; i++) {
+      a.clock.advance(300_000);
+      await (await rt.runner()).run();
+    }
+    expect(a.server.count(cdn(sha))).toBe(3);
+    expect(a.events('failed')).toEqual([expect.objectContaining({ code: 'content' })]);
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+  });
+
+  it('transport failures back off and give up after 6 attempts', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    const sha = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
+    a.server.on(cdn(sha), new TypeError('down'));
+    a.server.on(origin(sha), new Response('oops', { status: 500 }));
+    offer(a, buildPlan(r2, { only: [sha] }));
+    await checkNow(rt);
+    const t = await task(rt, 'fetch-0');
+    expect(t?.attempts).toBe(1);
+    expect(t?.nextAttemptAt).toBeGreaterThan(a.clock.now());
+    for (let i = 0; i < 10; i++) {
+      a.clock.advance(300_000);
+      await (await rt.runner()).run();
+    }
+    expect(a.server.count(cdn(sha))).toBe(6);
+    expect(a.events('failed')).toEqual([expect.objectContaining({ code: 'transport' })]);
+  });
+
+  it('prompt policy stages and waits for updraft:apply', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2, { activation: 'prompt' }));
+    await checkNow(rt);
+    a.clock.advance(3_000_000);
+    await rt.wake('test');
+    let s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.staged).toBe(r2.manifest.id);
+    expect(a.events('update-ready')).toEqual([{ name: 'update-ready', release: r2.manifest.id, version: '2.0.0', policy: 'prompt' }]);
+    const reply = await rt.onMessage({ type: 'updraft:apply' }, 'window-1');
+    expect(reply).toEqual({ ok: true, value: { release: r2.manifest.id } });
+    s = await state(rt);
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.staged).toBeNull();
+    expect(a.events('activated')[0]).toMatchObject({ policy: 'prompt' });
+  });
+
+  it('drops an expired plan with a plan_expired report', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2, { expiresIn: 60_000, notBefore: (_, issued) => issued + 120_000 }));
+    await checkNow(rt);
+    a.clock.advance(120_000);
+    await (await rt.runner()).run();
+    expect((await state(rt)).plan).toBeNull();
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+    expect(reportsSent(a)).toEqual([expect.objectContaining({ event: 'failed', code: 'plan_expired' })]);
+    expect(a.server.urls().filter((u) => u.startsWith(CDN))).toEqual([]);
+  });
+
+  it('retries reports with backoff and never fails the plan', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    a.server.on(REPORTS, new TypeError('down'), new Response(null, { status: 204 }));
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    expect(a.server.count(REPORTS)).toBe(1);
+    a.clock.advance(5_000);
+    await (await rt.runner()).run();
+    expect(a.server.count(REPORTS)).toBe(2);
+    expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'activated', 'downloaded', 'downloaded']);
+  });
+});
+
+describe('fetch handling', () => {
+  const nav = (url: string, resultingClientId: string) => ({ request: navigation(url), clientId: '', resultingClientId });
+  const sub = (url: string, clientId: string) => ({ request: new Request(url), clientId, resultingClientId: '' });
+
+  it('answers navigations with the active release and pins the new client; pinned clients keep their release', async () => {
+    const { a, rt, r1 } = await installed();
+    a.server.clear();
+    const res = await rt.onFetch(nav(APP + 'settings', 'page-old'))!;
+    expect(await res.text()).toBe(V1['index.html']);
+    expect(res.headers.get('content-type')).toBe('text/html');
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    a.server.clear();
+
+    const old = await rt.onFetch(sub(APP + 'assets/app-1.js', 'page-old'))!;
+    expect(await old.text()).toBe(V1['assets/app-1.js']);
+    const fresh = await rt.onFetch(nav(APP, 'page-new'))!;
+    expect(await fresh.text()).toBe(V2['index.html']);
+    const chunk = await rt.onFetch(sub(APP + 'assets/app-2.js', 'page-new'))!;
+    expect(await chunk.text()).toBe(V2['assets/app-2.js']);
+    expect(chunk.headers.get('content-type')).toBe('text/javascript');
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    expect((await rt.onMessage({ type: 'updraft:hello' }, 'page-old')) as SwReply<HelloReply>).toEqual({
+      ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null },
+    });
+  });
+
+  it('passes excluded and unknown paths to the network', async () => {
+    const { a, rt } = await installed();
+    expect(rt.onFetch(sub(APP + 'v1/blobs/' + 'a'.repeat(64), 'c'))).toBeNull();
+    expect(rt.onFetch(sub(APP + 'sw.js', 'c'))).toBeNull();
+    expect(rt.onFetch(sub(APP + 'updraft-release.json', 'c'))).toBeNull();
+    expect(rt.onFetch({ request: new Request(APP + 'x', { method: 'POST' }), clientId: 'c', resultingClientId: '' })).toBeNull();
+    a.server.on(APP + 'api/data.json', json({ live: true }));
+    const res = await rt.onFetch(sub(APP + 'api/data.json', 'c'))!;
+    expect(await res.json()).toEqual({ live: true });
+  });
+
+  it('refetches a lost part by hash from the server, and falls back to the network when that fails', async () => {
+    const { a, rt, r1 } = await installed();
+    const asset = r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!;
+    a.cache.entries.delete(partKey(APP, asset.sha256));
+    a.server.on(origin(asset.sha256), new Response(V1['assets/app-1.js']));
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!).text()).toBe(V1['assets/app-1.js']);
+    expect(a.cache.entries.has(partKey(APP, asset.sha256))).toBe(true);
+
+    a.cache.entries.delete(partKey(APP, asset.sha256));
+    a.server.on(origin(asset.sha256), new Response('tampered'));
+    a.server.on(APP + 'assets/app-1.js', new Response('from network'));
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!).text()).toBe('from network');
+  });
+
+  it('any exception while serving falls back to the network', async () => {
+    const { a, rt } = await installed();
+    a.cache.match = async () => {
+      throw new Error('cache broke');
+    };
+    a.server.on(APP + 'assets/app-1.js', new Response('network copy'));
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!).text()).toBe('network copy');
+    expect((await rt.state()).log.some((l) => l.includes('cache broke'))).toBe(true);
+  });
+
+  it('serves the debug state as text and JSON', async () => {
+    const { rt, r1 } = await installed();
+    const text = await (await rt.onFetch(sub(APP + '__updraft/state', 'c'))!).text();
+    expect(text).toContain(`active: ${r1.manifest.id}`);
+    expect(text).toContain('log:');
+    const st = (await (await rt.onFetch(sub(APP + '__updraft/state.json', 'c'))!).json()) as SwDebugState;
+    expect(st.active).toBe(r1.manifest.id);
+    expect(st.log.length).toBeGreaterThan(0);
+  });
+});
+
+describe('gc', () => {
+  it('keeps the parts of releases pinned by live windows, drops them once the window is gone', async () => {
+    const { a, rt, r1 } = await installed();
+    await rt.onFetch({ request: navigation(APP), clientId: '', resultingClientId: 'page-v1' });
+    a.clients.push({ id: 'page-v1', url: APP });
+    const r2 = await buildRelease(V2);
+    const r3 = await buildRelease(V3);
+    serveBlobs(a, r2);
+    serveBlobs(a, r3);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    a.clock.advance(3_600_000);
+    offer(a, buildPlan(r3));
+    await checkNow(rt);
+    let s = await state(rt);
+    expect(s.active).toBe(r3.manifest.id); // previous is v2: v1 survives only through the pin
+    const v1only = partKey(APP, r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!.sha256);
+    expect(a.cache.entries.has(v1only)).toBe(true);
+    expect(s.releases).toContain(r1.manifest.id);
+
+    a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    await rt.onStart();
+    s = await state(rt);
+    expect(a.cache.entries.has(v1only)).toBe(false);
+    expect(s.releases.sort()).toEqual([r2.manifest.id, r3.manifest.id].sort());
+    expect(s.pins).toEqual([]);
+  });
+});
+
+describe('messages', () => {
+  it('answers state and refuses unknown types', async () => {
+    const { rt, r1 } = await installed();
+    const st = (await rt.onMessage({ type: 'updraft:state' }, null)) as SwReply<SwDebugState>;
+    expect(st.ok && st.value.active).toBe(r1.manifest.id);
+    expect(await rt.onMessage({ type: 'nope' }, null)).toMatchObject({ ok: false, code: 'bad_request' });
+  });
+
+  it('updraft:wake runs due tasks (no Background Sync)', async () => {
+    const a = new TestAdapter({ sync: false });
+    const { rt } = await installed(a);
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2, { notBefore: (_, issued) => issued + 60_000 }));
+    await checkNow(rt);
+    expect(a.syncTags).toEqual([]);
+    const wakeAt = a.events('wake-at')[0]?.at as number;
+    expect(wakeAt).toBe(a.clock.now() + 60_000);
+    a.clock.t = wakeAt; // the page's nudge, not the worker's timer
+    await rt.onMessage({ type: 'updraft:wake' }, 'window-1');
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+  });
+});

@@ -1,0 +1,323 @@
+/**
+ * The driver (Angular's `Driver`): owns the context, the task runner and the mode, and turns
+ * worker events into calls. It never reads `self`; `main.ts` forwards events to it. Every entry
+ * point catches: a failure is logged, the mode says why, and requests fall back to the network.
+ */
+import type { CheckNowReply, HelloReply, PageRequest, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
+import { isErrorCode } from '../protocol/index.js';
+import { switchToStaged } from './activation.js';
+import { PRECACHE_CACHE, type Adapter } from './adapter.js';
+import { bootstrap, type BootstrapResult } from './bootstrap.js';
+import { checkIn, checkInDue, PERIODIC_TAG } from './check-in.js';
+import { resolveUrls, type Urls } from './config.js';
+import { loadRelease, type SwContext } from './context.js';
+import { describeError, Log, renderState } from './debug.js';
+import { collectGarbage } from './gc.js';
+import { MemoryStore } from './memory-store.js';
+import { flushOutbox } from './reports.js';
+import { resolveAsset, route } from './router.js';
+import { serveAsset } from './serve.js';
+import { SYNC_TAG, TaskRunner } from './task-runner.js';
+
+/** Wake-ups from fetch and message events look for due work at most this often. */
+export const WAKE_THROTTLE_MS = 30_000;
+
+export interface FetchInput {
+  request: Request;
+  clientId: string;
+  resultingClientId: string;
+}
+
+export class Runtime {
+  readonly log: Log;
+  readonly urls: Urls;
+  mode: 'normal' | 'degraded' = 'normal';
+  why: string | null = null;
+  private ctxPromise: Promise<SwContext> | null = null;
+  private runnerInstance: TaskRunner | null = null;
+  private lastWake = -Infinity;
+
+  constructor(
+    readonly adapter: Adapter,
+    readonly config: SwConfig,
+    script = 'sw.js',
+  ) {
+    this.log = new Log(() => adapter.now());
+    this.urls = resolveUrls(config, adapter.scope, script);
+  }
+
+  /** Opens the store and cache once; resets tasks a killed worker left running. */
+  ready(): Promise<SwContext> {
+    this.ctxPromise ??= this.init().catch((e) => {
+      this.ctxPromise = null;
+      throw e;
+    });
+    return this.ctxPromise;
+  }
+
+  async runner(): Promise<TaskRunner> {
+    const ctx = await this.ready();
+    this.runnerInstance ??= new TaskRunner(ctx);
+    return this.runnerInstance;
+  }
+
+  private async init(): Promise<SwContext> {
+    const { adapter } = this;
+    let store;
+    try {
+      store = await adapter.store();
+    } catch (e) {
+      // Without IndexedDB (private mode in some browsers) nothing survives a restart: serve from
+      // memory and say so, rather than not at all.
+      this.degrade(`store unavailable: ${describeError(e)}`);
+      store = new MemoryStore();
+    }
+    const parts = await adapter.parts();
+    let clientId = await store.getMeta('clientId');
+    if (!clientId) {
+      clientId = adapter.randomId();
+      await store.setMeta('clientId', clientId);
+    }
+    const pins = new Map((await store.pins()).map((p) => [p.clientId, p.release] as const));
+    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, releases: new Map() };
+    this.runnerInstance = new TaskRunner(ctx);
+    await this.runnerInstance.resume();
+    return ctx;
+  }
+
+  degrade(why: string): void {
+    this.mode = 'degraded';
+    this.why = why;
+    this.log.warn(`degraded: ${why}`);
+  }
+
+  // ---- lifecycle ----
+
+  /** On every worker start: collect what closed windows left behind. */
+  async onStart(): Promise<void> {
+    await this.guard('start', async () => {
+      await collectGarbage(await this.ready());
+    });
+  }
+
+  async onInstall(event?: unknown): Promise<BootstrapResult | null> {
+    const ctx = await this.ready();
+    const result = await bootstrap(ctx, event);
+    await this.adapter.skipWaiting();
+    return result;
+  }
+
+  async onActivate(): Promise<void> {
+    await this.guard('activate', async () => {
+      await this.adapter.claim();
+      // The parts cache holds the only copy; the precache served its purpose at install.
+      await this.adapter.dropPrecache().catch((e) => this.log.warn(`drop ${PRECACHE_CACHE}: ${describeError(e)}`));
+      const ctx = await this.ready();
+      await collectGarbage(ctx);
+      await this.checkInNow();
+      await (await this.runner()).run();
+    });
+  }
+
+  /** Any wake-up (sync, periodic sync, messages, fetches): check in if due, run due tasks, flush reports. */
+  async wake(reason: string, throttle = false): Promise<void> {
+    const now = this.adapter.now();
+    if (throttle && now - this.lastWake < WAKE_THROTTLE_MS) return;
+    this.lastWake = now;
+    await this.guard(`wake (${reason})`, async () => {
+      const ctx = await this.ready();
+      if (await checkInDue(ctx)) await this.checkInNow();
+      await flushOutbox(ctx);
+      await (await this.runner()).run();
+    });
+  }
+
+  /** Resolves once the task runner has nothing in flight (for `waitUntil`). */
+  async idle(): Promise<void> {
+    await this.runnerInstance?.idle();
+  }
+
+  async onSync(tag: string): Promise<void> {
+    if (tag === SYNC_TAG) await this.wake('sync');
+  }
+
+  async onPeriodicSync(tag: string): Promise<void> {
+    if (tag !== PERIODIC_TAG) return;
+    await this.guard('periodic sync', async () => {
+      await this.checkInNow();
+      await (await this.runner()).run();
+    });
+  }
+
+  /** Checks in; on a stored plan asks for Background Sync and kicks the runner (not awaited). */
+  async checkInNow(): Promise<CheckNowReply> {
+    const ctx = await this.ready();
+    const reply = await checkIn(ctx);
+    if (reply.result === 'update') {
+      const runner = await this.runner();
+      await runner.requestSync();
+      void runner.run();
+    }
+    return reply;
+  }
+
+  // ---- messages ----
+
+  async onMessage(data: unknown, sourceId: string | null): Promise<SwReply> {
+    const type = (data as PageRequest | null)?.type;
+    try {
+      switch (type) {
+        case 'updraft:check-now':
+          return { ok: true, value: await this.checkInNow() };
+        case 'updraft:apply':
+          return { ok: true, value: await this.apply() };
+        case 'updraft:wake':
+          await this.wake('page');
+          return { ok: true, value: null };
+        case 'updraft:hello':
+          return { ok: true, value: await this.hello(sourceId) };
+        case 'updraft:state':
+          return { ok: true, value: await this.state() };
+        default:
+          return { ok: false, code: 'bad_request', message: `unknown message ${String(type)}` };
+      }
+    } catch (e) {
+      this.log.error(`message ${String(type)}`, e);
+      const code = isErrorCode((e as { code?: unknown }).code) ? (e as { code: 'internal' }).code : 'internal';
+      return { ok: false, code, message: describeError(e) };
+    }
+  }
+
+  /** `updraft:apply`: the prompt policy's consent. Activates now when staged, else once the plan gets there. */
+  async apply(): Promise<{ release: string | null }> {
+    const ctx = await this.ready();
+    const stored = await ctx.store.getPlan();
+    if (stored && !stored.failure && stored.plan.activation === 'prompt') {
+      await ctx.store.updatePlan(stored.plan.planId, { applied: true });
+      await (await this.runner()).run();
+      return { release: (await ctx.store.pointers()).active };
+    }
+    const id = await switchToStaged(ctx, 'prompt');
+    if (id) await collectGarbage(ctx);
+    return { release: id ?? (await ctx.store.pointers()).active };
+  }
+
+  async hello(sourceId: string | null): Promise<HelloReply> {
+    const ctx = await this.ready();
+    const ptr = await ctx.store.pointers();
+    const release = (sourceId ? ctx.pins.get(sourceId) : undefined) ?? ptr.active;
+    const manifest = release ? await loadRelease(ctx, release) : undefined;
+    return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged };
+  }
+
+  // ---- fetch ----
+
+  /** The response for `input`, or null to let the browser handle it. Never rejects. */
+  onFetch(input: FetchInput): Promise<Response> | null {
+    const { request } = input;
+    const r = route({ url: request.url, method: request.method, mode: request.mode }, this.urls);
+    if (r.kind === 'pass') return null;
+    return this.answer(input, r).catch((e) => {
+      this.log.error(`fetch ${request.url}`, e);
+      return this.adapter.fetch(request);
+    });
+  }
+
+  private async answer(input: FetchInput, r: Exclude<ReturnType<typeof route>, { kind: 'pass' }>): Promise<Response> {
+    const { request } = input;
+    if (r.kind === 'debug') {
+      const state = await this.state();
+      return r.format === 'json'
+        ? new Response(JSON.stringify(state, null, 2), { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } })
+        : new Response(renderState(state), { headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+    }
+    const ctx = await this.ready();
+    const navigate = r.kind === 'navigate';
+    let releaseId: string | null | undefined;
+    if (navigate) releaseId = (await ctx.store.pointers()).active;
+    else releaseId = (input.clientId ? ctx.pins.get(input.clientId) : undefined) ?? (await ctx.store.pointers()).active;
+    const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
+    const asset = release ? resolveAsset(release, r.path, navigate) : null;
+    if (!release || !asset) return this.adapter.fetch(request);
+    const response = await serveAsset(ctx, asset);
+    if (!response) return this.adapter.fetch(request);
+    if (navigate && input.resultingClientId) await this.pin(ctx, input.resultingClientId, release.id);
+    return response;
+  }
+
+  private async pin(ctx: SwContext, clientId: string, release: string): Promise<void> {
+    ctx.pins.set(clientId, release);
+    try {
+      await ctx.store.putPin({ clientId, release, createdAt: this.adapter.now() });
+    } catch (e) {
+      this.log.warn(`pin ${clientId}: ${describeError(e)}`);
+    }
+  }
+
+  // ---- state ----
+
+  async state(): Promise<SwDebugState> {
+    let ctx: SwContext | null = null;
+    try {
+      ctx = await this.ready();
+    } catch (e) {
+      this.degrade(`init failed: ${describeError(e)}`);
+    }
+    if (!ctx) {
+      return { client: null, mode: this.mode, why: this.why, active: null, staged: null, nextCheckInAt: null, holdUntil: {}, plan: null, pins: [], releases: [], parts: 0, log: this.log.tail() };
+    }
+    const { store } = ctx;
+    const [ptr, stored, pins, releases, keys, next, holds] = await Promise.all([
+      store.pointers(),
+      store.getPlan(),
+      store.pins(),
+      store.releaseIds(),
+      ctx.parts.keys(),
+      store.getMeta('nextCheckInAt'),
+      store.getMeta('holds'),
+    ]);
+    const checkInHold = await store.getMeta('checkInHoldUntil');
+    const holdUntil: Record<string, number> = { ...(holds ?? {}) };
+    if (checkInHold && checkInHold > this.adapter.now()) holdUntil['check-in'] = checkInHold;
+    const noActive = ptr.active === null;
+    return {
+      client: ctx.clientId,
+      mode: noActive ? 'degraded' : this.mode,
+      why: noActive ? (this.why ?? 'no active release') : this.why,
+      active: ptr.active,
+      staged: ptr.staged,
+      nextCheckInAt: next ?? null,
+      holdUntil,
+      plan: stored && {
+        planId: stored.plan.planId,
+        from: stored.plan.from,
+        to: stored.plan.to,
+        activation: stored.plan.activation,
+        tasks: stored.plan.tasks.map((t) => {
+          const rec = stored.tasks[t.id];
+          return {
+            id: t.id,
+            kind: t.kind,
+            state: rec?.state ?? 'pending',
+            attempts: rec?.attempts ?? 0,
+            nextAttemptAt: rec?.nextAttemptAt ?? 0,
+            lastError: rec?.lastError ?? null,
+            ...(t.kind === 'fetch' ? { sha256: t.sha256 } : {}),
+          };
+        }),
+      },
+      pins: pins.map((p) => ({ clientId: p.clientId, release: p.release })),
+      releases,
+      parts: keys.length,
+      log: this.log.tail(),
+    };
+  }
+
+  private async guard(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      this.log.error(what, e);
+    }
+  }
+}

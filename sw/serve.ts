@@ -1,0 +1,37 @@
+/**
+ * Answers a request with an asset's bytes from the parts cache. A part the pinned release needs but
+ * the cache lost is fetched by hash from the server (`v1/blobs/<sha>`), verified and stored.
+ */
+import { joinUrl, PATHS, sha256Hex, type Asset } from '../protocol/index.js';
+import { partKey } from './adapter.js';
+import type { SwContext } from './context.js';
+import { describeError } from './debug.js';
+import { partResponse } from './fetch-part.js';
+
+/** The response, or null when the bytes cannot be had (the caller goes to the network). */
+export async function serveAsset(ctx: SwContext, asset: Asset): Promise<Response | null> {
+  const key = partKey(ctx.urls.scope, asset.sha256);
+  let part = await ctx.parts.match(key);
+  if (!part) part = await refetch(ctx, asset, key);
+  if (!part) return null;
+  return new Response(part.body, {
+    status: 200,
+    headers: { 'content-type': asset.type || 'application/octet-stream', 'x-updraft-sha256': asset.sha256 },
+  });
+}
+
+async function refetch(ctx: SwContext, asset: Asset, key: string): Promise<Response | undefined> {
+  const url = joinUrl(ctx.urls.server, PATHS.blob(asset.sha256));
+  try {
+    const res = await ctx.adapter.fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const bytes = await res.arrayBuffer();
+    if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');
+    await ctx.parts.put(key, partResponse(bytes)).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
+    ctx.log.warn(`part ${asset.path} was missing, refetched`);
+    return partResponse(bytes);
+  } catch (e) {
+    ctx.log.warn(`part ${asset.path} missing and ${url} failed: ${describeError(e)}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,26 @@
+/** The `install` task: every part of the target is in the parts cache → stage the release in one transaction. */
+import { partKey } from './adapter.js';
+import type { SwContext } from './context.js';
+import { broadcast } from './events.js';
+import type { StoredPlan } from './store.js';
+import type { TaskOutcome } from './task-outcome.js';
+
+export async function stageRelease(ctx: SwContext, stored: StoredPlan): Promise<TaskOutcome> {
+  const { plan } = stored;
+  const ptr = await ctx.store.pointers();
+  // Idempotent: a worker killed after the transaction but before marking the task done redoes nothing.
+  if (ptr.staged === plan.to || ptr.active === plan.to) return { kind: 'done' };
+  // Parts are stored only after their hash was verified, so presence is enough here.
+  const missing: string[] = [];
+  for (const asset of plan.release.assets) {
+    if (!(await ctx.parts.match(partKey(ctx.urls.scope, asset.sha256)))) missing.push(asset.path);
+  }
+  if (missing.length > 0) {
+    return { kind: 'fail', code: 'install', message: `parts missing for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}` };
+  }
+  await ctx.store.stage(plan.release);
+  ctx.releases.set(plan.release.id, plan.release);
+  ctx.log.info(`staged ${plan.to} (${plan.release.version})`);
+  await broadcast(ctx, { name: 'update-ready', release: plan.to, version: plan.release.version, policy: plan.activation });
+  return { kind: 'done' };
+}

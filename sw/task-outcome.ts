@@ -1,0 +1,9 @@
+import type { ErrorCode } from '../protocol/index.js';
+
+/** What running one task came to; the runner turns it into a task record transition. */
+export type TaskOutcome =
+  | { kind: 'done' }
+  /** Not done yet: try again at `at` (local clock); `counted` when it used up an attempt. */
+  | { kind: 'retry'; at: number; counted: boolean; error: string; code: 'content' | 'transport' }
+  /** The plan fails for good. */
+  | { kind: 'fail'; code: ErrorCode; message: string };

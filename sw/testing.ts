@@ -1,0 +1,275 @@
+/**
+ * An in-memory `Adapter` for driving the real runtime in Node (Angular's `SwTestHarness`): a fake
+ * clock with `advance(ms)`, a scripted fetch that records every request, an in-memory parts cache
+ * with an optional quota, and window clients that collect messages. Not imported by `index.ts`.
+ */
+import { computeReleaseId, sha256Hex, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
+import type { Adapter, PartsCache, PrecacheEntry, PrecacheLookup, WindowClientInfo } from './adapter.js';
+import { MemoryStore } from './memory-store.js';
+import type { SwStore } from './store.js';
+
+export class FakeClock {
+  private timers: { id: number; at: number; fn: () => void }[] = [];
+  private nextId = 1;
+  constructor(public t = Date.UTC(2030, 0, 1)) {}
+
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): number => {
+    const id = this.nextId++;
+    this.timers.push({ id, at: this.t + Math.max(0, ms), fn });
+    return id;
+  };
+  clearTimeout = (id: unknown): void => {
+    this.timers = this.timers.filter((t) => t.id !== id);
+  };
+  /** Moves time forward, firing due timers in order (the callbacks' promises are not awaited). */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((t) => t !== next);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+    this.t = end;
+  }
+  pendingTimers(): number[] {
+    return this.timers.map((t) => t.at).sort((a, b) => a - b);
+  }
+}
+
+export type Scripted = Response | Error | ((req: Request) => Response | Promise<Response>);
+
+export interface SeenRequest {
+  url: string;
+  method: string;
+  at: number;
+  body: string | null;
+}
+
+/** A table of URL → responses. Each call takes the next scripted answer; the last one repeats. Unknown URLs → 404. */
+export class ScriptedFetch {
+  readonly requests: SeenRequest[] = [];
+  private table = new Map<string, Scripted[]>();
+  constructor(private readonly clock: FakeClock) {}
+
+  on(url: string, ...answers: Scripted[]): this {
+    this.table.set(url, answers);
+    return this;
+  }
+
+  urls(): string[] {
+    return this.requests.map((r) => r.url);
+  }
+  count(url: string): number {
+    return this.requests.filter((r) => r.url === url).length;
+  }
+  clear(): void {
+    this.requests.length = 0;
+  }
+
+  fetch = async (input: string | Request, init?: RequestInit): Promise<Response> => {
+    const req = new Request(input, init);
+    const body = init?.body != null ? String(init.body) : null;
+    this.requests.push({ url: req.url, method: req.method, at: this.clock.now(), body });
+    const queue = this.table.get(req.url);
+    if (!queue || queue.length === 0) return new Response('not found', { status: 404 });
+    const answer = queue.length > 1 ? queue.shift()! : queue[0]!;
+    if (answer instanceof Error) throw answer;
+    if (typeof answer === 'function') return answer(req);
+    return answer.clone();
+  };
+}
+
+export class MemoryParts implements PartsCache {
+  readonly entries = new Map<string, ArrayBuffer>();
+  /** When set, a put that would take the total past it throws QuotaExceededError. */
+  quota: number | null = null;
+
+  async match(key: string) {
+    const bytes = this.entries.get(key);
+    return bytes ? new Response(bytes.slice(0)) : undefined;
+  }
+  async put(key: string, response: Response) {
+    const bytes = await response.arrayBuffer();
+    const used = [...this.entries.values()].reduce((n, b) => n + b.byteLength, 0);
+    if (this.quota !== null && used + bytes.byteLength > this.quota) throw new DOMException('quota', 'QuotaExceededError');
+    this.entries.set(key, bytes);
+  }
+  async delete(key: string) {
+    return this.entries.delete(key);
+  }
+  async keys() {
+    return [...this.entries.keys()];
+  }
+}
+
+export interface TestAdapterOptions {
+  scope?: string;
+  clock?: FakeClock;
+  fetch?: ScriptedFetch;
+  store?: SwStore;
+  parts?: MemoryParts;
+  sync?: boolean;
+}
+
+export class TestAdapter implements Adapter {
+  readonly scope: string;
+  readonly clock: FakeClock;
+  readonly server: ScriptedFetch;
+  readonly db: SwStore;
+  readonly cache: MemoryParts;
+  readonly clients: WindowClientInfo[] = [];
+  readonly messages: { clientId: string; message: unknown }[] = [];
+  readonly syncTags: string[] = [];
+  readonly periodic: { tag: string; minInterval: number }[] = [];
+  readonly precached = new Map<string, ArrayBuffer>();
+  periodicGranted = false;
+  sync: boolean;
+  claimed = 0;
+  skippedWaiting = 0;
+  precacheDropped = 0;
+  private ids = 0;
+
+  constructor(o: TestAdapterOptions = {}) {
+    this.scope = o.scope ?? 'https://app.test/';
+    this.clock = o.clock ?? new FakeClock();
+    this.server = o.fetch ?? new ScriptedFetch(this.clock);
+    this.db = o.store ?? new MemoryStore();
+    this.cache = o.parts ?? new MemoryParts();
+    this.sync = o.sync ?? true;
+  }
+
+  /** A second worker instance over the same persistent state (a restart). */
+  restart(): TestAdapter {
+    const a = new TestAdapter({ scope: this.scope, clock: this.clock, fetch: this.server, store: this.db, parts: this.cache, sync: this.sync });
+    a.clients.push(...this.clients);
+    return a;
+  }
+
+  now = () => this.clock.now();
+  random = () => 0.5;
+  randomId = () => `test-client-${String(++this.ids).padStart(10, '0')}`;
+  setTimeout = (fn: () => void, ms: number) => this.clock.setTimeout(fn, ms);
+  clearTimeout = (h: unknown) => this.clock.clearTimeout(h);
+  fetch = (input: string | Request, init?: RequestInit) => this.server.fetch(input, init);
+  parts = async () => this.cache;
+  store = async () => this.db;
+  windows = async () => [...this.clients];
+  postMessage = async (clientId: string, message: unknown) => {
+    this.messages.push({ clientId, message });
+  };
+  claim = async () => {
+    this.claimed++;
+  };
+  skipWaiting = async () => {
+    this.skippedWaiting++;
+  };
+  hasSync = () => this.sync;
+  registerSync = async (tag: string) => {
+    if (!this.sync) return false;
+    this.syncTags.push(tag);
+    return true;
+  };
+  registerPeriodicSync = async (tag: string, minInterval: number) => {
+    if (!this.periodicGranted) return false;
+    this.periodic.push({ tag, minInterval });
+    return true;
+  };
+  estimate = async () => ({ quota: 1_000_000_000, usage: 1000 });
+  precache = async (entries: PrecacheEntry[]): Promise<PrecacheLookup> => {
+    for (const e of entries) {
+      const res = await this.server.fetch(e.url);
+      if (!res.ok) throw new Error(`precache ${e.url}: HTTP ${res.status}`);
+      const bytes = await res.arrayBuffer();
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      if ('sha256-' + btoa(String.fromCharCode(...digest)) !== e.integrity) throw new TypeError(`integrity mismatch for ${e.url}`);
+      this.precached.set(e.url, bytes);
+    }
+    return async (url) => {
+      const bytes = this.precached.get(url);
+      return bytes ? new Response(bytes.slice(0)) : undefined;
+    };
+  };
+  dropPrecache = async () => {
+    this.precached.clear();
+    this.precacheDropped++;
+  };
+
+  /** `UpdraftEvent`s broadcast so far, by name. */
+  events(name?: string): { name: string; [k: string]: unknown }[] {
+    const all = this.messages.map((m) => (m.message as { event: { name: string } }).event);
+    const seen = new Set<unknown>();
+    // One broadcast reaches every client: count it once.
+    return all.filter((e) => (seen.has(e) ? false : (seen.add(e), true))).filter((e) => !name || e.name === name);
+  }
+}
+
+// ---- fixtures ----
+
+export interface BuiltRelease {
+  manifest: ReleaseManifest;
+  files: Record<string, string>;
+  /** sha256 → bytes */
+  blobs: Map<string, string>;
+}
+
+const TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript', css: 'text/css', json: 'application/json' };
+
+export async function buildRelease(files: Record<string, string>, version = '1.0.0', entry = 'index.html'): Promise<BuiltRelease> {
+  const blobs = new Map<string, string>();
+  const assets = [];
+  for (const [path, text] of Object.entries(files)) {
+    const sha256 = await sha256Hex(text);
+    blobs.set(sha256, text);
+    assets.push({ path, sha256, size: new TextEncoder().encode(text).byteLength, type: TYPES[path.split('.').pop() ?? ''] ?? 'application/octet-stream' });
+  }
+  const id = await computeReleaseId(assets, entry);
+  return { manifest: { id, app: 'demo', version, createdAt: '2030-01-01T00:00:00.000Z', entry, assets }, files, blobs };
+}
+
+export interface PlanOptions {
+  planId?: string;
+  from?: string | null;
+  issuedAt?: number;
+  expiresIn?: number;
+  activation?: Plan['activation'];
+  /** Source URL templates; `{sha}` is replaced. */
+  sources?: string[];
+  notBefore?: (index: number, issuedAt: number) => number;
+  /** Only these hashes get fetch tasks (default: every asset). */
+  only?: string[];
+}
+
+export function buildPlan(target: BuiltRelease, o: PlanOptions = {}): Plan {
+  const issuedAt = o.issuedAt ?? 1_000_000;
+  const sources = o.sources ?? ['https://cdn.test/b/{sha}', 'https://app.test/v1/blobs/{sha}'];
+  const shas = o.only ?? [...new Set(target.manifest.assets.map((a) => a.sha256))];
+  const tasks: Task[] = shas.map((sha, i) => ({
+    id: `fetch-${i}`,
+    kind: 'fetch',
+    after: [],
+    sha256: sha,
+    size: new TextEncoder().encode(target.blobs.get(sha) ?? '').byteLength,
+    sources: sources.map((s) => s.replace('{sha}', sha)),
+    notBefore: o.notBefore ? o.notBefore(i, issuedAt) : issuedAt,
+  }));
+  const fetchIds = tasks.map((t) => t.id);
+  tasks.push({ id: 'install', kind: 'install', after: fetchIds });
+  tasks.push({ id: 'report-downloaded', kind: 'report', event: 'downloaded', after: ['install'] });
+  tasks.push({ id: 'activate', kind: 'activate', after: ['install'] });
+  tasks.push({ id: 'report-activated', kind: 'report', event: 'activated', after: ['activate'] });
+  return {
+    planId: o.planId ?? `plan-${target.manifest.id}`,
+    app: 'demo',
+    from: o.from ?? null,
+    to: target.manifest.id,
+    toSeq: 2,
+    issuedAt,
+    expiresAt: issuedAt + (o.expiresIn ?? 7 * 24 * 3600_000),
+    activation: o.activation ?? 'next-navigation',
+    release: target.manifest,
+    tasks,
+  };
+}
