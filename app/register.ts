@@ -1,0 +1,95 @@
+import { Workbox } from 'workbox-window';
+import { UpdraftError } from '../protocol/errors.js';
+import type { CheckNowReply, HelloReply, PageRequest, UpdraftEvent } from '../protocol/messages.js';
+import { createEmitter, eventFromMessage, type UpdraftEventHandler, type UpdraftEventName } from './events.js';
+import { resolveRegisterOptions, type RegisterOptions } from './options.js';
+import { request } from './request.js';
+import { createWakeTimer, hasBackgroundSync } from './wake.js';
+
+export interface Updraft {
+  /** Subscribes to the SW's broadcasts; the returned function unsubscribes. */
+  on<N extends UpdraftEventName>(name: N, handler: UpdraftEventHandler<N>): () => void;
+  /** Asks the SW to check in with the update server now. */
+  checkNow(): Promise<CheckNowReply>;
+  /** Activates the staged release (the `prompt` policy), then reloads this page so its navigation gets it. */
+  applyUpdate(): Promise<void>;
+  /** Which release serves this page, and which are active and staged. */
+  release(): Promise<HelloReply>;
+  /** Resolves once a service worker controls this page; rejects if registration failed. */
+  ready: Promise<void>;
+  /** The workbox-window instance, for anything Updraft does not wrap. */
+  workbox: Workbox;
+}
+
+/**
+ * Registers the Updraft service worker and connects this page to it. Call it once per page.
+ * It never throws for a browser without service workers: `ready` then rejects and requests fail
+ * with code `internal`, and the page runs from the network as usual.
+ */
+export function registerUpdraft(options: RegisterOptions = {}): Updraft {
+  const o = resolveRegisterOptions(options);
+  const wb = new Workbox(o.swUrl, o.scope === undefined ? undefined : { scope: o.scope });
+  const emitter = createEmitter();
+  const container = typeof navigator !== 'undefined' && 'serviceWorker' in navigator ? navigator.serviceWorker : null;
+
+  const send = async <T>(message: PageRequest): Promise<T> => {
+    if (!container) throw new UpdraftError('internal', 'service workers are not available in this browser or context');
+    return request<T>((m) => wb.messageSW(m), message);
+  };
+
+  let reloading = false;
+  const reload = () => {
+    if (reloading) return;
+    reloading = true;
+    location.reload();
+  };
+
+  const wakeTimer = createWakeTimer(() => {
+    send({ type: 'updraft:wake' }).catch(() => {
+      // The SW retries on its next wake-up anyway; a failed nudge costs nothing.
+    });
+  });
+
+  const handle = (event: UpdraftEvent) => {
+    emitter.emit(event);
+    if (event.name === 'activated' && event.policy === 'immediate' && o.onActivatedImmediate === 'reload') reload();
+    if (event.name === 'wake-at' && !hasBackgroundSync()) wakeTimer.schedule(event.at);
+  };
+
+  let ready: Promise<void>;
+  if (!container) {
+    ready = Promise.reject(new UpdraftError('internal', 'service workers are not available in this browser or context'));
+  } else {
+    // Listen on the container itself: workbox-window only forwards messages from the worker it
+    // registered, and events must reach the page from whichever worker controls it.
+    container.addEventListener('message', (e: MessageEvent) => {
+      const event = eventFromMessage(e.data);
+      if (event) handle(event);
+    });
+    // Messages are queued until this is called or the document finished parsing.
+    container.startMessages();
+
+    const controlled = new Promise<void>((resolve) => {
+      if (container.controller) return resolve();
+      container.addEventListener('controllerchange', () => resolve(), { once: true });
+    });
+    const registered = wb.register().then((registration) => {
+      if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
+    });
+    ready = Promise.race([controlled, registered.then(() => controlled)]);
+  }
+  // Whoever does not await `ready` should not see an unhandled rejection for it.
+  ready.catch(() => {});
+
+  return {
+    on: (name, handler) => emitter.on(name, handler),
+    checkNow: () => send<CheckNowReply>({ type: 'updraft:check-now' }),
+    applyUpdate: async () => {
+      await send<unknown>({ type: 'updraft:apply' });
+      reload();
+    },
+    release: () => send<HelloReply>({ type: 'updraft:hello' }),
+    ready,
+    workbox: wb,
+  };
+}

@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { lookup } from 'mrmime';
+import type { Asset } from '../protocol/index.js';
+
+/** The content type a server should send for `path`. */
+export function contentType(path: string): string {
+  return lookup(path) ?? 'application/octet-stream';
+}
+
+export function describeAsset(path: string, bytes: Uint8Array): Asset {
+  return { path, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.byteLength, type: contentType(path) };
+}
+
+/** Every file under `dir` except `exclude` (relative POSIX paths), sorted by path so output is stable. */
+export async function collectAssets(dir: string, exclude: ReadonlySet<string>): Promise<Asset[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const paths = entries
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+    .filter((p) => !exclude.has(p))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const assets: Asset[] = [];
+  for (const path of paths) assets.push(describeAsset(path, await readFile(join(dir, path))));
+  return assets;
+}

@@ -1,0 +1,70 @@
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Plugin, ResolvedConfig } from 'vite';
+import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
+import { collectAssets, describeAsset } from './assets.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import { createReleaseManifest, formatBytes } from './release-manifest.js';
+import { bundleServiceWorker } from './sw-bundle.js';
+import { resolveSwRuntime } from './sw-runtime.js';
+
+const ENTRY = 'index.html';
+
+/** The service worker's baked-in configuration: only what is stable across releases of one app. */
+export function swConfigFor(options: ResolvedOptions): SwConfig {
+  return { server: options.server, app: options.app, channel: options.channel, manifest: MANIFEST_FILE, concurrency: options.concurrency };
+}
+
+/**
+ * After the client build is written, describes every file in outDir as a release, bundles `sw.js`
+ * and writes both beside the build.
+ */
+export function buildPlugin(rawOptions: unknown): Plugin {
+  let config: ResolvedConfig;
+  let options: ResolvedOptions;
+  let runtime: string;
+  return {
+    name: 'updraft:build',
+    apply: 'build',
+    configResolved(resolved) {
+      config = resolved;
+      options = resolveOptions(rawOptions, resolved.root);
+    },
+    buildStart() {
+      // Fail before the app is bundled, not after.
+      runtime = resolveSwRuntime();
+    },
+    // closeBundle, not writeBundle: it runs once every output and every other plugin's writeBundle
+    // is done, and `public/` was copied at renderStart, so outDir holds the whole release.
+    closeBundle: {
+      order: 'post',
+      sequential: true,
+      async handler(error?: Error) {
+        if (error || !config.build.write || config.build.ssr) return;
+        const outDir = resolve(config.root, config.build.outDir);
+        const assets = await collectAssets(outDir, new Set([SW_FILE, MANIFEST_FILE]));
+        if (!assets.some((a) => a.path === ENTRY)) throw new Error(`[updraft] ${ENTRY} was not found in ${outDir}`);
+
+        const sw = await bundleServiceWorker({
+          root: config.root,
+          entry: options.swEntry,
+          runtime,
+          config: swConfigFor(options),
+        });
+        await writeFile(join(outDir, SW_FILE), sw);
+
+        const manifest = await createReleaseManifest({
+          app: options.app,
+          version: options.version,
+          entry: ENTRY,
+          assets,
+          sw: describeAsset(SW_FILE, sw),
+        });
+        await writeFile(join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+
+        const bytes = assets.reduce((sum, a) => sum + a.size, 0);
+        config.logger.info(`updraft: release ${manifest.id} (${assets.length} assets, ${formatBytes(bytes)})`);
+      },
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { Script } from 'node:vm';
+import * as v from 'valibot';
+import { build } from 'vite';
+import { afterAll, describe, expect, test } from 'vitest';
+import { checkManifestConsistency, computeReleaseId, MANIFEST_FILE, ReleaseManifest, SW_FILE } from '../protocol/index.js';
+import { updraft, type UpdraftOptions } from './index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'updraft-plugin-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A tiny app: an HTML entry, a main chunk with a lazy chunk and CSS, and public files. */
+function fixture(files: Record<string, string> = {}): string {
+  const root = mkdtempSync(join(work, 'app-'));
+  const all: Record<string, string> = {
+    'package.json': JSON.stringify({ name: 'fixture', version: '1.2.3', type: 'module' }),
+    'index.html': '<!doctype html><html><head><link rel="icon" href="/icon.svg"></head><body><div id="app"></div><script type="module" src="/main.js"></script></body></html>',
+    'main.js': "import './style.css';\ndocument.querySelector('#app').textContent = 'hello v1';\nwindow.lazy = () => import('./lazy.js');\n",
+    'lazy.js': "export const lazy = 'lazy';\n",
+    'style.css': 'body { color: rebeccapurple; }\n',
+    'public/icon.svg': '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>',
+    'public/robots.txt': 'User-agent: *\n',
+    'public/data/blob.unknownext': 'opaque',
+    ...files,
+  };
+  for (const [path, text] of Object.entries(all)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+async function buildApp(root: string, options: UpdraftOptions = { app: 'fixture' }): Promise<string> {
+  const outDir = join(root, 'dist');
+  await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft(options)], build: { outDir } });
+  return outDir;
+}
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'))
+    .sort();
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const readManifest = (outDir: string): ReleaseManifest => JSON.parse(readFileSync(join(outDir, MANIFEST_FILE), 'utf8'));
+
+describe('build', () => {
+  test('the manifest lists every emitted file with its hash, size and type', async () => {
+    const outDir = await buildApp(fixture(), { app: 'fixture', version: '7.0.0' });
+    const manifest = readManifest(outDir);
+
+    expect(v.safeParse(ReleaseManifest, manifest).success).toBe(true);
+    expect(await checkManifestConsistency(manifest)).toBeNull();
+    expect(manifest).toMatchObject({ app: 'fixture', version: '7.0.0', entry: 'index.html' });
+    expect(Date.parse(manifest.createdAt)).not.toBeNaN();
+
+    const emitted = files(outDir).filter((p) => p !== SW_FILE && p !== MANIFEST_FILE);
+    expect(manifest.assets.map((a) => a.path)).toEqual(emitted);
+    expect(emitted).toEqual(expect.arrayContaining(['index.html', 'icon.svg', 'robots.txt', 'data/blob.unknownext']));
+    expect(emitted.filter((p) => p.startsWith('assets/') && p.endsWith('.js'))).toHaveLength(2);
+    for (const asset of manifest.assets) {
+      const bytes = readFileSync(join(outDir, asset.path));
+      expect(asset.sha256, asset.path).toBe(sha256(bytes));
+      expect(asset.size, asset.path).toBe(bytes.byteLength);
+    }
+    const types = Object.fromEntries(manifest.assets.map((a) => [a.path.replace(/-[\w-]+\./, '.'), a.type]));
+    expect(types).toMatchObject({
+      'index.html': 'text/html',
+      'icon.svg': 'image/svg+xml',
+      'robots.txt': 'text/plain',
+      'data/blob.unknownext': 'application/octet-stream',
+      'assets/index.css': 'text/css',
+    });
+    expect(manifest.assets.filter((a) => a.path.endsWith('.js')).every((a) => a.type === 'text/javascript')).toBe(true);
+
+    expect(manifest.id).toBe(await computeReleaseId(manifest.assets, 'index.html'));
+    const sw = readFileSync(join(outDir, SW_FILE));
+    expect(manifest.sw).toEqual({ path: SW_FILE, sha256: sha256(sw), size: sw.byteLength, type: 'text/javascript' });
+  });
+
+  test('sw.js is a classic script, byte-identical across releases, and carries nothing release-specific', async () => {
+    const a = await buildApp(fixture());
+    const b = await buildApp(fixture({ 'main.js': "import './style.css';\ndocument.querySelector('#app').textContent = 'hello v2';\n" }));
+    const [ma, mb] = [readManifest(a), readManifest(b)];
+    expect(ma.id).not.toBe(mb.id);
+
+    const [swA, swB] = [readFileSync(join(a, SW_FILE)), readFileSync(join(b, SW_FILE))];
+    expect(swA.equals(swB)).toBe(true);
+    expect(ma.sw).toEqual(mb.sw);
+
+    const code = swA.toString('utf8');
+    expect(() => new Script(code)).not.toThrow(); // no import/export: registers as a classic worker
+    expect(code).not.toContain(ma.id);
+    expect(code).toMatch(/app:["'`]fixture["'`]/);
+    expect(code).toContain(MANIFEST_FILE);
+    expect(code).toContain('updraft:event'); // the real runtime, not a stub
+    expect(code).not.toContain('process.env'); // NODE_ENV defined, so Workbox's dev code is gone
+  });
+
+  test('sw.js changes with the baked-in config (channel)', async () => {
+    const root = fixture();
+    const stable = readFileSync(join(await buildApp(root, { app: 'fixture' }), SW_FILE));
+    const beta = readFileSync(join(await buildApp(root, { app: 'fixture', channel: 'beta' }), SW_FILE));
+    expect(stable.equals(beta)).toBe(false);
+    expect(beta.toString()).toMatch(/channel:["'`]beta["'`]/);
+  });
+
+  test('defaults app and version from package.json', async () => {
+    const manifest = readManifest(await buildApp(fixture(), {}));
+    expect(manifest).toMatchObject({ app: 'fixture', version: '1.2.3' });
+  });
+
+  test.each([
+    [{ chanel: 'beta' }, /^\[updraft\] unknown option "chanel"/],
+    [{ channel: 'two words' }, /^\[updraft\] invalid options: channel/],
+    [{ concurrency: 0 }, /^\[updraft\] invalid options: concurrency/],
+  ])('bad options %j fail the build', async (options, message) => {
+    const root = fixture();
+    await expect(buildApp(root, options as UpdraftOptions)).rejects.toThrow(message);
+    expect(existsSync(join(root, 'dist', MANIFEST_FILE))).toBe(false);
+  });
+
+  test('a custom swEntry is bundled around the runtime', async () => {
+    const root = fixture({
+      'src/sw.ts': "import { startUpdraft } from 'updraft/sw';\nimport { marker } from './marker.js';\n(self as any).customMarker = marker;\nstartUpdraft();\n",
+      'src/marker.ts': "export const marker = 'custom-sw-entry-marker';\n",
+    });
+    const outDir = await buildApp(root, { app: 'fixture', swEntry: 'src/sw.ts' });
+    const code = readFileSync(join(outDir, SW_FILE), 'utf8');
+    expect(code).toContain('custom-sw-entry-marker');
+    expect(code).toMatch(/app:["'`]fixture["'`]/);
+    expect(() => new Script(code)).not.toThrow();
+    expect(readManifest(outDir).assets.map((a) => a.path)).not.toContain('src/sw.ts');
+  });
+
+  test('a missing entry document fails the build', async () => {
+    const root = fixture();
+    await expect(
+      build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'x' })], build: { outDir: join(root, 'dist'), rolldownOptions: { input: join(root, 'main.js') } } }),
+    ).rejects.toThrow(/^\[updraft\] index.html was not found/);
+  });
+});

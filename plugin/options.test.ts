@@ -1,0 +1,53 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { resolveOptions, sanitizeAppName } from './options.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'updraft-options-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function project(pkg: object | null): string {
+  const root = mkdtempSync(join(dir, 'p-'));
+  if (pkg) writeFileSync(join(root, 'package.json'), JSON.stringify(pkg));
+  mkdirSync(join(root, 'src'));
+  return root;
+}
+
+describe('resolveOptions', () => {
+  test('defaults come from the nearest package.json', () => {
+    const root = project({ name: '@acme/Shop App', version: '4.2.0' });
+    expect(resolveOptions({}, join(root, 'src'))).toEqual({
+      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3,
+    });
+  });
+
+  test('explicit options win and swEntry becomes absolute', () => {
+    const root = project({ name: 'x', version: '1.0.0' });
+    const o = resolveOptions({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: 'src/sw.ts', concurrency: 5 }, root);
+    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5 });
+  });
+
+  test.each([
+    [{ chanel: 'beta' }, /^\[updraft\] unknown option "chanel"/],
+    [{ channel: 'my channel' }, /^\[updraft\] invalid options: channel:/],
+    [{ concurrency: 0 }, /^\[updraft\] invalid options: concurrency:/],
+    [{ concurrency: 1.5 }, /^\[updraft\] invalid options: concurrency: must be an integer/],
+    [{ app: '' }, /^\[updraft\] invalid options: app:/],
+    [{ server: 42 }, /^\[updraft\] invalid options: server:/],
+    ['stable', /^\[updraft\] options must be an object/],
+  ])('rejects %j', (options, message) => {
+    expect(() => resolveOptions(options, project(null))).toThrow(message);
+  });
+});
+
+test.each([
+  ['my-app', 'my-app'],
+  ['@scope/pkg', 'scope-pkg'],
+  ['--weird name!', 'weird-name-'],
+  ['', 'app'],
+  [undefined, 'app'],
+  ['a'.repeat(80), 'a'.repeat(64)],
+])('sanitizeAppName(%j) = %j', (input, expected) => {
+  expect(sanitizeAppName(input)).toBe(expected);
+});

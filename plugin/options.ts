@@ -1,0 +1,100 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import * as v from 'valibot';
+import { Name } from '../protocol/index.js';
+
+export interface UpdraftOptions {
+  /**
+   * The app's name on the update server (1-64 of `A-Z a-z 0-9 . _ -`).
+   * @default the project's package.json `name`, sanitized, else `"app"`
+   */
+  app?: string;
+  /** The channel this build's service worker checks in on. @default "stable" */
+  channel?: string;
+  /** Base URL of the update server, absolute or relative to the service worker's scope. @default "/" */
+  server?: string;
+  /** The release's human version, shown in events and the dashboard. @default the project's package.json `version`, else `"0.0.0"` */
+  version?: string;
+  /**
+   * A custom service worker entry, relative to the Vite root, that imports `startUpdraft` from
+   * `updraft/sw` and calls it. @default a generated entry that only calls `startUpdraft()`
+   */
+  swEntry?: string;
+  /** Update tasks the service worker runs at once. @default 3 */
+  concurrency?: number;
+}
+
+export interface ResolvedOptions {
+  app: string;
+  channel: string;
+  server: string;
+  version: string;
+  /** Absolute path, or null for the generated entry. */
+  swEntry: string | null;
+  concurrency: number;
+}
+
+const OptionsSchema = v.strictObject({
+  app: v.optional(Name),
+  channel: v.optional(Name),
+  server: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  version: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))),
+  swEntry: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  concurrency: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(64))),
+});
+
+const KNOWN_KEYS = Object.keys(OptionsSchema.entries);
+
+/** Validates `options` and fills defaults from the project's package.json (nearest one at or above `root`). */
+export function resolveOptions(options: unknown, root: string): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error('[updraft] options must be an object');
+  }
+  // valibot's strictObject names the key too, but not what was meant: say both.
+  const unknown = Object.keys(options).filter((k) => !KNOWN_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(`[updraft] unknown option ${unknown.map((k) => `"${k}"`).join(', ')} (known: ${KNOWN_KEYS.join(', ')})`);
+  }
+  const result = v.safeParse(OptionsSchema, options);
+  if (!result.success) {
+    const problems = result.issues.map((i) => `${v.getDotPath(i) ?? 'options'}: ${i.message}`);
+    throw new Error(`[updraft] invalid options: ${problems.join('; ')}`);
+  }
+  const o = result.output;
+  const pkg = o.app === undefined || o.version === undefined ? readPackageJson(root) : null;
+  return {
+    app: o.app ?? sanitizeAppName(pkg?.name),
+    channel: o.channel ?? 'stable',
+    server: o.server ?? '/',
+    version: o.version ?? (typeof pkg?.version === 'string' && pkg.version !== '' ? pkg.version.slice(0, 100) : '0.0.0'),
+    swEntry: o.swEntry === undefined ? null : resolve(root, o.swEntry),
+    concurrency: o.concurrency ?? 3,
+  };
+}
+
+/** `@scope/my app` → `scope-my-app`; anything unusable → `app`. */
+export function sanitizeAppName(name: unknown): string {
+  if (typeof name !== 'string') return 'app';
+  const cleaned = name
+    .replace(/^@/, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
+  return v.is(Name, cleaned) ? cleaned : 'app';
+}
+
+function readPackageJson(root: string): { name?: unknown; version?: unknown } | null {
+  for (let dir = root; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const json: unknown = JSON.parse(readFileSync(file, 'utf8'));
+        return typeof json === 'object' && json !== null ? json : null;
+      } catch {
+        return null;
+      }
+    }
+    if (dirname(dir) === dir) return null;
+  }
+}
