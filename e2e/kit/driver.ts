@@ -1,0 +1,167 @@
+import type { BrowserContext, CDPSession, Page } from '@playwright/test';
+import { DEBUG_STATE_JSON_PATH, type CheckNowReply, type PageRequest, type SwDebugState, type SwReply } from '../../protocol/index.js';
+
+export interface WaitOptions {
+  /** @default 15000 */
+  timeout?: number;
+}
+
+/** The tag the Updraft SW registers for its task runs. */
+export const TASKS_SYNC_TAG = 'updraft-tasks';
+/** The tag the Updraft SW registers for periodic check-ins. */
+export const CHECK_IN_SYNC_TAG = 'updraft-check-in';
+
+/**
+ * Drives one page's Updraft service worker deterministically: Background Sync and periodic sync
+ * dispatched through CDP, the worker stopped as a browser would, the network cut, and waits on the
+ * SW's own debug state instead of guessed sleeps.
+ */
+export class UpdraftDriver {
+  readonly page: Page;
+  readonly context: BrowserContext;
+  #cdp: CDPSession | null = null;
+  #registrations = new Map<string, { scopeURL: string; isDeleted: boolean }>();
+
+  constructor(page: Page) {
+    this.page = page;
+    this.context = page.context();
+  }
+
+  get origin(): string {
+    return new URL(this.page.url()).origin;
+  }
+
+  /** Opens the CDP session on the page (the browser-level session has no ServiceWorker domain). */
+  async #session(): Promise<CDPSession> {
+    if (this.#cdp) return this.#cdp;
+    const cdp = await this.context.newCDPSession(this.page);
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => {
+      for (const r of e.registrations) this.#registrations.set(r.registrationId, { scopeURL: r.scopeURL, isDeleted: r.isDeleted });
+    });
+    await cdp.send('ServiceWorker.enable');
+    this.#cdp = cdp;
+    return cdp;
+  }
+
+  async #registrationId(): Promise<string> {
+    await this.#session();
+    const origin = this.origin;
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      for (const [id, r] of this.#registrations) if (!r.isDeleted && r.scopeURL.startsWith(origin)) return id;
+      if (Date.now() > deadline) throw new Error(`updraft/playwright: no service worker registration for ${origin}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Fires a Background Sync event at the SW (default: the task-run tag). Go online first: a dispatch while offline is lost. */
+  async sync(tag: string = TASKS_SYNC_TAG): Promise<void> {
+    const cdp = await this.#session();
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: this.origin, registrationId: await this.#registrationId(), tag, lastChance: false });
+  }
+
+  /** Fires a periodic sync event (default: the check-in tag). */
+  async periodicSync(tag: string = CHECK_IN_SYNC_TAG): Promise<void> {
+    const cdp = await this.#session();
+    await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { origin: this.origin, registrationId: await this.#registrationId(), tag });
+  }
+
+  /** Stops every service worker as the browser does when it reclaims one; the next event starts a fresh one. */
+  async stopWorker(): Promise<void> {
+    const cdp = await this.#session();
+    await cdp.send('ServiceWorker.stopAllWorkers');
+  }
+
+  async offline(): Promise<void> {
+    await this.context.setOffline(true);
+  }
+
+  async online(): Promise<void> {
+    await this.context.setOffline(false);
+  }
+
+  /** Sends a request to the controlling SW through a MessageChannel, as `updraft/client` does. */
+  async message<T>(request: PageRequest, { timeout = 15_000 }: WaitOptions = {}): Promise<T> {
+    const reply = await this.page.evaluate(
+      async ({ request, timeout }) => {
+        const reg = await navigator.serviceWorker.ready;
+        const sw = navigator.serviceWorker.controller ?? reg.active;
+        if (!sw) throw new Error('no active service worker');
+        return await new Promise<unknown>((resolve, reject) => {
+          const channel = new MessageChannel();
+          const timer = setTimeout(() => reject(new Error(`no reply to ${request.type} within ${timeout} ms`)), timeout);
+          channel.port1.onmessage = (e) => {
+            clearTimeout(timer);
+            resolve(e.data);
+          };
+          sw.postMessage(request, [channel.port2]);
+        });
+      },
+      { request, timeout },
+    );
+    const r = reply as SwReply<T>;
+    if (!r.ok) throw Object.assign(new Error(`${r.code}: ${r.message}`), { code: r.code });
+    return r.value;
+  }
+
+  /** Asks the SW to check in now; resolves with what the server answered. */
+  checkNow(): Promise<CheckNowReply> {
+    return this.message<CheckNowReply>({ type: 'updraft:check-now' });
+  }
+
+  /** The SW's debug state, fetched through the SW from the page (which restarts a stopped SW). */
+  async state({ timeout = 5_000 }: WaitOptions = {}): Promise<SwDebugState> {
+    return this.page.evaluate(
+      async ({ path, timeout }) => {
+        const reg = await navigator.serviceWorker.ready;
+        const url = new URL(path, reg.scope).href;
+        const ctl = new AbortController();
+        const timer = setTimeout(() => ctl.abort(), timeout);
+        try {
+          const res = await fetch(url, { cache: 'no-store', signal: ctl.signal });
+          if (!res.ok) throw new Error(`debug state answered ${res.status}`);
+          return (await res.json()) as SwDebugState;
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      { path: DEBUG_STATE_JSON_PATH, timeout },
+    );
+  }
+
+  /** Polls the SW's state until `predicate` holds; the last state is in the timeout error. */
+  async waitForState(predicate: (s: SwDebugState) => boolean, { timeout = 15_000 }: WaitOptions = {}, what = 'state'): Promise<SwDebugState> {
+    const deadline = Date.now() + timeout;
+    let last: SwDebugState | null = null;
+    let lastError: unknown = null;
+    for (;;) {
+      try {
+        last = await this.state();
+        if (predicate(last)) return last;
+      } catch (e) {
+        lastError = e;
+      }
+      if (Date.now() > deadline) {
+        const detail = last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError);
+        throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for ${what}; last: ${detail}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Waits until `release` is the SW's active release. */
+  waitForRelease(release: string, options?: WaitOptions): Promise<SwDebugState> {
+    return this.waitForState((s) => s.active === release, options, `release ${release} to be active`);
+  }
+
+  /** Waits until the SW has an active release and controls the page (the first install finished). */
+  async waitForActivated(options?: WaitOptions): Promise<SwDebugState> {
+    await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: options?.timeout ?? 15_000 });
+    return this.waitForState((s) => s.active !== null, options, 'an active release');
+  }
+
+  /** Waits until the current plan has no unfinished task (or no plan is left). */
+  waitForPlanSettled(options?: WaitOptions): Promise<SwDebugState> {
+    return this.waitForState((s) => s.plan === null || s.plan.tasks.every((t) => t.state === 'done' || t.state === 'failed'), options, 'the plan to settle');
+  }
+}

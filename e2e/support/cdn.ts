@@ -1,0 +1,104 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Faults, type Traffic } from './faults.js';
+
+/**
+ * A real second HTTP origin standing in for a CDN: a pull-through cache of the origin's
+ * `/v1/blobs/:sha256` route, with CORS as a CDN in front of Updraft must send, a request log and a
+ * fault table. `stop()` closes the socket so the SW sees "connection refused"; `start()` listens
+ * again on the same port.
+ */
+export class TestCdn {
+  readonly faults = new Faults();
+  readonly traffic: Traffic;
+  #origin: string;
+  #cache = new Map<string, Uint8Array>();
+  #server: Server | null = null;
+  #sockets = new Set<Socket>();
+  #port = 0;
+
+  constructor(origin: string) {
+    this.#origin = origin;
+    this.traffic = this.faults.traffic;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}/`;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((req, res) => void this.#handle(req, res));
+    server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(this.#port, '127.0.0.1', resolve));
+    this.#port = (server.address() as AddressInfo).port;
+    this.#server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = null;
+    this.faults.releaseAll();
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': 'Retry-After, Content-Length, ETag',
+    };
+    const url = new URL(req.url ?? '/', this.url);
+    const match = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(url.pathname);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': '*' }).end();
+      return;
+    }
+    if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { ...cors, 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"not found"}}');
+      return;
+    }
+    const sha = match[1]!;
+    const verdict = await this.faults.apply(url.pathname, sha);
+    if (verdict.kind === 'status') {
+      res.writeHead(verdict.status, { ...cors, 'content-type': 'application/json', ...(verdict.retryAfter !== undefined ? { 'retry-after': String(verdict.retryAfter) } : {}) });
+      res.end(`{"error":{"code":"overloaded","message":"injected ${verdict.status}"}}`);
+      return;
+    }
+    if (verdict.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    let bytes = this.#cache.get(sha);
+    if (!bytes) {
+      const upstream = await fetch(new URL(`v1/blobs/${sha}`, this.#origin)).catch(() => null);
+      if (!upstream || !upstream.ok) {
+        res.writeHead(upstream?.status ?? 502, { ...cors, 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"upstream"}}');
+        return;
+      }
+      bytes = new Uint8Array(await upstream.arrayBuffer());
+      this.#cache.set(sha, bytes);
+    }
+    const body = verdict.kind === 'corrupt' ? corrupt(bytes) : bytes;
+    this.traffic.bytes(url.pathname, body.byteLength);
+    res.writeHead(200, {
+      ...cors,
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.byteLength),
+      'cache-control': 'public, max-age=31536000, immutable',
+      etag: `"${sha}"`,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+/** Same length, one byte flipped: only a hash check can tell. */
+export function corrupt(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes);
+  if (out.length > 0) out[0] = out[0]! ^ 0xff;
+  return out;
+}

@@ -1,0 +1,98 @@
+/**
+ * A fault table shared by the test origin and the test CDN, and the request log tests assert on.
+ * Faults are keyed by part hash (or by path for non-blob routes) and consumed in order.
+ */
+export type Fault =
+  | { kind: 'status'; status: 429 | 503 | 404 | 500; retryAfter?: number | string; times?: number }
+  | { kind: 'corrupt'; times?: number }
+  | { kind: 'drop'; times?: number }
+  /** Holds the response until `release()`; the request is logged when it arrives. */
+  | { kind: 'hang'; times?: number };
+
+export type Verdict = { kind: 'pass' } | { kind: 'corrupt' } | { kind: 'drop' } | { kind: 'status'; status: number; retryAfter?: number | string };
+
+export interface RequestRecord { path: string; at: number }
+
+export class Traffic {
+  readonly requests: RequestRecord[] = [];
+  #bytes = new Map<string, number>();
+
+  record(path: string): void {
+    this.requests.push({ path, at: Date.now() });
+  }
+
+  bytes(path: string, n: number): void {
+    this.#bytes.set(path, (this.#bytes.get(path) ?? 0) + n);
+  }
+
+  /** How many times `path` (or every path matching) was requested. */
+  count(path: string | RegExp): number {
+    return this.requests.filter((r) => (typeof path === 'string' ? r.path === path : path.test(r.path))).length;
+  }
+
+  /** Blob hashes requested, in order (with repeats). */
+  blobs(): string[] {
+    return this.requests.flatMap((r) => /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(r.path)?.[1] ?? []);
+  }
+
+  totalBytes(): number {
+    let n = 0;
+    for (const v of this.#bytes.values()) n += v;
+    return n;
+  }
+
+  clear(): void {
+    this.requests.length = 0;
+    this.#bytes.clear();
+  }
+}
+
+export class Faults {
+  readonly traffic = new Traffic();
+  #table = new Map<string, Fault[]>();
+  #hung: (() => void)[] = [];
+  #hangWaiters: (() => void)[] = [];
+
+  /** Adds a fault for a part hash or a path; `times` (default 1, Infinity for always). */
+  add(key: string, fault: Fault): void {
+    const list = this.#table.get(key) ?? [];
+    list.push(fault);
+    this.#table.set(key, list);
+  }
+
+  clear(): void {
+    this.#table.clear();
+    this.releaseAll();
+  }
+
+  /** Lets every hung request go on (they are then served normally). */
+  releaseAll(): void {
+    for (const r of this.#hung.splice(0)) r();
+  }
+
+  /** Resolves once some request is hanging. */
+  async waitForHang(): Promise<void> {
+    if (this.#hung.length > 0) return;
+    await new Promise<void>((r) => this.#hangWaiters.push(r));
+  }
+
+  /** Records the request and decides its fate; hangs are awaited here. */
+  async apply(path: string, key: string = path): Promise<Verdict> {
+    this.traffic.record(path);
+    const list = this.#table.get(key);
+    const fault = list?.[0];
+    if (!fault) return { kind: 'pass' };
+    const left = (fault.times ?? 1) - 1;
+    if (left <= 0) list!.shift();
+    else fault.times = left;
+    if (fault.kind === 'hang') {
+      await new Promise<void>((resolve) => {
+        this.#hung.push(resolve);
+        for (const w of this.#hangWaiters.splice(0)) w();
+      });
+      return { kind: 'pass' };
+    }
+    if (fault.kind === 'status') return { kind: 'status', status: fault.status, ...(fault.retryAfter !== undefined ? { retryAfter: fault.retryAfter } : {}) };
+    return { kind: fault.kind };
+  }
+}

@@ -1,0 +1,113 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import type { ReleaseManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE } from '../../protocol/index.js';
+import { createUpdateServer, openSqliteStore, startServer, publishDirectory, type StartedServer } from '../../server/index.js';
+import { Faults } from './faults.js';
+import { TestCdn } from './cdn.js';
+import { buildDir, type DemoVersion } from './builds.js';
+
+export const TOKEN = 'test-admin-token';
+
+export interface HarnessOptions {
+  /** Put the test CDN first in every plan's sources. @default true */
+  cdn?: boolean;
+  /** Seconds between check-ins the server asks for. @default 3600 */
+  checkInInterval?: number;
+}
+
+/**
+ * A real deployment for one test: the Updraft server on 127.0.0.1 with a fresh SQLite store in a
+ * temp dir, behind a fault/traffic layer, and a real second origin as CDN. Both can be stopped
+ * and started again on the same ports.
+ */
+export class Harness {
+  readonly faults = new Faults();
+  readonly traffic = this.faults.traffic;
+  readonly cdn: TestCdn | null;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'updraft-e2e-'));
+  #server: StartedServer | null = null;
+  #port = 0;
+  #options: HarnessOptions;
+
+  private constructor(options: HarnessOptions) {
+    this.#options = options;
+    this.cdn = options.cdn === false ? null : new TestCdn('http://127.0.0.1:0/');
+  }
+
+  static async start(options: HarnessOptions = {}): Promise<Harness> {
+    const h = new Harness(options);
+    await h.startOrigin();
+    if (h.cdn) {
+      (h.cdn as unknown as { setOrigin(u: string): void }).setOrigin?.(h.url);
+      await h.cdn.start();
+      await h.stopOrigin();
+      await h.startOrigin(); // now with the CDN's URL in the plan sources
+    }
+    return h;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}/`;
+  }
+
+  async startOrigin(): Promise<void> {
+    const store = await openSqliteStore(this.dataDir);
+    const updates = createUpdateServer({
+      store,
+      token: TOKEN,
+      cdn: this.cdn && this.#port ? [this.cdn.url] : [],
+      checkInInterval: this.#options.checkInInterval ?? 3600,
+    });
+    const app = new Hono();
+    app.use('*', async (c, next) => {
+      const path = new URL(c.req.url).pathname;
+      const key = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(path)?.[1] ?? path;
+      const verdict = await this.faults.apply(path, key);
+      if (verdict.kind === 'status') {
+        const headers: Record<string, string> = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Retry-After' };
+        if (verdict.retryAfter !== undefined) headers['retry-after'] = String(verdict.retryAfter);
+        return c.json({ error: { code: verdict.status === 429 ? 'too_many_requests' : 'overloaded', message: 'injected' } }, verdict.status as 503, headers);
+      }
+      await next();
+    });
+    app.route('/', updates);
+    this.#server = await startServer({ app, port: this.#port, store });
+    this.#port = this.#server.port;
+  }
+
+  async stopOrigin(): Promise<void> {
+    this.faults.releaseAll();
+    await this.#server?.close();
+    this.#server = null;
+  }
+
+  /** Stops the origin and the CDN: what the browser then shows comes from its service worker. */
+  async stopAll(): Promise<void> {
+    await this.cdn?.stop();
+    await this.stopOrigin();
+  }
+
+  manifest(version: DemoVersion): ReleaseManifest {
+    return JSON.parse(readFileSync(join(buildDir(version), MANIFEST_FILE), 'utf8')) as ReleaseManifest;
+  }
+
+  /** Publishes a demo build and points `channel` at it; returns its manifest. */
+  async publish(version: DemoVersion, channel = 'stable'): Promise<ReleaseManifest> {
+    await publishDirectory(buildDir(version), { server: this.url, token: TOKEN, channel });
+    return this.manifest(version);
+  }
+
+  async close(): Promise<void> {
+    await this.stopAll();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Part hashes a release has that `from` lacks: what an update from `from` must download. */
+export function changedParts(from: ReleaseManifest, to: ReleaseManifest): string[] {
+  const have = new Set(from.assets.map((a) => a.sha256));
+  return [...new Set(to.assets.map((a) => a.sha256).filter((s) => !have.has(s)))].sort();
+}
