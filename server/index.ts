@@ -8,3 +8,5 @@ export { decide, targetFor, type Decision, type PlannerInput, type PlannerOption
 export { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 export { onError } from './errors.js';
 export { fakeDist, writeDist, type FakeDist, type FakeDistOptions } from './fake-dist.js';
+export { publishDirectory, type PublishOptions, type PublishResult } from './publish.js';
+export { AdminClient, CliError } from './admin-client.js';

@@ -4,7 +4,7 @@ import {
   MANIFEST_FILE, PATHS, ReleaseManifest, UpdraftError, parse,
   type ActivationPolicy, type Asset, type ChannelState, type PublishResponse,
 } from '../protocol/index.js';
-import { CliError, type AdminClient } from './admin-client.js';
+import { AdminClient, CliError } from './admin-client.js';
 
 export interface PublishOptions {
   channel?: string;
@@ -70,4 +70,12 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
     channel = (await client.request<ChannelState>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
   }
   return { ...published, app: manifest.app, version: manifest.version, parts: bySha.size, uploaded: missing.length, bytes, channel };
+}
+
+/**
+ * `updraft publish` as a function, for scripts and test suites: publishes the build in `dist` to
+ * the server at `server` with an admin `token`. Failures throw `CliError` with the server's code.
+ */
+export function publishDirectory(dist: string, o: PublishOptions & { server: string; token: string }): Promise<PublishResult> {
+  return publish(new AdminClient(o.server, o.token), dist, o);
 }

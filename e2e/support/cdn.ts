@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { Faults, type Traffic } from './faults.js';
 
+/** Marks the CDN's own pulls from the origin in the origin's request log. */
+export const CDN_PULL_HEADER = 'x-updraft-test-cdn-pull';
+
 /**
  * A real second HTTP origin standing in for a CDN: a pull-through cache of the origin's
  * `/v1/blobs/:sha256` route, with CORS as a CDN in front of Updraft must send, a request log and a
@@ -11,14 +14,15 @@ import { Faults, type Traffic } from './faults.js';
 export class TestCdn {
   readonly faults = new Faults();
   readonly traffic: Traffic;
-  #origin: string;
+  /** The Updraft origin this CDN pulls from; may be set after construction (ports are picked at start). */
+  origin: string;
   #cache = new Map<string, Uint8Array>();
   #server: Server | null = null;
   #sockets = new Set<Socket>();
   #port = 0;
 
-  constructor(origin: string) {
-    this.#origin = origin;
+  constructor(origin = '') {
+    this.origin = origin;
     this.traffic = this.faults.traffic;
   }
 
@@ -75,7 +79,7 @@ export class TestCdn {
     }
     let bytes = this.#cache.get(sha);
     if (!bytes) {
-      const upstream = await fetch(new URL(`v1/blobs/${sha}`, this.#origin)).catch(() => null);
+      const upstream = await fetch(new URL(`v1/blobs/${sha}`, this.origin), { headers: { [CDN_PULL_HEADER]: '1' } }).catch(() => null);
       if (!upstream || !upstream.ok) {
         res.writeHead(upstream?.status ?? 502, { ...cors, 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"upstream"}}');
         return;

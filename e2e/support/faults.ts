@@ -11,28 +11,33 @@ export type Fault =
 
 export type Verdict = { kind: 'pass' } | { kind: 'corrupt' } | { kind: 'drop' } | { kind: 'status'; status: number; retryAfter?: number | string };
 
-export interface RequestRecord { path: string; at: number }
+/** `via: 'cdn'` marks the test CDN pulling from the origin, so tests can count the browser's own requests. */
+export interface RequestRecord { path: string; at: number; via: 'browser' | 'cdn' }
 
 export class Traffic {
   readonly requests: RequestRecord[] = [];
   #bytes = new Map<string, number>();
 
-  record(path: string): void {
-    this.requests.push({ path, at: Date.now() });
+  record(path: string, via: RequestRecord['via'] = 'browser'): void {
+    this.requests.push({ path, at: Date.now(), via });
   }
 
   bytes(path: string, n: number): void {
     this.#bytes.set(path, (this.#bytes.get(path) ?? 0) + n);
   }
 
-  /** How many times `path` (or every path matching) was requested. */
+  /** How many times the browser requested `path` (or any path matching). */
   count(path: string | RegExp): number {
-    return this.requests.filter((r) => (typeof path === 'string' ? r.path === path : path.test(r.path))).length;
+    return this.fromBrowser().filter((r) => (typeof path === 'string' ? r.path === path : path.test(r.path))).length;
   }
 
-  /** Blob hashes requested, in order (with repeats). */
+  /** Blob hashes the browser requested, in order (with repeats). */
   blobs(): string[] {
-    return this.requests.flatMap((r) => /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(r.path)?.[1] ?? []);
+    return this.fromBrowser().flatMap((r) => /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(r.path)?.[1] ?? []);
+  }
+
+  fromBrowser(): RequestRecord[] {
+    return this.requests.filter((r) => r.via === 'browser');
   }
 
   totalBytes(): number {
@@ -77,8 +82,8 @@ export class Faults {
   }
 
   /** Records the request and decides its fate; hangs are awaited here. */
-  async apply(path: string, key: string = path): Promise<Verdict> {
-    this.traffic.record(path);
+  async apply(path: string, key: string = path, via: RequestRecord['via'] = 'browser'): Promise<Verdict> {
+    this.traffic.record(path, via);
     const list = this.#table.get(key);
     const fault = list?.[0];
     if (!fault) return { kind: 'pass' };

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import type { ReleaseManifest } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
-import { createUpdateServer, openSqliteStore, startServer, publishDirectory, type StartedServer } from '../../server/index.js';
+import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type RunningServer, type SqliteStore } from '../../server/index.js';
 import { Faults } from './faults.js';
-import { TestCdn } from './cdn.js';
+import { CDN_PULL_HEADER, TestCdn } from './cdn.js';
 import { buildDir, type DemoVersion } from './builds.js';
 
 export const TOKEN = 'test-admin-token';
@@ -28,24 +28,21 @@ export class Harness {
   readonly traffic = this.faults.traffic;
   readonly cdn: TestCdn | null;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'updraft-e2e-'));
-  #server: StartedServer | null = null;
+  #server: RunningServer | null = null;
+  #ownStore: SqliteStore | null = null;
   #port = 0;
   #options: HarnessOptions;
 
   private constructor(options: HarnessOptions) {
     this.#options = options;
-    this.cdn = options.cdn === false ? null : new TestCdn('http://127.0.0.1:0/');
+    this.cdn = options.cdn === false ? null : new TestCdn();
   }
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const h = new Harness(options);
+    await h.cdn?.start();
     await h.startOrigin();
-    if (h.cdn) {
-      (h.cdn as unknown as { setOrigin(u: string): void }).setOrigin?.(h.url);
-      await h.cdn.start();
-      await h.stopOrigin();
-      await h.startOrigin(); // now with the CDN's URL in the plan sources
-    }
+    if (h.cdn) h.cdn.origin = h.url;
     return h;
   }
 
@@ -54,18 +51,20 @@ export class Harness {
   }
 
   async startOrigin(): Promise<void> {
-    const store = await openSqliteStore(this.dataDir);
+    const store = openSqliteStore(this.dataDir);
+    const blobs = new BlobStore(join(this.dataDir, 'blobs'));
     const updates = createUpdateServer({
       store,
+      blobs,
       token: TOKEN,
-      cdn: this.cdn && this.#port ? [this.cdn.url] : [],
+      cdn: this.cdn ? [this.cdn.url] : [],
       checkInInterval: this.#options.checkInInterval ?? 3600,
     });
     const app = new Hono();
     app.use('*', async (c, next) => {
       const path = new URL(c.req.url).pathname;
       const key = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(path)?.[1] ?? path;
-      const verdict = await this.faults.apply(path, key);
+      const verdict = await this.faults.apply(path, key, c.req.header(CDN_PULL_HEADER) ? 'cdn' : 'browser');
       if (verdict.kind === 'status') {
         const headers: Record<string, string> = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Retry-After' };
         if (verdict.retryAfter !== undefined) headers['retry-after'] = String(verdict.retryAfter);
@@ -74,14 +73,17 @@ export class Harness {
       await next();
     });
     app.route('/', updates);
-    this.#server = await startServer({ app, port: this.#port, store });
+    this.#server = await startServer({ app, port: this.#port, store, blobs });
+    this.#ownStore = store;
     this.#port = this.#server.port;
   }
 
   async stopOrigin(): Promise<void> {
     this.faults.releaseAll();
     await this.#server?.close();
+    await this.#ownStore?.close();
     this.#server = null;
+    this.#ownStore = null;
   }
 
   /** Stops the origin and the CDN: what the browser then shows comes from its service worker. */

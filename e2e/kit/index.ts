@@ -1,0 +1,32 @@
+/**
+ * `updraft/playwright`: drive Updraft updates deterministically from Playwright tests.
+ *
+ *   import { test, expect } from 'updraft/playwright';
+ *   test('gets v2', async ({ page, updraft, updraftServer }) => { ... });
+ */
+import { test as base } from '@playwright/test';
+import { UpdraftDriver } from './driver.js';
+import { startTestServer, type TestServer } from './server.js';
+
+export { expect } from '@playwright/test';
+export { UpdraftDriver, TASKS_SYNC_TAG, CHECK_IN_SYNC_TAG, type WaitOptions } from './driver.js';
+export { startTestServer, type TestServer } from './server.js';
+export { CHROMIUM_ARGS, chromiumExecutable, chromiumLaunchOptions } from './browser.js';
+
+export interface UpdraftFixtures {
+  /** Controls the SW of the test's `page`: sync(), periodicSync(), stopWorker(), offline(), online(), state(), waitFor...(). */
+  updraft: UpdraftDriver;
+  /** An Updraft server with a temporary store, closed after the test. */
+  updraftServer: TestServer;
+}
+
+export const test = base.extend<UpdraftFixtures>({
+  updraft: async ({ page }, use) => {
+    await use(new UpdraftDriver(page));
+  },
+  updraftServer: async ({}, use) => {
+    const server = await startTestServer();
+    await use(server);
+    await server.close();
+  },
+});

@@ -1,0 +1,37 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { publishDirectory, startServer, type PublishOptions, type PublishResult, type RunningServer, type UpdateServerOptions } from '../../server/index.js';
+
+export interface TestServer {
+  /** `http://127.0.0.1:PORT/`: the app, the update API and the admin API. */
+  url: string;
+  token: string;
+  dataDir: string;
+  /** `updraft publish <dist>` against this server. */
+  publish(dist: string, options?: PublishOptions): Promise<PublishResult>;
+  close(): Promise<void>;
+}
+
+/** Starts an Updraft server on 127.0.0.1 with a fresh SQLite store in a temp dir (removed on close). */
+export async function startTestServer(options: Partial<Omit<UpdateServerOptions, 'store' | 'blobs'>> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'updraft-test-'));
+  const token = options.token ?? 'updraft-test-token';
+  let server: RunningServer;
+  try {
+    server = await startServer({ ...options, token, dataDir });
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: server.url,
+    token,
+    dataDir,
+    publish: (dist, o = {}) => publishDirectory(dist, { channel: 'stable', ...o, server: server.url, token }),
+    close: async () => {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

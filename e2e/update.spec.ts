@@ -1,0 +1,152 @@
+import { test, expect } from './kit/index.js';
+import { Harness, changedParts } from './support/harness.js';
+import type { UpdraftDriver } from './kit/index.js';
+import type { Page } from '@playwright/test';
+
+async function visitV1(page: Page, updraft: UpdraftDriver, h: Harness) {
+  const v1 = await h.publish('1.0.0');
+  await page.goto(h.url);
+  await updraft.waitForRelease(v1.id);
+  await expect(page.locator('#version')).toHaveText('1.0.0');
+  h.traffic.clear();
+  h.cdn?.traffic.clear();
+  return v1;
+}
+
+test('an update downloads only the changed parts from the CDN, activates on the next navigation and works offline', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    const changed = changedParts(v1, v2);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(changed.length).toBeLessThan(v2.assets.length);
+
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+
+    // Only the parts v1 lacks, each once, all from the CDN; the origin served no part.
+    expect([...h.cdn!.traffic.blobs()].sort()).toEqual(changed);
+    expect(h.traffic.blobs()).toEqual([]);
+    // The open page keeps its release until it navigates.
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    await page.locator('#load-about').click();
+    await expect(page.locator('#lazy')).toHaveAttribute('data-version', '1.0.0');
+
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await expect(page.locator('#release')).toHaveText(v2.id);
+
+    await h.stopAll();
+    const offline = await page.reload();
+    expect(offline?.fromServiceWorker()).toBe(true);
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await page.locator('#load-about').click();
+    await expect(page.locator('#lazy')).toHaveAttribute('data-version', '2.0.0');
+  } finally {
+    await h.close();
+  }
+});
+
+test('with the CDN down, parts come from the origin', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    await h.cdn!.stop();
+    const v2 = await h.publish('2.0.0');
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    expect([...h.traffic.blobs()].sort()).toEqual(changedParts(v1, v2));
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a page open on v1 still loads its lazy chunk after v2 activated in another tab', async ({ page, updraft, context }) => {
+  const h = await Harness.start();
+  try {
+    await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    const tabB = await context.newPage();
+    await tabB.goto(h.url);
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    await tabB.reload();
+    await expect(tabB.locator('#version')).toHaveText('2.0.0');
+
+    // Tab A loaded v1 before the switch: its lazy chunk is v1's, served from the SW even with the servers gone.
+    await h.stopAll();
+    await page.locator('#load-about').click();
+    await expect(page.locator('#lazy')).toHaveAttribute('data-version', '1.0.0');
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    await tabB.locator('#load-about').click();
+    await expect(tabB.locator('#lazy')).toHaveAttribute('data-version', '2.0.0');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a SW stopped mid-download resumes and refetches nothing already verified', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    const changed = changedParts(v1, v2);
+    expect(changed.length).toBeGreaterThanOrEqual(2);
+    // Hold one part at the CDN so the download is mid-way when the worker is stopped.
+    const held = changed[changed.length - 1]!;
+    h.cdn!.faults.add(held, { kind: 'hang' });
+    await updraft.message({ type: 'updraft:check-now' });
+    await updraft.sync();
+    await h.cdn!.faults.waitForHang();
+    const others = changed.filter((s) => s !== held);
+    await updraft.waitForState((s) => others.every((sha) => s.plan?.tasks.find((t) => t.sha256 === sha)?.state === 'done'), {}, 'the other parts to be verified');
+
+    await updraft.stopWorker();
+    h.cdn!.faults.releaseAll();
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+
+    const blobs = h.cdn!.traffic.blobs();
+    for (const sha of others) expect(blobs.filter((b) => b === sha)).toHaveLength(1);
+    // Asked once by the stopped worker (its answer went nowhere), once by the fresh one.
+    expect(blobs.filter((b) => b === held)).toHaveLength(2);
+    expect(h.traffic.blobs()).toEqual([]);
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+  } finally {
+    await h.close();
+  }
+});
+
+test('503 with Retry-After on a part: no request before that time, then the update completes', async ({ page, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    const part = changedParts(v1, v2)[0]!;
+    const retryAfter = 2;
+    h.faults.add(part, { kind: 'status', status: 503, retryAfter });
+    await updraft.checkNow();
+    await updraft.sync();
+    await expect.poll(() => h.traffic.count(`/v1/blobs/${part}`)).toBe(1);
+    const held = await updraft.waitForState((s) => Object.keys(s.holdUntil).includes(new URL(h.url).origin), {}, 'the origin to be held');
+    expect(held.active).toBe(v1.id);
+    // Nudge the SW repeatedly while the hold lasts: it must not ask again early.
+    for (let i = 0; i < 5; i++) {
+      await updraft.sync();
+      await page.waitForTimeout(200);
+    }
+    await updraft.waitForRelease(v2.id, { timeout: 20_000 });
+    const times = h.traffic.requests.filter((r) => r.path === `/v1/blobs/${part}`).map((r) => r.at);
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(retryAfter * 1000 - 50);
+  } finally {
+    await h.close();
+  }
+});
