@@ -12,7 +12,7 @@ export default defineConfig({
   root: resolve(repo, 'app/demo'),
   define: { __DEMO_VERSION__: JSON.stringify(version) },
   build: {
-    outDir: resolve(repo, process.env.UPDRAFT_DEMO_OUT ?? 'dist/demo'),
+    outDir: resolve(repo, process.env.UPDRAFT_DEMO_OUT ?? '.updraft/builds/dev'),
     emptyOutDir: true,
   },
   plugins: [updraft({ app: 'demo', channel: 'stable', version })],
