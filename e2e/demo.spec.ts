@@ -23,7 +23,8 @@ test('npm start serves the demo and npm run demo:release delivers the next versi
   const env = { ...process.env, PORT: String(await freePort()), UPDRAFT_DEMO_HOME: home };
   let demo: ChildProcess | null = null;
   try {
-    demo = spawn('npm', ['start', '--silent'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    // Its own process group, so the whole tree (npm, tsx, node) is stopped at the end.
+    demo = spawn('npm', ['start', '--silent'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     const url = await new Promise<string>((done, fail) => {
       let out = '';
       demo!.stdout!.on('data', (d: Buffer) => {
@@ -49,7 +50,7 @@ test('npm start serves the demo and npm run demo:release delivers the next versi
     await page.reload();
     await expect(page.locator('#version')).toHaveText('1.1.0');
   } finally {
-    demo?.kill('SIGTERM');
+    if (demo?.pid) process.kill(-demo.pid, 'SIGTERM');
     rmSync(home, { recursive: true, force: true });
   }
 });
