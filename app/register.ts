@@ -77,6 +77,13 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
     });
     ready = Promise.race([controlled, registered.then(() => controlled)]);
+    // An update staged before this page loaded (prompt policy) is announced again to this page.
+    ready
+      .then(() => send<HelloReply>({ type: 'updraft:hello' }))
+      .then((hello) => {
+        if (hello.pending) handle({ name: 'update-ready', ...hello.pending });
+      })
+      .catch(() => {});
   }
   // Whoever does not await `ready` should not see an unhandled rejection for it.
   ready.catch(() => {});

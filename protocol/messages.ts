@@ -24,6 +24,12 @@ export interface HelloReply {
   version: string | null;
   active: string | null;
   staged: string | null;
+  /**
+   * The staged release waiting for activation, with its version and policy. A page that loads
+   * while one waits (prompt policy) learns of it here: the `update-ready` broadcast went out before
+   * the page existed.
+   */
+  pending: { release: string; version: string; policy: ActivationPolicy } | null;
 }
 
 export type CheckNowReply =

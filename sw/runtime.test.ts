@@ -185,6 +185,55 @@ describe('task runner', () => {
     expect((await state(rt)).active).toBe(r2.manifest.id);
   });
 
+  it('bytes rejected at one source and served right by the next: reported as `rejected` (content), never `failed`', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    const sha = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
+    a.server.on(cdn(sha), new Response('EXTRA'));
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    const sent = reportsSent(a);
+    expect(sent.filter((r) => r.event === 'failed')).toEqual([]);
+    const rejected = sent.filter((r) => r.event === 'rejected');
+    expect(rejected).toEqual([expect.objectContaining({ code: 'content', release: r2.manifest.id })]);
+    expect(rejected[0]!.message).toContain(sha);
+    expect(rejected[0]!.message).toContain(cdn(sha));
+    expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, sha)))).toBe('extra');
+  });
+
+  it('429/503 without a usable Retry-After: the source is held for a growing backoff, attempts count, and the part gives up', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    const sha = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
+    const refusals = [
+      new Response('', { status: 503 }),
+      new Response('', { status: 429, headers: { 'retry-after': 'soon' } }),
+      new Response('', { status: 503, headers: { 'retry-after': '-5' } }),
+    ];
+    a.server.on(cdn(sha), ...refusals, new Response('', { status: 503 }));
+    a.server.on(origin(sha), new TypeError('down'));
+    offer(a, buildPlan(r2, { only: [sha] }));
+    await checkNow(rt);
+    const gaps: number[] = [];
+    let last = a.server.requests.filter((r) => r.url === cdn(sha)).at(-1)!.at;
+    for (let i = 0; i < 12; i++) {
+      const t = await task(rt, 'fetch-0');
+      if (t?.state !== 'pending') break;
+      // Nothing earlier than the task's own time: jump exactly there.
+      a.clock.advance(t.nextAttemptAt - a.clock.now());
+      await (await rt.runner()).run();
+      const at = a.server.requests.filter((r) => r.url === cdn(sha)).at(-1)!.at;
+      gaps.push(at - last);
+      last = at;
+    }
+    // random() is 0.5: half of min(cap, 1 s * 2^attempts), floored at 1 s.
+    expect(gaps).toEqual([1_000, 2_000, 4_000, 8_000, 16_000]);
+    expect(a.server.count(cdn(sha))).toBe(6);
+    expect(a.events('failed')).toEqual([expect.objectContaining({ code: 'transport' })]);
+  });
+
   it('503 + Retry-After holds a source: no request to it before T', async () => {
     const { a, rt } = await installed();
     const r2 = await buildRelease(V2);
@@ -393,7 +442,7 @@ describe('fetch handling', () => {
     expect(chunk.headers.get('content-type')).toBe('text/javascript');
     expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
     expect((await rt.onMessage({ type: 'updraft:hello' }, 'page-old')) as SwReply<HelloReply>).toEqual({
-      ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null },
+      ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null, pending: null },
     });
   });
 

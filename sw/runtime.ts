@@ -207,7 +207,11 @@ export class Runtime {
     const ptr = await ctx.store.pointers();
     const release = (sourceId ? ctx.pins.get(sourceId) : undefined) ?? ptr.active;
     const manifest = release ? await loadRelease(ctx, release) : undefined;
-    return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged };
+    const staged = ptr.staged ? await loadRelease(ctx, ptr.staged) : undefined;
+    const plan = await ctx.store.getPlan();
+    const policy = plan && plan.plan.to === ptr.staged ? plan.plan.activation : 'prompt';
+    const pending = staged ? { release: staged.id, version: staged.version, policy } : null;
+    return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged, pending };
   }
 
   // ---- fetch ----

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import type { ReleaseManifest } from '../../protocol/index.js';
+import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
-import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type RunningServer, type SqliteStore } from '../../server/index.js';
+import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn } from './cdn.js';
 import { buildDir, type DemoVersion } from './builds.js';
@@ -97,9 +97,16 @@ export class Harness {
   }
 
   /** Publishes a demo build and points `channel` at it; returns its manifest. */
-  async publish(version: DemoVersion, channel = 'stable'): Promise<ReleaseManifest> {
-    await publishDirectory(buildDir(version), { server: this.url, token: TOKEN, channel });
+  async publish(version: DemoVersion, options: PublishOptions = {}): Promise<ReleaseManifest> {
+    await publishDirectory(buildDir(version), { channel: 'stable', ...options, server: this.url, token: TOKEN });
     return this.manifest(version);
+  }
+
+  /** The admin status (releases, channels, clients, report counts). */
+  async status(): Promise<StatusResponse> {
+    const res = await fetch(new URL('v1/admin/status', this.url), { headers: { authorization: `Bearer ${TOKEN}` } });
+    if (!res.ok) throw new Error(`status answered ${res.status}`);
+    return (await res.json()) as StatusResponse;
   }
 
   async close(): Promise<void> {
