@@ -34,7 +34,9 @@ function listen(runtime: Runtime): void {
   self.addEventListener('fetch', (event) => {
     const response = runtime.onFetch({ request: event.request, clientId: event.clientId, resultingClientId: event.resultingClientId });
     if (response) event.respondWith(response);
-    event.waitUntil(runtime.wake('fetch', true));
+    // A navigation is the moment a user arrives: always see whether a check-in or task is due.
+    // Subresource fetches come in bursts, so those wake-ups are throttled.
+    event.waitUntil(runtime.wake('fetch', event.request.mode !== 'navigate'));
   });
   self.addEventListener('message', (event) => {
     const type = (event.data as { type?: unknown } | null)?.type;
