@@ -1,0 +1,43 @@
+// The server side of `bench/check-in.ts`, in its own process so the load generator does not share
+// its event loop. Publishes two releases of 60 assets, points `stable` at the second, seeds
+// `UPDRAFT_BENCH_CLIENTS` client records, adds `/bench/static.json` (a small in-memory JSON file:
+// the ceiling for an "is there an update" answer) and prints one JSON line when ready.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { BlobStore, createUpdateServer, fakeDist, openSqliteStore, publishDirectory, startServer, writeDist } from '../server/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
+const store = openSqliteStore(dir);
+const blobs = new BlobStore(join(dir, 'blobs'));
+const updates = createUpdateServer({ store, blobs, token: 'bench', clientCheckIns: false, maxInFlight: 100_000 });
+const staticJson = new TextEncoder().encode(JSON.stringify({ status: 'current', nextCheckIn: 3600 }));
+const app = new Hono();
+app.get('/bench/static.json', (c) => c.body(staticJson, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }));
+app.route('/', updates);
+const server = await startServer({ app, store, blobs, port: 0 });
+
+const releases = [];
+for (const version of ['1.0.0', '2.0.0']) {
+  const files: Record<string, string> = { 'index.html': `<!doctype html><title>${version}</title>` };
+  for (let i = 0; i < 60; i++) files[`assets/chunk-${i}.js`] = `export const v${i} = "${i < 5 ? version : 'shared'}";`.padEnd(4000, ' ');
+  const dist = await fakeDist(files, { app: 'bench', version });
+  const out = join(dir, version);
+  await writeDist(out, dist);
+  await publishDirectory(out, { server: server.url, token: 'bench', channel: 'stable' });
+  releases.push(dist.manifest.id);
+}
+
+const clients = Number(process.env.UPDRAFT_BENCH_CLIENTS ?? 100_000);
+const rssBefore = process.memoryUsage().rss;
+const caps = { sync: true, periodicSync: false };
+for (let i = 0; i < clients; i++) {
+  await store.upsertClient({ id: `seed-client-${i}`, app: 'bench', channel: 'stable', release: releases[i % 2]!, staged: null, caps, lastSeen: Date.now() });
+}
+const rssAfter = process.memoryUsage().rss;
+console.log(JSON.stringify({ url: server.url, releases, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
+process.on('SIGTERM', async () => {
+  await server.close();
+  process.exit(0);
+});
