@@ -3,7 +3,14 @@ import { ClientId } from './check-in.js';
 import { Name, ReleaseId } from './release.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
 
-export const ReportEvent = v.picklist(['downloaded', 'activated', 'failed']);
+/**
+ * - `downloaded`: the plan's release is staged. `activated`: it became the active release.
+ * - `failed`: the plan failed for good; `code` says why (`content`, `transport`, `quota`, ...).
+ * - `rejected` (since 0.1, additive): a source served bytes that did not match a part's hash or
+ *   size. Not a failure: the bytes were never stored and the next source was tried. `code` is
+ *   `content`; `message` names the part and the source. At most one per source per attempt.
+ */
+export const ReportEvent = v.picklist(['downloaded', 'activated', 'failed', 'rejected']);
 export type ReportEvent = v.InferOutput<typeof ReportEvent>;
 
 export const Report = v.object({

@@ -29,8 +29,24 @@ export async function checkInDue(ctx: SwContext): Promise<boolean> {
   return now >= (next ?? 0) && now >= (hold ?? 0);
 }
 
-/** Checks in now unless the server holds us off. On `update`, the plan is stored (`acceptPlan`). */
-export async function checkIn(ctx: SwContext): Promise<CheckNowReply> {
+/** Check-ins in flight, per worker context. */
+const inflight = new WeakMap<SwContext, Promise<CheckNowReply>>();
+
+/**
+ * Checks in now unless the server holds us off. On `update`, the plan is stored (`acceptPlan`).
+ * One at a time: a call while a check-in is in flight joins it. Otherwise a sync wake-up and a
+ * page's check-now arriving together both pass the hold check and the second request ignores the
+ * Retry-After the first one is about to receive.
+ */
+export function checkIn(ctx: SwContext): Promise<CheckNowReply> {
+  const running = inflight.get(ctx);
+  if (running) return running;
+  const p = checkInOnce(ctx).finally(() => inflight.delete(ctx));
+  inflight.set(ctx, p);
+  return p;
+}
+
+async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   const { adapter, store, log } = ctx;
   const hold = (await store.getMeta('checkInHoldUntil')) ?? 0;
   if (adapter.now() < hold) return { result: 'retry', retryAt: hold };

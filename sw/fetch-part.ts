@@ -1,9 +1,12 @@
 /**
  * The `fetch` task: get one part from its sources in order, verify size and SHA-256, store it by
  * hash. Error taxonomy after ChromeOS update_engine: a *content* error (size or hash mismatch)
- * moves to the next source at once; a *transport* error (network, other statuses) too, and counts
- * an attempt; 429/503 holds that source's origin until Retry-After; a *local* error (quota) fails
- * the plan without retry.
+ * moves to the next source at once and is reported (`rejected`) even when a later source serves
+ * the right bytes; a *transport* error (network, other statuses) too, and counts an attempt;
+ * 429/503 with a usable Retry-After holds that source's origin until then without spending an
+ * attempt; 429/503 without one holds it for a backoff and counts as a transport failure, so a
+ * server that keeps refusing gets exponentially rarer requests, not a retry every second; a
+ * *local* error (quota) fails the plan without retry.
  */
 import { sha256Hex, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
@@ -29,6 +32,8 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
   if (await parts.match(key)) return { kind: 'done' };
 
   const errors: string[] = [];
+  /** Content errors at single sources: reported whatever the outcome, so the server learns which source serves bad bytes. */
+  const rejected: string[] = [];
   /** Sources that failed for a reason other than a hold. */
   let failed = 0;
   let contentOnly = true;
@@ -41,7 +46,9 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     failed++;
     let res: Response;
     try {
-      res = await adapter.fetch(source, { mode: 'cors', credentials: 'omit' });
+      // `no-store`: parts are immutable and cached with a year's max-age, so a corrupt copy in the
+      // HTTP cache would be replayed on every retry of this source; verified bytes live in `parts`.
+      res = await adapter.fetch(source, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
     } catch (e) {
       contentOnly = false;
       errors.push(`transport ${source}: ${describeError(e)}`);
@@ -49,10 +56,12 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     }
     if (res.status === 429 || res.status === 503) {
       contentOnly = false;
-      const until = parseRetryAfter(res.headers.get('retry-after'), adapter.now()) ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
+      const retryAt = parseRetryAfter(res.headers.get('retry-after'), adapter.now());
+      const until = retryAt ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
       await holds.hold(origin, until);
-      failed--;
-      errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}`);
+      // The server said when: waiting for it is no failure. Without a usable Retry-After it is one.
+      if (retryAt !== null) failed--;
+      errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}${retryAt === null ? ' (no usable Retry-After)' : ''}`);
       void res.body?.cancel().catch(() => {});
       continue;
     }
@@ -71,37 +80,41 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       continue;
     }
     if (bytes.byteLength !== task.size) {
-      errors.push(`content ${source}: ${bytes.byteLength} bytes, expected ${task.size}`);
-      log.warn(errors[errors.length - 1]!);
+      reject(`content ${source}: ${bytes.byteLength} bytes, expected ${task.size}`);
       continue;
     }
     const hash = await sha256Hex(bytes);
     if (hash !== task.sha256) {
-      errors.push(`content ${source}: sha256 ${hash.slice(0, 12)}…`);
-      log.warn(errors[errors.length - 1]!);
+      reject(`content ${source}: sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
       continue;
     }
     try {
       await parts.put(key, partResponse(bytes));
     } catch (e) {
-      if (isQuotaError(e)) return { kind: 'fail', code: 'quota', message: `storing part ${task.sha256}: ${describeError(e)}` };
-      return { kind: 'fail', code: 'install', message: `storing part ${task.sha256}: ${describeError(e)}` };
+      if (isQuotaError(e)) return { kind: 'fail', code: 'quota', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
+      return { kind: 'fail', code: 'install', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
     }
-    return { kind: 'done' };
+    return { kind: 'done', rejected };
   }
 
   const error = errors.join('; ');
   const firstOpen = Math.min(...task.sources.map((s) => holds.get(originOf(s))));
   if (failed === 0 && firstOpen > adapter.now()) {
     // Only held sources (429/503): wait for the first hold to end, without spending an attempt.
-    return { kind: 'retry', at: firstOpen, counted: false, error, code: 'transport' };
+    return { kind: 'retry', at: firstOpen, counted: false, error, code: 'transport', rejected };
   }
   const attempts = rec.attempts + 1;
   const code = contentOnly ? 'content' : 'transport';
   if (attempts >= (contentOnly ? MAX_CONTENT_ATTEMPTS : MAX_ATTEMPTS)) {
-    return { kind: 'fail', code, message: `part ${task.sha256} failed ${attempts} times: ${error}` };
+    return { kind: 'fail', code, message: `part ${task.sha256} failed ${attempts} times: ${error}`, rejected };
   }
-  return { kind: 'retry', at: Math.max(adapter.now() + backoff(attempts, adapter.random()), firstOpen), counted: true, error, code };
+  return { kind: 'retry', at: Math.max(adapter.now() + backoff(attempts, adapter.random()), firstOpen), counted: true, error, code, rejected };
+
+  function reject(problem: string): void {
+    errors.push(problem);
+    rejected.push(`part ${task.sha256}: ${problem}`);
+    log.warn(problem);
+  }
 }
 
 /** Stored parts carry no type: the serving release's asset says what the bytes are. */

@@ -83,6 +83,19 @@ describe('bootstrap', () => {
     expect(s.nextCheckInAt).toBe(a.clock.now() + 3600_000);
   });
 
+  it('pins the windows it claims (loaded before it controlled them) to the release it installed', async () => {
+    const { a, rt, r1 } = await installed();
+    expect((await state(rt)).pins).toEqual([{ clientId: 'window-1', release: r1.manifest.id }]);
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    // The first-visit window keeps v1's assets after v2 activated.
+    const res = await rt.onFetch({ request: new Request(APP + 'assets/app-1.js'), clientId: 'window-1', resultingClientId: '' });
+    expect(await res!.text()).toBe('console.log(1)');
+  });
+
   it('rejects a manifest whose id does not match its assets', async () => {
     const a = new TestAdapter();
     const r1 = await buildRelease(V1);
@@ -123,6 +136,18 @@ describe('check-in', () => {
     a.clock.advance(1000);
     expect(await checkNow(rt)).toEqual({ result: 'current' });
     expect(a.server.requests.filter((r) => r.url === CHECK_IN).map((r) => r.at)).toEqual([t0, t0 + 600_000]);
+  });
+
+  it('check-ins arriving together share one request, so a Retry-After binds them all', async () => {
+    const { a, rt } = await installed();
+    a.server.on(CHECK_IN, new Response('', { status: 503, headers: { 'retry-after': '30' } }), json({ status: 'current', nextCheckIn: 3600 }));
+    a.server.clear();
+    const t0 = a.clock.now();
+    const replies = await Promise.all([rt.checkInNow(), rt.checkInNow(), rt.wake('sync')]);
+    expect(a.server.count(CHECK_IN)).toBe(1);
+    expect(replies.slice(0, 2)).toEqual([{ result: 'retry', retryAt: t0 + 30_000 }, { result: 'retry', retryAt: t0 + 30_000 }]);
+    expect(await rt.checkInNow()).toEqual({ result: 'retry', retryAt: t0 + 30_000 });
+    expect(a.server.count(CHECK_IN)).toBe(1);
   });
 
   it('ignores a plan whose target is already active', async () => {
@@ -312,6 +337,32 @@ describe('task runner', () => {
     expect((await state(rt)).active).toBe(r3.manifest.id);
   });
 
+  it('a superseding plan starts at once though the old plan has a request hanging, and the late part is collected', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2);
+    const r3 = await buildRelease(V3);
+    serveBlobs(a, r3);
+    const extra = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
+    let answer: (r: Response) => void = () => {};
+    a.server.on(cdn(extra), () => new Promise<Response>((resolve) => (answer = resolve)));
+    offer(a, buildPlan(r2, { only: [extra] }));
+    const first = rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    await first;
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await task(rt, 'fetch-0'))?.state).toBe('running');
+
+    offer(a, buildPlan(r3));
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await state(rt)).active).toBe(r3.manifest.id);
+
+    answer(new Response('extra'));
+    await (await rt.runner()).idle();
+    await new Promise((r) => setTimeout(r, 10));
+    const keep = new Set([...r1.manifest.assets, ...r3.manifest.assets].map((x) => partKey(APP, x.sha256)));
+    expect([...a.cache.entries.keys()].sort()).toEqual([...keep].sort());
+  });
+
   it('quota exceeded fails the plan without retry and keeps the active release', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2);
@@ -344,6 +395,8 @@ describe('task runner', () => {
     }
     expect(a.server.count(cdn(sha))).toBe(3);
     expect(a.events('failed')).toEqual([expect.objectContaining({ code: 'content' })]);
+    // Every try bypasses the HTTP cache, which would otherwise replay the first corrupt copy.
+    expect(a.server.requests.filter((r) => r.url === cdn(sha)).map((r) => r.cache)).toEqual(['no-store', 'no-store', 'no-store']);
     expect((await state(rt)).active).toBe(r1.manifest.id);
   });
 
@@ -512,7 +565,8 @@ describe('gc', () => {
     expect(a.cache.entries.has(v1only)).toBe(true);
     expect(s.releases).toContain(r1.manifest.id);
 
-    a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    // Both v1 windows close (window-1 was pinned when the installing worker claimed it).
+    a.clients.length = 0;
     await rt.onStart();
     s = await state(rt);
     expect(a.cache.entries.has(v1only)).toBe(false);

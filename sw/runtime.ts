@@ -113,6 +113,7 @@ export class Runtime {
       // The parts cache holds the only copy; the precache served its purpose at install.
       await this.adapter.dropPrecache().catch((e) => this.log.warn(`drop ${PRECACHE_CACHE}: ${describeError(e)}`));
       const ctx = await this.ready();
+      await this.pinClaimed(ctx);
       await collectGarbage(ctx);
       await this.checkInNow();
       await (await this.runner()).run();
@@ -247,6 +248,20 @@ export class Runtime {
     if (!response) return this.adapter.fetch(request);
     if (navigate && input.resultingClientId) await this.pin(ctx, input.resultingClientId, release.id);
     return response;
+  }
+
+  /**
+   * Windows that loaded before this worker controlled them (the first visit) never navigated
+   * through it, so no pin says which release they run. They run the one just installed from the
+   * same origin: pin them to the active release, or their lazy chunks would follow the next
+   * activation to a release that lacks them.
+   */
+  private async pinClaimed(ctx: SwContext): Promise<void> {
+    const active = (await ctx.store.pointers()).active;
+    if (!active) return;
+    for (const w of await this.adapter.windows()) {
+      if (!ctx.pins.has(w.id)) await this.pin(ctx, w.id, active);
+    }
   }
 
   private async pin(ctx: SwContext, clientId: string, release: string): Promise<void> {

@@ -24,6 +24,8 @@ export class TaskRunner {
   private again = false;
   private timer: unknown = null;
   private holdMap: Record<string, number> | null = null;
+  /** Wakes the drain loop out of waiting for in-flight tasks (a new plan, or new due work). */
+  private kick: (() => void) | null = null;
 
   constructor(private readonly ctx: SwContext) {}
 
@@ -31,6 +33,7 @@ export class TaskRunner {
   run(): Promise<void> {
     if (this.loop) {
       this.again = true;
+      this.kick?.();
       return this.loop;
     }
     this.loop = this.drain()
@@ -101,7 +104,11 @@ export class TaskRunner {
         if (this.again) continue;
         break;
       }
-      await Promise.race(inflight.values());
+      // Not only a finished task ends the wait: a run() call does too, so a superseding plan starts
+      // at once instead of queueing behind the old plan's request that may hang for minutes.
+      const kicked = new Promise<void>((resolve) => (this.kick = resolve));
+      await Promise.race([...inflight.values(), kicked]);
+      this.kick = null;
     }
     await flushOutbox(this.ctx).catch((e) => this.ctx.log.error('outbox', e));
     await this.scheduleNext();
@@ -118,11 +125,18 @@ export class TaskRunner {
     }
     const planId = stored.plan.planId;
     const { store, log } = this.ctx;
+    if (outcome.rejected?.length) {
+      // Non-fatal: the plan goes on (or fails on its own account below); the server learns which source lied.
+      await store.addReports(outcome.rejected.map((m) => makeReport(this.ctx, stored.plan, 'rejected', 'content', m)));
+    }
     switch (outcome.kind) {
-      case 'done':
+      case 'done': {
         await store.putTasks(planId, [{ ...rec, state: 'done', lastError: null }]);
-        if (task.kind === 'activate') await collectGarbage(this.ctx).catch((e) => log.error('gc', e));
+        // A superseded plan's fetch that lands late may store a part no release or plan needs now.
+        const superseded = task.kind === 'fetch' && (await store.getPlan())?.plan.planId !== planId;
+        if (task.kind === 'activate' || superseded) await collectGarbage(this.ctx).catch((e) => log.error('gc', e));
         return task.kind === 'fetch';
+      }
       case 'retry':
         await store.putTasks(planId, [
           { ...rec, state: 'pending', attempts: rec.attempts + (outcome.counted ? 1 : 0), nextAttemptAt: outcome.at, lastError: outcome.error },

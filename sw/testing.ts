@@ -46,6 +46,8 @@ export interface SeenRequest {
   method: string;
   at: number;
   body: string | null;
+  /** The request's cache mode (`default`, `no-store`, ...). */
+  cache: RequestCache;
 }
 
 /** A table of URL → responses. Each call takes the next scripted answer; the last one repeats. Unknown URLs → 404. */
@@ -72,7 +74,7 @@ export class ScriptedFetch {
   fetch = async (input: string | Request, init?: RequestInit): Promise<Response> => {
     const req = new Request(input, init);
     const body = init?.body != null ? String(init.body) : null;
-    this.requests.push({ url: req.url, method: req.method, at: this.clock.now(), body });
+    this.requests.push({ url: req.url, method: req.method, at: this.clock.now(), body, cache: req.cache });
     const queue = this.table.get(req.url);
     if (!queue || queue.length === 0) return new Response('not found', { status: 404 });
     const answer = queue.length > 1 ? queue.shift()! : queue[0]!;

@@ -100,9 +100,10 @@ export class TestCdn {
   }
 }
 
-/** Same length, one byte flipped: only a hash check can tell. */
-export function corrupt(bytes: Uint8Array): Uint8Array {
+/** Same length, one byte flipped (the first, or the one at `at`): only a hash check can tell. */
+export function corrupt(bytes: Uint8Array, at = 0): Uint8Array {
   const out = new Uint8Array(bytes);
-  if (out.length > 0) out[0] = out[0]! ^ 0xff;
+  const i = at < 0 ? out.length + at : at;
+  if (i >= 0 && i < out.length) out[i] = out[i]! ^ 0xff;
   return out;
 }

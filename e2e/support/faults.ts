@@ -55,7 +55,7 @@ export class Traffic {
 export class Faults {
   readonly traffic = new Traffic();
   #table = new Map<string, Fault[]>();
-  #hung: (() => void)[] = [];
+  #hung: ((v: Verdict) => void)[] = [];
   #hangWaiters: (() => void)[] = [];
 
   /** Adds a fault for a part hash or a path; `times` (default 1, Infinity for always). */
@@ -72,7 +72,17 @@ export class Faults {
 
   /** Lets every hung request go on (they are then served normally). */
   releaseAll(): void {
-    for (const r of this.#hung.splice(0)) r();
+    for (const r of this.#hung.splice(0)) r({ kind: 'pass' });
+  }
+
+  /** Breaks every hung request's connection (where the server supports `drop`): the network went away mid-response. */
+  dropHung(): void {
+    for (const r of this.#hung.splice(0)) r({ kind: 'drop' });
+  }
+
+  /** How many requests are hanging now. */
+  get hanging(): number {
+    return this.#hung.length;
   }
 
   /** Resolves once some request is hanging. */
@@ -91,11 +101,10 @@ export class Faults {
     if (left <= 0) list!.shift();
     else fault.times = left;
     if (fault.kind === 'hang') {
-      await new Promise<void>((resolve) => {
+      return await new Promise<Verdict>((resolve) => {
         this.#hung.push(resolve);
         for (const w of this.#hangWaiters.splice(0)) w();
       });
-      return { kind: 'pass' };
     }
     if (fault.kind === 'status') return { kind: 'status', status: fault.status, ...(fault.retryAfter !== undefined ? { retryAfter: fault.retryAfter } : {}) };
     return { kind: fault.kind };

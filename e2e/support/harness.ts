@@ -6,7 +6,7 @@ import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
 import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
 import { Faults } from './faults.js';
-import { CDN_PULL_HEADER, TestCdn } from './cdn.js';
+import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
 import { buildDir, type DemoVersion } from './builds.js';
 
 export const TOKEN = 'test-admin-token';
@@ -26,6 +26,8 @@ export interface HarnessOptions {
 export class Harness {
   readonly faults = new Faults();
   readonly traffic = this.faults.traffic;
+  /** Every check-in body the origin received, in order (what the client told the server). */
+  readonly checkIns: { at: number; body: unknown }[] = [];
   readonly cdn: TestCdn | null;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'updraft-e2e-'));
   #server: RunningServer | null = null;
@@ -64,6 +66,9 @@ export class Harness {
     app.use('*', async (c, next) => {
       const path = new URL(c.req.url).pathname;
       const key = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(path)?.[1] ?? path;
+      if (path === '/v1/check-in' && c.req.method === 'POST') {
+        this.checkIns.push({ at: Date.now(), body: await c.req.raw.clone().json().catch(() => null) });
+      }
       const verdict = await this.faults.apply(path, key, c.req.header(CDN_PULL_HEADER) ? 'cdn' : 'browser');
       if (verdict.kind === 'status') {
         const headers: Record<string, string> = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Retry-After' };
@@ -71,6 +76,11 @@ export class Harness {
         return c.json({ error: { code: verdict.status === 429 ? 'too_many_requests' : 'overloaded', message: 'injected' } }, verdict.status as 503, headers);
       }
       await next();
+      if (verdict.kind === 'corrupt' && c.res.ok) {
+        // The last byte, not the first: a CDN pulling through and flipping the first must not undo it.
+        const bytes = corrupt(new Uint8Array(await c.res.arrayBuffer()), -1);
+        c.res = new Response(bytes as Uint8Array<ArrayBuffer>, { status: c.res.status, headers: c.res.headers });
+      }
     });
     app.route('/', updates);
     this.#server = await startServer({ app, port: this.#port, store, blobs });
