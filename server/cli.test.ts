@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,9 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(pub.code).toBe(0);
     expect(JSON.parse(pub.stdout)).toMatchObject({ id: d.manifest.id, seq: 1, created: true, parts: 3, uploaded: 3, bytes: 21 });
     const again = await cli(['publish', join(dir, 'dist'), '--server', server.url, '--token', TOKEN], {});
-    expect(again.stdout).toMatch(new RegExp(`^published ${d.manifest.id} \\(0 parts, 0 bytes uploaded\\)`));
+    expect(again.stdout).toMatch(new RegExp(`^published ${d.manifest.id} \\(demo 1\\.2\\.3 #1\\), already published: uploaded 0 of 3 parts, 0 B in \\d+\\.\\d s\n$`));
+    // Not a terminal: no progress on stderr.
+    expect(again.stderr).toBe('');
 
     const checkIn = await fetch(joinUrl(server.url, PATHS.checkIn), {
       method: 'POST',
@@ -56,8 +58,8 @@ describe('startServer + updraft CLI (child process)', () => {
 
     const status = await cli(['status'], env());
     expect(status.code).toBe(0);
-    expect(status.stdout).toContain(`demo/stable  →  ${d.manifest.id} (1.2.3 #1)  100%`);
-    expect(status.stdout).toMatch(/1 {2}\(none\)/);
+    expect(status.stdout).toContain(`demo/stable  →  ${d.manifest.id} (1.2.3 #1)  100%  next-navigation`);
+    expect(status.stdout).toMatch(/^ {2}\(none yet\) +installing +1 +100%$/m);
     const json = await cli(['status', '--json'], env());
     expect(JSON.parse(json.stdout).clients).toEqual([{ channel: 'stable', release: null, count: 1 }]);
 
@@ -94,7 +96,95 @@ describe('startServer + updraft CLI (child process)', () => {
     const res = await cli(['publish', join(dir, 'bad'), '--channel', 'stable'], env());
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^updraft: hash_mismatch: /);
+    // With progress on, the error line first erases the progress line.
+    const shown = await cli(['publish', join(dir, 'bad'), '--progress'], env());
+    expect(shown.stderr).toMatch(/^\r\x1b\[Kuploading 0\/1 parts[^\n]*\r\x1b\[Kupdraft: hash_mismatch: [^\n]+\n$/);
     expect(await server.store.getRelease(d.manifest.id)).toBeNull();
+  });
+
+  it('publish shows progress on stderr only when asked or on a terminal, --quiet prints nothing, --verbose names each part', async () => {
+    const build = async (name: string, version: string) => {
+      const d = await fakeDist({ 'index.html': `<h1>${version}</h1>`, 'assets/a.js': `a(${version})`, 'assets/b.css': `b{${version}}` }, { app: 'progress', version, sw: "sw('progress')" });
+      await writeDist(join(dir, name), d);
+      return d;
+    };
+    await build('p1', '1.0.0');
+    const forced = await cli(['publish', join(dir, 'p1'), '--progress'], env());
+    expect(forced.code).toBe(0);
+    // One line redrawn in place (\r, erase to end of line), from 0 parts to all, then erased.
+    expect(forced.stderr).toMatch(/^\r\x1b\[Kuploading 0\/4 parts {2}0 B \/ \d+ B/);
+    expect(forced.stderr).toMatch(/\r\x1b\[Kuploading 4\/4 parts {2}\d+ B \/ \d+ B {2}[\d.]+ (B|kB|MB)\/s/);
+    expect(forced.stderr.endsWith('\r\x1b[K')).toBe(true);
+    expect(forced.stderr).not.toContain('\n');
+    expect(forced.stdout).toMatch(/^published [0-9a-f]{16} \(progress 1\.0\.0 #1\): uploaded 4 of 4 parts, \d+ B in \d+\.\d s\n$/);
+
+    await build('p2', '2.0.0');
+    const quiet = await cli(['publish', join(dir, 'p2'), '--channel', 'beta', '--progress', '--quiet'], env());
+    expect(quiet).toEqual({ code: 0, stdout: '', stderr: '' });
+
+    const p3 = await build('p3', '3.0.0');
+    const verbose = await cli(['publish', join(dir, 'p3'), '--verbose'], env());
+    expect(verbose.code).toBe(0);
+    // The sw is unchanged across these builds, so only the three assets go up.
+    expect(verbose.stderr.split('\n').slice(1).sort()).toEqual(['', '  uploaded assets/a.js', '  uploaded assets/b.css', '  uploaded index.html']);
+    expect(verbose.stderr).toMatch(new RegExp(`^${server.url}: 3 part\\(s\\) to upload, \\d+ B\n`));
+    expect(verbose.stdout).toContain(`published ${p3.manifest.id} (progress 3.0.0 #3): uploaded 3 of 4 parts`);
+  });
+
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('on a terminal (a pty from `script`), publish draws progress without being asked', async () => {
+    const d = await fakeDist({ 'index.html': '<h1>tty</h1>', 'assets/tty.js': 'tty()' }, { app: 'tty' });
+    await writeDist(join(dir, 'tty'), d);
+    const command = [process.execPath, '--import', 'tsx', 'server/cli.ts', 'publish', join(dir, 'tty')].join(' ');
+    const res = await new Promise<string>((resolve, reject) => {
+      execFile('script', ['-qec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, ...env() } }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    expect(res).toContain('uploading 2/2 parts');
+    expect(res).toContain(`published ${d.manifest.id} (tty 1.0.0 #1)`);
+  });
+
+  it('status prints a table per app and channel: clients per release, rollout and failure reasons', async () => {
+    const v1 = await fakeDist({ 'index.html': 'shop v1' }, { app: 'shop', version: '1.0.0' });
+    const v2 = await fakeDist({ 'index.html': 'shop v2' }, { app: 'shop', version: '2.0.0' });
+    const blog = await fakeDist({ 'index.html': 'blog' }, { app: 'blog', version: '0.1.0' });
+    for (const [name, d] of [['shop1', v1], ['shop2', v2], ['blog', blog]] as const) await writeDist(join(dir, name), d);
+    expect((await cli(['publish', join(dir, 'shop1'), '--channel', 'stable'], env())).code).toBe(0);
+    expect((await cli(['publish', join(dir, 'shop2'), '--channel', 'stable', '--percent', '25'], env())).code).toBe(0);
+    expect((await cli(['publish', join(dir, 'blog'), '--channel', 'stable'], env())).code).toBe(0);
+
+    const checkIn = (client: string, app: string, release: string | null) =>
+      fetch(joinUrl(server.url, PATHS.checkIn), {
+        method: 'POST',
+        body: JSON.stringify({ client, app, channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+      });
+    for (const [client, release] of [['shop-a-01', v1.manifest.id], ['shop-b-01', v1.manifest.id], ['shop-c-01', v1.manifest.id], ['shop-d-01', v2.manifest.id], ['shop-e-01', null]] as const) {
+      expect((await checkIn(client, 'shop', release)).ok).toBe(true);
+    }
+    expect((await checkIn('blog-a-01', 'blog', blog.manifest.id)).ok).toBe(true);
+    const report = (client: string, event: string, code?: string) => ({ client, app: 'shop', release: v2.manifest.id, event, ...(code ? { code } : {}), at: Date.UTC(2030, 0, 1) });
+    const reports = await fetch(joinUrl(server.url, PATHS.reports), {
+      method: 'POST',
+      body: JSON.stringify({ reports: [report('shop-d-01', 'downloaded'), report('shop-d-01', 'activated'), report('shop-b-01', 'failed', 'content'), report('shop-c-01', 'failed', 'content'), report('shop-a-01', 'failed', 'quota')] }),
+    });
+    expect(reports.status).toBe(202);
+
+    const res = await cli(['status'], env());
+    expect(res.code).toBe(0);
+    const shop = res.stdout.slice(res.stdout.indexOf('shop/stable'));
+    expect(shop).toMatch(new RegExp(`^shop/stable  →  ${v2.manifest.id} \\(2\\.0\\.0 #2\\)  25%  next-navigation\n  the other 75% stay on ${v1.manifest.id} \\(1\\.0\\.0 #1\\)\n`));
+    expect(shop).toMatch(/^ {2}RELEASE +VERSION +ROLE +CLIENTS +SHARE +DOWNLOADED +ACTIVATED +FAILED$/m);
+    expect(shop).toMatch(new RegExp(`^  ${v2.manifest.id} +2\\.0\\.0 #2 +current +1 +20% +1 +1 +3$`, 'm'));
+    expect(shop).toMatch(new RegExp(`^  ${v1.manifest.id} +1\\.0\\.0 #1 +previous +3 +60% +0 +0 +0$`, 'm'));
+    expect(shop).toMatch(/^ {2}\(none yet\) +installing +1 +20%$/m);
+    expect(shop).toMatch(/^ {2}5 clients checked in$/m);
+    expect(shop).toContain(`  failures on ${v2.manifest.id}: content ×2, quota ×1`);
+    // Both apps have a "stable" channel: each block counts only its own app's clients.
+    const blogBlock = res.stdout.slice(res.stdout.indexOf('blog/stable')).split('\n\n')[0]!;
+    expect(blogBlock).toMatch(/^ {2}1 client checked in$/m);
+
+    const verbose = await cli(['status', '--app', 'shop', '--verbose'], env());
+    expect(verbose.stdout).not.toContain('blog');
+    expect(verbose.stdout).toMatch(new RegExp(`^releases \\(2\\):\n  RELEASE +APP +VERSION +BUILT +PARTS +SIZE\n  ${v1.manifest.id} +shop +1\\.0\\.0 #1 `, 'm'));
+    expect(verbose.stdout).toMatch(new RegExp(`^  2030-01-01T00:00:00\\.000Z +shop-a-01 +${v2.manifest.id} +failed +quota$`, 'm'));
   });
 
   it('--help prints usage', async () => {

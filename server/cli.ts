@@ -3,27 +3,33 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ActivationPolicy, PATHS, type ChannelState, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { startServer } from './node.js';
-import { publish } from './publish.js';
-import { formatStatus } from './status-format.js';
+import { publish, type PublishProgress, type PublishResult } from './publish.js';
+import { formatBytes, formatStatus } from './status-format.js';
 
 const HELP = `updraft — server-directed updates for web apps
 
 Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
-  updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json]
-  updraft rollout <channel> --release ID [--percent P] [--activation POLICY] [--app A]
-  updraft status  [--app A] [--json]
+  updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
+  updraft rollout <channel> --release ID [--percent P] [--activation POLICY] [--app A] [--json]
+  updraft status  [--app A] [--json] [--verbose]
 
 Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/)
         --token T    (env UPDRAFT_TOKEN)
+        -q, --quiet  print nothing but errors (--json output still prints)
+        -v, --verbose  publish: each uploaded part; status: every release and the latest reports
 publish --channel without --percent sets 100%. rollout keeps omitted fields.
-POLICY: next-navigation | prompt | immediate`;
+publish shows progress on stderr when it is a terminal; --progress forces it, --quiet hides it.
+POLICY: next-navigation | prompt | immediate
+Errors print one line, \`updraft: <code>: <message>\`, and exit with status 1.`;
 
 const COMMON = {
   server: { type: 'string' },
   token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
 } satisfies ParseArgsConfig['options'];
 
 function args<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
@@ -76,22 +82,73 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
+/** Where progress and verbose lines go: stderr, so stdout stays the command's result. */
+const stderr = process.stderr;
+/** Set while a progress line is on screen, so an error or verbose line first clears it. */
+let clearProgress: (() => void) | null = null;
+
+/**
+ * One updating line on stderr, `uploading 3/8 parts  45.2 kB / 111.5 kB  1.2 MB/s`, redrawn at
+ * most every 100 ms and cleared when the uploads end.
+ */
+function progressLine(): { update(p: PublishProgress, force?: boolean): void; end(): void } {
+  const start = performance.now();
+  let drawn = 0;
+  const draw = (p: PublishProgress) => {
+    const seconds = (performance.now() - start) / 1000;
+    const rate = seconds > 0 && p.bytesDone > 0 ? `  ${formatBytes(Math.round(p.bytesDone / seconds))}/s` : '';
+    stderr.write(`\r\x1b[Kuploading ${p.partsDone}/${p.partsTotal} parts  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}${rate}`);
+    clearProgress = () => void stderr.write('\r\x1b[K');
+    drawn = performance.now();
+  };
+  return {
+    update(p, force = false) {
+      if (p.partsTotal === 0) return;
+      if (force || p.path === null || p.partsDone === p.partsTotal || performance.now() - drawn >= 100) draw(p);
+    },
+    end() {
+      clearProgress?.();
+      clearProgress = null;
+    },
+  };
+}
+
+function publishSummary(r: PublishResult, seconds: number): string {
+  const head = `published ${r.id} (${r.app} ${r.version} #${r.seq})${r.created ? '' : ', already published'}`;
+  const upload = `uploaded ${r.uploaded} of ${r.parts} parts, ${formatBytes(r.bytes)} in ${seconds.toFixed(1)} s`;
+  return `${head}: ${upload}`;
+}
+
 async function publishCommand(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, {
     channel: { type: 'string' }, percent: { type: 'string' }, activation: { type: 'string' }, json: { type: 'boolean' },
+    progress: { type: 'boolean' },
   });
   const [dist, ...extra] = positionals;
   if (!dist || extra.length) throw new CliError('usage', 'publish takes exactly one <dist> directory');
   const percent = num(values.percent, 'percent', 0, 100);
   const activation = policy(values.activation);
-  const result = await publish(client(values), dist, {
+  const admin = client(values);
+  const line = !values.quiet && (values.progress || stderr.isTTY) ? progressLine() : null;
+  const verbose = values.verbose && !values.quiet;
+  const onProgress = (p: PublishProgress) => {
+    if (verbose) {
+      clearProgress?.();
+      if (p.path === null) stderr.write(`${admin.server}: ${p.partsTotal} part(s) to upload, ${formatBytes(p.bytesTotal)}\n`);
+      else stderr.write(`  uploaded ${p.path}\n`);
+    }
+    line?.update(p, verbose); // a verbose line just erased the progress line: draw it again
+  };
+  const start = performance.now();
+  const result = await publish(admin, dist, {
     ...(values.channel ? { channel: values.channel } : {}),
     ...(percent !== undefined ? { percent } : {}),
     ...(activation ? { activation } : {}),
-  });
+    onProgress,
+  }).finally(() => line?.end());
   if (values.json) console.log(JSON.stringify(result));
-  else {
-    console.log(`published ${result.id} (${result.uploaded} parts, ${result.bytes} bytes uploaded)${result.created ? '' : ' (already published)'}`);
+  else if (!values.quiet) {
+    console.log(publishSummary(result, (performance.now() - start) / 1000));
     if (result.channel) console.log(describeChannel(result.channel));
   }
 }
@@ -112,15 +169,22 @@ async function rollout(argv: string[]): Promise<void> {
   const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, {
     release: values.release, ...(percent !== undefined ? { percent } : {}), ...(activation ? { activation } : {}),
   });
-  console.log(values.json ? JSON.stringify(body) : describeChannel(body));
+  if (values.json) console.log(JSON.stringify(body));
+  else if (!values.quiet) console.log(describeChannel(body));
 }
 
 async function status(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { app: { type: 'string' }, json: { type: 'boolean' } });
   if (positionals.length) throw new CliError('usage', `status takes no arguments (got ${positionals.join(' ')})`);
-  const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
-  const { body } = await client(values).request<StatusResponse>('GET', PATHS.adminStatus + query);
-  console.log(values.json ? JSON.stringify(body) : formatStatus(body));
+  const admin = client(values);
+  const get = async (app: string | undefined) =>
+    (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''))).body;
+  const body = await get(values.app);
+  if (values.json) return console.log(JSON.stringify(body));
+  // Client counts carry a channel name but no app: with several apps, ask for each app alone.
+  const apps = [...new Set(body.channels.map((c) => c.app))];
+  const parts = !values.app && apps.length > 1 ? await Promise.all(apps.map(get)) : [body];
+  console.log(parts.map((p) => formatStatus(p, { verbose: values.verbose ?? false })).join('\n\n'));
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish: publishCommand, rollout, status };
@@ -139,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const code = err instanceof CliError ? err.code : 'internal';
     const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+    clearProgress?.();
     process.stderr.write(`updraft: ${code}: ${message}\n`);
     return 1;
   }

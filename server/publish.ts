@@ -11,6 +11,20 @@ export interface PublishOptions {
   /** @default 100 when `channel` is given: publishing to a channel means "this is the release now" unless told otherwise. */
   percent?: number;
   activation?: ActivationPolicy;
+  /** Called once the server said which parts it lacks (`path` null), then after each upload. */
+  onProgress?: (progress: PublishProgress) => void;
+  /** Uploads in flight at once. @default 4 */
+  concurrency?: number;
+}
+
+export interface PublishProgress {
+  /** The part just uploaded, or null for the first call, before any upload. */
+  path: string | null;
+  partsDone: number;
+  /** Parts to upload: the ones the server lacked. */
+  partsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
 }
 
 export interface PublishResult extends PublishResponse {
@@ -32,7 +46,11 @@ async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new CliError('io', `cannot read ${file}: ${(err as Error).message}`);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT' && path === MANIFEST_FILE) {
+      throw new CliError('io', `cannot read ${file}: ${dist} is not a build made with the updraft() Vite plugin`);
+    }
+    throw new CliError('io', `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
 }
 
@@ -55,21 +73,37 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
   const bySha = new Map<string, Asset>();
   for (const part of [...manifest.assets, ...(manifest.sw ? [manifest.sw] : [])]) if (!bySha.has(part.sha256)) bySha.set(part.sha256, part);
   const { body: { missing } } = await client.missing([...bySha.keys()]);
-  let bytes = 0;
-  for (const sha of missing) {
-    const part = bySha.get(sha);
-    if (!part) continue;
-    const data = await readDistFile(dist, part.path);
-    await client.request('PUT', PATHS.adminBlob(sha), data);
-    bytes += data.byteLength;
-  }
+  const queue = missing.flatMap((sha) => bySha.get(sha) ?? []);
+  const progress: PublishProgress = {
+    path: null, partsDone: 0, partsTotal: queue.length, bytesDone: 0, bytesTotal: queue.reduce((n, p) => n + p.size, 0),
+  };
+  o.onProgress?.({ ...progress });
+  // A few uploads in flight hide the per-request latency; the server writes each blob on its own.
+  let next = 0;
+  const worker = async () => {
+    while (next < queue.length) {
+      const part = queue[next++]!;
+      try {
+        const data = await readDistFile(dist, part.path);
+        await client.request('PUT', PATHS.adminBlob(part.sha256), data);
+        progress.partsDone += 1;
+        progress.bytesDone += data.byteLength;
+      } catch (err) {
+        next = queue.length; // the first failure stops the other workers after their current part
+        throw err;
+      }
+      o.onProgress?.({ ...progress, path: part.path });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, queue.length) }, worker));
+  const bytes = progress.bytesDone;
   const { body: published } = await client.request<PublishResponse>('POST', PATHS.adminReleases, manifest);
   let channel: ChannelState | null = null;
   if (o.channel) {
     const update = { release: manifest.id, percent: o.percent ?? 100, ...(o.activation ? { activation: o.activation } : {}) };
     channel = (await client.request<ChannelState>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
   }
-  return { ...published, app: manifest.app, version: manifest.version, parts: bySha.size, uploaded: missing.length, bytes, channel };
+  return { ...published, app: manifest.app, version: manifest.version, parts: bySha.size, uploaded: queue.length, bytes, channel };
 }
 
 /**

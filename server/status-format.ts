@@ -1,23 +1,94 @@
-import type { StatusResponse } from '../protocol/index.js';
+import type { ChannelState, StatusResponse } from '../protocol/index.js';
 
-/** `updraft status` as text: one block per channel with its clients and their reports. */
-export function formatStatus(s: StatusResponse): string {
-  const version = new Map(s.releases.map((r) => [r.id, `${r.version} #${r.seq}`]));
-  const label = (id: string | null) => (id ? `${id} (${version.get(id) ?? '?'})` : '(none)');
+export interface FormatStatusOptions {
+  /** Also list every published release and the latest reports. @default false */
+  verbose?: boolean;
+}
+
+type Row = string[];
+
+/** Aligned columns; the `right` ones (numbers) are right-aligned. */
+function table(header: Row, rows: Row[], right: ReadonlySet<number>): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: Row) =>
+    cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** `12.3 kB`, decimal units as Vite prints them. */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1_000_000) return `${(n / 1000).toFixed(1)} kB`;
+  if (n < 1_000_000_000) return `${(n / 1_000_000).toFixed(1)} MB`;
+  return `${(n / 1_000_000_000).toFixed(2)} GB`;
+}
+
+const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${Math.round((part / whole) * 100)}%`);
+
+/**
+ * `updraft status` as text: per channel, a header with its rollout and a table of the releases
+ * its clients run (from their latest check-in) with the reports about each, then the reasons of
+ * failures. Clients are grouped by channel name only, so pass one app's status at a time when
+ * several apps share channel names (the CLI does).
+ */
+export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): string {
+  const release = new Map(s.releases.map((r) => [r.id, r]));
+  const version = (id: string) => {
+    const r = release.get(id);
+    return r ? `${r.version} #${r.seq}` : '?';
+  };
+  const label = (id: string) => `${id} (${version(id)})`;
   const lines: string[] = [];
-  if (s.channels.length === 0) lines.push(`no channels (${s.releases.length} release(s) published)`);
+
+  if (s.channels.length === 0) {
+    const n = s.releases.length;
+    lines.push(`no channels yet (${n} release${n === 1 ? '' : 's'} published): \`updraft publish <dist> --channel stable\` creates one`);
+  }
   for (const ch of s.channels) {
-    lines.push(`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}`);
-    if (ch.previous) lines.push(`  others stay on ${label(ch.previous)}`);
-    const clients = s.clients.filter((c) => c.channel === ch.name);
-    lines.push(`  clients: ${clients.length ? '' : 'none'}`);
-    for (const c of clients) lines.push(`    ${String(c.count).padStart(6)}  ${label(c.release)}`);
-    for (const id of [ch.release, ch.previous]) {
-      const counts = s.reportCounts.filter((r) => r.release === id);
-      if (!id || counts.length === 0) continue;
-      const text = counts.map((r) => `${r.event}${r.code ? `(${r.code})` : ''} ${r.count}`).join(', ');
-      lines.push(`  reports for ${id}: ${text}`);
-    }
+    if (lines.length) lines.push('');
+    lines.push(...channelBlock(s, ch, label, version));
+  }
+
+  if (o.verbose) {
+    lines.push('', `releases (${s.releases.length}):`);
+    const rows = s.releases.map((r) => [r.id, r.app, `${r.version} #${r.seq}`, r.createdAt, String(r.parts), formatBytes(r.bytes)]);
+    lines.push(...table(['RELEASE', 'APP', 'VERSION', 'BUILT', 'PARTS', 'SIZE'], rows, new Set([4, 5])).map((l) => `  ${l}`));
+    lines.push('', `latest reports (${s.recentReports.length}):`);
+    const reports = s.recentReports.map((r) => [new Date(r.at).toISOString(), r.client, r.release, r.event, r.code ?? '']);
+    if (reports.length) lines.push(...table(['AT (CLIENT CLOCK)', 'CLIENT', 'RELEASE', 'EVENT', 'CODE'], reports, new Set()).map((l) => `  ${l}`));
   }
   return lines.join('\n');
+}
+
+function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) => string, version: (id: string) => string): string[] {
+  const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}`];
+  if (ch.previous && ch.percent < 100) lines.push(`  the other ${100 - ch.percent}% stay on ${label(ch.previous)}`);
+
+  const clients = s.clients.filter((c) => c.channel === ch.name);
+  const total = clients.reduce((n, c) => n + c.count, 0);
+  const count = (id: string | null) => clients.filter((c) => c.release === id).reduce((n, c) => n + c.count, 0);
+  const reports = (id: string, event: string) =>
+    s.reportCounts.filter((r) => r.release === id && r.event === event).reduce((n, r) => n + r.count, 0);
+
+  // The channel's two releases always get a row; any other release only while clients still run it.
+  const ids = [ch.release, ...(ch.previous ? [ch.previous] : [])];
+  for (const c of clients) if (c.release !== null && !ids.includes(c.release)) ids.push(c.release);
+  const rows = ids.map((id) => {
+    const role = id === ch.release ? 'current' : id === ch.previous ? 'previous' : 'older';
+    const n = count(id);
+    return [id, version(id), role, String(n), percent(n, total), String(reports(id, 'downloaded')), String(reports(id, 'activated')), String(reports(id, 'failed'))];
+  });
+  const installing = count(null);
+  if (installing > 0) rows.push(['(none yet)', '', 'installing', String(installing), percent(installing, total), '', '', '']);
+  const header = ['RELEASE', 'VERSION', 'ROLE', 'CLIENTS', 'SHARE', 'DOWNLOADED', 'ACTIVATED', 'FAILED'];
+  lines.push(...table(header, rows, new Set([3, 4, 5, 6, 7])).map((l) => `  ${l}`));
+  lines.push(`  ${total} client${total === 1 ? '' : 's'} checked in`);
+
+  for (const id of ids) {
+    const failures = s.reportCounts.filter((r) => r.release === id && r.event === 'failed');
+    if (failures.length === 0) continue;
+    const reasons = failures.map((r) => `${r.code ?? 'unknown'} ×${r.count}`).join(', ');
+    lines.push(`  failures on ${id}: ${reasons}`);
+  }
+  return lines;
 }
