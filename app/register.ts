@@ -1,4 +1,9 @@
-import { Workbox } from 'workbox-window';
+import * as workboxWindow from 'workbox-window';
+
+// workbox-window's Node entry is a UMD bundle whose named exports Node cannot see: take the class
+// from the namespace or its default, so importing `updraft/client` during SSR or in Node tests works.
+const Workbox: typeof workboxWindow.Workbox =
+  workboxWindow.Workbox ?? (workboxWindow as unknown as { default: typeof workboxWindow }).default.Workbox;
 import { UpdraftError } from '../protocol/errors.js';
 import type { CheckNowReply, HelloReply, PageRequest, UpdraftEvent } from '../protocol/messages.js';
 import { createEmitter, eventFromMessage, type UpdraftEventHandler, type UpdraftEventName } from './events.js';
@@ -18,7 +23,7 @@ export interface Updraft {
   /** Resolves once a service worker controls this page; rejects if registration failed. */
   ready: Promise<void>;
   /** The workbox-window instance, for anything Updraft does not wrap. */
-  workbox: Workbox;
+  workbox: workboxWindow.Workbox;
 }
 
 /**
