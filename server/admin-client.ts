@@ -38,7 +38,13 @@ export class AdminClient {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError('unreachable', `cannot reach ${this.server} (${cause?.code ?? cause?.message ?? String(err)})`);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      // The connection dropped mid-answer (server killed, proxy reset): as unreachable as no answer at all.
+      throw new CliError('unreachable', `lost the connection to ${this.server} while reading ${method} ${path} (${(err as Error).message})`);
+    }
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
-  ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, Sha256, UpdraftError, checkManifestConsistency, parse,
+  ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, UpdraftError, checkManifestConsistency, parse,
   type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseSummary, type StatusResponse,
 } from '../protocol/index.js';
 import { adminAuth } from './admin-auth.js';
@@ -9,17 +9,24 @@ import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { StoredRelease } from './store.js';
 
-/** Admin JSON bodies (a manifest of 100k assets is ~20 MB); blob uploads stream to disk unbounded. */
+/** Admin JSON bodies (a manifest of 100k assets is ~20 MB); blob uploads stream to disk up to `uploadLimit`. */
 const ADMIN_JSON_LIMIT = 64 * 1024 * 1024;
 const RECENT_REPORTS = 50;
+const SHA256 = /^[0-9a-f]{64}$/;
 
-async function* chunksOf(body: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
+const tooLarge = (limit: number) => new UpdraftError('body_too_large', `blob uploads are limited to ${limit} bytes`);
+
+/** The body's chunks, failing with `body_too_large` as soon as more than `limit` bytes arrived (the blob store then deletes its temp file). */
+async function* chunksOf(body: ReadableStream<Uint8Array> | null, limit: number): AsyncGenerator<Uint8Array> {
   if (!body) return;
   const reader = body.getReader();
+  let size = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge(limit);
       yield value;
     }
   } finally {
@@ -47,8 +54,11 @@ export function adminRoutes(o: ResolvedOptions): Hono {
   });
 
   app.put('/v1/admin/blobs/:sha256', async (c) => {
-    const sha256 = parse(Sha256, c.req.param('sha256'), 'sha256');
-    const written = await o.blobs.write(sha256, chunksOf(c.req.raw.body));
+    const sha256 = c.req.param('sha256');
+    if (!SHA256.test(sha256)) throw new UpdraftError('invalid_hash', `not a lowercase hex sha256: ${sha256.slice(0, 80)}`);
+    // Refuse a declared oversize body before writing a byte; a chunked one is cut off while streaming.
+    if (Number(c.req.header('Content-Length')) > o.uploadLimit) throw tooLarge(o.uploadLimit);
+    const written = await o.blobs.write(sha256, chunksOf(c.req.raw.body, o.uploadLimit));
     await o.store.putBlob(sha256, written.size);
     return c.json(written, 201);
   });
@@ -79,7 +89,7 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     const update = parse(ChannelUpdate, await readJson(c), 'channel update');
     const release = await o.store.getRelease(update.release);
     if (!release) throw new UpdraftError('unknown_release', `no release ${update.release}`);
-    const appName = c.req.query('app') ?? release.manifest.app;
+    const appName = c.req.query('app') || release.manifest.app;
     if (appName !== release.manifest.app) {
       throw new UpdraftError('bad_request', `release ${update.release} belongs to app ${release.manifest.app}, not ${appName}`);
     }

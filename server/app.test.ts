@@ -81,7 +81,7 @@ describe('publish', () => {
     expect(await code(res)).toBe('hash_mismatch');
     const missing = await admin('POST', PATHS.adminMissingBlobs, { sha256s: ['a'.repeat(64)] });
     expect(await missing.json()).toEqual({ missing: ['a'.repeat(64)] });
-    expect(await code(await admin('PUT', PATHS.adminBlob('nothex'), new Uint8Array(1)))).toBe('invalid_body');
+    expect(await code(await admin('PUT', PATHS.adminBlob('nothex'), new Uint8Array(1)))).toBe('invalid_hash');
   });
 
   it('rejects inconsistent manifests and invalid JSON', async () => {

@@ -1,11 +1,13 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
-import { PATHS, UpdraftError } from '../protocol/index.js';
+import * as v from 'valibot';
+import { ClientId, Name, PATHS, UpdraftError } from '../protocol/index.js';
 import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
 import { checkInRoutes } from './check-in.js';
 import { errorResponse, onError, onNotFound } from './errors.js';
+import { clientRateLimit, inFlightLimit } from './load-shedding.js';
 import { resolveOptions, type UpdateServerOptions } from './options.js';
 import { reportRoutes } from './reports.js';
 import { staticRoutes } from './static.js';
@@ -28,9 +30,14 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
     maxSize: o.bodyLimit,
     onError: (c) => errorResponse(c, new UpdraftError('body_too_large', `request bodies are limited to ${o.bodyLimit} bytes`)),
   });
-  app.use(`/${PATHS.checkIn}`, publicCors, limit);
+  // Shedding runs after CORS, so a cross-origin SW can read the 503/429's Retry-After.
+  const shed = inFlightLimit({ max: o.maxInFlight, retryAfter: o.retryAfter });
+  const perClient = o.clientCheckIns
+    ? [clientRateLimit({ ...o.clientCheckIns, key: checkInClient, now: o.now })]
+    : [];
+  app.use(`/${PATHS.checkIn}`, publicCors, shed, limit, ...perClient);
   app.use(`/${PATHS.reports}`, publicCors, limit);
-  app.use('/v1/blobs/*', publicCors);
+  app.use('/v1/blobs/*', publicCors, shed);
   app.use('/v1/releases/*', publicCors);
 
   app.route('/', checkInRoutes(o));
@@ -41,6 +48,19 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   // Sub-app notFound handlers are dropped when mounted, so unknown routes get a JSON 404 from a route.
   app.all('/*', onNotFound);
   return app;
+}
+
+/**
+ * The check-in's `app/client`, read from the size-limited body (Hono caches it for the route).
+ * Null when either is invalid, so the route answers 400 and no unbounded key is ever stored.
+ */
+async function checkInClient(c: Context): Promise<string | null> {
+  try {
+    const body = JSON.parse(await c.req.text()) as { app?: unknown; client?: unknown } | null;
+    return v.is(ClientId, body?.client) && v.is(Name, body?.app) ? `${body.app}/${body.client}` : null;
+  } catch {
+    return null;
+  }
 }
 
 export type { UpdateServerOptions };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,6 +43,18 @@ describe('BlobStore', () => {
 
   it('refuses non-hash names (no path traversal)', () => {
     expect(() => blobs.pathFor('../../etc/passwd')).toThrow(UpdraftError);
+  });
+
+  it('removeStaleTemp deletes the temp files of dead writers only', async () => {
+    await blobs.write(sha, chunks(bytes));
+    const sub = join(dir, sha.slice(0, 2));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeFileSync(join(sub, `${sha}.${dead}-0a1b2c.tmp`), 'partial');
+    writeFileSync(join(sub, `${sha}.0a1b2c3d4e5f.tmp`), 'partial, named before pids were recorded');
+    writeFileSync(join(sub, `${sha}.${process.pid}-0a1b2c.tmp`), 'a live upload');
+    expect(await blobs.removeStaleTemp()).toBe(2);
+    expect(readdirSync(sub).sort()).toEqual([sha, `${sha}.${process.pid}-0a1b2c.tmp`].sort());
+    expect(await new BlobStore(join(dir, 'nowhere')).removeStaleTemp()).toBe(0);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UpdraftError } from '../protocol/index.js';
@@ -43,7 +43,8 @@ export class BlobStore {
   async write(sha256: string, body: AsyncIterable<Uint8Array>, expectedSize?: number): Promise<WrittenBlob> {
     const final = this.pathFor(sha256);
     await mkdir(dirname(final), { recursive: true });
-    const temp = `${final}.${randomBytes(6).toString('hex')}.tmp`;
+    // The writer's pid in the name lets `removeStaleTemp` tell a crashed writer's leftovers from a live one's.
+    const temp = `${final}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
     const file = await open(temp, 'wx');
     const hash = createHash('sha256');
     let size = 0;
@@ -70,10 +71,44 @@ export class BlobStore {
     return { sha256, size };
   }
 
+  /**
+   * Deletes temp files left by writers that died mid-upload (kill -9, power loss): their process is
+   * gone. Never visible as blobs, they would only pile up. Another live server sharing this
+   * directory keeps its in-progress files. Returns how many were removed.
+   */
+  async removeStaleTemp(): Promise<number> {
+    let removed = 0;
+    let dirs: string[];
+    try {
+      dirs = await readdir(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    for (const d of dirs.filter((name) => /^[0-9a-f]{2}$/.test(name))) {
+      for (const name of await readdir(join(this.root, d)).catch(() => [] as string[])) {
+        const m = /^[0-9a-f]{64}\.(?:(\d+)-)?[0-9a-f]+\.tmp$/.exec(name);
+        if (!m || (m[1] && isAlive(Number(m[1])))) continue;
+        await unlink(join(this.root, d, name)).then(() => removed++, () => {});
+      }
+    }
+    return removed;
+  }
+
   /** A web stream of the blob's bytes, `end` inclusive (as in a Range header). */
   read(sha256: string, range?: { start: number; end: number }): ReadableStream<Uint8Array> {
     const stream = createReadStream(this.pathFor(sha256), range);
     return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+  }
+}
+
+/** Whether a process with this pid runs (EPERM: it does, as another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

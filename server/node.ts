@@ -35,6 +35,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const ownStore = !options.store;
   const store = options.store ?? openSqliteStore(dataDir);
   const blobs = options.blobs ?? new BlobStore(join(dataDir, 'blobs'));
+  // A server killed mid-upload leaves temp files; the next start of the same data dir clears them.
+  if (!options.blobs) await blobs.removeStaleTemp();
   const app = options.app ?? createUpdateServer({ ...options, store, blobs });
   const host = options.host ?? '127.0.0.1';
 

@@ -23,6 +23,21 @@ export interface UpdateServerOptions {
   serve?: { app?: string; channel?: string } | false;
   /** Max body of public JSON routes (check-in, reports), bytes. @default 1_048_576 */
   bodyLimit?: number;
+  /** Max size of one admin blob upload (`PUT v1/admin/blobs/:sha256`), bytes; uploads stream to disk. @default 536_870_912 (512 MiB) */
+  uploadLimit?: number;
+  /**
+   * Check-in and blob requests in progress at once (a blob counts until its body is sent);
+   * beyond it they answer 503 `overloaded` with a jittered `Retry-After`. @default 1024
+   */
+  maxInFlight?: number;
+  /** Base `Retry-After` of a 503, seconds; each answer is spread over [base, 2 × base]. @default 5 */
+  retryAfter?: number;
+  /**
+   * Check-ins one client (by its id) may make per window; beyond it they answer 429
+   * `too_many_requests` with `Retry-After` until the window ends. `false` turns it off.
+   * @default { max: 60, windowMs: 60_000 }
+   */
+  clientCheckIns?: { max: number; windowMs: number } | false;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -38,6 +53,10 @@ export interface ResolvedOptions {
   planTtlMs: number;
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
+  uploadLimit: number;
+  maxInFlight: number;
+  retryAfter: number;
+  clientCheckIns: { max: number; windowMs: number } | false;
   now: () => number;
 }
 
@@ -55,6 +74,10 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     planTtlMs: o.planTtlMs ?? 86_400_000,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
+    uploadLimit: o.uploadLimit ?? 512 * 1024 * 1024,
+    maxInFlight: o.maxInFlight ?? 1024,
+    retryAfter: o.retryAfter ?? 5,
+    clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
     now: o.now ?? Date.now,
   };
 }

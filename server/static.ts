@@ -65,6 +65,10 @@ export function staticRoutes(o: ResolvedOptions): Hono {
     } catch {
       throw new UpdraftError('invalid_path', 'malformed percent-encoding in path');
     }
+    // No asset path holds these (protocol's AssetPath): answer traversal attempts with a clear 400, not the SPA fallback.
+    if (/[\\\x00-\x1f\x7f]/.test(rel) || rel.split('/').some((s) => s === '.' || s === '..')) {
+      throw new UpdraftError('invalid_path', 'paths may not hold "." or ".." segments, backslashes or control characters');
+    }
     if (rel === 'v1' || rel.startsWith('v1/')) throw new UpdraftError('not_found', `no route for GET ${c.req.path}`);
     const manifest = await servedRelease(o, serve);
     const headers = { 'X-Content-Type-Options': 'nosniff' };
