@@ -5,15 +5,18 @@ import { updraft } from './plugin/index.js';
 
 // The demo PWA. UPDRAFT_DEMO_VERSION makes two builds differ in app content only (the e2e tests
 // build 1.0.0, 2.0.0, ...); UPDRAFT_DEMO_OUT puts each build in its own directory.
+// UPDRAFT_DEMO_BROKEN=1 makes the entry throw at start; UPDRAFT_DEMO_BOOT_TIMEOUT_MS sets the
+// plugin's bootTimeoutMs (e2e/readiness.spec.ts).
 const repo = fileURLToPath(new URL('.', import.meta.url));
 const version = process.env.UPDRAFT_DEMO_VERSION ?? '1.0.0';
+const bootTimeoutMs = process.env.UPDRAFT_DEMO_BOOT_TIMEOUT_MS ? Number(process.env.UPDRAFT_DEMO_BOOT_TIMEOUT_MS) : undefined;
 
 export default defineConfig({
   root: resolve(repo, 'app/demo'),
-  define: { __DEMO_VERSION__: JSON.stringify(version) },
+  define: { __DEMO_VERSION__: JSON.stringify(version), __DEMO_BROKEN__: JSON.stringify(process.env.UPDRAFT_DEMO_BROKEN === '1') },
   build: {
     outDir: resolve(repo, process.env.UPDRAFT_DEMO_OUT ?? '.updraft/builds/dev'),
     emptyOutDir: true,
   },
-  plugins: [updraft({ app: 'demo', channel: 'stable', version })],
+  plugins: [updraft({ app: 'demo', channel: 'stable', version, ...(bootTimeoutMs === undefined ? {} : { bootTimeoutMs }) })],
 });

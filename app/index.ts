@@ -1,5 +1,5 @@
 export { registerUpdraft, type Updraft } from './register.js';
 export type { RegisterOptions } from './options.js';
 export type { UpdraftEventName, UpdraftEventOf, UpdraftEventHandler } from './events.js';
-export type { UpdraftEvent, CheckNowReply, HelloReply } from '../protocol/messages.js';
+export type { UpdraftEvent, CheckNowReply, HelloReply, ReadyReply } from '../protocol/messages.js';
 export { UpdraftError, type ErrorCode } from '../protocol/errors.js';

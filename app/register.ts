@@ -5,7 +5,7 @@ import * as workboxWindow from 'workbox-window';
 const Workbox: typeof workboxWindow.Workbox =
   workboxWindow.Workbox ?? (workboxWindow as unknown as { default: typeof workboxWindow }).default.Workbox;
 import { UpdraftError } from '../protocol/errors.js';
-import type { CheckNowReply, HelloReply, PageRequest, UpdraftEvent } from '../protocol/messages.js';
+import type { CheckNowReply, HelloReply, PageRequest, ReadyReply, UpdraftEvent } from '../protocol/messages.js';
 import { createEmitter, eventFromMessage, type UpdraftEventHandler, type UpdraftEventName } from './events.js';
 import { resolveRegisterOptions, type RegisterOptions } from './options.js';
 import { request } from './request.js';
@@ -20,15 +20,22 @@ export interface Updraft {
   applyUpdate(): Promise<void>;
   /** Which release serves this page, and which are active and staged. */
   release(): Promise<HelloReply>;
+  /**
+   * Tells the SW this page booted: call it once the app rendered, on every load. A newly activated
+   * release that no page it served confirms within `bootTimeoutMs` of its first page is rolled
+   * back. The SW confirms the release that served this page by its own record, not by anything the
+   * page claims. Waits for `controlled`; rejects (code `internal`) without a service worker.
+   */
+  ready(): Promise<ReadyReply>;
   /** Resolves once a service worker controls this page; rejects if registration failed. */
-  ready: Promise<void>;
+  controlled: Promise<void>;
   /** The workbox-window instance, for anything Updraft does not wrap. */
   workbox: workboxWindow.Workbox;
 }
 
 /**
  * Registers the Updraft service worker and connects this page to it. Call it once per page.
- * It never throws for a browser without service workers: `ready` then rejects and requests fail
+ * It never throws for a browser without service workers: `controlled` then rejects and requests fail
  * with code `internal`, and the page runs from the network as usual.
  */
 export function registerUpdraft(options: RegisterOptions = {}): Updraft {
@@ -61,9 +68,9 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     if (event.name === 'wake-at' && !hasBackgroundSync()) wakeTimer.schedule(event.at);
   };
 
-  let ready: Promise<void>;
+  let controlled: Promise<void>;
   if (!container) {
-    ready = Promise.reject(new UpdraftError('internal', 'service workers are not available in this browser or context'));
+    controlled = Promise.reject(new UpdraftError('internal', 'service workers are not available in this browser or context'));
   } else {
     // Listen on the container itself: workbox-window only forwards messages from the worker it
     // registered, and events must reach the page from whichever worker controls it.
@@ -74,24 +81,24 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     // Messages are queued until this is called or the document finished parsing.
     container.startMessages();
 
-    const controlled = new Promise<void>((resolve) => {
+    const hasController = new Promise<void>((resolve) => {
       if (container.controller) return resolve();
       container.addEventListener('controllerchange', () => resolve(), { once: true });
     });
     const registered = wb.register().then((registration) => {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
     });
-    ready = Promise.race([controlled, registered.then(() => controlled)]);
+    controlled = Promise.race([hasController, registered.then(() => hasController)]);
     // An update staged before this page loaded (prompt policy) is announced again to this page.
-    ready
+    controlled
       .then(() => send<HelloReply>({ type: 'updraft:hello' }))
       .then((hello) => {
         if (hello.pending) handle({ name: 'update-ready', ...hello.pending });
       })
       .catch(() => {});
   }
-  // Whoever does not await `ready` should not see an unhandled rejection for it.
-  ready.catch(() => {});
+  // Whoever does not await `controlled` should not see an unhandled rejection for it.
+  controlled.catch(() => {});
 
   return {
     on: (name, handler) => emitter.on(name, handler),
@@ -101,7 +108,11 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       reload();
     },
     release: () => send<HelloReply>({ type: 'updraft:hello' }),
-    ready,
+    ready: async () => {
+      await controlled;
+      return send<ReadyReply>({ type: 'updraft:ready' });
+    },
+    controlled,
     workbox: wb,
   };
 }

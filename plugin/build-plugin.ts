@@ -12,7 +12,14 @@ const ENTRY = 'index.html';
 
 /** The service worker's baked-in configuration: only what is stable across releases of one app. */
 export function swConfigFor(options: ResolvedOptions): SwConfig {
-  return { server: options.server, app: options.app, channel: options.channel, manifest: MANIFEST_FILE, concurrency: options.concurrency };
+  return {
+    server: options.server,
+    app: options.app,
+    channel: options.channel,
+    manifest: MANIFEST_FILE,
+    concurrency: options.concurrency,
+    bootTimeoutMs: options.bootTimeoutMs,
+  };
 }
 
 /**

@@ -18,14 +18,15 @@ describe('resolveOptions', () => {
   test('defaults come from the nearest package.json', () => {
     const root = project({ name: '@acme/Shop App', version: '4.2.0' });
     expect(resolveOptions({}, join(root, 'src'))).toEqual({
-      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3,
+      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3, bootTimeoutMs: 30_000,
     });
   });
 
   test('explicit options win and swEntry becomes absolute', () => {
     const root = project({ name: 'x', version: '1.0.0' });
-    const o = resolveOptions({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: 'src/sw.ts', concurrency: 5 }, root);
-    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5 });
+    const o = resolveOptions({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: 'src/sw.ts', concurrency: 5, bootTimeoutMs: 5000 }, root);
+    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5, bootTimeoutMs: 5000 });
+    expect(resolveOptions({ bootTimeoutMs: 0 }, root).bootTimeoutMs).toBe(0);
   });
 
   test.each([
@@ -35,6 +36,10 @@ describe('resolveOptions', () => {
     [{ concurrency: 1.5 }, /^\[updraft\] invalid options: concurrency: must be an integer/],
     [{ app: '' }, /^\[updraft\] invalid options: app:/],
     [{ server: 42 }, /^\[updraft\] invalid options: server:/],
+    [{ bootTimeoutMs: 500 }, /^\[updraft\] invalid options: bootTimeoutMs: must be 0 \(off\) or 1000 to 86400000 ms/],
+    [{ bootTimeoutMs: 86_400_001 }, /^\[updraft\] invalid options: bootTimeoutMs:/],
+    [{ bootTimeoutMs: 1500.5 }, /^\[updraft\] invalid options: bootTimeoutMs: must be an integer/],
+    [{ bootTimeoutMs: '30s' }, /^\[updraft\] invalid options: bootTimeoutMs:/],
     ['stable', /^\[updraft\] options must be an object/],
   ])('rejects %j', (options, message) => {
     expect(() => resolveOptions(options, project(null))).toThrow(message);

@@ -22,6 +22,13 @@ export interface UpdraftOptions {
   swEntry?: string;
   /** Update tasks the service worker runs at once. @default 3 */
   concurrency?: number;
+  /**
+   * Milliseconds a newly activated release has, from the first page it serves, until a page it
+   * served calls `ready()` (`updraft/client`); then the service worker goes back to the previous
+   * release and reports `boot-failed`. `0` turns the check off. 1000 to 86400000, or 0.
+   * @default 30000
+   */
+  bootTimeoutMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -32,6 +39,7 @@ export interface ResolvedOptions {
   /** Absolute path, or null for the generated entry. */
   swEntry: string | null;
   concurrency: number;
+  bootTimeoutMs: number;
 }
 
 const OptionsSchema = v.strictObject({
@@ -41,6 +49,14 @@ const OptionsSchema = v.strictObject({
   version: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))),
   swEntry: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
   concurrency: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(64))),
+  bootTimeoutMs: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer('must be an integer'),
+      // Under a second no real page boots; over a day the user has long given up on it.
+      v.check((n) => n === 0 || (n >= 1000 && n <= 86_400_000), 'must be 0 (off) or 1000 to 86400000 ms'),
+    ),
+  ),
 });
 
 const KNOWN_KEYS = Object.keys(OptionsSchema.entries);
@@ -70,6 +86,7 @@ export function resolveOptions(options: unknown, root: string): ResolvedOptions 
     version: o.version ?? (typeof pkg?.version === 'string' && pkg.version !== '' ? pkg.version.slice(0, 100) : '0.0.0'),
     swEntry: o.swEntry === undefined ? null : resolve(root, o.swEntry),
     concurrency: o.concurrency ?? 3,
+    bootTimeoutMs: o.bootTimeoutMs ?? 30_000,
   };
 }
 

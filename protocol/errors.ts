@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   install: 0, // the staged release could not be written
   superseded: 0, // a newer plan replaced this one
   plan_expired: 0,
+  boot_failed: 0, // no page confirmed the activated release (`ready()`) in time: rolled back (since 0.1, additive)
   internal: 500,
 } as const;
 

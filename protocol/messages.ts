@@ -14,6 +14,11 @@ export type PageRequest =
   | { type: 'updraft:wake' }
   /** Which release serves the asking page, and what is active and staged. */
   | { type: 'updraft:hello' }
+  /**
+   * The asking page booted (since 0.1, additive). Confirms the release the SW served the page (its
+   * pin), never one the page names: see `ReadyReply`.
+   */
+  | { type: 'updraft:ready' }
   | { type: 'updraft:state' };
 
 export type SwReply<T = unknown> = { ok: true; value: T } | { ok: false; code: ErrorCode; message: string };
@@ -32,6 +37,18 @@ export interface HelloReply {
   pending: { release: string; version: string; policy: ActivationPolicy } | null;
 }
 
+export interface ReadyReply {
+  /** The release that served the asking page (its pin), or null if the SW does not know it. */
+  release: string | null;
+  /**
+   * - `confirmed`: this page's release awaited confirmation and now has it; it stays active.
+   * - `none-pending`: nothing awaits confirmation from this page's release (confirmed before, never
+   *   watched, or already rolled back).
+   * - `other-release`: another release awaits confirmation; a page on this one does not count.
+   */
+  result: 'confirmed' | 'none-pending' | 'other-release';
+}
+
 export type CheckNowReply =
   | { result: 'current' }
   | { result: 'update'; release: string }
@@ -45,6 +62,11 @@ export type UpdraftEvent =
   | { name: 'update-ready'; release: string; version: string; policy: ActivationPolicy }
   | { name: 'activated'; release: string; version: string; policy: ActivationPolicy }
   | { name: 'failed'; release: string | null; code: ErrorCode; message: string }
+  /**
+   * No page confirmed `release` in time (code `boot_failed`): `active` serves new navigations again,
+   * and `release` is not installed again until the server offers another one (since 0.1, additive).
+   */
+  | { name: 'rolled-back'; release: string; version: string; active: string; code: 'boot_failed' }
   /** Local epoch ms at which the SW next has due work; pages without Background Sync nudge it then. */
   | { name: 'wake-at'; at: number };
 
@@ -64,6 +86,12 @@ export interface SwConfig {
   manifest: string;
   /** Tasks run at once. @default 3 */
   concurrency: number;
+  /**
+   * How long a newly activated release has, from the first navigation it serves, until a page it
+   * served calls `ready()`; then the SW rolls back to the previous release. `0` turns the check off.
+   * Since 0.1, additive: a config without it gets the default. @default 30000
+   */
+  bootTimeoutMs: number;
 }
 
 /** Debug state the SW reports at `DEBUG_STATE_JSON_PATH` and on `updraft:state`. */
@@ -80,6 +108,10 @@ export interface SwDebugState {
     tasks: { id: string; kind: string; state: string; attempts: number; nextAttemptAt: number; lastError: string | null; sha256?: string }[];
   };
   pins: { clientId: string; release: string }[];
+  /** The activated release awaiting a page's `ready()`, and its deadline (null until it served a navigation). */
+  boot: { release: string; previous: string; deadline: number | null } | null;
+  /** Releases rolled back for failing to boot: plans to them are ignored. */
+  bad: string[];
   releases: string[];
   parts: number;
   log: string[];

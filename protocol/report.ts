@@ -9,8 +9,13 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
  * - `rejected` (since 0.1, additive): a source served bytes that did not match a part's hash or
  *   size. Not a failure: the bytes were never stored and the next source was tried. `code` is
  *   `content`; `message` names the part and the source. At most one per source per attempt.
+ * - `boot-failed` (since 0.1, additive): the release was activated, but no page it served confirmed
+ *   it (`ready()` in `updraft/client`) within `SwConfig.bootTimeoutMs` of the first navigation it
+ *   served. The worker went back to the previous release and will not install this one again.
+ *   `code` is `boot_failed`; `planId` is the plan that installed it, when still known. A separate
+ *   event, not `failed`: the plan itself completed, and a failure rate per release can count these.
  */
-export const ReportEvent = v.picklist(['downloaded', 'activated', 'failed', 'rejected']);
+export const ReportEvent = v.picklist(['downloaded', 'activated', 'failed', 'rejected', 'boot-failed']);
 export type ReportEvent = v.InferOutput<typeof ReportEvent>;
 
 export const Report = v.object({
@@ -23,7 +28,7 @@ export const Report = v.object({
   code: v.optional(v.custom<ErrorCode>((c) => typeof c === 'string' && Object.hasOwn(ERROR_CODES, c), 'unknown error code')),
   message: v.optional(v.pipe(v.string(), v.maxLength(1000))),
   /** Client clock, epoch ms. */
-  at: v.number(),
+  at: v.pipe(v.number(), v.finite()),
 });
 export type Report = v.InferOutput<typeof Report>;
 

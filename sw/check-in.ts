@@ -16,6 +16,7 @@ import {
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { broadcast } from './events.js';
+import { isBad } from './readiness.js';
 import { backoff } from './scheduler.js';
 import { parseRetryAfter } from './scheduler.js';
 import type { StoredPlan, TaskRecord } from './store.js';
@@ -117,12 +118,17 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     log.warn(`check-in: plan rejected: ${problem ?? 'target does not match its release'}`);
     return { result: 'error', code: 'invalid_body', message: problem ?? 'plan target does not match its release' };
   }
+  if (isBad(await store.getMeta('badReleases'), answer.plan.to)) {
+    // Rolled back here for failing to boot: wait for the server to offer another release.
+    log.info(`check-in: plan to ${answer.plan.to} ignored, that release failed to boot here`);
+    return { result: 'current' };
+  }
   await acceptPlan(ctx, answer.plan);
   return { result: 'update', release: answer.plan.to };
 }
 
 /**
- * Stores `plan` unless its target is already active or staged. Replaces an older plan (parts it
+ * Stores `plan` unless its target is already active or staged, or failed to boot here. Replaces an older plan (parts it
  * fetched stay in the cache and make the new plan's fetches instant); the same plan again keeps its
  * progress unless it had failed. Returns whether a plan was stored.
  */
@@ -133,6 +139,7 @@ export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
     log.info(`plan ${plan.planId}: ${plan.to} already ${plan.to === ptr.active ? 'active' : 'staged'}, ignored`);
     return false;
   }
+  if (isBad(await store.getMeta('badReleases'), plan.to)) return false;
   const current = await store.getPlan();
   if (current && current.plan.planId === plan.planId && !current.failure) return false;
   const tasks: Record<string, TaskRecord> = {};

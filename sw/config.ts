@@ -4,6 +4,7 @@ export const DEFAULT_CONFIG = {
   server: '/',
   manifest: 'updraft-release.json',
   concurrency: 3,
+  bootTimeoutMs: 30_000,
 } as const satisfies Partial<SwConfig>;
 
 /** Merges the build-time config and overrides over the defaults, once. */
@@ -14,7 +15,10 @@ export function resolveConfig(...layers: (Partial<SwConfig> | undefined)[]): SwC
   }
   if (!merged.app || !merged.channel) throw new Error('updraft: SwConfig needs `app` and `channel` (set by the Vite plugin)');
   const concurrency = Math.max(1, Math.floor(merged.concurrency ?? DEFAULT_CONFIG.concurrency));
-  return { ...(merged as SwConfig), concurrency };
+  const boot = Number(merged.bootTimeoutMs);
+  // A config baked before the field existed, or a nonsense value, gets the default; 0 turns the check off.
+  const bootTimeoutMs = Number.isFinite(boot) && boot >= 0 ? Math.floor(boot) : DEFAULT_CONFIG.bootTimeoutMs;
+  return { ...(merged as SwConfig), concurrency, bootTimeoutMs };
 }
 
 /** Absolute URLs derived from the config and the registration scope. */

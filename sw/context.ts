@@ -3,7 +3,7 @@ import type { ReleaseManifest, SwConfig } from '../protocol/index.js';
 import type { Adapter, PartsCache } from './adapter.js';
 import type { Urls } from './config.js';
 import type { Log } from './debug.js';
-import type { SwStore } from './store.js';
+import type { BootWatch, SwStore } from './store.js';
 
 export interface SwContext {
   adapter: Adapter;
@@ -17,6 +17,8 @@ export interface SwContext {
   pins: Map<string, string>;
   /** Release manifests read so far (they are immutable). */
   releases: Map<string, ReleaseManifest>;
+  /** Mirrors `Meta.boot`, so fetches can check the deadline without a read. */
+  boot: BootWatch | null;
 }
 
 export async function loadRelease(ctx: SwContext, id: string): Promise<ReleaseManifest | undefined> {

@@ -45,6 +45,8 @@ export function renderState(s: SwDebugState): string {
     `releases: ${s.releases.join(', ') || '-'}`,
     `parts: ${s.parts}`,
     `pins: ${s.pins.map((p) => `${p.clientId}→${p.release}`).join(', ') || '-'}`,
+    `boot check: ${s.boot ? `${s.boot.release} awaits ready(), else back to ${s.boot.previous}${s.boot.deadline ? ` at ${time(s.boot.deadline)}` : ' (clock starts at its first page)'}` : '-'}`,
+    `bad releases: ${s.bad.join(', ') || '-'}`,
     '',
   ];
   if (s.plan) {

@@ -1,6 +1,7 @@
 /**
  * Garbage collection: forget pins of closed windows, then delete parts and release records that no
  * release still in use needs (active, staged, previous, pinned, or the current plan's target).
+ * `previous` is what a failed boot returns to: it stays at least until the new release is confirmed.
  */
 import { partKey } from './adapter.js';
 import { loadRelease, type SwContext } from './context.js';
@@ -30,7 +31,8 @@ export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
   const ptr = await store.pointers();
   const plan = await store.getPlan();
   const keepIds = new Set<string>();
-  for (const id of [ptr.active, ptr.staged, ptr.previous]) if (id) keepIds.add(id);
+  const boot = await store.getMeta('boot');
+  for (const id of [ptr.active, ptr.staged, ptr.previous, boot?.previous]) if (id) keepIds.add(id);
   for (const p of pins) if (!dropped.includes(p)) keepIds.add(p.release);
 
   const keepKeys = new Set<string>();

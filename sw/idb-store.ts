@@ -4,13 +4,15 @@
  * Stores: `meta` (key → value), `releases` (keyPath `id`), `pointers` (`active` | `staged` |
  * `previous` → release id or null), `plan` (`current` → header, `task:<id>` → TaskRecord),
  * `pins` (keyPath `clientId`), `outbox` (auto-increment key → Report).
- * Pointer switches and plan replacement are single transactions: a killed worker leaves either
+ * Pointer switches (with the boot watch in `meta`, and on rollback the bad mark and its report) and
+ * plan replacement are single transactions: a killed worker leaves either
  * the old or the new state, never half of each. Nothing else is awaited inside a transaction
  * (idb's TL;DR: a transaction commits as soon as it has nothing queued).
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ReleaseManifest, Report } from '../protocol/index.js';
-import type { Meta, OutboxEntry, Pin, Pointers, StoredPlan, SwStore, TaskRecord } from './store.js';
+import { addBad } from './readiness.js';
+import type { BootWatch, Meta, OutboxEntry, Pin, Pointers, StoredPlan, SwStore, TaskRecord } from './store.js';
 
 export const DB_NAME = 'updraft';
 export const DB_VERSION = 1;
@@ -92,17 +94,66 @@ export class IdbStore implements SwStore {
     return ptr;
   }
 
-  async activateStaged() {
-    const tx = this.db.transaction('pointers', 'readwrite');
-    let ptr = await readPointers(tx.store);
+  async activateStaged(watch = false) {
+    const tx = this.db.transaction(['pointers', 'meta'], 'readwrite');
+    const pointers = tx.objectStore('pointers');
+    const meta = tx.objectStore('meta');
+    let ptr = await readPointers(pointers);
     if (ptr.staged !== null) {
-      ptr = { previous: ptr.active, active: ptr.staged, staged: null };
-      void tx.store.put(ptr.previous, 'previous');
-      void tx.store.put(ptr.active, 'active');
-      void tx.store.put(null, 'staged');
+      const boot = (await meta.get('boot')) as BootWatch | null | undefined;
+      const previous = boot && boot.release === ptr.active ? boot.previous : ptr.active;
+      ptr = { previous, active: ptr.staged, staged: null };
+      void pointers.put(ptr.previous, 'previous');
+      void pointers.put(ptr.active, 'active');
+      void pointers.put(null, 'staged');
+      const next: BootWatch | null = watch && previous !== null ? { release: ptr.active as string, previous, deadline: null } : null;
+      void meta.put(next, 'boot');
     }
     await tx.done;
     return ptr;
+  }
+
+  async rollBack(release: string, report: Report, at: number) {
+    const tx = this.db.transaction(['pointers', 'meta', 'outbox'], 'readwrite');
+    const pointers = tx.objectStore('pointers');
+    const meta = tx.objectStore('meta');
+    const [ptr, boot, bad] = await Promise.all([
+      readPointers(pointers),
+      meta.get('boot') as Promise<BootWatch | null | undefined>,
+      meta.get('badReleases') as Promise<Meta['badReleases'] | undefined>,
+    ]);
+    if (!boot || boot.release !== release || ptr.active !== release) {
+      await tx.done;
+      return null;
+    }
+    const after: Pointers = { ...ptr, active: boot.previous, previous: null };
+    void pointers.put(after.active, 'active');
+    void pointers.put(null, 'previous');
+    void meta.put(null, 'boot');
+    void meta.put(addBad(bad, release, at), 'badReleases');
+    void tx.objectStore('outbox').add(report);
+    await tx.done;
+    return after;
+  }
+
+  async startBootClock(release: string, deadline: number) {
+    const tx = this.db.transaction('meta', 'readwrite');
+    let boot = ((await tx.store.get('boot')) as BootWatch | null | undefined) ?? null;
+    if (boot?.release === release && boot.deadline === null) {
+      boot = { ...boot, deadline };
+      void tx.store.put(boot, 'boot');
+    }
+    await tx.done;
+    return boot;
+  }
+
+  async confirmBoot(release: string) {
+    const tx = this.db.transaction('meta', 'readwrite');
+    const boot = (await tx.store.get('boot')) as BootWatch | null | undefined;
+    const hit = boot?.release === release;
+    if (hit) void tx.store.put(null, 'boot');
+    await tx.done;
+    return hit;
   }
 
   async getPlan(): Promise<StoredPlan | null> {

@@ -6,5 +6,5 @@
 export { startUpdraft } from './main.js';
 export { Runtime, type FetchInput } from './runtime.js';
 export type { Adapter, PartsCache, PrecacheEntry, PrecacheLookup, WindowClientInfo } from './adapter.js';
-export type { SwStore, StoredPlan, TaskRecord, TaskState, Pointers, Pin, Meta } from './store.js';
+export type { SwStore, StoredPlan, TaskRecord, TaskState, Pointers, Pin, Meta, BootWatch, BadRelease } from './store.js';
 export { resolveConfig, DEFAULT_CONFIG } from './config.js';

@@ -1,6 +1,7 @@
 /** `SwStore` in memory. Values are cloned in and out, as IndexedDB does, so tests catch aliasing. */
 import type { ReleaseManifest, Report } from '../protocol/index.js';
-import type { Meta, OutboxEntry, Pin, Pointers, StoredPlan, SwStore, TaskRecord } from './store.js';
+import { addBad } from './readiness.js';
+import type { BootWatch, Meta, OutboxEntry, Pin, Pointers, StoredPlan, SwStore, TaskRecord } from './store.js';
 
 export class MemoryStore implements SwStore {
   private meta = new Map<keyof Meta, unknown>();
@@ -42,9 +43,35 @@ export class MemoryStore implements SwStore {
     this.ptr.staged = release.id;
     return { ...this.ptr };
   }
-  async activateStaged() {
-    if (this.ptr.staged !== null) this.ptr = { previous: this.ptr.active, active: this.ptr.staged, staged: null };
+  async activateStaged(watch = false) {
+    if (this.ptr.staged === null) return { ...this.ptr };
+    const boot = this.meta.get('boot') as BootWatch | null | undefined;
+    const previous = boot && boot.release === this.ptr.active ? boot.previous : this.ptr.active;
+    this.ptr = { previous, active: this.ptr.staged, staged: null };
+    const next: BootWatch | null = watch && previous !== null ? { release: this.ptr.active as string, previous, deadline: null } : null;
+    this.meta.set('boot', next);
     return { ...this.ptr };
+  }
+  async rollBack(release: string, report: Report, at: number) {
+    const boot = this.meta.get('boot') as BootWatch | null | undefined;
+    if (!boot || boot.release !== release || this.ptr.active !== release) return null;
+    this.ptr = { ...this.ptr, active: boot.previous, previous: null };
+    this.meta.set('boot', null);
+    this.meta.set('badReleases', addBad(this.meta.get('badReleases') as Meta['badReleases'] | undefined, release, at));
+    this.box.set(this.nextOutboxId++, clone(report));
+    return { ...this.ptr };
+  }
+  async startBootClock(release: string, deadline: number) {
+    const boot = this.meta.get('boot') as BootWatch | null | undefined;
+    if (!boot || boot.release !== release) return clone(boot ?? null);
+    if (boot.deadline === null) this.meta.set('boot', { ...boot, deadline });
+    return clone(this.meta.get('boot') as BootWatch);
+  }
+  async confirmBoot(release: string) {
+    const boot = this.meta.get('boot') as BootWatch | null | undefined;
+    if (boot?.release !== release) return false;
+    this.meta.set('boot', null);
+    return true;
   }
 
   async getPlan(): Promise<StoredPlan | null> {

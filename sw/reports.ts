@@ -13,8 +13,21 @@ export function makeReport(ctx: SwContext, plan: Plan, event: Report['event'], c
   return report;
 }
 
-/** Sends what the outbox holds unless a previous failure asked to wait. Returns the next retry time, if any. */
-export async function flushOutbox(ctx: SwContext, force = false): Promise<number | null> {
+/** Flushes in flight, per worker context. */
+const flushing = new WeakMap<SwContext, Promise<unknown>>();
+
+/**
+ * Sends what the outbox holds unless a previous failure asked to wait. Returns the next retry time,
+ * if any. One flush at a time: two running together (a wake-up and the runner) would both read the
+ * same entries before either deletes them and send every report twice.
+ */
+export function flushOutbox(ctx: SwContext, force = false): Promise<number | null> {
+  const run = (flushing.get(ctx) ?? Promise.resolve()).then(() => flushOnce(ctx, force));
+  flushing.set(ctx, run.catch(() => undefined));
+  return run;
+}
+
+async function flushOnce(ctx: SwContext, force: boolean): Promise<number | null> {
   const { adapter, store, log } = ctx;
   const retryAt = (await store.getMeta('outboxRetryAt')) ?? 0;
   if (!force && adapter.now() < retryAt) return retryAt;

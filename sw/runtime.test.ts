@@ -1,11 +1,12 @@
 /** The real runtime, driven through the in-memory adapter: fake clock, scripted servers. */
 import { describe, expect, it } from 'vitest';
-import type { CheckNowReply, HelloReply, Plan, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
+import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
 import { partKey } from './adapter.js';
+import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, FakeClock, TestAdapter, type BuiltRelease } from './testing.js';
 
-const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3 };
+const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
 const CDN = 'https://cdn.test/b/';
 const CHECK_IN = APP + 'v1/check-in';
@@ -596,5 +597,192 @@ describe('messages', () => {
     a.clock.t = wakeAt; // the page's nudge, not the worker's timer
     await rt.onMessage({ type: 'updraft:wake' }, 'window-1');
     expect((await state(rt)).active).toBe(r2.manifest.id);
+  });
+});
+
+describe('outbox', () => {
+  it('flushes one at a time: reports are never sent twice', async () => {
+    const { a, rt, r1 } = await installed();
+    const ctx = await rt.ready();
+    await ctx.store.addReports([{ client: ctx.clientId, app: 'demo', release: r1.manifest.id, event: 'downloaded', at: 1 }]);
+    a.server.clear();
+    await Promise.all([flushOutbox(ctx), flushOutbox(ctx), rt.wake('test')]);
+    expect(reportsSent(a).map((r) => r.at)).toEqual([1]);
+  });
+});
+
+describe('readiness', () => {
+  const nav = (url: string, resultingClientId: string) => ({ request: navigation(url), clientId: '', resultingClientId });
+  const ready = async (rt: Runtime, clientId: string) => {
+    const reply = (await rt.onMessage({ type: 'updraft:ready' }, clientId)) as SwReply<ReadyReply>;
+    if (!reply.ok) throw new Error(reply.message);
+    return reply.value;
+  };
+  const BOOT = config.bootTimeoutMs;
+
+  /** v1 installed, its page has called ready() once (so activations are watched), v2 activated. */
+  async function activatedV2(a = new TestAdapter()) {
+    const { rt, r1 } = await installed(a);
+    expect(await ready(rt, 'window-1')).toEqual({ release: r1.manifest.id, result: 'none-pending' });
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    return { a, rt, r1, r2 };
+  }
+
+  it('without any ready() call from this app, activations are not watched and never rolled back', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).boot).toBeNull();
+    await rt.onFetch(nav(APP, 'page-v2'));
+    a.clock.advance(BOOT * 10);
+    await rt.wake('test');
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+  });
+
+  it('the clock starts at the first navigation the new release serves, not at activation; a page it served confirms it', async () => {
+    const { a, rt, r1, r2 } = await activatedV2();
+    expect((await state(rt)).boot).toEqual({ release: r2.manifest.id, previous: r1.manifest.id, deadline: null });
+    // Days without opening the app: nothing happens.
+    a.clock.advance(3 * 24 * 3600_000);
+    await rt.wake('test');
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+
+    const t0 = a.clock.now();
+    await rt.onFetch(nav(APP, 'page-v2'));
+    expect((await state(rt)).boot?.deadline).toBe(t0 + BOOT);
+    a.clock.advance(1000);
+    await rt.onFetch(nav(APP, 'page-v2b')); // a second page does not move the deadline
+    expect((await state(rt)).boot?.deadline).toBe(t0 + BOOT);
+
+    expect(await ready(rt, 'page-v2')).toEqual({ release: r2.manifest.id, result: 'confirmed' });
+    expect(await ready(rt, 'page-v2b')).toEqual({ release: r2.manifest.id, result: 'none-pending' });
+    expect((await state(rt)).boot).toBeNull();
+    expect(a.clock.pendingTimers().filter((t) => t === t0 + BOOT)).toEqual([]);
+    a.clock.advance(BOOT * 2);
+    await rt.idle();
+    await rt.wake('test');
+    const s = await state(rt);
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.bad).toEqual([]);
+    expect(reportsSent(a).map((r) => r.event)).not.toContain('boot-failed');
+  });
+
+  it('ready() from a page on the old release does not count: at the deadline the worker rolls back, reports and broadcasts', async () => {
+    const { a, rt, r1, r2 } = await activatedV2();
+    await rt.onFetch(nav(APP, 'page-v2'));
+    a.clients.push({ id: 'page-v2', url: APP });
+    // window-1 was served by v1: its confirmation is judged by its pin, whatever it runs now.
+    expect(await ready(rt, 'window-1')).toEqual({ release: r1.manifest.id, result: 'other-release' });
+    expect(await ready(rt, 'never-navigated')).toEqual({ release: null, result: 'other-release' });
+
+    a.clock.advance(BOOT - 1);
+    await rt.idle();
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.clock.advance(1); // the worker's own timer fires
+    await rt.idle();
+
+    const s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.boot).toBeNull();
+    expect(s.bad).toEqual([r2.manifest.id]);
+    expect(s.plan?.to).toBe(r2.manifest.id);
+    const failed = reportsSent(a).filter((r) => r.event === 'boot-failed');
+    expect(failed).toEqual([
+      expect.objectContaining({ release: r2.manifest.id, planId: `plan-${r2.manifest.id}`, code: 'boot_failed', at: a.clock.now() }),
+    ]);
+    expect(a.events('rolled-back')).toEqual([{ name: 'rolled-back', release: r2.manifest.id, version: '2.0.0', active: r1.manifest.id, code: 'boot_failed' }]);
+    // The next navigation gets v1; the broken page keeps what it was served.
+    expect(await (await rt.onFetch(nav(APP, 'page-after'))!).text()).toBe(V1['index.html']);
+    const chunk = await rt.onFetch({ request: new Request(APP + 'assets/app-2.js'), clientId: 'page-v2', resultingClientId: '' });
+    expect(await chunk!.text()).toBe(V2['assets/app-2.js']);
+    // A late ready() from the broken page changes nothing.
+    expect(await ready(rt, 'page-v2')).toEqual({ release: r2.manifest.id, result: 'none-pending' });
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+  });
+
+  it('the deadline survives a stopped worker: the next wake-up or navigation rolls back', async () => {
+    for (const via of ['wake', 'navigation'] as const) {
+      const { a, r1, r2 } = await activatedV2();
+      const rt = new Runtime(a, config);
+      await rt.onFetch(nav(APP, 'page-v2'));
+      // The browser stops the worker: its timers die with it. A new one starts later on the same state.
+      const later = new TestAdapter({ scope: a.scope, clock: new FakeClock(a.clock.now() + BOOT + 5000), fetch: a.server, store: a.db, parts: a.cache });
+      const fresh = new Runtime(later, config);
+      if (via === 'wake') {
+        await fresh.onSync('updraft-tasks');
+      } else {
+        expect(await (await fresh.onFetch(nav(APP, 'page-next'))!).text()).toBe(V1['index.html']);
+      }
+      await fresh.idle();
+      const s = await fresh.state();
+      expect(s.active, via).toBe(r1.manifest.id);
+      expect(s.bad, via).toEqual([r2.manifest.id]);
+    }
+  });
+
+  it('a rolled-back release is not installed again; a different one is', async () => {
+    const { a, rt, r1, r2 } = await activatedV2();
+    await rt.onFetch(nav(APP, 'page-v2'));
+    a.clock.advance(BOOT);
+    await rt.idle();
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+
+    a.server.clear();
+    offer(a, buildPlan(r2, { planId: 'plan-again' }));
+    expect(await checkNow(rt)).toEqual({ result: 'current' });
+    expect((await state(rt)).plan?.planId).toBe(`plan-${r2.manifest.id}`);
+    expect(a.server.urls().filter((u) => u.startsWith(CDN))).toEqual([]);
+
+    const r3 = await buildRelease(V3, '3.0.0');
+    serveBlobs(a, r3);
+    offer(a, buildPlan(r3));
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r3.manifest.id });
+    const s = await state(rt);
+    expect(s.active).toBe(r3.manifest.id);
+    expect(s.boot).toEqual({ release: r3.manifest.id, previous: r1.manifest.id, deadline: null });
+  });
+
+  it('keeps the previous release until the new one is confirmed, and returns to the last confirmed one', async () => {
+    const { a, rt, r1 } = await activatedV2();
+    const v1only = partKey(APP, r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!.sha256);
+    // v2 is never opened; v3 arrives over it. Every window is gone, so no pin holds v1.
+    const r3 = await buildRelease(V3, '3.0.0');
+    serveBlobs(a, r3);
+    a.clock.advance(3600_000);
+    offer(a, buildPlan(r3));
+    await checkNow(rt);
+    a.clients.length = 0;
+    a.clock.advance(120_000);
+    await rt.onStart();
+    let s = await state(rt);
+    expect(s.active).toBe(r3.manifest.id);
+    expect(s.boot?.previous).toBe(r1.manifest.id);
+    expect(a.cache.entries.has(v1only)).toBe(true);
+
+    await rt.onFetch(nav(APP, 'page-v3'));
+    a.clock.advance(BOOT);
+    await rt.idle();
+    s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    expect(await (await rt.onFetch({ request: new Request(APP + 'assets/app-1.js'), clientId: 'page-v1', resultingClientId: '' })!).text()).toBe(V1['assets/app-1.js']);
+  });
+
+  it('bootTimeoutMs 0 turns the check off', async () => {
+    const a = new TestAdapter();
+    await installed(a);
+    const off = new Runtime(a, { ...config, bootTimeoutMs: 0 });
+    await ready(off, 'window-1');
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(off);
+    expect((await off.state()).active).toBe(r2.manifest.id);
+    expect((await off.state()).boot).toBeNull();
   });
 });

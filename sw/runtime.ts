@@ -3,10 +3,11 @@
  * worker events into calls. It never reads `self`; `main.ts` forwards events to it. Every entry
  * point catches: a failure is logged, the mode says why, and requests fall back to the network.
  */
-import type { CheckNowReply, HelloReply, PageRequest, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
+import type { CheckNowReply, HelloReply, PageRequest, ReadyReply, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
 import { isErrorCode } from '../protocol/index.js';
 import { switchToStaged } from './activation.js';
 import { PRECACHE_CACHE, type Adapter } from './adapter.js';
+import { BootGuard } from './boot-guard.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { checkIn, checkInDue, PERIODIC_TAG } from './check-in.js';
 import { resolveUrls, type Urls } from './config.js';
@@ -35,6 +36,7 @@ export class Runtime {
   why: string | null = null;
   private ctxPromise: Promise<SwContext> | null = null;
   private runnerInstance: TaskRunner | null = null;
+  private bootGuard: BootGuard | null = null;
   private lastWake = -Infinity;
 
   constructor(
@@ -79,10 +81,30 @@ export class Runtime {
       await store.setMeta('clientId', clientId);
     }
     const pins = new Map((await store.pins()).map((p) => [p.clientId, p.release] as const));
-    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, releases: new Map() };
+    const boot = (await store.getMeta('boot')) ?? null;
+    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, releases: new Map(), boot };
     this.runnerInstance = new TaskRunner(ctx);
     await this.runnerInstance.resume();
+    this.bootGuard = new BootGuard(ctx, async () => {
+      await collectGarbage(ctx);
+      // Sends the boot-failed report now (the runner flushes the outbox and schedules its retry).
+      await (await this.runner()).run();
+    });
+    // A deadline persisted by a worker that was stopped: fire at it if this one lives that long.
+    this.bootGuard.arm();
     return ctx;
+  }
+
+  async boots(): Promise<BootGuard> {
+    await this.ready();
+    return this.bootGuard!;
+  }
+
+  /** Rolls back a release whose boot deadline passed (see `boot-guard.ts`); cheap otherwise. */
+  private async checkBoot(): Promise<void> {
+    await this.guard('boot check', async () => {
+      await (await this.boots()).check();
+    });
   }
 
   degrade(why: string): void {
@@ -95,6 +117,7 @@ export class Runtime {
 
   /** On every worker start: collect what closed windows left behind. */
   async onStart(): Promise<void> {
+    await this.checkBoot();
     await this.guard('start', async () => {
       await collectGarbage(await this.ready());
     });
@@ -114,6 +137,7 @@ export class Runtime {
       await this.adapter.dropPrecache().catch((e) => this.log.warn(`drop ${PRECACHE_CACHE}: ${describeError(e)}`));
       const ctx = await this.ready();
       await this.pinClaimed(ctx);
+      await this.checkBoot();
       await collectGarbage(ctx);
       await this.checkInNow();
       await (await this.runner()).run();
@@ -122,8 +146,10 @@ export class Runtime {
 
   /** Any wake-up (sync, periodic sync, messages, fetches): check in if due, run due tasks, flush reports. */
   async wake(reason: string, throttle = false): Promise<void> {
+    // Not throttled: the deadline must be seen at every wake-up, and it costs no read unless due.
+    await this.checkBoot();
     const now = this.adapter.now();
-    if (throttle && now - this.lastWake < WAKE_THROTTLE_MS) return;
+    if (throttle && now - this.lastWake < WAKE_THROTTLE_MS) return this.bootGuard?.idle();
     this.lastWake = now;
     await this.guard(`wake (${reason})`, async () => {
       const ctx = await this.ready();
@@ -133,8 +159,9 @@ export class Runtime {
     });
   }
 
-  /** Resolves once the task runner has nothing in flight (for `waitUntil`). */
+  /** Resolves once the task runner and the boot guard have nothing in flight (for `waitUntil`). */
   async idle(): Promise<void> {
+    await this.bootGuard?.idle();
     await this.runnerInstance?.idle();
   }
 
@@ -144,6 +171,7 @@ export class Runtime {
 
   async onPeriodicSync(tag: string): Promise<void> {
     if (tag !== PERIODIC_TAG) return;
+    await this.checkBoot();
     await this.guard('periodic sync', async () => {
       await this.checkInNow();
       await (await this.runner()).run();
@@ -177,6 +205,8 @@ export class Runtime {
           return { ok: true, value: null };
         case 'updraft:hello':
           return { ok: true, value: await this.hello(sourceId) };
+        case 'updraft:ready':
+          return { ok: true, value: await this.confirmReady(sourceId) };
         case 'updraft:state':
           return { ok: true, value: await this.state() };
         default:
@@ -201,6 +231,13 @@ export class Runtime {
     const id = await switchToStaged(ctx, 'prompt');
     if (id) await collectGarbage(ctx);
     return { release: id ?? (await ctx.store.pointers()).active };
+  }
+
+  /** `updraft:ready`: the asking page booted. Its pin says which release that confirms. */
+  async confirmReady(sourceId: string | null): Promise<ReadyReply> {
+    const ctx = await this.ready();
+    const pinned = (sourceId ? ctx.pins.get(sourceId) : undefined) ?? null;
+    return (await this.boots()).confirm(pinned);
   }
 
   async hello(sourceId: string | null): Promise<HelloReply> {
@@ -239,14 +276,22 @@ export class Runtime {
     const ctx = await this.ready();
     const navigate = r.kind === 'navigate';
     let releaseId: string | null | undefined;
-    if (navigate) releaseId = (await ctx.store.pointers()).active;
+    if (navigate) {
+      // Before picking the release: a navigation after the deadline gets the previous one.
+      await this.checkBoot();
+      releaseId = (await ctx.store.pointers()).active;
+    }
     else releaseId = (input.clientId ? ctx.pins.get(input.clientId) : undefined) ?? (await ctx.store.pointers()).active;
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
     const asset = release ? resolveAsset(release, r.path, navigate) : null;
     if (!release || !asset) return this.adapter.fetch(request);
     const response = await serveAsset(ctx, asset);
     if (!response) return this.adapter.fetch(request);
-    if (navigate && input.resultingClientId) await this.pin(ctx, input.resultingClientId, release.id);
+    if (navigate && input.resultingClientId) {
+      await this.pin(ctx, input.resultingClientId, release.id);
+      // Only a page that is pinned can confirm: start the clock when one can.
+      await (await this.boots()).served(release.id).catch((e) => this.log.warn(`boot clock: ${describeError(e)}`));
+    }
     return response;
   }
 
@@ -283,10 +328,10 @@ export class Runtime {
       this.degrade(`init failed: ${describeError(e)}`);
     }
     if (!ctx) {
-      return { client: null, mode: this.mode, why: this.why, active: null, staged: null, nextCheckInAt: null, holdUntil: {}, plan: null, pins: [], releases: [], parts: 0, log: this.log.tail() };
+      return { client: null, mode: this.mode, why: this.why, active: null, staged: null, nextCheckInAt: null, holdUntil: {}, plan: null, pins: [], boot: null, bad: [], releases: [], parts: 0, log: this.log.tail() };
     }
     const { store } = ctx;
-    const [ptr, stored, pins, releases, keys, next, holds] = await Promise.all([
+    const [ptr, stored, pins, releases, keys, next, holds, boot, bad] = await Promise.all([
       store.pointers(),
       store.getPlan(),
       store.pins(),
@@ -294,6 +339,8 @@ export class Runtime {
       ctx.parts.keys(),
       store.getMeta('nextCheckInAt'),
       store.getMeta('holds'),
+      store.getMeta('boot'),
+      store.getMeta('badReleases'),
     ]);
     const checkInHold = await store.getMeta('checkInHoldUntil');
     const holdUntil: Record<string, number> = { ...(holds ?? {}) };
@@ -326,6 +373,8 @@ export class Runtime {
         }),
       },
       pins: pins.map((p) => ({ clientId: p.clientId, release: p.release })),
+      boot: boot ? { release: boot.release, previous: boot.previous, deadline: boot.deadline } : null,
+      bad: (bad ?? []).map((b) => b.release),
       releases,
       parts: keys.length,
       log: this.log.tail(),

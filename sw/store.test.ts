@@ -34,6 +34,46 @@ export function describeStore(name: string, make: () => Promise<SwStore>): void 
       expect(await s.releaseIds()).toEqual([r2.id]);
     });
 
+    it('watches an activation in the same step, keeps the last confirmed release as previous, rolls back once', async () => {
+      const s = await make();
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (t) => (await buildRelease({ 'index.html': t })).manifest));
+      await s.installInitial(r1!);
+      await s.stage(r2!);
+      expect(await s.activateStaged(true)).toEqual({ active: r2!.id, staged: null, previous: r1!.id });
+      expect(await s.getMeta('boot')).toEqual({ release: r2!.id, previous: r1!.id, deadline: null });
+      // r2 never confirmed: activating r3 over it keeps r1 as what a failed boot goes back to.
+      await s.stage(r3!);
+      expect(await s.activateStaged(true)).toEqual({ active: r3!.id, staged: null, previous: r1!.id });
+      expect(await s.startBootClock(r2!.id, 50)).toEqual({ release: r3!.id, previous: r1!.id, deadline: null });
+      expect(await s.startBootClock(r3!.id, 50)).toEqual({ release: r3!.id, previous: r1!.id, deadline: 50 });
+      expect((await s.startBootClock(r3!.id, 99))?.deadline).toBe(50);
+
+      const report = { client: 'abcdefgh', app: 'demo', release: r3!.id, event: 'boot-failed' as const, code: 'boot_failed' as const, at: 60 };
+      expect(await s.rollBack(r2!.id, { ...report, release: r2!.id }, 60)).toBeNull();
+      expect(await s.rollBack(r3!.id, report, 60)).toEqual({ active: r1!.id, staged: null, previous: null });
+      expect(await s.getMeta('boot')).toBeNull();
+      expect(await s.getMeta('badReleases')).toEqual([{ release: r3!.id, at: 60 }]);
+      expect((await s.outbox(10)).map((e) => e.report)).toEqual([report]);
+      // Only once: the watch is gone.
+      expect(await s.rollBack(r3!.id, report, 61)).toBeNull();
+      expect(await s.outbox(10)).toHaveLength(1);
+    });
+
+    it('confirms only the watched release; an unwatched activation clears the watch', async () => {
+      const s = await make();
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (t) => (await buildRelease({ 'index.html': t })).manifest));
+      await s.installInitial(r1!);
+      await s.stage(r2!);
+      await s.activateStaged(true);
+      expect(await s.confirmBoot(r1!.id)).toBe(false);
+      expect(await s.confirmBoot(r2!.id)).toBe(true);
+      expect(await s.getMeta('boot')).toBeNull();
+      expect(await s.confirmBoot(r2!.id)).toBe(false);
+      await s.stage(r3!);
+      expect(await s.activateStaged()).toEqual({ active: r3!.id, staged: null, previous: r2!.id });
+      expect(await s.getMeta('boot')).toBeNull();
+    });
+
     it('stores a plan with its task records; writes for a replaced plan are ignored', async () => {
       const s = await make();
       const rel = await buildRelease({ 'index.html': 'x', 'a.js': 'y' });

@@ -39,6 +39,26 @@ export interface Pin {
   createdAt: number;
 }
 
+/**
+ * A release activated over `previous` that no page it served has confirmed yet (`ready()`). Its
+ * clock starts at the first navigation it serves, not at activation: the user may not open the app
+ * for days. Persisted, so a stopped worker finds the deadline at its next wake-up.
+ */
+export interface BootWatch {
+  release: string;
+  /** The last confirmed release: what a failed boot returns to. */
+  previous: string;
+  /** Local clock, epoch ms; null until `release` served a navigation. */
+  deadline: number | null;
+}
+
+/** A release rolled back for failing to boot; plans to it are ignored. */
+export interface BadRelease {
+  release: string;
+  /** Local clock, epoch ms. */
+  at: number;
+}
+
 export interface Meta {
   clientId: string;
   nextCheckInAt: number;
@@ -50,6 +70,12 @@ export interface Meta {
   outboxFailures: number;
   /** Whether the last periodic sync registration succeeded (reported in check-in caps). */
   periodicSync: boolean;
+  /** Written only by `activateStaged`, `rollBack`, `startBootClock` and `confirmBoot`, each one transaction. */
+  boot: BootWatch | null;
+  /** Oldest first, at most `BAD_RELEASES_MAX`. Written only by `rollBack`. */
+  badReleases: BadRelease[];
+  /** A page of this app called `ready()` once: only then are activations watched (see `readiness.ts`). */
+  readySeen: boolean;
 }
 
 export interface OutboxEntry {
@@ -70,8 +96,23 @@ export interface SwStore {
   installInitial(release: ReleaseManifest): Promise<Pointers>;
   /** One transaction: store the release and set `staged`. */
   stage(release: ReleaseManifest): Promise<Pointers>;
-  /** One transaction: previous = active, active = staged, staged = null. No-op without a staged release. */
-  activateStaged(): Promise<Pointers>;
+  /**
+   * One transaction: previous = active, active = staged, staged = null, and `Meta.boot` = a watch on
+   * the new active release when `watch` (else null). When the release being replaced was itself
+   * unconfirmed, `previous` stays the last confirmed release. No-op without a staged release.
+   */
+  activateStaged(watch?: boolean): Promise<Pointers>;
+  /**
+   * One transaction, when `release` is active and watched: active = the watch's previous,
+   * previous = null, the watch cleared, `release` added to `Meta.badReleases`, `report` queued in
+   * the outbox. Returns the pointers after, or null (nothing changed) when `release` is not the
+   * watched active release.
+   */
+  rollBack(release: string, report: Report, at: number): Promise<Pointers | null>;
+  /** One transaction: sets the watch's deadline if `release` is watched and its clock not started. Returns the watch after. */
+  startBootClock(release: string, deadline: number): Promise<BootWatch | null>;
+  /** One transaction: clears the watch if it is on `release`. Returns whether it was. */
+  confirmBoot(release: string): Promise<boolean>;
 
   getPlan(): Promise<StoredPlan | null>;
   /** Replaces the current plan and every task record in one transaction. */

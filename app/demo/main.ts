@@ -1,6 +1,10 @@
 import { registerUpdraft, type UpdraftEvent } from '../index.js';
 import './style.css';
 
+// The e2e tests' broken release (UPDRAFT_DEMO_BROKEN): the entry throws before anything renders
+// or calls ready(), as a bad deploy would. Updraft must roll it back.
+if (__DEMO_BROKEN__) throw new Error('demo: this build is broken on purpose (UPDRAFT_DEMO_BROKEN)');
+
 const $ = (id: string): HTMLElement => {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} is missing from index.html`);
@@ -26,6 +30,8 @@ function toastText(e: UpdraftEvent): string | null {
       return e.policy === 'immediate' ? `Version ${e.version} is active: reloading…` : `Version ${e.version} is active: reload to use it.`;
     case 'failed':
       return `The update failed (${e.code}): ${e.message}`;
+    case 'rolled-back':
+      return `Version ${e.version} did not start: back to the previous version on your next visit.`;
     case 'wake-at':
       return null;
   }
@@ -46,11 +52,11 @@ $('version').textContent = __DEMO_VERSION__;
 const updraft = registerUpdraft();
 window.updraft = updraft;
 
-for (const name of ['update-available', 'progress', 'update-ready', 'activated', 'failed'] as const) {
+for (const name of ['update-available', 'progress', 'update-ready', 'activated', 'failed', 'rolled-back'] as const) {
   updraft.on(name, showToast);
 }
 
-updraft.ready.then(
+updraft.controlled.then(
   async () => {
     status('Service worker: controlling this page');
     try {
@@ -65,6 +71,13 @@ updraft.ready.then(
     $('release').textContent = 'none';
     status(`Service worker: unavailable (${String(error)})`);
   },
+);
+
+// The page rendered: confirm the release that served it. One that never gets here is rolled back.
+updraft.ready().then(
+  // For the e2e tests: what the SW made of it.
+  (reply) => void (document.documentElement.dataset.updraftReady = reply.result),
+  (error: unknown) => status(`Service worker: ready() failed (${String(error)})`),
 );
 
 $('check').addEventListener('click', async () => {

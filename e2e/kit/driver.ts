@@ -73,11 +73,29 @@ export class UpdraftDriver {
   }
 
   async offline(): Promise<void> {
-    await this.context.setOffline(true);
+    await this.#setOffline(true);
   }
 
   async online(): Promise<void> {
-    await this.context.setOffline(false);
+    await this.#setOffline(false);
+  }
+
+  /**
+   * `context.setOffline` also applies to the context's service worker targets, and one whose worker
+   * was stopped does not answer until the worker runs again: the call hangs, and the restarted worker
+   * may keep the old network state (seen with Playwright 1.65, Chromium 156). So: start the worker
+   * with a page fetch of the debug state, then apply the state again while it runs.
+   */
+  async #setOffline(offline: boolean): Promise<void> {
+    const applied = this.context.setOffline(offline).then(() => true);
+    if (await Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), 250))])) return;
+    for (let i = 0; i < 20; i++) {
+      await this.state({ timeout: 1_000 }).catch(() => {});
+      if (await Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), 250))])) break;
+    }
+    await applied;
+    await this.context.setOffline(!offline);
+    await this.context.setOffline(offline);
   }
 
   /** Sends a request to the controlling SW through a MessageChannel, as `updraft/client` does. */

@@ -5,6 +5,21 @@ export const BUILDS_DIR = resolve(import.meta.dirname, '../../.tmp/e2e-builds');
 export const VERSIONS = ['1.0.0', '2.0.0', '3.0.0'] as const;
 export type DemoVersion = (typeof VERSIONS)[number];
 
-export function buildDir(version: DemoVersion): string {
-  return resolve(BUILDS_DIR, version);
+/**
+ * Builds for e2e/readiness.spec.ts only (not in VERSIONS: chaos runs pick from those). Their
+ * worker rolls a release back when no page confirms it within `READINESS_BOOT_TIMEOUT_MS`; the
+ * `broken` one throws at start, before it calls ready(). A separate set because `bootTimeoutMs` is
+ * baked into `sw.js`: mixing them with the others would swap the worker.
+ */
+export const READINESS_BOOT_TIMEOUT_MS = 3000;
+export const READINESS_BUILDS = {
+  'ready-1.0.0': { version: '1.0.0', broken: false },
+  'ready-2.0.0-broken': { version: '2.0.0', broken: true },
+  'ready-3.0.0': { version: '3.0.0', broken: false },
+} as const;
+export type ReadinessBuild = keyof typeof READINESS_BUILDS;
+export type BuildName = DemoVersion | ReadinessBuild;
+
+export function buildDir(name: BuildName): string {
+  return resolve(BUILDS_DIR, name);
 }

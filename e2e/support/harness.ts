@@ -7,7 +7,7 @@ import { MANIFEST_FILE } from '../../protocol/index.js';
 import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
-import { buildDir, type DemoVersion } from './builds.js';
+import { buildDir, type BuildName } from './builds.js';
 
 export const TOKEN = 'test-admin-token';
 
@@ -102,12 +102,12 @@ export class Harness {
     await this.stopOrigin();
   }
 
-  manifest(version: DemoVersion): ReleaseManifest {
+  manifest(version: BuildName): ReleaseManifest {
     return JSON.parse(readFileSync(join(buildDir(version), MANIFEST_FILE), 'utf8')) as ReleaseManifest;
   }
 
   /** Publishes a demo build and points `channel` at it; returns its manifest. */
-  async publish(version: DemoVersion, options: PublishOptions = {}): Promise<ReleaseManifest> {
+  async publish(version: BuildName, options: PublishOptions = {}): Promise<ReleaseManifest> {
     await publishDirectory(buildDir(version), { channel: 'stable', ...options, server: this.url, token: TOKEN });
     return this.manifest(version);
   }
