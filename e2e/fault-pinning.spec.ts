@@ -53,3 +53,25 @@ test('two tabs: a part of the pinned v1 that was evicted is refetched by hash, a
     await h.close();
   }
 });
+
+test('a part the update shares with the running release, evicted before install, is refetched by hash and the update lands', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    // Same bytes in both releases: the plan has no fetch task for it (found by chaos seed 5017).
+    const shared = v1.assets.find((a) => a.path === 'icon.svg')!;
+    expect(v2.assets.find((a) => a.path === 'icon.svg')!.sha256).toBe(shared.sha256);
+    await page.evaluate(async (sha) => {
+      const cache = await caches.open('updraft-parts');
+      for (const key of await cache.keys()) if (key.url.endsWith(sha)) await cache.delete(key);
+    }, shared.sha256);
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    expect(h.traffic.count(blobPath(shared.sha256))).toBe(1);
+    expect((await storedParts(page))[shared.sha256]).toBe(shared.sha256);
+  } finally {
+    await h.close();
+  }
+});

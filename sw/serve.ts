@@ -12,7 +12,7 @@ import { partResponse } from './fetch-part.js';
 export async function serveAsset(ctx: SwContext, asset: Asset): Promise<Response | null> {
   const key = partKey(ctx.urls.scope, asset.sha256);
   let part = await ctx.parts.match(key);
-  if (!part) part = await refetch(ctx, asset, key);
+  if (!part) part = await refetchPart(ctx, asset);
   if (!part) return null;
   return new Response(part.body, {
     status: 200,
@@ -20,10 +20,14 @@ export async function serveAsset(ctx: SwContext, asset: Asset): Promise<Response
   });
 }
 
-async function refetch(ctx: SwContext, asset: Asset, key: string): Promise<Response | undefined> {
+/** Fetches a part by hash from the server, verifies size and SHA-256, stores it; undefined when it cannot be had. */
+export async function refetchPart(ctx: SwContext, asset: Asset): Promise<Response | undefined> {
+  const key = partKey(ctx.urls.scope, asset.sha256);
   const url = joinUrl(ctx.urls.server, PATHS.blob(asset.sha256));
   try {
-    const res = await ctx.adapter.fetch(url);
+    // `no-store`, as in fetch-part.ts: blobs are cached immutable, so a corrupt copy in the HTTP
+    // cache would be replayed on every later refetch, long after the server serves the right bytes.
+    const res = await ctx.adapter.fetch(url, { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const bytes = await res.arrayBuffer();
     if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');

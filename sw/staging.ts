@@ -2,6 +2,7 @@
 import { partKey } from './adapter.js';
 import type { SwContext } from './context.js';
 import { broadcast } from './events.js';
+import { refetchPart } from './serve.js';
 import type { StoredPlan } from './store.js';
 import type { TaskOutcome } from './task-outcome.js';
 
@@ -13,7 +14,11 @@ export async function stageRelease(ctx: SwContext, stored: StoredPlan): Promise<
   // Parts are stored only after their hash was verified, so presence is enough here.
   const missing: string[] = [];
   for (const asset of plan.release.assets) {
-    if (!(await ctx.parts.match(partKey(ctx.urls.scope, asset.sha256)))) missing.push(asset.path);
+    if (await ctx.parts.match(partKey(ctx.urls.scope, asset.sha256))) continue;
+    // The plan has no fetch task for a part the running release shares (the server plans from what
+    // we run), and the browser may have evicted it since: fetch it by hash now, or every plan for
+    // this release fails the same way and the update never lands (chaos seed 5017).
+    if (!(await refetchPart(ctx, asset))) missing.push(asset.path);
   }
   if (missing.length > 0) {
     return { kind: 'fail', code: 'install', message: `parts missing for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}` };
