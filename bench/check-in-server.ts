@@ -6,15 +6,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { BlobStore, createUpdateServer, fakeDist, openSqliteStore, publishDirectory, startServer, writeDist } from '../server/index.js';
+import { BlobStore, createUpdateServer, fakeDist, openSqliteStore, publishDirectory, startServer, writeBehind, writeDist } from '../server/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
-const store = openSqliteStore(dir);
+// As `updraft serve` runs it: client state written behind, in batches.
+const store = writeBehind(openSqliteStore(dir));
 const blobs = new BlobStore(join(dir, 'blobs'));
 const updates = createUpdateServer({ store, blobs, token: 'bench', clientCheckIns: false, maxInFlight: 100_000 });
 const staticJson = new TextEncoder().encode(JSON.stringify({ status: 'current', nextCheckIn: 3600 }));
 const app = new Hono();
 app.get('/bench/static.json', (c) => c.body(staticJson, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }));
+app.post('/bench/echo', async (c) => {
+  await c.req.text();
+  return c.body(staticJson, 200, { 'content-type': 'application/json' });
+});
 app.route('/', updates);
 const server = await startServer({ app, store, blobs, port: 0 });
 
@@ -35,9 +40,11 @@ const caps = { sync: true, periodicSync: false };
 for (let i = 0; i < clients; i++) {
   await store.upsertClient({ id: `seed-client-${i}`, app: 'bench', channel: 'stable', release: releases[i % 2]!, staged: null, caps, lastSeen: Date.now() });
 }
+await store.flush();
 const rssAfter = process.memoryUsage().rss;
 console.log(JSON.stringify({ url: server.url, releases, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
 process.on('SIGTERM', async () => {
   await server.close();
+  await store.close();
   process.exit(0);
 });

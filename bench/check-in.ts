@@ -9,7 +9,9 @@ const CONNECTIONS = 100;
 
 interface Ready { url: string; releases: string[]; clients: number; rssBeforeClients: number; rssAfterClients: number }
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'bench/check-in-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// UPDRAFT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
+const nodeArgs = (process.env.UPDRAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bench/check-in-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const ready = await new Promise<Ready>((resolve, reject) => {
   createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as Ready));
   child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
@@ -19,26 +21,36 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
 }
 
-// Half the clients are on the target (answer: current), half one release behind (answer: a plan of 5 parts).
+// Half the clients are on the target (answer: current), half one release behind (answer: a plan of
+// 6 parts, ~12 KB with the manifest). UPDRAFT_BENCH_MIX=current|update sends only one kind.
+const mix = process.env.UPDRAFT_BENCH_MIX ?? 'half';
+const releaseOf = (i: number) => (mix === 'current' ? ready.releases[1] : mix === 'update' ? ready.releases[0] : ready.releases[i % 2]);
 const bodies = Array.from({ length: 10_000 }, (_, i) =>
-  JSON.stringify({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: ready.releases[i % 2], caps: { sync: true, periodicSync: false } }),
+  JSON.stringify({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: releaseOf(i), caps: { sync: true, periodicSync: false } }),
 );
-let next = 0;
 
 const common = { connections: CONNECTIONS, duration: DURATION, pipelining: 1 };
 await run({ ...common, url: `${ready.url}bench/static.json`, duration: 2 }); // warm-up
 const staticResult = await run({ ...common, url: `${ready.url}bench/static.json` });
-await run({ ...common, url: `${ready.url}v1/check-in`, method: 'POST', duration: 2, body: bodies[0] }); // warm-up
-const checkIn = await run({
-  ...common,
-  url: `${ready.url}v1/check-in`,
-  requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
-});
+// Each connection cycles through its own 100 clients (10k distinct in all). The requests are
+// built once per connection: a `setupRequest` per request made autocannon itself the bottleneck.
+let connection = 0;
+const perConnection = () => {
+  const first = (connection++ * 100) % bodies.length;
+  return bodies.slice(first, first + 100).map((body) => ({ method: 'POST' as const, headers: { 'content-type': 'application/json' }, body }));
+};
+const posting = (path: string, duration = DURATION) =>
+  run({ ...common, duration, url: `${ready.url}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options);
+// The ceiling for a POST: read the body, answer a constant (no parsing, no store, no plan).
+const echo = await posting('bench/echo');
+await posting('v1/check-in', 2); // warm-up
+const checkIn = await posting('v1/check-in');
 child.kill('SIGTERM');
 
 const non2xx = checkIn.non2xx + checkIn.errors;
 const ratio = checkIn.requests.average / staticResult.requests.average;
 console.log(`static:   ${staticResult.requests.average.toFixed(0)} req/s, p99 ${staticResult.latency.p99} ms`);
+console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
 console.log(`memory for ${ready.clients} clients' state: ${((ready.rssAfterClients - ready.rssBeforeClients) / 1e6).toFixed(1)} MB RSS growth`);
 console.log(`check-in/static=${ratio.toFixed(2)} p99_ms=${checkIn.latency.p99}`);

@@ -80,6 +80,7 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     const wrong = parts.find((p) => sizes.get(p.sha256) !== p.size);
     if (wrong) throw new UpdraftError('size_mismatch', `${wrong.path} is ${sizes.get(wrong.sha256)} bytes, manifest says ${wrong.size}`);
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
+    if (created) o.checkInCache.invalidate();
     const body: PublishResponse = { id: manifest.id, seq, created };
     return c.json(body, created ? 201 : 200);
   });
@@ -94,6 +95,7 @@ export function adminRoutes(o: ResolvedOptions): Hono {
       throw new UpdraftError('bad_request', `release ${update.release} belongs to app ${release.manifest.app}, not ${appName}`);
     }
     const state: ChannelState = await o.store.putChannel(appName, name, update, o.now());
+    o.checkInCache.invalidate();
     return c.json(state);
   });
 

@@ -1,15 +1,16 @@
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import * as v from 'valibot';
 import { ClientId, Name, PATHS, UpdraftError } from '../protocol/index.js';
 import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
 import { checkInRoutes } from './check-in.js';
-import { errorResponse, onError, onNotFound } from './errors.js';
+import { onError, onNotFound } from './errors.js';
+import { jsonBodyLimit } from './json-body-limit.js';
 import { clientRateLimit, inFlightLimit } from './load-shedding.js';
 import { resolveOptions, type UpdateServerOptions } from './options.js';
 import { reportRoutes } from './reports.js';
+import { publicCors } from './public-cors.js';
 import { staticRoutes } from './static.js';
 
 /** Headers a cross-origin SW must be able to read (Retry-After drives its backoff; Content-Range its resumption). */
@@ -25,20 +26,20 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.onError(onError);
   app.notFound(onNotFound);
 
-  const publicCors = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
-  const limit = bodyLimit({
-    maxSize: o.bodyLimit,
-    onError: (c) => errorResponse(c, new UpdraftError('body_too_large', `request bodies are limited to ${o.bodyLimit} bytes`)),
-  });
+  // Blob and release routes answer with Response objects of their own, which `c.header()` would not reach.
+  const corsForResponses = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
+  // JSON routes answer through `c.json`/`c.body`, so the cheaper CORS applies.
+  const anyOrigin = publicCors({ allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
+  const limit = jsonBodyLimit(o.bodyLimit);
   // Shedding runs after CORS, so a cross-origin SW can read the 503/429's Retry-After.
   const shed = inFlightLimit({ max: o.maxInFlight, retryAfter: o.retryAfter });
   const perClient = o.clientCheckIns
     ? [clientRateLimit({ ...o.clientCheckIns, key: checkInClient, now: o.now })]
     : [];
-  app.use(`/${PATHS.checkIn}`, publicCors, shed, limit, ...perClient);
-  app.use(`/${PATHS.reports}`, publicCors, limit);
-  app.use('/v1/blobs/*', publicCors, shed);
-  app.use('/v1/releases/*', publicCors);
+  app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient);
+  app.use(`/${PATHS.reports}`, anyOrigin, limit);
+  app.use('/v1/blobs/*', corsForResponses, shed);
+  app.use('/v1/releases/*', corsForResponses);
 
   app.route('/', checkInRoutes(o));
   app.route('/', reportRoutes(o));

@@ -1,8 +1,12 @@
 import { Hono } from 'hono';
-import { CheckInRequest, PATHS, parse } from '../protocol/index.js';
-import { readJson } from './errors.js';
+import { PATHS, type CheckInRequest } from '../protocol/index.js';
+import { renderCurrent, renderUpdate } from './answer-json.js';
+import { parseCheckIn } from './check-in-request.js';
 import type { ResolvedOptions } from './options.js';
-import { decide, type KnownRelease } from './planner.js';
+import { chooseTarget, spreadNotBefore, type PlanTemplate, type PlannerOptions } from './planner.js';
+import { spreadOffset } from './rollout-bucket.js';
+import type { Budget, SlotLedger } from './slot-ledger.js';
+import { planSlots } from './slot-planner.js';
 
 /** Base URL of the server as the client sees it: the request URL minus `v1/check-in`, so mounting under a prefix just works. */
 export function originFromRequest(url: string): string {
@@ -13,31 +17,61 @@ export function originFromRequest(url: string): string {
   return href.endsWith(PATHS.checkIn) ? href.slice(0, -PATHS.checkIn.length) : new URL('/', u).href;
 }
 
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+/**
+ * Slots for one client's plan. A client checking in again while it holds a reservation for the
+ * same target gets the same slots (even those that passed: it is fetching, or retrying a failed
+ * part, and the server cannot tell which parts it already has), so waiting clients never book
+ * twice; retries run unbooked, inside the headroom the planner leaves. The ledger forgets a
+ * reservation a minute after its last slot; a later check-in books afresh from `earliest`.
+ */
+export function bookSlots(
+  ledger: SlotLedger, capacity: Readonly<Record<string, Budget>>, t: PlanTemplate, client: string, earliest: number, now: number,
+): { notBefore: number[]; sourceFirst: number[] } {
+  ledger.releaseBefore(now);
+  const prior = ledger.reservation(client);
+  if (prior && prior.to === t.to && prior.notBefore.length === t.fetches.length) return prior;
+  const plan = planSlots({ fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, capacity, ledger });
+  ledger.book(plan.charges);
+  const slots = { notBefore: plan.notBefore, sourceFirst: plan.sourceFirst };
+  ledger.reserve(client, { to: t.to, ...slots });
+  return slots;
+}
+
+/**
+ * `decide()` as the server runs it: the per-client target, then the cached template for
+ * (app, channel, from, to, origin), then the per-client plan id and slots rendered into the cached
+ * JSON. planner.test.ts holds the two to the same answers.
+ */
+export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number): Promise<string> {
+  const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
+  const cached = o.checkInCache.channel(req.app, req.channel);
+  const entry = cached instanceof Promise ? await cached : cached;
+  const to = chooseTarget(req, entry.channel);
+  if (!to) return renderCurrent(o.checkInInterval);
+  const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
+  const rendered = found instanceof Promise ? await found : found;
+  if (!rendered) return renderCurrent(o.checkInInterval);
+  if (!o.capacity) {
+    return renderUpdate(rendered, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner });
+  }
+  const earliest = now + spreadOffset(req.client, to, o.spreadMs);
+  const slots = bookSlots(o.slotLedger, o.capacity, rendered.template, `${req.app}\n${req.client}`, earliest, now);
+  return renderUpdate(rendered, { client: req.client, now, ...slots, options: planner });
+}
+
 export function checkInRoutes(o: ResolvedOptions): Hono {
   const app = new Hono();
   app.post(`/${PATHS.checkIn}`, async (c) => {
-    const req = parse(CheckInRequest, await readJson(c), 'check-in');
+    const req = parseCheckIn(await c.req.text());
     const now = o.now();
-    const channel = await o.store.getChannel(req.app, req.channel);
-    const releases = new Map<string, KnownRelease>();
-    for (const id of new Set([channel?.release, channel?.previous, req.release])) {
-      if (!id) continue;
-      const r = await o.store.getRelease(id);
-      if (r) releases.set(id, r);
-    }
+    // Write-behind when the store is a WriteBehindStore (startServer's own): this only queues the record.
     await o.store.upsertClient({
       id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
     });
-    const decision = decide({
-      client: req,
-      channel,
-      releases,
-      origin: o.publicUrl ?? originFromRequest(c.req.url),
-      cdn: o.cdn,
-      now,
-      options: { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs },
-    });
-    return c.json(decision);
+    const body = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(c.req.url), now);
+    return c.body(body, 200, JSON_TYPE);
   });
   return app;
 }

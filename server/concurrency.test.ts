@@ -15,6 +15,7 @@ import { fakeDist, writeDist } from './fake-dist.js';
 import { startServer, type RunningServer } from './node.js';
 import { publishDirectory } from './publish.js';
 import type { SqliteStore } from './sqlite-store.js';
+import type { WriteBehindStore } from './write-behind-store.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOKEN = 'concurrency-token';
@@ -76,7 +77,8 @@ describe(`${CONCURRENT} concurrent check-ins and reports`, () => {
   it('one server: all 200/202, every client and report counted', async () => {
     const { server, release } = await setup();
     // What keeps writers from failing on a busy database: WAL (readers never block the writer) and a busy timeout.
-    const db = (server.store as SqliteStore).db;
+    // startServer batches client writes in front of the SQLite store it opens.
+    const db = ((server.store as WriteBehindStore).inner as SqliteStore).db;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(1000);
     await expectAllAnswered(await storm([server.url], CONCURRENT, release, 'one'), release);

@@ -73,12 +73,13 @@ export function inFlightLimit(o: InFlightLimitOptions): MiddlewareHandler {
       throw err;
     }
     // JSON answers (check-in plans, errors) are built in memory: done once returned.
-    const body = c.res.body;
-    if (!body || c.req.method === 'HEAD' || /^application\/json/.test(c.res.headers.get('Content-Type') ?? '')) {
+    // Headers first: reading `c.res.body` turns @hono/node-server's light response into a full one
+    // (a stream, written chunk by chunk), which cost a check-in most of its throughput.
+    if (c.req.method === 'HEAD' || /^application\/json/.test(c.res.headers.get('Content-Type') ?? '') || !c.res.body) {
       release();
       return;
     }
-    c.res = new Response(whenSettled(body, release), c.res);
+    c.res = new Response(whenSettled(c.res.body!, release), c.res);
   };
 }
 

@@ -1,5 +1,9 @@
 import type { BlobStore } from './blob-store.js';
+import { CheckInCache } from './check-in-cache.js';
+import { MemorySlotLedger, type Budget, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
+
+export type { Budget };
 
 export interface UpdateServerOptions {
   store: Store;
@@ -38,6 +42,18 @@ export interface UpdateServerOptions {
    * @default { max: 60, windowMs: 60_000 }
    */
   clientCheckIns?: { max: number; windowMs: number } | false;
+  /**
+   * Download budget per source: `origin` (this server) and each CDN base URL as given in `cdn`.
+   * With it, each plan's fetches get `notBefore` times (and a first source) booked so the expected
+   * load of every source stays under its budget and the rollout ends as early as it allows; a
+   * source missing here is unlimited. API-only for now (no `serve` flag).
+   * @default none: every fetch starts at the client's spread offset
+   */
+  capacity?: Record<string, Budget>;
+  /** Where slots are booked; a store shared by several processes could implement it. @default in memory, 1 s buckets */
+  slotLedger?: SlotLedger;
+  /** How long a cached check-in answer may go without re-reading its channel, ms. @default 1000 */
+  checkInCacheMs?: number;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -57,6 +73,9 @@ export interface ResolvedOptions {
   maxInFlight: number;
   retryAfter: number;
   clientCheckIns: { max: number; windowMs: number } | false;
+  capacity: Record<string, Budget> | null;
+  slotLedger: SlotLedger;
+  checkInCache: CheckInCache;
   now: () => number;
 }
 
@@ -78,6 +97,21 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     maxInFlight: o.maxInFlight ?? 1024,
     retryAfter: o.retryAfter ?? 5,
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
+    capacity: o.capacity ? resolveCapacity(o.capacity) : null,
+    slotLedger: o.slotLedger ?? new MemorySlotLedger(),
+    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),
     now: o.now ?? Date.now,
   };
+}
+
+/** CDN keys get the trailing slash `cdn` entries get; every limit must be a positive number. */
+function resolveCapacity(capacity: Record<string, Budget>): Record<string, Budget> {
+  const out: Record<string, Budget> = {};
+  for (const [source, b] of Object.entries(capacity)) {
+    for (const [k, n] of Object.entries(b)) {
+      if (n !== undefined && !(typeof n === 'number' && n > 0)) throw new TypeError(`capacity.${source}.${k} must be a positive number`);
+    }
+    out[source === 'origin' ? source : withSlash(source)] = b;
+  }
+  return out;
 }

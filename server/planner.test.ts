@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
 import { CheckInResponse, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
-import { decide, type KnownRelease, type PlannerInput } from './planner.js';
+import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
+import { renderCurrent, renderTemplate, renderUpdate } from './answer-json.js';
 
 const sha = (c: string) => c.repeat(64);
 const A = '000000000000000a';
@@ -122,5 +123,22 @@ describe('decide', () => {
     const at10 = ids.filter((id) => rolloutBucket(id, B) < 10);
     const at50 = new Set(ids.filter((id) => rolloutBucket(id, B) < 50));
     expect(at10.every((id) => at50.has(id))).toBe(true);
+  });
+});
+
+describe('decide = cached template + per-client part', () => {
+  it('the server\'s rendered JSON equals decide() for every case, with and without moved sources', () => {
+    for (const c of [client(), client({ release: null }), client({ release: UNKNOWN }), client({ client: 'another-client' })]) {
+      const i = input({ client: c, cdn: ['https://cdn1.test/x/'], options: { checkInInterval: 60, spreadMs: 30_000, planTtlMs: 1000 } });
+      const d = decide(i);
+      const t = planTemplate({ app: 'demo', channel: i.channel!, from: c.release, to: B, releases, origin: i.origin, cdn: i.cdn });
+      if (d.status !== 'update' || !t) throw new Error('expected update');
+      const notBefore = spreadNotBefore(t, c.client, NOW, 30_000);
+      expect(JSON.parse(renderUpdate(renderTemplate(t), { client: c.client, now: NOW, notBefore, options: i.options }))).toEqual(d);
+      const moved = personalize(t, { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options });
+      expect(JSON.parse(renderUpdate(renderTemplate(t), { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options }))).toEqual(moved);
+      expect((moved.status === 'update' && (moved.plan.tasks[0] as FetchTask).sources[0])).toMatch(/^https:\/\/o\.test\//);
+    }
+    expect(JSON.parse(renderCurrent(60))).toEqual(decide(input({ client: client({ release: B }), options: { checkInInterval: 60, spreadMs: 0, planTtlMs: 1 } })));
   });
 });

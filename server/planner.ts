@@ -1,4 +1,4 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type FetchTask, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
 export interface KnownRelease { manifest: ReleaseManifest; seq: number }
@@ -29,26 +29,69 @@ export interface PlannerInput {
 
 export type Decision = CheckInResponse;
 
+/** A fetch task before a client is known: everything but `notBefore`. */
+export type FetchTemplate = Omit<FetchTask, 'notBefore'>;
+
+/**
+ * The part of an update answer shared by every client moving `from → to` on one channel through
+ * one origin: which parts are missing, their sources, the manifest. It is the expensive part of a
+ * check-in, so the server computes it once per key and caches it (see check-in-cache.ts).
+ */
+export interface PlanTemplate {
+  app: string;
+  from: string | null;
+  to: string;
+  toSeq: number;
+  activation: ChannelState['activation'];
+  release: ReleaseManifest;
+  fetches: FetchTemplate[];
+  /** Per fetch, the source keys parallel to its `sources`: each CDN base URL, then `'origin'`. */
+  sourceKeys: string[];
+}
+
+/** Per-client inputs applied after the cache: cheap, no lookups. */
+export interface Personal {
+  client: string;
+  now: number;
+  /** One per fetch of the template, epoch ms. */
+  notBefore: readonly number[];
+  /** Per fetch, the index into `sources` to move first (the source its slot was booked on). @default none moved */
+  sourceFirst?: readonly number[];
+  options: PlannerOptions;
+}
+
 /** Which release the channel offers this client: the rollout target inside the bucket, else the previous one. */
 export function targetFor(client: string, channel: ChannelState, bucket = rolloutBucket): string | null {
   if (channel.percent >= 100) return channel.release;
+  if (channel.percent <= 0) return channel.previous;
   return bucket(client, channel.release) < channel.percent ? channel.release : channel.previous;
 }
 
-/** Pure: what this client should do now. No IO, no clock; every input is passed in. */
-export function decide(input: PlannerInput): Decision {
-  const { client, channel, releases, now, options } = input;
-  const current: Decision = { status: 'current', nextCheckIn: options.checkInInterval };
-  if (!channel || channel.app !== client.app) return current;
+/** The per-client first half of `decide`: the release to offer, or null when the answer is "current". */
+export function chooseTarget(client: CheckInRequest, channel: ChannelState | null, bucket?: (clientId: string, releaseId: string) => number): string | null {
+  if (!channel || channel.app !== client.app) return null;
+  const to = targetFor(client.client, channel, bucket);
+  if (to === null || to === client.release || to === client.staged) return null;
+  return to;
+}
 
-  const to = targetFor(client.client, channel, input.bucket);
-  if (to === null || to === client.release || to === client.staged) return current;
-  const target = releases.get(to);
-  if (!target || target.manifest.app !== client.app) return current;
+export interface TemplateInput {
+  app: string;
+  channel: ChannelState;
+  /** The client's active release (null before its first install). */
+  from: string | null;
+  to: string;
+  releases: ReadonlyMap<string, KnownRelease>;
+  origin: string;
+  cdn: readonly string[];
+}
 
-  const have = new Set(client.release ? (releases.get(client.release)?.manifest.assets ?? []).map((a) => a.sha256) : []);
-  const notBefore = now + spreadOffset(client.client, to, options.spreadMs);
-  const fetches: Task[] = [];
+/** Pure and client-independent: the plan skeleton for `from → to`, or null when the server does not know `to`. */
+export function planTemplate(input: TemplateInput): PlanTemplate | null {
+  const target = input.releases.get(input.to);
+  if (!target || target.manifest.app !== input.app) return null;
+  const have = new Set(input.from ? (input.releases.get(input.from)?.manifest.assets ?? []).map((a) => a.sha256) : []);
+  const fetches: FetchTemplate[] = [];
   const seen = new Set<string>();
   for (const asset of target.manifest.assets) {
     if (have.has(asset.sha256) || seen.has(asset.sha256)) continue;
@@ -61,27 +104,60 @@ export function decide(input: PlannerInput): Decision {
       sha256: asset.sha256,
       size: asset.size,
       sources: [...input.cdn.map((base) => joinUrl(base, path)), joinUrl(input.origin, path)],
-      notBefore,
     });
   }
+  return {
+    app: input.app, from: input.from, to: input.to, toSeq: target.seq, activation: input.channel.activation, release: target.manifest, fetches,
+    sourceKeys: [...input.cdn, 'origin'],
+  };
+}
+
+/** `sources` with the one at `first` moved to the front, the rest in their order. */
+export function sourcesWithFirst(sources: readonly string[], first: number | undefined): string[] {
+  if (!first) return [...sources];
+  return [sources[first]!, ...sources.slice(0, first), ...sources.slice(first + 1)];
+}
+
+/** Pure: the template made into one client's plan (its id, clock and slots). */
+export function personalize(t: PlanTemplate, p: Personal): Decision {
+  const fetches: Task[] = t.fetches.map((f, i) => ({ ...f, sources: sourcesWithFirst(f.sources, p.sourceFirst?.[i]), notBefore: p.notBefore[i]! }));
   const tasks: Task[] = [
     ...fetches,
-    { id: 'install', kind: 'install', after: fetches.map((t) => t.id) },
+    { id: 'install', kind: 'install', after: fetches.map((f) => f.id) },
     { id: 'report:downloaded', kind: 'report', event: 'downloaded', after: ['install'] },
     { id: 'activate', kind: 'activate', after: ['install'] },
     { id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] },
   ];
   const plan: Plan = {
-    planId: planIdFor(client.client, to, now),
-    app: client.app,
-    from: client.release,
-    to,
-    toSeq: target.seq,
-    issuedAt: now,
-    expiresAt: now + options.planTtlMs,
-    activation: channel.activation,
-    release: target.manifest,
+    planId: planIdFor(p.client, t.to, p.now),
+    app: t.app,
+    from: t.from,
+    to: t.to,
+    toSeq: t.toSeq,
+    issuedAt: p.now,
+    expiresAt: p.now + p.options.planTtlMs,
+    activation: t.activation,
+    release: t.release,
     tasks,
   };
-  return { status: 'update', plan, nextCheckIn: options.checkInInterval };
+  return { status: 'update', plan, nextCheckIn: p.options.checkInInterval };
+}
+
+/** The spread start of a client's downloads, the same for every fetch (no capacity planning). */
+export function spreadNotBefore(t: PlanTemplate, client: string, now: number, spreadMs: number): number[] {
+  return new Array<number>(t.fetches.length).fill(now + spreadOffset(client, t.to, spreadMs));
+}
+
+/**
+ * Pure: what this client should do now. No IO, no clock; every input is passed in.
+ * It is `chooseTarget` (per client) → `planTemplate` (cached by the server) → `personalize` (per client).
+ */
+export function decide(input: PlannerInput): Decision {
+  const { client, channel, now, options } = input;
+  const to = chooseTarget(client, channel, input.bucket);
+  const template = to && channel
+    ? planTemplate({ app: client.app, channel, from: client.release, to, releases: input.releases, origin: input.origin, cdn: input.cdn })
+    : null;
+  if (!template) return { status: 'current', nextCheckIn: options.checkInInterval };
+  return personalize(template, { client: client.client, now, notBefore: spreadNotBefore(template, client.client, now, options.spreadMs), options });
 }

@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PATHS, type CheckInResponse, type FetchTask } from '../protocol/index.js';
+import { createUpdateServer } from './app.js';
+import { BlobStore } from './blob-store.js';
+import { CheckInCache } from './check-in-cache.js';
+import { fakeDist, type FakeDist } from './fake-dist.js';
+import type { UpdateServerOptions } from './options.js';
+import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+const TOKEN = 't';
+const NOW = 1_700_000_000_000;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setup(o: Partial<UpdateServerOptions> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
+  const store = openSqliteStore(dir);
+  cleanups.push(() => store.close(), () => rmSync(dir, { recursive: true, force: true }));
+  const blobs = new BlobStore(join(dir, 'blobs'));
+  const app = createUpdateServer({ store, blobs, token: TOKEN, now: () => NOW, ...o });
+  const admin = (method: string, path: string, body: unknown) =>
+    app.request(`/${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}` }, body: body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body) });
+  const publish = async (d: FakeDist) => {
+    for (const a of [...d.manifest.assets, ...(d.manifest.sw ? [d.manifest.sw] : [])]) await admin('PUT', PATHS.adminBlob(a.sha256), d.files.get(a.path)!);
+    expect((await admin('POST', PATHS.adminReleases, d.manifest)).status).toBe(201);
+  };
+  const checkIn = async (release: string | null, client = 'client-abc-123') =>
+    (await (await app.request(`http://localhost/${PATHS.checkIn}`, {
+      method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+    })).json()) as CheckInResponse;
+  const [d1, d2] = [
+    await fakeDist({ 'index.html': '1', 'a.js': 'a1', 'big.bin': 'x'.repeat(4000) }, { version: '1' }),
+    await fakeDist({ 'index.html': '2', 'a.js': 'a2', 'big.bin': 'y'.repeat(4000) }, { version: '2' }),
+  ];
+  await publish(d1);
+  await publish(d2);
+  return { store, admin, checkIn, d1: d1.manifest.id, d2: d2.manifest.id };
+}
+
+describe('check-in cache', () => {
+  it('a channel change through the admin API is answered by the very next check-in', async () => {
+    const { admin, checkIn, d1, d2 } = await setup();
+    await admin('PUT', PATHS.adminChannel('stable'), { release: d1 });
+    expect((await checkIn(d1)).status).toBe('current');
+    await admin('PUT', PATHS.adminChannel('stable'), { release: d2, percent: 0 });
+    expect((await checkIn(d1)).status).toBe('current');
+    await admin('PUT', PATHS.adminChannel('stable'), { release: d2, percent: 100 });
+    const d = await checkIn(d1);
+    expect(d.status === 'update' && d.plan.to).toBe(d2);
+    await admin('PUT', PATHS.adminChannel('stable'), { release: d1 }); // roll back
+    expect((await checkIn(d1)).status).toBe('current');
+  });
+
+  it('a change written to the store directly is seen at once through its change counter', async () => {
+    const { store, checkIn, d1, d2 } = await setup();
+    await store.putChannel('demo', 'stable', { release: d1 }, 1);
+    expect((await checkIn(d1)).status).toBe('current');
+    const before = store.changeCounter();
+    await store.putChannel('demo', 'stable', { release: d2 }, 2);
+    expect(store.changeCounter()).toBe(before + 1);
+    expect((await checkIn(d1)).status).toBe('update');
+  });
+
+  it('reads the store once per channel and template, not once per check-in', async () => {
+    const { store, checkIn, d1, d2 } = await setup();
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    const calls = { channel: 0, release: 0 };
+    const getChannel = store.getChannel.bind(store);
+    const getRelease = store.getRelease.bind(store);
+    store.getChannel = (...a) => (calls.channel++, getChannel(...a));
+    store.getRelease = (...a) => (calls.release++, getRelease(...a));
+    const answers = [];
+    for (let i = 0; i < 50; i++) answers.push(await checkIn(i % 2 ? d1 : d2, `client-${String(i).padStart(4, '0')}`));
+    expect(calls).toEqual({ channel: 1, release: 2 }); // channel + its release + previous (none) + d1 as a `from`
+    // Per-client parts differ, the shared part does not.
+    const updates = answers.filter((a) => a.status === 'update');
+    expect(updates).toHaveLength(25);
+    expect(new Set(updates.map((u) => u.status === 'update' && u.plan.planId)).size).toBe(25);
+    expect(new Set(updates.map((u) => JSON.stringify(u.status === 'update' && u.plan.release))).size).toBe(1);
+  });
+});
+
+describe('CheckInCache without a change counter', () => {
+  it('serves a cached channel for maxAgeMs, then reads it again; invalidate() drops it at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
+    const sqlite = openSqliteStore(dir);
+    cleanups.push(() => sqlite.close(), () => rmSync(dir, { recursive: true, force: true }));
+    const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+    await sqlite.insertRelease(r, 1);
+    await sqlite.putChannel('demo', 'stable', { release: r.id, percent: 10 }, 1);
+    let reads = 0;
+    // Only what the cache uses, and no changeCounter: a store shared with other processes.
+    const store = { getChannel: (a: string, n: string) => (reads++, sqlite.getChannel(a, n)), getRelease: (id: string) => sqlite.getRelease(id) } as unknown as Store;
+    let clock = 0;
+    const cache = new CheckInCache({ store, maxAgeMs: 1000, clock: () => clock });
+    const percent = async () => (await cache.channel('demo', 'stable')).channel?.percent;
+    expect(await percent()).toBe(10);
+    await sqlite.putChannel('demo', 'stable', { release: r.id, percent: 50 }, 2);
+    clock = 999;
+    expect(await percent()).toBe(10);
+    clock = 1000;
+    expect(await percent()).toBe(50);
+    await sqlite.putChannel('demo', 'stable', { release: r.id, percent: 70 }, 3);
+    cache.invalidate();
+    expect(await percent()).toBe(70);
+    expect(reads).toBe(3);
+  });
+
+  it('concurrent misses share one read; client-supplied unknown releases never grow it past maxTemplates', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
+    const sqlite = openSqliteStore(dir);
+    cleanups.push(() => sqlite.close(), () => rmSync(dir, { recursive: true, force: true }));
+    const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+    await sqlite.insertRelease(r, 1);
+    await sqlite.putChannel('demo', 'stable', { release: r.id }, 1);
+    const cache = new CheckInCache({ store: sqlite, maxTemplates: 8 });
+    const [a, b] = [cache.channel('demo', 'stable'), cache.channel('demo', 'stable')];
+    expect(a).toBe(b);
+    const entry = await a;
+    for (let i = 0; i < 100; i++) await cache.template(entry, i.toString(16).padStart(16, '0'), r.id, 'https://o.test/', []);
+    expect(entry.templates.size).toBeLessThanOrEqual(8);
+    expect(entry.releases.size).toBeLessThanOrEqual(9);
+  });
+});
+
+describe('check-in with a capacity budget', () => {
+  it('books slots under the budget, and a client checking in again keeps its slots', async () => {
+    const { store, checkIn, d1, d2 } = await setup({ capacity: { origin: { bytesPerSecond: 4000 } } });
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    const slots = async (client: string) => {
+      const d = await checkIn(d1, client);
+      if (d.status !== 'update') throw new Error('expected update');
+      return d.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch').map((t) => [t.size, t.notBefore - NOW] as const);
+    };
+    const first = await slots('client-0001');
+    const second = await slots('client-0002');
+    expect(await slots('client-0001')).toEqual(first);
+    // Each client needs ~4 KB: at 4000 B/s × 0.96 the second one starts about a second after the first.
+    const start = (s: readonly (readonly [number, number])[]) => Math.min(...s.map(([, t]) => t));
+    expect(start(first)).toBe(0);
+    expect(start(second)).toBeGreaterThanOrEqual(1000);
+    expect(start(second)).toBeLessThan(1200);
+  });
+});

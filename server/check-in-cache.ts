@@ -1,0 +1,122 @@
+import type { ChannelState } from '../protocol/index.js';
+import { renderTemplate, type RenderedTemplate } from './answer-json.js';
+import { planTemplate, type KnownRelease } from './planner.js';
+import type { Store } from './store.js';
+
+export interface CheckInCacheOptions {
+  store: Store;
+  /**
+   * A channel entry older than this is re-read from the store. It bounds how long a change made
+   * behind this process's back (another server process, a script writing the database) goes
+   * unseen by a store without a shared `changeCounter`. @default 1000
+   */
+  maxAgeMs?: number;
+  /** Templates (distinct from/to/origin answers) kept per channel before the entry starts over. @default 256 */
+  maxTemplates?: number;
+  /** Real clock for ages, epoch ms. @default Date.now */
+  clock?: () => number;
+}
+
+/** What one channel answers, read once from the store and shared by every check-in on it. */
+export interface ChannelEntry {
+  channel: ChannelState | null;
+  /** Releases read so far (null: the store does not know the id), target and previous first. */
+  releases: Map<string, KnownRelease | null>;
+  templates: Map<string, RenderedTemplate | null>;
+  loadedAt: number;
+  /** The store's change counter when loaded (-1 without one). */
+  counter: number;
+  generation: number;
+}
+
+const templateKey = (from: string | null, to: string, origin: string) => `${from ?? ''}\n${to}\n${origin}`;
+
+/**
+ * The expensive part of a check-in — channel and release reads, which parts a client on `from`
+ * lacks, the serialised manifest — computed once per (app, channel, from, to, origin) and reused
+ * (CodePush's lesson). Per-client work (bucket, slot, plan id) happens after it.
+ *
+ * Invalidation: `invalidate()` (the admin routes call it after a publish or a channel change), the
+ * store's optional `changeCounter()` (read on every lookup: the hook for several processes sharing
+ * one database), and `maxAgeMs`, which bounds staleness for changes neither of them sees.
+ */
+export class CheckInCache {
+  readonly #store: Store;
+  readonly #maxAgeMs: number;
+  readonly #maxTemplates: number;
+  readonly #clock: () => number;
+  readonly #entries = new Map<string, ChannelEntry | Promise<ChannelEntry>>();
+  #generation = 0;
+
+  constructor(o: CheckInCacheOptions) {
+    this.#store = o.store;
+    this.#maxAgeMs = o.maxAgeMs ?? 1000;
+    this.#maxTemplates = o.maxTemplates ?? 256;
+    this.#clock = o.clock ?? Date.now;
+  }
+
+  /** Drops every cached answer: the next check-in of each channel reads the store again. */
+  invalidate(): void {
+    this.#generation++;
+    this.#entries.clear();
+  }
+
+  /** The channel's entry; a Promise only on a miss (concurrent misses share one read). */
+  channel(app: string, name: string): ChannelEntry | Promise<ChannelEntry> {
+    const key = `${app}\n${name}`;
+    const hit = this.#entries.get(key);
+    if (hit && !(hit instanceof Promise) && this.#fresh(hit)) return hit;
+    if (hit instanceof Promise) return hit;
+    const load = this.#load(app, name);
+    this.#entries.set(key, load);
+    load.then(
+      (entry) => { if (this.#entries.get(key) === load) this.#entries.set(key, entry); },
+      () => { if (this.#entries.get(key) === load) this.#entries.delete(key); },
+    );
+    return load;
+  }
+
+  /** The rendered template for `from → to` through `origin`, or null when the server does not know `to`. */
+  template(entry: ChannelEntry, from: string | null, to: string, origin: string, cdn: readonly string[]): RenderedTemplate | null | Promise<RenderedTemplate | null> {
+    const key = templateKey(from, to, origin);
+    const hit = entry.templates.get(key);
+    if (hit !== undefined) return hit;
+    return this.#loadTemplate(entry, key, from, to, origin, cdn);
+  }
+
+  #fresh(e: ChannelEntry): boolean {
+    return e.generation === this.#generation && e.counter === this.#counter() && this.#clock() - e.loadedAt < this.#maxAgeMs;
+  }
+
+  #counter(): number {
+    return this.#store.changeCounter?.() ?? -1;
+  }
+
+  async #load(app: string, name: string): Promise<ChannelEntry> {
+    const generation = this.#generation;
+    const counter = this.#counter();
+    const channel = await this.#store.getChannel(app, name);
+    const releases = new Map<string, KnownRelease | null>();
+    for (const id of [channel?.release, channel?.previous]) {
+      if (id && !releases.has(id)) releases.set(id, await this.#store.getRelease(id));
+    }
+    return { channel, releases, templates: new Map(), loadedAt: this.#clock(), counter, generation };
+  }
+
+  async #loadTemplate(entry: ChannelEntry, key: string, from: string | null, to: string, origin: string, cdn: readonly string[]): Promise<RenderedTemplate | null> {
+    if (entry.templates.size >= this.#maxTemplates) {
+      // Unknown `from` ids are client-supplied: never let them grow the entry without bound.
+      entry.templates.clear();
+      for (const id of entry.releases.keys()) if (id !== entry.channel?.release && id !== entry.channel?.previous) entry.releases.delete(id);
+    }
+    for (const id of [to, from]) {
+      if (id && !entry.releases.has(id)) entry.releases.set(id, await this.#store.getRelease(id));
+    }
+    const known = new Map<string, KnownRelease>();
+    for (const [id, r] of entry.releases) if (r) known.set(id, r);
+    const t = entry.channel ? planTemplate({ app: entry.channel.app, channel: entry.channel, from, to, releases: known, origin, cdn }) : null;
+    const rendered = t ? renderTemplate(t) : null;
+    entry.templates.set(key, rendered);
+    return rendered;
+  }
+}

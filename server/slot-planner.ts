@@ -1,0 +1,113 @@
+import type { Budget, Charge, SlotLedgerView } from './slot-ledger.js';
+
+/** One fetch to place: its size and the source keys it may use, in preference order. */
+export interface SlotRequest {
+  size: number;
+  sources: readonly string[];
+}
+
+export interface SlotPlanInput {
+  fetches: readonly SlotRequest[];
+  /** No fetch starts before this, epoch ms (now, or now plus the client's spread offset). */
+  earliest: number;
+  /** Budget per source key; a source without one is unlimited and books nothing. */
+  capacity: Readonly<Record<string, Budget>>;
+  ledger: SlotLedgerView;
+  /**
+   * Fraction of each budget the planner books. Downloads run at the clients' speeds, not the
+   * ledger's, so a little headroom absorbs the spill between buckets and unbooked retries. @default 0.96
+   */
+  utilization?: number;
+}
+
+export interface SlotPlan {
+  /** Per fetch, epoch ms. */
+  notBefore: number[];
+  /** Per fetch, the index in its `sources` of the source it was booked on (to be tried first). */
+  sourceFirst: number[];
+  /** What to add to the ledger. */
+  charges: Charge[];
+}
+
+/**
+ * Pure: when and from where each fetch of one plan should start so the expected load of every
+ * source stays under its budget, as early as the budget allows.
+ *
+ * The model is fluid: a source with budget C serves its bookings back to back at rate C. A fetch
+ * of `size` bytes starting in bucket k takes the bucket's remaining bytes and spills into the next
+ * buckets; it starts at the point of bucket k where the bytes (or requests) booked before it end,
+ * so starts are spread across the bucket rather than stacked at its beginning. Whatever the
+ * clients' own speeds, downloads then start at the rate the budget drains them (Little's law), so
+ * the load a source sees over a few seconds is the booked one. Each fetch goes to whichever source
+ * can start it first (ties: the preferred one), and starts no earlier than the fetch before it.
+ */
+export function planSlots(input: SlotPlanInput): SlotPlan {
+  const { ledger, capacity } = input;
+  const util = input.utilization ?? 0.96;
+  const bucketMs = ledger.bucketMs;
+  const perBucket = bucketMs / 1000;
+  /** Charges made by this plan so far, keyed `source\nindex`: the ledger is read-only here. */
+  const overlay = new Map<string, Charge>();
+  const used = (source: string, index: number) => {
+    const o = overlay.get(`${source}\n${index}`);
+    return { bytes: ledger.bytes(source, index) + (o?.bytes ?? 0), requests: ledger.requests(source, index) + (o?.requests ?? 0) };
+  };
+  const charge = (source: string, index: number, bytes: number, requests: number, full: boolean) => {
+    const key = `${source}\n${index}`;
+    const o = overlay.get(key);
+    if (o) {
+      o.bytes += bytes;
+      o.requests += requests;
+      o.full ||= full;
+    } else overlay.set(key, { source, index, bytes, requests, full });
+  };
+
+  const plan: SlotPlan = { notBefore: [], sourceFirst: [], charges: [] };
+  let earliest = input.earliest;
+  for (const f of input.fetches) {
+    let best: { at: number; source: number; index: number; bytesCap: number; reqCap: number } | null = null;
+    for (let j = 0; j < f.sources.length; j++) {
+      const budget = capacity[f.sources[j]!];
+      if (!budget || (budget.bytesPerSecond === undefined && budget.requestsPerSecond === undefined)) {
+        if (!best || earliest < best.at) best = { at: earliest, source: j, index: -1, bytesCap: Infinity, reqCap: Infinity };
+        break; // Unlimited: nothing later in the list can start sooner.
+      }
+      const bytesCap = (budget.bytesPerSecond ?? Infinity) * perBucket * util;
+      const reqCap = (budget.requestsPerSecond ?? Infinity) * perBucket * util;
+      let index = ledger.firstOpen(f.sources[j]!, Math.floor(earliest / bucketMs));
+      let u = used(f.sources[j]!, index);
+      while (u.bytes >= bytesCap || u.requests + 1 > reqCap) {
+        index = ledger.firstOpen(f.sources[j]!, index + 1);
+        u = used(f.sources[j]!, index);
+      }
+      // Fluid position inside the bucket: after what is booked before this fetch.
+      const fill = Math.min(1, Math.max(u.bytes / bytesCap, u.requests / reqCap));
+      const at = Math.max(earliest, Math.floor(index * bucketMs + fill * bucketMs));
+      if (!best || at < best.at) best = { at, source: j, index, bytesCap, reqCap };
+    }
+    if (!best) throw new Error('a fetch needs at least one source');
+    plan.notBefore.push(best.at);
+    plan.sourceFirst.push(best.source);
+    if (best.index >= 0) {
+      const source = f.sources[best.source]!;
+      let left = f.size;
+      let index = best.index;
+      let requests = 1;
+      for (;;) {
+        const u = used(source, index);
+        const take = Math.min(left, Math.max(0, best.bytesCap - u.bytes));
+        if (take > 0 || requests > 0) {
+          const full = u.bytes + take >= best.bytesCap || u.requests + requests + 1 > best.reqCap;
+          charge(source, index, take, requests, full);
+        }
+        left -= take;
+        requests = 0;
+        if (left <= 0) break;
+        index++;
+      }
+    }
+    earliest = best.at;
+  }
+  plan.charges = [...overlay.values()];
+  return plan;
+}
