@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // `npm test`: every test, with what it needs. Gets a Chromium when none is present (Debian's
 // package where apt-get can run, Playwright's own browser elsewhere), runs Vitest and Playwright
-// with JSON reports, and ends with the one line CI reads: `tests: N passed, N failed`.
+// with JSON reports, and ends with the one line CI reads: `tests: N passed, N failed`. Unless
+// UPDRAFT_PG_URL names one, starts a throwaway PostgreSQL for the unit tests (scripts/postgres.mjs)
+// and stops it at the end; the PostgreSQL tests then must run (UPDRAFT_PG_REQUIRED=1): a failed
+// setup fails them instead of skipping them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { startPostgres } from './postgres.mjs';
 
 const SYSTEM_CHROMIUMS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { stdio: 'inherit', ...opts }).status ?? 1;
@@ -27,6 +31,25 @@ function ensureChromium() {
   run('npx', ['playwright', 'install', 'chromium']);
 }
 
+/** Sets UPDRAFT_PG_URL (or UPDRAFT_PG_ERROR) for the tests; returns what stops the server, if we started one. */
+async function ensurePostgres() {
+  const env = process.env;
+  if (env.CI && env.CI !== 'false' && env.CI !== '0') env.UPDRAFT_PG_REQUIRED = '1';
+  if (env.UPDRAFT_PG_URL) return () => {};
+  // Attempted here, so the tests must not skip; an explicit UPDRAFT_PG_REQUIRED=0 outside CI opts out.
+  env.UPDRAFT_PG_REQUIRED ??= '1';
+  try {
+    const pg = await startPostgres({ log: (line) => console.log(`npm test: ${line}`) });
+    env.UPDRAFT_PG_URL = pg.url;
+    console.log(`npm test: throwaway PostgreSQL at ${pg.url}`);
+    return pg.stop;
+  } catch (err) {
+    env.UPDRAFT_PG_ERROR = `npm test could not start PostgreSQL: ${err.message}`;
+    console.log(env.UPDRAFT_PG_ERROR);
+    return () => {};
+  }
+}
+
 function readJson(path) {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
@@ -41,8 +64,14 @@ ensureChromium();
 
 const only = process.argv[2]; // `npm test -- unit` or `npm test -- e2e`
 const codes = [];
+const stopPostgres = only !== 'e2e' ? await ensurePostgres() : () => {};
+// Also on Ctrl-C: the cluster is a temp dir and a server process that would outlive us.
+process.once('exit', stopPostgres);
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 if (only !== 'e2e') {
   codes.push(run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=reports/unit.json']));
+  stopPostgres();
 }
 if (only !== 'unit') {
   codes.push(run('npx', ['playwright', 'test'], { env: { ...process.env, UPDRAFT_E2E_JSON: 'reports/e2e.json' } }));

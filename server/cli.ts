@@ -3,13 +3,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ActivationPolicy, PATHS, type ChannelState, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { startServer } from './node.js';
+import { redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import { formatBytes, formatStatus } from './status-format.js';
 
 const HELP = `updraft — server-directed updates for web apps
 
 Usage:
-  updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--token T] [--cdn URL]...
+  updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> --release ID [--percent P] [--activation POLICY] [--app A] [--json]
@@ -21,6 +22,8 @@ Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
 publish --channel without --percent sets 100%. rollout keeps omitted fields.
 publish shows progress on stderr when it is a terminal; --progress forces it, --quiet hides it.
+serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blobs stay under --data
+(servers sharing one --db need one shared --data, or a CDN in front of one origin).
 POLICY: next-navigation | prompt | immediate
 Errors print one line, \`updraft: <code>: <message>\`, and exit with status 1.`;
 
@@ -61,19 +64,22 @@ function client(values: { server?: string; token?: string }): AdminClient {
 
 async function serve(argv: string[]): Promise<void> {
   const { values } = args(argv, {
-    port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, cdn: { type: 'string', multiple: true },
+    port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
   });
   const running = await startServer({
     port: num(values.port, 'port', 0, 65535) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
+    ...(values.db ? { db: values.db } : {}),
     token: values.token ?? process.env.UPDRAFT_TOKEN,
     cdn: values.cdn ?? [],
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
     spreadMs: num(values['spread-ms'], 'spread-ms', 0),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
+    // Before listening, startServer opens the store: with --db, that is what failed (unreachable, refused, ...).
+    if (values.db && err.syscall !== 'listen') throw new CliError('db', `cannot open ${redactStoreLocation(values.db)}: ${err.message}`);
     throw new CliError('listen', err.message);
   });
   console.log(running.url);

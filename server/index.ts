@@ -3,8 +3,17 @@ export type { UpdateServerOptions, ResolvedOptions } from './options.js';
 export { startServer, type StartServerOptions, type RunningServer } from './node.js';
 export type { Store, StoredRelease, ClientRecord, InsertReleaseResult } from './store.js';
 export { SqliteStore, openSqliteStore } from './sqlite-store.js';
+export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+export { openStore } from './open-store.js';
 export { BlobStore, type WrittenBlob } from './blob-store.js';
-export { decide, targetFor, type Decision, type PlannerInput, type PlannerOptions, type KnownRelease } from './planner.js';
+export {
+  decide, targetFor, chooseTarget, planTemplate, personalize,
+  type Decision, type PlannerInput, type PlannerOptions, type KnownRelease, type PlanTemplate, type Personal,
+} from './planner.js';
+export { CheckInCache, type CheckInCacheOptions } from './check-in-cache.js';
+export { WriteBehindStore, writeBehind, type WriteBehindOptions } from './write-behind-store.js';
+export { planSlots, type SlotPlan, type SlotPlanInput, type SlotRequest } from './slot-planner.js';
+export { MemorySlotLedger, type Budget, type Charge, type Reservation, type SlotLedger, type SlotLedgerView } from './slot-ledger.js';
 export { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 export { onError } from './errors.js';
 export { fakeDist, writeDist, type FakeDist, type FakeDistOptions } from './fake-dist.js';

@@ -6,8 +6,9 @@ import type { Hono } from 'hono';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import type { UpdateServerOptions } from './options.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { openStore } from './open-store.js';
 import type { Store } from './store.js';
+import { writeBehind } from './write-behind-store.js';
 
 export type StartServerOptions = Partial<UpdateServerOptions> & {
   /** 0 picks a free port. @default 0 */
@@ -16,6 +17,11 @@ export type StartServerOptions = Partial<UpdateServerOptions> & {
   host?: string;
   /** Where `updraft.db` and `blobs/` live when `store`/`blobs` are not given. @default '.updraft' */
   dataDir?: string;
+  /**
+   * The store when `store` is not given: a `postgres://` URL (several servers can share it, with
+   * one shared `dataDir` for blobs), or a directory for SQLite. @default dataDir
+   */
+  db?: string;
   /** A pre-composed app (e.g. the update server mounted under a prefix) to serve instead. */
   app?: Hono;
 };
@@ -33,7 +39,9 @@ export interface RunningServer {
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const dataDir = options.dataDir ?? '.updraft';
   const ownStore = !options.store;
-  const store = options.store ?? openSqliteStore(dataDir);
+  // A store opened here is also closed here, so its client writes are batched (write-behind) and
+  // close() flushes them. A store passed in is used as given: wrap it with writeBehind() to batch.
+  const store = options.store ?? writeBehind(await openStore(options.db ?? dataDir));
   const blobs = options.blobs ?? new BlobStore(join(dataDir, 'blobs'));
   // A server killed mid-upload leaves temp files; the next start of the same data dir clears them.
   if (!options.blobs) await blobs.removeStaleTemp();

@@ -70,6 +70,9 @@ const APP = '(@app IS NULL OR app = @app)';
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
+  /** Bumped by every release insert and channel change made through this object (see `changeCounter`). */
+  #changes = 0;
+  #upsert: Database.Statement | null = null;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -95,7 +98,9 @@ export class SqliteStore implements Store {
         .run(m.id, m.app, next, m.version, m.createdAt, now, JSON.stringify(m));
       return { seq: next, created: true };
     });
-    return insert.immediate();
+    const result = insert.immediate();
+    if (result.created) this.#changes++;
+    return result;
   }
 
   async getRelease(id: string): Promise<StoredRelease | null> {
@@ -138,18 +143,38 @@ export class SqliteStore implements Store {
         .run(next);
       return next;
     });
-    return put.immediate();
+    const state = put.immediate();
+    this.#changes++;
+    return state;
   }
 
   async listChannels(app?: string): Promise<ChannelState[]> {
     return (this.db.prepare(`SELECT * FROM channels WHERE ${APP} ORDER BY app, name`).all({ app: app ?? null }) as ChannelRow[]).map(toChannel);
   }
 
+  #upsertStatement(): Database.Statement {
+    return (this.#upsert ??= this.db.prepare(`INSERT INTO clients (app, id, channel, release, staged, caps, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (app, id) DO UPDATE SET channel = excluded.channel, release = excluded.release, staged = excluded.staged, caps = excluded.caps, last_seen = excluded.last_seen`));
+  }
+
   async upsertClient(c: ClientRecord): Promise<void> {
-    this.db
-      .prepare(`INSERT INTO clients (app, id, channel, release, staged, caps, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (app, id) DO UPDATE SET channel = excluded.channel, release = excluded.release, staged = excluded.staged, caps = excluded.caps, last_seen = excluded.last_seen`)
-      .run(c.app, c.id, c.channel, c.release, c.staged, JSON.stringify(c.caps), c.lastSeen);
+    this.#upsertStatement().run(c.app, c.id, c.channel, c.release, c.staged, JSON.stringify(c.caps), c.lastSeen);
+  }
+
+  async upsertClients(clients: readonly ClientRecord[]): Promise<void> {
+    const stmt = this.#upsertStatement();
+    this.db.transaction(() => {
+      for (const c of clients) stmt.run(c.app, c.id, c.channel, c.release, c.staged, JSON.stringify(c.caps), c.lastSeen);
+    })();
+  }
+
+  /**
+   * Counts changes made through this object only: enough for one server process (the only way
+   * SQLite is served). Several processes would need a counter row bumped in the same
+   * transactions, read here; a shared PostgreSQL store should do exactly that.
+   */
+  changeCounter(): number {
+    return this.#changes;
   }
 
   async countClients(app?: string): Promise<StatusResponse['clients']> {

@@ -40,6 +40,11 @@ export interface Store {
   listChannels(app?: string): Promise<ChannelState[]>;
 
   upsertClient(client: ClientRecord): Promise<void>;
+  /**
+   * Optional: many client records in one transaction (the write-behind buffer flushes through it;
+   * without it, it falls back to `upsertClient` one by one). Later records win over earlier ones.
+   */
+  upsertClients?(clients: readonly ClientRecord[]): Promise<void>;
   countClients(app?: string): Promise<StatusResponse['clients']>;
 
   insertReports(reports: readonly Report[], now: number): Promise<void>;
@@ -52,6 +57,15 @@ export interface Store {
   blobSizes(sha256s: readonly string[]): Promise<Map<string, number>>;
   missingBlobs(sha256s: readonly string[]): Promise<string[]>;
   hasBlobs(sha256s: readonly string[]): Promise<boolean>;
+
+  /**
+   * Optional, synchronous and cheap (it is read on every check-in): a number that changes whenever
+   * a release is inserted or a channel changes. The check-in cache drops its answers when it moves.
+   * SQLite counts the changes made through its own object; a store shared by several processes
+   * should keep it current from the database (e.g. PostgreSQL LISTEN/NOTIFY on a change-counter
+   * row bumped in the same transactions). Without it, cached answers live up to one second.
+   */
+  changeCounter?(): number;
 
   close(): Promise<void>;
 }

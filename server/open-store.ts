@@ -1,0 +1,25 @@
+import { openPostgresStore } from './postgres-store.js';
+import { openSqliteStore } from './sqlite-store.js';
+import type { Store } from './store.js';
+
+const POSTGRES = /^postgres(?:ql)?:\/\//i;
+
+/**
+ * The store at `location`: a `postgres://` (or `postgresql://`) URL opens PostgreSQL, creating
+ * the schema if needed; anything else is a directory holding SQLite's `updraft.db`.
+ */
+export async function openStore(location: string): Promise<Store> {
+  return POSTGRES.test(location) ? openPostgresStore(location) : openSqliteStore(location);
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs and errors. */
+export function redactStoreLocation(location: string): string {
+  if (!POSTGRES.test(location)) return location;
+  try {
+    const u = new URL(location);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch {
+    return 'postgres://…';
+  }
+}

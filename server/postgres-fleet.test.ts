@@ -1,0 +1,141 @@
+/**
+ * Several `updraft serve` processes sharing one PostgreSQL (and one blob directory) act as one
+ * server: what is published or changed through one is what every other one serves and plans.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATHS, joinUrl, type ChannelState, type CheckInResponse, type StatusResponse } from '../protocol/index.js';
+import { AdminClient } from './admin-client.js';
+import { fakeDist, writeDist } from './fake-dist.js';
+import { createTestDatabase, dropTestDatabase, findTestPostgres } from './postgres-test-db.js';
+import { publishDirectory } from './publish.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TOKEN = 'fleet-token';
+
+/** `updraft serve` in a child process; resolves with its URL once it listens. */
+function serve(args: string[]): { child: ChildProcess; url: Promise<string>; stderr: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--token', TOKEN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /http:\/\/\S+\//.exec(out);
+      if (m) resolve(m[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`updraft serve exited (${code}): ${err}`)));
+  });
+  return { child, url, stderr: () => err };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+const checkIn = async (server: string, client: string, release: string | null) => {
+  const res = await fetch(joinUrl(server, PATHS.checkIn), {
+    method: 'POST',
+    body: JSON.stringify({ client, app: 'fleet', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as CheckInResponse;
+};
+
+it('serve --db with an unreachable PostgreSQL fails with one `db` line, password redacted', async () => {
+  const s = serve(['--db', 'postgres://someone:s3cret@127.0.0.1:1/updraft']);
+  const [code] = (await once(s.child, 'exit')) as [number];
+  expect(code).toBe(1);
+  expect(s.stderr()).toMatch(/^updraft: db: cannot open postgres:\/\/someone:\*\*\*@127\.0\.0\.1:1\/updraft: .+\n$/);
+  await s.url.catch(() => {});
+});
+
+const pg = await findTestPostgres();
+
+if (!pg.url) {
+  if (pg.required) it('PostgreSQL is available', () => expect.fail(pg.why));
+  else {
+    console.warn(`postgres-fleet.test.ts: skipped: ${pg.why}`);
+    describe.skip(`two server processes on one PostgreSQL (skipped: ${pg.why})`, () => it('share rollout state', () => {}));
+  }
+} else {
+  const server = pg.url;
+  describe('two server processes on one PostgreSQL', () => {
+    let dir: string;
+    let db: string;
+    const children: ChildProcess[] = [];
+    let a: string;
+    let b: string;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'updraft-fleet-'));
+      db = await createTestDatabase(server);
+      // One blob directory for both: blob bytes are not in the database.
+      const [sa, sb] = [serve(['--db', db, '--data', join(dir, 'data')]), serve(['--db', db, '--data', join(dir, 'data')])];
+      children.push(sa.child, sb.child);
+      [a, b] = await Promise.all([sa.url, sb.url]);
+    });
+    afterAll(async () => {
+      await Promise.all(children.map(stop));
+      await dropTestDatabase(server, db);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('a release published through A is served and planned by B; a channel moved through B is what A plans', async () => {
+      expect(a).not.toBe(b);
+      const v1 = await fakeDist({ 'index.html': '<h1>fleet v1</h1>', 'assets/app.js': 'v1()' }, { app: 'fleet', version: '1.0.0', sw: 'sw()' });
+      const v2 = await fakeDist({ 'index.html': '<h1>fleet v2</h1>', 'assets/app.js': 'v2()' }, { app: 'fleet', version: '2.0.0', sw: 'sw()' });
+      await writeDist(join(dir, 'v1'), v1);
+      await writeDist(join(dir, 'v2'), v2);
+      expect(await publishDirectory(join(dir, 'v1'), { server: a, token: TOKEN, channel: 'stable' })).toMatchObject({ id: v1.manifest.id, seq: 1, created: true });
+
+      // B plans it, with B as the fetch source, and serves its bytes and the app itself.
+      const planned = await checkIn(b, 'fleet-client-0001', null);
+      expect(planned.status).toBe('update');
+      if (planned.status !== 'update') return;
+      expect(planned.plan.to).toBe(v1.manifest.id);
+      const fetchTask = planned.plan.tasks.find((t) => t.kind === 'fetch');
+      expect(fetchTask && 'sources' in fetchTask && fetchTask.sources[0]).toMatch(new RegExp(`^${b}v1/blobs/`));
+      const js = v1.manifest.assets.find((x) => x.path === 'assets/app.js')!;
+      const blob = await fetch(joinUrl(b, `v1/blobs/${js.sha256}`));
+      expect(blob.status).toBe(200);
+      expect(await blob.text()).toBe('v1()');
+      expect(await (await fetch(b)).text()).toBe('<h1>fleet v1</h1>');
+
+      // A has planned v1 too (and may cache that answer).
+      const before = await checkIn(a, 'fleet-client-0002', null);
+      expect(before.status === 'update' && before.plan.to).toBe(v1.manifest.id);
+
+      // A second publish through B gets the next seq: one sequence per app across the fleet.
+      expect(await publishDirectory(join(dir, 'v2'), { server: b, token: TOKEN })).toMatchObject({ id: v2.manifest.id, seq: 2, created: true, uploaded: 2 });
+      const moved = (await new AdminClient(b, TOKEN).request<ChannelState>('PUT', PATHS.adminChannel('stable'), { release: v2.manifest.id, percent: 100, activation: 'immediate' })).body;
+      expect(moved).toMatchObject({ release: v2.manifest.id, previous: v1.manifest.id, activation: 'immediate' });
+
+      // A's status reads the database: the move, both releases.
+      const status = async () => (await new AdminClient(a, TOKEN).request<StatusResponse>('GET', PATHS.adminStatus)).body;
+      const s = await status();
+      expect(s.channels).toEqual([moved]);
+      expect(s.releases.map((r) => [r.id, r.seq])).toEqual([[v1.manifest.id, 1], [v2.manifest.id, 2]]);
+      // Each process may cache check-in answers and buffer client writes: A plans v2 a moment
+      // later (B's change is announced by NOTIFY), and counts the client that checked in at B
+      // once B has written it.
+      await expect.poll(async () => {
+        const replanned = await checkIn(a, 'fleet-client-0001', v1.manifest.id);
+        return replanned.status === 'update' && replanned.plan.to;
+      }, { timeout: 5000 }).toBe(v2.manifest.id);
+      await expect.poll(async () => (await status()).clients.reduce((n, c) => n + c.count, 0), { timeout: 5000 }).toBe(2);
+      expect(await (await fetch(a)).text()).toBe('<h1>fleet v2</h1>');
+    });
+  });
+}

@@ -1,0 +1,96 @@
+import { basename } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fakeDist } from './fake-dist.js';
+import { openPostgresStore } from './postgres-store.js';
+import { createTestDatabase, dropTestDatabase, findTestPostgres } from './postgres-test-db.js';
+import { storeContract } from './store-contract.js';
+
+const pg = await findTestPostgres();
+
+if (!pg.url) {
+  if (pg.required) it('PostgreSQL is available', () => expect.fail(pg.why));
+  else {
+    console.warn(`postgres-store.test.ts: skipped: ${pg.why}`);
+    describe.skip(`PostgresStore (skipped: ${pg.why})`, () => it('runs the store contract', () => {}));
+  }
+} else {
+  const server = pg.url;
+  // One database per contract test: `open(dir)` again (a restart, a second handle) reaches the same one.
+  const databases = new Map<string, Promise<string>>();
+  const databaseFor = (dir: string) => {
+    if (!databases.has(dir)) databases.set(dir, createTestDatabase(server, `updraft_t_${basename(dir).replace(/\W/g, '_').toLowerCase()}`));
+    return databases.get(dir)!;
+  };
+  storeContract('PostgresStore', {
+    open: async (dir) => openPostgresStore(await databaseFor(dir)),
+    remove: async (dir) => {
+      const db = databases.get(dir);
+      databases.delete(dir);
+      if (db) await dropTestDatabase(server, await db);
+    },
+  });
+
+  describe('PostgresStore on its own', () => {
+    const made: string[] = [];
+    const fresh = async () => {
+      const url = await createTestDatabase(server);
+      made.push(url);
+      return url;
+    };
+    afterAll(async () => {
+      for (const url of made) await dropTestDatabase(server, url);
+    });
+
+    it('servers starting together on an empty database create the schema once, without errors', async () => {
+      const url = await fresh();
+      // Without the advisory lock, concurrent CREATE TABLE IF NOT EXISTS fails on pg_type's unique index.
+      const stores = await Promise.all(Array.from({ length: 6 }, () => openPostgresStore(url, { max: 2 })));
+      const { rows } = await stores[0]!.pool.query<{ schema_version: number }>('SELECT schema_version FROM updraft_meta');
+      expect(rows).toEqual([{ schema_version: 1 }]);
+      await Promise.all(stores.map((s) => s.close()));
+    });
+
+    it('refuses a database whose schema is newer than this updraft', async () => {
+      const url = await fresh();
+      const store = await openPostgresStore(url);
+      await store.pool.query('UPDATE updraft_meta SET schema_version = 99');
+      await store.close();
+      await store.close(); // closing twice is fine
+      await expect(openPostgresStore(url)).rejects.toThrow(/schema 99, newer than this updraft/);
+    });
+
+    it('changeCounter sees changes made by another server, and stays safe while its LISTEN connection is down', async () => {
+      const url = await fresh();
+      const [a, b] = [await openPostgresStore(url), await openPostgresStore(url)];
+      try {
+        const r = (await fakeDist({ 'index.html': 'notify' })).manifest;
+        const before = a.changeCounter();
+        await b.insertRelease(r, 1);
+        // Announced on commit through NOTIFY: a moment later, not at once.
+        await expect.poll(() => a.changeCounter(), { timeout: 5000 }).toBeGreaterThan(before);
+        const seen = a.changeCounter();
+        await b.putChannel('demo', 'stable', { release: r.id }, 2);
+        await expect.poll(() => a.changeCounter(), { timeout: 5000 }).toBeGreaterThan(seen);
+
+        // The listener's connection dies (server restart, failover): every read differs until it is back.
+        await b.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'updraft-listen' AND datname = current_database()");
+        await expect.poll(() => a.changeCounter() !== a.changeCounter(), { timeout: 5000 }).toBe(true);
+        await b.putChannel('demo', 'stable', { release: r.id, percent: 50 }, 3); // missed while down, caught up on reconnect
+        await expect.poll(() => a.changeCounter() === a.changeCounter(), { timeout: 10_000 }).toBe(true);
+        const back = a.changeCounter();
+        expect(back).toBeGreaterThan(seen);
+        await b.putChannel('demo', 'stable', { release: r.id, percent: 60 }, 4);
+        await expect.poll(() => a.changeCounter(), { timeout: 5000 }).toBeGreaterThan(back);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('an unreachable server fails the open', async () => {
+      const u = new URL(server);
+      u.port = '1'; // nothing listens on port 1
+      await expect(openPostgresStore(u.href)).rejects.toThrow();
+    });
+  });
+}

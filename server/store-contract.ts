@@ -1,0 +1,213 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Report } from '../protocol/index.js';
+import { fakeDist } from './fake-dist.js';
+import type { ClientRecord, Store } from './store.js';
+
+export interface StoreFixture {
+  /**
+   * Opens the store kept at `dir` (a fresh temp dir per test): empty the first time, the same
+   * data when opened again after a close, and a second handle on the same data while one is open.
+   */
+  open(dir: string): Store | Promise<Store>;
+  /** Deletes what `open` created for `dir` beyond the dir itself (e.g. a database). */
+  remove?(dir: string): void | Promise<void>;
+}
+
+/**
+ * The `Store` contract, run by each implementation's test file against its own fixture
+ * (`store.test.ts`: SQLite, `postgres-store.test.ts`: PostgreSQL).
+ */
+export function storeContract(name: string, fixture: StoreFixture): void {
+  describe(name, () => {
+    let dir: string;
+    let store: Store;
+    const extra: Store[] = [];
+    const open = async () => {
+      const s = await fixture.open(dir);
+      extra.push(s);
+      return s;
+    };
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'updraft-store-'));
+      store = await fixture.open(dir);
+    });
+    afterEach(async () => {
+      await store.close();
+      for (const s of extra.splice(0)) await s.close();
+      await fixture.remove?.(dir);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('assigns seq per app, monotonically, and re-inserting is a no-op', async () => {
+      const a1 = (await fakeDist({ 'index.html': 'a1' }, { app: 'a' })).manifest;
+      const a2 = (await fakeDist({ 'index.html': 'a2' }, { app: 'a' })).manifest;
+      const b1 = (await fakeDist({ 'index.html': 'b1' }, { app: 'b' })).manifest;
+      expect(await store.insertRelease(a1, 1)).toEqual({ seq: 1, created: true });
+      expect(await store.insertRelease(b1, 2)).toEqual({ seq: 1, created: true });
+      expect(await store.insertRelease(a2, 3)).toEqual({ seq: 2, created: true });
+      expect(await store.insertRelease(a1, 4)).toEqual({ seq: 1, created: false });
+      expect((await store.latestRelease('a'))?.manifest.id).toBe(a2.id);
+      expect(await store.latestRelease('nope')).toBeNull();
+      expect((await store.listReleases('a')).map((r) => r.seq)).toEqual([1, 2]);
+      expect((await store.listReleases()).map((r) => [r.manifest.app, r.seq, r.publishedAt])).toEqual([['a', 1, 1], ['a', 2, 3], ['b', 1, 2]]);
+      expect(await store.listApps()).toEqual(['a', 'b']);
+      expect((await store.getRelease(a1.id))?.manifest).toEqual(a1);
+      expect(await store.getRelease('ffffffffffffffff')).toBeNull();
+    });
+
+    it('two handles publishing at once give every release its own seq, 1..n per app', async () => {
+      const other = await open();
+      const manifests = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => fakeDist({ 'index.html': `r${i}` }, { app: i % 3 === 0 ? 'solo' : 'busy' }).then((d) => d.manifest)),
+      );
+      // Every release twice, once through each handle, all in flight together.
+      const results = await Promise.all(manifests.flatMap((m, i) => [store.insertRelease(m, i), other.insertRelease(m, i)]));
+      expect(results.filter((r) => r.created)).toHaveLength(manifests.length);
+      for (const app of ['busy', 'solo']) {
+        const seqs = (await store.listReleases(app)).map((r) => r.seq);
+        expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      }
+      for (let i = 0; i < manifests.length; i++) expect(results[2 * i]!.seq).toBe(results[2 * i + 1]!.seq);
+    });
+
+    it('channels: previous becomes the old release when the release changes, omitted fields kept', async () => {
+      const r1 = (await fakeDist({ 'index.html': '1' })).manifest;
+      const r2 = (await fakeDist({ 'index.html': '2' })).manifest;
+      await store.insertRelease(r1, 1);
+      await store.insertRelease(r2, 2);
+      expect(await store.putChannel('demo', 'stable', { release: r1.id }, 10)).toEqual({ name: 'stable', app: 'demo', release: r1.id, previous: null, percent: 100, activation: 'next-navigation', updatedAt: 10 });
+      expect(await store.putChannel('demo', 'stable', { release: r2.id, percent: 10, activation: 'prompt' }, 11)).toMatchObject({ release: r2.id, previous: r1.id, percent: 10 });
+      // Same release: only the percentage moves, previous stays.
+      expect(await store.putChannel('demo', 'stable', { release: r2.id, percent: 50 }, 12)).toMatchObject({ release: r2.id, previous: r1.id, percent: 50, activation: 'prompt', updatedAt: 12 });
+      // A fractional percentage survives as is.
+      expect((await store.putChannel('demo', 'stable', { release: r2.id, percent: 12.5 }, 13)).percent).toBe(12.5);
+      // Back to r1: r2 becomes previous.
+      expect(await store.putChannel('demo', 'stable', { release: r1.id }, 14)).toMatchObject({ release: r1.id, previous: r2.id, percent: 12.5 });
+      expect(await store.getChannel('demo', 'stable')).toEqual({ name: 'stable', app: 'demo', release: r1.id, previous: r2.id, percent: 12.5, activation: 'prompt', updatedAt: 14 });
+      expect(await store.getChannel('demo', 'beta')).toBeNull();
+    });
+
+    it('two handles moving one channel at once: neither move is lost, each sees the other as previous', async () => {
+      const other = await open();
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!, r3!]) await store.insertRelease(r, 1);
+      await store.putChannel('demo', 'stable', { release: r1!.id }, 1);
+      await Promise.all([store.putChannel('demo', 'stable', { release: r2!.id }, 2), other.putChannel('demo', 'stable', { release: r3!.id }, 2)]);
+      const ch = (await other.getChannel('demo', 'stable'))!;
+      expect(new Set([ch.release, ch.previous])).toEqual(new Set([r2!.id, r3!.id]));
+    });
+
+    it('changeCounter, when present, moves with each publish and channel change, not with check-ins or reports', async () => {
+      if (!store.changeCounter) return;
+      const counter = () => store.changeCounter!();
+      const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+      let last = counter();
+      const moved = () => {
+        const now = counter();
+        const changed = now !== last;
+        last = now;
+        return changed;
+      };
+      await store.insertRelease(r, 1);
+      expect(moved()).toBe(true);
+      await store.putChannel('demo', 'stable', { release: r.id }, 2);
+      expect(moved()).toBe(true);
+      await store.putChannel('demo', 'stable', { release: r.id, percent: 5 }, 3);
+      expect(moved()).toBe(true);
+      await store.upsertClient({ id: 'client-0001', app: 'demo', channel: 'stable', release: r.id, staged: null, caps: { sync: false, periodicSync: false }, lastSeen: 4 });
+      await store.insertReports([{ client: 'client-0001', app: 'demo', release: r.id, event: 'activated', at: 5 }], 5);
+      await store.putBlob('c'.repeat(64), 1);
+      expect(moved()).toBe(false);
+    });
+
+    it('upsertClients, when present: one batch, the last record of a client wins', async () => {
+      if (!store.upsertClients) return;
+      const c = (id: string, release: string | null, lastSeen: number, app = 'demo'): ClientRecord =>
+        ({ id, app, channel: 'stable', release, staged: null, caps: { sync: true, periodicSync: false }, lastSeen });
+      await store.upsertClient(c('client-0001', null, 1));
+      await store.upsertClients([c('client-0001', 'aaaaaaaaaaaaaaaa', 2), c('client-0002', null, 2), c('client-0001', 'bbbbbbbbbbbbbbbb', 3), c('client-0001', null, 3, 'other')]);
+      await store.upsertClients([]);
+      // Equal counts come in no particular order.
+      const demo = (await store.countClients('demo')).sort((x, y) => String(x.release).localeCompare(String(y.release)));
+      expect(demo).toEqual([{ channel: 'stable', release: 'bbbbbbbbbbbbbbbb', count: 1 }, { channel: 'stable', release: null, count: 1 }]);
+      expect(await store.countClients('other')).toEqual([{ channel: 'stable', release: null, count: 1 }]);
+    });
+
+    it('lists and counts per app, in the same order on every store', async () => {
+      const a = (await fakeDist({ 'index.html': 'a' }, { app: 'a' })).manifest;
+      const b = (await fakeDist({ 'index.html': 'b' }, { app: 'B' })).manifest;
+      await store.insertRelease(a, 1);
+      await store.insertRelease(b, 1);
+      // Byte order: upper case first, whatever the database's locale.
+      for (const name of ['beta', 'Alpha', 'stable']) await store.putChannel('a', name, { release: a.id }, 2);
+      await store.putChannel('B', 'stable', { release: b.id }, 2);
+      expect(await store.listApps()).toEqual(['B', 'a']);
+      expect((await store.listChannels()).map((c) => `${c.app}/${c.name}`)).toEqual(['B/stable', 'a/Alpha', 'a/beta', 'a/stable']);
+      expect((await store.listChannels('B')).map((c) => c.name)).toEqual(['stable']);
+
+      const client = (id: string, app: string, release: string | null, channel = 'stable'): ClientRecord =>
+        ({ id, app, channel, release, staged: null, caps: { sync: false, periodicSync: false }, lastSeen: 3 });
+      for (const c of [client('client-0001', 'a', a.id), client('client-0002', 'a', a.id), client('client-0003', 'a', null), client('client-0004', 'a', a.id, 'beta'), client('client-0001', 'B', b.id)]) {
+        await store.upsertClient(c);
+      }
+      expect(await store.countClients('a')).toEqual([{ channel: 'beta', release: a.id, count: 1 }, { channel: 'stable', release: a.id, count: 2 }, { channel: 'stable', release: null, count: 1 }]);
+      expect(await store.countClients('B')).toEqual([{ channel: 'stable', release: b.id, count: 1 }]);
+      expect(await store.countClients('none')).toEqual([]);
+
+      const report = (app: string, release: string, event: Report['event'], code?: Report['code'], at = 5): Report =>
+        ({ client: 'client-0001', app, release, event, ...(code ? { code } : {}), at });
+      await store.insertReports([report('a', a.id, 'failed', 'quota', 1), report('a', a.id, 'failed', undefined, 2), report('a', a.id, 'downloaded', undefined, 3)], 10);
+      await store.insertReports([report('B', b.id, 'activated', undefined, 4)], 11);
+      await store.insertReports([], 12);
+      // A missing code sorts first, as SQLite sorts NULL.
+      expect(await store.reportCounts('a')).toEqual([
+        { release: a.id, event: 'downloaded', code: null, count: 1 },
+        { release: a.id, event: 'failed', code: null, count: 1 },
+        { release: a.id, event: 'failed', code: 'quota', count: 1 },
+      ]);
+      // Newest first, also within one batch.
+      expect((await store.recentReports(10)).map((r) => r.at)).toEqual([4, 3, 2, 1]);
+      expect((await store.recentReports(2, 'a')).map((r) => r.at)).toEqual([3, 2]);
+    });
+
+    it('keeps what clients send as SQLite does: a fractional clock, a NUL in a message', async () => {
+      const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+      await store.insertReports([{ client: 'client-1234', app: 'demo', release: r.id, event: 'failed', code: 'content', message: 'bad\0byte', planId: 'plan\0', at: 1.5 }], 5);
+      expect(await store.recentReports(1)).toEqual([{ client: 'client-1234', release: r.id, event: 'failed', code: 'content', at: 1.5 }]);
+    });
+
+    it('blobs: sizes of the known ones among many, duplicates and unknowns', async () => {
+      const hashes = Array.from({ length: 2500 }, (_, i) => i.toString(16).padStart(64, '0'));
+      for (const [i, sha] of hashes.slice(0, 3).entries()) await store.putBlob(sha, i * 1_000_000_000);
+      await store.putBlob(hashes[0]!, 99); // already known: kept as first recorded
+      const sizes = await store.blobSizes([...hashes, hashes[1]!]);
+      expect([...sizes].sort()).toEqual([[hashes[0], 0], [hashes[1], 1_000_000_000], [hashes[2], 2_000_000_000]]);
+      expect(await store.missingBlobs([hashes[2]!, hashes[3]!, hashes[3]!])).toEqual([hashes[3]]);
+      expect(await store.hasBlobs(hashes.slice(0, 3))).toBe(true);
+      expect(await store.hasBlobs([])).toBe(true);
+    });
+
+    it('keeps data across a restart', async () => {
+      const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+      await store.insertRelease(r, 1);
+      await store.putChannel('demo', 'stable', { release: r.id }, 2);
+      await store.upsertClient({ id: 'client-1234', app: 'demo', channel: 'stable', release: null, staged: null, caps: { sync: true, periodicSync: false }, lastSeen: 3 });
+      await store.upsertClient({ id: 'client-1234', app: 'demo', channel: 'stable', release: r.id, staged: null, caps: { sync: true, periodicSync: false }, lastSeen: 4 });
+      await store.insertReports([{ client: 'client-1234', app: 'demo', release: r.id, event: 'failed', code: 'quota', at: 5 }], 5);
+      await store.putBlob('a'.repeat(64), 7);
+      await store.close();
+
+      store = await fixture.open(dir);
+      expect((await store.getRelease(r.id))?.seq).toBe(1);
+      expect((await store.getChannel('demo', 'stable'))?.release).toBe(r.id);
+      expect(await store.countClients()).toEqual([{ channel: 'stable', release: r.id, count: 1 }]);
+      expect(await store.reportCounts()).toEqual([{ release: r.id, event: 'failed', code: 'quota', count: 1 }]);
+      expect(await store.recentReports(10)).toEqual([{ client: 'client-1234', release: r.id, event: 'failed', code: 'quota', at: 5 }]);
+      expect(await store.missingBlobs(['a'.repeat(64), 'b'.repeat(64), 'b'.repeat(64)])).toEqual(['b'.repeat(64)]);
+      expect(await store.hasBlobs(['a'.repeat(64)])).toBe(true);
+    });
+  });
+}
