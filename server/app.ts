@@ -5,6 +5,7 @@ import { ClientId, Name, PATHS, UpdraftError } from '../protocol/index.js';
 import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
 import { checkInRoutes } from './check-in.js';
+import { dashboardRoutes } from './dashboard.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { clientRateLimit, inFlightLimit } from './load-shedding.js';
@@ -44,6 +45,7 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.route('/', checkInRoutes(o));
   app.route('/', reportRoutes(o));
   app.route('/', blobRoutes(o));
+  app.route('/', dashboardRoutes(o)); // before adminRoutes, whose bearer guard covers v1/admin/*
   app.route('/', adminRoutes(o));
   app.route('/', staticRoutes(o));
   // Sub-app notFound handlers are dropped when mounted, so unknown routes get a JSON 404 from a route.

@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { test, expect } from './kit/index.js';
+import { Harness, TOKEN } from './support/harness.js';
+
+/** POSTs JSON to the origin, as a client would. */
+async function post(h: Harness, path: string, body: unknown): Promise<Response> {
+  const res = await fetch(new URL(path, h.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.ok, `${path} answered ${res.status}`).toBe(true);
+  return res;
+}
+
+test('the dashboard shows the figures the store holds, and a screenshot of it is saved', async ({ page, updraft, browser }) => {
+  const h = await Harness.start();
+  try {
+    // A real client: installs 1.0.0, then updates to 2.0.0 (downloaded + activated reports).
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    const v2 = await h.publish('2.0.0');
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await expect.poll(async () => (await h.status()).reportCounts.some((r) => r.release === v2.id && r.event === 'activated')).toBe(true);
+    // Its next check-in tells the server it runs 2.0.0 now.
+    await updraft.checkNow();
+    await expect.poll(async () => (await h.status()).clients.find((c) => c.release === v2.id)?.count).toBe(1);
+
+    // Synthetic clients: three stay on 1.0.0 and report failures on 2.0.0, for a failure rate with reasons.
+    const caps = { sync: true, periodicSync: false };
+    const start = Date.now() - 60_000;
+    const synthetic = ['synthetic-a1', 'synthetic-b2', 'synthetic-c3'];
+    for (const [i, client] of synthetic.entries()) {
+      await post(h, 'v1/check-in', { client, app: v1.app, channel: 'stable', release: v1.id, caps });
+      await post(h, 'v1/reports', { reports: [{ client, app: v1.app, release: v1.id, event: 'activated', at: start + i * 1000 }] });
+    }
+    await post(h, 'v1/reports', {
+      reports: [
+        { client: 'synthetic-a1', app: v1.app, release: v2.id, event: 'failed', code: 'quota', at: Date.now() - 20_000 },
+        { client: 'synthetic-b2', app: v1.app, release: v2.id, event: 'failed', code: 'quota', at: Date.now() - 15_000 },
+        { client: 'synthetic-c3', app: v1.app, release: v2.id, event: 'failed', code: 'transport', at: Date.now() - 10_000 },
+      ],
+    });
+
+    const status = await h.status();
+    const channel = status.channels.find((c) => c.name === 'stable')!;
+    expect(channel.release).toBe(v2.id);
+    const clients = status.clients.filter((c) => c.channel === 'stable');
+    const total = clients.reduce((n, c) => n + c.count, 0);
+    const onTarget = clients.filter((c) => c.release === v2.id).reduce((n, c) => n + c.count, 0);
+    expect(total).toBe(4);
+    expect(onTarget).toBe(1);
+    const count = (release: string, event: string, code?: string) =>
+      status.reportCounts.filter((r) => r.release === release && r.event === event && (code === undefined || r.code === code)).reduce((n, r) => n + r.count, 0);
+
+    // A fresh context: no service worker of the app in the way, no cookie yet.
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    try {
+      const dash = await context.newPage();
+      const external: string[] = [];
+      dash.on('request', (r) => { if (!r.url().startsWith(h.url)) external.push(r.url()); });
+      const denied = await dash.goto(new URL('v1/admin/dashboard', h.url).href);
+      expect(denied?.status()).toBe(401);
+      await dash.goto(new URL(`v1/admin/dashboard?token=${TOKEN}`, h.url).href);
+      // Redirected to the bare URL: the token does not stay in the address bar.
+      expect(new URL(dash.url()).search).toBe('');
+      const card = dash.locator('section[data-channel="stable"]');
+      await expect(card).toHaveAttribute('data-release', v2.id);
+      await expect(card).toHaveAttribute('data-percent', String(channel.percent));
+      await expect(card.locator('[data-total-clients]')).toHaveAttribute('data-total-clients', String(total));
+      await expect(card.locator('[data-on-target]')).toHaveAttribute('data-on-target', String(onTarget));
+      await expect(card.locator('[data-total-clients]')).toHaveText(String(total));
+      for (const release of [v1.id, v2.id]) {
+        for (const event of ['downloaded', 'activated', 'failed'] as const) {
+          await expect(card.locator(`rect[data-release="${release}"][data-event="${event}"]`)).toHaveAttribute('data-count', String(count(release, event)));
+        }
+      }
+      for (const code of ['quota', 'transport']) {
+        await expect(card.locator(`[data-reason="${code}"]`)).toHaveAttribute('data-count', String(count(v2.id, 'failed', code)));
+      }
+      const failures = count(v2.id, 'failed') + count(v2.id, 'boot-failed');
+      const attempts = count(v2.id, 'downloaded') + count(v2.id, 'failed');
+      expect(failures).toBe(3);
+      await expect(card.locator('[data-failure-rate]')).toHaveAttribute('data-failure-rate', (failures / attempts).toFixed(4));
+      await expect(card.locator('[data-failure-rate]')).toHaveText(`${Math.round((failures / attempts) * 1000) / 10}%`);
+      // Over time, now: the real client on 2.0.0, the three synthetic ones on 1.0.0.
+      await expect(card.locator(`[data-series-release="${v2.id}"]`)).toHaveAttribute('data-count', '1');
+      await expect(card.locator(`[data-series-release="${v1.id}"]`)).toHaveAttribute('data-count', '3');
+      await expect(card.locator('svg.series rect')).not.toHaveCount(0);
+      if ('paused' in channel) await expect(card.locator('[data-paused]')).toHaveAttribute('data-paused', String(channel.paused));
+      expect(await dash.locator('script').count()).toBe(0);
+      expect(external).toEqual([]);
+
+      mkdirSync('docs', { recursive: true });
+      await dash.screenshot({ path: 'docs/dashboard.png', fullPage: true });
+    } finally {
+      await context.close();
+    }
+  } finally {
+    await h.close();
+  }
+});

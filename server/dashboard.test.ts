@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createUpdateServer } from './app.js';
+import { BlobStore } from './blob-store.js';
+import { DASHBOARD_COOKIE, channelViews, clientSeries, renderDashboard } from './dashboard.js';
+import { fakeDist } from './fake-dist.js';
+import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+
+const TOKEN = 'dash-secret-token';
+const NOW = 1_700_000_000_000;
+const URL_ = 'http://localhost/v1/admin/dashboard';
+const dirs: string[] = [];
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup(token: string | undefined = TOKEN) {
+  const dir = mkdtempSync(join(tmpdir(), 'updraft-dash-'));
+  dirs.push(dir);
+  const store = openSqliteStore(dir);
+  stores.push(store);
+  const app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token, now: () => NOW });
+  const v1 = (await fakeDist({ 'index.html': '<h1>v1</h1>' }, { version: '1.0.0' })).manifest;
+  const v2 = (await fakeDist({ 'index.html': '<h1>v2</h1>' }, { version: '2.0.0' })).manifest;
+  await store.insertRelease(v1, NOW - 10_000);
+  await store.putChannel('demo', 'stable', { release: v1.id }, NOW - 10_000);
+  await store.insertRelease(v2, NOW - 5_000);
+  await store.putChannel('demo', 'stable', { release: v2.id, percent: 50 }, NOW - 5_000);
+  const caps = { sync: true, periodicSync: false };
+  const client = (id: string, release: string | null) => store.upsertClient({ id, app: 'demo', channel: 'stable', release, staged: null, caps, lastSeen: NOW });
+  await client('client-aaaa', v2.id);
+  await client('client-bbbb', v1.id);
+  await client('client-cccc', v1.id);
+  const r = (client: string, release: string, event: 'downloaded' | 'activated' | 'failed' | 'boot-failed', at: number, code?: 'quota' | 'transport' | 'boot_failed') =>
+    ({ client, app: 'demo', release, event, at, ...(code ? { code } : {}) });
+  await store.insertReports([
+    r('client-aaaa', v1.id, 'activated', NOW - 9_000), r('client-bbbb', v1.id, 'activated', NOW - 8_000), r('client-cccc', v1.id, 'activated', NOW - 8_000),
+    r('client-aaaa', v2.id, 'downloaded', NOW - 4_000), r('client-aaaa', v2.id, 'activated', NOW - 3_000),
+    r('client-bbbb', v2.id, 'failed', NOW - 2_000, 'quota'), r('client-cccc', v2.id, 'failed', NOW - 2_000, 'transport'),
+    r('client-cccc', v2.id, 'failed', NOW - 1_000, 'quota'),
+  ], NOW);
+  return { app, store, v1, v2 };
+}
+
+const bearer = { Authorization: `Bearer ${TOKEN}` };
+
+describe('dashboard auth', () => {
+  it('401 with a login form without credentials, with a wrong bearer, a wrong cookie or a wrong ?token=', async () => {
+    const { app } = await setup();
+    const attempts: RequestInit[] = [{}, { headers: { Authorization: 'Bearer nope' } }, { headers: { Cookie: `${DASHBOARD_COOKIE}=${TOKEN}` } }];
+    for (const init of attempts) {
+      const res = await app.request(URL_, init);
+      expect(res.status).toBe(401);
+      const html = await res.text();
+      expect(html).toContain('<form method="post"');
+      expect(html).not.toContain('data-channel');
+    }
+    const wrong = await app.request(`${URL_}?token=nope`);
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('401 for everyone when the server has no token', async () => {
+    const { app } = await setup(undefined);
+    expect((await app.request(`${URL_}?token=`)).status).toBe(401);
+    expect((await app.request(URL_, { headers: { Authorization: 'Bearer x' } })).status).toBe(401);
+  });
+
+  it('?token= sets an HttpOnly SameSite=Strict cookie (not the token) and redirects to the bare URL; the cookie then opens the page', async () => {
+    const { app } = await setup();
+    const res = await app.request(`${URL_}?token=${TOKEN}`);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/v1/admin/dashboard');
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\/v1\/admin\/dashboard/);
+    expect(cookie).not.toContain(TOKEN);
+    const pair = cookie.split(';')[0]!;
+    const ok = await app.request(URL_, { headers: { Cookie: `other=1; ${pair}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('data-channel="stable"');
+    // The cookie does not open the JSON admin API: that stays bearer-only.
+    expect((await app.request('http://localhost/v1/admin/status', { headers: { Cookie: pair } })).status).toBe(401);
+  });
+
+  it('the login form posts the token', async () => {
+    const { app } = await setup();
+    const form = (token: string) => app.request(URL_, { method: 'POST', body: new URLSearchParams({ token }) });
+    expect((await form('nope')).status).toBe(401);
+    const res = await form(TOKEN);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(/^updraft_dashboard=/);
+  });
+});
+
+describe('dashboard content', () => {
+  it('shows rollout progress, counts, failure rate and reasons, and clients over time; CSP allows no script', async () => {
+    const { app, v1, v2 } = await setup();
+    const res = await app.request(URL_, { headers: bearer });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const html = await res.text();
+    expect(html).not.toMatch(/<script|\bon\w+=|https?:\/\/(?!www\.w3\.org)/);
+    expect(html).toContain(`data-channel="stable" data-app="demo" data-release="${v2.id}" data-percent="50"`);
+    expect(html).toContain('data-on-target="1"');
+    expect(html).toContain('data-total-clients="3"');
+    expect(html).toContain(`data-release="${v2.id}" data-event="downloaded" data-count="1"`);
+    expect(html).toContain(`data-release="${v2.id}" data-event="activated" data-count="1"`);
+    expect(html).toContain(`data-release="${v2.id}" data-event="failed" data-count="3"`);
+    expect(html).toContain(`data-release="${v1.id}" data-event="activated" data-count="3"`);
+    // 3 failures over 1 download + 3 failed attempts.
+    expect(html).toContain('data-failure-rate="0.7500"');
+    expect(html).toContain('data-reason="quota" data-count="2"');
+    expect(html).toContain('data-reason="transport" data-count="1"');
+    expect(html).toContain(`data-series-release="${v1.id}" data-count="2"`);
+    expect(html).toContain(`data-series-release="${v2.id}" data-count="1"`);
+    expect(html).toContain('<svg class="series"');
+    expect(html).toContain('data-paused="false"');
+  });
+
+  it('escapes what it shows', async () => {
+    const { app, store, v2 } = await setup();
+    await store.insertReports([{ client: 'client-dddd', app: 'demo', release: v2.id, event: 'failed', code: 'content', message: '<script>x</script>', at: NOW }], NOW);
+    const html = await (await app.request(URL_, { headers: bearer })).text();
+    expect(html).not.toContain('<script>');
+  });
+});
+
+describe('clientSeries', () => {
+  it('counts each client on its latest activation; boot-failed rolls back', () => {
+    const s = clientSeries([
+      { client: 'a', release: 'r1', event: 'activated', code: null, at: 0 },
+      { client: 'b', release: 'r1', event: 'activated', code: null, at: 0 },
+      { client: 'a', release: 'r2', event: 'activated', code: null, at: 50 },
+      { client: 'b', release: 'r2', event: 'activated', code: null, at: 50 },
+      { client: 'b', release: 'r2', event: 'boot-failed', code: 'boot_failed', at: 60 },
+    ], 100, 10);
+    expect(s).toHaveLength(10);
+    expect(s[0]!.counts).toEqual({ r1: 2 });
+    expect(s[4]!.counts).toEqual({ r2: 2 });
+    expect(s[9]!.counts).toEqual({ r1: 1, r2: 1 });
+    expect(clientSeries([], 100)).toEqual([]);
+  });
+});
+
+describe('paused state', () => {
+  const status = (extra: object) => ({
+    releases: [], clients: [], reportCounts: [], recentReports: [],
+    channels: [{ name: 'beta', app: 'demo', release: 'r2', previous: 'r1', percent: 10, activation: 'prompt' as const, updatedAt: NOW, ...extra }],
+  });
+  const render = (extra: object) =>
+    renderDashboard(channelViews({ status: status(extra) as never, reports: new Map(), clients: new Map(), now: NOW }), NOW);
+
+  it('renders paused with its reason, rolling out when not paused, nothing when the field is absent', () => {
+    expect(render({ paused: true, pausedReason: 'failure rate 30% > 10%' })).toContain('data-paused="true">paused: failure rate 30% &gt; 10%');
+    expect(render({ paused: false, pausedReason: null })).toContain('data-paused="false"');
+    expect(render({})).not.toContain('data-paused');
+  });
+});

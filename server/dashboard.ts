@@ -1,0 +1,395 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { ChannelState, StatusResponse } from '../protocol/index.js';
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * `GET /v1/admin/dashboard`: an HTML page with one card per channel: rollout progress, clients per
+ * release over time, download/activation/failure counts, failure reasons, paused state. Charts are
+ * server-rendered inline SVG; the page loads nothing else and runs no script (its CSP says so).
+ *
+ * A browser cannot send a bearer header on navigation, so the page also accepts the admin token
+ * once, as `?token=` or from its login form, answers with a cookie (HttpOnly, SameSite=Strict,
+ * scoped to the page's path) holding an HMAC of the token — never the token itself — and redirects
+ * to the bare URL so the token does not stay in the address bar or history. The bearer header
+ * works too (curl, tests).
+ *
+ * Mount it before `adminRoutes`: their bearer guard covers `/v1/admin/*`, and the dashboard answers
+ * first so a cookie-only navigation reaches it.
+ */
+
+export const DASHBOARD_PATH = 'v1/admin/dashboard';
+export const DASHBOARD_COOKIE = 'updraft_dashboard';
+/** Reports read for the over-time chart (newest first); older ones drop out of it. */
+export const SERIES_REPORTS = 20_000;
+const BUCKETS = 24;
+const COOKIE_MAX_AGE = 12 * 3600;
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+/** The cookie's value: proves the token was presented without being the token. */
+const session = (token: string) => createHmac('sha256', token).update('updraft-dashboard-v1').digest('base64url');
+const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+
+// ---------------------------------------------------------------------------------------------
+// Model
+
+export interface SeriesPoint { at: number; counts: Record<string, number> }
+
+export interface ChannelView {
+  app: string;
+  name: string;
+  release: string;
+  previous: string | null;
+  percent: number;
+  activation: ChannelState['activation'];
+  updatedAt: number;
+  /** `paused` from the channel state when the store knows it, else undefined. */
+  paused: boolean | undefined;
+  pausedReason: string | null;
+  /** Clients of this channel per active release, from their latest check-in (`null` = none yet). */
+  clients: { release: string | null; count: number }[];
+  totalClients: number;
+  onTarget: number;
+  /** Per release of the channel's app: report counts. */
+  releases: { id: string; label: string; downloaded: number; activated: number; failed: number; bootFailed: number; rejected: number }[];
+  /** For the target release: (failed + boot-failed) / (downloaded + failed), null without attempts. */
+  failureRate: number | null;
+  failures: number;
+  attempts: number;
+  /** Failure reasons on the target release (failed and boot-failed), most frequent first. */
+  reasons: { code: string; count: number }[];
+  /** Clients per release over time, from activation reports (client clocks). */
+  series: SeriesPoint[];
+  seriesReleases: string[];
+}
+
+type Reports = StatusResponse['recentReports'];
+
+/**
+ * Clients per release at `BUCKETS` instants between the first activation and `now`: each client
+ * counts for the release of its latest `activated` report at or before the instant; a
+ * `boot-failed` on that release puts it back on the one it ran before.
+ */
+export function clientSeries(reports: Reports, now: number, buckets = BUCKETS): SeriesPoint[] {
+  const events = reports
+    .filter((r) => r.event === 'activated' || r.event === 'boot-failed')
+    .sort((a, b) => a.at - b.at);
+  if (events.length === 0) return [];
+  const start = events[0]!.at;
+  const end = Math.max(now, events[events.length - 1]!.at);
+  const steps = end > start ? buckets : 1;
+  const history = new Map<string, string[]>();
+  const points: SeriesPoint[] = [];
+  let i = 0;
+  for (let b = 1; b <= steps; b++) {
+    const at = steps === 1 ? end : start + ((end - start) * b) / steps;
+    for (; i < events.length && events[i]!.at <= at; i++) {
+      const e = events[i]!;
+      const h = history.get(e.client) ?? [];
+      if (e.event === 'activated') {
+        if (h[h.length - 1] !== e.release) h.push(e.release);
+      } else if (h[h.length - 1] === e.release) {
+        h.pop();
+      }
+      history.set(e.client, h);
+    }
+    const counts: Record<string, number> = {};
+    for (const h of history.values()) {
+      const current = h[h.length - 1];
+      if (current) counts[current] = (counts[current] ?? 0) + 1;
+    }
+    points.push({ at: Math.round(at), counts });
+  }
+  return points;
+}
+
+export interface DashboardData {
+  status: StatusResponse;
+  /** Per app: the reports the over-time chart is built from. */
+  reports: Map<string, Reports>;
+  /** Per app: clients per channel and release. */
+  clients: Map<string, StatusResponse['clients']>;
+  now: number;
+}
+
+export function channelViews(d: DashboardData): ChannelView[] {
+  const { status } = d;
+  const byId = new Map(status.releases.map((r) => [r.id, r]));
+  const label = (id: string) => {
+    const r = byId.get(id);
+    return r ? `${r.version} #${r.seq}` : id;
+  };
+  return status.channels.map((ch) => {
+    const clients = (d.clients.get(ch.app) ?? []).filter((c) => c.channel === ch.name).map(({ release, count }) => ({ release, count }));
+    const totalClients = clients.reduce((n, c) => n + c.count, 0);
+    const onTarget = clients.filter((c) => c.release === ch.release).reduce((n, c) => n + c.count, 0);
+    const appReleases = status.releases.filter((r) => r.app === ch.app).map((r) => r.id);
+    const count = (id: string, event: string, code?: string | null) =>
+      status.reportCounts
+        .filter((r) => r.release === id && r.event === event && (code === undefined || r.code === code))
+        .reduce((n, r) => n + r.count, 0);
+    const releases = appReleases.map((id) => ({
+      id, label: label(id),
+      downloaded: count(id, 'downloaded'), activated: count(id, 'activated'), failed: count(id, 'failed'),
+      bootFailed: count(id, 'boot-failed'), rejected: count(id, 'rejected'),
+    }));
+    const target = releases.find((r) => r.id === ch.release);
+    const failures = target ? target.failed + target.bootFailed : 0;
+    const attempts = target ? target.downloaded + target.failed : 0;
+    const reasonCounts = new Map<string, number>();
+    for (const r of status.reportCounts) {
+      if (r.release !== ch.release || (r.event !== 'failed' && r.event !== 'boot-failed')) continue;
+      const code = r.code ?? (r.event === 'boot-failed' ? 'boot_failed' : 'unknown');
+      reasonCounts.set(code, (reasonCounts.get(code) ?? 0) + r.count);
+    }
+    const reasons = [...reasonCounts].map(([code, n]) => ({ code, count: n })).sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+    const series = clientSeries(d.reports.get(ch.app) ?? [], d.now);
+    const seen = new Set(series.flatMap((p) => Object.keys(p.counts)));
+    const seriesReleases = [...appReleases.filter((id) => seen.has(id)), ...[...seen].filter((id) => !appReleases.includes(id))];
+    // Read defensively: stores and servers older than pausing do not send these fields.
+    const { paused, pausedReason } = ch as Partial<Record<'paused' | 'pausedReason', unknown>>;
+    return {
+      app: ch.app, name: ch.name, release: ch.release, previous: ch.previous, percent: ch.percent,
+      activation: ch.activation, updatedAt: ch.updatedAt, paused: typeof paused === 'boolean' ? paused : undefined,
+      pausedReason: typeof pausedReason === 'string' ? pausedReason : null,
+      clients, totalClients, onTarget, releases,
+      failureRate: attempts > 0 ? failures / attempts : null, failures, attempts, reasons, series, seriesReleases,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const esc = (s: string | number) =>
+  String(s).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
+const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626', '#4b5563', '#db2777'];
+
+const STYLE = `
+*{box-sizing:border-box}body{font:14px/1.4 system-ui,sans-serif;margin:0;padding:24px;background:#f5f6f8;color:#111827}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:0}h3{font-size:13px;margin:0 0 6px;color:#4b5563;font-weight:600;text-transform:uppercase;letter-spacing:.03em}
+.muted{color:#6b7280}.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px;margin-top:16px}
+.head{display:flex;gap:12px;align-items:center;flex-wrap:wrap}.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px;margin-top:12px}
+.badge{border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600}.paused{background:#fee2e2;color:#991b1b}.live{background:#dcfce7;color:#166534}
+.big{font-size:28px;font-weight:700}.legend{display:flex;flex-wrap:wrap;gap:12px;font-size:12px;margin-top:4px}.legend span{display:inline-flex;align-items:center;gap:4px}
+table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
+svg text{font:11px system-ui,sans-serif;fill:#374151}form{margin-top:16px}input{padding:6px;width:320px}button{padding:6px 12px}
+`;
+const STYLE_HASH = `'sha256-${createHash('sha256').update(STYLE).digest('base64')}'`;
+const CSP = `default-src 'none'; style-src ${STYLE_HASH}; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`;
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
+    `<meta name="referrer" content="no-referrer"><title>${esc(title)}</title><style>${STYLE}</style></head><body>${body}</body></html>`;
+}
+
+function swatch(color: string): string {
+  return `<svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" rx="2" fill="${color}"/></svg>`;
+}
+
+function rolloutChart(v: ChannelView): string {
+  const w = 520;
+  const share = v.totalClients ? v.onTarget / v.totalClients : 0;
+  const targetX = (v.percent / 100) * w;
+  return `<svg class="rollout" width="${w + 10}" height="46" role="img" aria-label="${esc(`${v.onTarget} of ${v.totalClients} clients on the target release; rollout at ${v.percent}%`)}">
+<rect x="0" y="6" width="${w}" height="22" rx="4" fill="#e5e7eb"/>
+<rect x="0" y="6" width="${(share * w).toFixed(1)}" height="22" rx="4" fill="#16a34a"/>
+<line x1="${targetX.toFixed(1)}" x2="${targetX.toFixed(1)}" y1="2" y2="32" stroke="#111827" stroke-width="2" stroke-dasharray="3 2"/>
+<text x="0" y="44">0%</text><text x="${Math.max(70, targetX).toFixed(1)}" y="44" text-anchor="end">offered to ${esc(v.percent)}%</text>${targetX < w - 110 ? `<text x="${w}" y="44" text-anchor="end">100%</text>` : ''}
+</svg>`;
+}
+
+function seriesChart(v: ChannelView, color: (id: string) => string): string {
+  if (v.series.length === 0) return `<p class="muted" data-series-empty>No activation reports yet.</p>`;
+  const w = 520, h = 170, left = 30, bottom = 20;
+  const max = Math.max(1, ...v.series.map((p) => Object.values(p.counts).reduce((a, b) => a + b, 0)));
+  const bw = (w - left) / v.series.length;
+  const y = (n: number) => ((h - bottom) * n) / max;
+  const bars = v.series.map((p, i) => {
+    let acc = 0;
+    const x = left + i * bw + 1;
+    return v.seriesReleases.map((id) => {
+      const n = p.counts[id] ?? 0;
+      if (!n) return '';
+      const rect = `<rect x="${x.toFixed(1)}" y="${(h - bottom - y(acc + n)).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${y(n).toFixed(1)}" fill="${color(id)}"><title>${esc(`${new Date(p.at).toISOString()}: ${n} on ${id}`)}</title></rect>`;
+      acc += n;
+      return rect;
+    }).join('');
+  }).join('');
+  const first = new Date(v.series[0]!.at).toISOString().replace('T', ' ').slice(0, 19);
+  const last = new Date(v.series[v.series.length - 1]!.at).toISOString().replace('T', ' ').slice(0, 19);
+  const latest = v.series[v.series.length - 1]!.counts;
+  const legend = v.seriesReleases.map((id) =>
+    `<span data-series-release="${esc(id)}" data-count="${latest[id] ?? 0}">${swatch(color(id))}${esc(v.releases.find((r) => r.id === id)?.label ?? id)}: ${latest[id] ?? 0}</span>`).join('');
+  return `<svg class="series" width="${w}" height="${h + 14}" role="img" aria-label="clients per release over time">
+<line x1="${left}" x2="${w}" y1="${h - bottom}" y2="${h - bottom}" stroke="#9ca3af"/>
+<line x1="${left}" x2="${w}" y1="1" y2="1" stroke="#e5e7eb"/><text x="0" y="10">${max}</text><text x="0" y="${h - bottom}">0</text>${bars}
+<text x="${left}" y="${h - 4}">${esc(first)}</text><text x="${w - 120}" y="${h - 4}">${esc(last)}</text>
+</svg><div class="legend">${legend}</div>`;
+}
+
+function countsChart(v: ChannelView): string {
+  const rows = v.releases.filter((r) => r.downloaded + r.activated + r.failed + r.bootFailed + r.rejected > 0 || r.id === v.release || r.id === v.previous);
+  if (rows.length === 0) return '<p class="muted">No releases.</p>';
+  // Downloads, activations and failures always; boot-failed and rejected only once some were reported.
+  const kinds = ([
+    ['downloaded', '#2563eb'], ['activated', '#16a34a'], ['failed', '#dc2626'], ['bootFailed', '#d97706'], ['rejected', '#6b7280'],
+  ] as const).filter(([k]) => k === 'downloaded' || k === 'activated' || k === 'failed' || rows.some((r) => r[k] > 0));
+  const max = Math.max(1, ...rows.flatMap((r) => kinds.map(([k]) => r[k])));
+  const labelW = 110, w = 520, barH = 13, rowH = kinds.length * (barH + 2) + 10;
+  const body = rows.map((r, i) => {
+    const y0 = i * rowH;
+    const bars = kinds.map(([k, col], j) => {
+      const n = r[k];
+      const bw = ((w - labelW - 40) * n) / max;
+      const y = y0 + j * (barH + 2);
+      return `<rect x="${labelW}" y="${y}" width="${bw.toFixed(1)}" height="${barH}" fill="${col}" data-release="${esc(r.id)}" data-event="${k}" data-count="${n}"><title>${esc(`${r.id} ${k}: ${n}`)}</title></rect>` +
+        `<text x="${(labelW + bw + 4).toFixed(1)}" y="${y + barH - 2}">${n}</text>`;
+    }).join('');
+    return `<text x="0" y="${(y0 + (kinds.length * (barH + 2)) / 2 + 4).toFixed(1)}">${esc(r.label)}</text>${bars}`;
+  }).join('');
+  const legend = kinds.map(([k, col]) => `<span>${swatch(col)}${k === 'bootFailed' ? 'boot-failed' : k}</span>`).join('');
+  return `<svg class="counts" width="${w}" height="${rows.length * rowH}" role="img" aria-label="reports per release">${body}</svg><div class="legend">${legend}</div>`;
+}
+
+function reasonsChart(v: ChannelView): string {
+  const rate = v.failureRate === null ? '–' : pct(v.failureRate);
+  const head = `<div><span class="big" data-failure-rate="${v.failureRate === null ? '' : v.failureRate.toFixed(4)}">${rate}</span> ` +
+    `<span class="muted">failed on the target: <span data-failures="${v.failures}">${v.failures}</span> of <span data-attempts="${v.attempts}">${v.attempts}</span> attempts (failed + boot-failed / downloaded + failed)</span></div>`;
+  if (v.reasons.length === 0) return `${head}<p class="muted">No failures reported.</p>`;
+  const max = Math.max(...v.reasons.map((r) => r.count));
+  const w = 520, labelW = 110, barH = 16;
+  const bars = v.reasons.map((r, i) => {
+    const bw = ((w - labelW - 40) * r.count) / max;
+    const y = i * (barH + 4);
+    return `<text x="0" y="${y + 12}">${esc(r.code)}</text><rect x="${labelW}" y="${y}" width="${bw.toFixed(1)}" height="${barH}" rx="3" fill="#dc2626" data-reason="${esc(r.code)}" data-count="${r.count}"/>` +
+      `<text x="${(labelW + bw + 4).toFixed(1)}" y="${y + 12}">${r.count}</text>`;
+  }).join('');
+  return `${head}<svg class="reasons" width="${w}" height="${v.reasons.length * (barH + 4)}" role="img" aria-label="failure reasons">${bars}</svg>`;
+}
+
+function channelCard(v: ChannelView): string {
+  const colors = new Map(v.releases.map((r, i) => [r.id, PALETTE[i % PALETTE.length]!]));
+  const color = (id: string) => colors.get(id) ?? '#9ca3af';
+  const label = (id: string | null) => (id === null ? '(installing)' : v.releases.find((r) => r.id === id)?.label ?? id);
+  const paused = v.paused === undefined ? '' : v.paused
+    ? `<span class="badge paused" data-paused="true">paused${v.pausedReason ? `: ${esc(v.pausedReason)}` : ''}</span>`
+    : '<span class="badge live" data-paused="false">rolling out</span>';
+  const clientRows = v.clients.map((c) =>
+    `<tr data-clients-release="${esc(c.release ?? '')}" data-count="${c.count}"><td>${swatch(c.release ? color(c.release) : '#9ca3af')} ${esc(label(c.release))}</td><td>${c.count}</td><td>${v.totalClients ? pct(c.count / v.totalClients) : '–'}</td></tr>`).join('');
+  return `<section class="card" data-channel="${esc(v.name)}" data-app="${esc(v.app)}" data-release="${esc(v.release)}" data-percent="${v.percent}">
+<div class="head"><h2>${esc(v.app)} / ${esc(v.name)}</h2>${paused}<span class="muted">→ ${esc(label(v.release))} <code>${esc(v.release)}</code> · ${esc(v.activation)} · updated ${esc(new Date(v.updatedAt).toISOString())}</span></div>
+<div class="grid">
+<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${v.onTarget}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${v.totalClients}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.previous && v.percent < 100 ? `, the rest stay on ${esc(label(v.previous))}` : ''}</span></div>
+${rolloutChart(v)}<table><tr><th>active release (latest check-in)</th><th>clients</th><th>share</th></tr>${clientRows}</table></div>
+<div><h3>Clients per release over time</h3>${seriesChart(v, color)}<p class="muted">From activation reports (client clocks; a boot-failed rollback counts back to the previous release); every client of ${esc(v.app)}.</p></div>
+<div><h3>Downloads, activations, failures (reports)</h3>${countsChart(v)}</div>
+<div><h3>Failure rate and reasons</h3>${reasonsChart(v)}</div>
+</div></section>`;
+}
+
+export function renderDashboard(views: ChannelView[], now: number): string {
+  const body = views.length === 0
+    ? '<p class="card">No channels yet: <code>updraft publish &lt;dist&gt; --channel stable</code> creates one.</p>'
+    : views.map(channelCard).join('\n');
+  return page('Updraft dashboard', `<h1>Updraft dashboard</h1><p class="muted">Generated ${esc(new Date(now).toISOString())} · reload for fresh figures</p>${body}`);
+}
+
+function loginPage(message: string, action: string): string {
+  return page('Updraft dashboard: sign in', `<h1>Updraft dashboard</h1><p>${esc(message)}</p>
+<form method="post" action="${esc(action)}"><label>Admin token <input type="password" name="token" autocomplete="current-password" required></label> <button type="submit">Open</button></form>`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+function secure(c: Context, status: 200 | 401 | 303 = 200): void {
+  c.status(status);
+  c.header('Content-Security-Policy', CSP);
+  c.header('Cache-Control', 'no-store');
+  c.header('Referrer-Policy', 'no-referrer');
+  c.header('X-Content-Type-Options', 'nosniff');
+}
+
+function readCookie(c: Context, name: string): string | undefined {
+  for (const part of (c.req.header('Cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export function dashboardRoutes(o: ResolvedOptions): Hono {
+  const app = new Hono();
+  const token = o.token;
+  const expectedSession = token ? session(token) : null;
+
+  const authorized = (c: Context): boolean => {
+    if (!token || !expectedSession) return false;
+    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('Authorization') ?? '')?.[1]?.trim();
+    if (bearer !== undefined) return same(bearer, token);
+    const cookie = readCookie(c, DASHBOARD_COOKIE);
+    return cookie !== undefined && same(cookie, expectedSession);
+  };
+
+  /** Sets the session cookie and redirects to the page's own path, dropping the token from the URL. */
+  const signIn = (c: Context) => {
+    const url = new URL(c.req.url);
+    const flags = ['HttpOnly', 'SameSite=Strict', `Path=${url.pathname}`, `Max-Age=${COOKIE_MAX_AGE}`];
+    if (url.protocol === 'https:') flags.push('Secure');
+    secure(c, 303);
+    c.header('Set-Cookie', `${DASHBOARD_COOKIE}=${expectedSession}; ${flags.join('; ')}`);
+    c.header('Location', url.pathname);
+    return c.body(null);
+  };
+
+  const refuse = (c: Context, message: string) => {
+    secure(c, 401);
+    c.header('WWW-Authenticate', 'Bearer realm="updraft"');
+    return c.html(loginPage(message, new URL(c.req.url).pathname));
+  };
+
+  app.get(`/${DASHBOARD_PATH}`, async (c) => {
+    if (!token) return refuse(c, 'The admin API is disabled: start the server with a token.');
+    const presented = c.req.query('token');
+    if (presented !== undefined) {
+      return same(presented, token) ? signIn(c) : refuse(c, 'Wrong token.');
+    }
+    if (!authorized(c)) return refuse(c, 'Sign in with the admin token.');
+    const now = o.now();
+    const status = await loadStatus(o);
+    const apps = [...new Set(status.channels.map((ch) => ch.app))];
+    const reports = new Map<string, Reports>();
+    const clients = new Map<string, StatusResponse['clients']>();
+    for (const a of apps) {
+      reports.set(a, await o.store.recentReports(SERIES_REPORTS, a));
+      clients.set(a, await o.store.countClients(a));
+    }
+    secure(c);
+    return c.html(renderDashboard(channelViews({ status, reports, clients, now }), now));
+  });
+
+  app.post(`/${DASHBOARD_PATH}`, async (c) => {
+    if (!token) return refuse(c, 'The admin API is disabled: start the server with a token.');
+    const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
+    const presented = typeof form['token'] === 'string' ? form['token'] : '';
+    return same(presented, token) ? signIn(c) : refuse(c, 'Wrong token.');
+  });
+  return app;
+}
+
+/** The same figures `GET v1/admin/status` answers (without its recent-reports list). */
+async function loadStatus(o: ResolvedOptions): Promise<StatusResponse> {
+  const releases = await o.store.listReleases();
+  return {
+    releases: releases.map((r) => ({
+      id: r.manifest.id, app: r.manifest.app, version: r.manifest.version, seq: r.seq, createdAt: r.manifest.createdAt,
+      parts: r.manifest.assets.length, bytes: r.manifest.assets.reduce((n, a) => n + a.size, 0),
+    })),
+    channels: await o.store.listChannels(),
+    clients: await o.store.countClients(),
+    reportCounts: await o.store.reportCounts(),
+    recentReports: [],
+  };
+}
