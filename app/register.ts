@@ -56,16 +56,21 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     location.reload();
   };
 
-  const wakeTimer = createWakeTimer(() => {
+  const nudge = () => {
     send({ type: 'updraft:wake' }).catch(() => {
       // The SW retries on its next wake-up anyway; a failed nudge costs nothing.
     });
-  });
+  };
+  const wakeTimer = createWakeTimer(nudge);
+  // Check-ins are due at a time the server chose, and no browser wakes a worker then (periodic
+  // sync is for installed apps, at the browser's pace): an open page nudges it, in every browser.
+  const checkInTimer = createWakeTimer(nudge);
 
   const handle = (event: UpdraftEvent) => {
     emitter.emit(event);
     if (event.name === 'activated' && event.policy === 'immediate' && o.onActivatedImmediate === 'reload') reload();
     if (event.name === 'wake-at' && !hasBackgroundSync()) wakeTimer.schedule(event.at);
+    if (event.name === 'check-in-at') checkInTimer.schedule(event.at);
   };
 
   let controlled: Promise<void>;
@@ -94,6 +99,7 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       .then(() => send<HelloReply>({ type: 'updraft:hello' }))
       .then((hello) => {
         if (hello.pending) handle({ name: 'update-ready', ...hello.pending });
+        if (hello.nextCheckInAt !== null) checkInTimer.schedule(hello.nextCheckInAt);
       })
       .catch(() => {});
   }

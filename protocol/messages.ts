@@ -35,6 +35,8 @@ export interface HelloReply {
    * the page existed.
    */
   pending: { release: string; version: string; policy: ActivationPolicy } | null;
+  /** When the next check-in is due (local epoch ms), so a page that loads later can nudge then. */
+  nextCheckInAt: number | null;
 }
 
 export interface ReadyReply {
@@ -68,7 +70,12 @@ export type UpdraftEvent =
    */
   | { name: 'rolled-back'; release: string; version: string; active: string; code: 'boot_failed' }
   /** Local epoch ms at which the SW next has due work; pages without Background Sync nudge it then. */
-  | { name: 'wake-at'; at: number };
+  | { name: 'wake-at'; at: number }
+  /**
+   * Local epoch ms of the next check-in the server asked for. Nothing wakes a worker at a time of
+   * its choosing (periodic sync is for installed apps only), so open pages nudge it then.
+   */
+  | { name: 'check-in-at'; at: number };
 
 export interface SwEventMessage { type: 'updraft:event'; event: UpdraftEvent }
 

@@ -107,7 +107,9 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   }
   const answer = parsed.output;
   await store.setMeta('checkInFailures', 0);
-  await store.setMeta('nextCheckInAt', adapter.now() + answer.nextCheckIn * 1000);
+  const nextCheckInAt = adapter.now() + answer.nextCheckIn * 1000;
+  await store.setMeta('nextCheckInAt', nextCheckInAt);
+  await broadcast(ctx, { name: 'check-in-at', at: nextCheckInAt });
   await registerPeriodic(ctx, answer.nextCheckIn * 1000);
   if (answer.status === 'current') {
     log.info(`check-in: current, next in ${answer.nextCheckIn}s`);
@@ -167,6 +169,7 @@ async function failed(ctx: SwContext, retryAt: number | null): Promise<number> {
   await store.setMeta('checkInFailures', failures);
   // Without a server hold, a failed check-in still waits for the backoff before the next automatic one.
   await store.setMeta('nextCheckInAt', until);
+  await broadcast(ctx, { name: 'check-in-at', at: until });
   return until;
 }
 

@@ -496,7 +496,7 @@ describe('fetch handling', () => {
     expect(chunk.headers.get('content-type')).toBe('text/javascript');
     expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
     expect((await rt.onMessage({ type: 'updraft:hello' }, 'page-old')) as SwReply<HelloReply>).toEqual({
-      ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null, pending: null },
+      ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null, pending: null, nextCheckInAt: expect.any(Number) },
     });
   });
 

@@ -249,7 +249,8 @@ export class Runtime {
     const plan = await ctx.store.getPlan();
     const policy = plan && plan.plan.to === ptr.staged ? plan.plan.activation : 'prompt';
     const pending = staged ? { release: staged.id, version: staged.version, policy } : null;
-    return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged, pending };
+    const nextCheckInAt = (await ctx.store.getMeta('nextCheckInAt')) ?? null;
+    return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged, pending, nextCheckInAt };
   }
 
   // ---- fetch ----

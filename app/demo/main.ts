@@ -33,6 +33,7 @@ function toastText(e: UpdraftEvent): string | null {
     case 'rolled-back':
       return `Version ${e.version} did not start: back to the previous version on your next visit.`;
     case 'wake-at':
+    case 'check-in-at':
       return null;
   }
 }
