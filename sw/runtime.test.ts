@@ -185,7 +185,10 @@ describe('task runner', () => {
     expect(s.staged).toBeNull();
     expect(s.plan?.tasks.every((t) => t.state === 'done')).toBe(true);
     expect(a.syncTags).toEqual(['updraft-tasks']);
-    expect(a.events().map((e) => e.name)).toEqual(['update-available', ...Array(4).fill('progress'), 'update-ready', 'activated']);
+    // Each check-in (activation, then the one that brought the plan) tells pages when the next is due.
+    expect(a.events('check-in-at')).toHaveLength(2);
+    for (const e of a.events('check-in-at')) expect(e.at).toEqual(expect.any(Number));
+    expect(a.events().map((e) => e.name).filter((n) => n !== 'check-in-at')).toEqual(['update-available', ...Array(4).fill('progress'), 'update-ready', 'activated']);
     expect(a.events('progress').at(-1)).toMatchObject({ partsDone: 4, partsTotal: 4 });
     expect(a.events('activated')[0]).toMatchObject({ release: r2.manifest.id, version: '2.0.0', policy: 'next-navigation' });
     expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
