@@ -77,7 +77,7 @@ function release(v: number): ReleaseManifest {
 }
 const releases = new Map<string, KnownRelease>([0, 1, 2].map((v) => [release(v).id, { manifest: release(v), seq: v + 1 }]));
 const [R0, R1, R2] = [...releases.keys()] as [string, string, string];
-const channel: ChannelState = { name: 'stable', app: 'sim', release: R2, previous: R1, percent: 100, activation: 'next-navigation', updatedAt: T0 };
+const channel: ChannelState = { name: 'stable', app: 'sim', release: R2, previous: R1, percent: 100, activation: 'next-navigation', paused: false, pausedReason: null, minimum: null, updatedAt: T0 };
 
 // ---- An efficient event queue: a binary heap of (time, client) in typed arrays, one event per client.
 class EventQueue {

@@ -8,12 +8,22 @@ export interface MissingBlobsResponse { missing: string[] }
 
 export interface PublishResponse { id: string; seq: number; created: boolean }
 
-/** Point a channel at a release. Omitted fields keep their current value. */
+/**
+ * Change a channel. Omitted fields keep their current value, except that pointing the channel at
+ * another `release` resumes it (a pause is about one target) unless `paused` is given too.
+ */
 export const ChannelUpdate = v.object({
-  release: ReleaseId,
+  /** The target release. Required when the channel does not exist yet. */
+  release: v.optional(ReleaseId),
   /** Share of clients (0-100) offered `release`; the others stay on the channel's previous release. @default 100 */
   percent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
   activation: v.optional(ActivationPolicy),
+  /** While paused no client gets a plan to `release`; clients already on it stay there. */
+  paused: v.optional(v.boolean()),
+  /** Why the channel is paused (shown in `updraft status`); ignored unless `paused` is true. */
+  pausedReason: v.optional(v.pipe(v.string(), v.maxLength(500))),
+  /** Clients on a release published before this one (lower `seq`) get their plan with activation `immediate`; null clears it. */
+  minimum: v.optional(v.nullable(ReleaseId)),
 });
 export type ChannelUpdate = v.InferOutput<typeof ChannelUpdate>;
 
@@ -25,6 +35,12 @@ export interface ChannelState {
   previous: string | null;
   percent: number;
   activation: 'next-navigation' | 'prompt' | 'immediate';
+  /** No client gets a plan to `release` while paused; clients already on it stay. */
+  paused: boolean;
+  /** Why: the admin's reason, or the failure rate that paused it automatically; null when not paused or no reason was given. */
+  pausedReason: string | null;
+  /** The minimum release: clients on an older one (lower seq) update with activation `immediate`. */
+  minimum: string | null;
   updatedAt: number;
 }
 

@@ -7,7 +7,7 @@ import {
 import { adminAuth } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import type { StoredRelease } from './store.js';
+import type { ChannelChange, StoredRelease } from './store.js';
 
 /** Admin JSON bodies (a manifest of 100k assets is ~20 MB); blob uploads stream to disk up to `uploadLimit`. */
 const ADMIN_JSON_LIMIT = 64 * 1024 * 1024;
@@ -88,13 +88,29 @@ export function adminRoutes(o: ResolvedOptions): Hono {
   app.put('/v1/admin/channels/:name', jsonLimit, async (c) => {
     const name = parse(Name, c.req.param('name'), 'channel name');
     const update = parse(ChannelUpdate, await readJson(c), 'channel update');
-    const release = await o.store.getRelease(update.release);
-    if (!release) throw new UpdraftError('unknown_release', `no release ${update.release}`);
-    const appName = c.req.query('app') || release.manifest.app;
+    const app = c.req.query('app') || undefined;
+    const current = update.release ? null : await currentChannel(o, name, app);
+    const releaseId = update.release ?? current!.release;
+    const release = await o.store.getRelease(releaseId);
+    if (!release) throw new UpdraftError('unknown_release', `no release ${releaseId}`);
+    const appName = app ?? release.manifest.app;
     if (appName !== release.manifest.app) {
-      throw new UpdraftError('bad_request', `release ${update.release} belongs to app ${release.manifest.app}, not ${appName}`);
+      throw new UpdraftError('bad_request', `release ${releaseId} belongs to app ${release.manifest.app}, not ${appName}`);
     }
-    const state: ChannelState = await o.store.putChannel(appName, name, update, o.now());
+    if (update.minimum) {
+      const minimum = await o.store.getRelease(update.minimum);
+      if (!minimum) throw new UpdraftError('unknown_release', `no release ${update.minimum}`);
+      if (minimum.manifest.app !== appName) throw new UpdraftError('bad_request', `minimum ${update.minimum} belongs to app ${minimum.manifest.app}, not ${appName}`);
+    }
+    const change: ChannelChange = { ...update, release: releaseId };
+    if (update.release && update.percent === undefined) {
+      // A roll back is not staged: every client goes back, including those a partial rollout of
+      // the newer release left out (they would otherwise be offered it as `previous`).
+      const old = await o.store.getChannel(appName, name);
+      const oldRelease = old && old.release !== releaseId ? await o.store.getRelease(old.release) : null;
+      if (oldRelease && oldRelease.seq > release.seq) change.percent = 100;
+    }
+    const state: ChannelState = await o.store.putChannel(appName, name, change, o.now());
     o.checkInCache.invalidate();
     return c.json(state);
   });
@@ -111,6 +127,14 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     return c.json(body);
   });
   return app;
+}
+
+/** The channel an update without `release` changes (pause, resume, minimum): it must exist, and be the only one of that name without `?app`. */
+async function currentChannel(o: ResolvedOptions, name: string, app: string | undefined): Promise<ChannelState> {
+  const found = (await o.store.listChannels(app)).filter((ch) => ch.name === name);
+  if (found.length === 0) throw new UpdraftError('unknown_channel', `no channel ${name}${app ? ` for app ${app}` : ''}: give a release to create it`);
+  if (found.length > 1) throw new UpdraftError('bad_request', `channel ${name} exists for several apps (${found.map((ch) => ch.app).join(', ')}): pass ?app=`);
+  return found[0]!;
 }
 
 /** A part counts as present only when both the store records it and its file exists. */

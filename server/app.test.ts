@@ -104,7 +104,8 @@ describe('publish', () => {
     expect(await code(await admin('PUT', PATHS.adminChannel('stable'), { release: d2.manifest.id, percent: 101 }))).toBe('invalid_body');
     const res = await admin('PUT', `${PATHS.adminChannel('stable')}?app=demo`, { release: d2.manifest.id, percent: 25, activation: 'prompt' });
     expect(await res.json()).toEqual({
-      name: 'stable', app: 'demo', release: d2.manifest.id, previous: d1.manifest.id, percent: 25, activation: 'prompt', updatedAt: NOW,
+      name: 'stable', app: 'demo', release: d2.manifest.id, previous: d1.manifest.id, percent: 25, activation: 'prompt',
+      paused: false, pausedReason: null, minimum: null, updatedAt: NOW,
     } satisfies ChannelState);
   });
 });

@@ -20,7 +20,7 @@ export interface CheckInCacheOptions {
 /** What one channel answers, read once from the store and shared by every check-in on it. */
 export interface ChannelEntry {
   channel: ChannelState | null;
-  /** Releases read so far (null: the store does not know the id), target and previous first. */
+  /** Releases read so far (null: the store does not know the id), target, previous and minimum first. */
   releases: Map<string, KnownRelease | null>;
   templates: Map<string, RenderedTemplate | null>;
   loadedAt: number;
@@ -97,7 +97,7 @@ export class CheckInCache {
     const counter = this.#counter();
     const channel = await this.#store.getChannel(app, name);
     const releases = new Map<string, KnownRelease | null>();
-    for (const id of [channel?.release, channel?.previous]) {
+    for (const id of [channel?.release, channel?.previous, channel?.minimum]) {
       if (id && !releases.has(id)) releases.set(id, await this.#store.getRelease(id));
     }
     return { channel, releases, templates: new Map(), loadedAt: this.#clock(), counter, generation };
@@ -107,7 +107,8 @@ export class CheckInCache {
     if (entry.templates.size >= this.#maxTemplates) {
       // Unknown `from` ids are client-supplied: never let them grow the entry without bound.
       entry.templates.clear();
-      for (const id of entry.releases.keys()) if (id !== entry.channel?.release && id !== entry.channel?.previous) entry.releases.delete(id);
+      const keep = [entry.channel?.release, entry.channel?.previous, entry.channel?.minimum];
+      for (const id of entry.releases.keys()) if (!keep.includes(id)) entry.releases.delete(id);
     }
     for (const id of [to, from]) {
       if (id && !entry.releases.has(id)) entry.releases.set(id, await this.#store.getRelease(id));

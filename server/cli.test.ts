@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +82,10 @@ describe('startServer + updraft CLI (child process)', () => {
     [['publish', '/nonexistent/dist'], /^updraft: io: cannot read /],
     [['rollout', 'stable', '--release', 'ffffffffffffffff'], /^updraft: unknown_release: /],
     [['rollout', 'stable', '--release', 'ffffffffffffffff', '--percent', '200'], /^updraft: usage: --percent/],
+    [['rollout', 'stable'], /^updraft: usage: rollout needs --release, /],
+    [['rollout', 'stable', '--pause', '--resume'], /^updraft: usage: --pause and --resume exclude each other/],
+    [['rollout', 'stable', '--reason', 'x'], /^updraft: usage: --reason goes with --pause/],
+    [['rollout', 'nochannel', '--pause'], /^updraft: unknown_channel: /],
   ])('%j fails with one line on stderr', async (args, pattern) => {
     const res = await cli(args, env());
     expect(res.code).toBe(1);
@@ -185,6 +189,59 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(verbose.stdout).not.toContain('blog');
     expect(verbose.stdout).toMatch(new RegExp(`^releases \\(2\\):\n  RELEASE +APP +VERSION +BUILT +PARTS +SIZE\n  ${v1.manifest.id} +shop +1\\.0\\.0 #1 `, 'm'));
     expect(verbose.stdout).toMatch(new RegExp(`^  2030-01-01T00:00:00\\.000Z +shop-a-01 +${v2.manifest.id} +failed +quota$`, 'm'));
+  });
+
+  it('rollout --pause/--resume/--minimum change the channel; status shows the pause, its reason and the minimum', async () => {
+    const v1 = await fakeDist({ 'index.html': 'p v1' }, { app: 'pz', version: '1.0.0' });
+    const v2 = await fakeDist({ 'index.html': 'p v2' }, { app: 'pz', version: '2.0.0' });
+    for (const [name, d] of [['pz1', v1], ['pz2', v2]] as const) await writeDist(join(dir, name), d);
+    expect((await cli(['publish', join(dir, 'pz1'), '--channel', 'stable'], env())).code).toBe(0);
+    expect((await cli(['publish', join(dir, 'pz2'), '--channel', 'stable'], env())).code).toBe(0);
+    const [a, b] = [v1.manifest.id, v2.manifest.id];
+
+    const paused = await cli(['rollout', 'stable', '--app', 'pz', '--pause', '--reason', 'crash on login', '--minimum', a], env());
+    expect(paused.stdout.trim()).toBe(`pz/stable: ${b} at 100% (previous ${a}, activation next-navigation), minimum ${a}, PAUSED: crash on login`);
+    const status = await cli(['status', '--app', 'pz'], env());
+    expect(status.stdout).toContain(`pz/stable  →  ${b} (2.0.0 #2)  100%  next-navigation  PAUSED\n  paused: crash on login; no client is offered ${b}, new clients get ${a} (1.0.0 #1)\n  minimum ${a} (1.0.0 #1): clients on an older release update immediately`);
+    const json = JSON.parse((await cli(['status', '--app', 'pz', '--json'], env())).stdout);
+    expect(json.channels[0]).toMatchObject({ paused: true, pausedReason: 'crash on login', minimum: a });
+
+    const resumed = await cli(['rollout', 'stable', '--app', 'pz', '--resume', '--minimum', 'none', '--json'], env());
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ release: b, paused: false, pausedReason: null, minimum: null });
+    const back = await cli(['rollout', 'stable', '--app', 'pz', '--release', a], env());
+    expect(back.stdout.trim()).toBe(`pz/stable: ${a} at 100% (previous ${b}, activation next-navigation)`);
+  });
+
+  it('publish --percent or --activation without --channel is a usage error, not silently ignored', async () => {
+    for (const flags of [['--percent', '10'], ['--activation', 'prompt']]) {
+      const res = await cli(['publish', join(dir, 'dist'), ...flags], env());
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe('updraft: usage: --percent and --activation need --channel\n');
+    }
+  });
+
+  it('serve --public-url names that URL as the origin source in plans (a TLS proxy in front)', async () => {
+    const bad = await cli(['serve', '--public-url', 'not a url', '--port', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^updraft: usage: --public-url must be an absolute URL/);
+
+    const data = join(dir, 'public-url-data');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN, '--public-url', 'https://updates.example.com/u/'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      const d = await fakeDist({ 'index.html': '<h1>proxied</h1>', 'assets/p.js': 'p()' }, { app: 'proxied' });
+      await writeDist(join(dir, 'proxied'), d);
+      expect((await cli(['publish', join(dir, 'proxied'), '--channel', 'stable', '--server', url, '--token', TOKEN])).code).toBe(0);
+      const res = await fetch(joinUrl(url, PATHS.checkIn), {
+        method: 'POST',
+        body: JSON.stringify({ client: 'client-proxied-01', app: 'proxied', channel: 'stable', release: null, caps: { sync: false, periodicSync: false } }),
+      });
+      const body = (await res.json()) as CheckInResponse;
+      const task = body.status === 'update' ? body.plan.tasks.find((t) => t.kind === 'fetch') : undefined;
+      expect(task && 'sources' in task && task.sources.at(-1)).toMatch(/^https:\/\/updates\.example\.com\/u\/v1\/blobs\/[0-9a-f]{64}$/);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('--help prints usage', async () => {

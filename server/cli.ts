@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ActivationPolicy, PATHS, type ChannelState, type StatusResponse } from '../protocol/index.js';
+import { ActivationPolicy, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { startServer } from './node.js';
 import { redactStoreLocation } from './open-store.js';
@@ -12,15 +12,19 @@ const HELP = `updraft — server-directed updates for web apps
 Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
+                  [--public-url URL]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
-  updraft rollout <channel> --release ID [--percent P] [--activation POLICY] [--app A] [--json]
+  updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
+                  [--minimum ID|none] [--app A] [--json]
   updraft status  [--app A] [--json] [--verbose]
 
 Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/)
         --token T    (env UPDRAFT_TOKEN)
         -q, --quiet  print nothing but errors (--json output still prints)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
-publish --channel without --percent sets 100%. rollout keeps omitted fields.
+publish --channel without --percent sets 100%. rollout keeps omitted fields; --release of an older
+release rolls back (every client, 100% unless --percent); a new --release resumes a paused channel.
+--minimum: clients on an older release update with the immediate policy (none clears it).
 publish shows progress on stderr when it is a terminal; --progress forces it, --quiet hides it.
 serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blobs stay under --data
 (servers sharing one --db need one shared --data, or a CDN in front of one origin).
@@ -62,10 +66,23 @@ function client(values: { server?: string; token?: string }): AdminClient {
   return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token);
 }
 
+/** `--public-url`: the origin URL plans name as the last source; behind a TLS proxy the socket's own URL is wrong. */
+function publicUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError('usage', `--public-url must be an absolute URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('usage', '--public-url must be http(s)');
+  return url.href;
+}
+
 async function serve(argv: string[]): Promise<void> {
   const { values } = args(argv, {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
+    'public-url': { type: 'string' },
   });
   const running = await startServer({
     port: num(values.port, 'port', 0, 65535) ?? 8787,
@@ -76,6 +93,7 @@ async function serve(argv: string[]): Promise<void> {
     cdn: values.cdn ?? [],
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
     spreadMs: num(values['spread-ms'], 'spread-ms', 0),
+    ...(values['public-url'] ? { publicUrl: publicUrl(values['public-url']) } : {}),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
     // Before listening, startServer opens the store: with --db, that is what failed (unreachable, refused, ...).
@@ -134,6 +152,10 @@ async function publishCommand(argv: string[]): Promise<void> {
   if (!dist || extra.length) throw new CliError('usage', 'publish takes exactly one <dist> directory');
   const percent = num(values.percent, 'percent', 0, 100);
   const activation = policy(values.activation);
+  // Both only describe a channel change: without --channel they would silently do nothing.
+  if (!values.channel && (percent !== undefined || activation !== undefined)) {
+    throw new CliError('usage', '--percent and --activation need --channel');
+  }
   const admin = client(values);
   const line = !values.quiet && (values.progress || stderr.isTTY) ? progressLine() : null;
   const verbose = values.verbose && !values.quiet;
@@ -160,21 +182,32 @@ async function publishCommand(argv: string[]): Promise<void> {
 }
 
 const describeChannel = (ch: ChannelState) =>
-  `${ch.app}/${ch.name}: ${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`;
+  `${ch.app}/${ch.name}: ${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`
+  + (ch.minimum ? `, minimum ${ch.minimum}` : '')
+  + (ch.paused ? `, PAUSED${ch.pausedReason ? `: ${ch.pausedReason}` : ''}` : '');
 
 async function rollout(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, {
     release: { type: 'string' }, percent: { type: 'string' }, activation: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean' },
+    pause: { type: 'boolean' }, resume: { type: 'boolean' }, reason: { type: 'string' }, minimum: { type: 'string' },
   });
   const [channel, ...extra] = positionals;
   if (!channel || extra.length) throw new CliError('usage', 'rollout takes exactly one <channel>');
-  if (!values.release) throw new CliError('usage', 'rollout needs --release ID');
+  if (values.pause && values.resume) throw new CliError('usage', '--pause and --resume exclude each other');
+  if (values.reason !== undefined && !values.pause) throw new CliError('usage', '--reason goes with --pause');
   const percent = num(values.percent, 'percent', 0, 100);
   const activation = policy(values.activation);
+  const update: ChannelUpdate = {
+    ...(values.release ? { release: values.release } : {}),
+    ...(percent !== undefined ? { percent } : {}),
+    ...(activation ? { activation } : {}),
+    ...(values.pause ? { paused: true, ...(values.reason !== undefined ? { pausedReason: values.reason } : {}) } : {}),
+    ...(values.resume ? { paused: false } : {}),
+    ...(values.minimum !== undefined ? { minimum: values.minimum === 'none' ? null : values.minimum } : {}),
+  };
+  if (Object.keys(update).length === 0) throw new CliError('usage', 'rollout needs --release, --percent, --activation, --pause, --resume or --minimum');
   const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
-  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, {
-    release: values.release, ...(percent !== undefined ? { percent } : {}), ...(activation ? { activation } : {}),
-  });
+  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update);
   if (values.json) console.log(JSON.stringify(body));
   else if (!values.quiet) console.log(describeChannel(body));
 }

@@ -462,14 +462,18 @@ describe('fuzz: admin routes', () => {
       percent: fc.option(fc.oneof(fc.integer({ min: -5, max: 105 }), fc.double()), { nil: undefined }),
       activation: fc.option(fc.constantFrom('next-navigation', 'prompt', 'immediate', 'later'), { nil: undefined }),
     }, { requiredKeys: ['release'] });
+    const channels = new Set((await store.listChannels()).map((ch) => ch.name));
     await fc.assert(
       fc.asyncProperty(segment(fc.constantFrom('stable', 'beta', 'canary-1')), bodyText(valid, ['release', 'percent', 'activation']), fc.constantFrom('', '?app=demo', '?app=other', '?app='), async (name, text, query) => {
         const a = await call('PUT', `/v1/admin/channels/${name}${query}`, { body: text, auth: true });
         const parsed = parseOr(text);
-        const ok = parsed.ok && v.is(ChannelUpdate, parsed.value) && v.is(Name, safeDecode(name))
-          && (parsed.value as ChannelUpdate).release === dist.manifest.id && query !== '?app=other';
+        const release = parsed.ok && v.is(ChannelUpdate, parsed.value) ? (parsed.value as ChannelUpdate).release : null;
+        // Without a release, the update changes an existing channel (every channel here is app demo's).
+        const ok = parsed.ok && v.is(ChannelUpdate, parsed.value) && v.is(Name, safeDecode(name)) && query !== '?app=other'
+          && (release === dist.manifest.id || (release === undefined && channels.has(safeDecode(name) ?? '')));
         if (ok) expect(a.status).toBe(200);
-        else expectError(a, 'PUT', ['invalid_json', 'invalid_body', 'unknown_release', 'bad_request', 'not_found']);
+        else expectError(a, 'PUT', ['invalid_json', 'invalid_body', 'unknown_release', 'unknown_channel', 'bad_request', 'not_found']);
+        if (a.status === 200) channels.add(safeDecode(name)!);
       }),
     );
     // Put stable back where the other properties expect it.

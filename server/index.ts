@@ -1,7 +1,8 @@
 export { createUpdateServer } from './app.js';
 export type { UpdateServerOptions, ResolvedOptions } from './options.js';
 export { startServer, type StartServerOptions, type RunningServer } from './node.js';
-export type { Store, StoredRelease, ClientRecord, InsertReleaseResult } from './store.js';
+export type { Store, StoredRelease, ClientRecord, InsertReleaseResult, ChannelChange, ReleaseHealth } from './store.js';
+export { autoPause, pauseReason, type AutoPauseOptions } from './auto-pause.js';
 export { SqliteStore, openSqliteStore } from './sqlite-store.js';
 export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { openStore } from './open-store.js';

@@ -1,9 +1,10 @@
+import type { AutoPauseOptions } from './auto-pause.js';
 import type { BlobStore } from './blob-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import { MemorySlotLedger, type Budget, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
 
-export type { Budget };
+export type { AutoPauseOptions, Budget };
 
 export interface UpdateServerOptions {
   store: Store;
@@ -54,6 +55,14 @@ export interface UpdateServerOptions {
   slotLedger?: SlotLedger;
   /** How long a cached check-in answer may go without re-reading its channel, ms. @default 1000 */
   checkInCacheMs?: number;
+  /**
+   * Pause a channel by itself when the failure rate of its target crosses `threshold` (0-1):
+   * distinct clients that reported `failed` or `boot-failed` over those that reported
+   * `downloaded`, `activated` or `failed` for it, once there are `minSample` of those. Checked as
+   * reports arrive; the reason shows in `updraft status`. `false` turns it off.
+   * @default { threshold: 0.2, minSample: 20 }
+   */
+  autoPause?: AutoPauseOptions | false;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -76,6 +85,7 @@ export interface ResolvedOptions {
   capacity: Record<string, Budget> | null;
   slotLedger: SlotLedger;
   checkInCache: CheckInCache;
+  autoPause: AutoPauseOptions | false;
   now: () => number;
 }
 
@@ -100,8 +110,15 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     capacity: o.capacity ? resolveCapacity(o.capacity) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
     checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),
+    autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
     now: o.now ?? Date.now,
   };
+}
+
+function resolveAutoPause(a: AutoPauseOptions): AutoPauseOptions {
+  if (!(a.threshold > 0 && a.threshold <= 1)) throw new TypeError('autoPause.threshold must be in (0, 1]');
+  if (!(Number.isInteger(a.minSample) && a.minSample >= 1)) throw new TypeError('autoPause.minSample must be a positive integer');
+  return { threshold: a.threshold, minSample: a.minSample };
 }
 
 /** CDN keys get the trailing slash `cdn` entries get; every limit must be a positive number. */

@@ -22,7 +22,7 @@ const releases = new Map<string, KnownRelease>([
   [B, { manifest: release(B, { 'index.html': '4', 'assets/b.js': '5', 'assets/b-copy.js': '5', 'assets/shared.css': '3' }), seq: 2 }],
 ]);
 const channel = (o: Partial<ChannelState> = {}): ChannelState => ({
-  name: 'stable', app: 'demo', release: B, previous: A, percent: 100, activation: 'next-navigation', updatedAt: 0, ...o,
+  name: 'stable', app: 'demo', release: B, previous: A, percent: 100, activation: 'next-navigation', paused: false, pausedReason: null, minimum: null, updatedAt: 0, ...o,
 });
 const client = (o: Partial<CheckInRequest> = {}): CheckInRequest => ({
   client: 'client-0001', app: 'demo', channel: 'stable', release: A, caps: { sync: true, periodicSync: false }, ...o,
@@ -34,6 +34,36 @@ const input = (o: Partial<PlannerInput> = {}): PlannerInput => ({
 });
 const fetched = (d: ReturnType<typeof decide>) =>
   d.status === 'update' ? d.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch').map((t) => t.sha256) : null;
+
+describe('decide: pause, roll back, minimum', () => {
+  const C = '000000000000000c';
+  const three = new Map(releases).set(C, { manifest: release(C, { 'index.html': '6', 'assets/shared.css': '3' }), seq: 3 });
+  const cases: { name: string; input: PlannerInput; to: string | null; activation?: ChannelState['activation'] }[] = [
+    { name: 'paused: a client on previous gets no plan to the target', input: input({ channel: channel({ paused: true }) }), to: null },
+    { name: 'paused: a client on the target stays', input: input({ channel: channel({ paused: true }), client: client({ release: B }) }), to: null },
+    { name: 'paused: a client with the target staged stays', input: input({ channel: channel({ paused: true }), client: client({ release: A, staged: B }) }), to: null },
+    { name: 'paused: a first install gets previous', input: input({ channel: channel({ paused: true }), client: client({ release: null }) }), to: A, activation: 'next-navigation' },
+    { name: 'paused, inside the bucket: no plan to the target', input: input({ channel: channel({ paused: true, percent: 50 }), bucket: () => 0 }), to: null },
+    { name: 'paused, no previous: a first install gets nothing', input: input({ channel: channel({ paused: true, previous: null }), client: client({ release: null }) }), to: null },
+    { name: 'resumed: the target again', input: input({ channel: channel({ paused: false }) }), to: B, activation: 'next-navigation' },
+    { name: 'rolled back: a client on the newer release gets the older one', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: B }) }), to: A, activation: 'next-navigation' },
+    { name: 'rolled back: a client already on the older release stays', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: A }) }), to: null },
+    { name: 'minimum above the client: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three }), to: C, activation: 'immediate' },
+    { name: 'minimum equal to the client: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three, client: client({ release: B }) }), to: C, activation: 'next-navigation' },
+    { name: 'minimum below the client: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: A, activation: 'prompt' }), releases: three, client: client({ release: B }) }), to: C, activation: 'prompt' },
+    { name: 'minimum, first install: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: null }) }), to: C, activation: 'next-navigation' },
+    { name: 'minimum, unknown client release: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: UNKNOWN }) }), to: C, activation: 'next-navigation' },
+    { name: 'minimum = target, client older: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three }), to: C, activation: 'immediate' },
+  ];
+  it.each(cases)('$name', ({ input: i, to, activation }) => {
+    const d = decide(i);
+    expect(d.status === 'update' ? d.plan.to : null).toBe(to);
+    if (d.status === 'update') {
+      expect(d.plan.activation).toBe(activation);
+      expect(v.safeParse(CheckInResponse, d).success).toBe(true);
+    }
+  });
+});
 
 describe('decide', () => {
   const cases: { name: string; input: PlannerInput; status: 'current' | 'update'; to?: string; fetch?: string[] }[] = [

@@ -14,7 +14,7 @@ export interface PlannerOptions {
 export interface PlannerInput {
   client: CheckInRequest;
   channel: ChannelState | null;
-  /** Must hold the channel's release and previous, and the client's release when the server knows it. */
+  /** Must hold the channel's release, previous and minimum, and the client's release when the server knows it. */
   releases: ReadonlyMap<string, KnownRelease>;
   /** Base URL of this server, ending in `/` (sources are `<origin>v1/blobs/<sha>`). */
   origin: string;
@@ -60,8 +60,13 @@ export interface Personal {
   options: PlannerOptions;
 }
 
-/** Which release the channel offers this client: the rollout target inside the bucket, else the previous one. */
+/**
+ * Which release the channel offers this client: the rollout target inside the bucket, else the
+ * previous one. A paused channel offers the previous one to everyone (`chooseTarget` keeps the
+ * clients already on the target where they are).
+ */
 export function targetFor(client: string, channel: ChannelState, bucket = rolloutBucket): string | null {
+  if (channel.paused) return channel.previous;
   if (channel.percent >= 100) return channel.release;
   if (channel.percent <= 0) return channel.previous;
   return bucket(client, channel.release) < channel.percent ? channel.release : channel.previous;
@@ -70,6 +75,8 @@ export function targetFor(client: string, channel: ChannelState, bucket = rollou
 /** The per-client first half of `decide`: the release to offer, or null when the answer is "current". */
 export function chooseTarget(client: CheckInRequest, channel: ChannelState | null, bucket?: (clientId: string, releaseId: string) => number): string | null {
   if (!channel || channel.app !== client.app) return null;
+  // Paused: no plan to the target, and none away from it either (a pause is not a roll back).
+  if (channel.paused && (client.release === channel.release || client.staged === channel.release)) return null;
   const to = targetFor(client.client, channel, bucket);
   if (to === null || to === client.release || to === client.staged) return null;
   return to;
@@ -84,6 +91,17 @@ export interface TemplateInput {
   releases: ReadonlyMap<string, KnownRelease>;
   origin: string;
   cdn: readonly string[];
+}
+
+/**
+ * The activation of a plan from `from`: `immediate` when `from` is older (lower seq) than the
+ * channel's minimum release, else the channel's. A `from` the server does not know (or none, a
+ * first install) is not compared: nothing says it is below the minimum.
+ */
+export function activationFor(channel: ChannelState, from: string | null, releases: ReadonlyMap<string, KnownRelease>): ChannelState['activation'] {
+  const min = channel.minimum ? releases.get(channel.minimum) : undefined;
+  const have = from ? releases.get(from) : undefined;
+  return min && have && have.manifest.app === min.manifest.app && have.seq < min.seq ? 'immediate' : channel.activation;
 }
 
 /** Pure and client-independent: the plan skeleton for `from → to`, or null when the server does not know `to`. */
@@ -107,7 +125,7 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
     });
   }
   return {
-    app: input.app, from: input.from, to: input.to, toSeq: target.seq, activation: input.channel.activation, release: target.manifest, fetches,
+    app: input.app, from: input.from, to: input.to, toSeq: target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
 }

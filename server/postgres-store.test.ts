@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import Pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fakeDist } from './fake-dist.js';
 import { openPostgresStore } from './postgres-store.js';
@@ -46,8 +47,40 @@ if (!pg.url) {
       // Without the advisory lock, concurrent CREATE TABLE IF NOT EXISTS fails on pg_type's unique index.
       const stores = await Promise.all(Array.from({ length: 6 }, () => openPostgresStore(url, { max: 2 })));
       const { rows } = await stores[0]!.pool.query<{ schema_version: number }>('SELECT schema_version FROM updraft_meta');
-      expect(rows).toEqual([{ schema_version: 1 }]);
+      expect(rows).toEqual([{ schema_version: 2 }]);
       await Promise.all(stores.map((s) => s.close()));
+    });
+
+    it('upgrades a schema 1 database: channels gain paused, paused_reason and minimum', async () => {
+      const url = await fresh();
+      const r = (await fakeDist({ 'index.html': 'old' })).manifest;
+      const old = new Pg.Client({ connectionString: url });
+      await old.connect();
+      try {
+        // The schema 1 tables a channel row needs, as updraft 1 created them.
+        await old.query(`
+          CREATE TABLE updraft_meta (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), schema_version INTEGER NOT NULL);
+          INSERT INTO updraft_meta (schema_version) VALUES (1);
+          CREATE TABLE releases (id TEXT COLLATE "C" PRIMARY KEY, app TEXT COLLATE "C" NOT NULL, seq INTEGER NOT NULL, version TEXT NOT NULL,
+            created_at TEXT NOT NULL, published_at BIGINT NOT NULL, manifest TEXT NOT NULL, UNIQUE (app, seq));
+          CREATE TABLE channels (app TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, release TEXT COLLATE "C" NOT NULL REFERENCES releases(id),
+            previous TEXT COLLATE "C" REFERENCES releases(id), percent DOUBLE PRECISION NOT NULL, activation TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (app, name));`);
+        await old.query(`INSERT INTO releases VALUES ($1, 'demo', 1, '1', '2024-01-01', 1, $2)`, [r.id, JSON.stringify(r)]);
+        await old.query(`INSERT INTO channels VALUES ('demo', 'stable', $1, NULL, 40, 'prompt', 5)`, [r.id]);
+      } finally {
+        await old.end();
+      }
+      const store = await openPostgresStore(url);
+      try {
+        expect(await store.getChannel('demo', 'stable')).toEqual({
+          name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: 5,
+        });
+        expect(await store.putChannel('demo', 'stable', { release: r.id, paused: true, minimum: r.id }, 6)).toMatchObject({ paused: true, minimum: r.id });
+        const { rows } = await store.pool.query<{ schema_version: number }>('SELECT schema_version FROM updraft_meta');
+        expect(rows).toEqual([{ schema_version: 2 }]);
+      } finally {
+        await store.close();
+      }
     });
 
     it('refuses a database whose schema is newer than this updraft', async () => {

@@ -1,9 +1,10 @@
 import pg from 'pg';
-import type { ChannelState, ChannelUpdate, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
-import type { ClientRecord, InsertReleaseResult, Store, StoredRelease } from './store.js';
+import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import { nextChannel } from './channel-change.js';
+import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `updraft_meta.schema_version`. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 /**
  * Advisory lock keys (two-int form: namespace, key). Schema creation takes one for the whole
@@ -12,6 +13,8 @@ const SCHEMA_VERSION = 1;
  */
 const LOCK_NS = 0x75_70_64_72; // 'updr'
 const SCHEMA_LOCK = 1;
+/** Namespace of the per-channel locks taken by `putChannel` (key: hashtext of app and name). */
+const CHANNEL_LOCK_NS = LOCK_NS + 1;
 
 /** The NOTIFY channel carrying `updraft_changes.counter`. */
 const CHANGES = 'updraft_changes';
@@ -46,6 +49,10 @@ CREATE TABLE IF NOT EXISTS channels (
   updated_at BIGINT NOT NULL,
   PRIMARY KEY (app, name)
 );
+-- Schema 2: pause and minimum release. IF NOT EXISTS upgrades a schema 1 database in place.
+ALTER TABLE channels ADD COLUMN IF NOT EXISTS paused BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE channels ADD COLUMN IF NOT EXISTS paused_reason TEXT;
+ALTER TABLE channels ADD COLUMN IF NOT EXISTS minimum ${TEXT} REFERENCES releases(id);
 CREATE TABLE IF NOT EXISTS clients (
   app ${TEXT} NOT NULL,
   id ${TEXT} NOT NULL,
@@ -69,6 +76,7 @@ CREATE TABLE IF NOT EXISTS reports (
   received_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_by_release ON reports (app, release, event, code);
+CREATE INDEX IF NOT EXISTS reports_by_client ON reports (app, release, client);
 CREATE TABLE IF NOT EXISTS blobs (
   sha256 ${TEXT} PRIMARY KEY,
   size BIGINT NOT NULL,
@@ -96,11 +104,15 @@ CREATE TRIGGER channels_changed AFTER INSERT OR UPDATE OR DELETE ON channels FOR
 `;
 
 interface ReleaseRow { manifest: string; seq: number; published_at: number }
-interface ChannelRow { app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number }
+interface ChannelRow {
+  app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number;
+  paused: boolean; paused_reason: string | null; minimum: string | null;
+}
 
 const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at });
 const toChannel = (r: ChannelRow): ChannelState => ({
-  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation, updatedAt: r.updated_at,
+  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation,
+  paused: r.paused, pausedReason: r.paused_reason, minimum: r.minimum, updatedAt: r.updated_at,
 });
 /** `?app` filters are optional; NULL matches everything. */
 const APP = '($1::text IS NULL OR app = $1)';
@@ -298,22 +310,31 @@ export class PostgresStore implements Store {
     return rows[0] ? toChannel(rows[0]) : null;
   }
 
-  async putChannel(app: string, name: string, u: ChannelUpdate, now: number): Promise<ChannelState> {
-    // One statement: the conflicting row is locked, and SET reads its old values, so two servers
-    // moving the channel at once each see the other's release as `previous`, never a lost update.
+  async putChannel(app: string, name: string, u: ChannelChange, now: number): Promise<ChannelState> {
+    // A lock per channel (the row may not exist yet, so no SELECT ... FOR UPDATE): two servers
+    // moving the channel at once apply their changes one after the other, never a lost update.
+    return this.#changing(async (db) => {
+      await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANNEL_LOCK_NS, `${app}\n${name}`]);
+      const { rows } = await db.query<ChannelRow>('SELECT * FROM channels WHERE app = $1 AND name = $2', [app, name]);
+      const next = nextChannel(rows[0] ? toChannel(rows[0]) : null, app, name, { ...u, ...(u.pausedReason !== undefined ? { pausedReason: text(u.pausedReason)! } : {}) }, now);
+      await db.query(
+        `INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (app, name) DO UPDATE SET release = excluded.release, previous = excluded.previous, percent = excluded.percent,
+           activation = excluded.activation, updated_at = excluded.updated_at, paused = excluded.paused, paused_reason = excluded.paused_reason, minimum = excluded.minimum`,
+        [app, name, next.release, next.previous, next.percent, next.activation, now, next.paused, next.pausedReason, next.minimum],
+      );
+      return next;
+    });
+  }
+
+  async pauseChannel(app: string, name: string, release: string, reason: string, now: number): Promise<ChannelState | null> {
     const { rows } = await this.#changing((db) => db.query<ChannelRow>(
-      `INSERT INTO channels AS c (app, name, release, previous, percent, activation, updated_at)
-       VALUES ($1, $2, $3, NULL, COALESCE($4::float8, 100), COALESCE($5::text, 'next-navigation'), $6::bigint)
-       ON CONFLICT (app, name) DO UPDATE SET
-         previous = CASE WHEN c.release = excluded.release THEN c.previous ELSE c.release END,
-         release = excluded.release,
-         percent = COALESCE($4::float8, c.percent),
-         activation = COALESCE($5::text, c.activation),
-         updated_at = excluded.updated_at
-       RETURNING *`,
-      [app, name, u.release, u.percent ?? null, u.activation ?? null, now],
+      `UPDATE channels SET paused = TRUE, paused_reason = $1, updated_at = $2
+       WHERE app = $3 AND name = $4 AND release = $5 AND NOT paused RETURNING *`,
+      [text(reason), now, app, name, release],
     ));
-    return toChannel(rows[0]!);
+    return rows[0] ? toChannel(rows[0]) : null;
   }
 
   async listChannels(app?: string): Promise<ChannelState[]> {
@@ -363,6 +384,16 @@ export class PostgresStore implements Store {
        ORDER BY i`,
       [column('client'), column('app'), free('planId'), column('release'), column('event'), column('code'), free('message'), column('at'), now],
     );
+  }
+
+  async releaseHealth(app: string, release: string): Promise<ReleaseHealth> {
+    const { rows } = await this.pool.query<ReleaseHealth>(
+      `SELECT COUNT(DISTINCT client) FILTER (WHERE event IN ('downloaded', 'activated', 'failed'))::int AS clients,
+         COUNT(DISTINCT client) FILTER (WHERE event IN ('failed', 'boot-failed'))::int AS failed
+       FROM reports WHERE app = $1 AND release = $2`,
+      [app, release],
+    );
+    return rows[0]!;
   }
 
   async reportCounts(app?: string): Promise<StatusResponse['reportCounts']> {

@@ -1,11 +1,19 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChannelState, ChannelUpdate, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
-import type { ClientRecord, InsertReleaseResult, Store, StoredRelease } from './store.js';
+import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import { nextChannel } from './channel-change.js';
+import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** Columns added after schema 1, as `ALTER TABLE` clauses: added to an older database on open. */
+const ADDED_COLUMNS: readonly [table: string, column: string, definition: string][] = [
+  ['channels', 'paused', 'INTEGER NOT NULL DEFAULT 0'],
+  ['channels', 'paused_reason', 'TEXT'],
+  ['channels', 'minimum', 'TEXT REFERENCES releases(id)'],
+];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS releases (
@@ -26,6 +34,9 @@ CREATE TABLE IF NOT EXISTS channels (
   percent REAL NOT NULL,
   activation TEXT NOT NULL,
   updated_at INTEGER NOT NULL,
+  paused INTEGER NOT NULL DEFAULT 0,
+  paused_reason TEXT,
+  minimum TEXT REFERENCES releases(id),
   PRIMARY KEY (app, name)
 );
 CREATE TABLE IF NOT EXISTS clients (
@@ -51,6 +62,7 @@ CREATE TABLE IF NOT EXISTS reports (
   received_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_by_release ON reports (app, release, event, code);
+CREATE INDEX IF NOT EXISTS reports_by_client ON reports (app, release, client);
 CREATE TABLE IF NOT EXISTS blobs (
   sha256 TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
@@ -59,11 +71,15 @@ CREATE TABLE IF NOT EXISTS blobs (
 `;
 
 interface ReleaseRow { manifest: string; seq: number; published_at: number }
-interface ChannelRow { app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number }
+interface ChannelRow {
+  app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number;
+  paused: number; paused_reason: string | null; minimum: string | null;
+}
 
 const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at });
 const toChannel = (r: ChannelRow): ChannelState => ({
-  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation, updatedAt: r.updated_at,
+  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation,
+  paused: r.paused !== 0, pausedReason: r.paused_reason, minimum: r.minimum, updatedAt: r.updated_at,
 });
 /** `?app` filters are optional; NULL matches everything. */
 const APP = '(@app IS NULL OR app = @app)';
@@ -83,8 +99,15 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`${file} has schema ${version}, newer than this updraft (${SCHEMA_VERSION})`);
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.db.transaction(() => {
+      this.db.exec(SCHEMA);
+      // CREATE TABLE IF NOT EXISTS leaves an older table as it was: add what it lacks.
+      for (const [table, column, definition] of ADDED_COLUMNS) {
+        const has = (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).some((c) => c.name === column);
+        if (!has) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      }
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
   }
 
   async insertRelease(m: ReleaseManifest, now: number): Promise<InsertReleaseResult> {
@@ -127,25 +150,30 @@ export class SqliteStore implements Store {
     return row ? toChannel(row) : null;
   }
 
-  async putChannel(app: string, name: string, u: ChannelUpdate, now: number): Promise<ChannelState> {
+  async putChannel(app: string, name: string, u: ChannelChange, now: number): Promise<ChannelState> {
     const put = this.db.transaction((): ChannelState => {
-      const old = this.db.prepare('SELECT * FROM channels WHERE app = ? AND name = ?').get(app, name) as ChannelRow | undefined;
-      const next: ChannelState = {
-        name, app, release: u.release,
-        previous: old ? (old.release === u.release ? old.previous : old.release) : null,
-        percent: u.percent ?? old?.percent ?? 100,
-        activation: u.activation ?? old?.activation ?? 'next-navigation',
-        updatedAt: now,
-      };
+      const row = this.db.prepare('SELECT * FROM channels WHERE app = ? AND name = ?').get(app, name) as ChannelRow | undefined;
+      const next = nextChannel(row ? toChannel(row) : null, app, name, u, now);
       this.db
-        .prepare(`INSERT INTO channels (app, name, release, previous, percent, activation, updated_at) VALUES (@app, @name, @release, @previous, @percent, @activation, @updatedAt)
-          ON CONFLICT (app, name) DO UPDATE SET release = excluded.release, previous = excluded.previous, percent = excluded.percent, activation = excluded.activation, updated_at = excluded.updated_at`)
-        .run(next);
+        .prepare(`INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum)
+          VALUES (@app, @name, @release, @previous, @percent, @activation, @updatedAt, @paused, @pausedReason, @minimum)
+          ON CONFLICT (app, name) DO UPDATE SET release = excluded.release, previous = excluded.previous, percent = excluded.percent, activation = excluded.activation,
+            updated_at = excluded.updated_at, paused = excluded.paused, paused_reason = excluded.paused_reason, minimum = excluded.minimum`)
+        .run({ ...next, paused: next.paused ? 1 : 0 });
       return next;
     });
     const state = put.immediate();
     this.#changes++;
     return state;
+  }
+
+  async pauseChannel(app: string, name: string, release: string, reason: string, now: number): Promise<ChannelState | null> {
+    const row = this.db
+      .prepare('UPDATE channels SET paused = 1, paused_reason = ?, updated_at = ? WHERE app = ? AND name = ? AND release = ? AND paused = 0 RETURNING *')
+      .get(reason, now, app, name, release) as ChannelRow | undefined;
+    if (!row) return null;
+    this.#changes++;
+    return toChannel(row);
   }
 
   async listChannels(app?: string): Promise<ChannelState[]> {
@@ -202,6 +230,14 @@ export class SqliteStore implements Store {
     return this.db
       .prepare(`SELECT client, release, event, code, at FROM reports WHERE ${APP} ORDER BY n DESC LIMIT @limit`)
       .all({ app: app ?? null, limit }) as StatusResponse['recentReports'];
+  }
+
+  async releaseHealth(app: string, release: string): Promise<ReleaseHealth> {
+    return this.db
+      .prepare(`SELECT COUNT(DISTINCT CASE WHEN event IN ('downloaded', 'activated', 'failed') THEN client END) AS clients,
+          COUNT(DISTINCT CASE WHEN event IN ('failed', 'boot-failed') THEN client END) AS failed
+        FROM reports WHERE app = ? AND release = ?`)
+      .get(app, release) as ReleaseHealth;
   }
 
   async putBlob(sha256: string, size: number): Promise<void> {

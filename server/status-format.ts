@@ -61,8 +61,11 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
 }
 
 function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) => string, version: (id: string) => string): string[] {
-  const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}`];
-  if (ch.previous && ch.percent < 100) lines.push(`  the other ${100 - ch.percent}% stay on ${label(ch.previous)}`);
+  const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}${ch.paused ? '  PAUSED' : ''}`];
+  if (ch.paused) {
+    lines.push(`  paused${ch.pausedReason ? `: ${ch.pausedReason}` : ''}; no client is offered ${ch.release}${ch.previous ? `, new clients get ${label(ch.previous)}` : ''}`);
+  } else if (ch.previous && ch.percent < 100) lines.push(`  the other ${100 - ch.percent}% stay on ${label(ch.previous)}`);
+  if (ch.minimum) lines.push(`  minimum ${label(ch.minimum)}: clients on an older release update immediately`);
 
   const clients = s.clients.filter((c) => c.channel === ch.name);
   const total = clients.reduce((n, c) => n + c.count, 0);
@@ -85,7 +88,7 @@ function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) =
   lines.push(`  ${total} client${total === 1 ? '' : 's'} checked in`);
 
   for (const id of ids) {
-    const failures = s.reportCounts.filter((r) => r.release === id && r.event === 'failed');
+    const failures = s.reportCounts.filter((r) => r.release === id && (r.event === 'failed' || r.event === 'boot-failed'));
     if (failures.length === 0) continue;
     const reasons = failures.map((r) => `${r.code ?? 'unknown'} ×${r.count}`).join(', ');
     lines.push(`  failures on ${id}: ${reasons}`);

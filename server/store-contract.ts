@@ -78,7 +78,9 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       const r2 = (await fakeDist({ 'index.html': '2' })).manifest;
       await store.insertRelease(r1, 1);
       await store.insertRelease(r2, 2);
-      expect(await store.putChannel('demo', 'stable', { release: r1.id }, 10)).toEqual({ name: 'stable', app: 'demo', release: r1.id, previous: null, percent: 100, activation: 'next-navigation', updatedAt: 10 });
+      expect(await store.putChannel('demo', 'stable', { release: r1.id }, 10)).toEqual({
+        name: 'stable', app: 'demo', release: r1.id, previous: null, percent: 100, activation: 'next-navigation', paused: false, pausedReason: null, minimum: null, updatedAt: 10,
+      });
       expect(await store.putChannel('demo', 'stable', { release: r2.id, percent: 10, activation: 'prompt' }, 11)).toMatchObject({ release: r2.id, previous: r1.id, percent: 10 });
       // Same release: only the percentage moves, previous stays.
       expect(await store.putChannel('demo', 'stable', { release: r2.id, percent: 50 }, 12)).toMatchObject({ release: r2.id, previous: r1.id, percent: 50, activation: 'prompt', updatedAt: 12 });
@@ -86,8 +88,50 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect((await store.putChannel('demo', 'stable', { release: r2.id, percent: 12.5 }, 13)).percent).toBe(12.5);
       // Back to r1: r2 becomes previous.
       expect(await store.putChannel('demo', 'stable', { release: r1.id }, 14)).toMatchObject({ release: r1.id, previous: r2.id, percent: 12.5 });
-      expect(await store.getChannel('demo', 'stable')).toEqual({ name: 'stable', app: 'demo', release: r1.id, previous: r2.id, percent: 12.5, activation: 'prompt', updatedAt: 14 });
+      expect(await store.getChannel('demo', 'stable')).toEqual({
+        name: 'stable', app: 'demo', release: r1.id, previous: r2.id, percent: 12.5, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: 14,
+      });
       expect(await store.getChannel('demo', 'beta')).toBeNull();
+    });
+
+    it('channels: pause and resume, a reason only while paused, a new release resumes, minimum kept until cleared', async () => {
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!, r3!]) await store.insertRelease(r, 1);
+      await store.putChannel('demo', 'stable', { release: r1!.id }, 1);
+      await store.putChannel('demo', 'stable', { release: r2!.id, percent: 10, minimum: r1!.id }, 2);
+      expect(await store.putChannel('demo', 'stable', { release: r2!.id, paused: true, pausedReason: 'looks bad' }, 3))
+        .toMatchObject({ release: r2!.id, previous: r1!.id, percent: 10, paused: true, pausedReason: 'looks bad', minimum: r1!.id });
+      // Other fields move while paused; the pause and its reason stay.
+      expect(await store.putChannel('demo', 'stable', { release: r2!.id, percent: 20 }, 4)).toMatchObject({ paused: true, pausedReason: 'looks bad', percent: 20 });
+      expect(await store.putChannel('demo', 'stable', { release: r2!.id, paused: false, pausedReason: 'ignored' }, 5)).toMatchObject({ paused: false, pausedReason: null });
+      await store.putChannel('demo', 'stable', { release: r2!.id, paused: true }, 6);
+      // A new target starts unpaused; the minimum stays until set to null.
+      expect(await store.putChannel('demo', 'stable', { release: r3!.id }, 7)).toMatchObject({ release: r3!.id, previous: r2!.id, paused: false, pausedReason: null, minimum: r1!.id });
+      expect(await store.putChannel('demo', 'stable', { release: r1!.id, paused: true }, 8)).toMatchObject({ release: r1!.id, previous: r3!.id, paused: true });
+      expect(await store.putChannel('demo', 'stable', { release: r1!.id, minimum: null }, 9)).toMatchObject({ minimum: null, paused: true });
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r1!.id, paused: true, pausedReason: null, minimum: null, updatedAt: 9 });
+    });
+
+    it('pauseChannel pauses only a channel still on that release and not paused yet', async () => {
+      const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!]) await store.insertRelease(r, 1);
+      await store.putChannel('demo', 'stable', { release: r2!.id }, 1);
+      expect(await store.pauseChannel('demo', 'stable', r1!.id, 'stale', 2)).toBeNull();
+      expect(await store.pauseChannel('demo', 'beta', r2!.id, 'no such channel', 2)).toBeNull();
+      expect(await store.pauseChannel('demo', 'stable', r2!.id, 'too many failures', 3)).toMatchObject({ release: r2!.id, paused: true, pausedReason: 'too many failures', updatedAt: 3 });
+      expect(await store.pauseChannel('demo', 'stable', r2!.id, 'again', 4)).toBeNull();
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ paused: true, pausedReason: 'too many failures', updatedAt: 3 });
+    });
+
+    it('releaseHealth counts distinct clients: sample from downloaded/activated/failed, failures from failed/boot-failed', async () => {
+      const r = (c: string, event: Report['event'], release = 'aaaaaaaaaaaaaaaa', app = 'demo'): Report => ({ client: c, app, release, event, at: 1 });
+      await store.insertReports([
+        r('c1', 'downloaded'), r('c1', 'activated'), r('c2', 'downloaded'), r('c2', 'failed'), r('c2', 'failed'),
+        r('c3', 'activated'), r('c3', 'boot-failed'), r('c4', 'rejected'), r('c5', 'failed'),
+        r('c6', 'failed', 'bbbbbbbbbbbbbbbb'), r('c7', 'failed', 'aaaaaaaaaaaaaaaa', 'other'),
+      ], 1);
+      expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa')).toEqual({ clients: 4, failed: 3 });
+      expect(await store.releaseHealth('demo', 'cccccccccccccccc')).toEqual({ clients: 0, failed: 0 });
     });
 
     it('two handles moving one channel at once: neither move is lost, each sees the other as previous', async () => {

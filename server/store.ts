@@ -20,6 +20,12 @@ export interface ClientRecord {
 
 export interface InsertReleaseResult { seq: number; created: boolean }
 
+/** A `ChannelUpdate` with its release resolved (the admin route fills in the current one). */
+export type ChannelChange = Omit<ChannelUpdate, 'release'> & { release: string };
+
+/** Distinct clients that reported on one release: `clients` sent downloaded, activated or failed; `failed` sent failed or boot-failed. */
+export interface ReleaseHealth { clients: number; failed: number }
+
 /**
  * Everything the server persists except blob bytes. Every method is async because the
  * PostgreSQL store will implement the same interface; the SQLite one just resolves at once.
@@ -35,8 +41,17 @@ export interface Store {
   listApps(): Promise<string[]>;
 
   getChannel(app: string, name: string): Promise<ChannelState | null>;
-  /** Creates or updates a channel. When `release` changes, `previous` becomes the old release. */
-  putChannel(app: string, name: string, update: ChannelUpdate, now: number): Promise<ChannelState>;
+  /**
+   * Creates or updates a channel. When `release` changes, `previous` becomes the old release and
+   * the channel is resumed unless `paused` is given. `pausedReason` is kept only while paused.
+   */
+  putChannel(app: string, name: string, update: ChannelChange, now: number): Promise<ChannelState>;
+  /**
+   * Pauses the channel with `reason` if it still targets `release` and is not paused yet, in one
+   * statement (an admin moving the channel meanwhile wins). Returns the new state, or null when
+   * nothing changed.
+   */
+  pauseChannel(app: string, name: string, release: string, reason: string, now: number): Promise<ChannelState | null>;
   listChannels(app?: string): Promise<ChannelState[]>;
 
   upsertClient(client: ClientRecord): Promise<void>;
@@ -50,6 +65,8 @@ export interface Store {
   insertReports(reports: readonly Report[], now: number): Promise<void>;
   reportCounts(app?: string): Promise<StatusResponse['reportCounts']>;
   recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']>;
+  /** Failure counts for the automatic pause (see `ReleaseHealth`). */
+  releaseHealth(app: string, release: string): Promise<ReleaseHealth>;
 
   /** Records that the blob store holds these bytes (called after the file is renamed into place). */
   putBlob(sha256: string, size: number): Promise<void>;

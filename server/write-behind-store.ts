@@ -108,8 +108,10 @@ export class WriteBehindStore implements Store {
   listApps: Store['listApps'] = () => this.inner.listApps();
   getChannel: Store['getChannel'] = (app, name) => this.inner.getChannel(app, name);
   putChannel: Store['putChannel'] = (app, name, u, now) => this.inner.putChannel(app, name, u, now);
+  pauseChannel: Store['pauseChannel'] = (app, name, release, reason, now) => this.inner.pauseChannel(app, name, release, reason, now);
   listChannels: Store['listChannels'] = (app) => this.inner.listChannels(app);
   insertReports: Store['insertReports'] = (r, now) => this.inner.insertReports(r, now);
+  releaseHealth: Store['releaseHealth'] = (app, release) => this.inner.releaseHealth(app, release);
   reportCounts: Store['reportCounts'] = (app) => this.inner.reportCounts(app);
   recentReports: Store['recentReports'] = (limit, app) => this.inner.recentReports(limit, app);
   putBlob: Store['putBlob'] = (sha, size) => this.inner.putBlob(sha, size);

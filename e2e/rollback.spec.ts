@@ -1,0 +1,49 @@
+import { test, expect } from './kit/index.js';
+import { Harness, TOKEN } from './support/harness.js';
+
+/** Points `channel` back at `release` through the admin API, as `updraft rollout <ch> --release <id>` does. */
+async function pointChannel(h: Harness, channel: string, release: string): Promise<void> {
+  const res = await fetch(new URL(`v1/admin/channels/${channel}`, h.url), {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ release }),
+  });
+  expect(res.status).toBe(200);
+}
+
+test('rolling the channel back to an older release moves a client on the newer one back, atomically on the next navigation', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+
+    const v2 = await h.publish('2.0.0');
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+
+    await pointChannel(h, 'stable', v1.id);
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v1.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v1.id);
+    // The open page keeps v2 (its lazy chunk included) until it navigates: no mix of releases.
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await page.locator('#load-about').click();
+    await expect(page.locator('#lazy')).toHaveAttribute('data-version', '2.0.0');
+
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    await expect(page.locator('#release')).toHaveText(v1.id);
+    await page.locator('#load-about').click();
+    await expect(page.locator('#lazy')).toHaveAttribute('data-version', '1.0.0');
+
+    const reports = (await h.status()).reportCounts.filter((r) => r.release === v1.id && r.event === 'activated');
+    expect(reports.reduce((n, r) => n + r.count, 0)).toBeGreaterThanOrEqual(1);
+  } finally {
+    await h.close();
+  }
+});

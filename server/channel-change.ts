@@ -1,0 +1,24 @@
+import type { ChannelState } from '../protocol/index.js';
+import type { ChannelChange } from './store.js';
+
+/**
+ * Pure: a channel after `u`, from its state `old` (null: it is being created). Both stores use it
+ * (PostgreSQL inside the row lock), so they agree on every rule:
+ * - a new `release` makes the old one `previous`, and resumes the channel unless `paused` is given
+ *   (a pause is about one target; pointing the channel elsewhere is the admin's decision);
+ * - omitted fields keep their value; `pausedReason` lives only while paused.
+ */
+export function nextChannel(old: ChannelState | null, app: string, name: string, u: ChannelChange, now: number): ChannelState {
+  const moved = old !== null && old.release !== u.release;
+  const paused = u.paused ?? (moved ? false : old?.paused ?? false);
+  const pausedReason = !paused ? null : u.paused === true ? u.pausedReason ?? null : old?.pausedReason ?? null;
+  return {
+    name, app, release: u.release,
+    previous: old ? (moved ? old.release : old.previous) : null,
+    percent: u.percent ?? old?.percent ?? 100,
+    activation: u.activation ?? old?.activation ?? 'next-navigation',
+    paused, pausedReason,
+    minimum: u.minimum !== undefined ? u.minimum : old?.minimum ?? null,
+    updatedAt: now,
+  };
+}
