@@ -1,17 +1,6 @@
 import { test, expect } from './kit/index.js';
 import { Harness, changedParts } from './support/harness.js';
-import type { UpdraftDriver } from './kit/index.js';
-import type { Page } from '@playwright/test';
-
-async function visitV1(page: Page, updraft: UpdraftDriver, h: Harness) {
-  const v1 = await h.publish('1.0.0');
-  await page.goto(h.url);
-  await updraft.waitForRelease(v1.id);
-  await expect(page.locator('#version')).toHaveText('1.0.0');
-  h.traffic.clear();
-  h.cdn?.traffic.clear();
-  return v1;
-}
+import { visitV1 } from './support/fault-kit.js';
 
 test('an update downloads only the changed parts from the CDN, activates on the next navigation and works offline', async ({ page, updraft }) => {
   const h = await Harness.start();
