@@ -5,7 +5,7 @@ import { parseCheckIn } from './check-in-request.js';
 import type { ResolvedOptions } from './options.js';
 import { chooseTarget, spreadNotBefore, type PlanTemplate, type PlannerOptions } from './planner.js';
 import { spreadOffset } from './rollout-bucket.js';
-import type { Budget, SlotLedger } from './slot-ledger.js';
+import { isSharedSlotLedger, type Budget, type SlotLedger, type Slots } from './slot-ledger.js';
 import { planSlots } from './slot-planner.js';
 
 /** Base URL of the server as the client sees it: the request URL minus `v1/check-in`, so mounting under a prefix just works. */
@@ -28,7 +28,7 @@ const JSON_TYPE = { 'content-type': 'application/json' };
  */
 export function bookSlots(
   ledger: SlotLedger, capacity: Readonly<Record<string, Budget>>, t: PlanTemplate, client: string, earliest: number, now: number,
-): { notBefore: number[]; sourceFirst: number[] } {
+): Slots {
   ledger.releaseBefore(now);
   const prior = ledger.reservation(client);
   if (prior && prior.to === t.to && prior.notBefore.length === t.fetches.length) return prior;
@@ -57,7 +57,11 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
     return renderUpdate(rendered, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner });
   }
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
-  const slots = bookSlots(o.slotLedger, o.capacity, rendered.template, `${req.app}\n${req.client}`, earliest, now);
+  const client = `${req.app}\n${req.client}`;
+  const t = rendered.template;
+  const slots = isSharedSlotLedger(o.slotLedger)
+    ? await o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
+    : bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
   return renderUpdate(rendered, { client: req.client, now, ...slots, options: planner });
 }
 

@@ -5,6 +5,7 @@ import { AdminClient, CliError } from './admin-client.js';
 import { startServer } from './node.js';
 import { redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
+import type { Budget } from './slot-ledger.js';
 import { formatBytes, formatStatus } from './status-format.js';
 
 const HELP = `updraft — server-directed updates for web apps
@@ -12,7 +13,7 @@ const HELP = `updraft — server-directed updates for web apps
 Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
-                  [--public-url URL]
+                  [--public-url URL] [--capacity JSON]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
                   [--minimum ID|none] [--app A] [--json]
@@ -28,6 +29,8 @@ release rolls back (every client, 100% unless --percent); a new --release resume
 publish shows progress on stderr when it is a terminal; --progress forces it, --quiet hides it.
 serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blobs stay under --data
 (servers sharing one --db need one shared --data, or a CDN in front of one origin).
+--capacity '{"origin":{"bytesPerSecond":5e7,"requestsPerSecond":500}}' books download slots under a
+budget per source (origin, or a --cdn URL); servers sharing one --db book them against one budget.
 POLICY: next-navigation | prompt | immediate
 Errors print one line, \`updraft: <code>: <message>\`, and exit with status 1.`;
 
@@ -78,11 +81,31 @@ function publicUrl(value: string): string {
   return url.href;
 }
 
+/** `--capacity '{"origin":{"bytesPerSecond":5e7}}'`: download budget per source (checked by resolveOptions). */
+function capacity(value: string): Record<string, Budget> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new CliError('usage', `--capacity must be JSON, e.g. '{"origin":{"bytesPerSecond":50000000}}'`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError('usage', '--capacity must be a JSON object of budgets per source');
+  for (const [source, b] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!b || typeof b !== 'object') throw new CliError('usage', `--capacity: ${source} must be {"bytesPerSecond": N, "requestsPerSecond": N}`);
+    for (const [k, n] of Object.entries(b)) {
+      if ((k !== 'bytesPerSecond' && k !== 'requestsPerSecond') || !(typeof n === 'number' && n > 0)) {
+        throw new CliError('usage', `--capacity: ${source}.${k} must be bytesPerSecond or requestsPerSecond, a positive number`);
+      }
+    }
+  }
+  return parsed as Record<string, Budget>;
+}
+
 async function serve(argv: string[]): Promise<void> {
   const { values } = args(argv, {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
-    'public-url': { type: 'string' },
+    'public-url': { type: 'string' }, capacity: { type: 'string' },
   });
   const running = await startServer({
     port: num(values.port, 'port', 0, 65535) ?? 8787,
@@ -94,6 +117,7 @@ async function serve(argv: string[]): Promise<void> {
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
     spreadMs: num(values['spread-ms'], 'spread-ms', 0),
     ...(values['public-url'] ? { publicUrl: publicUrl(values['public-url']) } : {}),
+    ...(values.capacity ? { capacity: capacity(values.capacity) } : {}),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
     // Before listening, startServer opens the store: with --db, that is what failed (unreachable, refused, ...).

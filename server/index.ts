@@ -14,7 +14,10 @@ export {
 export { CheckInCache, type CheckInCacheOptions } from './check-in-cache.js';
 export { WriteBehindStore, writeBehind, type WriteBehindOptions } from './write-behind-store.js';
 export { planSlots, type SlotPlan, type SlotPlanInput, type SlotRequest } from './slot-planner.js';
-export { MemorySlotLedger, type Budget, type Charge, type Reservation, type SlotLedger, type SlotLedgerView } from './slot-ledger.js';
+export {
+  MemorySlotLedger, isSharedSlotLedger, type Budget, type Charge, type Reservation, type SharedSlotLedger, type SlotBooking, type SlotLedger, type SlotLedgerView, type Slots,
+} from './slot-ledger.js';
+export { PostgresSlotLedger, type PostgresSlotLedgerOptions } from './postgres-slot-ledger.js';
 export { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 export { onError } from './errors.js';
 export { fakeDist, writeDist, type FakeDist, type FakeDistOptions } from './fake-dist.js';

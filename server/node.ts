@@ -7,6 +7,8 @@ import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import type { UpdateServerOptions } from './options.js';
 import { openStore } from './open-store.js';
+import { PostgresSlotLedger } from './postgres-slot-ledger.js';
+import { PostgresStore } from './postgres-store.js';
 import type { Store } from './store.js';
 import { writeBehind } from './write-behind-store.js';
 
@@ -41,11 +43,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const ownStore = !options.store;
   // A store opened here is also closed here, so its client writes are batched (write-behind) and
   // close() flushes them. A store passed in is used as given: wrap it with writeBehind() to batch.
-  const store = options.store ?? writeBehind(await openStore(options.db ?? dataDir));
+  const opened = options.store ?? (await openStore(options.db ?? dataDir));
+  const store = options.store ?? writeBehind(opened);
+  // Servers sharing one PostgreSQL book capacity slots in it, so together they respect one budget.
+  const slotLedger = options.slotLedger ?? (options.capacity && opened instanceof PostgresStore ? new PostgresSlotLedger(opened.pool) : undefined);
   const blobs = options.blobs ?? new BlobStore(join(dataDir, 'blobs'));
   // A server killed mid-upload leaves temp files; the next start of the same data dir clears them.
   if (!options.blobs) await blobs.removeStaleTemp();
-  const app = options.app ?? createUpdateServer({ ...options, store, blobs });
+  const app = options.app ?? createUpdateServer({ ...options, store, blobs, ...(slotLedger ? { slotLedger } : {}) });
   const host = options.host ?? '127.0.0.1';
 
   const server = await new Promise<Server>((resolve, reject) => {

@@ -1,7 +1,7 @@
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { BlobStore } from './blob-store.js';
 import { CheckInCache } from './check-in-cache.js';
-import { MemorySlotLedger, type Budget, type SlotLedger } from './slot-ledger.js';
+import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
 
 export type { AutoPauseOptions, Budget };
@@ -47,12 +47,16 @@ export interface UpdateServerOptions {
    * Download budget per source: `origin` (this server) and each CDN base URL as given in `cdn`.
    * With it, each plan's fetches get `notBefore` times (and a first source) booked so the expected
    * load of every source stays under its budget and the rollout ends as early as it allows; a
-   * source missing here is unlimited. API-only for now (no `serve` flag).
+   * source missing here is unlimited. `updraft serve --capacity JSON`.
    * @default none: every fetch starts at the client's spread offset
    */
   capacity?: Record<string, Budget>;
-  /** Where slots are booked; a store shared by several processes could implement it. @default in memory, 1 s buckets */
-  slotLedger?: SlotLedger;
+  /**
+   * Where slots are booked. Servers sharing one PostgreSQL need a shared one (`PostgresSlotLedger`),
+   * which `startServer` uses by itself when it opens a PostgreSQL store and `capacity` is set.
+   * @default in memory, 1 s buckets
+   */
+  slotLedger?: SlotLedger | SharedSlotLedger;
   /** How long a cached check-in answer may go without re-reading its channel, ms. @default 1000 */
   checkInCacheMs?: number;
   /**
@@ -83,7 +87,7 @@ export interface ResolvedOptions {
   retryAfter: number;
   clientCheckIns: { max: number; windowMs: number } | false;
   capacity: Record<string, Budget> | null;
-  slotLedger: SlotLedger;
+  slotLedger: SlotLedger | SharedSlotLedger;
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
   now: () => number;

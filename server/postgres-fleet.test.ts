@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PATHS, joinUrl, type ChannelState, type CheckInResponse, type StatusResponse } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
 import { AdminClient } from './admin-client.js';
 import { fakeDist, writeDist } from './fake-dist.js';
 import { createTestDatabase, dropTestDatabase, findTestPostgres } from './postgres-test-db.js';
@@ -45,10 +46,10 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-const checkIn = async (server: string, client: string, release: string | null) => {
+const checkIn = async (server: string, client: string, release: string | null, app = 'fleet') => {
   const res = await fetch(joinUrl(server, PATHS.checkIn), {
     method: 'POST',
-    body: JSON.stringify({ client, app: 'fleet', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+    body: JSON.stringify({ client, app, channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
   });
   expect(res.status).toBe(200);
   return (await res.json()) as CheckInResponse;
@@ -136,6 +137,61 @@ if (!pg.url) {
       }, { timeout: 5000 }).toBe(v2.manifest.id);
       await expect.poll(async () => (await status()).clients.reduce((n, c) => n + c.count, 0), { timeout: 5000 }).toBe(2);
       expect(await (await fetch(a)).text()).toBe('<h1>fleet v2</h1>');
+    });
+  });
+
+  describe('two server processes on one PostgreSQL with a capacity budget', () => {
+    const BUDGET = { bytesPerSecond: 3000, requestsPerSecond: 5 };
+    const UTIL = 0.96;
+    let dir: string;
+    let db: string;
+    const children: ChildProcess[] = [];
+    let a: string;
+    let b: string;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'updraft-fleet-cap-'));
+      db = await createTestDatabase(server);
+      const args = ['--db', db, '--data', join(dir, 'data'), '--app', 'capped', '--capacity', JSON.stringify({ origin: BUDGET })];
+      const [sa, sb] = [serve(args), serve(args)];
+      children.push(sa.child, sb.child);
+      [a, b] = await Promise.all([sa.url, sb.url]);
+    });
+    afterAll(async () => {
+      await Promise.all(children.map(stop));
+      await dropTestDatabase(server, db);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('their combined slot assignments respect one budget', async () => {
+      const dist = await fakeDist(
+        { 'index.html': '<h1>capped</h1>', 'assets/a.js': 'a'.repeat(900), 'assets/b.js': 'b'.repeat(1700), 'assets/c.css': 'c'.repeat(400) },
+        { app: 'capped', version: '1.0.0', sw: 'sw()' },
+      );
+      await writeDist(join(dir, 'v1'), dist);
+      await publishDirectory(join(dir, 'v1'), { server: a, token: TOKEN, channel: 'stable' });
+
+      // 120 clients at once, every other one at each process.
+      const plans = await Promise.all(Array.from({ length: 120 }, (_, i) => checkIn(i % 2 ? a : b, `capped-client-${String(i).padStart(4, '0')}`, null, 'capped')));
+      const fetches = plans.flatMap((p) => (p.status === 'update' ? p.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch') : []));
+      expect(fetches.length).toBeGreaterThanOrEqual(120 * 4);
+      // Each fetch's request is booked in the second its notBefore falls in.
+      const perSecond = new Map<number, number>();
+      for (const f of fetches) perSecond.set(Math.floor(f.notBefore / 1000), (perSecond.get(Math.floor(f.notBefore / 1000)) ?? 0) + 1);
+      expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(BUDGET.requestsPerSecond * UTIL);
+      // At 4.8 requests a second, ~500 fetches take ~100 s of slots, not a few.
+      const seconds = [...perSecond.keys()];
+      expect(Math.max(...seconds) - Math.min(...seconds)).toBeGreaterThanOrEqual(Math.floor(fetches.length / (BUDGET.requestsPerSecond * UTIL)) - 1);
+      // Bytes, as the shared ledger booked them: every second within the byte budget, every fetch booked once.
+      const client = new Pg.Client({ connectionString: db });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ bytes: number; requests: number }>("SELECT bytes, requests FROM updraft_slots WHERE source = 'origin'");
+        for (const r of rows) expect(r.bytes).toBeLessThanOrEqual(BUDGET.bytesPerSecond * UTIL + 1e-6);
+        expect(rows.reduce((n, r) => n + r.requests, 0)).toBe(fetches.length);
+        expect(rows.reduce((n, r) => n + r.bytes, 0)).toBeCloseTo(fetches.reduce((n, f) => n + f.size, 0), 3);
+      } finally {
+        await client.end();
+      }
     });
   });
 }

@@ -82,6 +82,23 @@ CREATE TABLE IF NOT EXISTS blobs (
   size BIGINT NOT NULL,
   stored_at BIGINT NOT NULL
 );
+-- PostgresSlotLedger: load booked per source and time bucket, and each client's reserved slots.
+-- New tables only (older servers ignore them), so no schema version of their own.
+CREATE TABLE IF NOT EXISTS updraft_slots (
+  source ${TEXT} NOT NULL,
+  bucket BIGINT NOT NULL,
+  bytes DOUBLE PRECISION NOT NULL,
+  requests DOUBLE PRECISION NOT NULL,
+  is_full BOOLEAN NOT NULL,
+  PRIMARY KEY (source, bucket)
+);
+CREATE TABLE IF NOT EXISTS updraft_slot_reservations (
+  client ${TEXT} PRIMARY KEY,
+  target ${TEXT} NOT NULL,
+  not_before TEXT NOT NULL,
+  source_first TEXT NOT NULL,
+  last_slot BIGINT NOT NULL
+);
 -- changeCounter(): bumped by any statement writing releases or channels (ours, another server's,
 -- a script's) in its own transaction, and announced to every server on commit.
 CREATE TABLE IF NOT EXISTS updraft_changes (

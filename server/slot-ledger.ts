@@ -22,6 +22,38 @@ export interface Reservation {
   sourceFirst: number[];
 }
 
+/** The slots of one client's plan: per fetch, when it may start and which of its sources to try first. */
+export interface Slots {
+  notBefore: number[];
+  sourceFirst: number[];
+}
+
+/** One client's plan to book on a `SharedSlotLedger`. */
+export interface SlotBooking {
+  /** Who holds the reservation (`app\nclient`). */
+  client: string;
+  /** The target release: a reservation for another one is replaced. */
+  to: string;
+  /** Per fetch, its size and source keys in preference order. */
+  fetches: readonly { size: number; sources: readonly string[] }[];
+  /** No fetch starts before this, epoch ms. */
+  earliest: number;
+  now: number;
+  capacity: Readonly<Record<string, Budget>>;
+}
+
+/**
+ * A ledger several server processes share (e.g. `PostgresSlotLedger`): it books a whole plan at
+ * once, atomically, so their slots together respect one budget. Same semantics as `bookSlots` on a
+ * `SlotLedger` (reservations kept and reused, buckets forgotten once passed).
+ */
+export interface SharedSlotLedger {
+  readonly bucketMs: number;
+  bookPlan(booking: SlotBooking): Promise<Slots>;
+}
+
+export const isSharedSlotLedger = (l: SlotLedger | SharedSlotLedger): l is SharedSlotLedger => 'bookPlan' in l;
+
 /** Read side of the ledger, all the pure slot planner needs. */
 export interface SlotLedgerView {
   readonly bucketMs: number;
@@ -33,8 +65,7 @@ export interface SlotLedgerView {
 
 /**
  * Booked load per source in time buckets, plus each client's reservation. In memory for one
- * process; a store shared by several processes could implement the same interface (bucket rows
- * updated in the booking transaction) so their slots respect one budget together.
+ * process; several processes share a `SharedSlotLedger` instead.
  */
 export interface SlotLedger extends SlotLedgerView {
   book(charges: readonly Charge[]): void;
