@@ -337,7 +337,8 @@ describe('fuzz: public routes', () => {
         const a = await call(method, path);
         if (a.status === 200) {
           if (method === 'GET') {
-            const decoded = safeDecode(new URL(`http://localhost${path}`).pathname);
+            // Empty segments do not name anything: `//x` is served as `/x`, so compare collapsed.
+            const decoded = safeDecode(new URL(`http://localhost${path}`).pathname)?.replace(/\/+/g, '/');
             if (decoded === `/${MANIFEST_FILE}`) expect(a.json).toEqual(dist.manifest);
             else expect(files).toContain(sha256(a.bytes));
           }
