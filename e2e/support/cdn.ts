@@ -31,7 +31,14 @@ export class TestCdn {
   }
 
   async start(): Promise<this> {
-    const server = createServer((req, res) => void this.#handle(req, res));
+    const server = createServer((req, res) => {
+      // A pull from an origin that is being stopped rejects mid-body ("terminated"): answer like a
+      // CDN would (502, or a cut connection once headers went out), never an unhandled rejection.
+      this.#handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(502, { 'access-control-allow-origin': '*', 'content-type': 'application/json' }).end('{"error":{"code":"transport","message":"upstream failed"}}');
+        else res.destroy();
+      });
+    });
     server.on('connection', (s) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
