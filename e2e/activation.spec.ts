@@ -10,9 +10,10 @@ test('prompt policy: the update waits staged until the page applies it', async (
     const v2 = await h.publish('2.0.0', { activation: 'prompt' });
     await page.locator('#check').click();
     await updraft.sync();
-    await expect(page.locator('#toast')).toHaveAttribute('data-event', 'update-ready');
+    // The worker's state first: if staging stalls, its timeout error carries the plan and log lines.
     const staged = await updraft.waitForState((s) => s.staged === v2.id, {}, 'v2 staged');
     expect(staged.active).toBe(v1.id);
+    await expect(page.locator('#toast')).toHaveAttribute('data-event', 'update-ready');
     // Still v1 on a new navigation: prompt means nothing switches until the user says so.
     await page.reload();
     await expect(page.locator('#version')).toHaveText('1.0.0');
