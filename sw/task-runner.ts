@@ -72,13 +72,17 @@ export class TaskRunner {
   private async drain(): Promise<void> {
     const { store, adapter, config } = this.ctx;
     const inflight = new Map<string, Promise<void>>();
-    let progressDirty = false;
+    // Progress is derived from the stored plan at the top of every pass, before any new task
+    // starts: a flag set when a fetch's promise settles could come after a kick had already started
+    // the install, and pages then saw a stale `progress` after `update-ready`.
+    let reported = '';
     for (;;) {
       this.again = false;
       const stored = await store.getPlan();
-      if (stored && progressDirty) {
-        progressDirty = false;
-        await this.progress(stored);
+      if (stored) {
+        const done = `${stored.plan.planId}:${partsDone(stored)}`;
+        if (done !== reported && (reported !== '' || partsDone(stored) > 0)) await this.progress(stored);
+        reported = done;
       }
       if (stored && !stored.failure && inflight.size === 0 && !installed(stored) && isExpired(stored, adapter.now())) {
         await this.expire(stored);
@@ -94,9 +98,7 @@ export class TaskRunner {
         );
         for (const task of start) {
           const key = `${stored.plan.planId}/${task.id}`;
-          const work = this.runTask(stored, task, holds).then((isFetch) => {
-            if (isFetch) progressDirty = true;
-          });
+          const work = this.runTask(stored, task, holds).then(() => {});
           inflight.set(key, work.finally(() => inflight.delete(key)));
         }
       }
@@ -232,6 +234,11 @@ export class TaskRunner {
     if (taskAt !== null && taskAt > adapter.now()) await broadcast(this.ctx, { name: 'wake-at', at: taskAt });
     return at;
   }
+}
+
+/** Fetch tasks of the plan that are done. */
+function partsDone(stored: StoredPlan): number {
+  return stored.plan.tasks.filter((t) => t.kind === 'fetch' && stored.tasks[t.id]?.state === 'done').length;
 }
 
 function record(stored: StoredPlan, task: Task): TaskRecord {
