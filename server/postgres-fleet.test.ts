@@ -73,27 +73,34 @@ if (!pg.url) {
   }
 } else {
   const server = pg.url;
-  describe('two server processes on one PostgreSQL', () => {
-    let dir: string;
-    let db: string;
+  /**
+   * Two `serve --db` processes on a fresh database and one shared blob directory (blob bytes are
+   * not in the database), started before and stopped after the enclosing describe's tests.
+   */
+  const twoServers = (prefix: string, extra: string[] = []) => {
+    const fleet = { dir: '', db: '', a: '', b: '' };
     const children: ChildProcess[] = [];
-    let a: string;
-    let b: string;
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'updraft-fleet-'));
-      db = await createTestDatabase(server);
-      // One blob directory for both: blob bytes are not in the database.
-      const [sa, sb] = [serve(['--db', db, '--data', join(dir, 'data')]), serve(['--db', db, '--data', join(dir, 'data')])];
+      fleet.dir = mkdtempSync(join(tmpdir(), prefix));
+      fleet.db = await createTestDatabase(server);
+      const args = ['--db', fleet.db, '--data', join(fleet.dir, 'data'), ...extra];
+      const [sa, sb] = [serve(args), serve(args)];
       children.push(sa.child, sb.child);
-      [a, b] = await Promise.all([sa.url, sb.url]);
+      [fleet.a, fleet.b] = await Promise.all([sa.url, sb.url]);
     });
     afterAll(async () => {
       await Promise.all(children.map(stop));
-      await dropTestDatabase(server, db);
-      rmSync(dir, { recursive: true, force: true });
+      await dropTestDatabase(server, fleet.db);
+      rmSync(fleet.dir, { recursive: true, force: true });
     });
+    return fleet;
+  };
+
+  describe('two server processes on one PostgreSQL', () => {
+    const fleet = twoServers('updraft-fleet-');
 
     it('a release published through A is served and planned by B; a channel moved through B is what A plans', async () => {
+      const { a, b, dir } = fleet;
       expect(a).not.toBe(b);
       const v1 = await fakeDist({ 'index.html': '<h1>fleet v1</h1>', 'assets/app.js': 'v1()' }, { app: 'fleet', version: '1.0.0', sw: 'sw()' });
       const v2 = await fakeDist({ 'index.html': '<h1>fleet v2</h1>', 'assets/app.js': 'v2()' }, { app: 'fleet', version: '2.0.0', sw: 'sw()' });
@@ -143,26 +150,10 @@ if (!pg.url) {
   describe('two server processes on one PostgreSQL with a capacity budget', () => {
     const BUDGET = { bytesPerSecond: 3000, requestsPerSecond: 5 };
     const UTIL = 0.96;
-    let dir: string;
-    let db: string;
-    const children: ChildProcess[] = [];
-    let a: string;
-    let b: string;
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'updraft-fleet-cap-'));
-      db = await createTestDatabase(server);
-      const args = ['--db', db, '--data', join(dir, 'data'), '--app', 'capped', '--capacity', JSON.stringify({ origin: BUDGET })];
-      const [sa, sb] = [serve(args), serve(args)];
-      children.push(sa.child, sb.child);
-      [a, b] = await Promise.all([sa.url, sb.url]);
-    });
-    afterAll(async () => {
-      await Promise.all(children.map(stop));
-      await dropTestDatabase(server, db);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const fleet = twoServers('updraft-fleet-cap-', ['--app', 'capped', '--capacity', JSON.stringify({ origin: BUDGET })]);
 
     it('their combined slot assignments respect one budget', async () => {
+      const { a, b, dir, db } = fleet;
       const dist = await fakeDist(
         { 'index.html': '<h1>capped</h1>', 'assets/a.js': 'a'.repeat(900), 'assets/b.js': 'b'.repeat(1700), 'assets/c.css': 'c'.repeat(400) },
         { app: 'capped', version: '1.0.0', sw: 'sw()' },
