@@ -98,7 +98,7 @@ export class TaskRunner {
         );
         for (const task of start) {
           const key = `${stored.plan.planId}/${task.id}`;
-          const work = this.runTask(stored, task, holds).then(() => {});
+          const work = this.runTask(stored, task, holds);
           inflight.set(key, work.finally(() => inflight.delete(key)));
         }
       }
@@ -116,8 +116,8 @@ export class TaskRunner {
     await this.scheduleNext();
   }
 
-  /** Runs one task and persists its outcome. Resolves true when a fetch finished (for progress). */
-  private async runTask(stored: StoredPlan, task: Task, holds: Holds & { snapshot: Record<string, number> }): Promise<boolean> {
+  /** Runs one task and persists its outcome. */
+  private async runTask(stored: StoredPlan, task: Task, holds: Holds & { snapshot: Record<string, number> }): Promise<void> {
     const rec = record(stored, task);
     let outcome: TaskOutcome;
     try {
@@ -137,23 +137,22 @@ export class TaskRunner {
         // A superseded plan's fetch that lands late may store a part no release or plan needs now.
         const superseded = task.kind === 'fetch' && (await store.getPlan())?.plan.planId !== planId;
         if (task.kind === 'activate' || superseded) await collectGarbage(this.ctx).catch((e) => log.error('gc', e));
-        return task.kind === 'fetch';
+        return;
       }
       case 'retry':
         await store.putTasks(planId, [
           { ...rec, state: 'pending', attempts: rec.attempts + (outcome.counted ? 1 : 0), nextAttemptAt: outcome.at, lastError: outcome.error },
         ]);
         log.info(`${task.id}: retry at ${new Date(outcome.at).toISOString()} (${outcome.error})`);
-        return false;
+        return;
       case 'fail': {
         await store.putTasks(planId, [{ ...rec, state: 'failed', attempts: rec.attempts + 1, nextAttemptAt: 0, lastError: outcome.message }]);
         const current = await store.getPlan();
-        if (current?.plan.planId !== planId || current.failure) return false;
+        if (current?.plan.planId !== planId || current.failure) return;
         await store.updatePlan(planId, { failure: { code: outcome.code, message: outcome.message } });
         await store.addReports([makeReport(this.ctx, stored.plan, 'failed', outcome.code, outcome.message)]);
         log.warn(`plan ${planId} failed: ${outcome.code}: ${outcome.message}`);
         await broadcast(this.ctx, { name: 'failed', release: stored.plan.to, code: outcome.code, message: outcome.message });
-        return false;
       }
     }
   }
