@@ -435,6 +435,13 @@ describe('task runner', () => {
     expect(s.active).toBe(r1.manifest.id);
     expect(s.staged).toBe(r2.manifest.id);
     expect(a.events('update-ready')).toEqual([{ name: 'update-ready', release: r2.manifest.id, version: '2.0.0', policy: 'prompt' }]);
+    // Later wake-ups (a sync event, a page's check) must not repeat progress after update-ready:
+    // a page showing the last event would lose its "apply" prompt (a CI flake).
+    const before = a.events().length;
+    await rt.wake('sync');
+    await (await rt.runner()).run();
+    expect(a.events().slice(before).map((e) => e.name).filter((n) => n === 'progress' || n === 'update-ready')).toEqual([]);
+    expect(a.events().filter((e) => e.name !== 'check-in-at' && e.name !== 'wake-at').at(-1)?.name).toBe('update-ready');
     const reply = await rt.onMessage({ type: 'updraft:apply' }, 'window-1');
     expect(reply).toEqual({ ok: true, value: { release: r2.manifest.id } });
     s = await state(rt);

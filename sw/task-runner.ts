@@ -26,6 +26,8 @@ export class TaskRunner {
   private holdMap: Record<string, number> | null = null;
   /** Wakes the drain loop out of waiting for in-flight tasks (a new plan, or new due work). */
   private kick: (() => void) | null = null;
+  /** `planId:partsDone` last broadcast as `progress`; kept across drains so a later pass does not repeat it. */
+  private reported = '';
 
   constructor(private readonly ctx: SwContext) {}
 
@@ -74,15 +76,16 @@ export class TaskRunner {
     const inflight = new Map<string, Promise<void>>();
     // Progress is derived from the stored plan at the top of every pass, before any new task
     // starts: a flag set when a fetch's promise settles could come after a kick had already started
-    // the install, and pages then saw a stale `progress` after `update-ready`.
-    let reported = '';
+    // the install, and pages then saw a stale `progress` after `update-ready`. Once the plan is
+    // installed there is no progress left to tell: a later drain (a sync event, a page's check)
+    // used to repeat the last count after `update-ready` (prompt e2e flake in CI).
     for (;;) {
       this.again = false;
       const stored = await store.getPlan();
-      if (stored) {
+      if (stored && !installed(stored)) {
         const done = `${stored.plan.planId}:${partsDone(stored)}`;
-        if (done !== reported && (reported !== '' || partsDone(stored) > 0)) await this.progress(stored);
-        reported = done;
+        if (done !== this.reported && partsDone(stored) > 0) await this.progress(stored);
+        this.reported = done;
       }
       if (stored && !stored.failure && inflight.size === 0 && !installed(stored) && isExpired(stored, adapter.now())) {
         await this.expire(stored);
