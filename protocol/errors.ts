@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   install: 0, // the staged release could not be written
   superseded: 0, // a newer plan replaced this one
   plan_expired: 0,
+  signature: 0, // a plan without a valid signature by a trusted key: refused, never stored (since 0.2)
+  downgrade: 0, // a plan to a lower release sequence without a signed rollback directive: refused (since 0.2)
   boot_failed: 0, // no page confirmed the activated release (`ready()`) in time: rolled back (since 0.1, additive)
   internal: 500,
 } as const;

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './paths.js';
 export * from './release.js';
 export * from './plan.js';
+export * from './plan-signature.js';
 export * from './check-in.js';
 export * from './report.js';
 export * from './admin.js';

@@ -99,6 +99,12 @@ export interface SwConfig {
    * Since 0.1, additive: a config without it gets the default. @default 30000
    */
   bootTimeoutMs: number;
+  /**
+   * Ed25519 public keys (`ed25519:<base64url>`, from `updraft keys generate`) the SW trusts to
+   * sign plans. With any, a plan needs a valid signature by one of them or is refused (`signature`).
+   * Several during a key rotation. Since 0.2, additive. @default [] (plans are not checked)
+   */
+  publicKeys?: string[];
 }
 
 /** Debug state the SW reports at `DEBUG_STATE_JSON_PATH` and on `updraft:state`. */

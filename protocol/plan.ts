@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ReleaseId, ReleaseManifest, Sha256, Name } from './release.js';
+import { PlanSignature } from './plan-signature.js';
 
 export const ActivationPolicy = v.picklist(['next-navigation', 'prompt', 'immediate']);
 export type ActivationPolicy = v.InferOutput<typeof ActivationPolicy>;
@@ -19,9 +20,9 @@ export const FetchTask = v.object({
   sources: v.pipe(v.array(v.pipe(v.string(), v.url())), v.minLength(1)),
   /**
    * Server clock, epoch ms. The SW converts it to its own clock as
-   * `receivedAt + (notBefore - plan.issuedAt)`, so clock skew does not matter.
+   * `receivedAt + (notBefore - plan.servedAt)`, so clock skew does not matter.
    */
-  notBefore: v.number(),
+  notBefore: v.pipe(v.number(), v.integer()),
 });
 /** Once every fetch is done: verify presence and write the staged release in one transaction. */
 export const InstallTask = v.object({ ...TaskBase, kind: v.literal('install') });
@@ -48,9 +49,23 @@ export const Plan = v.object({
   from: v.nullable(ReleaseId),
   to: ReleaseId,
   toSeq: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  /** Server clock, epoch ms. */
-  issuedAt: v.number(),
-  expiresAt: v.number(),
+  /**
+   * A signed rollback directive: the server moves this client to a release with a lower `toSeq`
+   * on purpose. Without it a SW refuses any plan below the sequence of the release it runs.
+   * Since 0.2, additive: absent means false.
+   */
+  rollback: v.optional(v.boolean()),
+  /** Server clock, epoch ms, when the plan's signed part was made (at most a second before `servedAt`). */
+  issuedAt: v.pipe(v.number(), v.integer()),
+  /** Server clock, epoch ms. The SW refuses a plan already expired on its own clock (freeze and replay attacks). */
+  expiresAt: v.pipe(v.number(), v.integer()),
+  /**
+   * Server clock, epoch ms, when this answer was made: what the SW measures `notBefore` and
+   * `expiresAt` against, so clock skew does not matter. Not signed. Since 0.2: absent means `issuedAt`.
+   */
+  servedAt: v.optional(v.pipe(v.number(), v.integer())),
+  /** Ed25519 signatures of `planStatement(plan)`, one per server signing key (several during a key rotation). */
+  signatures: v.optional(v.pipe(v.array(PlanSignature), v.maxLength(8))),
   activation: ActivationPolicy,
   /** The target release's manifest: what `install` writes as the staged release. */
   release: ReleaseManifest,

@@ -1,5 +1,7 @@
-import type { Personal, PlanTemplate } from './planner.js';
-import { sourcesWithFirst } from './planner.js';
+import { planStatement } from '../protocol/index.js';
+import type { PlanSigner } from './plan-signer.js';
+import type { Personal, PlannerOptions, PlanTemplate } from './planner.js';
+import { personalize, sourcesWithFirst } from './planner.js';
 import { planIdFor } from './rollout-bucket.js';
 
 /**
@@ -10,10 +12,12 @@ import { planIdFor } from './rollout-bucket.js';
  */
 export interface RenderedTemplate {
   template: PlanTemplate;
-  /** `,"app":...,"toSeq":N,"issuedAt":` */
-  afterPlanId: string;
+  /** `,"app":...,"toSeq":N,"rollback":B` */
+  head: string;
+  /** The signed times and signatures, renewed by `signedPart` as they age. */
+  signed: SignedPart | null;
   /** `,"activation":...,"release":{...},"tasks":[` */
-  afterExpires: string;
+  body: string;
   /** Per fetch: `{"id":...,"size":N,"sources":` */
   fetchHeads: string[];
   /** Per fetch: its sources in template order, as JSON. */
@@ -22,9 +26,27 @@ export interface RenderedTemplate {
   tail: string;
 }
 
+/**
+ * The part of a template's answer that carries time and signatures. Signing once per template and
+ * second keeps Ed25519 off the per-request path: every client moving `from → to` shares it, and
+ * its `issuedAt` is at most `SIGNED_PART_MAX_AGE_MS` older than the answer.
+ */
+export interface SignedPart {
+  issuedAt: number;
+  expiresAt: number;
+  /** `,"issuedAt":I,"expiresAt":E` plus `,"signatures":[...]` when the server signs. */
+  json: string;
+}
+
+export const SIGNED_PART_MAX_AGE_MS = 1000;
+
 export function renderTemplate(t: PlanTemplate): RenderedTemplate {
   const s = JSON.stringify;
-  const fetchHeads = t.fetches.map((f) => `{"id":${s(f.id)},"kind":"fetch","after":[],"sha256":${s(f.sha256)},"size":${f.size},"sources":`);
+  const fetchHeads = t.fetches.map((f) => {
+    const { sources: _sources, ...rest } = f;
+    // Everything of the fetch template but its sources (per client order) and notBefore (per client).
+    return `${s(rest).slice(0, -1)},"sources":`;
+  });
   const fetchIds = t.fetches.map((f) => f.id);
   const tail = `${t.fetches.length ? ',' : ''}${s({ id: 'install', kind: 'install', after: fetchIds })},`
     + `${s({ id: 'report:downloaded', kind: 'report', event: 'downloaded', after: ['install'] })},`
@@ -32,12 +54,29 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
     + `${s({ id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] })}]}`;
   return {
     template: t,
-    afterPlanId: `,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"issuedAt":`,
-    afterExpires: `,"activation":${s(t.activation)},"release":${s(t.release)},"tasks":[`,
+    head: `,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"rollback":${t.rollback}`,
+    signed: null,
+    body: `,"activation":${s(t.activation)},"release":${s(t.release)},"tasks":[`,
     fetchHeads,
     fetchSources: t.fetches.map((f) => s(f.sources)),
     tail,
   };
+}
+
+/** The template's signed part as of `now`, renewed when older than a second (or from a clock that went back). */
+export function signedPart(r: RenderedTemplate, now: number, options: PlannerOptions, signer: PlanSigner | null): SignedPart {
+  const cur = r.signed;
+  if (cur && now >= cur.issuedAt && now - cur.issuedAt < SIGNED_PART_MAX_AGE_MS) return cur;
+  const issuedAt = now;
+  const expiresAt = issuedAt + options.planTtlMs;
+  let json = `,"issuedAt":${issuedAt},"expiresAt":${expiresAt}`;
+  if (signer) {
+    // The statement ignores every per-client field, so any client's plan gives the same bytes.
+    const plan = personalize(r.template, { client: '', now, issuedAt, notBefore: r.template.fetches.map(() => 0), options });
+    if (plan.status === 'update') json += `,"signatures":${JSON.stringify(signer(planStatement(plan.plan)))}`;
+  }
+  r.signed = { issuedAt, expiresAt, json };
+  return r.signed;
 }
 
 /** `{"status":"current","nextCheckIn":N}` */
@@ -45,9 +84,9 @@ export function renderCurrent(checkInInterval: number): string {
   return JSON.stringify({ status: 'current', nextCheckIn: checkInInterval });
 }
 
-/** The JSON of `personalize(r.template, p)`, built from the cached fragments. */
-export function renderUpdate(r: RenderedTemplate, p: Personal): string {
-  let out = `{"status":"update","plan":{"planId":"${planIdFor(p.client, r.template.to, p.now)}"${r.afterPlanId}${p.now},"expiresAt":${p.now + p.options.planTtlMs}${r.afterExpires}`;
+/** The JSON of `personalize(r.template, p)` with `p.issuedAt`/`p.signatures` from `signed`, built from the cached fragments. */
+export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal): string {
+  let out = `{"status":"update","plan":{"planId":"${planIdFor(p.client, r.template.to, p.now)}"${r.head}${signed.json},"servedAt":${p.now}${r.body}`;
   const fetches = r.template.fetches;
   for (let i = 0; i < fetches.length; i++) {
     const first = p.sourceFirst?.[i];

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
-import { renderCurrent, renderUpdate } from './answer-json.js';
+import { renderCurrent, renderUpdate, signedPart } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ResolvedOptions } from './options.js';
 import { chooseTarget, spreadNotBefore, type PlanTemplate, type PlannerOptions } from './planner.js';
@@ -53,8 +53,9 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
   const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
   const rendered = found instanceof Promise ? await found : found;
   if (!rendered) return renderCurrent(o.checkInInterval);
+  const signed = signedPart(rendered, now, planner, o.signer);
   if (!o.capacity) {
-    return renderUpdate(rendered, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner });
+    return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner });
   }
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
@@ -62,7 +63,7 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
   const slots = isSharedSlotLedger(o.slotLedger)
     ? await o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
     : bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
-  return renderUpdate(rendered, { client: req.client, now, ...slots, options: planner });
+  return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner });
 }
 
 export function checkInRoutes(o: ResolvedOptions): Hono {

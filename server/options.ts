@@ -1,6 +1,7 @@
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { BlobStore } from './blob-store.js';
 import { CheckInCache } from './check-in-cache.js';
+import type { PlanSigner } from './plan-signer.js';
 import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
 
@@ -67,6 +68,13 @@ export interface UpdateServerOptions {
    * @default { threshold: 0.2, minSample: 20 }
    */
   autoPause?: AutoPauseOptions | false;
+  /**
+   * Signs every plan (Ed25519, `planStatement`): build with `createPlanSigner(await
+   * Promise.all(pems.map(loadSigningKey)))`; `updraft serve --signing-key FILE` does it. Every
+   * signer's key signs, side by side, during a key rotation.
+   * @default none: plans go out unsigned, and a SW built with `publicKeys` refuses them
+   */
+  signer?: PlanSigner | null;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -90,6 +98,7 @@ export interface ResolvedOptions {
   slotLedger: SlotLedger | SharedSlotLedger;
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
+  signer: PlanSigner | null;
   now: () => number;
 }
 
@@ -115,6 +124,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
     checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),
     autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
+    signer: o.signer ?? null,
     now: o.now ?? Date.now,
   };
 }

@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { CheckInResponse, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
 import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
-import { renderCurrent, renderTemplate, renderUpdate } from './answer-json.js';
+import { renderCurrent, renderTemplate, renderUpdate, signedPart } from './answer-json.js';
 
 const sha = (c: string) => c.repeat(64);
 const A = '000000000000000a';
@@ -164,9 +164,9 @@ describe('decide = cached template + per-client part', () => {
       const t = planTemplate({ app: 'demo', channel: i.channel!, from: c.release, to: B, releases, origin: i.origin, cdn: i.cdn });
       if (d.status !== 'update' || !t) throw new Error('expected update');
       const notBefore = spreadNotBefore(t, c.client, NOW, 30_000);
-      expect(JSON.parse(renderUpdate(renderTemplate(t), { client: c.client, now: NOW, notBefore, options: i.options }))).toEqual(d);
+      expect(JSON.parse(renderUpdate(renderTemplate(t), signedPart(renderTemplate(t), NOW, i.options, null), { client: c.client, now: NOW, notBefore, options: i.options }))).toEqual(d);
       const moved = personalize(t, { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options });
-      expect(JSON.parse(renderUpdate(renderTemplate(t), { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options }))).toEqual(moved);
+      expect(JSON.parse(renderUpdate(renderTemplate(t), signedPart(renderTemplate(t), NOW, i.options, null), { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options }))).toEqual(moved);
       expect((moved.status === 'update' && (moved.plan.tasks[0] as FetchTask).sources[0])).toMatch(/^https:\/\/o\.test\//);
     }
     expect(JSON.parse(renderCurrent(60))).toEqual(decide(input({ client: client({ release: B }), options: { checkInInterval: 60, spreadMs: 0, planTtlMs: 1 } })));

@@ -1,4 +1,4 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type FetchTask, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type FetchTask, type Plan, type PlanSignature, type ReleaseManifest, type Task } from '../protocol/index.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
 export interface KnownRelease { manifest: ReleaseManifest; seq: number }
@@ -42,6 +42,8 @@ export interface PlanTemplate {
   from: string | null;
   to: string;
   toSeq: number;
+  /** `to` is older (lower seq) than the known `from`: the plan is a signed rollback directive. */
+  rollback: boolean;
   activation: ChannelState['activation'];
   release: ReleaseManifest;
   fetches: FetchTemplate[];
@@ -58,6 +60,9 @@ export interface Personal {
   /** Per fetch, the index into `sources` to move first (the source its slot was booked on). @default none moved */
   sourceFirst?: readonly number[];
   options: PlannerOptions;
+  /** When the plan's signed part was made, server clock (see `SignedPart`). @default now */
+  issuedAt?: number;
+  signatures?: PlanSignature[];
 }
 
 /**
@@ -124,8 +129,9 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
       sources: [...input.cdn.map((base) => joinUrl(base, path)), joinUrl(input.origin, path)],
     });
   }
+  const fromSeq = input.from ? input.releases.get(input.from)?.seq : undefined;
   return {
-    app: input.app, from: input.from, to: input.to, toSeq: target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
+    app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: fromSeq !== undefined && fromSeq > target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
 }
@@ -152,8 +158,11 @@ export function personalize(t: PlanTemplate, p: Personal): Decision {
     from: t.from,
     to: t.to,
     toSeq: t.toSeq,
-    issuedAt: p.now,
-    expiresAt: p.now + p.options.planTtlMs,
+    rollback: t.rollback,
+    issuedAt: p.issuedAt ?? p.now,
+    expiresAt: (p.issuedAt ?? p.now) + p.options.planTtlMs,
+    servedAt: p.now,
+    ...(p.signatures ? { signatures: p.signatures } : {}),
     activation: t.activation,
     release: t.release,
     tasks,

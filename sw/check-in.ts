@@ -16,7 +16,9 @@ import {
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { broadcast } from './events.js';
+import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
 import { isBad } from './readiness.js';
+import { makeReport } from './reports.js';
 import { backoff } from './scheduler.js';
 import { parseRetryAfter } from './scheduler.js';
 import type { StoredPlan, TaskRecord } from './store.js';
@@ -125,14 +127,20 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     log.info(`check-in: plan to ${answer.plan.to} ignored, that release failed to boot here`);
     return { result: 'current' };
   }
-  await acceptPlan(ctx, answer.plan);
+  try {
+    await acceptPlan(ctx, answer.plan);
+  } catch (e) {
+    if (!(e instanceof PlanRefused)) throw e;
+    return { result: 'error', code: e.problem.code, message: e.problem.message };
+  }
   return { result: 'update', release: answer.plan.to };
 }
 
 /**
  * Stores `plan` unless its target is already active or staged, or failed to boot here. Replaces an older plan (parts it
  * fetched stay in the cache and make the new plan's fetches instant); the same plan again keeps its
- * progress unless it had failed. Returns whether a plan was stored.
+ * progress unless it had failed. Returns whether a plan was stored; throws `PlanRefused` when
+ * `verifyPlan` refuses it (the refusal is reported and broadcast first).
  */
 export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
   const { store, adapter, log } = ctx;
@@ -144,6 +152,15 @@ export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
   if (isBad(await store.getMeta('badReleases'), plan.to)) return false;
   const current = await store.getPlan();
   if (current && current.plan.planId === plan.planId && !current.failure) return false;
+  const problem = await verifyPlan(ctx, plan);
+  if (problem) {
+    // Refused, never stored: whatever sent it, the running release and any plan in progress stay as they are.
+    log.warn(`plan ${plan.planId} refused: ${problem.code}: ${problem.message}`);
+    await store.addReports([makeReport(ctx, plan, 'failed', problem.code, problem.message)]);
+    await broadcast(ctx, { name: 'failed', release: plan.to, code: problem.code, message: problem.message });
+    throw new PlanRefused(problem);
+  }
+  await rememberSeq(ctx, plan);
   const tasks: Record<string, TaskRecord> = {};
   for (const t of plan.tasks) tasks[t.id] = { id: t.id, state: 'pending', attempts: 0, nextAttemptAt: 0, lastError: null };
   const stored: StoredPlan = { plan, receivedAt: adapter.now(), applied: false, failure: null, tasks };
@@ -159,6 +176,13 @@ export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
     bytesTotal: fetches.reduce((n, t) => n + t.size, 0),
   });
   return true;
+}
+
+/** `acceptPlan` refused a plan from the network (signature, freshness, downgrade). */
+export class PlanRefused extends Error {
+  constructor(readonly problem: PlanProblem) {
+    super(`${problem.code}: ${problem.message}`);
+  }
 }
 
 /** Records a failed check-in; returns the hold-until to use (Retry-After, else backoff with jitter). */

@@ -20,7 +20,7 @@ export interface ScheduleInput {
 
 /** Converts a server-clock time of the plan to the local clock, so clock skew does not matter. */
 export function toLocal(plan: Plan, receivedAt: number, serverTime: number): number {
-  return receivedAt + (serverTime - plan.issuedAt);
+  return receivedAt + (serverTime - (plan.servedAt ?? plan.issuedAt));
 }
 
 export function isExpired(stored: StoredPlan, now: number): boolean {

@@ -1,5 +1,7 @@
 /** The `install` task: every part of the target is in the parts cache → stage the release in one transaction. */
+import { checkManifestConsistency } from '../protocol/index.js';
 import { partKey } from './adapter.js';
+import { checkSignature } from './plan-verify.js';
 import type { SwContext } from './context.js';
 import { broadcast } from './events.js';
 import { refetchPart } from './serve.js';
@@ -11,6 +13,12 @@ export async function stageRelease(ctx: SwContext, stored: StoredPlan): Promise<
   const ptr = await ctx.store.pointers();
   // Idempotent: a worker killed after the transaction but before marking the task done redoes nothing.
   if (ptr.staged === plan.to || ptr.active === plan.to) return { kind: 'done' };
+  // The stored plan was checked when it arrived, but IndexedDB is writable by any script of the
+  // origin: check again that the release about to be staged is exactly the signed one.
+  const signature = await checkSignature(ctx, plan);
+  if (signature) return { kind: 'fail', ...signature };
+  const problem = (await checkManifestConsistency(plan.release)) ?? (plan.release.id === plan.to ? null : `release ${plan.release.id} is not the plan's target ${plan.to}`);
+  if (problem) return { kind: 'fail', code: 'install', message: problem };
   // Parts are stored only after their hash was verified, so presence is enough here.
   const missing: string[] = [];
   for (const asset of plan.release.assets) {

@@ -76,6 +76,8 @@ export interface Meta {
   badReleases: BadRelease[];
   /** A page of this app called `ready()` once: only then are activations watched (see `readiness.ts`). */
   readySeen: boolean;
+  /** Release id → its sequence, learned from accepted plans; the floor for rollback protection. Newest last, at most `SEQS_MAX`. */
+  releaseSeqs: [string, number][];
 }
 
 export interface OutboxEntry {

@@ -215,9 +215,14 @@ export interface BuiltRelease {
   files: Record<string, string>;
   /** sha256 → bytes */
   blobs: Map<string, string>;
+  /** Its sequence if published now: increases with each release a test builds. */
+  seq: number;
 }
 
 const TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript', css: 'text/css', json: 'application/json' };
+
+/** Releases built later get higher sequences, as if published in the order a test builds them. */
+let lastSeq = 0;
 
 export async function buildRelease(files: Record<string, string>, version = '1.0.0', entry = 'index.html'): Promise<BuiltRelease> {
   const blobs = new Map<string, string>();
@@ -228,7 +233,7 @@ export async function buildRelease(files: Record<string, string>, version = '1.0
     assets.push({ path, sha256, size: new TextEncoder().encode(text).byteLength, type: TYPES[path.split('.').pop() ?? ''] ?? 'application/octet-stream' });
   }
   const id = await computeReleaseId(assets, entry);
-  return { manifest: { id, app: 'demo', version, createdAt: '2030-01-01T00:00:00.000Z', entry, assets }, files, blobs };
+  return { manifest: { id, app: 'demo', version, createdAt: '2030-01-01T00:00:00.000Z', entry, assets }, files, blobs, seq: ++lastSeq };
 }
 
 export interface PlanOptions {
@@ -242,10 +247,14 @@ export interface PlanOptions {
   notBefore?: (index: number, issuedAt: number) => number;
   /** Only these hashes get fetch tasks (default: every asset). */
   only?: string[];
+  /** @default the release's build order (`BuiltRelease.seq`) */
+  toSeq?: number;
+  rollback?: boolean;
 }
 
 export function buildPlan(target: BuiltRelease, o: PlanOptions = {}): Plan {
-  const issuedAt = o.issuedAt ?? 1_000_000;
+  // The fake clock's start: a plan is refused when it expired long before it arrived (freshness).
+  const issuedAt = o.issuedAt ?? Date.UTC(2030, 0, 1);
   const sources = o.sources ?? ['https://cdn.test/b/{sha}', 'https://app.test/v1/blobs/{sha}'];
   const shas = o.only ?? [...new Set(target.manifest.assets.map((a) => a.sha256))];
   const tasks: Task[] = shas.map((sha, i) => ({
@@ -267,7 +276,8 @@ export function buildPlan(target: BuiltRelease, o: PlanOptions = {}): Plan {
     app: 'demo',
     from: o.from ?? null,
     to: target.manifest.id,
-    toSeq: 2,
+    toSeq: o.toSeq ?? target.seq,
+    ...(o.rollback ? { rollback: true } : {}),
     issuedAt,
     expiresAt: issuedAt + (o.expiresIn ?? 7 * 24 * 3600_000),
     activation: o.activation ?? 'next-navigation',

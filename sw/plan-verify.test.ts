@@ -1,0 +1,239 @@
+/** Signed plans, freshness and rollback protection, through the real runtime with a fake clock. */
+import * as ed from '@noble/ed25519';
+import { describe, expect, it } from 'vitest';
+import {
+  base64url,
+  encodePublicKey,
+  keyIdOf,
+  planStatement,
+  type CheckNowReply,
+  type Plan,
+  type ReportBatch,
+  type SwConfig,
+  type SwReply,
+} from '../protocol/index.js';
+import { verifySignature } from './plan-verify.js';
+import { Runtime } from './runtime.js';
+import { buildPlan, buildRelease, TestAdapter, type BuiltRelease } from './testing.js';
+
+const APP = 'https://app.test/';
+const CDN = 'https://cdn.test/b/';
+const CHECK_IN = APP + 'v1/check-in';
+const REPORTS = APP + 'v1/reports';
+const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
+
+const V1 = { 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)' };
+const V2 = { 'index.html': '<h1>v2</h1>', 'assets/app-2.js': 'console.log(2)' };
+const V3 = { 'index.html': '<h1>v3</h1>', 'assets/app-3.js': 'console.log(3)' };
+
+interface Key { secret: Uint8Array; publicKey: string; keyId: string }
+
+async function newKey(): Promise<Key> {
+  const secret = ed.utils.randomSecretKey();
+  const raw = await ed.getPublicKeyAsync(secret);
+  return { secret, publicKey: encodePublicKey(raw), keyId: await keyIdOf(raw) };
+}
+
+async function sign(plan: Plan, ...keys: Key[]): Promise<Plan> {
+  const data = new TextEncoder().encode(planStatement(plan));
+  const signatures = await Promise.all(keys.map(async (k) => ({ keyId: k.keyId, sig: base64url(await ed.signAsync(data, k.secret)) })));
+  return { ...plan, signatures };
+}
+
+async function installed(publicKeys: string[]) {
+  const a = new TestAdapter();
+  const r1 = await buildRelease(V1, '1.0.0');
+  a.server.on(APP + 'updraft-release.json', json(r1.manifest));
+  for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
+  a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+  a.server.on(REPORTS, new Response(null, { status: 204 }));
+  a.clients.push({ id: 'window-1', url: APP });
+  const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 0, publicKeys };
+  const rt = new Runtime(a, config);
+  await rt.onInstall();
+  await rt.onActivate();
+  return { a, rt, r1 };
+}
+
+function serve(a: TestAdapter, rel: BuiltRelease) {
+  for (const [sha, text] of rel.blobs) a.server.on(CDN + sha, new Response(text));
+}
+
+async function offerAndCheck(a: TestAdapter, rt: Runtime, plan: Plan): Promise<CheckNowReply> {
+  a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan }));
+  const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
+  if (!reply.ok) throw new Error(reply.message);
+  await (await rt.runner()).run();
+  return reply.value;
+}
+
+const reportsSent = (a: TestAdapter) => a.server.requests.filter((r) => r.url === REPORTS).flatMap((r) => (JSON.parse(r.body ?? '{}') as ReportBatch).reports);
+
+/** The plan was refused: nothing stored, nothing fetched, the running release untouched, the refusal reported and broadcast. */
+async function expectRefused(a: TestAdapter, rt: Runtime, reply: CheckNowReply, active: string, code: string) {
+  expect(reply).toMatchObject({ result: 'error', code });
+  const s = await rt.state();
+  expect(s.active).toBe(active);
+  expect(s.staged).toBeNull();
+  // The refused plan replaced nothing: any plan still stored is one that was accepted before it.
+  if (s.plan) expect(s.plan.to).toBe(active);
+  expect(a.server.urls().filter((u) => u.startsWith(CDN))).toEqual([]);
+  expect(reportsSent(a)).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'failed', code })]));
+  expect(a.events('failed')).toEqual(expect.arrayContaining([expect.objectContaining({ code })]));
+}
+
+describe('signed plans', () => {
+  it('a plan signed by a trusted key is accepted and lands; per-client fields (plan id, notBefore, source order) are outside the signature', async () => {
+    const key = await newKey();
+    const { a, rt } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    serve(a, r2);
+    const signed = await sign(buildPlan(r2, { sources: ['https://app.test/v1/blobs/{sha}', CDN + '{sha}'] }), key);
+    // What a server does per client after signing once: its own plan id, slots and source order.
+    const personal: Plan = {
+      ...signed,
+      planId: 'another-client-plan',
+      servedAt: signed.issuedAt + 500,
+      tasks: signed.tasks.map((t) => (t.kind === 'fetch' ? { ...t, notBefore: t.notBefore + 1, sources: [...t.sources].reverse() } : t)),
+    };
+    expect(await offerAndCheck(a, rt, personal)).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('an unsigned plan is refused with `signature` when keys are configured', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    serve(a, r2);
+    a.server.clear();
+    await expectRefused(a, rt, await offerAndCheck(a, rt, buildPlan(r2)), r1.manifest.id, 'signature');
+  });
+
+  it('a tampered plan is refused: another part hash, another manifest, a new source, a flipped rollback flag', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serve(a, r2);
+    const signed = await sign(buildPlan(r2), key);
+    const fetch0 = signed.tasks.findIndex((t) => t.kind === 'fetch');
+    const tampered: Plan[] = [
+      { ...signed, release: { ...signed.release, version: '2.0.1' } },
+      { ...signed, to: r3.manifest.id, release: r3.manifest },
+      { ...signed, tasks: signed.tasks.map((t, i) => (i === fetch0 && t.kind === 'fetch' ? { ...t, sources: ['https://evil.test/x', ...t.sources] } : t)) },
+      { ...signed, tasks: signed.tasks.map((t, i) => (i === fetch0 && t.kind === 'fetch' ? { ...t, size: t.size + 1 } : t)) },
+      { ...signed, rollback: true },
+      { ...signed, expiresAt: signed.expiresAt + 1 },
+    ];
+    for (const plan of tampered) {
+      a.server.clear();
+      await expectRefused(a, rt, await offerAndCheck(a, rt, plan), r1.manifest.id, 'signature');
+    }
+  });
+
+  it('a plan signed by a key the worker does not trust is refused; during a rotation either trusted key is enough', async () => {
+    const current = await newKey();
+    const next = await newKey();
+    const stranger = await newKey();
+    const { a, rt, r1 } = await installed([current.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    serve(a, r2);
+    a.server.clear();
+    const reply = await offerAndCheck(a, rt, await sign(buildPlan(r2), stranger));
+    await expectRefused(a, rt, reply, r1.manifest.id, 'signature');
+    expect(reply).toMatchObject({ message: expect.stringContaining(stranger.keyId) });
+    // The server signs with the current and the next key: a worker built before the rotation trusts the first.
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2), next, current))).toEqual({ result: 'update', release: r2.manifest.id });
+  });
+
+  it('a bad signature by a trusted key does not hide a good one by another trusted key', async () => {
+    const current = await newKey();
+    const next = await newKey();
+    const { a, rt } = await installed([current.publicKey, next.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    serve(a, r2);
+    const good = await sign(buildPlan(r2), current, next);
+    const broken = { ...good, signatures: [{ ...good.signatures![0]!, sig: good.signatures![1]!.sig }, good.signatures![1]!] };
+    expect(await offerAndCheck(a, rt, broken)).toEqual({ result: 'update', release: r2.manifest.id });
+  });
+
+  it('the WebCrypto path and the @noble/ed25519 fallback agree', async () => {
+    const key = await newKey();
+    const raw = await ed.getPublicKeyAsync(key.secret);
+    const data = new TextEncoder().encode('statement');
+    const sig = await ed.signAsync(data, key.secret);
+    const webCrypto = crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify']);
+    for (const k of [{ keyId: key.keyId, raw, webCrypto }, { keyId: key.keyId, raw, webCrypto: Promise.resolve(null) }]) {
+      expect(await verifySignature(k, sig, data)).toBe(true);
+      expect(await verifySignature(k, sig, new TextEncoder().encode('statemenT'))).toBe(false);
+    }
+  });
+
+  it('a plan edited in IndexedDB after it was accepted fails at install with `signature`, and nothing is staged', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const plan = await sign(buildPlan(r2, { notBefore: (_, issued) => issued + 60_000 }), key);
+    await offerAndCheck(a, rt, plan);
+    // A same-origin script rewrites the stored plan (here: the manifest's version) before the downloads are due.
+    const stored = (await a.db.getPlan())!;
+    await a.db.putPlan({ ...stored, plan: { ...stored.plan, release: { ...stored.plan.release, version: 'evil' } } });
+    serve(a, r2);
+    a.clock.advance(61_000);
+    await rt.wake('test');
+    await (await rt.runner()).run();
+    const s = await rt.state();
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.staged).toBeNull();
+    expect(a.events('failed')).toEqual([expect.objectContaining({ code: 'signature' })]);
+  });
+});
+
+describe('freshness and rollback protection', () => {
+  it('a plan that expired long before it arrived is refused with `plan_expired` (a replayed or frozen answer)', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    serve(a, r2);
+    const now = a.clock.now();
+    // Signed three days ago with a one-day lifetime.
+    const old = await sign(buildPlan(r2, { issuedAt: now - 3 * 86_400_000, expiresIn: 86_400_000 }), key);
+    a.server.clear();
+    await expectRefused(a, rt, await offerAndCheck(a, rt, old), r1.manifest.id, 'plan_expired');
+    // A clock a few minutes off is no reason to refuse: within MAX_CLOCK_SKEW_MS it is accepted.
+    const skewed = await sign(buildPlan(r2, { issuedAt: now - 86_400_000 - 600_000, expiresIn: 86_400_000 }), key);
+    expect(await offerAndCheck(a, rt, skewed)).toEqual({ result: 'update', release: r2.manifest.id });
+  });
+
+  it('a plan to a lower sequence is refused with `downgrade` unless it is a signed rollback directive', async () => {
+    const key = await newKey();
+    const { a, rt } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serve(a, r2);
+    serve(a, r3);
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r3), key))).toEqual({ result: 'update', release: r3.manifest.id });
+    expect((await rt.state()).active).toBe(r3.manifest.id);
+    // A replay of an older, validly signed plan (r2 has the lower sequence).
+    a.server.clear();
+    const replay = await sign(buildPlan(r2), key);
+    await expectRefused(a, rt, await offerAndCheck(a, rt, replay), r3.manifest.id, 'downgrade');
+    // The same sequence for another release is no upgrade either.
+    a.server.clear();
+    const same = await sign(buildPlan(r2, { toSeq: r3.seq }), key);
+    await expectRefused(a, rt, await offerAndCheck(a, rt, same), r3.manifest.id, 'downgrade');
+    // The server rolling the channel back says so, signed.
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2, { rollback: true }), key))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('without configured keys, plans are not signature-checked but freshness and sequence still are', async () => {
+    const { a, rt } = await installed([]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serve(a, r2);
+    serve(a, r3);
+    expect(await offerAndCheck(a, rt, buildPlan(r3))).toEqual({ result: 'update', release: r3.manifest.id });
+    expect(await offerAndCheck(a, rt, buildPlan(r2))).toMatchObject({ result: 'error', code: 'downgrade' });
+  });
+});
