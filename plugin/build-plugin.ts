@@ -19,6 +19,7 @@ export function swConfigFor(options: ResolvedOptions): SwConfig {
     manifest: MANIFEST_FILE,
     concurrency: options.concurrency,
     bootTimeoutMs: options.bootTimeoutMs,
+    ...(options.publicKeys.length ? { publicKeys: options.publicKeys } : {}),
   };
 }
 

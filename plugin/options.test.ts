@@ -18,15 +18,23 @@ describe('resolveOptions', () => {
   test('defaults come from the nearest package.json', () => {
     const root = project({ name: '@acme/Shop App', version: '4.2.0' });
     expect(resolveOptions({}, join(root, 'src'))).toEqual({
-      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3, bootTimeoutMs: 30_000,
+      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3, bootTimeoutMs: 30_000, publicKeys: [],
     });
   });
 
   test('explicit options win and swEntry becomes absolute', () => {
     const root = project({ name: 'x', version: '1.0.0' });
     const o = resolveOptions({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: 'src/sw.ts', concurrency: 5, bootTimeoutMs: 5000 }, root);
-    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5, bootTimeoutMs: 5000 });
+    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5, bootTimeoutMs: 5000, publicKeys: [] });
     expect(resolveOptions({ bootTimeoutMs: 0 }, root).bootTimeoutMs).toBe(0);
+  });
+
+  test('publicKeys: one string or a list, the .pub file contents with its newline, duplicates once', () => {
+    const root = project({ name: 'x', version: '1.0.0' });
+    const key = `ed25519:${'A'.repeat(43)}`;
+    const other = `ed25519:${'B'.repeat(43)}`;
+    expect(resolveOptions({ publicKeys: `${key}\n` }, root).publicKeys).toEqual([key]);
+    expect(resolveOptions({ publicKeys: [key, other, key] }, root).publicKeys).toEqual([key, other]);
   });
 
   test.each([
@@ -40,6 +48,8 @@ describe('resolveOptions', () => {
     [{ bootTimeoutMs: 86_400_001 }, /^\[updraft\] invalid options: bootTimeoutMs:/],
     [{ bootTimeoutMs: 1500.5 }, /^\[updraft\] invalid options: bootTimeoutMs: must be an integer/],
     [{ bootTimeoutMs: '30s' }, /^\[updraft\] invalid options: bootTimeoutMs:/],
+    [{ publicKeys: 'ed25519:short' }, /^\[updraft\] invalid options: publicKeys: must be an Ed25519 public key/],
+    [{ publicKeys: ['-----BEGIN PRIVATE KEY-----'] }, /^\[updraft\] invalid options: publicKeys\.0: must be an Ed25519 public key/],
     ['stable', /^\[updraft\] options must be an object/],
   ])('rejects %j', (options, message) => {
     expect(() => resolveOptions(options, project(null))).toThrow(message);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as v from 'valibot';
-import { Name } from '../protocol/index.js';
+import { decodePublicKey, Name } from '../protocol/index.js';
 
 export interface UpdraftOptions {
   /**
@@ -29,6 +29,14 @@ export interface UpdraftOptions {
    * @default 30000
    */
   bootTimeoutMs?: number;
+  /**
+   * Ed25519 public keys the service worker trusts to sign plans, as `updraft keys generate` prints
+   * them (`ed25519:<base64url>`, the `.pub` file's contents). With any, the SW refuses every plan
+   * not signed by one of them (`updraft serve --signing-key`). Two during a key rotation. A
+   * string is one key. Changing keys changes `sw.js`, as any option does.
+   * @default [] (plans are not signature-checked: set this in production)
+   */
+  publicKeys?: string | string[];
 }
 
 export interface ResolvedOptions {
@@ -40,7 +48,14 @@ export interface ResolvedOptions {
   swEntry: string | null;
   concurrency: number;
   bootTimeoutMs: number;
+  publicKeys: string[];
 }
+
+const PublicKeyText = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((k) => decodePublicKey(k) !== null, 'must be an Ed25519 public key as `updraft keys generate` prints it (ed25519:<43 base64url characters>)'),
+);
 
 const OptionsSchema = v.strictObject({
   app: v.optional(Name),
@@ -57,6 +72,7 @@ const OptionsSchema = v.strictObject({
       v.check((n) => n === 0 || (n >= 1000 && n <= 86_400_000), 'must be 0 (off) or 1000 to 86400000 ms'),
     ),
   ),
+  publicKeys: v.optional(v.union([PublicKeyText, v.pipe(v.array(PublicKeyText), v.maxLength(8))])),
 });
 
 const KNOWN_KEYS = Object.keys(OptionsSchema.entries);
@@ -87,6 +103,7 @@ export function resolveOptions(options: unknown, root: string): ResolvedOptions 
     swEntry: o.swEntry === undefined ? null : resolve(root, o.swEntry),
     concurrency: o.concurrency ?? 3,
     bootTimeoutMs: o.bootTimeoutMs ?? 30_000,
+    publicKeys: [...new Set(o.publicKeys === undefined ? [] : typeof o.publicKeys === 'string' ? [o.publicKeys] : o.publicKeys)],
   };
 }
 

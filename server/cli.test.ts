@@ -1,10 +1,11 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPublicKey, verify } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PATHS, joinUrl, type CheckInResponse } from '../protocol/index.js';
+import { PATHS, base64url, decodePublicKey, fromBase64url, joinUrl, planStatement, type CheckInResponse } from '../protocol/index.js';
 import { fakeDist, writeDist } from './fake-dist.js';
 import { startServer, type RunningServer } from './node.js';
 
@@ -239,6 +240,49 @@ describe('startServer + updraft CLI (child process)', () => {
       const body = (await res.json()) as CheckInResponse;
       const task = body.status === 'update' ? body.plan.tasks.find((t) => t.kind === 'fetch') : undefined;
       expect(task && 'sources' in task && task.sources.at(-1)).toMatch(/^https:\/\/updates\.example\.com\/u\/v1\/blobs\/[0-9a-f]{64}$/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('keys generate writes a private key only the owner reads and a public key; serve --signing-key signs every plan with it', async () => {
+    const base = join(dir, 'keys', 'signing');
+    mkdirSync(join(dir, 'keys'));
+    const gen = await cli(['keys', 'generate', '--out', base, '--json']);
+    expect(gen.code).toBe(0);
+    const k = JSON.parse(gen.stdout) as { publicKey: string; keyId: string; privateKeyFile: string; publicKeyFile: string };
+    expect(statSync(`${base}.key`).mode & 0o777).toBe(0o600);
+    expect(readFileSync(`${base}.pub`, 'utf8').trim()).toBe(k.publicKey);
+    expect(k.publicKey).toMatch(/^ed25519:[A-Za-z0-9_-]{43}$/);
+    // A second generate must not destroy the key clients trust.
+    const again = await cli(['keys', 'generate', '--out', base]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^updraft: exists: /);
+    expect(readFileSync(`${base}.pub`, 'utf8').trim()).toBe(k.publicKey);
+
+    const notAKey = await cli(['serve', '--port', '0', '--data', join(dir, 'bad-key-data'), '--signing-key', `${base}.pub`]);
+    expect(notAKey.code).toBe(1);
+    expect(notAKey.stderr).toMatch(/^updraft: usage: .*signing\.pub: not a PEM private key/);
+
+    const data = join(dir, 'signed-data');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, UPDRAFT_SIGNING_KEY: `${base}.key` },
+    });
+    try {
+      const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      const d = await fakeDist({ 'index.html': '<h1>signed</h1>', 'assets/s.js': 's()' }, { app: 'signed' });
+      await writeDist(join(dir, 'signed'), d);
+      expect((await cli(['publish', join(dir, 'signed'), '--channel', 'stable', '--server', url, '--token', TOKEN])).code).toBe(0);
+      const res = await fetch(joinUrl(url, PATHS.checkIn), {
+        method: 'POST',
+        body: JSON.stringify({ client: 'client-signed-001', app: 'signed', channel: 'stable', release: null, caps: { sync: false, periodicSync: false } }),
+      });
+      const body = (await res.json()) as CheckInResponse;
+      if (body.status !== 'update') throw new Error('expected a plan');
+      expect(body.plan.signatures).toEqual([{ keyId: k.keyId, sig: expect.any(String) }]);
+      const raw = decodePublicKey(k.publicKey)!;
+      const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(raw) }, format: 'jwk' });
+      expect(verify(null, Buffer.from(planStatement(body.plan)), publicKey, Buffer.from(fromBase64url(body.plan.signatures![0]!.sig)!))).toBe(true);
     } finally {
       child.kill('SIGTERM');
     }

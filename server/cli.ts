@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ActivationPolicy, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
+import { generateKeyFiles, signerFromFiles } from './keys-command.js';
 import { startServer } from './node.js';
 import { redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
@@ -13,7 +14,8 @@ const HELP = `updraft — server-directed updates for web apps
 Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
-                  [--public-url URL] [--capacity JSON]
+                  [--public-url URL] [--capacity JSON] [--signing-key FILE]...
+  updraft keys generate [--out updraft-signing] [--force]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
                   [--minimum ID|none] [--app A] [--json]
@@ -31,6 +33,8 @@ serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blo
 (servers sharing one --db need one shared --data, or a CDN in front of one origin).
 --capacity '{"origin":{"bytesPerSecond":5e7,"requestsPerSecond":500}}' books download slots under a
 budget per source (origin, or a --cdn URL); servers sharing one --db book them against one budget.
+--signing-key (env UPDRAFT_SIGNING_KEY, comma-separated files) signs every plan; give two during a
+key rotation. keys generate writes <out>.key (keep it secret) and <out>.pub (the plugin's publicKeys).
 POLICY: next-navigation | prompt | immediate
 Errors print one line, \`updraft: <code>: <message>\`, and exit with status 1.`;
 
@@ -105,9 +109,12 @@ async function serve(argv: string[]): Promise<void> {
   const { values } = args(argv, {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
-    'public-url': { type: 'string' }, capacity: { type: 'string' },
+    'public-url': { type: 'string' }, capacity: { type: 'string' }, 'signing-key': { type: 'string', multiple: true },
   });
+  const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  const signer = await signerFromFiles(keyFiles);
   const running = await startServer({
+    signer,
     port: num(values.port, 'port', 0, 65535) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
@@ -250,7 +257,21 @@ async function status(argv: string[]): Promise<void> {
   console.log(parts.map((p) => formatStatus(p, { verbose: values.verbose ?? false })).join('\n\n'));
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish: publishCommand, rollout, status };
+async function keys(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
+  if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force]');
+  const k = await generateKeyFiles(values.out ?? 'updraft-signing', values.force ?? false);
+  if (values.json) return console.log(JSON.stringify(k));
+  if (values.quiet) return;
+  console.log(`${k.publicKey}
+key id ${k.keyId}
+private key: ${k.privateKeyFile} (keep it secret, off the build machine's public output)
+public key:  ${k.publicKeyFile}
+Next: updraft({ publicKeys: [<contents of ${k.publicKeyFile.split('/').pop()}>] }) in vite.config, and
+      updraft serve --signing-key ${k.privateKeyFile.split('/').pop()}`);
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, keys, publish: publishCommand, rollout, status };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

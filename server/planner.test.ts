@@ -38,7 +38,7 @@ const fetched = (d: ReturnType<typeof decide>) =>
 describe('decide: pause, roll back, minimum', () => {
   const C = '000000000000000c';
   const three = new Map(releases).set(C, { manifest: release(C, { 'index.html': '6', 'assets/shared.css': '3' }), seq: 3 });
-  const cases: { name: string; input: PlannerInput; to: string | null; activation?: ChannelState['activation'] }[] = [
+  const cases: { name: string; input: PlannerInput; to: string | null; activation?: ChannelState['activation']; rollback?: boolean }[] = [
     { name: 'paused: a client on previous gets no plan to the target', input: input({ channel: channel({ paused: true }) }), to: null },
     { name: 'paused: a client on the target stays', input: input({ channel: channel({ paused: true }), client: client({ release: B }) }), to: null },
     { name: 'paused: a client with the target staged stays', input: input({ channel: channel({ paused: true }), client: client({ release: A, staged: B }) }), to: null },
@@ -46,7 +46,7 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'paused, inside the bucket: no plan to the target', input: input({ channel: channel({ paused: true, percent: 50 }), bucket: () => 0 }), to: null },
     { name: 'paused, no previous: a first install gets nothing', input: input({ channel: channel({ paused: true, previous: null }), client: client({ release: null }) }), to: null },
     { name: 'resumed: the target again', input: input({ channel: channel({ paused: false }) }), to: B, activation: 'next-navigation' },
-    { name: 'rolled back: a client on the newer release gets the older one', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: B }) }), to: A, activation: 'next-navigation' },
+    { name: 'rolled back: a client on the newer release gets the older one', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: B }) }), to: A, activation: 'next-navigation', rollback: true },
     { name: 'rolled back: a client already on the older release stays', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: A }) }), to: null },
     { name: 'minimum above the client: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three }), to: C, activation: 'immediate' },
     { name: 'minimum equal to the client: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three, client: client({ release: B }) }), to: C, activation: 'next-navigation' },
@@ -55,11 +55,13 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'minimum, unknown client release: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: UNKNOWN }) }), to: C, activation: 'next-navigation' },
     { name: 'minimum = target, client older: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three }), to: C, activation: 'immediate' },
   ];
-  it.each(cases)('$name', ({ input: i, to, activation }) => {
+  it.each(cases)('$name', ({ input: i, to, activation, rollback }) => {
     const d = decide(i);
     expect(d.status === 'update' ? d.plan.to : null).toBe(to);
     if (d.status === 'update') {
       expect(d.plan.activation).toBe(activation);
+      // Only a move to a lower sequence is a rollback directive, which a SW needs to accept it.
+      expect(d.plan.rollback).toBe(rollback ?? false);
       expect(v.safeParse(CheckInResponse, d).success).toBe(true);
     }
   });
