@@ -11,6 +11,7 @@
 import { sha256Hex, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
 import type { SwContext } from './context.js';
+import { readCapped, TooLarge } from './read-capped.js';
 import { describeError } from './debug.js';
 import { backoff, originOf, parseRetryAfter } from './scheduler.js';
 import type { TaskRecord } from './store.js';
@@ -73,8 +74,12 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     }
     let bytes: ArrayBuffer;
     try {
-      bytes = await res.arrayBuffer();
+      bytes = await readCapped(res, task.size);
     } catch (e) {
+      if (e instanceof TooLarge) {
+        reject(`content ${source}: more than the ${task.size} bytes the plan states, cut off`);
+        continue;
+      }
       contentOnly = false;
       errors.push(`transport ${source}: ${describeError(e)}`);
       continue;

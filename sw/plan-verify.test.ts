@@ -237,3 +237,44 @@ describe('freshness and rollback protection', () => {
     expect(await offerAndCheck(a, rt, buildPlan(r2))).toMatchObject({ result: 'error', code: 'downgrade' });
   });
 });
+
+describe('endless data', () => {
+  it('a source sending more than the stated size is cut off after size + one chunk, reported, and the next source serves the part', async () => {
+    const { a, rt } = await installed([]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const [bigSha] = [...r2.blobs.keys()];
+    let pulled = 0;
+    let cancelled = false;
+    const chunk = new Uint8Array(64 * 1024).fill(120);
+    // Endless, without a Content-Length: only reading can tell.
+    const endless = () => new Response(new ReadableStream<Uint8Array>({
+      pull(c) { pulled += chunk.byteLength; c.enqueue(chunk); },
+      cancel() { cancelled = true; },
+    }));
+    for (const [sha, text] of r2.blobs) {
+      a.server.on(CDN + sha, sha === bigSha ? endless : new Response(text));
+      a.server.on(APP + 'v1/blobs/' + sha, new Response(text));
+    }
+    expect(await offerAndCheck(a, rt, buildPlan(r2))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+    expect(cancelled).toBe(true);
+    expect(pulled).toBeLessThanOrEqual(2 * chunk.byteLength);
+    expect(a.server.count(APP + 'v1/blobs/' + bigSha)).toBe(1);
+    expect(reportsSent(a)).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'rejected', code: 'content', message: expect.stringContaining('cut off') })]));
+  });
+
+  it('a Content-Length above the stated size is refused before any byte is read', async () => {
+    const { a, rt } = await installed([]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const [bigSha] = [...r2.blobs.keys()];
+    let pulled = 0;
+    for (const [sha, text] of r2.blobs) {
+      a.server.on(CDN + sha, sha === bigSha
+        ? () => new Response(new ReadableStream({ pull(c) { pulled++; c.enqueue(new Uint8Array(10)); } }), { headers: { 'content-length': '10000000000' } })
+        : new Response(text));
+      a.server.on(APP + 'v1/blobs/' + sha, new Response(text));
+    }
+    expect(await offerAndCheck(a, rt, buildPlan(r2))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect(pulled).toBeLessThanOrEqual(1); // a stream may be asked for its first chunk when made; none is read
+  });
+});

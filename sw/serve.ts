@@ -5,6 +5,7 @@
 import { joinUrl, PATHS, sha256Hex, type Asset } from '../protocol/index.js';
 import { partKey } from './adapter.js';
 import type { SwContext } from './context.js';
+import { readCapped } from './read-capped.js';
 import { describeError } from './debug.js';
 import { partResponse } from './fetch-part.js';
 
@@ -29,7 +30,7 @@ export async function refetchPart(ctx: SwContext, asset: Asset): Promise<Respons
     // cache would be replayed on every later refetch, long after the server serves the right bytes.
     const res = await ctx.adapter.fetch(url, { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const bytes = await res.arrayBuffer();
+    const bytes = await readCapped(res, asset.size);
     if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');
     await ctx.parts.put(key, partResponse(bytes)).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
     ctx.log.warn(`part ${asset.path} was missing, refetched`);
