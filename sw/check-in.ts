@@ -18,7 +18,7 @@ import { describeError } from './debug.js';
 import { broadcast } from './events.js';
 import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
 import { isBad } from './readiness.js';
-import { makeReport } from './reports.js';
+import { flushOutbox, makeReport } from './reports.js';
 import { backoff } from './scheduler.js';
 import { parseRetryAfter } from './scheduler.js';
 import type { StoredPlan, TaskRecord } from './store.js';
@@ -158,6 +158,8 @@ export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
     log.warn(`plan ${plan.planId} refused: ${problem.code}: ${problem.message}`);
     await store.addReports([makeReport(ctx, plan, 'failed', problem.code, problem.message)]);
     await broadcast(ctx, { name: 'failed', release: plan.to, code: problem.code, message: problem.message });
+    // Tell the server now: a refused plan is what an attack or a key mix-up looks like from there.
+    await flushOutbox(ctx).catch((e) => log.warn(`outbox: ${describeError(e)}`));
     throw new PlanRefused(problem);
   }
   await rememberSeq(ctx, plan);

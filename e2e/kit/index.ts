@@ -10,7 +10,7 @@ import { startTestServer, type TestServer } from './server.js';
 
 export { expect } from '@playwright/test';
 export { UpdraftDriver, TASKS_SYNC_TAG, CHECK_IN_SYNC_TAG, type WaitOptions } from './driver.js';
-export { startTestServer, type TestServer } from './server.js';
+export { startTestServer, type TestServer, type TestServerOptions } from './server.js';
 export { CHROMIUM_ARGS, chromiumExecutable, chromiumLaunchOptions } from './browser.js';
 
 export interface UpdraftFixtures {

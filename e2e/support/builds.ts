@@ -20,6 +20,12 @@ export const READINESS_BUILDS = {
 export type ReadinessBuild = keyof typeof READINESS_BUILDS;
 export type BuildName = DemoVersion | ReadinessBuild;
 
+/**
+ * The signing key pair of every e2e build, made fresh by global setup: each worker trusts the
+ * public key, and the harness signs plans with the private one unless a test says otherwise.
+ */
+export const E2E_KEY_BASE = resolve(BUILDS_DIR, 'keys/e2e-signing');
+
 export function buildDir(name: BuildName): string {
   return resolve(BUILDS_DIR, name);
 }

@@ -1,11 +1,26 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { resolve } from 'node:path';
 import { build } from 'vite';
-import { BUILDS_DIR, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, VERSIONS, buildDir, type BuildName } from './builds.js';
+import { generateKeyFiles } from '../../server/index.js';
+import { BUILDS_DIR, E2E_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, VERSIONS, buildDir, type BuildName } from './builds.js';
 
 /** Builds the demo PWA once per version with the real plugin; tests publish these directories. */
 export default async function globalSetup(): Promise<void> {
   rmSync(BUILDS_DIR, { recursive: true, force: true });
+  mkdirSync(dirname(E2E_KEY_BASE), { recursive: true });
+  // Every build trusts this key, so every e2e test runs with signed plans, as production should.
+  const { publicKey } = await generateKeyFiles(E2E_KEY_BASE);
+  process.env.UPDRAFT_DEMO_PUBLIC_KEYS = publicKey;
+  try {
+    await buildAll();
+  } finally {
+    // Workers inherit this process's environment; `npm start` in demo.spec.ts must build its own way.
+    delete process.env.UPDRAFT_DEMO_PUBLIC_KEYS;
+  }
+}
+
+async function buildAll(): Promise<void> {
   for (const version of VERSIONS) await demoBuild(version, { UPDRAFT_DEMO_VERSION: version });
   for (const [name, b] of Object.entries(READINESS_BUILDS)) {
     await demoBuild(name as BuildName, {

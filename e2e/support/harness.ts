@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
-import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
+import { BlobStore, createPlanSigner, createUpdateServer, loadSigningKey, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
-import { buildDir, type BuildName } from './builds.js';
+import { E2E_KEY_BASE, buildDir, type BuildName } from './builds.js';
 
 export const TOKEN = 'test-admin-token';
 
@@ -16,6 +16,13 @@ export interface HarnessOptions {
   cdn?: boolean;
   /** Seconds between check-ins the server asks for. @default 3600 */
   checkInInterval?: number;
+  /**
+   * PEM private keys the server signs plans with; `[]` for unsigned plans.
+   * @default the key every e2e build trusts (`E2E_KEY_BASE`)
+   */
+  signingKeys?: string[];
+  /** The server's clock, epoch ms. @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -61,6 +68,8 @@ export class Harness {
       token: TOKEN,
       cdn: this.cdn ? [this.cdn.url] : [],
       checkInInterval: this.#options.checkInInterval ?? 3600,
+      signer: createPlanSigner(await Promise.all((this.#options.signingKeys ?? [readFileSync(`${E2E_KEY_BASE}.key`, 'utf8')]).map((pem) => loadSigningKey(pem)))),
+      ...(this.#options.now ? { now: this.#options.now } : {}),
     });
     const app = new Hono();
     app.use('*', async (c, next) => {

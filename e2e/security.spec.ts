@@ -1,0 +1,192 @@
+/**
+ * The update path under attack, in Chromium. Every e2e build trusts the key global setup made
+ * (`E2E_KEY_BASE`); the harness signs with it. Attacks come from a network in the middle
+ * (`context.route` sees the service worker's requests) or from a server holding the wrong key.
+ * Each refused plan must leave the page on its running release, reported with its code.
+ */
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from '@playwright/test';
+import { planStatement, type CheckInResponse, type CheckInUpdate, type ErrorCode, type ReleaseManifest } from '../protocol/index.js';
+import { createPlanSigner, generateSigningKey, loadSigningKey } from '../server/index.js';
+import { expect, test, type UpdraftDriver } from './kit/index.js';
+import { E2E_KEY_BASE } from './support/builds.js';
+import { visitV1 } from './support/fault-kit.js';
+import { Harness } from './support/harness.js';
+
+/** Answers the worker's next check-ins with `edit(the server's answer)`. */
+async function rewriteCheckIns(context: BrowserContext, h: Harness, edit: (answer: CheckInResponse) => CheckInResponse | Promise<CheckInResponse>) {
+  await context.route(`${h.url}v1/check-in`, async (route) => {
+    const res = await route.fetch();
+    const answer = (await res.json()) as CheckInResponse;
+    await route.fulfill({ response: res, json: await edit(answer) });
+  });
+}
+
+/** The plan was refused with `code`: the check says so, nothing is stored, the server got the report, the page still runs `running`. */
+async function expectRefused(page: Page, updraft: UpdraftDriver, h: Harness, running: ReleaseManifest, target: string, code: ErrorCode) {
+  expect(await updraft.checkNow()).toMatchObject({ result: 'error', code });
+  await updraft.sync();
+  const s = await updraft.state();
+  expect(s.active).toBe(running.id);
+  expect(s.staged).toBeNull();
+  if (s.plan) expect(s.plan.to).toBe(running.id);
+  await expect.poll(async () => (await h.status()).reportCounts.filter((r) => r.release === target && r.event === 'failed').map((r) => r.code)).toEqual([code]);
+  await page.reload();
+  await expect(page.locator('#version')).toHaveText(running.version);
+  await page.locator('#load-about').click();
+  await expect(page.locator('#lazy')).toHaveAttribute('data-version', running.version);
+}
+
+test('a tampered plan (an extra source, another manifest) is refused with `signature`; nothing is fetched from the attacker', async ({ page, context, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    const evil = 'http://127.0.0.1:9/evil/';
+    let evilRequests = 0;
+    await context.route(`${evil}**`, (route) => {
+      evilRequests++;
+      return route.abort();
+    });
+    await rewriteCheckIns(context, h, (a) => {
+      if (a.status !== 'update') return a;
+      const tasks = a.plan.tasks.map((t) => (t.kind === 'fetch' ? { ...t, sources: [`${evil}${t.sha256}`, ...t.sources] } : t));
+      return { ...a, plan: { ...a.plan, tasks } };
+    });
+    await expectRefused(page, updraft, h, v1, v2.id, 'signature');
+    expect(evilRequests).toBe(0);
+    expect(h.cdn!.traffic.count(/./)).toBe(0);
+
+    // Another manifest under the same signatures: a changed entry document.
+    await context.unrouteAll({ behavior: 'wait' });
+    await rewriteCheckIns(context, h, (a) => (a.status === 'update' ? { ...a, plan: { ...a.plan, release: { ...a.plan.release, version: '2.0.0-evil' } } } : a));
+    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature' });
+
+    // The genuine plan still lands.
+    await context.unrouteAll({ behavior: 'wait' });
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a replayed older plan is refused with `downgrade` once the client runs a newer release', async ({ page, context, updraft }) => {
+  const h = await Harness.start();
+  try {
+    await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    // An attacker records the genuine, validly signed answer moving clients to 2.0.0 ...
+    let recorded: CheckInUpdate | null = null;
+    await rewriteCheckIns(context, h, (a) => {
+      if (a.status === 'update') recorded = a;
+      return a;
+    });
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    await context.unrouteAll({ behavior: 'wait' });
+    const v3 = await h.publish('3.0.0');
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v3.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v3.id);
+    await page.goto(h.url);
+    await expect(page.locator('#version')).toHaveText('3.0.0');
+    // ... and replays it later, to hold clients on the old release (with a known bug, say).
+    expect(recorded).not.toBeNull();
+    await rewriteCheckIns(context, h, () => recorded!);
+    await expectRefused(page, updraft, h, v3, v2.id, 'downgrade');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a downgrade without a rollback directive is refused; the server\'s signed rollback is followed', async ({ page, context, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    await page.goto(h.url);
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await h.publish('1.0.0'); // the channel goes back to 1.0.0: the server signs a rollback directive
+    // Someone holding the signing key (a leaked CI secret, a buggy signing path) drops the directive.
+    const signer = createPlanSigner([await loadSigningKey(readFileSync(`${E2E_KEY_BASE}.key`, 'utf8'))])!;
+    await rewriteCheckIns(context, h, (a) => {
+      if (a.status !== 'update') return a;
+      expect(a.plan.rollback).toBe(true);
+      const plan = { ...a.plan, rollback: false };
+      return { ...a, plan: { ...plan, signatures: signer(planStatement(plan)) } };
+    });
+    await expectRefused(page, updraft, h, v2, v1.id, 'downgrade');
+    await context.unrouteAll({ behavior: 'wait' });
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v1.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v1.id);
+  } finally {
+    await h.close();
+  }
+});
+
+test('an expired plan (a server clock three days behind: a frozen or replayed answer) is refused with `plan_expired`', async ({ page, updraft }) => {
+  const h = await Harness.start({ now: () => Date.now() - 3 * 86_400_000 });
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    await expectRefused(page, updraft, h, v1, v2.id, 'plan_expired');
+    expect(h.cdn!.traffic.count(/./)).toBe(0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('plans signed by a key the worker does not trust, or not signed at all, are refused with `signature`', async ({ page, updraft }) => {
+  const stranger = await generateSigningKey();
+  const h = await Harness.start({ signingKeys: [stranger.privatePem] });
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    await expectRefused(page, updraft, h, v1, v2.id, 'signature');
+    expect((await updraft.state()).log.join('\n')).toContain(stranger.keyId);
+  } finally {
+    await h.close();
+  }
+  const unsigned = await Harness.start({ signingKeys: [] });
+  try {
+    const v1 = await visitV1(page, updraft, unsigned);
+    const v2 = await unsigned.publish('2.0.0');
+    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature', message: 'plan is not signed' });
+    expect((await updraft.state()).active).toBe(v1.id);
+    await expect.poll(async () => (await unsigned.status()).reportCounts.filter((r) => r.release === v2.id && r.event === 'failed').map((r) => r.code)).toEqual(['signature']);
+  } finally {
+    await unsigned.close();
+  }
+});
+
+test('a part served larger than its signed size is cut off and rejected; the next source serves it and the update lands', async ({ page, context, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    const have = new Set(v1.assets.map((a) => a.sha256));
+    const part = v2.assets.find((a) => !have.has(a.sha256))!;
+    let served = 0;
+    await context.route(`${h.cdn!.url}v1/blobs/${part.sha256}`, (route) => {
+      served++;
+      return route.fulfill({ status: 200, body: Buffer.alloc(part.size + 8 * 1024 * 1024, 0x41), headers: { 'access-control-allow-origin': '*' } });
+    });
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
+    await updraft.sync();
+    await updraft.waitForRelease(v2.id);
+    expect(served).toBe(1);
+    expect(h.traffic.count(`/v1/blobs/${part.sha256}`)).toBe(1);
+    await expect.poll(async () => (await h.status()).reportCounts.filter((r) => r.release === v2.id && r.event === 'rejected').map((r) => r.code)).toEqual(['content']);
+    await page.goto(h.url);
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+  } finally {
+    await h.close();
+  }
+});
