@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { build } from 'vite';
+import { createPlanSigner, generateKeyFiles, loadSigningKey, type PlanSigner } from '../server/index.js';
 
 /** Everything the demo keeps lives under `.updraft/` (git-ignored): store, builds, token, version. */
 export const REPO = resolve(import.meta.dirname, '..');
@@ -39,9 +40,22 @@ export function serverUrl(): string {
   return readFileSync(SERVER_FILE, 'utf8').trim();
 }
 
+const KEY_BASE = resolve(HOME, 'signing');
+
+/** The demo's signing key pair (made on first start and kept): the build trusts it, the server signs with it. */
+export async function demoKeys(): Promise<{ publicKey: string; signer: PlanSigner }> {
+  if (!existsSync(`${KEY_BASE}.key`)) {
+    mkdirSync(HOME, { recursive: true });
+    await generateKeyFiles(KEY_BASE);
+  }
+  const key = await loadSigningKey(readFileSync(`${KEY_BASE}.key`, 'utf8'));
+  return { publicKey: key.publicKey, signer: createPlanSigner([key])! };
+}
+
 /** Builds the demo PWA at `version` with the Updraft plugin; returns the output directory. */
 export async function buildDemo(version: string): Promise<string> {
   const out = resolve(HOME, 'builds', version);
+  process.env.UPDRAFT_DEMO_PUBLIC_KEYS = (await demoKeys()).publicKey;
   process.env.UPDRAFT_DEMO_VERSION = version;
   process.env.UPDRAFT_DEMO_OUT = out;
   await build({ configFile: resolve(REPO, 'vite.config.ts'), logLevel: 'warn' });
