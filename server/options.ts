@@ -1,3 +1,5 @@
+import { AdminTokens } from './admin-auth.js';
+import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { BlobStore } from './blob-store.js';
 import { CheckInCache } from './check-in-cache.js';
@@ -9,8 +11,14 @@ export type { AutoPauseOptions, Budget };
 export interface UpdateServerOptions {
   store: Store;
   blobs: BlobStore;
-  /** Bearer token for `/v1/admin/*`. Without one, admin routes answer 401 `unauthorized`. */
+  /**
+   * A bearer token for `/v1/admin/*` holding every scope (`publish`, `rollout`, `read`): the
+   * single-token setup of earlier versions. Tokens from `updraft tokens create` (in the store) and
+   * `tokens` are accepted too; with none of them, admin routes answer 401 `unauthorized`.
+   */
   token?: string;
+  /** More bearer tokens, each with its scopes (`updraft serve --token-file`). Kept only as digests. */
+  tokens?: ConfigToken[];
   /** CDN base URLs mirroring `v1/blobs/`, listed before the origin in fetch sources. @default [] */
   cdn?: string[];
   /**
@@ -28,6 +36,8 @@ export interface UpdateServerOptions {
   serve?: { app?: string; channel?: string } | false;
   /** Max body of public JSON routes (check-in, reports), bytes. @default 1_048_576 */
   bodyLimit?: number;
+  /** Max admin JSON body (release manifest, missing-parts list, channel change), bytes; a manifest of 100k assets is ~20 MB. @default 67_108_864 (64 MiB) */
+  adminBodyLimit?: number;
   /** Max size of one admin blob upload (`PUT v1/admin/blobs/:sha256`), bytes; uploads stream to disk. @default 536_870_912 (512 MiB) */
   uploadLimit?: number;
   /**
@@ -74,7 +84,7 @@ export interface UpdateServerOptions {
 export interface ResolvedOptions {
   store: Store;
   blobs: BlobStore;
-  token: string | undefined;
+  tokens: AdminTokens;
   cdn: string[];
   publicUrl: string | null;
   checkInInterval: number;
@@ -82,6 +92,7 @@ export interface ResolvedOptions {
   planTtlMs: number;
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
+  adminBodyLimit: number;
   uploadLimit: number;
   maxInFlight: number;
   retryAfter: number;
@@ -99,7 +110,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   return {
     store: o.store,
     blobs: o.blobs,
-    token: o.token || undefined,
+    tokens: new AdminTokens(o.store, [...(o.token ? [{ token: o.token, scopes: SCOPES }] : []), ...(o.tokens ?? [])]),
     cdn: (o.cdn ?? []).map(withSlash),
     publicUrl: o.publicUrl ? withSlash(o.publicUrl) : null,
     checkInInterval: o.checkInInterval ?? 3600,
@@ -107,6 +118,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     planTtlMs: o.planTtlMs ?? 86_400_000,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
+    adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
     uploadLimit: o.uploadLimit ?? 512 * 1024 * 1024,
     maxInFlight: o.maxInFlight ?? 1024,
     retryAfter: o.retryAfter ?? 5,
