@@ -1,12 +1,13 @@
 import { AdminTokens } from './admin-auth.js';
 import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
+import type { SecurityHeadersOptions } from './security-headers.js';
 import type { BlobStore } from './blob-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
 
-export type { AutoPauseOptions, Budget };
+export type { AutoPauseOptions, Budget, SecurityHeadersOptions };
 
 export interface UpdateServerOptions {
   store: Store;
@@ -54,6 +55,15 @@ export interface UpdateServerOptions {
    */
   clientCheckIns?: { max: number; windowMs: number } | false;
   /**
+   * Report batches one client (by the first report's app and client id) may send per window, as
+   * `clientCheckIns`: beyond it, 429 `too_many_requests` with `Retry-After`. A SW sends a few per
+   * plan; this stops one looping client from filling the reports table. `false` turns it off.
+   * @default { max: 60, windowMs: 60_000 }
+   */
+  clientReports?: { max: number; windowMs: number } | false;
+  /** Headers of the served app (CSP, Referrer-Policy, CORP); the API's own are fixed. See `SecurityHeadersOptions`. */
+  securityHeaders?: SecurityHeadersOptions;
+  /**
    * Download budget per source: `origin` (this server) and each CDN base URL as given in `cdn`.
    * With it, each plan's fetches get `notBefore` times (and a first source) booked so the expected
    * load of every source stays under its budget and the rollout ends as early as it allows; a
@@ -97,6 +107,8 @@ export interface ResolvedOptions {
   maxInFlight: number;
   retryAfter: number;
   clientCheckIns: { max: number; windowMs: number } | false;
+  clientReports: { max: number; windowMs: number } | false;
+  securityHeaders: SecurityHeadersOptions;
   capacity: Record<string, Budget> | null;
   slotLedger: SlotLedger | SharedSlotLedger;
   checkInCache: CheckInCache;
@@ -123,6 +135,8 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     maxInFlight: o.maxInFlight ?? 1024,
     retryAfter: o.retryAfter ?? 5,
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
+    clientReports: o.clientReports ?? { max: 60, windowMs: 60_000 },
+    securityHeaders: o.securityHeaders ?? {},
     capacity: o.capacity ? resolveCapacity(o.capacity) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
     checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),
