@@ -337,11 +337,14 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
   /** Sets the session cookie and redirects to the page's own path, dropping the token from the URL. */
   const signIn = async (c: Context, who: Principal) => {
     if (!who.scopes.has('read')) return forbid(c);
+    const value = await tokens.session(who);
+    // Revoked between the check and now: no session for a token that no longer exists.
+    if (!value) return refuse(c, 'Wrong token.');
     const url = new URL(c.req.url);
     const flags = ['HttpOnly', 'SameSite=Strict', `Path=${url.pathname}`, `Max-Age=${COOKIE_MAX_AGE}`];
     if (url.protocol === 'https:') flags.push('Secure');
     secure(c, 303);
-    c.header('Set-Cookie', `${DASHBOARD_COOKIE}=${await tokens.session(who)}; ${flags.join('; ')}`);
+    c.header('Set-Cookie', `${DASHBOARD_COOKIE}=${value}; ${flags.join('; ')}`);
     c.header('Location', url.pathname);
     return c.body(null);
   };
