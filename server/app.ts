@@ -27,7 +27,9 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const app = new Hono();
   app.onError(onError);
   app.notFound(onNotFound);
-  app.use('*', securityHeaders(o.securityHeaders));
+  app.use('*', securityHeaders('app', o.securityHeaders));
+  app.use('/v1/*', securityHeaders('public'));
+  app.use('/v1/admin/*', securityHeaders('admin'));
 
   // Blob and release routes answer with Response objects of their own, which `c.header()` would not reach.
   const corsForResponses = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });

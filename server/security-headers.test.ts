@@ -9,7 +9,7 @@ import { BlobStore } from './blob-store.js';
 import { fakeDist } from './fake-dist.js';
 import { startServer } from './node.js';
 import type { UpdateServerOptions } from './options.js';
-import { headersFor, surfaceOf } from './security-headers.js';
+import { headersFor } from './security-headers.js';
 import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
 
 const TOKEN = 'headers-token';
@@ -28,7 +28,7 @@ async function published() {
   const store = openSqliteStore(dir);
   stores.push(store);
   const blobs = new BlobStore(join(dir, 'blobs'));
-  const d = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)' }, { version: '1', sw: 'self.x=1' });
+  const d = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'docs/v1/guide.html': '<p>guide</p>' }, { version: '1', sw: 'self.x=1' });
   for (const a of [...d.manifest.assets, d.manifest.sw!]) {
     await blobs.write(a.sha256, [d.files.get(a.path)!] as unknown as AsyncIterable<Uint8Array>);
     await store.putBlob(a.sha256, a.size);
@@ -42,15 +42,6 @@ async function published() {
 const checkIn = { method: 'POST', body: JSON.stringify({ client: 'client-head-01', app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false } }) };
 
 describe('surfaces', () => {
-  it('classifies paths relative to the mount point', () => {
-    const cases: [string, string][] = [
-      ['/v1/check-in', 'public'], ['v1/reports', 'public'], ['/v1/blobs/ab', 'public'], ['/v1/releases/x', 'public'], ['/v1/nope', 'public'],
-      ['/v1/admin/status', 'admin'], ['/v1/admin/dashboard', 'admin'], ['/v1/admin', 'admin'],
-      ['/', 'app'], ['/index.html', 'app'], ['/assets/v1/x.js', 'app'], ['/v1x', 'app'],
-    ];
-    for (const [path, surface] of cases) expect(surfaceOf(path), path).toBe(surface);
-  });
-
   it('the app gets a CSP only when one is configured', () => {
     expect(headersFor('app').map(([k]) => k)).not.toContain('Content-Security-Policy');
     expect(headersFor('app', { contentSecurityPolicy: "default-src 'self'" })).toContainEqual(['Content-Security-Policy', "default-src 'self'"]);
@@ -110,7 +101,7 @@ describe('security headers and CORS per route', () => {
 
   it('the served app: nosniff, CORP same-origin and a Referrer-Policy by default, no CSP unless configured, no CORS', async () => {
     const { app: make } = await published();
-    for (const path of ['/', '/assets/app-1.js', '/sw.js', '/updraft-release.json', '/missing.png']) {
+    for (const path of ['/', '/assets/app-1.js', '/docs/v1/guide.html', '/sw.js', '/updraft-release.json', '/missing.png']) {
       const res = await make().request(path);
       expect(res.headers.get('X-Content-Type-Options'), path).toBe('nosniff');
       expect(res.headers.get('Cross-Origin-Resource-Policy'), path).toBe('same-origin');
@@ -131,7 +122,7 @@ describe('security headers and CORS per route', () => {
     expect(api.headers.get('Cross-Origin-Resource-Policy')).toBe('cross-origin');
   });
 
-  it('mounted under a prefix, each path still gets its surface', async () => {
+  it('mounted under a prefix, each path still gets its surface; app files in a v1/ folder stay app files', async () => {
     const { app: make, d } = await published();
     const outer = new Hono().route('/updraft', make());
     const blob = await outer.request(`/updraft/${PATHS.blob(d.manifest.assets[0]!.sha256)}`);
@@ -140,9 +131,15 @@ describe('security headers and CORS per route', () => {
     const admin = await outer.request(`/updraft/${PATHS.adminStatus}`, { headers: auth });
     expect(admin.status).toBe(200);
     expect(admin.headers.get('Cross-Origin-Resource-Policy')).toBe('same-origin');
-    const page = await outer.request('/updraft/');
-    expect(page.headers.get('Cross-Origin-Resource-Policy')).toBe('same-origin');
-    expect(page.headers.get('Referrer-Policy')).toBe('strict-origin-when-cross-origin');
+    for (const path of ['/updraft/', '/updraft/docs/v1/guide.html']) {
+      const page = await outer.request(path);
+      expect(page.status, path).toBe(200);
+      expect(page.headers.get('Cross-Origin-Resource-Policy'), path).toBe('same-origin');
+      expect(page.headers.get('Referrer-Policy'), path).toBe('strict-origin-when-cross-origin');
+    }
+    const unknown = await outer.request('/updraft/v1/nope');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('Cross-Origin-Resource-Policy')).toBe('cross-origin');
   });
 
   it('over a real port: the same headers reach an HTTP client', async () => {

@@ -1,5 +1,4 @@
 import type { MiddlewareHandler } from 'hono';
-import { basePath } from 'hono/route';
 
 export interface SecurityHeadersOptions {
   /**
@@ -19,16 +18,8 @@ export interface SecurityHeadersOptions {
   crossOriginResourcePolicy?: 'same-origin' | 'same-site' | 'cross-origin';
 }
 
-/** Which part of the server answers a path: the public update API, the admin API, or the app. */
+/** Which part of the server answers: the public update API (`v1/*`), the admin API (`v1/admin/*`), or the app (the rest). */
 export type Surface = 'public' | 'admin' | 'app';
-
-/** `path` relative to where the update server is mounted, with or without its leading slash. */
-export function surfaceOf(path: string): Surface {
-  const p = path.replace(/^\/+/, '');
-  if (p === 'v1/admin' || p.startsWith('v1/admin/')) return 'admin';
-  if (p === 'v1' || p.startsWith('v1/')) return 'public';
-  return 'app';
-}
 
 /** The headers each surface gets (a route that sets one itself keeps its own, e.g. the dashboard's CSP). */
 export function headersFor(surface: Surface, o: SecurityHeadersOptions = {}): [string, string][] {
@@ -54,18 +45,21 @@ export function headersFor(surface: Surface, o: SecurityHeadersOptions = {}): [s
 }
 
 /**
- * Sets each surface's headers on every answer, errors and 404s included. They go in with
- * `c.header()` before the route runs (cheap: check-in answers stay light responses); routes that
- * build a Response of their own (parts, app files) get them afterwards, where missing.
+ * The headers of one surface, for `app.use(pattern, securityHeaders(surface))` on that surface's
+ * paths (app.ts: `*` for the app, `/v1/*` public, `/v1/admin/*` admin; a later one overrides an
+ * earlier one's values). Routes are matched relative to where the server is mounted, so no path
+ * parsing is needed per request.
+ *
+ * API headers go in with `c.header()` before the route runs (cheap: check-in answers stay light
+ * responses); a route that builds a Response of its own (parts, app files) gets them afterwards,
+ * where missing. Every surface sets CORP, so a response without it is one `c.header()` did not
+ * reach — or an app response, whose headers are only ever filled in afterwards.
  */
-export function securityHeaders(o: SecurityHeadersOptions = {}): MiddlewareHandler {
-  const bySurface: Record<Surface, [string, string][]> = { public: headersFor('public', o), admin: headersFor('admin', o), app: headersFor('app', o) };
+export function securityHeaders(surface: Surface, o: SecurityHeadersOptions = {}): MiddlewareHandler {
+  const headers = headersFor(surface, o);
   return async (c, next) => {
-    const prefix = basePath(c).replace(/\/$/, '');
-    const headers = bySurface[surfaceOf(c.req.path.slice(prefix.length))];
-    for (const [k, v] of headers) c.header(k, v);
+    if (surface !== 'app') for (const [k, v] of headers) c.header(k, v);
     await next();
-    // Every surface sets CORP: without it, the route answered with a Response `c.header()` did not reach.
     if (!c.res.headers.has('Cross-Origin-Resource-Policy')) {
       for (const [k, v] of headers) if (!c.res.headers.has(k)) c.res.headers.set(k, v);
     }
