@@ -15,7 +15,7 @@ const HELP = `updraft — server-directed updates for web apps
 Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
-                  [--public-url URL] [--capacity JSON]
+                  [--public-url URL] [--capacity JSON] [--token-file F] [--upload-limit BYTES] [--csp POLICY]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
                   [--minimum ID|none] [--app A] [--json]
