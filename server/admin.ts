@@ -4,13 +4,11 @@ import {
   ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, UpdraftError, checkManifestConsistency, parse,
   type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseSummary, type StatusResponse,
 } from '../protocol/index.js';
-import { adminAuth } from './admin-auth.js';
+import { adminAuth, requireScope, type AdminEnv } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { ChannelChange, StoredRelease } from './store.js';
 
-/** Admin JSON bodies (a manifest of 100k assets is ~20 MB); blob uploads stream to disk up to `uploadLimit`. */
-const ADMIN_JSON_LIMIT = 64 * 1024 * 1024;
 const RECENT_REPORTS = 50;
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -39,21 +37,29 @@ const summary = (r: StoredRelease): ReleaseSummary => ({
   parts: r.manifest.assets.length, bytes: r.manifest.assets.reduce((n, a) => n + a.size, 0),
 });
 
-export function adminRoutes(o: ResolvedOptions): Hono {
-  const app = new Hono();
-  app.use('/v1/admin/*', adminAuth(o.token));
+/**
+ * Every admin route names the scope it needs: `publish` (parts and releases), `rollout` (channel
+ * changes: rollout, pause, resume, minimum) or `read` (status). Authentication runs first for all
+ * of `v1/admin/*`: 401 `unauthorized` without a known token, then 403 `forbidden` without the scope.
+ */
+export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
+  app.use('/v1/admin/*', adminAuth(o.tokens));
   const jsonLimit = bodyLimit({
-    maxSize: ADMIN_JSON_LIMIT,
-    onError: (c) => errorResponse(c, new UpdraftError('body_too_large', `admin bodies are limited to ${ADMIN_JSON_LIMIT} bytes`)),
+    maxSize: o.adminBodyLimit,
+    onError: (c) => errorResponse(c, new UpdraftError('body_too_large', `admin bodies are limited to ${o.adminBodyLimit} bytes`)),
   });
+  const publish = requireScope('publish');
+  const rollout = requireScope('rollout');
+  const read = requireScope('read');
 
-  app.post(`/${PATHS.adminMissingBlobs}`, jsonLimit, async (c) => {
+  app.post(`/${PATHS.adminMissingBlobs}`, publish, jsonLimit, async (c) => {
     const { sha256s } = parse(MissingBlobsRequest, await readJson(c));
     const body: MissingBlobsResponse = { missing: await missingParts(o, sha256s) };
     return c.json(body);
   });
 
-  app.put('/v1/admin/blobs/:sha256', async (c) => {
+  app.put('/v1/admin/blobs/:sha256', publish, async (c) => {
     const sha256 = c.req.param('sha256');
     if (!SHA256.test(sha256)) throw new UpdraftError('invalid_hash', `not a lowercase hex sha256: ${sha256.slice(0, 80)}`);
     // Refuse a declared oversize body before writing a byte; a chunked one is cut off while streaming.
@@ -63,7 +69,7 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     return c.json(written, 201);
   });
 
-  app.post(`/${PATHS.adminReleases}`, jsonLimit, async (c) => {
+  app.post(`/${PATHS.adminReleases}`, publish, jsonLimit, async (c) => {
     const manifest = parse(ReleaseManifest, await readJson(c), 'release manifest');
     const problem = await checkManifestConsistency(manifest);
     if (problem) throw new UpdraftError('invalid_body', problem);
@@ -85,7 +91,7 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     return c.json(body, created ? 201 : 200);
   });
 
-  app.put('/v1/admin/channels/:name', jsonLimit, async (c) => {
+  app.put('/v1/admin/channels/:name', rollout, jsonLimit, async (c) => {
     const name = parse(Name, c.req.param('name'), 'channel name');
     const update = parse(ChannelUpdate, await readJson(c), 'channel update');
     const app = c.req.query('app') || undefined;
@@ -115,7 +121,7 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     return c.json(state);
   });
 
-  app.get(`/${PATHS.adminStatus}`, async (c) => {
+  app.get(`/${PATHS.adminStatus}`, read, async (c) => {
     const only = c.req.query('app') || undefined;
     const body: StatusResponse = {
       releases: (await o.store.listReleases(only)).map(summary),

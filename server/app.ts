@@ -10,8 +10,9 @@ import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { clientRateLimit, inFlightLimit } from './load-shedding.js';
 import { resolveOptions, type UpdateServerOptions } from './options.js';
-import { reportRoutes } from './reports.js';
 import { publicCors } from './public-cors.js';
+import { reportRoutes } from './reports.js';
+import { securityHeaders } from './security-headers.js';
 import { staticRoutes } from './static.js';
 
 /** Headers a cross-origin SW must be able to read (Retry-After drives its backoff; Content-Range its resumption). */
@@ -26,6 +27,9 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const app = new Hono();
   app.onError(onError);
   app.notFound(onNotFound);
+  app.use('*', securityHeaders('app', o.securityHeaders));
+  app.use('/v1/*', securityHeaders('public'));
+  app.use('/v1/admin/*', securityHeaders('admin'));
 
   // Blob and release routes answer with Response objects of their own, which `c.header()` would not reach.
   const corsForResponses = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
@@ -37,8 +41,11 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const perClient = o.clientCheckIns
     ? [clientRateLimit({ ...o.clientCheckIns, key: checkInClient, now: o.now })]
     : [];
+  const perReporter = o.clientReports
+    ? [clientRateLimit({ ...o.clientReports, key: reportClient, now: o.now })]
+    : [];
   app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient);
-  app.use(`/${PATHS.reports}`, anyOrigin, limit);
+  app.use(`/${PATHS.reports}`, anyOrigin, limit, ...perReporter);
   app.use('/v1/blobs/*', corsForResponses, shed);
   app.use('/v1/releases/*', corsForResponses);
 
@@ -61,6 +68,17 @@ async function checkInClient(c: Context): Promise<string | null> {
   try {
     const body = JSON.parse(await c.req.text()) as { app?: unknown; client?: unknown } | null;
     return v.is(ClientId, body?.client) && v.is(Name, body?.app) ? `${body.app}/${body.client}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A report batch's first `app/client` (a SW sends its own reports only), or null as `checkInClient`. */
+async function reportClient(c: Context): Promise<string | null> {
+  try {
+    const body = JSON.parse(await c.req.text()) as { reports?: { app?: unknown; client?: unknown }[] } | null;
+    const first = Array.isArray(body?.reports) ? body.reports[0] : undefined;
+    return v.is(ClientId, first?.client) && v.is(Name, first?.app) ? `${first.app}/${first.client}` : null;
   } catch {
     return null;
   }

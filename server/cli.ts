@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ActivationPolicy, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
+import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
 import { startServer } from './node.js';
-import { redactStoreLocation } from './open-store.js';
+import { openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import type { Budget } from './slot-ledger.js';
 import { formatBytes, formatStatus } from './status-format.js';
@@ -14,15 +16,20 @@ const HELP = `updraft — server-directed updates for web apps
 Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
-                  [--public-url URL] [--capacity JSON] [--signing-key FILE]...
+                  [--public-url URL] [--capacity JSON] [--token-file F] [--upload-limit BYTES] [--csp POLICY]
+                  [--signing-key FILE]...
   updraft keys generate [--out updraft-signing] [--force]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
                   [--minimum ID|none] [--app A] [--json]
   updraft status  [--app A] [--json] [--verbose]
+  updraft tokens  create --scope publish,rollout,read|all [--name N] [--data .updraft] [--db postgres://...] [--json]
+  updraft tokens  list [--data .updraft] [--db postgres://...] [--json]
+  updraft tokens  revoke <id> [--data .updraft] [--db postgres://...]
 
 Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/)
-        --token T    (env UPDRAFT_TOKEN)
+        --token T    (env UPDRAFT_TOKEN): publish needs the publish scope (and rollout with --channel),
+                     rollout the rollout scope, status the read scope
         -q, --quiet  print nothing but errors (--json output still prints)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
 publish --channel without --percent sets 100%. rollout keeps omitted fields; --release of an older
@@ -31,6 +38,11 @@ release rolls back (every client, 100% unless --percent); a new --release resume
 publish shows progress on stderr when it is a terminal; --progress forces it, --quiet hides it.
 serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blobs stay under --data
 (servers sharing one --db need one shared --data, or a CDN in front of one origin).
+serve --token T (or UPDRAFT_TOKEN) is a token with every scope; --token-file F (or UPDRAFT_TOKEN_FILE)
+holds more, one "<scopes> <token>" a line; tokens created with \`updraft tokens create\` (stored as
+SHA-256 hashes in --data/--db, printed once) count at once, and revoke ends them at once.
+--upload-limit BYTES caps one part upload (default 512 MiB); --csp POLICY sets a Content-Security-Policy
+on the served app (none by default).
 --capacity '{"origin":{"bytesPerSecond":5e7,"requestsPerSecond":500}}' books download slots under a
 budget per source (origin, or a --cdn URL); servers sharing one --db book them against one budget.
 --signing-key (env UPDRAFT_SIGNING_KEY, comma-separated files) signs every plan; give two during a
@@ -85,7 +97,12 @@ function publicUrl(value: string): string {
   return url.href;
 }
 
-/** `--capacity '{"origin":{"bytesPerSecond":5e7}}'`: download budget per source (checked by resolveOptions). */
+/** `serve --token T (or UPDRAFT_TOKEN) is a token with every scope; --token-file F (or UPDRAFT_TOKEN_FILE)
+holds more, one "<scopes> <token>" a line; tokens created with \`updraft tokens create\` (stored as
+SHA-256 hashes in --data/--db, printed once) count at once, and revoke ends them at once.
+--upload-limit BYTES caps one part upload (default 512 MiB); --csp POLICY sets a Content-Security-Policy
+on the served app (none by default).
+--capacity '{"origin":{"bytesPerSecond":5e7}}'`: download budget per source (checked by resolveOptions). */
 function capacity(value: string): Record<string, Budget> {
   let parsed: unknown;
   try {
@@ -109,8 +126,11 @@ async function serve(argv: string[]): Promise<void> {
   const { values } = args(argv, {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
-    'public-url': { type: 'string' }, capacity: { type: 'string' }, 'signing-key': { type: 'string', multiple: true },
+    'public-url': { type: 'string' }, capacity: { type: 'string' }, 'token-file': { type: 'string' }, 'upload-limit': { type: 'string' },
+    csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true },
   });
+  const tokenFile = values['token-file'] ?? process.env.UPDRAFT_TOKEN_FILE;
+  const uploadLimit = num(values['upload-limit'], 'upload-limit', 1);
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
   const running = await startServer({
@@ -120,6 +140,9 @@ async function serve(argv: string[]): Promise<void> {
     dataDir: values.data ?? '.updraft',
     ...(values.db ? { db: values.db } : {}),
     token: values.token ?? process.env.UPDRAFT_TOKEN,
+    ...(tokenFile ? { tokens: await readTokenFile(tokenFile) } : {}),
+    ...(uploadLimit !== undefined ? { uploadLimit } : {}),
+    ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
     cdn: values.cdn ?? [],
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
     spreadMs: num(values['spread-ms'], 'spread-ms', 0),
@@ -271,7 +294,74 @@ Next: updraft({ publicKeys: [<contents of ${k.publicKeyFile.split('/').pop()}>] 
       updraft serve --signing-key ${k.privateKeyFile.split('/').pop()}`);
 }
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, keys, publish: publishCommand, rollout, status };
+/** `--token-file`: read once at start; a bad line stops the server from starting rather than leaving a token unusable. */
+async function readTokenFile(file: string): Promise<ConfigToken[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError('io', `cannot read token file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseTokenFile(text);
+  } catch (err) {
+    throw new CliError('usage', `token file ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * `tokens create|list|revoke`: straight on the store (as \`serve\` opens it), not over HTTP, so
+ * the first token needs no token. Only the SHA-256 is stored; the token is printed once.
+ */
+async function tokens(argv: string[]): Promise<void> {
+  const { values, positionals } = args(argv, {
+    scope: { type: 'string' }, name: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const [action, ...rest] = positionals;
+  if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new CliError('usage', 'tokens takes create, list or revoke');
+  if (action === 'revoke' ? rest.length !== 1 : rest.length !== 0) throw new CliError('usage', action === 'revoke' ? 'tokens revoke takes exactly one <id>' : `tokens ${action} takes no arguments`);
+  if (action !== 'create' && (values.scope !== undefined || values.name !== undefined)) throw new CliError('usage', '--scope and --name go with tokens create');
+  let scopes: Scope[] = [];
+  if (action === 'create') {
+    if (!values.scope) throw new CliError('usage', `tokens create needs --scope (${SCOPES.join(', ')} or all, comma-separated)`);
+    try {
+      scopes = parseScopes(values.scope);
+    } catch (err) {
+      throw new CliError('usage', `--scope: ${(err as Error).message}`);
+    }
+  }
+  const location = values.db ?? values.data ?? '.updraft';
+  const store = await openStore(location).catch((err: Error) => {
+    throw new CliError('db', `cannot open ${redactStoreLocation(location)}: ${err.message}`);
+  });
+  try {
+    if (action === 'create') {
+      const { token, stored } = generateToken(scopes, values.name ?? null, Date.now());
+      await store.insertToken(stored);
+      if (values.json) console.log(JSON.stringify({ token, id: stored.id, scopes: stored.scopes, name: stored.name }));
+      else {
+        // The token on stdout alone (scripts capture it); what it is on stderr.
+        console.log(token);
+        if (!values.quiet) stderr.write(`token ${stored.id} (${stored.scopes.join(', ')}${stored.name ? `, ${stored.name}` : ''}): shown once, only its SHA-256 is stored\n`);
+      }
+    } else if (action === 'list') {
+      const list = (await store.listTokens()).map(({ sha256: _, ...t }) => t);
+      if (values.json) console.log(JSON.stringify(list));
+      else if (!values.quiet) {
+        for (const t of list) console.log(`${t.id}  ${t.scopes.join(',')}  ${new Date(t.createdAt).toISOString()}${t.name ? `  ${t.name}` : ''}`);
+        if (list.length === 0) console.log('no tokens (updraft tokens create --scope ...)');
+      }
+    } else {
+      const id = rest[0]!;
+      if (!(await store.deleteToken(id))) throw new CliError('not_found', `no token ${id}`);
+      if (!values.quiet) console.log(`revoked ${id}`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, keys, tokens, publish: publishCommand, rollout, status };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

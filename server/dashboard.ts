@@ -1,6 +1,9 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { ChannelState, StatusResponse } from '../protocol/index.js';
+import { bearerToken } from './admin-auth.js';
+import type { Principal } from './admin-token.js';
+import { jsonBodyLimit } from './json-body-limit.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -8,10 +11,11 @@ import type { ResolvedOptions } from './options.js';
  * release over time, download/activation/failure counts, failure reasons, paused state. Charts are
  * server-rendered inline SVG; the page loads nothing else and runs no script (its CSP says so).
  *
- * A browser cannot send a bearer header on navigation, so the page also accepts the admin token
- * once, as `?token=` or from its login form, answers with a cookie (HttpOnly, SameSite=Strict,
- * scoped to the page's path) holding an HMAC of the token — never the token itself — and redirects
- * to the bare URL so the token does not stay in the address bar or history. The bearer header
+ * It needs a token with the `read` scope. A browser cannot send a bearer header on navigation, so
+ * the page also accepts the token once, as `?token=` or from its login form, answers with a
+ * cookie (HttpOnly, SameSite=Strict, scoped to the page's path) holding the token's id and an HMAC
+ * of its digest — never the token itself — and redirects to the bare URL so the token does not
+ * stay in the address bar or history. Revoking the token ends its sessions. The bearer header
  * works too (curl, tests).
  *
  * Mount it before `adminRoutes`: their bearer guard covers `/v1/admin/*`, and the dashboard answers
@@ -25,10 +29,8 @@ export const SERIES_REPORTS = 20_000;
 const BUCKETS = 24;
 const COOKIE_MAX_AGE = 12 * 3600;
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-/** The cookie's value: proves the token was presented without being the token. */
-const session = (token: string) => createHmac('sha256', token).update('updraft-dashboard-v1').digest('base64url');
-const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+/** The sign-in form's body limit, bytes. */
+const FORM_LIMIT = 4096;
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -304,7 +306,7 @@ function loginPage(message: string, action: string): string {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-function secure(c: Context, status: 200 | 401 | 303 = 200): void {
+function secure(c: Context, status: 200 | 401 | 403 | 303 = 200): void {
   c.status(status);
   c.header('Content-Security-Policy', CSP);
   c.header('Cache-Control', 'no-store');
@@ -322,24 +324,27 @@ function readCookie(c: Context, name: string): string | undefined {
 
 export function dashboardRoutes(o: ResolvedOptions): Hono {
   const app = new Hono();
-  const token = o.token;
-  const expectedSession = token ? session(token) : null;
+  const tokens = o.tokens;
 
-  const authorized = (c: Context): boolean => {
-    if (!token || !expectedSession) return false;
-    const bearer = /^Bearer\s+(.+)$/i.exec(c.req.header('Authorization') ?? '')?.[1]?.trim();
-    if (bearer !== undefined) return same(bearer, token);
+  /** Who the request is (bearer header, else session cookie), or null. */
+  const principal = async (c: Context): Promise<Principal | null> => {
+    const bearer = bearerToken(c);
+    if (bearer !== undefined) return tokens.verify(bearer);
     const cookie = readCookie(c, DASHBOARD_COOKIE);
-    return cookie !== undefined && same(cookie, expectedSession);
+    return cookie === undefined ? null : tokens.fromSession(cookie);
   };
 
   /** Sets the session cookie and redirects to the page's own path, dropping the token from the URL. */
-  const signIn = (c: Context) => {
+  const signIn = async (c: Context, who: Principal) => {
+    if (!who.scopes.has('read')) return forbid(c);
+    const value = await tokens.session(who);
+    // Revoked between the check and now: no session for a token that no longer exists.
+    if (!value) return refuse(c, 'Wrong token.');
     const url = new URL(c.req.url);
     const flags = ['HttpOnly', 'SameSite=Strict', `Path=${url.pathname}`, `Max-Age=${COOKIE_MAX_AGE}`];
     if (url.protocol === 'https:') flags.push('Secure');
     secure(c, 303);
-    c.header('Set-Cookie', `${DASHBOARD_COOKIE}=${expectedSession}; ${flags.join('; ')}`);
+    c.header('Set-Cookie', `${DASHBOARD_COOKIE}=${value}; ${flags.join('; ')}`);
     c.header('Location', url.pathname);
     return c.body(null);
   };
@@ -349,14 +354,20 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
     c.header('WWW-Authenticate', 'Bearer realm="updraft"');
     return c.html(loginPage(message, new URL(c.req.url).pathname));
   };
+  const forbid = (c: Context) => {
+    secure(c, 403);
+    return c.html(loginPage('This token lacks the read scope the dashboard needs.', new URL(c.req.url).pathname));
+  };
 
   app.get(`/${DASHBOARD_PATH}`, async (c) => {
-    if (!token) return refuse(c, 'The admin API is disabled: start the server with a token.');
     const presented = c.req.query('token');
     if (presented !== undefined) {
-      return same(presented, token) ? signIn(c) : refuse(c, 'Wrong token.');
+      const who = await tokens.verify(presented);
+      return who ? signIn(c, who) : refuse(c, 'Wrong token.');
     }
-    if (!authorized(c)) return refuse(c, 'Sign in with the admin token.');
+    const who = await principal(c);
+    if (!who) return refuse(c, 'Sign in with an admin token (read scope).');
+    if (!who.scopes.has('read')) return forbid(c);
     const now = o.now();
     const status = await loadStatus(o);
     const apps = [...new Set(status.channels.map((ch) => ch.app))];
@@ -370,11 +381,12 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
     return c.html(renderDashboard(channelViews({ status, reports, clients, now }), now));
   });
 
-  app.post(`/${DASHBOARD_PATH}`, async (c) => {
-    if (!token) return refuse(c, 'The admin API is disabled: start the server with a token.');
+  // The sign-in form holds one token: a few KiB is plenty, and parseBody would otherwise read any size.
+  app.post(`/${DASHBOARD_PATH}`, jsonBodyLimit(FORM_LIMIT), async (c) => {
     const form = await c.req.parseBody().catch(() => ({} as Record<string, unknown>));
     const presented = typeof form['token'] === 'string' ? form['token'] : '';
-    return same(presented, token) ? signIn(c) : refuse(c, 'Wrong token.');
+    const who = presented ? await tokens.verify(presented) : null;
+    return who ? signIn(c, who) : refuse(c, 'Wrong token.');
   });
   return app;
 }

@@ -1,5 +1,8 @@
 export { createUpdateServer } from './app.js';
 export type { UpdateServerOptions, ResolvedOptions } from './options.js';
+export { SCOPES, generateToken, hashToken, parseScopes, parseTokenFile, type Scope, type StoredToken, type ConfigToken, type Principal } from './admin-token.js';
+export { AdminTokens } from './admin-auth.js';
+export { headersFor, securityHeaders, type SecurityHeadersOptions, type Surface } from './security-headers.js';
 export { startServer, type StartServerOptions, type RunningServer } from './node.js';
 export type { Store, StoredRelease, ClientRecord, InsertReleaseResult, ChannelChange, ReleaseHealth } from './store.js';
 export { autoPause, pauseReason, type AutoPauseOptions } from './auto-pause.js';

@@ -177,3 +177,61 @@ describe('per-client check-in rate (429 too_many_requests)', () => {
     for (let i = 0; i < 61; i++) expect((await off.request(`/${PATHS.checkIn}`, checkIn('client-loop-02'))).status).toBe(200);
   });
 });
+
+describe('per-client report rate (429 too_many_requests)', () => {
+  const report = (client: string) => ({
+    method: 'POST',
+    body: JSON.stringify({ reports: [{ client, app: 'demo', release: 'a'.repeat(16), event: 'downloaded', at: 1 }] }),
+  });
+
+  it('the batch past max in a window gets 429 with Retry-After and nothing is stored; other clients and the next window are fine', async () => {
+    let now = 1_700_000_000_000;
+    const { app: make, store } = await setup();
+    const app = make({ clientReports: { max: 2, windowMs: 30_000 }, now: () => now });
+    for (let i = 0; i < 2; i++) expect((await app.request(`/${PATHS.reports}`, report('client-loop-01'))).status).toBe(202);
+    now += 10_000;
+    const res = await app.request(`/${PATHS.reports}`, report('client-loop-01'));
+    expect(res.status).toBe(429);
+    expect(await codeOf(res)).toBe('too_many_requests');
+    const retryAfter = Number(res.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThanOrEqual(20);
+    expect(retryAfter).toBeLessThanOrEqual(30);
+    // A cross-origin SW must be able to read the Retry-After.
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(res.headers.get('Access-Control-Expose-Headers')).toMatch(/Retry-After/);
+    expect((await store.recentReports(10)).length).toBe(2);
+    // Check-ins have their own window: a client that reported a lot still checks in.
+    expect((await app.request(`/${PATHS.checkIn}`, checkIn('client-loop-01'))).status).toBe(200);
+    expect((await app.request(`/${PATHS.reports}`, report('client-calm-01'))).status).toBe(202);
+    now += 20_000;
+    expect((await app.request(`/${PATHS.reports}`, report('client-loop-01'))).status).toBe(202);
+  });
+
+  it('is on by default (60 a minute) and can be turned off', async () => {
+    const { app: make } = await setup();
+    const on = make({});
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i++) statuses.push((await on.request(`/${PATHS.reports}`, report('client-loop-02'))).status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(60);
+    expect(statuses.at(-1)).toBe(429);
+    const off = make({ clientReports: false });
+    for (let i = 0; i < 61; i++) expect((await off.request(`/${PATHS.reports}`, report('client-loop-03'))).status).toBe(202);
+  });
+
+  it('over real HTTP: the 429 and its Retry-After reach the client', async () => {
+    const { dir, store, blobs } = await setup();
+    const server = await startServer({ store, blobs, dataDir: dir, serve: false, clientReports: { max: 1, windowMs: 60_000 } });
+    try {
+      const url = new URL(PATHS.reports, server.url);
+      const first = await fetch(url, report('client-real-01'));
+      await first.arrayBuffer();
+      expect(first.status).toBe(202);
+      const second = await fetch(url, report('client-real-01'));
+      expect(second.status).toBe(429);
+      expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(59);
+      expect(await codeOf(second)).toBe('too_many_requests');
+    } finally {
+      await server.close();
+    }
+  });
+});

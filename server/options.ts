@@ -1,17 +1,26 @@
+import { AdminTokens } from './admin-auth.js';
+import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
+import type { SecurityHeadersOptions } from './security-headers.js';
 import type { BlobStore } from './blob-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import type { PlanSigner } from './plan-signer.js';
 import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
 
-export type { AutoPauseOptions, Budget };
+export type { AutoPauseOptions, Budget, SecurityHeadersOptions };
 
 export interface UpdateServerOptions {
   store: Store;
   blobs: BlobStore;
-  /** Bearer token for `/v1/admin/*`. Without one, admin routes answer 401 `unauthorized`. */
+  /**
+   * A bearer token for `/v1/admin/*` holding every scope (`publish`, `rollout`, `read`): the
+   * single-token setup of earlier versions. Tokens from `updraft tokens create` (in the store) and
+   * `tokens` are accepted too; with none of them, admin routes answer 401 `unauthorized`.
+   */
   token?: string;
+  /** More bearer tokens, each with its scopes (`updraft serve --token-file`). Kept only as digests. */
+  tokens?: ConfigToken[];
   /** CDN base URLs mirroring `v1/blobs/`, listed before the origin in fetch sources. @default [] */
   cdn?: string[];
   /**
@@ -29,6 +38,8 @@ export interface UpdateServerOptions {
   serve?: { app?: string; channel?: string } | false;
   /** Max body of public JSON routes (check-in, reports), bytes. @default 1_048_576 */
   bodyLimit?: number;
+  /** Max admin JSON body (release manifest, missing-parts list, channel change), bytes; a manifest of 100k assets is ~20 MB. @default 67_108_864 (64 MiB) */
+  adminBodyLimit?: number;
   /** Max size of one admin blob upload (`PUT v1/admin/blobs/:sha256`), bytes; uploads stream to disk. @default 536_870_912 (512 MiB) */
   uploadLimit?: number;
   /**
@@ -44,6 +55,15 @@ export interface UpdateServerOptions {
    * @default { max: 60, windowMs: 60_000 }
    */
   clientCheckIns?: { max: number; windowMs: number } | false;
+  /**
+   * Report batches one client (by the first report's app and client id) may send per window, as
+   * `clientCheckIns`: beyond it, 429 `too_many_requests` with `Retry-After`. A SW sends a few per
+   * plan; this stops one looping client from filling the reports table. `false` turns it off.
+   * @default { max: 60, windowMs: 60_000 }
+   */
+  clientReports?: { max: number; windowMs: number } | false;
+  /** Headers of the served app (CSP, Referrer-Policy, CORP); the API's own are fixed. See `SecurityHeadersOptions`. */
+  securityHeaders?: SecurityHeadersOptions;
   /**
    * Download budget per source: `origin` (this server) and each CDN base URL as given in `cdn`.
    * With it, each plan's fetches get `notBefore` times (and a first source) booked so the expected
@@ -82,7 +102,7 @@ export interface UpdateServerOptions {
 export interface ResolvedOptions {
   store: Store;
   blobs: BlobStore;
-  token: string | undefined;
+  tokens: AdminTokens;
   cdn: string[];
   publicUrl: string | null;
   checkInInterval: number;
@@ -90,10 +110,13 @@ export interface ResolvedOptions {
   planTtlMs: number;
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
+  adminBodyLimit: number;
   uploadLimit: number;
   maxInFlight: number;
   retryAfter: number;
   clientCheckIns: { max: number; windowMs: number } | false;
+  clientReports: { max: number; windowMs: number } | false;
+  securityHeaders: SecurityHeadersOptions;
   capacity: Record<string, Budget> | null;
   slotLedger: SlotLedger | SharedSlotLedger;
   checkInCache: CheckInCache;
@@ -108,7 +131,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   return {
     store: o.store,
     blobs: o.blobs,
-    token: o.token || undefined,
+    tokens: new AdminTokens(o.store, [...(o.token ? [{ token: o.token, scopes: SCOPES }] : []), ...(o.tokens ?? [])]),
     cdn: (o.cdn ?? []).map(withSlash),
     publicUrl: o.publicUrl ? withSlash(o.publicUrl) : null,
     checkInInterval: o.checkInInterval ?? 3600,
@@ -116,10 +139,13 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     planTtlMs: o.planTtlMs ?? 86_400_000,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
+    adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
     uploadLimit: o.uploadLimit ?? 512 * 1024 * 1024,
     maxInFlight: o.maxInFlight ?? 1024,
     retryAfter: o.retryAfter ?? 5,
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
+    clientReports: o.clientReports ?? { max: 60, windowMs: 60_000 },
+    securityHeaders: o.securityHeaders ?? {},
     capacity: o.capacity ? resolveCapacity(o.capacity) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
     checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),

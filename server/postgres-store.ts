@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import { isScope, type StoredToken } from './admin-token.js';
 import { nextChannel } from './channel-change.js';
 import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
 
@@ -82,6 +83,14 @@ CREATE TABLE IF NOT EXISTS blobs (
   size BIGINT NOT NULL,
   stored_at BIGINT NOT NULL
 );
+-- Admin tokens: the SHA-256 of each, never the token. A new table only (older servers ignore it).
+CREATE TABLE IF NOT EXISTS updraft_tokens (
+  id ${TEXT} PRIMARY KEY,
+  sha256 TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  name TEXT,
+  created_at BIGINT NOT NULL
+);
 -- PostgresSlotLedger: load booked per source and time bucket, and each client's reserved slots.
 -- New tables only (older servers ignore them), so no schema version of their own.
 CREATE TABLE IF NOT EXISTS updraft_slots (
@@ -119,6 +128,9 @@ CREATE TRIGGER releases_changed AFTER INSERT OR UPDATE OR DELETE ON releases FOR
 DROP TRIGGER IF EXISTS channels_changed ON channels;
 CREATE TRIGGER channels_changed AFTER INSERT OR UPDATE OR DELETE ON channels FOR EACH STATEMENT EXECUTE FUNCTION updraft_changed();
 `;
+
+interface TokenRow { id: string; sha256: string; scopes: string; name: string | null; created_at: number }
+const toToken = (r: TokenRow): StoredToken => ({ id: r.id, sha256: r.sha256, scopes: r.scopes.split(',').filter(isScope), name: r.name, createdAt: r.created_at });
 
 interface ReleaseRow { manifest: string; seq: number; published_at: number }
 interface ChannelRow {
@@ -447,6 +459,25 @@ export class PostgresStore implements Store {
 
   async hasBlobs(sha256s: readonly string[]): Promise<boolean> {
     return (await this.missingBlobs(sha256s)).length === 0;
+  }
+
+  async insertToken(t: StoredToken): Promise<void> {
+    await this.pool.query('INSERT INTO updraft_tokens (id, sha256, scopes, name, created_at) VALUES ($1, $2, $3, $4, $5)', [t.id, t.sha256, t.scopes.join(','), t.name, t.createdAt]);
+  }
+
+  async getToken(id: string): Promise<StoredToken | null> {
+    const { rows } = await this.pool.query<TokenRow>('SELECT * FROM updraft_tokens WHERE id = $1', [id]);
+    return rows[0] ? toToken(rows[0]) : null;
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    const { rows } = await this.pool.query<TokenRow>('SELECT * FROM updraft_tokens ORDER BY created_at, id');
+    return rows.map(toToken);
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query('DELETE FROM updraft_tokens WHERE id = $1', [id]);
+    return (rowCount ?? 0) > 0;
   }
 
   async close(): Promise<void> {

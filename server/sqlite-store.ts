@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
 import { nextChannel } from './channel-change.js';
+import { isScope, type StoredToken } from './admin-token.js';
 import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
@@ -68,7 +69,18 @@ CREATE TABLE IF NOT EXISTS blobs (
   size INTEGER NOT NULL,
   stored_at INTEGER NOT NULL
 );
+-- Admin tokens: the SHA-256 of each, never the token. A new table only (older servers ignore it).
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY,
+  sha256 TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  name TEXT,
+  created_at INTEGER NOT NULL
+);
 `;
+
+interface TokenRow { id: string; sha256: string; scopes: string; name: string | null; created_at: number }
+const toToken = (r: TokenRow): StoredToken => ({ id: r.id, sha256: r.sha256, scopes: r.scopes.split(',').filter(isScope), name: r.name, createdAt: r.created_at });
 
 interface ReleaseRow { manifest: string; seq: number; published_at: number }
 interface ChannelRow {
@@ -264,6 +276,23 @@ export class SqliteStore implements Store {
 
   async hasBlobs(sha256s: readonly string[]): Promise<boolean> {
     return (await this.missingBlobs(sha256s)).length === 0;
+  }
+
+  async insertToken(t: StoredToken): Promise<void> {
+    this.db.prepare('INSERT INTO tokens (id, sha256, scopes, name, created_at) VALUES (?, ?, ?, ?, ?)').run(t.id, t.sha256, t.scopes.join(','), t.name, t.createdAt);
+  }
+
+  async getToken(id: string): Promise<StoredToken | null> {
+    const row = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    return row ? toToken(row) : null;
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken);
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes > 0;
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Report } from '../protocol/index.js';
+import { generateToken } from './admin-token.js';
 import { fakeDist } from './fake-dist.js';
 import type { ClientRecord, Store } from './store.js';
 
@@ -232,6 +233,28 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.missingBlobs([hashes[2]!, hashes[3]!, hashes[3]!])).toEqual([hashes[3]]);
       expect(await store.hasBlobs(hashes.slice(0, 3))).toBe(true);
       expect(await store.hasBlobs([])).toBe(true);
+    });
+
+    it('tokens: stored by id with hash and scopes, seen by a second handle, kept across a restart, deleted once', async () => {
+      const a = generateToken(['publish', 'rollout'], 'ci', 10).stored;
+      const b = generateToken(['read'], null, 11).stored;
+      await store.insertToken(a);
+      // Another process (`updraft tokens create` beside a running server) sees it at once.
+      const other = await open();
+      await other.insertToken(b);
+      expect(await store.getToken(a.id)).toEqual(a);
+      expect(await store.getToken(b.id)).toEqual({ id: b.id, sha256: b.sha256, scopes: ['read'], name: null, createdAt: 11 });
+      expect(await store.getToken('0'.repeat(16))).toBeNull();
+      expect(await store.listTokens()).toEqual([a, b]);
+      await expect(store.insertToken({ ...b, sha256: 'f'.repeat(64) })).rejects.toThrow();
+      expect((await store.getToken(b.id))?.sha256).toBe(b.sha256);
+      await store.close();
+      store = await fixture.open(dir);
+      expect(await store.listTokens()).toEqual([a, b]);
+      expect(await store.deleteToken(a.id)).toBe(true);
+      expect(await store.deleteToken(a.id)).toBe(false);
+      expect(await other.getToken(a.id)).toBeNull();
+      expect(await store.listTokens()).toEqual([b]);
     });
 
     it('keeps data across a restart', async () => {

@@ -1,3 +1,4 @@
+import type { StoredToken } from './admin-token.js';
 import type { Capabilities, ChannelState, ChannelUpdate, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
 
 export interface StoredRelease {
@@ -74,6 +75,15 @@ export interface Store {
   blobSizes(sha256s: readonly string[]): Promise<Map<string, number>>;
   missingBlobs(sha256s: readonly string[]): Promise<string[]>;
   hasBlobs(sha256s: readonly string[]): Promise<boolean>;
+
+  /** Stores a new admin token record (its id is random and new: an existing id is an error). */
+  insertToken(token: StoredToken): Promise<void>;
+  /** The token record with this id, or null. Read on every admin request. */
+  getToken(id: string): Promise<StoredToken | null>;
+  /** Oldest first. */
+  listTokens(): Promise<StoredToken[]>;
+  /** Deletes a token record; false when there was none. */
+  deleteToken(id: string): Promise<boolean>;
 
   /**
    * Optional, synchronous and cheap (it is read on every check-in): a number that changes whenever

@@ -118,6 +118,10 @@ export class WriteBehindStore implements Store {
   blobSizes: Store['blobSizes'] = (shas) => this.inner.blobSizes(shas);
   missingBlobs: Store['missingBlobs'] = (shas) => this.inner.missingBlobs(shas);
   hasBlobs: Store['hasBlobs'] = (shas) => this.inner.hasBlobs(shas);
+  insertToken: Store['insertToken'] = (t) => this.inner.insertToken(t);
+  getToken: Store['getToken'] = (id) => this.inner.getToken(id);
+  listTokens: Store['listTokens'] = () => this.inner.listTokens();
+  deleteToken: Store['deleteToken'] = (id) => this.inner.deleteToken(id);
 }
 
 /** `store` with write-behind client state; see WriteBehindStore. */

@@ -63,6 +63,15 @@ function navigation(url: string): Request {
   return req;
 }
 
+/** Waits for a condition the runtime reaches on its own (no guessed sleep): polls, bounded. */
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 const task = async (rt: Runtime, id: string) => (await state(rt)).plan?.tasks.find((t) => t.id === id);
 const reportsSent = (a: TestAdapter) =>
   a.server.requests.filter((r) => r.url === REPORTS).flatMap((r) => (JSON.parse(r.body ?? '{}') as ReportBatch).reports);
@@ -304,7 +313,7 @@ describe('task runner', () => {
     a.server.on(cdn(stuck), () => new Promise<Response>(() => {})); // never answers: the worker "dies" mid-fetch
     offer(a, buildPlan(r2, { only: missing }));
     await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
-    await new Promise((r) => setTimeout(r, 20));
+    await until(async () => (await state(rt)).plan?.tasks.filter((t) => t.state === 'done').length === missing.length - 1, 'every other part');
     expect((await state(rt)).plan?.tasks.filter((t) => t.state === 'running').length).toBe(1);
 
     const b = a.restart();
@@ -352,18 +361,24 @@ describe('task runner', () => {
     offer(a, buildPlan(r2, { only: [extra] }));
     const first = rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
     await first;
-    await new Promise((r) => setTimeout(r, 10));
-    expect((await task(rt, 'fetch-0'))?.state).toBe('running');
+    await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
 
     offer(a, buildPlan(r3));
     await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await state(rt)).active).toBe(r3.manifest.id);
+    // r3 activates while r2's request still hangs: the new plan did not queue behind it.
+    await until(async () => (await state(rt)).active === r3.manifest.id, 'r3 to activate');
 
+    let stored = 0;
+    const put = a.cache.put.bind(a.cache);
+    a.cache.put = async (key, res) => {
+      await put(key, res);
+      if (key === partKey(APP, extra)) stored++;
+    };
     answer(new Response('extra'));
     await (await rt.runner()).idle();
-    await new Promise((r) => setTimeout(r, 10));
     const keep = new Set([...r1.manifest.assets, ...r3.manifest.assets].map((x) => partKey(APP, x.sha256)));
+    // The late answer is stored (it was verified), then collected: no plan or release needs it.
+    await until(() => stored === 1 && !a.cache.entries.has(partKey(APP, extra)), 'the late part to be stored, then collected');
     expect([...a.cache.entries.keys()].sort()).toEqual([...keep].sort());
   });
 

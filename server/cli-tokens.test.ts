@@ -1,0 +1,124 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from './admin-token.js';
+import { fakeDist, writeDist } from './fake-dist.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const clean = { ...process.env };
+    delete clean.UPDRAFT_TOKEN;
+    delete clean.UPDRAFT_TOKEN_FILE;
+    execFile(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: { ...clean, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Every byte SQLite wrote for the store: the database and its write-ahead log. */
+const dbBytes = (data: string) =>
+  ['updraft.db', 'updraft.db-wal'].map((f) => join(data, f)).filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
+
+describe('updraft tokens + serve --token-file (child processes, real port)', () => {
+  let dir: string;
+  let data: string;
+  let child: ChildProcess;
+  let url: string;
+  let publisher: string;
+  let operator: { token: string; id: string };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'updraft-cli-tokens-'));
+    data = join(dir, 'data');
+    // Tokens made before the server starts, straight in its store.
+    const a = await cli(['tokens', 'create', '--scope', 'publish', '--name', 'ci', '--data', data]);
+    expect(a.code, a.stderr).toBe(0);
+    publisher = a.stdout.trim();
+    expect(a.stderr).toMatch(/^token [0-9a-f]{16} \(publish, ci\): shown once, only its SHA-256 is stored\n$/);
+    const b = await cli(['tokens', 'create', '--scope', 'rollout,read', '--data', data, '--json']);
+    operator = JSON.parse(b.stdout) as { token: string; id: string };
+    writeFileSync(join(dir, 'tokens.txt'), '# read-only dashboards\nread file-reader-token\n');
+    child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token-file', join(dir, 'tokens.txt')], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, UPDRAFT_TOKEN: '' },
+    });
+    url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    const d = await fakeDist({ 'index.html': '<h1>t</h1>', 'assets/t.js': 't()' }, { app: 'tok' });
+    await writeDist(join(dir, 'dist'), d);
+  });
+  afterAll(async () => {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores only the SHA-256: the raw tokens never appear in the database files', () => {
+    const bytes = dbBytes(data);
+    expect(bytes.length).toBeGreaterThan(0);
+    for (const token of [publisher, operator.token]) {
+      expect(bytes).not.toContain(token);
+      expect(bytes).not.toContain(token.slice(-43)); // nor its secret part alone
+      expect(bytes).toContain(hashToken(token));
+    }
+  });
+
+  it('each CLI command works with a token of its scope and fails with forbidden otherwise', async () => {
+    const env = (token: string) => ({ UPDRAFT_SERVER: url, UPDRAFT_TOKEN: token });
+    const pub = await cli(['publish', join(dir, 'dist'), '--json'], env(publisher));
+    expect(pub.code, pub.stderr).toBe(0);
+    const { id } = JSON.parse(pub.stdout) as { id: string };
+    // --channel also changes the channel, which is the rollout scope's.
+    const withChannel = await cli(['publish', join(dir, 'dist'), '--channel', 'stable'], env(publisher));
+    expect(withChannel.code).toBe(1);
+    expect(withChannel.stderr).toBe('updraft: forbidden: this token lacks the rollout scope\n');
+    expect((await cli(['rollout', 'stable', '--release', id, '--app', 'tok'], env(operator.token))).code).toBe(0);
+    expect((await cli(['rollout', 'stable', '--pause'], env(publisher))).stderr).toMatch(/^updraft: forbidden: .*rollout scope/);
+    expect((await cli(['status'], env(publisher))).stderr).toMatch(/^updraft: forbidden: .*read scope/);
+    const status = await cli(['status', '--json'], env('file-reader-token'));
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).channels).toMatchObject([{ app: 'tok', name: 'stable', release: id }]);
+    expect((await cli(['rollout', 'stable', '--percent', '10'], env('file-reader-token'))).stderr).toMatch(/^updraft: forbidden: /);
+    expect((await cli(['status'], env('updraft_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'))).stderr).toMatch(/^updraft: unauthorized: /);
+  });
+
+  it('tokens made and revoked while the server runs count at once; list shows ids and scopes, never tokens or hashes', async () => {
+    const made = await cli(['tokens', 'create', '--scope', 'read', '--data', data, '--json', '--name', 'temp']);
+    const temp = JSON.parse(made.stdout) as { token: string; id: string };
+    const env = { UPDRAFT_SERVER: url, UPDRAFT_TOKEN: temp.token };
+    expect((await cli(['status'], env)).code).toBe(0);
+    const list = await cli(['tokens', 'list', '--data', data, '--json']);
+    const tokens = JSON.parse(list.stdout) as { id: string; scopes: string[]; name: string | null }[];
+    expect(tokens.map((t) => [t.scopes, t.name])).toEqual([[['publish'], 'ci'], [['rollout', 'read'], null], [['read'], 'temp']]);
+    expect(list.stdout).not.toContain(temp.token);
+    expect(list.stdout).not.toContain(hashToken(temp.token));
+    expect((await cli(['tokens', 'list', '--data', data])).stdout).toMatch(new RegExp(`^${temp.id}  read  \\S+  temp$`, 'm'));
+    expect((await cli(['tokens', 'revoke', temp.id, '--data', data])).stdout).toBe(`revoked ${temp.id}\n`);
+    expect((await cli(['status'], env)).stderr).toMatch(/^updraft: unauthorized: /);
+    expect((await cli(['tokens', 'revoke', temp.id, '--data', data])).stderr).toBe(`updraft: not_found: no token ${temp.id}\n`);
+  });
+
+  it.each([
+    [['tokens', 'create'], /^updraft: usage: tokens create needs --scope/],
+    [['tokens', 'create', '--scope', 'admin'], /^updraft: usage: --scope: unknown scope "admin"/],
+    [['tokens', 'list', '--scope', 'read'], /^updraft: usage: --scope and --name go with tokens create/],
+    [['tokens', 'revoke'], /^updraft: usage: tokens revoke takes exactly one <id>/],
+    [['tokens', 'rotate'], /^updraft: usage: tokens takes create, list or revoke/],
+  ])('%j fails with one usage line', async (args, pattern) => {
+    const res = await cli([...args, '--data', join(dir, 'unused')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(pattern);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('serve refuses a bad token file instead of starting without its tokens', async () => {
+    writeFileSync(join(dir, 'bad.txt'), 'read ok-token\nsuperuser nope\n');
+    const bad = await cli(['serve', '--port', '0', '--data', join(dir, 'bad-data'), '--token-file', join(dir, 'bad.txt')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^updraft: usage: token file .*bad\.txt: line 2: unknown scope "superuser"/);
+    const missing = await cli(['serve', '--port', '0', '--data', join(dir, 'bad-data')], { UPDRAFT_TOKEN_FILE: join(dir, 'nope.txt') });
+    expect(missing.stderr).toMatch(/^updraft: io: cannot read token file /);
+  });
+});
