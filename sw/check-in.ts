@@ -20,6 +20,7 @@ import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
 import { isBad } from './readiness.js';
 import { flushOutbox, makeReport } from './reports.js';
 import { backoff } from './scheduler.js';
+import { timedFetch } from './timed-fetch.js';
 import { parseRetryAfter } from './scheduler.js';
 import type { StoredPlan, TaskRecord } from './store.js';
 
@@ -69,7 +70,7 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
 
   let res: Response;
   try {
-    res = await adapter.fetch(joinUrl(ctx.urls.server, PATHS.checkIn), {
+    res = await timedFetch(ctx, joinUrl(ctx.urls.server, PATHS.checkIn), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),

@@ -3,6 +3,7 @@ import { joinUrl, PATHS, type ErrorCode, type Plan, type Report, type ReportBatc
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { backoff } from './scheduler.js';
+import { timedFetch } from './timed-fetch.js';
 
 const BATCH = 100;
 
@@ -37,7 +38,7 @@ async function flushOnce(ctx: SwContext, force: boolean): Promise<number | null>
     const body: ReportBatch = { reports: entries.map((e) => e.report) };
     let status = 0;
     try {
-      const res = await adapter.fetch(joinUrl(ctx.urls.server, PATHS.reports), {
+      const res = await timedFetch(ctx, joinUrl(ctx.urls.server, PATHS.reports), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),

@@ -148,6 +148,27 @@ describe('check-in', () => {
     expect(a.server.requests.filter((r) => r.url === CHECK_IN).map((r) => r.at)).toEqual([t0, t0 + 600_000]);
   });
 
+  it('a check-in the server never answers times out on the worker\'s clock, and the next one goes out after the backoff', async () => {
+    const { a, rt } = await installed();
+    a.server.on(CHECK_IN, () => new Promise<Response>(() => {}));
+    a.server.clear();
+    const reply = rt.onMessage({ type: 'updraft:check-now' }, 'window-1') as Promise<SwReply<CheckNowReply>>;
+    await until(() => a.server.count(CHECK_IN) === 1, 'the check-in to go out');
+    a.clock.advance(29_999);
+    // Joined while it hangs: still the one request.
+    const joined = rt.onMessage({ type: 'updraft:check-now' }, 'window-1') as Promise<SwReply<CheckNowReply>>;
+    a.clock.advance(1);
+    expect(await reply).toMatchObject({ ok: true, value: { result: 'error', code: 'transport', message: expect.stringContaining('within 30 s') } });
+    expect(await joined).toMatchObject({ ok: true, value: { result: 'error', code: 'transport' } });
+    expect(a.server.count(CHECK_IN)).toBe(1);
+    const next = (await state(rt)).nextCheckInAt!;
+    expect(next).toBeGreaterThan(a.clock.now());
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+    a.clock.advance(next - a.clock.now());
+    await rt.wake('test');
+    expect(a.server.count(CHECK_IN)).toBe(2);
+  });
+
   it('check-ins arriving together share one request, so a Retry-After binds them all', async () => {
     const { a, rt } = await installed();
     a.server.on(CHECK_IN, new Response('', { status: 503, headers: { 'retry-after': '30' } }), json({ status: 'current', nextCheckIn: 3600 }));

@@ -6,6 +6,10 @@ import { joinUrl, PATHS, sha256Hex, type Asset } from '../protocol/index.js';
 import { partKey } from './adapter.js';
 import type { SwContext } from './context.js';
 import { readCapped } from './read-capped.js';
+import { timedFetch } from './timed-fetch.js';
+
+/** How long a page's request waits for a part evicted from the cache to be refetched by hash. */
+export const REFETCH_TIMEOUT_MS = 20_000;
 import { describeError } from './debug.js';
 import { partResponse } from './fetch-part.js';
 
@@ -28,7 +32,8 @@ export async function refetchPart(ctx: SwContext, asset: Asset): Promise<Respons
   try {
     // `no-store`, as in fetch-part.ts: blobs are cached immutable, so a corrupt copy in the HTTP
     // cache would be replayed on every later refetch, long after the server serves the right bytes.
-    const res = await ctx.adapter.fetch(url, { cache: 'no-store' });
+    // A page is waiting on this answer: a stalled origin must not hold it for minutes.
+    const res = await timedFetch(ctx, url, { cache: 'no-store' }, REFETCH_TIMEOUT_MS);
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const bytes = await readCapped(res, asset.size);
     if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');
