@@ -2,8 +2,10 @@ import * as workboxWindow from 'workbox-window';
 
 // workbox-window's Node entry is a UMD bundle whose named exports Node cannot see: take the class
 // from the namespace or its default, so importing `updraft/client` during SSR or in Node tests works.
+// `Reflect.get`, not `.default`: bundlers (Vite 8's Rolldown) warn on every build of the app
+// that the ESM build has no default export, which is true and harmless here.
 const Workbox: typeof workboxWindow.Workbox =
-  workboxWindow.Workbox ?? (workboxWindow as unknown as { default: typeof workboxWindow }).default.Workbox;
+  workboxWindow.Workbox ?? (Reflect.get(workboxWindow, 'default') as typeof workboxWindow).Workbox;
 import { UpdraftError } from '../protocol/errors.js';
 import type { CheckNowReply, HelloReply, PageRequest, ReadyReply, UpdraftEvent } from '../protocol/messages.js';
 import { createEmitter, eventFromMessage, type UpdraftEventHandler, type UpdraftEventName } from './events.js';
