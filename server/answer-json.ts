@@ -24,7 +24,7 @@ export interface RenderedTemplate {
 
 export function renderTemplate(t: PlanTemplate): RenderedTemplate {
   const s = JSON.stringify;
-  const fetchHeads = t.fetches.map((f) => `{"id":${s(f.id)},"kind":"fetch","after":[],"sha256":${s(f.sha256)},"size":${f.size},"sources":`);
+  const fetchHeads = t.fetches.map((f) => `{"id":${s(f.id)},"kind":"fetch","after":[],"sha256":${s(f.sha256)},"size":${f.size},${f.deltas ? `"deltas":${s(f.deltas)},` : ''}"sources":`);
   const fetchIds = t.fetches.map((f) => f.id);
   const tail = `${t.fetches.length ? ',' : ''}${s({ id: 'install', kind: 'install', after: fetchIds })},`
     + `${s({ id: 'report:downloaded', kind: 'report', event: 'downloaded', after: ['install'] })},`

@@ -40,6 +40,7 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient);
   app.use(`/${PATHS.reports}`, anyOrigin, limit);
   app.use('/v1/blobs/*', corsForResponses, shed);
+  app.use('/v1/deltas/*', corsForResponses, shed);
   app.use('/v1/releases/*', corsForResponses);
 
   app.route('/', checkInRoutes(o));

@@ -1,5 +1,6 @@
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { BlobStore } from './blob-store.js';
+import { DeltaStore } from './delta-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
@@ -67,6 +68,13 @@ export interface UpdateServerOptions {
    * @default { threshold: 0.2, minSample: 20 }
    */
   autoPause?: AutoPauseOptions | false;
+  /**
+   * Per-part deltas: at publish, the server computes a Fossil delta from each changed part's
+   * predecessor (same file name minus the build hash) in the `history` previous releases of the
+   * app, for parts up to `maxBytes`; plans offer one when it is at most half the compressed part.
+   * `false` computes and offers none. @default { history: 3, maxBytes: 8_388_608 }
+   */
+  deltas?: { history?: number; maxBytes?: number } | false;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -90,12 +98,14 @@ export interface ResolvedOptions {
   slotLedger: SlotLedger | SharedSlotLedger;
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
+  deltas: { store: DeltaStore; history: number; maxBytes: number } | false;
   now: () => number;
 }
 
 const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
+  const deltas = o.deltas === false ? false : { store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024 };
   return {
     store: o.store,
     blobs: o.blobs,
@@ -113,7 +123,8 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
     capacity: o.capacity ? resolveCapacity(o.capacity) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
-    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),
+    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: deltas ? deltas.store : null }),
+    deltas,
     autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
     now: o.now ?? Date.now,
   };

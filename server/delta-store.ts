@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createDelta } from 'fossil-delta';
+import { UpdraftError } from '../protocol/index.js';
+import { fileSize } from './blob-response.js';
+import type { BlobStore } from './blob-store.js';
+import { encodedSizes, precompress } from './precompress.js';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** What the planner needs to know about one stored delta. */
+export interface DeltaInfo {
+  from: string;
+  /** Delta bytes, decoded. */
+  size: number;
+  /** The fewest bytes the delta can travel as (its smallest precompressed copy, else `size`). */
+  wire: number;
+  /** The fewest bytes the whole part can travel as. */
+  wholeWire: number;
+}
+
+/**
+ * Fossil deltas between parts, content-addressed by the pair at `<blobs>/deltas/ab/<from>-<to>`
+ * (beside the blobs, outside the two-hex-digit directories the blob store sweeps), each with its
+ * precompressed copies. A delta is computed once and never changes, like the blobs it joins.
+ */
+export class DeltaStore {
+  readonly root: string;
+
+  constructor(readonly blobs: BlobStore) {
+    this.root = join(blobs.root, 'deltas');
+  }
+
+  pathFor(from: string, to: string): string {
+    if (!SHA256.test(from) || !SHA256.test(to)) throw new UpdraftError('invalid_hash', 'not a sha256 pair');
+    return join(this.root, from.slice(0, 2), `${from}-${to}`);
+  }
+
+  /**
+   * Computes and stores the delta `from → to` unless it exists. Skipped (false) when either blob
+   * is missing or larger than `maxBytes`: delta creation is O(n) memory per file, and publish must
+   * stay bounded.
+   */
+  async ensure(from: string, to: string, maxBytes: number): Promise<boolean> {
+    const path = this.pathFor(from, to);
+    if ((await fileSize(path)) !== null) return true;
+    const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
+    if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
+    const delta = createDelta(await readFile(this.blobs.pathFor(from)), await readFile(this.blobs.pathFor(to)));
+    await mkdir(dirname(path), { recursive: true });
+    // The delta's own copies first: once the delta is visible under its name, it is complete.
+    const temp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(temp, delta);
+      await precompress(temp);
+      for (const ext of ['.br', '.gz']) await rename(temp + ext, path + ext).catch(() => {});
+      await rename(temp, path);
+    } catch (e) {
+      await unlink(temp).catch(() => {});
+      throw e;
+    }
+    return true;
+  }
+
+  /** Sizes for the planner, or null when the delta is not stored. */
+  async info(from: string, to: string): Promise<DeltaInfo | null> {
+    const path = this.pathFor(from, to);
+    const size = await fileSize(path);
+    if (size === null) return null;
+    const whole = await this.blobs.size(to);
+    if (whole === null) return null;
+    return { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(whole, await encodedSizes(this.blobs.pathFor(to))) };
+  }
+}
+
+function smallest(identity: number, encoded: Partial<Record<string, number>>): number {
+  return Math.min(identity, ...Object.values(encoded).filter((n): n is number => n !== undefined));
+}
