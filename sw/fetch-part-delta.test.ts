@@ -73,7 +73,7 @@ describe('fetch task with a delta', () => {
   it('a corrupt delta is reported `rejected` (content) and the whole part comes from the first source', async () => {
     const { a, rt, r2, from, to, delta, deltaUrl } = await installed();
     const bad = delta.slice();
-    bad[bad.length - 3] ^= 0xff; // inside the literal text or the checksum: either way it must not verify
+    bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff; // inside the literal text or the checksum: either way it must not verify
     a.server.on(deltaUrl, new Response(bad));
     await run(a, rt, withDelta(r2, to, { from, url: deltaUrl, size: delta.byteLength }));
     expect(a.server.count(deltaUrl)).toBe(1);
