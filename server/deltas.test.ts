@@ -120,6 +120,31 @@ describe('deltas', () => {
   });
 });
 
+describe('compressed check-in answers', () => {
+  it('an update plan travels brotli-compressed when accepted, decodes to the same JSON; a `current` answer is left as is', async () => {
+    const { app, publish } = setup({ now: () => 1_700_000_000_000 });
+    const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
+    await publish(d1);
+    await publish(d2);
+    const body = (release: string) => JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } });
+    const ask = (release: string, ae?: string) => app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: body(release), headers: ae ? { 'Accept-Encoding': ae } : {} });
+    const plain = await ask(d1.manifest.id);
+    expect(plain.headers.get('Content-Encoding')).toBeNull();
+    const text = await plain.text();
+    const packed = await ask(d1.manifest.id, 'gzip, deflate, br, zstd');
+    expect(packed.headers.get('Content-Encoding')).toBe('br');
+    expect(packed.headers.get('Vary')).toContain('Accept-Encoding');
+    expect(packed.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    const bytes = Buffer.from(await packed.arrayBuffer());
+    expect(Number(packed.headers.get('Content-Length'))).toBe(bytes.byteLength);
+    expect(bytes.byteLength).toBeLessThan(text.length / 2);
+    expect(JSON.parse(brotliDecompressSync(bytes).toString())).toEqual(JSON.parse(text));
+    const current = await ask(d2.manifest.id, 'br');
+    expect(current.headers.get('Content-Encoding')).toBeNull();
+    expect(await current.json()).toEqual({ status: 'current', nextCheckIn: 3600 });
+  });
+});
+
 describe('precompressed parts', () => {
   it('brotli or gzip by Accept-Encoding, with Vary and an ETag per coding; identity for Range and for clients that accept neither', async () => {
     const { app, publish } = setup();
