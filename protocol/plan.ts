@@ -33,7 +33,8 @@ export const FetchTask = v.object({
   /**
    * Delta sources, tried before `sources` when the client holds the part `from`: a Fossil delta
    * (https://fossil-scm.org/home/doc/tip/www/delta_format.wiki) that turns `from`'s bytes into
-   * this part's. `size` is the delta's byte count. Optional: plans without it stay valid.
+   * this part's. `size` is the delta's byte count; a small delta comes inline as a `data:` URL.
+   * Optional: plans without it stay valid.
    */
   deltas: v.optional(v.array(DeltaSource)),
 });

@@ -17,6 +17,8 @@ export interface CheckInCacheOptions {
   maxTemplates?: number;
   /** Where stored deltas are looked up for each template; null offers none. @default null */
   deltas?: DeltaStore | null;
+  /** Deltas up to this many bytes travel inside the plan. @default 0 */
+  inlineDeltaBytes?: number;
   /** Real clock for ages, epoch ms. @default Date.now */
   clock?: () => number;
 }
@@ -50,6 +52,7 @@ export class CheckInCache {
   readonly #maxTemplates: number;
   readonly #clock: () => number;
   readonly #deltas: DeltaStore | null;
+  readonly #inlineDeltaBytes: number;
   readonly #entries = new Map<string, ChannelEntry | Promise<ChannelEntry>>();
   #generation = 0;
 
@@ -59,6 +62,7 @@ export class CheckInCache {
     this.#maxTemplates = o.maxTemplates ?? 256;
     this.#clock = o.clock ?? Date.now;
     this.#deltas = o.deltas ?? null;
+    this.#inlineDeltaBytes = o.inlineDeltaBytes ?? 0;
   }
 
   /** Drops every cached answer: the next check-in of each channel reads the store again. */
@@ -133,7 +137,7 @@ export class CheckInCache {
     if (!this.#deltas || !from || !to) return undefined;
     const out = new Map<string, DeltaInfo>();
     for (const pair of predecessors(from.manifest, to.manifest)) {
-      const info = await this.#deltas.info(pair.from, pair.to);
+      const info = await this.#deltas.info(pair.from, pair.to, this.#inlineDeltaBytes);
       if (info) out.set(pair.to, info);
     }
     return out;

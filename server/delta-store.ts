@@ -18,6 +18,8 @@ export interface DeltaInfo {
   wire: number;
   /** The fewest bytes the whole part can travel as. */
   wholeWire: number;
+  /** The delta's bytes, base64, when it is small enough to travel inside the plan (see `info`). */
+  inline?: string;
 }
 
 /**
@@ -63,14 +65,19 @@ export class DeltaStore {
     return true;
   }
 
-  /** Sizes for the planner, or null when the delta is not stored. */
-  async info(from: string, to: string): Promise<DeltaInfo | null> {
+  /**
+   * Sizes for the planner, or null when the delta is not stored. A delta of at most `inlineBytes`
+   * also carries its bytes: a request's own headers (~450 bytes) would cost more than it.
+   */
+  async info(from: string, to: string, inlineBytes = 0): Promise<DeltaInfo | null> {
     const path = this.pathFor(from, to);
     const size = await fileSize(path);
     if (size === null) return null;
     const whole = await this.blobs.size(to);
     if (whole === null) return null;
-    return { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(whole, await encodedSizes(this.blobs.pathFor(to))) };
+    const info: DeltaInfo = { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(whole, await encodedSizes(this.blobs.pathFor(to))) };
+    if (size <= inlineBytes) info.inline = (await readFile(path)).toString('base64');
+    return info;
   }
 }
 

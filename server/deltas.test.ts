@@ -59,7 +59,7 @@ const js = (d: FakeDist) => d.manifest.assets.find((a) => a.path.endsWith('.js')
 
 describe('deltas', () => {
   it('are computed at publish from the predecessor of the same logical file, offered in the plan (CDN first), and build the part exactly', async () => {
-    const { app, publish, plan } = setup();
+    const { app, publish, plan } = setup({ deltas: { inlineBytes: 0 } });
     const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
     await publish(d1);
     await publish(d2);
@@ -83,6 +83,23 @@ describe('deltas', () => {
     expect(delta.byteLength).toBeLessThan(js(d2).size / 10);
     const built = applyDelta(d1.files.get(js(d1).path)!, delta);
     expect(new TextDecoder().decode(built)).toBe(chunk(2));
+  });
+
+  it('a small delta travels inside the plan as a data: URL, no request needed', async () => {
+    const { publish, plan } = setup();
+    const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
+    await publish(d1);
+    await publish(d2);
+    const task = (await plan(d1.manifest.id)).find((f) => f.sha256 === js(d2).sha256)!;
+    expect(task.deltas).toHaveLength(1);
+    const d = task.deltas![0]!;
+    expect(d.from).toBe(js(d1).sha256);
+    expect(d.size).toBeLessThanOrEqual(1024);
+    expect(d.url).toMatch(/^data:application\/octet-stream;base64,/);
+    // What the SW does with it: fetch() decodes data: URLs.
+    const bytes = new Uint8Array(await (await fetch(d.url)).arrayBuffer());
+    expect(bytes.byteLength).toBe(d.size);
+    expect(new TextDecoder().decode(applyDelta(d1.files.get(js(d1).path)!, bytes))).toBe(chunk(2));
   });
 
   it('are offered only to a client that holds the base: from an unknown or older release, whole parts', async () => {

@@ -72,9 +72,10 @@ export interface UpdateServerOptions {
    * Per-part deltas: at publish, the server computes a Fossil delta from each changed part's
    * predecessor (same file name minus the build hash) in the `history` previous releases of the
    * app, for parts up to `maxBytes`; plans offer one when it is at most half the compressed part.
-   * `false` computes and offers none. @default { history: 3, maxBytes: 8_388_608 }
+   * A delta of at most `inlineBytes` travels inside the plan (a `data:` URL) instead of by its own
+   * request. `false` computes and offers none. @default { history: 3, maxBytes: 8_388_608, inlineBytes: 1024 }
    */
-  deltas?: { history?: number; maxBytes?: number } | false;
+  deltas?: { history?: number; maxBytes?: number; inlineBytes?: number } | false;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -98,14 +99,16 @@ export interface ResolvedOptions {
   slotLedger: SlotLedger | SharedSlotLedger;
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
-  deltas: { store: DeltaStore; history: number; maxBytes: number } | false;
+  deltas: { store: DeltaStore; history: number; maxBytes: number; inlineBytes: number } | false;
   now: () => number;
 }
 
 const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
-  const deltas = o.deltas === false ? false : { store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024 };
+  const deltas = o.deltas === false ? false : {
+    store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, inlineBytes: o.deltas?.inlineBytes ?? 1024,
+  };
   return {
     store: o.store,
     blobs: o.blobs,
@@ -123,7 +126,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
     capacity: o.capacity ? resolveCapacity(o.capacity) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
-    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: deltas ? deltas.store : null }),
+    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: deltas ? deltas.store : null, inlineDeltaBytes: deltas ? deltas.inlineBytes : 0 }),
     deltas,
     autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
     now: o.now ?? Date.now,

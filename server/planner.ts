@@ -1,4 +1,4 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type FetchTask, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
 import type { DeltaInfo } from './delta-store.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
@@ -142,7 +142,7 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
       size: asset.size,
       // Same order as the whole part: a CDN mirroring `v1/` serves deltas too.
       ...(delta && have.has(delta.from) && offerDelta(delta)
-        ? { deltas: bases.map((base) => ({ from: delta.from, url: joinUrl(base, PATHS.delta(delta.from, asset.sha256)), size: delta.size })) }
+        ? { deltas: deltaSources(delta, asset.sha256, bases) }
         : {}),
       sources: bases.map((base) => joinUrl(base, path)),
     });
@@ -151,6 +151,15 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
     app: input.app, from: input.from, to: input.to, toSeq: target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
+}
+
+/**
+ * Where a client gets a delta: inside the plan as a `data:` URL when it is small (no request, no
+ * headers: the plan is compressed anyway), else from each base URL in source order.
+ */
+export function deltaSources(d: DeltaInfo, to: string, bases: readonly string[]): DeltaSource[] {
+  if (d.inline !== undefined) return [{ from: d.from, url: `data:application/octet-stream;base64,${d.inline}`, size: d.size }];
+  return bases.map((base) => ({ from: d.from, url: joinUrl(base, PATHS.delta(d.from, to)), size: d.size }));
 }
 
 /** `sources` with the one at `first` moved to the front, the rest in their order. */

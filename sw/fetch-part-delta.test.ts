@@ -70,6 +70,29 @@ describe('fetch task with a delta', () => {
     expect(reports(a).filter((r) => r.event === 'rejected' || r.event === 'failed')).toEqual([]);
   });
 
+  it('an inline delta (a data: URL in the plan) builds the part with no request for it at all', async () => {
+    const { a, rt, r2, from, to, delta } = await installed();
+    const url = `data:application/octet-stream;base64,${Buffer.from(delta).toString('base64')}`;
+    await run(a, rt, withDelta(r2, to, { from, url, size: delta.byteLength }));
+    expect(a.server.urls().filter((u) => u.startsWith('http') && u.includes(to))).toEqual([]);
+    expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, to)))).toBe(V2['assets/app-BBBBBBBB.js']);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('a corrupt inline delta: rejected (named shortly, not by its bytes), the whole part from the first source', async () => {
+    const { a, rt, r2, from, to, delta } = await installed();
+    const bad = delta.slice();
+    bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff;
+    const url = `data:application/octet-stream;base64,${Buffer.from(bad).toString('base64')}`;
+    await run(a, rt, withDelta(r2, to, { from, url, size: delta.byteLength }));
+    expect(a.server.count(CDN + to)).toBe(1);
+    const rejected = reports(a).filter((r) => r.event === 'rejected');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.message).toContain('inline delta');
+    expect(rejected[0]!.message).not.toContain('base64');
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
   it('a corrupt delta is reported `rejected` (content) and the whole part comes from the first source', async () => {
     const { a, rt, r2, from, to, delta, deltaUrl } = await installed();
     const bad = delta.slice();

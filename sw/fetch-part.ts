@@ -140,13 +140,15 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
   const { adapter, parts, log } = ctx;
   const bases = new Map<string, Uint8Array | null>();
   for (const d of deltas) {
+    // A small delta travels inside the plan as a data: URL: name it shortly in logs and reports.
+    const where = d.url.startsWith('data:') ? `inline delta for ${task.sha256.slice(0, 12)}…` : d.url;
     if (!bases.has(d.from)) {
       const held = await parts.match(partKey(ctx.urls.scope, d.from));
       bases.set(d.from, held ? new Uint8Array(await held.arrayBuffer()) : null);
     }
     const base = bases.get(d.from);
     if (!base) {
-      log.info(`delta ${d.url}: base ${d.from.slice(0, 12)}… not held, fetching the whole part`);
+      log.info(`delta ${where}: base ${d.from.slice(0, 12)}… not held, fetching the whole part`);
       continue;
     }
     let delta: Uint8Array;
@@ -154,16 +156,16 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
       const res = await adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
       if (!res.ok) {
         void res.body?.cancel().catch(() => {});
-        log.info(`delta ${d.url}: HTTP ${res.status}, fetching the whole part`);
+        log.info(`delta ${where}: HTTP ${res.status}, fetching the whole part`);
         continue;
       }
       delta = new Uint8Array(await res.arrayBuffer());
     } catch (e) {
-      log.info(`delta ${d.url}: ${describeError(e)}, fetching the whole part`);
+      log.info(`delta ${where}: ${describeError(e)}, fetching the whole part`);
       continue;
     }
     if (delta.byteLength !== d.size) {
-      reject(`content ${d.url}: delta of ${delta.byteLength} bytes, expected ${d.size}`);
+      reject(`content ${where}: delta of ${delta.byteLength} bytes, expected ${d.size}`);
       continue;
     }
     let out: Uint8Array;
@@ -173,17 +175,17 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
       if (stated !== task.size) throw new Error(`it builds ${stated} bytes, expected ${task.size}`);
       out = applyDelta(base, delta);
     } catch (e) {
-      reject(`content ${d.url}: delta does not apply: ${describeError(e)}`);
+      reject(`content ${where}: delta does not apply: ${describeError(e)}`);
       continue;
     }
     if (out.byteLength !== task.size) {
-      reject(`content ${d.url}: delta built ${out.byteLength} bytes, expected ${task.size}`);
+      reject(`content ${where}: delta built ${out.byteLength} bytes, expected ${task.size}`);
       continue;
     }
     const bytes = out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
     const hash = await sha256Hex(bytes);
     if (hash !== task.sha256) {
-      reject(`content ${d.url}: delta built sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
+      reject(`content ${where}: delta built sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
       continue;
     }
     return bytes;

@@ -10,6 +10,7 @@ export class CountingProxy {
   #server: Server | null = null;
   #sockets = new Set<Socket>();
   #down = 0;
+  #lastData = Date.now();
   port = 0;
 
   constructor(private readonly target: number) {}
@@ -21,6 +22,12 @@ export class CountingProxy {
   /** Bytes sent to the browser since the last reset. */
   get bytes(): number {
     return this.#down;
+  }
+
+  /** Resolves once the server sent nothing for `ms` (in-flight reports, late check-ins are done). */
+  async quiet(ms = 500): Promise<void> {
+    this.#lastData = Math.max(this.#lastData, Date.now() - ms / 2);
+    while (Date.now() - this.#lastData < ms) await new Promise((r) => setTimeout(r, 50));
   }
 
   reset(): void {
@@ -38,7 +45,12 @@ export class CountingProxy {
           upstream.destroy();
         });
       }
-      upstream.on('data', (chunk: Buffer) => void (this.#down += chunk.byteLength));
+      upstream.on('data', (chunk: Buffer) => {
+        this.#down += chunk.byteLength;
+        this.#lastData = Date.now();
+        if (process.env.BENCH_DEBUG) console.log(`  ↓ ${chunk.byteLength} ${chunk.subarray(0, 600).toString('latin1').split('\r\n\r\n')[0]!.replace(/\r\n/g, ' | ')}`);
+      });
+      if (process.env.BENCH_DEBUG) client.on('data', (chunk: Buffer) => console.log(`  ↑ ${chunk.toString('latin1').split('\r\n')[0]}`));
       client.pipe(upstream);
       upstream.pipe(client);
     });

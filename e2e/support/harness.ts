@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
-import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
+import { BlobStore, createUpdateServer, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore, type UpdateServerOptions } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
 import { buildDir, type BuildName } from './builds.js';
@@ -16,6 +16,8 @@ export interface HarnessOptions {
   cdn?: boolean;
   /** Seconds between check-ins the server asks for. @default 3600 */
   checkInInterval?: number;
+  /** The server's `deltas` option (e.g. `{ inlineBytes: 0 }` so every delta is its own request). @default the server's */
+  deltas?: UpdateServerOptions['deltas'];
 }
 
 /**
@@ -61,6 +63,7 @@ export class Harness {
       token: TOKEN,
       cdn: this.cdn ? [this.cdn.url] : [],
       checkInInterval: this.#options.checkInInterval ?? 3600,
+      ...(this.#options.deltas !== undefined ? { deltas: this.#options.deltas } : {}),
     });
     const app = new Hono();
     app.use('*', async (c, next) => {
