@@ -72,7 +72,7 @@ describe('fetch task with a delta', () => {
 
   it('an inline delta (a data: URL in the plan) builds the part with no request for it at all', async () => {
     const { a, rt, r2, from, to, delta } = await installed();
-    const url = `data:application/octet-stream;base64,${Buffer.from(delta).toString('base64')}`;
+    const url = `data:application/octet-stream;base64,${btoa(String.fromCharCode(...delta))}`;
     await run(a, rt, withDelta(r2, to, { from, url, size: delta.byteLength }));
     expect(a.server.urls().filter((u) => u.startsWith('http') && u.includes(to))).toEqual([]);
     expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, to)))).toBe(V2['assets/app-BBBBBBBB.js']);
@@ -83,7 +83,7 @@ describe('fetch task with a delta', () => {
     const { a, rt, r2, from, to, delta } = await installed();
     const bad = delta.slice();
     bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff;
-    const url = `data:application/octet-stream;base64,${Buffer.from(bad).toString('base64')}`;
+    const url = `data:application/octet-stream;base64,${btoa(String.fromCharCode(...bad))}`;
     await run(a, rt, withDelta(r2, to, { from, url, size: delta.byteLength }));
     expect(a.server.count(CDN + to)).toBe(1);
     const rejected = reports(a).filter((r) => r.event === 'rejected');
