@@ -5,7 +5,7 @@ import { createDelta } from 'fossil-delta';
 import { UpdraftError } from '../protocol/index.js';
 import { fileSize } from './blob-response.js';
 import type { BlobStore } from './blob-store.js';
-import { encodedSizes, precompress } from './precompress.js';
+import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -41,22 +41,25 @@ export class DeltaStore {
 
   /**
    * Computes and stores the delta `from → to` unless it exists. Skipped (false) when either blob
-   * is missing or larger than `maxBytes`: delta creation is O(n) memory per file, and publish must
-   * stay bounded.
+   * is missing or larger than `maxBytes` (delta creation is O(n) memory per file, and publish must
+   * stay bounded), or when `to` looks already compressed (`incompressible`).
    */
   async ensure(from: string, to: string, maxBytes: number): Promise<boolean> {
     const path = this.pathFor(from, to);
     if ((await fileSize(path)) !== null) return true;
     const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
     if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
-    const delta = createDelta(await readFile(this.blobs.pathFor(from)), await readFile(this.blobs.pathFor(to)));
+    const target = await readFile(this.blobs.pathFor(to));
+    if (target.byteLength >= 64 && (await incompressible(target))) return false;
+    const delta = createDelta(await readFile(this.blobs.pathFor(from)), target);
     await mkdir(dirname(path), { recursive: true });
-    // The delta's own copies first: once the delta is visible under its name, it is complete.
+    // The compressed copies first: once the delta is visible under its name, it is complete. A
+    // crash in between leaves temp files (swept at the next start) or copies without a delta,
+    // never served (the route looks for the delta) and rewritten by the next `ensure`.
+    await writeEncoded(path, delta);
     const temp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
     try {
       await writeFile(temp, delta);
-      await precompress(temp);
-      for (const ext of ['.br', '.gz']) await rename(temp + ext, path + ext).catch(() => {});
       await rename(temp, path);
     } catch (e) {
       await unlink(temp).catch(() => {});

@@ -23,8 +23,18 @@ export function encodedPath(file: string, encoding: Encoding): string {
  * A temp name then rename, as for blobs: a crash never leaves a truncated copy under its name.
  */
 export async function precompress(file: string): Promise<void> {
-  const data = await readFile(file);
+  await writeEncoded(file, await readFile(file));
+}
+
+/**
+ * Writes the precompressed copies of `data` (the bytes that are or will be at `file`), each through
+ * a temp file named `<copy>.<pid>-<random>.tmp` (what `BlobStore.removeStaleTemp` sweeps after a
+ * crash) and a rename.
+ */
+export async function writeEncoded(file: string, data: Uint8Array): Promise<void> {
   if (data.byteLength < 64) return;
+  // Already-compressed bytes (images, fonts, archives) would cost brotli's slowest mode for nothing.
+  if (await incompressible(data)) return;
   const encoded: [Encoding, Buffer][] = [
     ['br', await brotli(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength } })],
     ['gzip', await gz(data, { level: 9 })],
@@ -41,6 +51,16 @@ export async function precompress(file: string): Promise<void> {
       throw e;
     }
   }
+}
+
+/**
+ * Whether `data` looks already compressed (images, fonts, archives, random bytes): a fast gzip of
+ * its first 64 KiB saves under 10 %. Such parts get neither precompressed copies nor deltas (two
+ * builds of a re-encoded image share nearly nothing, and a delta over random bytes is slow to find).
+ */
+export async function incompressible(data: Uint8Array): Promise<boolean> {
+  const sample = data.subarray(0, 65_536);
+  return (await gz(sample, { level: 1 })).byteLength >= 0.9 * sample.byteLength;
 }
 
 /** Byte size of each precompressed copy of `file` that exists. */
