@@ -104,7 +104,15 @@ async function buildOne(system: System, variant: Variant): Promise<void> {
     configFile: false,
     logLevel: 'warn',
     resolve: { alias: { 'updraft/client': resolve(REPO, 'app/index.ts') } },
-    build: { outDir: buildDir(system, variant), emptyOutDir: true },
+    build: {
+      outDir: buildDir(system, variant),
+      emptyOutDir: true,
+      // BENCH_SPLIT_CLIENT=1: what-if, Updraft's page client (and workbox-window) in a chunk of its
+      // own, so an app change does not re-download it. Not the default measurement.
+      ...(system === 'updraft' && process.env.BENCH_SPLIT_CLIENT
+        ? { rolldownOptions: { output: { codeSplitting: { groups: [{ name: 'updraft-client', test: (id: string) => id.startsWith(resolve(REPO, 'app')) || id.startsWith(resolve(REPO, 'protocol')) || id.includes('workbox-window') }] } } } }
+        : {}),
+    },
     plugins: plugins(system),
   });
 }
