@@ -22,6 +22,8 @@ async function plannedFetches(h: Harness, from: ReleaseManifest): Promise<FetchT
 const deltaPath = (t: FetchTask) => new URL(t.deltas![0]!.url).pathname;
 /** The demo's deltas are tens of bytes: the server would inline them. These specs need them served, to count and break. */
 const URL_DELTAS = { deltas: { inlineBytes: 0 } };
+/** The server's defaults: small deltas inline. */
+const DEFAULT_DELTAS = { deltas: {} };
 
 test('a changed chunk comes as a delta from the CDN: the whole part is never fetched, the built bytes verify, the release activates', async ({ page, updraft }) => {
   const h = await Harness.start(URL_DELTAS);
@@ -60,7 +62,7 @@ test('a changed chunk comes as a delta from the CDN: the whole part is never fet
 });
 
 test('small deltas travel inside the plan: no request for the changed chunk at all, the built bytes verify', async ({ page, updraft }) => {
-  const h = await Harness.start();
+  const h = await Harness.start(DEFAULT_DELTAS);
   try {
     const v1 = await visitV1(page, updraft, h);
     const v2 = await h.publish('2.0.0');

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
@@ -16,7 +17,12 @@ export interface HarnessOptions {
   cdn?: boolean;
   /** Seconds between check-ins the server asks for. @default 3600 */
   checkInInterval?: number;
-  /** The server's `deltas` option (e.g. `{ inlineBytes: 0 }` so every delta is its own request). @default the server's */
+  /**
+   * The server's `deltas` option. Off unless asked for: the other specs count whole-part requests
+   * per source, and deltas (e2e/deltas.spec.ts) would make the demo's small changes arrive inside
+   * the plan instead. `{}` is the server's default; `{ inlineBytes: 0 }` makes every delta a request.
+   * @default false
+   */
   deltas?: UpdateServerOptions['deltas'];
 }
 
@@ -63,7 +69,7 @@ export class Harness {
       token: TOKEN,
       cdn: this.cdn ? [this.cdn.url] : [],
       checkInInterval: this.#options.checkInInterval ?? 3600,
-      ...(this.#options.deltas !== undefined ? { deltas: this.#options.deltas } : {}),
+      deltas: this.#options.deltas ?? false,
     });
     const app = new Hono();
     app.use('*', async (c, next) => {
@@ -80,9 +86,18 @@ export class Harness {
       }
       await next();
       if (verdict.kind === 'corrupt' && c.res.ok) {
+        // Corrupt the bytes the hash is of (decoded), sent as identity: a broken brotli stream would
+        // be a transport error, not the content error this fault stands for.
+        const encoding = c.res.headers.get('content-encoding');
+        const raw = Buffer.from(await c.res.arrayBuffer());
+        const decoded = encoding === 'br' ? brotliDecompressSync(raw) : encoding === 'gzip' ? gunzipSync(raw) : raw;
         // The last byte, not the first: a CDN pulling through and flipping the first must not undo it.
-        const bytes = corrupt(new Uint8Array(await c.res.arrayBuffer()), -1);
-        c.res = new Response(bytes as Uint8Array<ArrayBuffer>, { status: c.res.status, headers: c.res.headers });
+        const bytes = corrupt(new Uint8Array(decoded), -1);
+        const headers = new Headers(c.res.headers);
+        headers.delete('content-encoding');
+        headers.set('content-length', String(bytes.byteLength));
+        c.res = undefined as unknown as Response; // replace, not merge: the old encoding headers must go
+        c.res = new Response(bytes as Uint8Array<ArrayBuffer>, { status: 200, headers });
       }
     });
     app.route('/', updates);
