@@ -84,7 +84,8 @@ export function adminRoutes(o: ResolvedOptions): Hono {
     const wrong = parts.find((p) => sizes.get(p.sha256) !== p.size);
     if (wrong) throw new UpdraftError('size_mismatch', `${wrong.path} is ${sizes.get(wrong.sha256)} bytes, manifest says ${wrong.size}`);
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
-    if (created && o.deltas) await computeDeltas(o.store, o.deltas, manifest, seq);
+    // Also on a re-publish: deltas that exist are skipped, so a publish cut short (crash, disk full) is completed.
+    if (o.deltas) await computeDeltas(o.store, o.deltas, manifest, seq);
     if (created) o.checkInCache.invalidate();
     const body: PublishResponse = { id: manifest.id, seq, created };
     return c.json(body, created ? 201 : 200);
