@@ -3,6 +3,7 @@ export const PATHS = {
   checkIn: 'v1/check-in',
   reports: 'v1/reports',
   blob: (sha256: string) => `v1/blobs/${sha256}`,
+  delta: (from: string, to: string) => `v1/deltas/${from}/${to}`,
   release: (id: string) => `v1/releases/${id}`,
   adminMissingBlobs: 'v1/admin/blobs/missing',
   adminBlob: (sha256: string) => `v1/admin/blobs/${sha256}`,

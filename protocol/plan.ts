@@ -11,6 +11,14 @@ const TaskBase = {
   after: v.array(v.string()),
 };
 
+/** One way to build a part from a part the client already holds. */
+export const DeltaSource = v.object({
+  from: Sha256,
+  url: v.pipe(v.string(), v.url()),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+export type DeltaSource = v.InferOutput<typeof DeltaSource>;
+
 /** Fetch one part from `sources` in order (CDN URLs first, origin last), verify, store by hash. */
 export const FetchTask = v.object({
   ...TaskBase,
@@ -23,6 +31,13 @@ export const FetchTask = v.object({
    * `receivedAt + (notBefore - plan.servedAt)`, so clock skew does not matter.
    */
   notBefore: v.pipe(v.number(), v.integer()),
+  /**
+   * Delta sources, tried before `sources` when the client holds the part `from`: a Fossil delta
+   * (https://fossil-scm.org/home/doc/tip/www/delta_format.wiki) that turns `from`'s bytes into
+   * this part's. `size` is the delta's byte count; a small delta comes inline as a `data:` URL.
+   * Optional: plans without it stay valid.
+   */
+  deltas: v.optional(v.array(DeltaSource)),
 });
 /** Once every fetch is done: verify presence and write the staged release in one transaction. */
 export const InstallTask = v.object({ ...TaskBase, kind: v.literal('install') });

@@ -7,7 +7,9 @@ import {
 import { adminAuth, requireScope, type AdminEnv } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import type { ChannelChange, StoredRelease } from './store.js';
+import { predecessors } from './delta-match.js';
+import { precompress } from './precompress.js';
+import type { ChannelChange, Store, StoredRelease } from './store.js';
 
 const RECENT_REPORTS = 50;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -65,6 +67,8 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     // Refuse a declared oversize body before writing a byte; a chunked one is cut off while streaming.
     if (Number(c.req.header('Content-Length')) > o.uploadLimit) throw tooLarge(o.uploadLimit);
     const written = await o.blobs.write(sha256, chunksOf(c.req.raw.body, o.uploadLimit));
+    // Once per part, so serving never compresses: whole parts travel as small as brotli makes them.
+    await precompress(o.blobs.pathFor(sha256));
     await o.store.putBlob(sha256, written.size);
     return c.json(written, 201);
   });
@@ -86,6 +90,8 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     const wrong = parts.find((p) => sizes.get(p.sha256) !== p.size);
     if (wrong) throw new UpdraftError('size_mismatch', `${wrong.path} is ${sizes.get(wrong.sha256)} bytes, manifest says ${wrong.size}`);
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
+    // Also on a re-publish: deltas that exist are skipped, so a publish cut short (crash, disk full) is completed.
+    if (o.deltas) await computeDeltas(o.store, o.deltas, manifest, seq);
     if (created) o.checkInCache.invalidate();
     const body: PublishResponse = { id: manifest.id, seq, created };
     return c.json(body, created ? 201 : 200);
@@ -152,4 +158,16 @@ async function missingParts(o: ResolvedOptions, sha256s: readonly string[]): Pro
     if (!known.has(sha) || (await o.blobs.size(sha)) === null) missing.push(sha);
   }
   return missing;
+}
+
+/**
+ * At publish, before any plan names the release: the delta from each changed part's predecessor
+ * in the app's `history` previous releases. Bounded work (history × parts, each ≤ maxBytes), and
+ * the release stays immutable: its deltas exist before a client can be offered them.
+ */
+async function computeDeltas(store: Store, d: Exclude<ResolvedOptions['deltas'], false>, manifest: ReleaseManifest, seq: number): Promise<void> {
+  const earlier = (await store.listReleases(manifest.app)).filter((r) => r.seq < seq).sort((a, b) => b.seq - a.seq).slice(0, d.history);
+  for (const r of earlier) {
+    for (const pair of predecessors(r.manifest, manifest)) await d.store.ensure(pair.from, pair.to, d.maxBytes);
+  }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,6 +55,24 @@ describe('BlobStore', () => {
     expect(await blobs.removeStaleTemp()).toBe(2);
     expect(readdirSync(sub).sort()).toEqual([sha, `${sha}.${process.pid}-0a1b2c.tmp`].sort());
     expect(await new BlobStore(join(dir, 'nowhere')).removeStaleTemp()).toBe(0);
+  });
+
+  it('removeStaleTemp also sweeps dead writers\' precompressed copies and deltas, and keeps finished ones', async () => {
+    await blobs.write(sha, chunks(bytes));
+    const sub = join(dir, sha.slice(0, 2));
+    const deltas = join(dir, 'deltas', sha.slice(0, 2));
+    mkdirSync(deltas, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const pair = `${sha}-${'f'.repeat(64)}`;
+    writeFileSync(join(sub, `${sha}.br`), 'a finished copy');
+    writeFileSync(join(sub, `${sha}.br.${dead}-0a1b2c.tmp`), 'partial');
+    writeFileSync(join(sub, `${sha}.gz.${process.pid}-0a1b2c.tmp`), 'being written');
+    writeFileSync(join(deltas, pair), 'a finished delta');
+    writeFileSync(join(deltas, `${pair}.${dead}-0a1b2c.tmp`), 'partial');
+    writeFileSync(join(deltas, `${pair}.br.${dead}-0a1b2c.tmp`), 'partial');
+    expect(await blobs.removeStaleTemp()).toBe(3);
+    expect(readdirSync(sub).sort()).toEqual([sha, `${sha}.br`, `${sha}.gz.${process.pid}-0a1b2c.tmp`].sort());
+    expect(readdirSync(deltas)).toEqual([pair]);
   });
 });
 

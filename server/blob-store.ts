@@ -85,12 +85,20 @@ export class BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw err;
     }
-    for (const d of dirs.filter((name) => /^[0-9a-f]{2}$/.test(name))) {
-      for (const name of await readdir(join(this.root, d)).catch(() => [] as string[])) {
-        const m = /^[0-9a-f]{64}\.(?:(\d+)-)?[0-9a-f]+\.tmp$/.exec(name);
+    // Blobs and their precompressed copies (`<sha>[.br|.gz].<pid>-<hex>.tmp`), and deltas under
+    // `deltas/ab/` (`<from>-<to>[.br|.gz].<pid>-<hex>.tmp`).
+    const sweep = async (dir: string, pattern: RegExp) => {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const m = pattern.exec(name);
         if (!m || (m[1] && isAlive(Number(m[1])))) continue;
-        await unlink(join(this.root, d, name)).then(() => removed++, () => {});
+        await unlink(join(dir, name)).then(() => removed++, () => {});
       }
+    };
+    for (const d of dirs.filter((name) => /^[0-9a-f]{2}$/.test(name))) {
+      await sweep(join(this.root, d), /^[0-9a-f]{64}(?:\.br|\.gz)?\.(?:(\d+)-)?[0-9a-f]+\.tmp$/);
+    }
+    for (const d of await readdir(join(this.root, 'deltas')).catch(() => [] as string[])) {
+      if (/^[0-9a-f]{2}$/.test(d)) await sweep(join(this.root, 'deltas', d), /^[0-9a-f]{64}-[0-9a-f]{64}(?:\.br|\.gz)?\.(\d+)-[0-9a-f]+\.tmp$/);
     }
     return removed;
   }

@@ -1,5 +1,7 @@
 import type { ChannelState } from '../protocol/index.js';
 import { renderTemplate, type RenderedTemplate } from './answer-json.js';
+import type { DeltaInfo, DeltaStore } from './delta-store.js';
+import { predecessors } from './delta-match.js';
 import { planTemplate, type KnownRelease } from './planner.js';
 import type { Store } from './store.js';
 
@@ -13,6 +15,10 @@ export interface CheckInCacheOptions {
   maxAgeMs?: number;
   /** Templates (distinct from/to/origin answers) kept per channel before the entry starts over. @default 256 */
   maxTemplates?: number;
+  /** Where stored deltas are looked up for each template; null offers none. @default null */
+  deltas?: DeltaStore | null;
+  /** Deltas up to this many bytes travel inside the plan. @default 0 */
+  inlineDeltaBytes?: number;
   /** Real clock for ages, epoch ms. @default Date.now */
   clock?: () => number;
 }
@@ -45,6 +51,8 @@ export class CheckInCache {
   readonly #maxAgeMs: number;
   readonly #maxTemplates: number;
   readonly #clock: () => number;
+  readonly #deltas: DeltaStore | null;
+  readonly #inlineDeltaBytes: number;
   readonly #entries = new Map<string, ChannelEntry | Promise<ChannelEntry>>();
   #generation = 0;
 
@@ -53,6 +61,8 @@ export class CheckInCache {
     this.#maxAgeMs = o.maxAgeMs ?? 1000;
     this.#maxTemplates = o.maxTemplates ?? 256;
     this.#clock = o.clock ?? Date.now;
+    this.#deltas = o.deltas ?? null;
+    this.#inlineDeltaBytes = o.inlineDeltaBytes ?? 0;
   }
 
   /** Drops every cached answer: the next check-in of each channel reads the store again. */
@@ -115,9 +125,21 @@ export class CheckInCache {
     }
     const known = new Map<string, KnownRelease>();
     for (const [id, r] of entry.releases) if (r) known.set(id, r);
-    const t = entry.channel ? planTemplate({ app: entry.channel.app, channel: entry.channel, from, to, releases: known, origin, cdn }) : null;
+    const deltas = await this.#deltaInfo(from ? known.get(from) : undefined, known.get(to));
+    const t = entry.channel ? planTemplate({ app: entry.channel.app, channel: entry.channel, from, to, releases: known, origin, cdn, deltas }) : null;
     const rendered = t ? renderTemplate(t) : null;
     entry.templates.set(key, rendered);
     return rendered;
+  }
+
+  /** The stored deltas from `from`'s parts to their successors in `to`: a few stats, once per template. */
+  async #deltaInfo(from: KnownRelease | undefined, to: KnownRelease | undefined): Promise<Map<string, DeltaInfo> | undefined> {
+    if (!this.#deltas || !from || !to) return undefined;
+    const out = new Map<string, DeltaInfo>();
+    for (const pair of predecessors(from.manifest, to.manifest)) {
+      const info = await this.#deltas.info(pair.from, pair.to, this.#inlineDeltaBytes);
+      if (info) out.set(pair.to, info);
+    }
+    return out;
   }
 }

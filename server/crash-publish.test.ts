@@ -14,7 +14,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
+import { applyDelta } from 'fossil-delta';
 import { afterAll, expect, it } from 'vitest';
 import { PATHS, type ReleaseManifest, type StatusResponse } from '../protocol/index.js';
 import { CliError } from './admin-client.js';
@@ -92,6 +94,11 @@ async function admin<T>(s: Server, path: string): Promise<T> {
 
 const partsOf = (m: ReleaseManifest) => [...m.assets, ...(m.sw ? [m.sw] : [])];
 const blobFile = (sha: string) => join(dataDir, 'blobs', sha.slice(0, 2), sha);
+/** A file's bytes, decoded when it is a precompressed copy. */
+const decoded = (file: string): Buffer => {
+  const bytes = readFileSync(file);
+  return file.endsWith('.br') ? brotliDecompressSync(bytes) : file.endsWith('.gz') ? gunzipSync(bytes) : bytes;
+};
 
 /** Every invariant a crash must not break, checked through the restarted server and on disk. */
 async function expectConsistent(s: Server, context: string): Promise<StatusResponse> {
@@ -111,11 +118,23 @@ async function expectConsistent(s: Server, context: string): Promise<StatusRespo
     expect(ids.has(ch.release), `${context}: channel ${ch.name} → missing ${ch.release}`).toBe(true);
     if (ch.previous) expect(ids.has(ch.previous), `${context}: channel ${ch.name} previous → missing ${ch.previous}`).toBe(true);
   }
-  // On disk: no temp file left, and nothing under a final name but the exact bytes of that name.
-  for (const d of readdirSync(join(dataDir, 'blobs'))) {
+  // On disk: no temp file left, and nothing under a final name but the exact bytes of that name:
+  // a blob hashes to its name, its precompressed copies decode to those bytes, and a delta
+  // `<from>-<to>` (and its copies) turns blob `from` into bytes hashing to `to`.
+  for (const d of readdirSync(join(dataDir, 'blobs')).filter((d) => d !== 'deltas')) {
     for (const name of readdirSync(join(dataDir, 'blobs', d))) {
-      expect(name, `${context}: leftover`).toMatch(/^[0-9a-f]{64}$/);
-      expect(sha256(readFileSync(join(dataDir, 'blobs', d, name))), `${context}: ${name} is partial`).toBe(name);
+      const m = /^([0-9a-f]{64})(\.br|\.gz)?$/.exec(name);
+      expect(m, `${context}: leftover ${name}`).not.toBeNull();
+      expect(sha256(decoded(join(dataDir, 'blobs', d, name))), `${context}: ${name} is partial`).toBe(m![1]);
+    }
+  }
+  const deltaDirs = existsSync(join(dataDir, 'blobs', 'deltas')) ? readdirSync(join(dataDir, 'blobs', 'deltas')) : [];
+  for (const d of deltaDirs) {
+    for (const name of readdirSync(join(dataDir, 'blobs', 'deltas', d))) {
+      const m = /^([0-9a-f]{64})-([0-9a-f]{64})(\.br|\.gz)?$/.exec(name);
+      expect(m, `${context}: leftover delta ${name}`).not.toBeNull();
+      const built = applyDelta(readFileSync(blobFile(m![1]!)), decoded(join(dataDir, 'blobs', 'deltas', d, name)));
+      expect(sha256(built), `${context}: delta ${name} is partial`).toBe(m![2]);
     }
   }
   // A blob the store records is a blob on disk (publish trusts this when skipping uploads).

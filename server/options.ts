@@ -3,6 +3,7 @@ import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { SecurityHeadersOptions } from './security-headers.js';
 import type { BlobStore } from './blob-store.js';
+import { DeltaStore } from './delta-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import type { PlanSigner } from './plan-signer.js';
 import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
@@ -95,6 +96,14 @@ export interface UpdateServerOptions {
    * @default none: plans go out unsigned, and a SW built with `publicKeys` refuses them
    */
   signer?: PlanSigner | null;
+  /**
+   * Per-part deltas: at publish, the server computes a Fossil delta from each changed part's
+   * predecessor (same file name minus the build hash) in the `history` previous releases of the
+   * app, for parts up to `maxBytes`; plans offer one when it is at most half the compressed part.
+   * A delta of at most `inlineBytes` travels inside the plan (a `data:` URL) instead of by its own
+   * request. `false` computes and offers none. @default { history: 3, maxBytes: 8_388_608, inlineBytes: 1024 }
+   */
+  deltas?: { history?: number; maxBytes?: number; inlineBytes?: number } | false;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -122,12 +131,16 @@ export interface ResolvedOptions {
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
   signer: PlanSigner | null;
+  deltas: { store: DeltaStore; history: number; maxBytes: number; inlineBytes: number } | false;
   now: () => number;
 }
 
 const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
+  const deltas = o.deltas === false ? false : {
+    store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, inlineBytes: o.deltas?.inlineBytes ?? 1024,
+  };
   return {
     store: o.store,
     blobs: o.blobs,
@@ -148,7 +161,8 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     securityHeaders: o.securityHeaders ?? {},
     capacity: o.capacity ? resolveCapacity(o.capacity) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
-    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs }),
+    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: deltas ? deltas.store : null, inlineDeltaBytes: deltas ? deltas.inlineBytes : 0 }),
+    deltas,
     autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
     signer: o.signer ?? null,
     now: o.now ?? Date.now,

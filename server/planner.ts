@@ -1,4 +1,5 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type FetchTask, type Plan, type PlanSignature, type ReleaseManifest, type Task } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type Plan, type PlanSignature, type ReleaseManifest, type Task } from '../protocol/index.js';
+import type { DeltaInfo } from './delta-store.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
 export interface KnownRelease { manifest: ReleaseManifest; seq: number }
@@ -23,6 +24,8 @@ export interface PlannerInput {
   /** Server clock, epoch ms. */
   now: number;
   options: PlannerOptions;
+  /** Stored deltas by the part they produce (see `TemplateInput.deltas`). @default none */
+  deltas?: ReadonlyMap<string, DeltaInfo>;
   /** Rollout bucket 0-99 of this client for a target; tests pass a fixed one. @default rolloutBucket */
   bucket?: (clientId: string, releaseId: string) => number;
 }
@@ -96,6 +99,20 @@ export interface TemplateInput {
   releases: ReadonlyMap<string, KnownRelease>;
   origin: string;
   cdn: readonly string[];
+  /**
+   * Stored deltas by the part they produce, from that part's predecessor in `from` (delta-match.ts).
+   * A delta is offered only when `from` holds its base and it saves enough (`offerDelta`). @default none
+   */
+  deltas?: ReadonlyMap<string, DeltaInfo>;
+}
+
+/**
+ * Pure: whether a delta is worth offering. The SW falls back to the whole part on any delta
+ * failure, so a delta that saves little costs a round trip and a risk for almost nothing: it must
+ * travel in at most half the bytes of the whole part, both as compressed as the server holds them.
+ */
+export function offerDelta(d: DeltaInfo): boolean {
+  return d.wire <= 0.5 * d.wholeWire;
 }
 
 /**
@@ -120,13 +137,19 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
     if (have.has(asset.sha256) || seen.has(asset.sha256)) continue;
     seen.add(asset.sha256);
     const path = PATHS.blob(asset.sha256);
+    const bases = [...input.cdn, input.origin];
+    const delta = input.deltas?.get(asset.sha256);
     fetches.push({
       id: `fetch:${asset.sha256}`,
       kind: 'fetch',
       after: [],
       sha256: asset.sha256,
       size: asset.size,
-      sources: [...input.cdn.map((base) => joinUrl(base, path)), joinUrl(input.origin, path)],
+      // Same order as the whole part: a CDN mirroring `v1/` serves deltas too.
+      ...(delta && have.has(delta.from) && offerDelta(delta)
+        ? { deltas: deltaSources(delta, asset.sha256, bases) }
+        : {}),
+      sources: bases.map((base) => joinUrl(base, path)),
     });
   }
   const fromSeq = input.from ? input.releases.get(input.from)?.seq : undefined;
@@ -134,6 +157,15 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
     app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: fromSeq !== undefined && fromSeq > target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
+}
+
+/**
+ * Where a client gets a delta: inside the plan as a `data:` URL when it is small (no request, no
+ * headers: the plan is compressed anyway), else from each base URL in source order.
+ */
+export function deltaSources(d: DeltaInfo, to: string, bases: readonly string[]): DeltaSource[] {
+  if (d.inline !== undefined) return [{ from: d.from, url: `data:application/octet-stream;base64,${d.inline}`, size: d.size }];
+  return bases.map((base) => ({ from: d.from, url: joinUrl(base, PATHS.delta(d.from, to)), size: d.size }));
 }
 
 /** `sources` with the one at `first` moved to the front, the rest in their order. */
@@ -183,7 +215,7 @@ export function decide(input: PlannerInput): Decision {
   const { client, channel, now, options } = input;
   const to = chooseTarget(client, channel, input.bucket);
   const template = to && channel
-    ? planTemplate({ app: client.app, channel, from: client.release, to, releases: input.releases, origin: input.origin, cdn: input.cdn })
+    ? planTemplate({ app: client.app, channel, from: client.release, to, releases: input.releases, origin: input.origin, cdn: input.cdn, deltas: input.deltas })
     : null;
   if (!template) return { status: 'current', nextCheckIn: options.checkInInterval };
   return personalize(template, { client: client.client, now, notBefore: spreadNotBefore(template, client.client, now, options.spreadMs), options });

@@ -8,7 +8,8 @@
  * server that keeps refusing gets exponentially rarer requests, not a retry every second; a
  * *local* error (quota) fails the plan without retry.
  */
-import { sha256Hex, type FetchTask } from '../protocol/index.js';
+import { applyDelta, getDeltaTargetSize } from 'fossil-delta';
+import { sha256Hex, type DeltaSource, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
 import type { SwContext } from './context.js';
 import { readCapped, TooLarge } from './read-capped.js';
@@ -35,6 +36,18 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
   const errors: string[] = [];
   /** Content errors at single sources: reported whatever the outcome, so the server learns which source serves bad bytes. */
   const rejected: string[] = [];
+  if (task.deltas?.length) {
+    const built = await fromDelta(ctx, task, task.deltas, reject);
+    if (built) {
+      try {
+        await parts.put(key, partResponse(built));
+      } catch (e) {
+        if (isQuotaError(e)) return { kind: 'fail', code: 'quota', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
+        return { kind: 'fail', code: 'install', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
+      }
+      return { kind: 'done', rejected };
+    }
+  }
   /** Sources that failed for a reason other than a hold. */
   let failed = 0;
   let contentOnly = true;
@@ -120,6 +133,69 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     rejected.push(`part ${task.sha256}: ${problem}`);
     log.warn(problem);
   }
+}
+
+/**
+ * The part built from a delta over a part this client holds, verified; null when no delta
+ * applies. Any failure — base not held, transport, a delta that does not apply, wrong size or
+ * hash — only logs (a bad delta is also `reject`ed, hence reported) and leaves the whole-part
+ * sources to do the work: a delta is an optimisation, never a reason to fail or wait.
+ */
+async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly DeltaSource[], reject: (problem: string) => void): Promise<ArrayBuffer | null> {
+  const { adapter, parts, log } = ctx;
+  const bases = new Map<string, Uint8Array | null>();
+  for (const d of deltas) {
+    // A small delta travels inside the plan as a data: URL: name it shortly in logs and reports.
+    const where = d.url.startsWith('data:') ? `inline delta for ${task.sha256.slice(0, 12)}…` : d.url;
+    if (!bases.has(d.from)) {
+      const held = await parts.match(partKey(ctx.urls.scope, d.from));
+      bases.set(d.from, held ? new Uint8Array(await held.arrayBuffer()) : null);
+    }
+    const base = bases.get(d.from);
+    if (!base) {
+      log.info(`delta ${where}: base ${d.from.slice(0, 12)}… not held, fetching the whole part`);
+      continue;
+    }
+    let delta: Uint8Array;
+    try {
+      const res = await adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
+      if (!res.ok) {
+        void res.body?.cancel().catch(() => {});
+        log.info(`delta ${where}: HTTP ${res.status}, fetching the whole part`);
+        continue;
+      }
+      delta = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      log.info(`delta ${where}: ${describeError(e)}, fetching the whole part`);
+      continue;
+    }
+    if (delta.byteLength !== d.size) {
+      reject(`content ${where}: delta of ${delta.byteLength} bytes, expected ${d.size}`);
+      continue;
+    }
+    let out: Uint8Array;
+    try {
+      // The header states the output size: check it first, so a hostile delta cannot make us build a huge buffer.
+      const stated = getDeltaTargetSize(delta);
+      if (stated !== task.size) throw new Error(`it builds ${stated} bytes, expected ${task.size}`);
+      out = applyDelta(base, delta);
+    } catch (e) {
+      reject(`content ${where}: delta does not apply: ${describeError(e)}`);
+      continue;
+    }
+    if (out.byteLength !== task.size) {
+      reject(`content ${where}: delta built ${out.byteLength} bytes, expected ${task.size}`);
+      continue;
+    }
+    const bytes = out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
+    const hash = await sha256Hex(bytes);
+    if (hash !== task.sha256) {
+      reject(`content ${where}: delta built sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
+      continue;
+    }
+    return bytes;
+  }
+  return null;
 }
 
 /** Stored parts carry no type: the serving release's asset says what the bytes are. */

@@ -76,6 +76,8 @@ export class ScriptedFetch {
     const body = init?.body != null ? String(init.body) : null;
     this.requests.push({ url: req.url, method: req.method, at: this.clock.now(), body, cache: req.cache });
     const queue = this.table.get(req.url);
+    // data: URLs (inline deltas) never reach a server: the platform's fetch decodes them, as the browser's does.
+    if (!queue && req.url.startsWith('data:')) return globalThis.fetch(req.url);
     if (!queue || queue.length === 0) return new Response('not found', { status: 404 });
     const answer = queue.length > 1 ? queue.shift()! : queue[0]!;
     if (answer instanceof Error) throw answer;

@@ -64,7 +64,8 @@ export class TestCdn {
       'access-control-expose-headers': 'Retry-After, Content-Length, ETag',
     };
     const url = new URL(req.url ?? '/', this.url);
-    const match = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(url.pathname);
+    // Parts by hash, and deltas by their pair (a CDN mirroring `v1/` serves both): fault key is the hash, or the delta's path.
+    const match = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(url.pathname) ?? /^\/v1\/deltas\/[0-9a-f]{64}\/[0-9a-f]{64}$/.exec(url.pathname);
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { ...cors, 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': '*' }).end();
       return;
@@ -73,7 +74,7 @@ export class TestCdn {
       res.writeHead(404, { ...cors, 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"not found"}}');
       return;
     }
-    const sha = match[1]!;
+    const sha = match[1] ?? url.pathname;
     const verdict = await this.faults.apply(url.pathname, sha);
     if (verdict.kind === 'status') {
       res.writeHead(verdict.status, { ...cors, 'content-type': 'application/json', ...(verdict.retryAfter !== undefined ? { 'retry-after': String(verdict.retryAfter) } : {}) });
@@ -86,7 +87,7 @@ export class TestCdn {
     }
     let bytes = this.#cache.get(sha);
     if (!bytes) {
-      const upstream = await fetch(new URL(`v1/blobs/${sha}`, this.origin), { headers: { [CDN_PULL_HEADER]: '1' } }).catch(() => null);
+      const upstream = await fetch(new URL(url.pathname.slice(1), this.origin), { headers: { [CDN_PULL_HEADER]: '1' } }).catch(() => null);
       if (!upstream || !upstream.ok) {
         res.writeHead(upstream?.status ?? 502, { ...cors, 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"upstream"}}');
         return;
@@ -101,7 +102,7 @@ export class TestCdn {
       'content-type': 'application/octet-stream',
       'content-length': String(body.byteLength),
       'cache-control': 'public, max-age=31536000, immutable',
-      etag: `"${sha}"`,
+      etag: `"${match[1] ?? url.pathname.split('/').slice(-2).join('-')}"`,
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   }

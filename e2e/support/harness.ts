@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE } from '../../protocol/index.js';
-import { BlobStore, createPlanSigner, createUpdateServer, loadSigningKey, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore } from '../../server/index.js';
+import { BlobStore, createPlanSigner, createUpdateServer, loadSigningKey, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore, type UpdateServerOptions } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
 import { E2E_KEY_BASE, buildDir, type BuildName } from './builds.js';
@@ -23,6 +24,13 @@ export interface HarnessOptions {
   signingKeys?: string[];
   /** The server's clock, epoch ms. @default Date.now */
   now?: () => number;
+  /**
+   * The server's `deltas` option. Off unless asked for: the other specs count whole-part requests
+   * per source, and deltas (e2e/deltas.spec.ts) would make the demo's small changes arrive inside
+   * the plan instead. `{}` is the server's default; `{ inlineBytes: 0 }` makes every delta a request.
+   * @default false
+   */
+  deltas?: UpdateServerOptions['deltas'];
 }
 
 /**
@@ -70,6 +78,7 @@ export class Harness {
       checkInInterval: this.#options.checkInInterval ?? 3600,
       signer: createPlanSigner(await Promise.all((this.#options.signingKeys ?? [readFileSync(`${E2E_KEY_BASE}.key`, 'utf8')]).map((pem) => loadSigningKey(pem)))),
       ...(this.#options.now ? { now: this.#options.now } : {}),
+      deltas: this.#options.deltas ?? false,
     });
     const app = new Hono();
     app.use('*', async (c, next) => {
@@ -86,9 +95,18 @@ export class Harness {
       }
       await next();
       if (verdict.kind === 'corrupt' && c.res.ok) {
+        // Corrupt the bytes the hash is of (decoded), sent as identity: a broken brotli stream would
+        // be a transport error, not the content error this fault stands for.
+        const encoding = c.res.headers.get('content-encoding');
+        const raw = Buffer.from(await c.res.arrayBuffer());
+        const decoded = encoding === 'br' ? brotliDecompressSync(raw) : encoding === 'gzip' ? gunzipSync(raw) : raw;
         // The last byte, not the first: a CDN pulling through and flipping the first must not undo it.
-        const bytes = corrupt(new Uint8Array(await c.res.arrayBuffer()), -1);
-        c.res = new Response(bytes as Uint8Array<ArrayBuffer>, { status: c.res.status, headers: c.res.headers });
+        const bytes = corrupt(new Uint8Array(decoded), -1);
+        const headers = new Headers(c.res.headers);
+        headers.delete('content-encoding');
+        headers.set('content-length', String(bytes.byteLength));
+        c.res = undefined as unknown as Response; // replace, not merge: the old encoding headers must go
+        c.res = new Response(bytes as Uint8Array<ArrayBuffer>, { status: 200, headers });
       }
     });
     app.route('/', updates);

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createDelta } from 'fossil-delta';
+import { UpdraftError } from '../protocol/index.js';
+import { fileSize } from './blob-response.js';
+import type { BlobStore } from './blob-store.js';
+import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** What the planner needs to know about one stored delta. */
+export interface DeltaInfo {
+  from: string;
+  /** Delta bytes, decoded. */
+  size: number;
+  /** The fewest bytes the delta can travel as (its smallest precompressed copy, else `size`). */
+  wire: number;
+  /** The fewest bytes the whole part can travel as. */
+  wholeWire: number;
+  /** The delta's bytes, base64, when it is small enough to travel inside the plan (see `info`). */
+  inline?: string;
+}
+
+/**
+ * Fossil deltas between parts, content-addressed by the pair at `<blobs>/deltas/ab/<from>-<to>`
+ * (beside the blobs, outside the two-hex-digit directories the blob store sweeps), each with its
+ * precompressed copies. A delta is computed once and never changes, like the blobs it joins.
+ */
+export class DeltaStore {
+  readonly root: string;
+
+  constructor(readonly blobs: BlobStore) {
+    this.root = join(blobs.root, 'deltas');
+  }
+
+  pathFor(from: string, to: string): string {
+    if (!SHA256.test(from) || !SHA256.test(to)) throw new UpdraftError('invalid_hash', 'not a sha256 pair');
+    return join(this.root, from.slice(0, 2), `${from}-${to}`);
+  }
+
+  /**
+   * Computes and stores the delta `from → to` unless it exists. Skipped (false) when either blob
+   * is missing or larger than `maxBytes` (delta creation is O(n) memory per file, and publish must
+   * stay bounded), or when `to` looks already compressed (`incompressible`).
+   */
+  async ensure(from: string, to: string, maxBytes: number): Promise<boolean> {
+    const path = this.pathFor(from, to);
+    if ((await fileSize(path)) !== null) return true;
+    const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
+    if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
+    const target = await readFile(this.blobs.pathFor(to));
+    if (target.byteLength >= 64 && (await incompressible(target))) return false;
+    const delta = createDelta(await readFile(this.blobs.pathFor(from)), target);
+    await mkdir(dirname(path), { recursive: true });
+    // The compressed copies first: once the delta is visible under its name, it is complete. A
+    // crash in between leaves temp files (swept at the next start) or copies without a delta,
+    // never served (the route looks for the delta) and rewritten by the next `ensure`.
+    await writeEncoded(path, delta);
+    const temp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(temp, delta);
+      await rename(temp, path);
+    } catch (e) {
+      await unlink(temp).catch(() => {});
+      throw e;
+    }
+    return true;
+  }
+
+  /**
+   * Sizes for the planner, or null when the delta is not stored. A delta of at most `inlineBytes`
+   * also carries its bytes: a request's own headers (~450 bytes) would cost more than it.
+   */
+  async info(from: string, to: string, inlineBytes = 0): Promise<DeltaInfo | null> {
+    const path = this.pathFor(from, to);
+    const size = await fileSize(path);
+    if (size === null) return null;
+    const whole = await this.blobs.size(to);
+    if (whole === null) return null;
+    const info: DeltaInfo = { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(whole, await encodedSizes(this.blobs.pathFor(to))) };
+    if (size <= inlineBytes) info.inline = (await readFile(path)).toString('base64');
+    return info;
+  }
+}
+
+function smallest(identity: number, encoded: Partial<Record<string, number>>): number {
+  return Math.min(identity, ...Object.values(encoded).filter((n): n is number => n !== undefined));
+}
