@@ -145,3 +145,38 @@ describe('build', () => {
     ).rejects.toThrow(/^\[updraft\] index.html was not found/);
   });
 });
+
+describe('the page client in a chunk of its own', () => {
+  const client = join(import.meta.dirname, '..', 'app', 'index.ts');
+  const app = (text: string) => ({
+    'main.js': `import { registerUpdraft } from ${JSON.stringify(client)};\nregisterUpdraft();\ndocument.querySelector('#app').textContent = ${JSON.stringify(text)};\n`,
+  });
+  const chunks = (outDir: string) => files(outDir).filter((f) => f.endsWith('.js') && f !== SW_FILE);
+
+  test('an app change leaves the updraft-client chunk byte-identical, so an update does not download it again', async () => {
+    const a = await buildApp(fixture(app('hello v1')));
+    const b = await buildApp(fixture(app('hello v2')));
+    const clientChunk = chunks(a).find((f) => /^assets\/updraft-client-[\w-]+\.js$/.test(f));
+    expect(clientChunk).toBeDefined();
+    expect(chunks(b)).toContain(clientChunk);
+    expect(readFileSync(join(a, clientChunk!))).toEqual(readFileSync(join(b, clientChunk!)));
+    expect(readFileSync(join(a, clientChunk!), 'utf8')).toContain('updraft:');
+    // The entry chunk holds only the app now, and it is what changed.
+    const entry = (dir: string) => chunks(dir).find((f) => /^assets\/index-/.test(f))!;
+    expect(entry(a)).not.toBe(entry(b));
+    expect(readFileSync(join(a, entry(a))).byteLength).toBeLessThan(2000);
+  });
+
+  test('splitClient: false, or an app choosing its own chunks, keeps the default chunking', async () => {
+    const off = await buildApp(fixture(app('x')), { app: 'fixture', splitClient: false });
+    expect(chunks(off).some((f) => f.includes('updraft-client'))).toBe(false);
+    const root = fixture(app('y'));
+    const outDir = join(root, 'dist');
+    await build({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })],
+      build: { outDir, rolldownOptions: { output: { manualChunks: (id: string) => (id.includes('workbox-window') ? 'wb' : undefined) } } },
+    });
+    expect(chunks(outDir).some((f) => f.includes('updraft-client'))).toBe(false);
+    expect(chunks(outDir).some((f) => /assets\/wb-/.test(f))).toBe(true);
+  });
+});

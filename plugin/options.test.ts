@@ -18,14 +18,14 @@ describe('resolveOptions', () => {
   test('defaults come from the nearest package.json', () => {
     const root = project({ name: '@acme/Shop App', version: '4.2.0' });
     expect(resolveOptions({}, join(root, 'src'))).toEqual({
-      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3, bootTimeoutMs: 30_000, publicKeys: [],
+      app: 'acme-Shop-App', channel: 'stable', server: '/', version: '4.2.0', swEntry: null, concurrency: 3, bootTimeoutMs: 30_000, publicKeys: [], splitClient: true,
     });
   });
 
   test('explicit options win and swEntry becomes absolute', () => {
     const root = project({ name: 'x', version: '1.0.0' });
     const o = resolveOptions({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: 'src/sw.ts', concurrency: 5, bootTimeoutMs: 5000 }, root);
-    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5, bootTimeoutMs: 5000, publicKeys: [] });
+    expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5, bootTimeoutMs: 5000, publicKeys: [], splitClient: true });
     expect(resolveOptions({ bootTimeoutMs: 0 }, root).bootTimeoutMs).toBe(0);
   });
 

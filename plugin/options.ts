@@ -37,6 +37,13 @@ export interface UpdraftOptions {
    * @default [] (plans are not signature-checked: set this in production)
    */
   publicKeys?: string | string[];
+  /**
+   * Put the page client (`updraft/client` with workbox-window) in a chunk of its own,
+   * `updraft-client-<hash>.js`, so app changes do not re-download it. Skipped when the app sets
+   * its own `codeSplitting`, `advancedChunks` or `manualChunks`.
+   * @default true
+   */
+  splitClient?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -49,6 +56,7 @@ export interface ResolvedOptions {
   concurrency: number;
   bootTimeoutMs: number;
   publicKeys: string[];
+  splitClient: boolean;
 }
 
 const PublicKeyText = v.pipe(
@@ -73,6 +81,7 @@ const OptionsSchema = v.strictObject({
     ),
   ),
   publicKeys: v.optional(v.union([PublicKeyText, v.pipe(v.array(PublicKeyText), v.maxLength(8))])),
+  splitClient: v.optional(v.boolean()),
 });
 
 const KNOWN_KEYS = Object.keys(OptionsSchema.entries);
@@ -103,6 +112,7 @@ export function resolveOptions(options: unknown, root: string): ResolvedOptions 
     swEntry: o.swEntry === undefined ? null : resolve(root, o.swEntry),
     concurrency: o.concurrency ?? 3,
     bootTimeoutMs: o.bootTimeoutMs ?? 30_000,
+    splitClient: o.splitClient ?? true,
     publicKeys: [...new Set(o.publicKeys === undefined ? [] : typeof o.publicKeys === 'string' ? [o.publicKeys] : o.publicKeys)],
   };
 }
