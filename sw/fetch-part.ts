@@ -13,6 +13,7 @@ import { sha256Hex, type DeltaSource, type FetchTask } from '../protocol/index.j
 import { isQuotaError, partKey } from './adapter.js';
 import type { SwContext } from './context.js';
 import { readCapped, TooLarge } from './read-capped.js';
+import { PART_IDLE_TIMEOUT_MS, watchdog } from './timed-fetch.js';
 import { describeError } from './debug.js';
 import { backoff, originOf, parseRetryAfter } from './scheduler.js';
 import type { TaskRecord } from './store.js';
@@ -59,16 +60,22 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     }
     failed++;
     let res: Response;
+    // A source that stalls (no headers, or no next chunk, for PART_IDLE_TIMEOUT_MS) is a transport
+    // failure like any other: the next source is tried at once instead of the task hanging.
+    const dog = watchdog(ctx, source, PART_IDLE_TIMEOUT_MS);
     try {
       // `no-store`: parts are immutable and cached with a year's max-age, so a corrupt copy in the
       // HTTP cache would be replayed on every retry of this source; verified bytes live in `parts`.
-      res = await adapter.fetch(source, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
+      res = await dog.guard(adapter.fetch(source, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
     } catch (e) {
+      dog.done();
       contentOnly = false;
       errors.push(`transport ${source}: ${describeError(e)}`);
       continue;
     }
+    dog.kick();
     if (res.status === 429 || res.status === 503) {
+      dog.done();
       contentOnly = false;
       const retryAt = parseRetryAfter(res.headers.get('retry-after'), adapter.now());
       const until = retryAt ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
@@ -80,6 +87,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       continue;
     }
     if (!res.ok) {
+      dog.done();
       contentOnly = false;
       errors.push(`transport ${source}: HTTP ${res.status}`);
       void res.body?.cancel().catch(() => {});
@@ -87,8 +95,9 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     }
     let bytes: ArrayBuffer;
     try {
-      bytes = await readCapped(res, task.size);
+      bytes = await dog.guard(readCapped(res, task.size, { onChunk: dog.kick, signal: dog.signal }));
     } catch (e) {
+      dog.done();
       if (e instanceof TooLarge) {
         reject(`content ${source}: more than the ${task.size} bytes the plan states, cut off`);
         continue;
@@ -97,6 +106,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       errors.push(`transport ${source}: ${describeError(e)}`);
       continue;
     }
+    dog.done();
     if (bytes.byteLength !== task.size) {
       reject(`content ${source}: ${bytes.byteLength} bytes, expected ${task.size}`);
       continue;
@@ -158,13 +168,20 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
     }
     let delta: Uint8Array;
     try {
-      const res = await adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store' });
-      if (!res.ok) {
-        void res.body?.cancel().catch(() => {});
-        log.info(`delta ${where}: HTTP ${res.status}, fetching the whole part`);
-        continue;
+      const dog = watchdog(ctx, where, PART_IDLE_TIMEOUT_MS);
+      try {
+        const res = await dog.guard(adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
+        if (!res.ok) {
+          void res.body?.cancel().catch(() => {});
+          log.info(`delta ${where}: HTTP ${res.status}, fetching the whole part`);
+          continue;
+        }
+        dog.kick();
+        // Capped like a part: a delta larger than the plan says is cut off (then rejected below).
+        delta = new Uint8Array(await dog.guard(readCapped(res, d.size + 1, { onChunk: dog.kick, signal: dog.signal })));
+      } finally {
+        dog.done();
       }
-      delta = new Uint8Array(await res.arrayBuffer());
     } catch (e) {
       log.info(`delta ${where}: ${describeError(e)}, fetching the whole part`);
       continue;

@@ -9,7 +9,14 @@ export class TooLarge extends Error {
   }
 }
 
-export async function readCapped(res: Response, max: number): Promise<ArrayBuffer> {
+export interface ReadOptions {
+  /** Runs after each chunk (a stall watchdog's `kick`). */
+  onChunk?: () => void;
+  /** Cancels the body when aborted: a stalled read must not hold the connection. */
+  signal?: AbortSignal;
+}
+
+export async function readCapped(res: Response, max: number, o: ReadOptions = {}): Promise<ArrayBuffer> {
   const length = Number(res.headers.get('content-length'));
   // Content-Length counts encoded bytes; a compressed body may decode larger, so only an identity
   // length is conclusive before reading.
@@ -20,11 +27,13 @@ export async function readCapped(res: Response, max: number): Promise<ArrayBuffe
   }
   if (!res.body) return res.arrayBuffer();
   const reader = res.body.getReader();
+  o.signal?.addEventListener('abort', () => void reader.cancel(o.signal?.reason).catch(() => {}), { once: true });
   const out = new Uint8Array(max);
   let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    o.onChunk?.();
     if (size + value.byteLength > max) {
       void reader.cancel().catch(() => {});
       throw new TooLarge(max);

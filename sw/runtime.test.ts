@@ -403,6 +403,33 @@ describe('task runner', () => {
     expect([...a.cache.entries.keys()].sort()).toEqual([...keep].sort());
   });
 
+  it('a source that stalls (no headers, or no next chunk, for 30 s) is left for the next one; the update lands', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2, 'origin');
+    const missing = [...r2.blobs.keys()].filter((sha) => !a.cache.entries.has(partKey(APP, sha)));
+    const [silent, trickle] = missing;
+    let cancelled = false;
+    a.server.on(cdn(silent!), () => new Promise<Response>(() => {}));
+    a.server.on(cdn(trickle!), () => new Response(new ReadableStream<Uint8Array>({
+      start(c) { c.enqueue(new Uint8Array([1])); }, // one byte, then nothing
+      cancel() { cancelled = true; },
+    })));
+    for (const sha of missing.slice(2)) a.server.on(cdn(sha), new Response(r2.blobs.get(sha)));
+    offer(a, buildPlan(r2, { only: missing }));
+    const check = rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    await check;
+    const runner = (await rt.runner()).run();
+    await until(() => a.server.count(cdn(silent!)) === 1 && a.server.count(cdn(trickle!)) === 1, 'both stalled requests');
+    expect(a.server.count(origin(silent!))).toBe(0);
+    a.clock.advance(30_000);
+    await runner;
+    await until(async () => (await state(rt)).active === r2.manifest.id, 'the update to land');
+    expect(a.server.count(origin(silent!))).toBe(1);
+    expect(a.server.count(origin(trickle!))).toBe(1);
+    expect(cancelled).toBe(true);
+  });
+
   it('quota exceeded fails the plan without retry and keeps the active release', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2);
