@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from '@playwright/test';
-import { planStatement, type CheckInResponse, type CheckInUpdate, type ErrorCode, type ReleaseManifest } from '../protocol/index.js';
+import { expandPlan, planStatement, type CheckInResponse, type CheckInUpdate, type ErrorCode, type ReleaseManifest } from '../protocol/index.js';
 import { createPlanSigner, generateSigningKey, loadSigningKey } from '../server/index.js';
 import { expect, test, type UpdraftDriver } from './kit/index.js';
 import { E2E_KEY_BASE } from './support/builds.js';
@@ -59,7 +59,12 @@ test('a tampered plan (an extra source, another manifest) is refused with `signa
 
     // Another manifest under the same signatures: a changed entry document.
     await context.unrouteAll({ behavior: 'wait' });
-    await rewriteCheckIns(context, h, (a) => (a.status === 'update' ? { ...a, plan: { ...a.plan, release: { ...a.plan.release, version: '2.0.0-evil' } } } : a));
+    await rewriteCheckIns(context, h, (a) => {
+      if (a.status !== 'update') return a;
+      // The client runs 1.0.0, which the server knows: the manifest comes as a patch to it.
+      expect(a.plan.releasePatch?.base).toBe(v1.id);
+      return { ...a, plan: { ...a.plan, releasePatch: { ...a.plan.releasePatch!, version: '2.0.0-evil' } } };
+    });
     expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature' });
 
     // The genuine plan still lands.
@@ -119,7 +124,7 @@ test('a downgrade without a rollback directive is refused; the server\'s signed 
       if (a.status !== 'update') return a;
       expect(a.plan.rollback).toBe(true);
       const plan = { ...a.plan, rollback: false };
-      return { ...a, plan: { ...plan, signatures: signer(planStatement(plan)) } };
+      return { ...a, plan: { ...plan, signatures: signer(planStatement(expandPlan(plan, v2)!)) } };
     });
     await expectRefused(page, updraft, h, v2, v1.id, 'downgrade');
     await context.unrouteAll({ behavior: 'wait' });

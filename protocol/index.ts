@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './paths.js';
 export * from './release.js';
+export * from './release-patch.js';
 export * from './plan.js';
 export * from './plan-signature.js';
 export * from './check-in.js';

@@ -3,7 +3,8 @@
  * from the plan object with `planStatement`, so the server can sign once per cached template and
  * still personalise each answer:
  *
- * - Signed: everything that decides *what* a client installs and *when it may be refused*: app,
+ * - Signed: everything that decides *what* a client installs (the manifest whole, also when the
+ *   plan carried it as a `releasePatch`) and *when it may be refused*: app,
  *   from, to, toSeq, rollback, activation, issuedAt, expiresAt, the whole release manifest, and
  *   every task with its part hash, size and the *set* of its sources.
  * - Not signed (per client): `planId`, `servedAt`, each fetch's `notBefore`, and the order of its
@@ -36,6 +37,9 @@ export function planStatement(plan: Plan): string {
     planId: _planId,
     servedAt: _servedAt,
     signatures: _signatures,
+    // A transport form of `release`: the worker rebuilds `release` from it, and that is signed.
+    releasePatch: _releasePatch,
+    release,
     tasks,
     rollback,
     ...rest
@@ -46,7 +50,9 @@ export function planStatement(plan: Plan): string {
     return { ...task, sources: [...sources].sort() };
   });
   // An absent flag and `false` mean the same and must sign the same.
-  return canonicalJson({ ...rest, rollback: rollback === true, tasks: signedTasks, v: 1 });
+  // Asset order carries no meaning (the release id sorts them too), and a rebuilt manifest has its own.
+  const assets = [...release.assets].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return canonicalJson({ ...rest, release: { ...release, assets }, rollback: rollback === true, tasks: signedTasks, v: 1 });
 }
 
 /** JSON with object keys sorted at every level and `undefined` members dropped. */

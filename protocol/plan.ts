@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ReleaseId, ReleaseManifest, Sha256, Name } from './release.js';
 import { PlanSignature } from './plan-signature.js';
+import { applyReleasePatch, ReleasePatch } from './release-patch.js';
 
 export const ActivationPolicy = v.picklist(['next-navigation', 'prompt', 'immediate']);
 export type ActivationPolicy = v.InferOutput<typeof ActivationPolicy>;
@@ -58,7 +59,7 @@ export type Task = v.InferOutput<typeof Task>;
 export type TaskKind = Task['kind'];
 
 /** The update task list the server hands a client. */
-export const Plan = v.object({
+const PlanObject = v.object({
   planId: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
   app: Name,
   from: v.nullable(ReleaseId),
@@ -82,8 +83,32 @@ export const Plan = v.object({
   /** Ed25519 signatures of `planStatement(plan)`, one per server signing key (several during a key rotation). */
   signatures: v.optional(v.pipe(v.array(PlanSignature), v.maxLength(8))),
   activation: ActivationPolicy,
-  /** The target release's manifest: what `install` writes as the staged release. */
-  release: ReleaseManifest,
+  /** The target release's manifest: what `install` writes as the staged release. Absent when `releasePatch` carries it. */
+  release: v.optional(ReleaseManifest),
+  /**
+   * The manifest as a change to `from`'s, which the client holds (since 0.2; a plan has `release`
+   * or `releasePatch`). The worker rebuilds `release` from it before checking signatures.
+   */
+  releasePatch: v.optional(ReleasePatch),
   tasks: v.array(Task),
 });
-export type Plan = v.InferOutput<typeof Plan>;
+
+/** A plan as the server sends it: the manifest whole (`release`) or as a patch. */
+export const Plan = v.pipe(
+  PlanObject,
+  v.check((p) => (p.release === undefined) !== (p.releasePatch === undefined), 'a plan has exactly one of release and releasePatch'),
+);
+export type WirePlan = v.InferOutput<typeof Plan>;
+/** A plan with its manifest whole: what the worker stores and runs (`expandPlan` makes one). */
+export type Plan = WirePlan & { release: ReleaseManifest };
+
+/**
+ * The plan with its manifest whole: `release` as sent, or rebuilt from `releasePatch` and `base`
+ * (the client's copy of the patch's base release). Null when the patch needs a base not given.
+ */
+export function expandPlan(plan: WirePlan, base?: ReleaseManifest | null): Plan | null {
+  if (plan.release) return plan as Plan;
+  const patch = plan.releasePatch!;
+  if (!base || base.id !== patch.base) return null;
+  return { ...plan, release: applyReleasePatch(base, patch, plan.to, plan.app) };
+}

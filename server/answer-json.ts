@@ -16,7 +16,7 @@ export interface RenderedTemplate {
   head: string;
   /** The signed times and signatures, renewed by `signedPart` as they age. */
   signed: SignedPart | null;
-  /** `,"activation":...,"release":{...},"tasks":[` */
+  /** `,"activation":...,"release":{...},"tasks":[` (or `"releasePatch"`) */
   body: string;
   /** Per fetch: `{"id":...,"size":N,"sources":` */
   fetchHeads: string[];
@@ -56,7 +56,7 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
     template: t,
     head: `,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"rollback":${t.rollback}`,
     signed: null,
-    body: `,"activation":${s(t.activation)},"release":${s(t.release)},"tasks":[`,
+    body: `,"activation":${s(t.activation)},${t.releasePatch ? `"releasePatch":${s(t.releasePatch)}` : `"release":${s(t.release)}`},"tasks":[`,
     fetchHeads,
     fetchSources: t.fetches.map((f) => s(f.sources)),
     tail,
@@ -73,7 +73,8 @@ export function signedPart(r: RenderedTemplate, now: number, options: PlannerOpt
   if (signer) {
     // The statement ignores every per-client field, so any client's plan gives the same bytes.
     const plan = personalize(r.template, { client: '', now, issuedAt, notBefore: r.template.fetches.map(() => 0), options });
-    if (plan.status === 'update') json += `,"signatures":${JSON.stringify(signer(planStatement(plan.plan)))}`;
+    // Signed whole: the worker rebuilds the manifest from a patch before it checks.
+    if (plan.status === 'update') json += `,"signatures":${JSON.stringify(signer(planStatement({ ...plan.plan, release: r.template.release })))}`;
   }
   r.signed = { issuedAt, expiresAt, json };
   return r.signed;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PATHS, base64url, decodePublicKey, fromBase64url, joinUrl, planStatement, type CheckInResponse } from '../protocol/index.js';
+import { PATHS, base64url, decodePublicKey, expandPlan, fromBase64url, joinUrl, planStatement, type CheckInResponse } from '../protocol/index.js';
 import { fakeDist, writeDist } from './fake-dist.js';
 import { startServer, type RunningServer } from './node.js';
 
@@ -282,7 +282,7 @@ describe('startServer + updraft CLI (child process)', () => {
       expect(body.plan.signatures).toEqual([{ keyId: k.keyId, sig: expect.any(String) }]);
       const raw = decodePublicKey(k.publicKey)!;
       const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(raw) }, format: 'jwk' });
-      expect(verify(null, Buffer.from(planStatement(body.plan)), publicKey, Buffer.from(fromBase64url(body.plan.signatures![0]!.sig)!))).toBe(true);
+      expect(verify(null, Buffer.from(planStatement(expandPlan(body.plan)!)), publicKey, Buffer.from(fromBase64url(body.plan.signatures![0]!.sig)!))).toBe(true);
     } finally {
       child.kill('SIGTERM');
     }

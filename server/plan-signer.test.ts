@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { base64url, decodePublicKey, fromBase64url, PATHS, planStatement, type CheckInResponse, type Plan } from '../protocol/index.js';
+import { base64url, decodePublicKey, expandPlan, fromBase64url, PATHS, planStatement, type CheckInResponse, type Plan, type ReleaseManifest } from '../protocol/index.js';
 import { SIGNED_PART_MAX_AGE_MS } from './answer-json.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
@@ -34,7 +34,9 @@ async function setup(pems: string[]) {
   const app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => now, signer: createPlanSigner(keys) });
   const admin = (method: string, path: string, body: unknown) =>
     app.request('/' + path, { method, headers: { Authorization: `Bearer ${TOKEN}` }, body: body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body) });
+  const published = new Map<string, ReleaseManifest>();
   const publish = async (d: FakeDist) => {
+    published.set(d.manifest.id, d.manifest);
     for (const a of [...d.manifest.assets, ...(d.manifest.sw ? [d.manifest.sw] : [])]) expect((await admin('PUT', PATHS.adminBlob(a.sha256), d.files.get(a.path)!)).status).toBe(201);
     expect((await admin('POST', PATHS.adminReleases, d.manifest)).status).toBe(201);
     expect((await admin('PUT', PATHS.adminChannel('stable'), { release: d.manifest.id, percent: 100 })).status).toBe(200);
@@ -43,7 +45,9 @@ async function setup(pems: string[]) {
     const res = await app.request('/' + PATHS.checkIn, { method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }) });
     const body = (await res.json()) as CheckInResponse;
     if (body.status !== 'update') throw new Error('expected a plan');
-    return body.plan;
+    // A client on a known release gets the manifest as a patch: rebuild it as the worker does.
+    const base = body.plan.releasePatch ? published.get(body.plan.releasePatch.base) : null;
+    return expandPlan(body.plan, base)!;
   };
   const channel = async (release: string) => expect((await admin('PUT', PATHS.adminChannel('stable'), { release, percent: 100 })).status).toBe(200);
   return { keys, publish, plan, channel, tick: (ms: number) => (now += ms), now: () => now };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
-import { CheckInResponse, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
+import { CheckInResponse, expandPlan, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
 import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 import { renderCurrent, renderTemplate, renderUpdate, signedPart } from './answer-json.js';
@@ -100,7 +100,19 @@ describe('decide', () => {
     if (d.status !== 'update') throw new Error('expected update');
     const { plan } = d;
     expect(plan).toMatchObject({ app: 'demo', from: A, to: B, toSeq: 2, issuedAt: NOW, expiresAt: NOW + 86_400_000, activation: 'next-navigation' });
-    expect(plan.release).toBe(releases.get(B)!.manifest);
+    // The client runs A, which the server knows: the manifest goes as a patch that rebuilds B's exactly.
+    expect(plan.release).toBeUndefined();
+    expect(plan.releasePatch).toMatchObject({ base: A, removed: expect.any(Array), changed: expect.any(Array) });
+    expect(plan.releasePatch!.changed.length).toBeLessThan(releases.get(B)!.manifest.assets.length);
+    const rebuilt = expandPlan(plan, releases.get(A)!.manifest)!.release;
+    expect(rebuilt).toEqual({ ...releases.get(B)!.manifest, assets: [...releases.get(B)!.manifest.assets].sort((x, y) => (x.path < y.path ? -1 : 1)) });
+    expect(expandPlan(plan, releases.get(B)!.manifest)).toBeNull(); // another base: no manifest
+    // A first install, or a release the server does not know, gets the manifest whole.
+    for (const release of [null, UNKNOWN]) {
+      const first = decide(input({ client: client({ release }) }));
+      expect(first.status === 'update' && first.plan.release).toBe(releases.get(B)!.manifest);
+      expect(first.status === 'update' && first.plan.releasePatch).toBeUndefined();
+    }
     expect(plan.tasks.map((t) => t.id)).toEqual([`fetch:${sha('4')}`, `fetch:${sha('5')}`, 'install', 'report:downloaded', 'activate', 'report:activated']);
     expect(plan.tasks.find((t) => t.id === 'install')!.after).toEqual([`fetch:${sha('4')}`, `fetch:${sha('5')}`]);
     expect(plan.tasks.find((t) => t.id === 'report:activated')).toMatchObject({ kind: 'report', event: 'activated', after: ['activate'] });

@@ -1,4 +1,4 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type Plan, type PlanSignature, type ReleaseManifest, type Task } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type PlanSignature, type ReleaseManifest, type ReleasePatch, type Task, type WirePlan, makeReleasePatch } from '../protocol/index.js';
 import type { DeltaInfo } from './delta-store.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
@@ -49,6 +49,8 @@ export interface PlanTemplate {
   rollback: boolean;
   activation: ChannelState['activation'];
   release: ReleaseManifest;
+  /** `release` as a change to `from`'s manifest, sent instead of it when the server knows `from`. */
+  releasePatch: ReleasePatch | null;
   fetches: FetchTemplate[];
   /** Per fetch, the source keys parallel to its `sources`: each CDN base URL, then `'origin'`. */
   sourceKeys: string[];
@@ -153,7 +155,9 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
     });
   }
   const fromSeq = input.from ? input.releases.get(input.from)?.seq : undefined;
+  const base = input.from ? input.releases.get(input.from)?.manifest : undefined;
   return {
+    releasePatch: base && base.app === target.manifest.app ? makeReleasePatch(base, target.manifest) : null,
     app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: fromSeq !== undefined && fromSeq > target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
@@ -184,7 +188,7 @@ export function personalize(t: PlanTemplate, p: Personal): Decision {
     { id: 'activate', kind: 'activate', after: ['install'] },
     { id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] },
   ];
-  const plan: Plan = {
+  const plan: WirePlan = {
     planId: planIdFor(p.client, t.to, p.now),
     app: t.app,
     from: t.from,
@@ -196,7 +200,7 @@ export function personalize(t: PlanTemplate, p: Personal): Decision {
     servedAt: p.now,
     ...(p.signatures ? { signatures: p.signatures } : {}),
     activation: t.activation,
-    release: t.release,
+    ...(t.releasePatch ? { releasePatch: t.releasePatch } : { release: t.release }),
     tasks,
   };
   return { status: 'update', plan, nextCheckIn: p.options.checkInInterval };

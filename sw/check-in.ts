@@ -5,6 +5,7 @@
 import * as v from 'valibot';
 import {
   checkManifestConsistency,
+  expandPlan,
   CheckInResponse,
   isErrorCode,
   joinUrl,
@@ -13,7 +14,7 @@ import {
   type CheckNowReply,
   type Plan,
 } from '../protocol/index.js';
-import type { SwContext } from './context.js';
+import { loadRelease, type SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { broadcast } from './events.js';
 import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
@@ -118,23 +119,31 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     log.info(`check-in: current, next in ${answer.nextCheckIn}s`);
     return { result: 'current' };
   }
-  const problem = await checkManifestConsistency(answer.plan.release);
-  if (problem || answer.plan.release.id !== answer.plan.to || answer.plan.app !== ctx.config.app) {
+  // A manifest sent as a patch is rebuilt from our copy of its base (the release we run) first:
+  // the consistency check and the signatures apply to the whole manifest.
+  const patchBase = answer.plan.releasePatch ? await loadRelease(ctx, answer.plan.releasePatch.base) : null;
+  const plan = expandPlan(answer.plan, patchBase);
+  if (!plan) {
+    log.warn(`check-in: plan rejected: its manifest patch needs release ${answer.plan.releasePatch?.base}, which is not here`);
+    return { result: 'error', code: 'invalid_body', message: 'the plan\'s manifest patch applies to a release this worker does not hold' };
+  }
+  const problem = await checkManifestConsistency(plan.release);
+  if (problem || plan.release.id !== plan.to || plan.app !== ctx.config.app) {
     log.warn(`check-in: plan rejected: ${problem ?? 'target does not match its release'}`);
     return { result: 'error', code: 'invalid_body', message: problem ?? 'plan target does not match its release' };
   }
-  if (isBad(await store.getMeta('badReleases'), answer.plan.to)) {
+  if (isBad(await store.getMeta('badReleases'), plan.to)) {
     // Rolled back here for failing to boot: wait for the server to offer another release.
-    log.info(`check-in: plan to ${answer.plan.to} ignored, that release failed to boot here`);
+    log.info(`check-in: plan to ${plan.to} ignored, that release failed to boot here`);
     return { result: 'current' };
   }
   try {
-    await acceptPlan(ctx, answer.plan);
+    await acceptPlan(ctx, plan);
   } catch (e) {
     if (!(e instanceof PlanRefused)) throw e;
     return { result: 'error', code: e.problem.code, message: e.problem.message };
   }
-  return { result: 'update', release: answer.plan.to };
+  return { result: 'update', release: plan.to };
 }
 
 /**

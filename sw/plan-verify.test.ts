@@ -5,12 +5,14 @@ import {
   base64url,
   encodePublicKey,
   keyIdOf,
+  makeReleasePatch,
   planStatement,
   type CheckNowReply,
   type Plan,
   type ReportBatch,
   type SwConfig,
   type SwReply,
+  type WirePlan,
 } from '../protocol/index.js';
 import { verifySignature } from './plan-verify.js';
 import { Runtime } from './runtime.js';
@@ -59,7 +61,7 @@ function serve(a: TestAdapter, rel: BuiltRelease) {
   for (const [sha, text] of rel.blobs) a.server.on(CDN + sha, new Response(text));
 }
 
-async function offerAndCheck(a: TestAdapter, rt: Runtime, plan: Plan): Promise<CheckNowReply> {
+async function offerAndCheck(a: TestAdapter, rt: Runtime, plan: WirePlan): Promise<CheckNowReply> {
   a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan }));
   const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
   if (!reply.ok) throw new Error(reply.message);
@@ -276,5 +278,40 @@ describe('endless data', () => {
     }
     expect(await offerAndCheck(a, rt, buildPlan(r2))).toEqual({ result: 'update', release: r2.manifest.id });
     expect(pulled).toBeLessThanOrEqual(1); // a stream may be asked for its first chunk when made; none is read
+  });
+});
+
+describe('manifest patches', () => {
+  /** The wire form a server sends a client on `base`: the manifest as a patch, signed whole. */
+  async function patched(plan: Plan, base: BuiltRelease, key: Key): Promise<WirePlan> {
+    const signed = await sign(plan, key);
+    const { release, ...rest } = signed;
+    return { ...rest, releasePatch: makeReleasePatch(base.manifest, release) };
+  }
+
+  it('a plan whose manifest comes as a patch to the running release is rebuilt, verified against the whole manifest\'s signature, and lands', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease({ ...V1, 'assets/app-2.js': 'console.log(2)' }, '2.0.0');
+    serve(a, r2);
+    const wire = await patched(buildPlan(r2), { manifest: r1.manifest } as BuiltRelease, key);
+    expect(wire.releasePatch!.changed.map((x) => x.path)).toEqual(['assets/app-2.js']);
+    expect(await offerAndCheck(a, rt, wire )).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('a patch that does not rebuild the signed manifest, or needs a base this worker lacks, is refused and nothing is stored', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease({ ...V1, 'assets/app-2.js': 'console.log(2)' }, '2.0.0');
+    serve(a, r2);
+    const wire = await patched(buildPlan(r2), { manifest: r1.manifest } as BuiltRelease, key);
+    const dropped = { ...wire, releasePatch: { ...wire.releasePatch!, version: '2.0.0-evil' } };
+    expect(await offerAndCheck(a, rt, dropped )).toMatchObject({ result: 'error', code: 'signature' });
+    const elsewhere = { ...wire, releasePatch: { ...wire.releasePatch!, base: '0123456789abcdef' } };
+    expect(await offerAndCheck(a, rt, elsewhere )).toMatchObject({ result: 'error', code: 'invalid_body' });
+    const s = await rt.state();
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.plan).toBeNull();
   });
 });
