@@ -35,7 +35,8 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   // Blob and release routes answer with Response objects of their own, which `c.header()` would not reach.
   const corsForResponses = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
   // JSON routes answer through `c.json`/`c.body`, so the cheaper CORS applies.
-  const anyOrigin = publicCors({ allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
+  // Check-in and reports: JSON answers whose only header a page or worker must read is Retry-After.
+  const anyOrigin = publicCors({ allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: ['Retry-After'], maxAge: 86400 });
   const limit = jsonBodyLimit(o.bodyLimit);
   // Shedding runs after CORS, so a cross-origin SW can read the 503/429's Retry-After.
   const shed = inFlightLimit({ max: o.maxInFlight, retryAfter: o.retryAfter });

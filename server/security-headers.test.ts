@@ -50,13 +50,30 @@ describe('surfaces', () => {
 });
 
 describe('security headers and CORS per route', () => {
-  it('public API: nosniff, CORP cross-origin and CORS on check-in, reports, parts and releases, errors included', async () => {
+  it('check-in and reports: nosniff and CORS exposing Retry-After only, no CORP or referrer policy (CORS JSON answers, every byte paid per update)', async () => {
     const { app: make, d } = await published();
     const app = make();
     const requests: [string, RequestInit, number][] = [
       [`/${PATHS.checkIn}`, checkIn, 200],
       [`/${PATHS.checkIn}`, { method: 'POST', body: '{' }, 400],
       [`/${PATHS.reports}`, { method: 'POST', body: JSON.stringify({ reports: [{ client: 'client-head-01', app: 'demo', release: d.manifest.id, event: 'downloaded', at: 1 }] }) }, 202],
+    ];
+    for (const [path, init, status] of requests) {
+      const res = await app.request(`http://localhost${path}`, init);
+      expect(res.status, path).toBe(status);
+      expect(res.headers.get('X-Content-Type-Options'), path).toBe('nosniff');
+      expect(res.headers.get('Cross-Origin-Resource-Policy'), path).toBeNull();
+      expect(res.headers.get('Referrer-Policy'), path).toBeNull();
+      expect(res.headers.get('Access-Control-Allow-Origin'), path).toBe('*');
+      expect(res.headers.get('Access-Control-Expose-Headers'), path).toBe('Retry-After');
+      expect(res.headers.get('Content-Security-Policy'), path).toBeNull();
+    }
+  });
+
+  it('public API: nosniff, CORP cross-origin and CORS on parts and releases, errors included', async () => {
+    const { app: make, d } = await published();
+    const app = make();
+    const requests: [string, RequestInit, number][] = [
       [`/${PATHS.blob(d.manifest.assets[0]!.sha256)}`, {}, 200],
       [`/${PATHS.blob('0'.repeat(64))}`, {}, 404],
       [`/v1/releases/${d.manifest.id}`, {}, 200],
@@ -119,7 +136,8 @@ describe('security headers and CORS per route', () => {
     // The app's policy is the app's: the API keeps its own headers.
     const api = await strict.request(`/${PATHS.checkIn}`, checkIn);
     expect(api.headers.get('Content-Security-Policy')).toBeNull();
-    expect(api.headers.get('Cross-Origin-Resource-Policy')).toBe('cross-origin');
+    expect(api.headers.get('Cross-Origin-Resource-Policy')).toBeNull();
+    expect(api.headers.get('Referrer-Policy')).toBeNull();
   });
 
   it('mounted under a prefix, each path still gets its surface; app files in a v1/ folder stay app files', async () => {

@@ -18,6 +18,8 @@ export interface SecurityHeadersOptions {
   crossOriginResourcePolicy?: 'same-origin' | 'same-site' | 'cross-origin';
 }
 
+const API_SUFFIXES = ['/v1/check-in', '/v1/reports'];
+
 /** Which part of the server answers: the public update API (`v1/*`), the admin API (`v1/admin/*`), or the app (the rest). */
 export type Surface = 'public' | 'admin' | 'app';
 
@@ -56,11 +58,19 @@ export function headersFor(surface: Surface, o: SecurityHeadersOptions = {}): [s
  * reach — or an app response, whose headers are only ever filled in afterwards.
  */
 export function securityHeaders(surface: Surface, o: SecurityHeadersOptions = {}): MiddlewareHandler {
-  const headers = headersFor(surface, o);
+  const all = headersFor(surface, o);
+  // Check-in and reports answer CORS requests with JSON: CORP (`cross-origin`, the permissive
+  // value) and a referrer policy do nothing for them, and every update pays their bytes
+  // (`npm run bench:bytes` counts headers). Parts, deltas and releases keep them.
+  const api = all.filter(([k]) => k === 'X-Content-Type-Options');
   return async (c, next) => {
+    const isApi = surface !== 'admin' && API_SUFFIXES.some((p) => c.req.path.endsWith(p));
+    // The app surface (`*`) runs on every path: on the API ones the public surface has the say.
+    if (isApi && surface === 'app') return next();
+    const headers = isApi ? api : all;
     if (surface !== 'app') for (const [k, v] of headers) c.header(k, v);
     await next();
-    if (!c.res.headers.has('Cross-Origin-Resource-Policy')) {
+    if (headers === api || !c.res.headers.has('Cross-Origin-Resource-Policy')) {
       for (const [k, v] of headers) if (!c.res.headers.has(k)) c.res.headers.set(k, v);
     }
   };
