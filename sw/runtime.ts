@@ -15,7 +15,6 @@ import { loadRelease, type SwContext } from './context.js';
 import { describeError, Log, renderState } from './debug.js';
 import { collectGarbage } from './gc.js';
 import { MemoryStore } from './memory-store.js';
-import { flushOutbox } from './reports.js';
 import { resolveAsset, route } from './router.js';
 import { serveAsset } from './serve.js';
 import { SYNC_TAG, TaskRunner } from './task-runner.js';
@@ -154,7 +153,8 @@ export class Runtime {
     await this.guard(`wake (${reason})`, async () => {
       const ctx = await this.ready();
       if (await checkInDue(ctx)) await this.checkInNow();
-      await flushOutbox(ctx);
+      // No flush here: the runner flushes the outbox when its drain ends. A wake-up in the middle of
+      // a plan (a page's nudge) used to send `downloaded` alone, a request before `activated`'s.
       await (await this.runner()).run();
     });
   }
