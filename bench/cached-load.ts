@@ -85,6 +85,7 @@ try {
     console.log(`${side.name}: loadEventEnd ${spread(side.ms)}; document in the worker ${spread(side.doc)}; last subresource answered at ${spread(side.lastResource)}`);
   }
   console.log(`(median [min–max] of ${REPS} warm loads each, ${ASSETS} files)`);
+  console.log(`last-subresource updraft/workbox=${(median(u.lastResource) / median(w.lastResource)).toFixed(2)}`);
   console.log(`cached-load updraft/workbox=${(median(u.ms) / median(w.ms)).toFixed(2)}`);
 } finally {
   await browser.close();
