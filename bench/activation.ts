@@ -1,7 +1,7 @@
 // Activation cost against release size: the same update (the document, the script and 5 images
 // change) to a 2,000-asset release and to a 20-asset one, in real Chromium with the plugin-built
-// sw.js, against the real server. Each repetition is a fresh browser context: first visit on 1.0.0,
-// 2.0.0 published with the `prompt` policy, checked in, downloaded and staged; then the page sends
+// sw.js, against the real server. Each repetition publishes the release the client does not run
+// with the `prompt` policy; it is checked in, downloaded and staged; then the page sends
 // `updraft:apply` (the `activate` task runs) and times, with its own clock, until the worker's
 // `activated` event arrives (the pointer switched) and until the apply reply (GC included).
 // Ends with `activation 2000/20=R`.
@@ -11,7 +11,7 @@ import { Harness, TOKEN } from '../e2e/support/harness.js';
 import { buildBenchApp, type BenchApp } from './support/bench-app.js';
 import { launchChromium, median, spread } from './support/browser.js';
 
-const REPS = Number(process.env.UPDRAFT_BENCH_REPS ?? 5);
+const REPS = Number(process.env.UPDRAFT_BENCH_REPS ?? 15);
 const SIZES = [20, 2000] as const;
 
 interface Sized {
@@ -54,35 +54,47 @@ for (const size of SIZES) {
 }
 const browser = await launchChromium();
 
-async function once(s: Sized): Promise<void> {
-  const publish = (app: BenchApp, activation: 'prompt' | 'next-navigation') =>
-    publishDirectory(app.dir, { channel: 'stable', activation, server: s.h.url, token: TOKEN });
-  await publish(s.v1, 'next-navigation');
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    const driver = new UpdraftDriver(page);
-    await page.goto(s.h.url);
-    await driver.waitForRelease(s.v1.manifest.id, { timeout: 120_000 });
-    await publish(s.v2, 'prompt');
-    await driver.checkNow();
-    await driver.sync();
-    await driver.waitForState((st) => st.staged === s.v2.manifest.id, { timeout: 60_000 }, '2.0.0 staged');
-    // Let the drain that staged it finish (reports, scheduling), so apply starts from an idle worker.
-    await driver.waitForState((st) => st.plan?.tasks.every((t) => t.state === 'done' || t.kind === 'activate' || t.id === 'report:activated') ?? false, {}, 'plan idle');
-    await page.waitForTimeout(200);
-    const t = (await page.evaluate(TIME_APPLY)) as { activated: number; replied: number };
-    const after = await driver.state();
-    if (after.active !== s.v2.manifest.id) throw new Error(`after apply the active release is ${after.active}, not 2.0.0`);
-    s.activated.push(t.activated);
-    s.replied.push(t.replied);
-  } finally {
-    await context.close();
-  }
+// One browser context per size for the whole run: the first visit installs 1.0.0, then each round
+// publishes the other release with the `prompt` policy (2.0.0, back to 1.0.0, ...), waits until it
+// is staged and the worker idle, and times one apply. Round 0 warms up and is not counted.
+interface Client {
+  s: Sized;
+  driver: UpdraftDriver;
+  running: BenchApp;
+}
+
+async function firstVisit(s: Sized): Promise<Client> {
+  await publishDirectory(s.v1.dir, { channel: 'stable', activation: 'next-navigation', server: s.h.url, token: TOKEN });
+  const page = await (await browser.newContext()).newPage();
+  const driver = new UpdraftDriver(page);
+  await page.goto(s.h.url);
+  await driver.waitForRelease(s.v1.manifest.id, { timeout: 120_000 });
+  return { s, driver, running: s.v1 };
+}
+
+async function round(c: Client, counted: boolean): Promise<void> {
+  const { s, driver } = c;
+  const next = c.running === s.v1 ? s.v2 : s.v1;
+  await publishDirectory(next.dir, { channel: 'stable', activation: 'prompt', server: s.h.url, token: TOKEN });
+  await driver.checkNow();
+  await driver.sync();
+  await driver.waitForState((st) => st.staged === next.manifest.id, { timeout: 60_000 }, `${next.manifest.version} staged`);
+  // Let the drain that staged it finish (reports, scheduling), so apply starts from an idle worker.
+  await driver.waitForState((st) => st.plan?.tasks.every((t) => t.state === 'done' || t.kind === 'activate' || t.id === 'report:activated') ?? false, {}, 'plan idle');
+  await driver.page.waitForTimeout(200);
+  const t = (await driver.page.evaluate(TIME_APPLY)) as { activated: number; replied: number };
+  const after = await driver.state();
+  if (after.active !== next.manifest.id) throw new Error(`after apply the active release is ${after.active}, not ${next.manifest.version}`);
+  c.running = next;
+  if (!counted) return;
+  s.activated.push(t.activated);
+  s.replied.push(t.replied);
 }
 
 try {
-  for (let rep = 0; rep < REPS; rep++) for (const s of sized) await once(s);
+  const clients: Client[] = [];
+  for (const s of sized) clients.push(await firstVisit(s));
+  for (let r = 0; r <= REPS; r++) for (const c of clients) await round(c, r > 0);
 } finally {
   await browser.close();
   for (const s of sized) await s.h.close();
