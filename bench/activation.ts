@@ -81,7 +81,7 @@ async function round(c: Client, counted: boolean): Promise<void> {
   await driver.waitForState((st) => st.staged === next.manifest.id, { timeout: 60_000 }, `${next.manifest.version} staged`);
   // Let the drain that staged it finish (reports, scheduling), so apply starts from an idle worker.
   await driver.waitForState((st) => st.plan?.tasks.every((t) => t.state === 'done' || t.kind === 'activate' || t.id === 'report:activated') ?? false, {}, 'plan idle');
-  await driver.page.waitForTimeout(200);
+  await driver.page.waitForTimeout(1000);
   const t = (await driver.page.evaluate(TIME_APPLY)) as { activated: number; replied: number };
   const after = await driver.state();
   if (after.active !== next.manifest.id) throw new Error(`after apply the active release is ${after.active}, not ${next.manifest.version}`);
