@@ -1,7 +1,7 @@
 // A cached page load with Updraft's worker against the same build under a workbox-precaching
 // worker, in the same Chromium, same run: two origins (the real Updraft server; a static server
 // with the workbox worker), both warm (the worker installed and controlling, every file cached).
-// Each repetition navigates each page once more (alternating which goes first) and reads its
+// Each repetition loads each app once more in a new tab (alternating which goes first) and reads its
 // navigation timing: loadEventEnd, i.e. the document and every subresource (48 images, the script)
 // answered by the worker. Ends with `cached-load updraft/workbox=R` (medians).
 import type { Page } from '@playwright/test';
@@ -41,18 +41,24 @@ interface Side {
   lastResource: number[];
 }
 
+// Each load in a new tab of the side's context (the first tab stays open): navigating one tab over
+// and over made both sides' loads slower with every repetition (215 ms → 880 ms over 30 in one run),
+// which drowned the comparison.
 async function load(side: Side): Promise<{ ms: number; doc: number; lastResource: number; fromNetwork: string[] }> {
   const fromNetwork: string[] = [];
-  const onResponse = (r: import('@playwright/test').Response) => {
+  const page = await side.page.context().newPage();
+  page.on('response', (r) => {
     if (!r.fromServiceWorker() && !r.request().serviceWorker() && !r.url().endsWith('/sw.js')) fromNetwork.push(r.url());
-  };
-  side.page.on('response', onResponse);
-  await side.page.goto(side.url, { waitUntil: 'load' });
-  await side.page.waitForFunction(LOAD_END);
-  const ms = (await side.page.evaluate(LOAD_END)) as number;
-  const phases = (await side.page.evaluate(PHASES)) as { doc: number; lastResource: number };
-  side.page.off('response', onResponse);
-  return { ms, ...phases, fromNetwork };
+  });
+  try {
+    await page.goto(side.url, { waitUntil: 'load' });
+    await page.waitForFunction(LOAD_END);
+    const ms = (await page.evaluate(LOAD_END)) as number;
+    const phases = (await page.evaluate(PHASES)) as { doc: number; lastResource: number };
+    return { ms, ...phases, fromNetwork };
+  } finally {
+    await page.close();
+  }
 }
 
 try {
@@ -85,6 +91,7 @@ try {
     console.log(`${side.name}: loadEventEnd ${spread(side.ms)}; document in the worker ${spread(side.doc)}; last subresource answered at ${spread(side.lastResource)}`);
   }
   console.log(`(median [min–max] of ${REPS} warm loads each, ${ASSETS} files)`);
+  if (process.env.UPDRAFT_BENCH_DEBUG) for (const side of sides) console.log(side.name, side.ms.map((x) => Math.round(x)).join(" "));
   console.log(`last-subresource updraft/workbox=${(median(u.lastResource) / median(w.lastResource)).toFixed(2)}`);
   console.log(`cached-load updraft/workbox=${(median(u.ms) / median(w.ms)).toFixed(2)}`);
 } finally {
