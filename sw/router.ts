@@ -63,15 +63,30 @@ export function route(req: RequestInfo, ctx: RouteContext): Route {
  * (client-side routes, or the scope root) the release's entry document. Null → network.
  */
 export function resolveAsset(release: ReleaseManifest, path: string, navigate: boolean): Asset | null {
-  const exact = path === '' ? undefined : release.assets.find((a) => a.path === path);
+  const byPath = pathIndex(release);
+  const exact = path === '' ? undefined : byPath.get(path);
   if (exact) return exact;
   if (!navigate) return null;
   if (path === '' || path.endsWith('/')) {
-    const index = release.assets.find((a) => a.path === path + 'index.html');
+    const index = byPath.get(path + 'index.html');
     if (index) return index;
   }
-  if (!hasExtension(path)) return release.assets.find((a) => a.path === release.entry) ?? null;
+  if (!hasExtension(path)) return byPath.get(release.entry) ?? null;
   return null;
+}
+
+/** Manifests are immutable: index each once, not a scan of every asset per request. */
+const indexes = new WeakMap<ReleaseManifest, Map<string, Asset>>();
+
+function pathIndex(release: ReleaseManifest): Map<string, Asset> {
+  let index = indexes.get(release);
+  if (!index) {
+    index = new Map();
+    // First wins, as `find` did (a consistent manifest has unique paths anyway).
+    for (const a of release.assets) if (!index.has(a.path)) index.set(a.path, a);
+    indexes.set(release, index);
+  }
+  return index;
 }
 
 function hasExtension(path: string): boolean {

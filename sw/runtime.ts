@@ -286,10 +286,19 @@ export class Runtime {
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
     const asset = release ? resolveAsset(release, r.path, navigate) : null;
     if (!release || !asset) return this.adapter.fetch(request);
-    const response = await serveAsset(ctx, asset);
+    // The new page's pin is written while its document is read from the cache, not after: the
+    // document waits for both, so the page's first subresource finds the pin stored.
+    const pinning = navigate && input.resultingClientId ? this.pin(ctx, input.resultingClientId, release.id) : null;
+    let response: Response | null = null;
+    try {
+      response = await serveAsset(ctx, asset);
+    } finally {
+      await pinning;
+      // A page the worker did not serve is pinned to nothing, as when the pin came after.
+      if (pinning && !response) await this.unpin(ctx, input.resultingClientId);
+    }
     if (!response) return this.adapter.fetch(request);
-    if (navigate && input.resultingClientId) {
-      await this.pin(ctx, input.resultingClientId, release.id);
+    if (pinning) {
       // Only a page that is pinned can confirm: start the clock when one can.
       await (await this.boots()).served(release.id).catch((e) => this.log.warn(`boot clock: ${describeError(e)}`));
     }
@@ -307,6 +316,15 @@ export class Runtime {
     if (!active) return;
     for (const w of await this.adapter.windows()) {
       if (!ctx.pins.has(w.id)) await this.pin(ctx, w.id, active);
+    }
+  }
+
+  private async unpin(ctx: SwContext, clientId: string): Promise<void> {
+    ctx.pins.delete(clientId);
+    try {
+      await ctx.store.deletePins([clientId]);
+    } catch (e) {
+      this.log.warn(`unpin ${clientId}: ${describeError(e)}`);
     }
   }
 

@@ -19,7 +19,10 @@ export async function serveAsset(ctx: SwContext, asset: Asset): Promise<Response
   let part = await ctx.parts.match(key);
   if (!part) part = await refetchPart(ctx, asset);
   if (!part) return null;
-  return new Response(part.body, {
+  // A Blob, not `part.body`: Chromium hands over a cached response's blob without reading it, and
+  // the browser reads a blob-backed answer itself, while a ReadableStream body is pumped chunk by
+  // chunk through this worker's thread, which the page's other requests keep busy.
+  return new Response(await part.blob(), {
     status: 200,
     headers: { 'content-type': asset.type || 'application/octet-stream', 'x-updraft-sha256': asset.sha256 },
   });
