@@ -28,7 +28,8 @@ export interface ChannelEntry {
   channel: ChannelState | null;
   /** Releases read so far (null: the store does not know the id), target, previous and minimum first. */
   releases: Map<string, KnownRelease | null>;
-  templates: Map<string, RenderedTemplate | null>;
+  /** A Promise while the template loads: concurrent check-ins for one key share the load. */
+  templates: Map<string, RenderedTemplate | null | Promise<RenderedTemplate | null>>;
   loadedAt: number;
   /** The store's change counter when loaded (-1 without one). */
   counter: number;
@@ -91,7 +92,14 @@ export class CheckInCache {
     const key = templateKey(from, to, origin);
     const hit = entry.templates.get(key);
     if (hit !== undefined) return hit;
-    return this.#loadTemplate(entry, key, from, to, origin, cdn);
+    // Without this, every check-in arriving while an entry was being refilled (each second, under
+    // load: a hundred at once) built the same template and stat'ed the same delta files.
+    const load = this.#loadTemplate(entry, key, from, to, origin, cdn);
+    entry.templates.set(key, load);
+    load.catch(() => {
+      if (entry.templates.get(key) === load) entry.templates.delete(key);
+    });
+    return load;
   }
 
   #fresh(e: ChannelEntry): boolean {
@@ -128,7 +136,7 @@ export class CheckInCache {
     const deltas = await this.#deltaInfo(from ? known.get(from) : undefined, known.get(to));
     const t = entry.channel ? planTemplate({ app: entry.channel.app, channel: entry.channel, from, to, releases: known, origin, cdn, deltas }) : null;
     const rendered = t ? renderTemplate(t) : null;
-    entry.templates.set(key, rendered);
+    if (entry.templates.has(key)) entry.templates.set(key, rendered);
     return rendered;
   }
 

@@ -72,7 +72,23 @@ export class DeltaStore {
    * Sizes for the planner, or null when the delta is not stored. A delta of at most `inlineBytes`
    * also carries its bytes: a request's own headers (~450 bytes) would cost more than it.
    */
+  /** Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written. */
+  readonly #known = new Map<string, DeltaInfo>();
+
   async info(from: string, to: string, inlineBytes = 0): Promise<DeltaInfo | null> {
+    const key = `${from}/${to}/${inlineBytes}`;
+    const known = this.#known.get(key);
+    if (known) return known;
+    const found = await this.#read(from, to, inlineBytes);
+    // Not found is not remembered: the delta may be written by a publish still running.
+    if (found) {
+      if (this.#known.size >= 4096) this.#known.clear();
+      this.#known.set(key, found);
+    }
+    return found;
+  }
+
+  async #read(from: string, to: string, inlineBytes: number): Promise<DeltaInfo | null> {
     const path = this.pathFor(from, to);
     const size = await fileSize(path);
     if (size === null) return null;
