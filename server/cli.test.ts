@@ -227,9 +227,13 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(bad.stderr).toMatch(/^updraft: usage: --public-url must be an absolute URL/);
 
     const data = join(dir, 'public-url-data');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN, '--public-url', 'https://updates.example.com/u/'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN, '--public-url', 'https://updates.example.com/u/'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let serveErr = '';
+    child.stderr!.on('data', (d: Buffer) => (serveErr += d.toString()));
     try {
       const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      // No --signing-key: serve says so, once.
+      await expect.poll(() => serveErr).toMatch(/^updraft: warning: plans are not signed/);
       const d = await fakeDist({ 'index.html': '<h1>proxied</h1>', 'assets/p.js': 'p()' }, { app: 'proxied' });
       await writeDist(join(dir, 'proxied'), d);
       expect((await cli(['publish', join(dir, 'proxied'), '--channel', 'stable', '--server', url, '--token', TOKEN])).code).toBe(0);
@@ -266,10 +270,13 @@ describe('startServer + updraft CLI (child process)', () => {
 
     const data = join(dir, 'signed-data');
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, UPDRAFT_SIGNING_KEY: `${base}.key` },
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, UPDRAFT_SIGNING_KEY: `${base}.key` },
     });
+    let serveErr = '';
+    child.stderr!.on('data', (d: Buffer) => (serveErr += d.toString()));
     try {
       const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      expect(serveErr).not.toContain('not signed');
       const d = await fakeDist({ 'index.html': '<h1>signed</h1>', 'assets/s.js': 's()' }, { app: 'signed' });
       await writeDist(join(dir, 'signed'), d);
       expect((await cli(['publish', join(dir, 'signed'), '--channel', 'stable', '--server', url, '--token', TOKEN])).code).toBe(0);

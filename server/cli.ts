@@ -155,6 +155,8 @@ async function serve(argv: string[]): Promise<void> {
     throw new CliError('listen', err.message);
   });
   console.log(running.url);
+  // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
+  if (!signer && !values.quiet) process.stderr.write('updraft: warning: plans are not signed (no --signing-key); workers built with publicKeys refuse them, others trust any plan this server sends. See SECURITY.md.\n');
   const stop = () => void running.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
