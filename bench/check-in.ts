@@ -30,6 +30,10 @@ const bodies = Array.from({ length: 10_000 }, (_, i) =>
 );
 
 const common = { connections: CONNECTIONS, duration: DURATION, pipelining: 1 };
+// UPDRAFT_BENCH_ACCEPT_ENCODING="gzip, deflate, br, zstd" asks for compressed answers, as browsers
+// do (update answers of 1 KB and more are then brotli'd per request); autocannon asks for none.
+const acceptEncoding = process.env.UPDRAFT_BENCH_ACCEPT_ENCODING;
+const headers: Record<string, string> = { 'content-type': 'application/json', ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) };
 await run({ ...common, url: `${ready.url}bench/static.json`, duration: 2 }); // warm-up
 const staticResult = await run({ ...common, url: `${ready.url}bench/static.json` });
 // Each connection cycles through its own 100 clients (10k distinct in all). The requests are
@@ -37,7 +41,7 @@ const staticResult = await run({ ...common, url: `${ready.url}bench/static.json`
 let connection = 0;
 const perConnection = () => {
   const first = (connection++ * 100) % bodies.length;
-  return bodies.slice(first, first + 100).map((body) => ({ method: 'POST' as const, headers: { 'content-type': 'application/json' }, body }));
+  return bodies.slice(first, first + 100).map((body) => ({ method: 'POST' as const, headers, body }));
 };
 const posting = (path: string, duration = DURATION) =>
   run({ ...common, duration, url: `${ready.url}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options);

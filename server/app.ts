@@ -5,7 +5,6 @@ import { ClientId, Name, PATHS, UpdraftError } from '../protocol/index.js';
 import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
 import { checkInRoutes } from './check-in.js';
-import { compressJson } from './compress-json.js';
 import { dashboardRoutes } from './dashboard.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
@@ -46,7 +45,7 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const perReporter = o.clientReports
     ? [clientRateLimit({ ...o.clientReports, key: reportClient, now: o.now })]
     : [];
-  app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient, compressJson());
+  app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient);
   app.use(`/${PATHS.reports}`, anyOrigin, limit, ...perReporter);
   app.use('/v1/blobs/*', corsForResponses, shed);
   app.use('/v1/deltas/*', corsForResponses, shed);

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
+import { compressAnswer } from './compress-json.js';
 import { renderCurrent, renderUpdate, signedPart } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ResolvedOptions } from './options.js';
@@ -23,7 +24,6 @@ export function originFromRequest(url: string): string {
 }
 let lastOrigin = { url: '', origin: '' };
 
-const JSON_TYPE = { 'content-type': 'application/json' };
 
 /**
  * Slots for one client's plan. A client checking in again while it holds a reservation for the
@@ -81,8 +81,9 @@ export function checkInRoutes(o: ResolvedOptions): Hono {
     await o.store.upsertClient({
       id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
     });
-    const body = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(c.req.url), now);
-    return c.body(body, 200, JSON_TYPE);
+    const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(c.req.url), now);
+    const { body, headers } = compressAnswer(json, c.req.header('accept-encoding'));
+    return c.body(body, 200, headers);
   });
   return app;
 }
