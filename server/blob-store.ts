@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UpdraftError } from '../protocol/index.js';
+import { tempPathFor } from './atomic-file.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -43,8 +44,7 @@ export class BlobStore {
   async write(sha256: string, body: AsyncIterable<Uint8Array>, expectedSize?: number): Promise<WrittenBlob> {
     const final = this.pathFor(sha256);
     await mkdir(dirname(final), { recursive: true });
-    // The writer's pid in the name lets `removeStaleTemp` tell a crashed writer's leftovers from a live one's.
-    const temp = `${final}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+    const temp = tempPathFor(final);
     const file = await open(temp, 'wx');
     const hash = createHash('sha256');
     let size = 0;

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createDelta } from 'fossil-delta';
 import { UpdraftError } from '../protocol/index.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { fileSize } from './blob-response.js';
 import type { BlobStore } from './blob-store.js';
 import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
@@ -57,14 +57,7 @@ export class DeltaStore {
     // crash in between leaves temp files (swept at the next start) or copies without a delta,
     // never served (the route looks for the delta) and rewritten by the next `ensure`.
     await writeEncoded(path, delta);
-    const temp = `${path}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temp, delta);
-      await rename(temp, path);
-    } catch (e) {
-      await unlink(temp).catch(() => {});
-      throw e;
-    }
+    await writeFileAtomic(path, delta);
     return true;
   }
 

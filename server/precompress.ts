@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** Content codings the server precompresses into, in order of preference when a client accepts several. */
 export type Encoding = 'br' | 'gzip';
@@ -41,15 +41,7 @@ export async function writeEncoded(file: string, data: Uint8Array): Promise<void
   ];
   for (const [encoding, bytes] of encoded) {
     if (bytes.byteLength >= data.byteLength) continue;
-    const final = encodedPath(file, encoding);
-    const temp = `${final}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeFile(temp, bytes);
-      await rename(temp, final);
-    } catch (e) {
-      await unlink(temp).catch(() => {});
-      throw e;
-    }
+    await writeFileAtomic(encodedPath(file, encoding), bytes);
   }
 }
 
