@@ -39,15 +39,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
   const rejected: string[] = [];
   if (task.deltas?.length) {
     const built = await fromDelta(ctx, task, task.deltas, reject);
-    if (built) {
-      try {
-        await parts.put(key, partResponse(built));
-      } catch (e) {
-        if (isQuotaError(e)) return { kind: 'fail', code: 'quota', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
-        return { kind: 'fail', code: 'install', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
-      }
-      return { kind: 'done', rejected };
-    }
+    if (built) return storePart(ctx, task, built, rejected);
   }
   /** Sources that failed for a reason other than a hold. */
   let failed = 0;
@@ -116,13 +108,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       reject(`content ${source}: sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
       continue;
     }
-    try {
-      await parts.put(key, partResponse(bytes));
-    } catch (e) {
-      if (isQuotaError(e)) return { kind: 'fail', code: 'quota', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
-      return { kind: 'fail', code: 'install', message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
-    }
-    return { kind: 'done', rejected };
+    return storePart(ctx, task, bytes, rejected);
   }
 
   const error = errors.join('; ');
@@ -143,6 +129,18 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     rejected.push(`part ${task.sha256}: ${problem}`);
     log.warn(problem);
   }
+}
+
+
+/** Verified bytes into the parts cache: done, or a failure of the plan (quota, or another storage error). */
+async function storePart(ctx: SwContext, task: FetchTask, bytes: ArrayBuffer, rejected: string[]): Promise<TaskOutcome> {
+  try {
+    await ctx.parts.put(partKey(ctx.urls.scope, task.sha256), partResponse(bytes));
+  } catch (e) {
+    const code = isQuotaError(e) ? 'quota' : 'install';
+    return { kind: 'fail', code, message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
+  }
+  return { kind: 'done', rejected };
 }
 
 /**
