@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
-import { isScope, type StoredToken } from './admin-token.js';
+import type { StoredToken } from './admin-token.js';
 import { nextChannel } from './channel-change.js';
+import { toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
 import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `updraft_meta.schema_version`. */
@@ -129,20 +130,6 @@ DROP TRIGGER IF EXISTS channels_changed ON channels;
 CREATE TRIGGER channels_changed AFTER INSERT OR UPDATE OR DELETE ON channels FOR EACH STATEMENT EXECUTE FUNCTION updraft_changed();
 `;
 
-interface TokenRow { id: string; sha256: string; scopes: string; name: string | null; created_at: number }
-const toToken = (r: TokenRow): StoredToken => ({ id: r.id, sha256: r.sha256, scopes: r.scopes.split(',').filter(isScope), name: r.name, createdAt: r.created_at });
-
-interface ReleaseRow { manifest: string; seq: number; published_at: number }
-interface ChannelRow {
-  app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number;
-  paused: boolean; paused_reason: string | null; minimum: string | null;
-}
-
-const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at });
-const toChannel = (r: ChannelRow): ChannelState => ({
-  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation,
-  paused: r.paused, pausedReason: r.paused_reason, minimum: r.minimum, updatedAt: r.updated_at,
-});
 /** `?app` filters are optional; NULL matches everything. */
 const APP = '($1::text IS NULL OR app = $1)';
 

@@ -3,7 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
 import { nextChannel } from './channel-change.js';
-import { isScope, type StoredToken } from './admin-token.js';
+import type { StoredToken } from './admin-token.js';
+import { toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
 import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
@@ -79,20 +80,6 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 `;
 
-interface TokenRow { id: string; sha256: string; scopes: string; name: string | null; created_at: number }
-const toToken = (r: TokenRow): StoredToken => ({ id: r.id, sha256: r.sha256, scopes: r.scopes.split(',').filter(isScope), name: r.name, createdAt: r.created_at });
-
-interface ReleaseRow { manifest: string; seq: number; published_at: number }
-interface ChannelRow {
-  app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number;
-  paused: number; paused_reason: string | null; minimum: string | null;
-}
-
-const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at });
-const toChannel = (r: ChannelRow): ChannelState => ({
-  name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation,
-  paused: r.paused !== 0, pausedReason: r.paused_reason, minimum: r.minimum, updatedAt: r.updated_at,
-});
 /** `?app` filters are optional; NULL matches everything. */
 const APP = '(@app IS NULL OR app = @app)';
 
