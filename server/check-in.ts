@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
-import { compressAnswer } from './compress-json.js';
+import { compressAnswer } from './compress-answer.js';
 import { renderCurrent, renderUpdate, signedPart } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ResolvedOptions } from './options.js';
