@@ -51,54 +51,53 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       continue;
     }
     failed++;
-    let res: Response;
     // A source that stalls (no headers, or no next chunk, for PART_IDLE_TIMEOUT_MS) is a transport
     // failure like any other: the next source is tried at once instead of the task hanging.
     const dog = watchdog(ctx, source, PART_IDLE_TIMEOUT_MS);
-    try {
-      // `no-store`: parts are immutable and cached with a year's max-age, so a corrupt copy in the
-      // HTTP cache would be replayed on every retry of this source; verified bytes live in `parts`.
-      res = await dog.guard(adapter.fetch(source, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
-    } catch (e) {
-      dog.done();
-      contentOnly = false;
-      errors.push(`transport ${source}: ${describeError(e)}`);
-      continue;
-    }
-    dog.kick();
-    if (res.status === 429 || res.status === 503) {
-      dog.done();
-      contentOnly = false;
-      const retryAt = parseRetryAfter(res.headers.get('retry-after'), adapter.now());
-      const until = retryAt ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
-      await holds.hold(origin, until);
-      // The server said when: waiting for it is no failure. Without a usable Retry-After it is one.
-      if (retryAt !== null) failed--;
-      errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}${retryAt === null ? ' (no usable Retry-After)' : ''}`);
-      void res.body?.cancel().catch(() => {});
-      continue;
-    }
-    if (!res.ok) {
-      dog.done();
-      contentOnly = false;
-      errors.push(`transport ${source}: HTTP ${res.status}`);
-      void res.body?.cancel().catch(() => {});
-      continue;
-    }
     let bytes: ArrayBuffer;
     try {
-      bytes = await dog.guard(readCapped(res, task.size, { onChunk: dog.kick, signal: dog.signal }));
-    } catch (e) {
-      dog.done();
-      if (e instanceof TooLarge) {
-        reject(`content ${source}: more than the ${task.size} bytes the plan states, cut off`);
+      let res: Response;
+      try {
+        // `no-store`: parts are immutable and cached with a year's max-age, so a corrupt copy in the
+        // HTTP cache would be replayed on every retry of this source; verified bytes live in `parts`.
+        res = await dog.guard(adapter.fetch(source, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
+      } catch (e) {
+        contentOnly = false;
+        errors.push(`transport ${source}: ${describeError(e)}`);
         continue;
       }
-      contentOnly = false;
-      errors.push(`transport ${source}: ${describeError(e)}`);
-      continue;
+      dog.kick();
+      if (res.status === 429 || res.status === 503) {
+        contentOnly = false;
+        const retryAt = parseRetryAfter(res.headers.get('retry-after'), adapter.now());
+        const until = retryAt ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
+        await holds.hold(origin, until);
+        // The server said when: waiting for it is no failure. Without a usable Retry-After it is one.
+        if (retryAt !== null) failed--;
+        errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}${retryAt === null ? ' (no usable Retry-After)' : ''}`);
+        void res.body?.cancel().catch(() => {});
+        continue;
+      }
+      if (!res.ok) {
+        contentOnly = false;
+        errors.push(`transport ${source}: HTTP ${res.status}`);
+        void res.body?.cancel().catch(() => {});
+        continue;
+      }
+      try {
+        bytes = await dog.guard(readCapped(res, task.size, { onChunk: dog.kick, signal: dog.signal }));
+      } catch (e) {
+        if (e instanceof TooLarge) {
+          reject(`content ${source}: more than the ${task.size} bytes the plan states, cut off`);
+          continue;
+        }
+        contentOnly = false;
+        errors.push(`transport ${source}: ${describeError(e)}`);
+        continue;
+      }
+    } finally {
+      dog.done();
     }
-    dog.done();
     if (bytes.byteLength !== task.size) {
       reject(`content ${source}: ${bytes.byteLength} bytes, expected ${task.size}`);
       continue;
