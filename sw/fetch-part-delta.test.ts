@@ -3,8 +3,8 @@ import { createDelta } from 'fossil-delta';
 import { describe, expect, it } from 'vitest';
 import type { Plan, ReportBatch, SwConfig } from '../protocol/index.js';
 import { partKey } from './adapter.js';
-import { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, TestAdapter, type BuiltRelease } from './testing.js';
+import type { Runtime } from './runtime.js';
+import { buildPlan, buildRelease, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
@@ -18,16 +18,7 @@ const V1 = { 'index.html': '<h1>v1</h1>', 'assets/app-AAAAAAAA.js': `${body}\nco
 const V2 = { 'index.html': '<h1>v1</h1>', 'assets/app-BBBBBBBB.js': `${body}\nconsole.log("two")` };
 
 async function installed() {
-  const a = new TestAdapter();
-  const r1 = await buildRelease(V1, '1.0.0');
-  a.server.on(APP + 'updraft-release.json', json(r1.manifest));
-  for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
-  a.server.on(APP + 'v1/check-in', json({ status: 'current', nextCheckIn: 3600 }));
-  a.server.on(APP + 'v1/reports', new Response(null, { status: 204 }));
-  a.clients.push({ id: 'window-1', url: APP });
-  const rt = new Runtime(a, config);
-  await rt.onInstall();
-  await rt.onActivate();
+  const { a, rt, r1 } = await installedRuntime(V1, config);
   const r2 = await buildRelease(V2, '2.0.0');
   const from = r1.manifest.assets.find((x) => x.path.endsWith('.js'))!.sha256;
   const to = r2.manifest.assets.find((x) => x.path.endsWith('.js'))!.sha256;

@@ -10,13 +10,12 @@ import {
   type CheckNowReply,
   type Plan,
   type ReportBatch,
-  type SwConfig,
   type SwReply,
   type WirePlan,
 } from '../protocol/index.js';
 import { verifySignature } from './plan-verify.js';
 import { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const APP = 'https://app.test/';
 const CDN = 'https://cdn.test/b/';
@@ -42,19 +41,8 @@ async function sign(plan: Plan, ...keys: Key[]): Promise<Plan> {
   return { ...plan, signatures };
 }
 
-async function installed(publicKeys: string[]) {
-  const a = new TestAdapter();
-  const r1 = await buildRelease(V1, '1.0.0');
-  a.server.on(APP + 'updraft-release.json', json(r1.manifest));
-  for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
-  a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
-  a.server.on(REPORTS, new Response(null, { status: 204 }));
-  a.clients.push({ id: 'window-1', url: APP });
-  const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 0, publicKeys };
-  const rt = new Runtime(a, config);
-  await rt.onInstall();
-  await rt.onActivate();
-  return { a, rt, r1 };
+function installed(publicKeys: string[]) {
+  return installedRuntime(V1, { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 0, publicKeys });
 }
 
 function serve(a: TestAdapter, rel: BuiltRelease) {

@@ -4,7 +4,7 @@ import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig
 import { partKey } from './adapter.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, FakeClock, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
@@ -21,18 +21,7 @@ const V2 = { 'index.html': '<h1>v2</h1>', 'assets/app-2.js': 'console.log(2)', '
 const V3 = { 'index.html': '<h1>v3</h1>', 'assets/app-2.js': 'console.log(2)', 'assets/shared.css': 'body{}', 'assets/v3.js': 'three' };
 
 /** An installed and activated worker on release v1, with a blob server on the CDN and the origin. */
-async function installed(a = new TestAdapter()) {
-  const r1 = await buildRelease(V1, '1.0.0');
-  a.server.on(APP + 'updraft-release.json', json(r1.manifest));
-  for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
-  a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
-  a.server.on(REPORTS, new Response(null, { status: 204 }));
-  a.clients.push({ id: 'window-1', url: APP });
-  const rt = new Runtime(a, config);
-  await rt.onInstall();
-  await rt.onActivate();
-  return { a, rt, r1 };
-}
+const installed = (a = new TestAdapter()) => installedRuntime(V1, config, a);
 
 function serveBlobs(a: TestAdapter, rel: BuiltRelease, where: 'cdn' | 'origin' | 'both' = 'both') {
   for (const [sha, text] of rel.blobs) {

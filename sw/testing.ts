@@ -3,9 +3,10 @@
  * clock with `advance(ms)`, a scripted fetch that records every request, an in-memory parts cache
  * with an optional quota, and window clients that collect messages. Not imported by `index.ts`.
  */
-import { computeReleaseId, sha256Hex, type Plan, type ReleaseManifest, type Task } from '../protocol/index.js';
+import { computeReleaseId, sha256Hex, type Plan, type ReleaseManifest, type SwConfig, type Task } from '../protocol/index.js';
 import type { Adapter, PartsCache, PrecacheEntry, PrecacheLookup, WindowClientInfo } from './adapter.js';
 import { MemoryStore } from './memory-store.js';
+import { Runtime } from './runtime.js';
 import type { SwStore } from './store.js';
 
 export class FakeClock {
@@ -286,4 +287,23 @@ export function buildPlan(target: BuiltRelease, o: PlanOptions = {}): Plan {
     release: target.manifest,
     tasks,
   };
+}
+
+/**
+ * A worker installed and activated on a release of `files` (served at the adapter's scope, with a
+ * manifest, a `current` check-in and a reports endpoint), and one window open: where most runtime
+ * tests start.
+ */
+export async function installedRuntime(files: Record<string, string>, config: SwConfig, a = new TestAdapter()): Promise<{ a: TestAdapter; rt: Runtime; r1: BuiltRelease }> {
+  const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
+  const r1 = await buildRelease(files, '1.0.0');
+  a.server.on(a.scope + 'updraft-release.json', json(r1.manifest));
+  for (const [path, text] of Object.entries(files)) a.server.on(a.scope + path, new Response(text));
+  a.server.on(a.scope + 'v1/check-in', json({ status: 'current', nextCheckIn: 3600 }));
+  a.server.on(a.scope + 'v1/reports', new Response(null, { status: 204 }));
+  a.clients.push({ id: 'window-1', url: a.scope });
+  const rt = new Runtime(a, config);
+  await rt.onInstall();
+  await rt.onActivate();
+  return { a, rt, r1 };
 }
