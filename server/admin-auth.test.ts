@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PATHS } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { generateToken, parseScopes, parseTokenFile, tokenId, type Scope } from './admin-token.js';
@@ -9,22 +7,13 @@ import { BlobStore } from './blob-store.js';
 import { DASHBOARD_COOKIE } from './dashboard.js';
 import { fakeDist } from './fake-dist.js';
 import type { UpdateServerOptions } from './options.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 const LEGACY = 'legacy-all-scopes-token';
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** A server with one release (its parts uploaded) on `stable`, and a stored token per scope set. */
 async function setup(o: Partial<UpdateServerOptions> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'updraft-scopes-'));
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { dir, store } = tempStore({ prefix: 'updraft-scopes-' });
   const blobs = new BlobStore(join(dir, 'blobs'));
   const app = createUpdateServer({ store, blobs, token: LEGACY, serve: false, ...o });
   const dist = await fakeDist({ 'index.html': '<h1>1</h1>' }, { version: '1' });
@@ -143,10 +132,7 @@ describe('admin scopes', () => {
 
   it('without any token every admin route is closed', async () => {
     const { call, routes } = await setup();
-    const dir = mkdtempSync(join(tmpdir(), 'updraft-scopes-'));
-    dirs.push(dir);
-    const store = openSqliteStore(dir);
-    stores.push(store);
+    const { dir, store } = tempStore({ prefix: 'updraft-scopes-' });
     const closed = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), serve: false });
     for (const route of routes) {
       const res = await closed.request(`http://localhost/${route.path}`, { method: route.method });

@@ -1,28 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PATHS, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import type { UpdateServerOptions } from './options.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 const TOKEN = 'test-token';
 const NOW = 1_700_000_000_000;
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 function setup(o: Partial<UpdateServerOptions> = {}, dir = mkdtempSync(join(tmpdir(), 'updraft-app-'))) {
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { store } = tempStore({ dir });
   const blobs = new BlobStore(join(dir, 'blobs'));
   const app = createUpdateServer({ store, blobs, token: TOKEN, now: () => NOW, ...o });
   const admin = (method: string, path: string, body?: unknown, target: Hono = app, prefix = '/') =>

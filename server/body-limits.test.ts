@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PATHS } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { startServer } from './node.js';
 import type { UpdateServerOptions } from './options.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 /**
  * Every route that reads a body has a cap and answers 413 `body_too_large` past it, whether the
@@ -16,18 +14,9 @@ import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
  */
 
 const TOKEN = 'limits-token';
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'updraft-limits-'));
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { dir, store } = tempStore({ prefix: 'updraft-limits-' });
   const blobs = new BlobStore(join(dir, 'blobs'));
   const app = (o: Partial<UpdateServerOptions> = {}) => createUpdateServer({ store, blobs, token: TOKEN, serve: false, clientCheckIns: false, clientReports: false, ...o });
   return { dir, store, blobs, app };

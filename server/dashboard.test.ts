@@ -1,28 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { DASHBOARD_COOKIE, channelViews, clientSeries, renderDashboard } from './dashboard.js';
 import { fakeDist } from './fake-dist.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 const TOKEN = 'dash-secret-token';
 const NOW = 1_700_000_000_000;
 const URL_ = 'http://localhost/v1/admin/dashboard';
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 async function setup(token: string | undefined = TOKEN) {
-  const dir = mkdtempSync(join(tmpdir(), 'updraft-dash-'));
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { dir, store } = tempStore({ prefix: 'updraft-dash-' });
   const app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token, now: () => NOW });
   const v1 = (await fakeDist({ 'index.html': '<h1>v1</h1>' }, { version: '1.0.0' })).manifest;
   const v2 = (await fakeDist({ 'index.html': '<h1>v2</h1>' }, { version: '2.0.0' })).manifest;

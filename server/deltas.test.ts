@@ -1,30 +1,19 @@
 /** Deltas and precompressed parts through the real app: admin uploads, SQLite, files on disk. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { applyDelta } from 'fossil-delta';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PATHS, type CheckInResponse, type FetchTask } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import type { UpdateServerOptions } from './options.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 const TOKEN = 'test-token';
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 function setup(o: Partial<UpdateServerOptions> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'updraft-deltas-'));
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { dir, store } = tempStore({ prefix: 'updraft-deltas-' });
   const blobs = new BlobStore(join(dir, 'blobs'));
   const app = createUpdateServer({ store, blobs, token: TOKEN, cdn: ['https://cdn.test/u'], ...o });
   const admin = (method: string, path: string, body?: unknown) =>

@@ -1,23 +1,15 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { base64url, decodePublicKey, expandPlan, fromBase64url, PATHS, planStatement, type CheckInResponse, type Plan, type ReleaseManifest } from '../protocol/index.js';
 import { SIGNED_PART_MAX_AGE_MS } from './answer-json.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import { createPlanSigner, generateSigningKey, loadSigningKey } from './plan-signer.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 const TOKEN = 'test-token';
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 function verifies(plan: Plan, publicKey: string, sig: string): boolean {
   const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: base64url(decodePublicKey(publicKey)!) }, format: 'jwk' });
@@ -25,10 +17,7 @@ function verifies(plan: Plan, publicKey: string, sig: string): boolean {
 }
 
 async function setup(pems: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'updraft-sign-'));
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { dir, store } = tempStore({ prefix: 'updraft-sign-' });
   const keys = await Promise.all(pems.map((p) => loadSigningKey(p)));
   let now = 1_700_000_000_000;
   const app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => now, signer: createPlanSigner(keys) });

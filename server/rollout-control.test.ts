@@ -1,29 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PATHS, type ChannelState, type CheckInResponse, type Report, type StatusResponse } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import type { UpdateServerOptions } from './options.js';
-import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import { tempStore } from './temp-store.js';
 
 const TOKEN = 'test-token';
 const NOW = 1_700_000_000_000;
-const dirs: string[] = [];
-const stores: SqliteStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
 
 /** A server whose check-in cache never ages out: only invalidation can make it see a change. */
 async function setup(o: Partial<UpdateServerOptions> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'updraft-rollout-'));
-  dirs.push(dir);
-  const store = openSqliteStore(dir);
-  stores.push(store);
+  const { dir, store } = tempStore({ prefix: 'updraft-rollout-' });
   const app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW, checkInCacheMs: 3_600_000, ...o });
   const request = (method: string, path: string, body?: unknown) =>
     app.request(`/${path}`, { method, headers: { Authorization: `Bearer ${TOKEN}` }, ...(body === undefined ? {} : { body: body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body) }) });
