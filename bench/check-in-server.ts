@@ -21,7 +21,10 @@ app.post('/bench/echo', async (c) => {
   return c.body(staticJson, 200, { 'content-type': 'application/json' });
 });
 app.route('/', updates);
-const server = await startServer({ app, store, blobs, port: 0 });
+// Check-ins go through the Node lane, as `updraft serve` answers them; UPDRAFT_BENCH_LANE=0 sends
+// them through the Hono route and its middleware instead (the comparison in BENCHMARKS.md).
+const lane = process.env.UPDRAFT_BENCH_LANE === '0' ? {} : { checkInLane: updates };
+const server = await startServer({ app, store, blobs, port: 0, ...lane });
 
 const releases = [];
 for (const version of ['1.0.0', '2.0.0']) {

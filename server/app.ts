@@ -8,7 +8,9 @@ import { checkInRoutes } from './check-in.js';
 import { dashboardRoutes } from './dashboard.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
-import { clientRateLimit, inFlightLimit } from './load-shedding.js';
+import { checkInLane, type Lane } from './check-in-lane.js';
+import { checkInKey } from './check-in-request.js';
+import { ClientWindows, InFlightGate, clientRateLimit, inFlightLimit } from './load-shedding.js';
 import { resolveOptions, type UpdateServerOptions } from './options.js';
 import { publicCors } from './public-cors.js';
 import { reportRoutes } from './reports.js';
@@ -38,12 +40,12 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const anyOrigin = publicCors({ allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: ['Retry-After'], maxAge: 86400 });
   const limit = jsonBodyLimit(o.bodyLimit);
   // Shedding runs after CORS, so a cross-origin SW can read the 503/429's Retry-After.
-  const shed = inFlightLimit({ max: o.maxInFlight, retryAfter: o.retryAfter });
-  const perClient = o.clientCheckIns
-    ? [clientRateLimit({ ...o.clientCheckIns, key: checkInClient, now: o.now })]
-    : [];
+  const inFlight = new InFlightGate({ max: o.maxInFlight, retryAfter: o.retryAfter });
+  const shed = inFlightLimit(inFlight);
+  const checkIns = o.clientCheckIns ? new ClientWindows(o.clientCheckIns) : null;
+  const perClient = checkIns ? [clientRateLimit(checkIns, { key: async (c) => checkInKey(await c.req.text()), now: o.now })] : [];
   const perReporter = o.clientReports
-    ? [clientRateLimit({ ...o.clientReports, key: reportClient, now: o.now })]
+    ? [clientRateLimit(new ClientWindows(o.clientReports), { key: reportClient, now: o.now })]
     : [];
   app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient);
   app.use(`/${PATHS.reports}`, anyOrigin, limit, ...perReporter);
@@ -59,20 +61,8 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.route('/', staticRoutes(o));
   // Sub-app notFound handlers are dropped when mounted, so unknown routes get a JSON 404 from a route.
   app.all('/*', onNotFound);
+  lanes.set(app, checkInLane(o, { inFlight, checkIns }));
   return app;
-}
-
-/**
- * The check-in's `app/client`, read from the size-limited body (Hono caches it for the route).
- * Null when either is invalid, so the route answers 400 and no unbounded key is ever stored.
- */
-async function checkInClient(c: Context): Promise<string | null> {
-  try {
-    const body = JSON.parse(await c.req.text()) as { app?: unknown; client?: unknown } | null;
-    return v.is(ClientId, body?.client) && v.is(Name, body?.app) ? `${body.app}/${body.client}` : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A report batch's first `app/client` (a SW sends its own reports only), or null as `checkInClient`. */
@@ -84,6 +74,16 @@ async function reportClient(c: Context): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+const lanes = new WeakMap<Hono, Lane>();
+
+/**
+ * The Node check-in lane of an app made by `createUpdateServer` (sharing its gates), for a server
+ * that serves that app at its root; undefined for any other app.
+ */
+export function checkInLaneOf(app: Hono): Lane | undefined {
+  return lanes.get(app);
 }
 
 export type { UpdateServerOptions };

@@ -1,4 +1,5 @@
-import { CheckInRequest, parse } from '../protocol/index.js';
+import * as v from 'valibot';
+import { CheckInRequest, ClientId, Name, parse } from '../protocol/index.js';
 import { UpdraftError } from '../protocol/index.js';
 
 // The same rules as protocol/ (ClientId, Name, ReleaseId, Capabilities); check-in-request.test.ts
@@ -46,6 +47,19 @@ export function parseCheckIn(text: string): CheckInRequest {
     throw new UpdraftError('invalid_json', 'request body is not valid JSON');
   }
   return fastCheckIn(body) ?? parse(CheckInRequest, body, 'check-in');
+}
+
+/**
+ * A check-in body's `app/client`, the key its rate limit counts under; null when either is
+ * invalid, so no unbounded key is ever stored (the request is then refused with 400 anyway).
+ */
+export function checkInKey(text: string): string | null {
+  try {
+    const body = JSON.parse(text) as { app?: unknown; client?: unknown } | null;
+    return v.is(ClientId, body?.client) && v.is(Name, body?.app) ? `${body.app}/${body.client}` : null;
+  } catch {
+    return null;
+  }
 }
 
 export { fastCheckIn };

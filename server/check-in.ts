@@ -72,17 +72,26 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
   return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner });
 }
 
+/**
+ * One check-in from its body text to its answer: parse (`invalid_json` / `invalid_body` thrown),
+ * record the client (only queued when the store is write-behind, as startServer's is), decide,
+ * render and compress. Both the Hono route and the Node lane (check-in-lane.ts) answer with this.
+ */
+export async function handleCheckIn(
+  o: ResolvedOptions, req: CheckInRequest, url: string, acceptEncoding: string | undefined,
+): Promise<ReturnType<typeof compressAnswer>> {
+  const now = o.now();
+  await o.store.upsertClient({
+    id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
+  });
+  const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(url), now);
+  return compressAnswer(json, acceptEncoding);
+}
+
 export function checkInRoutes(o: ResolvedOptions): Hono {
   const app = new Hono();
   app.post(`/${PATHS.checkIn}`, async (c) => {
-    const req = parseCheckIn(await c.req.text());
-    const now = o.now();
-    // Write-behind when the store is a WriteBehindStore (startServer's own): this only queues the record.
-    await o.store.upsertClient({
-      id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
-    });
-    const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(c.req.url), now);
-    const { body, headers } = compressAnswer(json, c.req.header('accept-encoding'));
+    const { body, headers } = await handleCheckIn(o, parseCheckIn(await c.req.text()), c.req.url, c.req.header('accept-encoding'));
     return c.body(body, 200, headers);
   });
   return app;

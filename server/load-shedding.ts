@@ -47,25 +47,44 @@ export interface InFlightLimitOptions {
 }
 
 /**
- * One counter shared by every route it is mounted on: beyond `max` requests in progress, new
- * ones get 503 `overloaded` at once, before any body is read. A streamed response (a blob) counts
- * until its body is sent or the client goes away, because that is where the work is.
+ * One counter of requests in progress, shared by every route (and the Node check-in lane) it
+ * guards: beyond `max`, new requests are refused at once, before any body is read.
  */
-export function inFlightLimit(o: InFlightLimitOptions): MiddlewareHandler {
-  let inFlight = 0;
+export class InFlightGate {
+  #inFlight = 0;
+  readonly #o: InFlightLimitOptions;
+  constructor(o: InFlightLimitOptions) {
+    this.#o = o;
+  }
+
+  /** Counts a request in, or returns the 503 `overloaded` refusal and its Retry-After. */
+  enter(): { release: () => void } | { refusal: UpdraftError; retryAfter: number } {
+    if (this.#inFlight >= this.#o.max) {
+      return { refusal: new UpdraftError('overloaded', `over ${this.#o.max} requests in progress, retry later`), retryAfter: jitteredSeconds(this.#o.retryAfter, this.#o.random) };
+    }
+    this.#inFlight++;
+    let released = false;
+    return {
+      release: () => {
+        if (!released) {
+          released = true;
+          this.#inFlight--;
+        }
+      },
+    };
+  }
+}
+
+/**
+ * `gate` as middleware. A streamed response (a blob) counts until its body is sent or the client
+ * goes away, because that is where the work is.
+ */
+export function inFlightLimit(gate: InFlightGate): MiddlewareHandler {
   return async (c, next) => {
     if (c.req.method === 'OPTIONS') return next();
-    if (inFlight >= o.max) {
-      return refuse(c, new UpdraftError('overloaded', `over ${o.max} requests in progress, retry later`), jitteredSeconds(o.retryAfter, o.random));
-    }
-    inFlight++;
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        inFlight--;
-      }
-    };
+    const entry = gate.enter();
+    if ('refusal' in entry) return refuse(c, entry.refusal, entry.retryAfter);
+    const { release } = entry;
     try {
       await next();
     } catch (err) {
@@ -83,50 +102,65 @@ export function inFlightLimit(o: InFlightLimitOptions): MiddlewareHandler {
   };
 }
 
-export interface ClientRateOptions {
+export interface ClientWindowOptions {
   max: number;
   windowMs: number;
-  /** Names the client of a request, or null when it cannot (those requests are not limited). */
-  key: (c: Context) => string | null | Promise<string | null>;
-  now: () => number;
   random?: () => number;
   /** Clients tracked at once; the oldest windows are dropped beyond it, so memory stays bounded. @default 100_000 */
   maxClients?: number;
 }
 
 /**
- * A fixed window per client: the `max + 1`-th request inside `windowMs` gets 429
- * `too_many_requests`, with a Retry-After that points past the window's end (plus jitter).
+ * A fixed window per client: the `max + 1`-th request inside `windowMs` is refused with 429
+ * `too_many_requests` and a Retry-After that points past the window's end (plus jitter).
  */
-export function clientRateLimit(o: ClientRateOptions): MiddlewareHandler {
-  const windows = new Map<string, { start: number; count: number }>();
-  const maxClients = o.maxClients ?? 100_000;
-  const prune = (now: number) => {
-    for (const [k, w] of windows) if (now - w.start >= o.windowMs) windows.delete(k);
-    // Still full of live windows: drop the oldest (Map keeps insertion order).
-    for (const k of windows.keys()) {
-      if (windows.size < maxClients) break;
-      windows.delete(k);
+export class ClientWindows {
+  readonly #windows = new Map<string, { start: number; count: number }>();
+  readonly #o: ClientWindowOptions;
+  constructor(o: ClientWindowOptions) {
+    this.#o = o;
+  }
+
+  /** Counts one request of `key` at `now`: null when allowed, else the refusal and its Retry-After. */
+  hit(key: string, now: number): { refusal: UpdraftError; retryAfter: number } | null {
+    const o = this.#o;
+    let w = this.#windows.get(key);
+    if (!w || now - w.start >= o.windowMs) {
+      if (w) this.#windows.delete(key);
+      else if (this.#windows.size >= (o.maxClients ?? 100_000)) this.#prune(now);
+      w = { start: now, count: 0 };
+      this.#windows.set(key, w);
     }
-  };
+    if (++w.count <= o.max) return null;
+    // Never before the window ends (an earlier retry would be refused again), spread over half a window more.
+    const wait = Math.max(1, Math.ceil((w.start + o.windowMs - now) / 1000));
+    const retryAfter = wait + Math.floor((o.random ?? Math.random)() * Math.ceil(wait / 2));
+    return { refusal: new UpdraftError('too_many_requests', `over ${o.max} requests in ${o.windowMs / 1000} s from this client`), retryAfter };
+  }
+
+  #prune(now: number): void {
+    for (const [k, w] of this.#windows) if (now - w.start >= this.#o.windowMs) this.#windows.delete(k);
+    // Still full of live windows: drop the oldest (Map keeps insertion order).
+    for (const k of this.#windows.keys()) {
+      if (this.#windows.size < (this.#o.maxClients ?? 100_000)) break;
+      this.#windows.delete(k);
+    }
+  }
+}
+
+export interface ClientRateOptions {
+  /** Names the client of a request, or null when it cannot (those requests are not limited). */
+  key: (c: Context) => string | null | Promise<string | null>;
+  now: () => number;
+}
+
+/** `windows` as middleware, keyed by `o.key`. */
+export function clientRateLimit(windows: ClientWindows, o: ClientRateOptions): MiddlewareHandler {
   return async (c, next) => {
     if (c.req.method === 'OPTIONS') return next();
     const key = await o.key(c);
     if (key === null) return next();
-    const now = o.now();
-    let w = windows.get(key);
-    if (!w || now - w.start >= o.windowMs) {
-      if (w) windows.delete(key);
-      else if (windows.size >= maxClients) prune(now);
-      w = { start: now, count: 0 };
-      windows.set(key, w);
-    }
-    if (++w.count > o.max) {
-      // Never before the window ends (an earlier retry would be refused again), spread over half a window more.
-      const wait = Math.max(1, Math.ceil((w.start + o.windowMs - now) / 1000));
-      const retryAfter = wait + Math.floor((o.random ?? Math.random)() * Math.ceil(wait / 2));
-      return refuse(c, new UpdraftError('too_many_requests', `over ${o.max} requests in ${o.windowMs / 1000} s from this client`), retryAfter);
-    }
-    return next();
+    const refused = windows.hit(key, o.now());
+    return refused ? refuse(c, refused.refusal, refused.retryAfter) : next();
   };
 }

@@ -1,9 +1,9 @@
-import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
-import { createUpdateServer } from './app.js';
+import { checkInLaneOf, createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import type { UpdateServerOptions } from './options.js';
 import { openStore } from './open-store.js';
@@ -26,6 +26,13 @@ export type StartServerOptions = Partial<UpdateServerOptions> & {
   db?: string;
   /** A pre-composed app (e.g. the update server mounted under a prefix) to serve instead. */
   app?: Hono;
+  /**
+   * The update server (from `createUpdateServer`) mounted at the root of a pre-composed `app`:
+   * its check-ins are then answered by a Node handler ahead of `app` (server/check-in-lane.ts,
+   * 1.6× the check-ins a second), so `app`'s own middleware does not see them. Without it, a
+   * given `app` answers every request itself. @default the app startServer builds, when `app` is not given
+   */
+  checkInLane?: Hono;
 };
 
 export interface RunningServer {
@@ -53,8 +60,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const app = options.app ?? createUpdateServer({ ...options, store, blobs, ...(slotLedger ? { slotLedger } : {}) });
   const host = options.host ?? '127.0.0.1';
 
+  const honoListener = getRequestListener(app.fetch, { hostname: host });
+  const lane = checkInLaneOf(options.checkInLane ?? app);
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }) as Server;
+    const s = createServer(lane ? (req, res) => lane(req, res) || void honoListener(req, res) : honoListener);
+    s.listen(options.port ?? 0, host);
     s.once('listening', () => resolve(s));
     s.once('error', reject);
   }).catch(async (err: unknown) => {

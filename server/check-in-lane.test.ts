@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PATHS } from '../protocol/index.js';
+import { createUpdateServer } from './app.js';
+import { BlobStore } from './blob-store.js';
+import { fakeDist, writeDist } from './fake-dist.js';
+import { startServer, type RunningServer } from './node.js';
+import type { UpdateServerOptions } from './options.js';
+import { publishDirectory } from './publish.js';
+import { tempStore } from './temp-store.js';
+
+const TOKEN = 'lane-token';
+const NOW = 1_700_000_000_000;
+const running: RunningServer[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((s) => s.close()));
+});
+
+/**
+ * Two servers over one store: `lane` answers check-ins in the Node lane, `hono` through the Hono
+ * route and its middleware (the update server mounted in another app, without `checkInLane`).
+ * Each has its own gates, so the same requests sent to both must get the same answers.
+ */
+async function pair(o: Partial<UpdateServerOptions> = {}) {
+  const { dir, store } = tempStore({ prefix: 'updraft-lane-' });
+  const blobs = new BlobStore(join(dir, 'blobs'));
+  const options = { store, blobs, token: TOKEN, now: () => NOW, ...o };
+  const lane = await startServer({ app: createUpdateServer(options), store, blobs });
+  const hono = await startServer({ app: new Hono().route('/', createUpdateServer(options)), store, blobs });
+  running.push(lane, hono);
+  const releases: string[] = [];
+  for (const version of ['1', '2']) {
+    const dist = await fakeDist({ 'index.html': `<h1>${version}</h1>`, [`assets/app-${version}.js`]: `console.log(${version})`.padEnd(3000, ' '), 'assets/style.css': 'body{}' }, { version, app: 'demo' });
+    await writeDist(join(dir, version), dist);
+    await publishDirectory(join(dir, version), { server: lane.url, token: TOKEN, channel: 'stable' });
+    releases.push(dist.manifest.id);
+  }
+  return { lane, hono, releases };
+}
+
+interface Seen { status: number; headers: Record<string, string>; body: string }
+
+/** An answer with what differs between two servers by nature taken out: the date, and its own URL in plan sources. */
+async function seen(res: Response, url: string): Promise<Seen> {
+  const headers = Object.fromEntries([...res.headers].filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
+  const body = await res.text();
+  // Its URL's length (the port) moves the length of an answer that names it.
+  if (body.includes(url)) headers['content-length'] = /^\d+$/.test(headers['content-length'] ?? '') ? 'some' : 'none';
+  return { status: res.status, headers, body: body.replaceAll(url, 'ORIGIN/') };
+}
+
+/** Sends the same request to both servers and returns both answers. */
+async function both(servers: { lane: RunningServer; hono: RunningServer }, init: RequestInit, path: string = PATHS.checkIn): Promise<[Seen, Seen]> {
+  return [await seen(await fetch(servers.lane.url + path, init), servers.lane.url), await seen(await fetch(servers.hono.url + path, init), servers.hono.url)];
+}
+
+const checkIn = (release: string | null, o: object = {}) =>
+  JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false }, ...o });
+const post = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+
+describe('the Node check-in lane answers as the Hono route does', () => {
+  it('current, update (plain, brotli, gzip), a BOM, bad JSON, a bad body, a preflight, an oversized body', async () => {
+    const s = await pair();
+    const [from, to] = s.releases as [string, string];
+    const cases: [string, RequestInit, number][] = [
+      ['current', post(checkIn(to)), 200],
+      ['update', post(checkIn(from)), 200],
+      ['update, brotli', post(checkIn(from), { 'accept-encoding': 'br, gzip' }), 200],
+      ['update, gzip', post(checkIn(from), { 'accept-encoding': 'gzip' }), 200],
+      ['first install', post(checkIn(null)), 200],
+      ['a leading BOM', post(`\uFEFF${checkIn(to)}`), 200],
+      ['text/plain, as sendBeacon sends', post(checkIn(to), { 'content-type': 'text/plain;charset=UTF-8' }), 200],
+      ['bad JSON', post('{"client":'), 400],
+      ['a bad body', post(checkIn(to, { channel: '../etc' })), 400],
+      ['an unknown key (the schema path)', post(checkIn(to, { extra: 1 })), 200],
+      ['preflight', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } }, 204],
+      ['over the body limit', post(checkIn(to, { pad: 'x'.repeat(2_000_000) })), 413],
+    ];
+    for (const [name, init, status] of cases) {
+      const [lane, hono] = await both(s, init);
+      expect(lane, name).toEqual(hono);
+      expect(lane.status, name).toBe(status);
+    }
+    // The answers are real ones, not two equal errors.
+    // (fetch asks for gzip and deflate when not told otherwise.)
+    const [update] = await both(s, post(checkIn(from), { 'accept-encoding': 'br' }));
+    expect(update.headers['content-encoding']).toBe('br');
+    expect(JSON.parse(update.body)).toMatchObject({ status: 'update', plan: { to } });
+    const [bad] = await both(s, post(checkIn(to, { channel: '../etc' })));
+    expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'invalid_body' } });
+    expect(bad.headers).toMatchObject({ 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Retry-After', 'x-content-type-options': 'nosniff', 'content-type': 'application/json' });
+  });
+
+  it('records the client as the route does', async () => {
+    const s = await pair();
+    await fetch(s.lane.url + PATHS.checkIn, post(checkIn(s.releases[0]!, { client: 'lane-client-1' })));
+    await fetch(s.hono.url + PATHS.checkIn, post(checkIn(s.releases[0]!, { client: 'hono-client-1' })));
+    // Both servers share the one store: one record from each path.
+    const counts = await s.lane.store.countClients('demo');
+    expect(counts).toEqual([{ channel: 'stable', release: s.releases[0], count: 2 }]);
+  });
+
+  it('the per-client limit: the same count (an invalid body with a valid client counts too), then 429 with Retry-After past the window', async () => {
+    const s = await pair({ clientCheckIns: { max: 2, windowMs: 60_000 } });
+    const to = s.releases[1]!;
+    const sequence = [post(checkIn(to)), post(checkIn(to, { release: 'not-a-release' })), post(checkIn(to)), post('not json'), post(checkIn(to, { client: 'other-client-1' }))];
+    const statuses: [number, number][] = [];
+    for (const init of sequence) {
+      const [lane, hono] = await both(s, init);
+      statuses.push([lane.status, hono.status]);
+      if (lane.status === 429) {
+        // Jittered per server, so only its range is the same: the window's end plus up to half a window.
+        for (const r of [lane, hono]) expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(60), expect(Number(r.headers['retry-after'])).toBeLessThan(91);
+        delete lane.headers['retry-after'];
+        delete hono.headers['retry-after'];
+      }
+      expect(lane).toEqual(hono);
+    }
+    expect(statuses).toEqual([[200, 200], [400, 400], [429, 429], [400, 400], [200, 200]]);
+  });
+
+  it('overloaded: 503 `overloaded` with a jittered Retry-After, from the gate the blob routes share', async () => {
+    const s = await pair({ maxInFlight: 0, retryAfter: 7 });
+    const [lane, hono] = await both(s, post(checkIn(s.releases[0]!)));
+    expect([lane.status, hono.status]).toEqual([503, 503]);
+    for (const r of [lane, hono]) expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(7), expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(14);
+    delete lane.headers['retry-after'];
+    delete hono.headers['retry-after'];
+    expect(lane).toEqual(hono);
+    expect(JSON.parse(lane.body)).toMatchObject({ error: { code: 'overloaded' } });
+  });
+
+  it('a check-in in progress holds the shared gate: a part request is shed meanwhile', async () => {
+    const s = await pair({ maxInFlight: 1 });
+    const { request } = await import('node:http');
+    const body = checkIn(s.releases[0]!);
+    // Headers and half the body: the lane has counted the check-in in and waits for the rest.
+    const slow = request(`${s.lane.url}${PATHS.checkIn}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
+    const answered = new Promise<number>((resolve) => slow.on('response', (res) => (res.resume(), resolve(res.statusCode!))));
+    slow.write(body.slice(0, 10));
+    await expect.poll(async () => (await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(503);
+    slow.end(body.slice(10));
+    expect(await answered).toBe(200);
+    expect((await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(404);
+  });
+
+  it('takes only the check-in: with `checkInLane`, the composed app sees every request but check-ins', async () => {
+    const { dir, store } = tempStore({ prefix: 'updraft-lane-' });
+    const blobs = new BlobStore(join(dir, 'blobs'));
+    const updates = createUpdateServer({ store, blobs, token: TOKEN, now: () => NOW });
+    const seenPaths: string[] = [];
+    const app = new Hono();
+    app.use('*', async (c, next) => {
+      seenPaths.push(`${c.req.method} ${c.req.path}`);
+      await next();
+    });
+    app.route('/', updates);
+    const server = await startServer({ app, checkInLane: updates, store, blobs });
+    running.push(server);
+    expect((await fetch(server.url + PATHS.checkIn, post(checkIn(null)))).status).toBe(200);
+    expect((await fetch(`${server.url}${PATHS.checkIn}?x=1`, post(checkIn(null)))).status).toBe(200);
+    expect((await fetch(`${server.url}${PATHS.checkIn}`)).status).toBe(404);
+    expect(seenPaths).toEqual([`POST /${PATHS.checkIn}`, `GET /${PATHS.checkIn}`]);
+  });
+});

@@ -1,0 +1,96 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PATHS, UpdraftError } from '../protocol/index.js';
+import { handleCheckIn } from './check-in.js';
+import { checkInKey, parseCheckIn } from './check-in-request.js';
+import type { ClientWindows, InFlightGate } from './load-shedding.js';
+import type { ResolvedOptions } from './options.js';
+
+/** A Node request handler that answers the requests it takes and returns false for the rest. */
+export type Lane = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export interface CheckInLaneGates {
+  /** The same gate the Hono routes shed with: one count of requests in progress. */
+  inFlight: InFlightGate;
+  /** The per-client check-in windows, or null when `clientCheckIns` is off. */
+  checkIns: ClientWindows | null;
+}
+
+const PATH = `/${PATHS.checkIn}`;
+// A Host that @hono/node-server takes into the URL as it is, or only normalises (`:80`); one it
+// could refuse with 400 (IPv6, upper case, a bad port) goes to Hono.
+const PLAIN_HOST = /^[a-z0-9._-]+(?::([1-9]\d{0,4}))?$/;
+const isPlainHost = (host: string | undefined) => {
+  const m = host === undefined ? null : PLAIN_HOST.exec(host);
+  return m !== null && (m[1] === undefined || Number(m[1]) <= 65535);
+};
+// @hono/node-server decodes bodies the same way: a leading BOM is dropped, bad bytes become U+FFFD.
+const utf8 = new TextDecoder();
+
+/**
+ * The check-in, answered from Node's own request and response objects ahead of Hono: every
+ * client sends one on each wake-up, and Hono's request and response objects, dispatch and
+ * middleware chain cost check-ins a third of their throughput (BENCHMARKS.md). It answers exactly
+ * as the Hono route with its middleware does (check-in-lane.test.ts sends both the same requests):
+ * the same gates, headers, status codes and JSON bodies.
+ *
+ * It takes only the common shape: `POST /v1/check-in` at the server's root (no query), with a
+ * plain Host and a Content-Length within the body limit. Anything else (a preflight, a chunked or oversized body,
+ * another path) goes on to Hono, which has the answer for it.
+ */
+export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates): Lane {
+  // What the CORS and security-header middleware add to every check-in answer.
+  const common: Record<string, string> = {
+    'access-control-allow-origin': '*',
+    'access-control-expose-headers': 'Retry-After',
+    'x-content-type-options': 'nosniff',
+  };
+  const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array) => {
+    res.writeHead(status, { ...common, ...headers, 'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength) });
+    res.end(body);
+  };
+  const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number) =>
+    send(res, err.status, { 'content-type': 'application/json', ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}) }, JSON.stringify(err.toBody()));
+
+  return (req, res) => {
+    if (req.method !== 'POST' || req.url !== PATH) return false;
+    const length = req.headers['content-length'];
+    if (!isPlainHost(req.headers.host) || req.headers['transfer-encoding'] !== undefined || length === undefined || !/^\d+$/.test(length) || Number(length) > o.bodyLimit) return false;
+
+    const entry = gates.inFlight.enter();
+    if ('refusal' in entry) {
+      refuse(res, entry.refusal, entry.retryAfter);
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('error', entry.release);
+    req.once('end', () => {
+      const text = utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      answer(text, req, res).finally(entry.release);
+    });
+    return true;
+  };
+
+  async function answer(text: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      let parsed;
+      try {
+        parsed = parseCheckIn(text);
+      } catch (err) {
+        // The Hono route counts a request whose app and client read well before it rejects the rest.
+        const key = gates.checkIns ? checkInKey(text) : null;
+        const limited = key !== null ? gates.checkIns!.hit(key, o.now()) : null;
+        if (limited) return refuse(res, limited.refusal, limited.retryAfter);
+        throw err;
+      }
+      const limited = gates.checkIns?.hit(`${parsed.app}/${parsed.client}`, o.now());
+      if (limited) return refuse(res, limited.refusal, limited.retryAfter);
+      const { body, headers } = await handleCheckIn(o, parsed, `http://${req.headers.host}${req.url}`, req.headers['accept-encoding']);
+      send(res, 200, headers, body);
+    } catch (err) {
+      if (err instanceof UpdraftError) return refuse(res, err);
+      console.error('updraft: internal error:', err);
+      refuse(res, new UpdraftError('internal', 'internal server error'));
+    }
+  }
+}
