@@ -80,10 +80,12 @@ export function signedPart(r: RenderedTemplate, now: number, options: PlannerOpt
   return r.signed;
 }
 
-/** `{"status":"current","nextCheckIn":N}` */
+/** `{"status":"current","nextCheckIn":N}`: the answer of most check-ins, so made once per interval. */
 export function renderCurrent(checkInInterval: number): string {
-  return JSON.stringify({ status: 'current', nextCheckIn: checkInInterval });
+  if (lastCurrent.interval !== checkInInterval) lastCurrent = { interval: checkInInterval, json: JSON.stringify({ status: 'current', nextCheckIn: checkInInterval }) };
+  return lastCurrent.json;
 }
+let lastCurrent = { interval: Number.NaN, json: '' };
 
 /** The JSON of `personalize(r.template, p)` with `p.issuedAt`/`p.signatures` from `signed`, built from the cached fragments. */
 export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal): string {

@@ -25,6 +25,7 @@ const isPlainHost = (host: string | undefined) => {
 };
 // @hono/node-server decodes bodies the same way: a leading BOM is dropped, bad bytes become U+FFFD.
 const utf8 = new TextDecoder();
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 /**
  * The check-in, answered from Node's own request and response objects ahead of Hono: every
@@ -38,18 +39,17 @@ const utf8 = new TextDecoder();
  * another path) goes on to Hono, which has the answer for it.
  */
 export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates): Lane {
-  // What the CORS and security-header middleware add to every check-in answer.
-  const common: Record<string, string> = {
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers': 'Retry-After',
-    'x-content-type-options': 'nosniff',
-  };
+  // What the CORS and security-header middleware add to every check-in answer, as writeHead's flat list.
+  const common = ['access-control-allow-origin', '*', 'access-control-expose-headers', 'Retry-After', 'x-content-type-options', 'nosniff'];
   const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array) => {
-    res.writeHead(status, { ...common, ...headers, 'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength) });
+    const list = [...common];
+    for (const k in headers) if (k !== 'content-length') list.push(k, headers[k]!);
+    list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+    res.writeHead(status, list);
     res.end(body);
   };
   const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number) =>
-    send(res, err.status, { 'content-type': 'application/json', ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}) }, JSON.stringify(err.toBody()));
+    send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter) } : JSON_TYPE, JSON.stringify(err.toBody()));
 
   return (req, res) => {
     if (req.method !== 'POST' || req.url !== PATH) return false;
