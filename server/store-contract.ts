@@ -181,6 +181,17 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.countClients('other')).toEqual([{ channel: 'stable', release: null, count: 1 }]);
     });
 
+    it('upsertClients, a batch larger than one statement: every row, the last record of a client wins across statements', async () => {
+      if (!store.upsertClients) return;
+      const c = (i: number, release: string): ClientRecord =>
+        ({ id: `client-${String(i).padStart(4, '0')}`, app: 'demo', channel: 'stable', release, staged: null, caps: { sync: true, periodicSync: false }, lastSeen: i });
+      // 250 distinct clients on release a, then the first 30 again (in the third hundred) on release b.
+      const rows = [...Array.from({ length: 250 }, (_, i) => c(i, 'aaaaaaaaaaaaaaaa')), ...Array.from({ length: 30 }, (_, i) => c(i, 'bbbbbbbbbbbbbbbb'))];
+      await store.upsertClients(rows);
+      const counts = (await store.countClients('demo')).sort((x, y) => String(x.release).localeCompare(String(y.release)));
+      expect(counts).toEqual([{ channel: 'stable', release: 'aaaaaaaaaaaaaaaa', count: 220 }, { channel: 'stable', release: 'bbbbbbbbbbbbbbbb', count: 30 }]);
+    });
+
     it('lists and counts per app, in the same order on every store', async () => {
       const a = (await fakeDist({ 'index.html': 'a' }, { app: 'a' })).manifest;
       const b = (await fakeDist({ 'index.html': 'b' }, { app: 'B' })).manifest;
