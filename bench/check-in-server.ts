@@ -3,6 +3,7 @@
 // `UPDRAFT_BENCH_CLIENTS` client records, adds `/bench/static.json` (a small in-memory JSON file:
 // the ceiling for an "is there an update" answer) and prints one JSON line when ready.
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -26,6 +27,15 @@ app.route('/', updates);
 const lane = process.env.UPDRAFT_BENCH_LANE === '0' ? {} : { checkInLane: updates };
 const server = await startServer({ app, store, blobs, port: 0, ...lane });
 
+// The same JSON from Node's bare http module, in this process: the floor under any framework,
+// to say how much of the gap to `static` is Hono's and how much the check-in's own.
+const bare = createServer((req, res) => {
+  res.writeHead(200, ['content-type', 'application/json', 'cache-control', 'no-cache', 'content-length', String(staticJson.byteLength)]);
+  res.end(staticJson);
+});
+await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}/`;
+
 const releases = [];
 for (const version of ['1.0.0', '2.0.0']) {
   const files: Record<string, string> = { 'index.html': `<!doctype html><title>${version}</title>` };
@@ -45,8 +55,9 @@ for (let i = 0; i < clients; i++) {
 }
 await store.flush();
 const rssAfter = process.memoryUsage().rss;
-console.log(JSON.stringify({ url: server.url, releases, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
+console.log(JSON.stringify({ url: server.url, bareUrl, releases, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
 process.on('SIGTERM', async () => {
+  bare.close();
   await server.close();
   await store.close();
   process.exit(0);

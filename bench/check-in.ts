@@ -7,7 +7,7 @@ import autocannon from 'autocannon';
 const DURATION = Number(process.env.UPDRAFT_BENCH_SECONDS ?? 10);
 const CONNECTIONS = 100;
 
-interface Ready { url: string; releases: string[]; clients: number; rssBeforeClients: number; rssAfterClients: number }
+interface Ready { url: string; bareUrl: string; releases: string[]; clients: number; rssBeforeClients: number; rssAfterClients: number }
 
 // UPDRAFT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
 const nodeArgs = (process.env.UPDRAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -36,6 +36,7 @@ const acceptEncoding = process.env.UPDRAFT_BENCH_ACCEPT_ENCODING;
 const headers: Record<string, string> = { 'content-type': 'application/json', ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) };
 await run({ ...common, url: `${ready.url}bench/static.json`, duration: 2 }); // warm-up
 const staticResult = await run({ ...common, url: `${ready.url}bench/static.json` });
+const bareStatic = await run({ ...common, url: ready.bareUrl });
 // Each connection cycles through its own 100 clients (10k distinct in all). The requests are
 // built once per connection: a `setupRequest` per request made autocannon itself the bottleneck.
 let connection = 0;
@@ -54,6 +55,7 @@ child.kill('SIGTERM');
 const non2xx = checkIn.non2xx + checkIn.errors;
 const ratio = checkIn.requests.average / staticResult.requests.average;
 console.log(`static:   ${staticResult.requests.average.toFixed(0)} req/s, p99 ${staticResult.latency.p99} ms`);
+console.log(`static from bare node:http (no framework): ${bareStatic.requests.average.toFixed(0)} req/s; check-in/bare=${(checkIn.requests.average / bareStatic.requests.average).toFixed(2)}`);
 console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
 console.log(`memory for ${ready.clients} clients' state: ${((ready.rssAfterClients - ready.rssBeforeClients) / 1e6).toFixed(1)} MB RSS growth`);
