@@ -7,6 +7,12 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
+import type { CheckInRequest } from '../protocol/index.js';
+import { renderCurrent } from '../server/answer-json.js';
+import { answerCheckIn } from '../server/check-in.js';
+import { parseCheckIn } from '../server/check-in-request.js';
+import { resolveOptions } from '../server/options.js';
+import type { ClientRecord } from '../server/store.js';
 import { BlobStore, createUpdateServer, fakeDist, openSqliteStore, publishDirectory, startServer, writeBehind, writeDist } from '../server/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
@@ -28,10 +34,35 @@ const lane = process.env.UPDRAFT_BENCH_LANE === '0' ? {} : { checkInLane: update
 const server = await startServer({ app, store, blobs, port: 0, ...lane });
 
 // The same JSON from Node's bare http module, in this process: the floor under any framework,
-// to say how much of the gap to `static` is Hono's and how much the check-in's own.
+// to say how much of the gap to `static` is Hono's and how much the check-in's own. With
+// UPDRAFT_BENCH_ABLATION=1 it also answers the check-in with parts of its work left out
+// (bench/check-in.ts says which): where the check-in's own time goes.
+const o = resolveOptions({ store, blobs, token: 'bench' });
+const queued = new Map<string, ClientRecord>();
+const ablation: Record<string, ((req: CheckInRequest) => Promise<string>) | undefined> = {
+  '/echo': async () => renderCurrent(o.checkInInterval),
+  '/parse-decide': async (req) => answerCheckIn(o, req, 'http://127.0.0.1/', Date.now()),
+  '/parse-decide-queue': async (req) => {
+    const now = Date.now();
+    queued.set(`${req.app}\n${req.client}`, { id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now });
+    if (queued.size >= 2000) queued.clear();
+    return answerCheckIn(o, req, 'http://127.0.0.1/', now);
+  },
+};
 const bare = createServer((req, res) => {
-  res.writeHead(200, ['content-type', 'application/json', 'cache-control', 'no-cache', 'content-length', String(staticJson.byteLength)]);
-  res.end(staticJson);
+  const answer = (body: string | Uint8Array) => {
+    res.writeHead(200, ['content-type', 'application/json', 'cache-control', 'no-cache', 'content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength)]);
+    res.end(body);
+  };
+  const step = ablation[req.url ?? ''];
+  if (req.method !== 'POST' || !step) return answer(staticJson);
+  // Read as the lane reads a body.
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', async () => {
+    const text = new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+    answer(await step(req.url === '/echo' ? (null as unknown as CheckInRequest) : parseCheckIn(text)));
+  });
 });
 await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
 const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}/`;

@@ -50,6 +50,13 @@ const posting = (path: string, duration = DURATION) =>
 const echo = await posting('bench/echo');
 await posting('v1/check-in', 2); // warm-up
 const checkIn = await posting('v1/check-in');
+// UPDRAFT_BENCH_ABLATION=1: the check-in on bare node:http with parts of its work left out.
+const ablation: [string, autocannon.Result][] = [];
+if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
+  for (const [name, path] of [['read the body, answer a constant', 'echo'], ['+ parse and decide (no client record)', 'parse-decide'], ['+ queue the client record (never written)', 'parse-decide-queue']] as const) {
+    ablation.push([name, await run({ ...common, url: `${ready.bareUrl}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options)]);
+  }
+}
 child.kill('SIGTERM');
 
 const non2xx = checkIn.non2xx + checkIn.errors;
@@ -58,6 +65,8 @@ console.log(`static:   ${staticResult.requests.average.toFixed(0)} req/s, p99 ${
 console.log(`static from bare node:http (no framework): ${bareStatic.requests.average.toFixed(0)} req/s; check-in/bare=${(checkIn.requests.average / bareStatic.requests.average).toFixed(2)}`);
 console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
+for (const [name, r] of ablation) console.log(`ablation, bare node:http: ${name}: ${r.requests.average.toFixed(0)} req/s`);
+if (ablation.length) console.log(`ablation: the whole check-in (the lane, client record written behind to SQLite): ${checkIn.requests.average.toFixed(0)} req/s`);
 console.log(`memory for ${ready.clients} clients' state: ${((ready.rssAfterClients - ready.rssBeforeClients) / 1e6).toFixed(1)} MB RSS growth`);
 console.log(`check-in/static=${ratio.toFixed(2)} p99_ms=${checkIn.latency.p99}`);
 if (non2xx > 0) process.exitCode = 1;
