@@ -50,3 +50,22 @@ test('an open page that never navigates nudges the worker when its check-in is d
     await h.close();
   }
 });
+
+test('the kit\'s updateTo: fails at once with the server\'s answer when the check-in offers another release, passes when already there', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    // Nothing newer is published: the check-in answers `current`, which is not the release asked for.
+    await expect(updraft.updateTo('0123456789abcdef')).rejects.toThrow(/did not offer 0123456789abcdef: \{"result":"current"\}/);
+    expect((await updraft.updateTo(v1.id)).active).toBe(v1.id);
+    const v2 = await h.publish('2.0.0');
+    const state = await updraft.updateTo(v2.id);
+    expect(state.active).toBe(v2.id);
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+  } finally {
+    await h.close();
+  }
+});

@@ -18,9 +18,7 @@ test('the dashboard shows the figures the store holds, and a screenshot of it is
     await page.goto(h.url);
     await updraft.waitForRelease(v1.id);
     const v2 = await h.publish('2.0.0');
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     await page.reload();
     await expect(page.locator('#version')).toHaveText('2.0.0');
     await expect.poll(async () => (await h.status()).reportCounts.some((r) => r.release === v2.id && r.event === 'activated')).toBe(true);

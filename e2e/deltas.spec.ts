@@ -38,9 +38,7 @@ test('a changed chunk comes as a delta from the CDN: the whole part is never fet
       expect(v1.assets.some((a) => a.sha256 === f.deltas![0]!.from)).toBe(true);
     }
     h.traffic.clear();
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     for (const f of withDelta) {
       expect(h.cdn!.traffic.count(deltaPath(f))).toBe(1);
@@ -70,9 +68,7 @@ test('small deltas travel inside the plan: no request for the changed chunk at a
     expect(inline.length).toBeGreaterThan(0);
     for (const f of inline) expect(f.deltas!.map((d) => d.url.slice(0, 37))).toEqual(['data:application/octet-stream;base64,']);
     h.traffic.clear();
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     for (const f of inline) expect(h.cdn!.traffic.count(blobPath(f.sha256)) + h.traffic.count(blobPath(f.sha256))).toBe(0);
     expect(h.cdn!.traffic.count(/^\/v1\/deltas\//) + h.traffic.count(/^\/v1\/deltas\//)).toBe(0);
@@ -94,9 +90,7 @@ test('a corrupt delta at every source: rejected and reported, the whole part com
     h.cdn!.faults.add(deltaPath(f), { kind: 'corrupt', times: Infinity });
     h.faults.add(deltaPath(f), { kind: 'corrupt', times: Infinity });
     h.traffic.clear();
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     // Each delta source once (CDN, then origin), then the whole part from the first source.
     expect(h.cdn!.traffic.count(deltaPath(f))).toBe(1);
@@ -123,9 +117,7 @@ test('the base part is gone from the client: no delta request, the whole part, n
     // As if the browser evicted it: the worker must not count on a base it no longer holds.
     expect(await page.evaluate(async (sha) => (await caches.open('updraft-parts')).delete(new URL(`__updraft/parts/${sha}`, location.href).href), base)).toBe(true);
     h.traffic.clear();
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     // Other parts may still come as deltas: only this one's base is gone.
     expect(h.cdn!.traffic.count(deltaPath(f)) + h.traffic.count(deltaPath(f))).toBe(0);

@@ -10,9 +10,7 @@ test('two tabs: a part of the pinned v1 that was evicted is refetched by hash, a
     const v2 = await h.publish('2.0.0');
     const tabB = await context.newPage();
     await tabB.goto(h.url);
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     await tabB.reload();
     await expect(tabB.locator('#version')).toHaveText('2.0.0');
 
@@ -66,9 +64,7 @@ test('a part the update shares with the running release, evicted before install,
       const cache = await caches.open('updraft-parts');
       for (const key of await cache.keys()) if (key.url.endsWith(sha)) await cache.delete(key);
     }, shared.sha256);
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     expect(h.traffic.count(blobPath(shared.sha256))).toBe(1);
     expect((await storedParts(page))[shared.sha256]).toBe(shared.sha256);
   } finally {

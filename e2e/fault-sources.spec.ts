@@ -11,9 +11,7 @@ test('the CDN answers 404 for one part: that part comes from the origin, the oth
     const changed = changedParts(v1, v2);
     const missing = changed[0]!;
     h.cdn!.faults.add(missing, { kind: 'status', status: 404, times: Infinity });
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     expect(h.cdn!.traffic.blobs().sort()).toEqual(changed);
     expect(h.traffic.blobs()).toEqual([missing]);
@@ -34,9 +32,7 @@ test('the CDN serves corrupted bytes for a part: rejected, never stored, fetched
     const changed = changedParts(v1, v2);
     const bad = changed[1]!;
     h.cdn!.faults.add(bad, { kind: 'corrupt', times: Infinity });
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     // Once from the CDN (rejected), then at once from the next source.
     expect(h.cdn!.traffic.count(blobPath(bad))).toBe(1);

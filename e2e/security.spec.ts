@@ -69,9 +69,7 @@ test('a tampered plan (an extra source, another manifest) is refused with `signa
 
     // The genuine plan still lands.
     await context.unrouteAll({ behavior: 'wait' });
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
   } finally {
     await h.close();
   }
@@ -88,14 +86,10 @@ test('a replayed older plan is refused with `downgrade` once the client runs a n
       if (a.status === 'update') recorded = a;
       return a;
     });
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     await context.unrouteAll({ behavior: 'wait' });
     const v3 = await h.publish('3.0.0');
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v3.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v3.id);
+    await updraft.updateTo(v3.id);
     await page.goto(h.url);
     await expect(page.locator('#version')).toHaveText('3.0.0');
     // ... and replays it later, to hold clients on the old release (with a known bug, say).
@@ -112,9 +106,7 @@ test('a downgrade without a rollback directive is refused; the server\'s signed 
   try {
     const v1 = await visitV1(page, updraft, h);
     const v2 = await h.publish('2.0.0');
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     await page.goto(h.url);
     await expect(page.locator('#version')).toHaveText('2.0.0');
     await h.publish('1.0.0'); // the channel goes back to 1.0.0: the server signs a rollback directive
@@ -128,9 +120,7 @@ test('a downgrade without a rollback directive is refused; the server\'s signed 
     });
     await expectRefused(page, updraft, h, v2, v1.id, 'downgrade');
     await context.unrouteAll({ behavior: 'wait' });
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v1.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v1.id);
+    await updraft.updateTo(v1.id);
   } finally {
     await h.close();
   }
@@ -183,9 +173,7 @@ test('a part served larger than its signed size is cut off and rejected; the nex
       served++;
       return route.fulfill({ status: 200, body: Buffer.alloc(part.size + 8 * 1024 * 1024, 0x41), headers: { 'access-control-allow-origin': '*' } });
     });
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     expect(served).toBe(1);
     expect(h.traffic.count(`/v1/blobs/${part.sha256}`)).toBe(1);
     await expect.poll(async () => (await h.status()).reportCounts.filter((r) => r.release === v2.id && r.event === 'rejected').map((r) => r.code)).toEqual(['content']);

@@ -11,9 +11,7 @@ test('an update downloads only the changed parts from the CDN, activates on the 
     expect(changed.length).toBeGreaterThan(0);
     expect(changed.length).toBeLessThan(v2.assets.length);
 
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
 
     // Only the parts v1 lacks, each once, all from the CDN; the origin served no part.
     expect([...h.cdn!.traffic.blobs()].sort()).toEqual(changed);
@@ -44,9 +42,7 @@ test('with the CDN down, parts come from the origin', async ({ page, updraft }) 
     const v1 = await visitV1(page, updraft, h);
     await h.cdn!.stop();
     const v2 = await h.publish('2.0.0');
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     expect([...h.traffic.blobs()].sort()).toEqual(changedParts(v1, v2));
     await page.reload();
     await expect(page.locator('#version')).toHaveText('2.0.0');
@@ -62,9 +58,7 @@ test('a page open on v1 still loads its lazy chunk after v2 activated in another
     const v2 = await h.publish('2.0.0');
     const tabB = await context.newPage();
     await tabB.goto(h.url);
-    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v2.id });
-    await updraft.sync();
-    await updraft.waitForRelease(v2.id);
+    await updraft.updateTo(v2.id);
     await tabB.reload();
     await expect(tabB.locator('#version')).toHaveText('2.0.0');
 

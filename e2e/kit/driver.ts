@@ -172,6 +172,25 @@ export class UpdraftDriver {
     return this.waitForState((s) => s.active === release, options, `release ${release} to be active`);
   }
 
+  /**
+   * The whole move to `release`, as most tests want it: a check-in that must offer `release` (it
+   * fails at once with the server's answer when it offers anything else), a Background Sync to run
+   * the plan now, then a wait until `release` is active. A worker already on `release` passes.
+   * Open pages keep the release they loaded with until they navigate.
+   */
+  async updateTo(release: string, options?: WaitOptions): Promise<SwDebugState> {
+    const reply = await this.checkNow();
+    if (reply.result === 'current') {
+      const now = await this.state();
+      if (now.active === release) return now;
+    }
+    if (reply.result !== 'update' || reply.release !== release) {
+      throw new Error(`updraft/playwright: the check-in did not offer ${release}: ${JSON.stringify(reply)}`);
+    }
+    await this.sync();
+    return this.waitForRelease(release, options);
+  }
+
   /** Waits until the SW has an active release and controls the page (the first install finished). */
   async waitForActivated(options?: WaitOptions): Promise<SwDebugState> {
     await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: options?.timeout ?? 15_000 });
