@@ -145,6 +145,17 @@ describe('the Node check-in lane answers as the Hono route does', () => {
     expect((await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(404);
   });
 
+  it('a client gone mid-body gives its place in the gate back', async () => {
+    const s = await pair({ maxInFlight: 1 });
+    const { request } = await import('node:http');
+    const slow = request(`${s.lane.url}${PATHS.checkIn}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '500' } });
+    slow.on('error', () => {});
+    slow.write('{"client":');
+    await expect.poll(async () => (await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(503);
+    slow.destroy();
+    await expect.poll(async () => (await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(404);
+  });
+
   it('takes only the check-in: with `checkInLane`, the composed app sees every request but check-ins', async () => {
     const { dir, store } = tempStore({ prefix: 'updraft-lane-' });
     const blobs = new BlobStore(join(dir, 'blobs'));

@@ -35,8 +35,8 @@ const JSON_TYPE = { 'content-type': 'application/json' };
  * the same gates, headers, status codes and JSON bodies.
  *
  * It takes only the common shape: `POST /v1/check-in` at the server's root (no query), with a
- * plain Host and a Content-Length within the body limit. Anything else (a preflight, a chunked or oversized body,
- * another path) goes on to Hono, which has the answer for it.
+ * plain Host and a Content-Length within the body limit. Anything else (a preflight, a chunked or
+ * oversized body, another path) goes on to Hono, which has the answer for it.
  */
 export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates): Lane {
   // What the CORS and security-header middleware add to every check-in answer, as writeHead's flat list.
@@ -63,7 +63,9 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates): Lane {
     }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // A client gone mid-body never gets to `end`: its count is given back when the response closes.
     req.once('error', entry.release);
+    res.once('close', entry.release);
     req.once('end', () => {
       const text = utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
       answer(text, req, res).finally(entry.release);
