@@ -65,7 +65,7 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   return app;
 }
 
-/** A report batch's first `app/client` (a SW sends its own reports only), or null as `checkInClient`. */
+/** A report batch's first `app/client` (a SW sends its own reports only), or null as `checkInKey` (check-in-request.ts). */
 async function reportClient(c: Context): Promise<string | null> {
   try {
     const body = JSON.parse(await c.req.text()) as { reports?: { app?: unknown; client?: unknown }[] } | null;

@@ -73,9 +73,9 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
 }
 
 /**
- * One check-in from its body text to its answer: parse (`invalid_json` / `invalid_body` thrown),
- * record the client (only queued when the store is write-behind, as startServer's is), decide,
- * render and compress. Both the Hono route and the Node lane (check-in-lane.ts) answer with this.
+ * One parsed check-in to its answer: record the client (only queued when the store is
+ * write-behind, as startServer's is), decide, render and compress. Both the Hono route and the
+ * Node lane (check-in-lane.ts) answer with this.
  */
 export async function handleCheckIn(
   o: ResolvedOptions, req: CheckInRequest, url: string, acceptEncoding: string | undefined,
