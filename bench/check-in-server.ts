@@ -54,6 +54,13 @@ const bare = createServer((req, res) => {
     res.writeHead(200, ['content-type', 'application/json', 'cache-control', 'no-cache', 'content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength)]);
     res.end(body);
   };
+  // What a GET check-in (its fields in the query, no body) would cost: the query parsed into the same request.
+  if (req.method === 'GET' && req.url?.startsWith('/get-parse-decide?')) {
+    const q = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+    const fromQuery = JSON.stringify({ client: q.get('client'), app: q.get('app'), channel: q.get('channel'), release: q.get('release'), caps: { sync: q.get('sync') === '1', periodicSync: q.get('periodicSync') === '1' } });
+    void ablation['/parse-decide']!(parseCheckIn(fromQuery)).then(answer);
+    return;
+  }
   const step = ablation[req.url ?? ''];
   if (req.method !== 'POST' || !step) return answer(staticJson);
   // Read as the lane reads a body.

@@ -56,6 +56,17 @@ if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
   for (const [name, path] of [['read the body, answer a constant', 'echo'], ['+ parse and decide (no client record)', 'parse-decide'], ['+ queue the client record (never written)', 'parse-decide-queue']] as const) {
     ablation.push([name, await run({ ...common, url: `${ready.bareUrl}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options)]);
   }
+  // The same check-ins as GETs, their fields in the query (no body to read).
+  let getConnection = 0;
+  const gets = () => {
+    const first = (getConnection++ * 100) % bodies.length;
+    return bodies.slice(first, first + 100).map((body) => {
+      const b = JSON.parse(body) as { client: string; app: string; channel: string; release: string; caps: { sync: boolean; periodicSync: boolean } };
+      const q = new URLSearchParams({ client: b.client, app: b.app, channel: b.channel, release: b.release, sync: b.caps.sync ? '1' : '0', periodicSync: b.caps.periodicSync ? '1' : '0' });
+      return { method: 'GET' as const, path: `/get-parse-decide?${q}` };
+    });
+  };
+  ablation.push(['GET, fields in the query: parse and decide (no client record)', await run({ ...common, url: ready.bareUrl, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(gets()) } as autocannon.Options)]);
 }
 child.kill('SIGTERM');
 
@@ -65,7 +76,7 @@ console.log(`static:   ${staticResult.requests.average.toFixed(0)} req/s, p99 ${
 console.log(`static from bare node:http (no framework): ${bareStatic.requests.average.toFixed(0)} req/s; check-in/bare=${(checkIn.requests.average / bareStatic.requests.average).toFixed(2)}`);
 console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
-for (const [name, r] of ablation) console.log(`ablation, bare node:http: ${name}: ${r.requests.average.toFixed(0)} req/s`);
+for (const [name, r] of ablation) console.log(`ablation, bare node:http: ${name}: ${r.requests.average.toFixed(0)} req/s${r.non2xx + r.errors ? `, non-2xx/errors ${r.non2xx + r.errors}` : ""}`);
 if (ablation.length) console.log(`ablation: the whole check-in (the lane, client record written behind to SQLite): ${checkIn.requests.average.toFixed(0)} req/s`);
 console.log(`memory for ${ready.clients} clients' state: ${((ready.rssAfterClients - ready.rssBeforeClients) / 1e6).toFixed(1)} MB RSS growth`);
 console.log(`check-in/static=${ratio.toFixed(2)} p99_ms=${checkIn.latency.p99}`);
