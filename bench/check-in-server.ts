@@ -13,11 +13,12 @@ import { answerCheckIn } from '../server/check-in.js';
 import { parseCheckIn } from '../server/check-in-request.js';
 import { resolveOptions } from '../server/options.js';
 import type { ClientRecord } from '../server/store.js';
-import { BlobStore, createUpdateServer, fakeDist, openSqliteStore, publishDirectory, startServer, writeBehind, writeDist } from '../server/index.js';
+import { BlobStore, createUpdateServer, fakeDist, openSqliteStore, openStore, publishDirectory, startServer, writeBehind, writeDist } from '../server/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
-// As `updraft serve` runs it: client state written behind, in batches.
-const store = writeBehind(openSqliteStore(dir));
+// As `updraft serve` runs it: client state written behind, in batches. UPDRAFT_BENCH_DB=postgres://...
+// puts it in PostgreSQL instead (as `updraft serve --db`), whose work is then in another process.
+const store = writeBehind(process.env.UPDRAFT_BENCH_DB ? await openStore(process.env.UPDRAFT_BENCH_DB) : openSqliteStore(dir));
 const blobs = new BlobStore(join(dir, 'blobs'));
 const updates = createUpdateServer({ store, blobs, token: 'bench', clientCheckIns: false, maxInFlight: 100_000 });
 const staticJson = new TextEncoder().encode(JSON.stringify({ status: 'current', nextCheckIn: 3600 }));
