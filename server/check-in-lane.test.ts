@@ -1,3 +1,4 @@
+import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -53,6 +54,33 @@ async function seen(res: Response, url: string): Promise<Seen> {
 /** Sends the same request to both servers and returns both answers. */
 async function both(servers: { lane: RunningServer; hono: RunningServer }, init: RequestInit, path: string = PATHS.checkIn): Promise<[Seen, Seen]> {
   return [await seen(await fetch(servers.lane.url + path, init), servers.lane.url), await seen(await fetch(servers.hono.url + path, init), servers.hono.url)];
+}
+
+const blobUrl = (server: string) => `${server}v1/blobs/${'0'.repeat(64)}`;
+
+/**
+ * A check-in whose headers and first bytes are sent and the rest held back, returned once it holds
+ * the server's one in-flight place (a part request then gets 503). A part request racing it can
+ * take the place first, and the check-in is then refused: it is sent again.
+ */
+async function heldCheckIn(server: string, length: number, first: string): Promise<{ req: ClientRequest; answered: Promise<number> }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const req = request(`${server}${PATHS.checkIn}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(length) } });
+    req.on('error', () => {}); // a destroyed request reports its own end
+    let status: number | null = null;
+    const answered = new Promise<number>((resolve) => req.on('response', (res) => {
+      res.resume();
+      resolve((status = res.statusCode!));
+    }));
+    req.flushHeaders();
+    req.write(first);
+    for (let i = 0; i < 500 && status === null; i++) {
+      if ((await fetch(blobUrl(server))).status === 503 && status === null) return { req, answered };
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(status, 'refused while a part request held the place').toBe(503);
+  }
+  throw new Error('the check-in never held the gate');
 }
 
 const checkIn = (release: string | null, o: object = {}) =>
@@ -133,27 +161,19 @@ describe('the Node check-in lane answers as the Hono route does', () => {
 
   it('a check-in in progress holds the shared gate: a part request is shed meanwhile', async () => {
     const s = await pair({ maxInFlight: 1 });
-    const { request } = await import('node:http');
     const body = checkIn(s.releases[0]!);
-    // Headers and half the body: the lane has counted the check-in in and waits for the rest.
-    const slow = request(`${s.lane.url}${PATHS.checkIn}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
-    const answered = new Promise<number>((resolve) => slow.on('response', (res) => (res.resume(), resolve(res.statusCode!))));
-    slow.write(body.slice(0, 10));
-    await expect.poll(async () => (await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(503);
-    slow.end(body.slice(10));
-    expect(await answered).toBe(200);
-    expect((await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(404);
+    // Headers and the first bytes: the lane has counted the check-in in and waits for the rest.
+    const held = await heldCheckIn(s.lane.url, Buffer.byteLength(body), body.slice(0, 10));
+    held.req.end(body.slice(10));
+    expect(await held.answered).toBe(200);
+    expect((await fetch(blobUrl(s.lane.url))).status).toBe(404);
   });
 
   it('a client gone mid-body gives its place in the gate back', async () => {
     const s = await pair({ maxInFlight: 1 });
-    const { request } = await import('node:http');
-    const slow = request(`${s.lane.url}${PATHS.checkIn}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '500' } });
-    slow.on('error', () => {});
-    slow.write('{"client":');
-    await expect.poll(async () => (await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(503);
-    slow.destroy();
-    await expect.poll(async () => (await fetch(`${s.lane.url}v1/blobs/${'0'.repeat(64)}`)).status).toBe(404);
+    const held = await heldCheckIn(s.lane.url, 500, '{"client":');
+    held.req.destroy();
+    await expect.poll(async () => (await fetch(blobUrl(s.lane.url))).status, { timeout: 10_000 }).toBe(404);
   });
 
   it('takes only the check-in: with `checkInLane`, the composed app sees every request but check-ins', async () => {
