@@ -13,6 +13,9 @@ export const Capabilities = v.object({
 });
 export type Capabilities = v.InferOutput<typeof Capabilities>;
 
+/** The server's acknowledgement of a client's recorded state (opaque to clients). */
+export const RecordedToken = v.pipe(v.string(), v.regex(/^[0-9a-z]{1,16}$/, 'must be 1-16 of 0-9 a-z'));
+
 export const CheckInRequest = v.object({
   client: ClientId,
   app: Name,
@@ -22,6 +25,11 @@ export const CheckInRequest = v.object({
   /** A release staged but not yet active (prompt policy), if any. */
   staged: v.optional(v.nullable(ReleaseId)),
   caps: Capabilities,
+  /**
+   * The `recorded` of the last answer: the server skips rewriting a record it acknowledged for the
+   * same state in the same period. Absent on a first check-in; a wrong one only costs a write.
+   */
+  recorded: v.optional(RecordedToken),
 });
 export type CheckInRequest = v.InferOutput<typeof CheckInRequest>;
 
@@ -29,11 +37,14 @@ export const CheckInCurrent = v.object({
   status: v.literal('current'),
   /** Seconds until the client should check in again. */
   nextCheckIn: v.pipe(v.number(), v.minValue(0)),
+  /** To send back as the next check-in's `recorded`. */
+  recorded: v.optional(RecordedToken),
 });
 export const CheckInUpdate = v.object({
   status: v.literal('update'),
   nextCheckIn: v.pipe(v.number(), v.minValue(0)),
   plan: Plan,
+  recorded: v.optional(RecordedToken),
 });
 export const CheckInResponse = v.variant('status', [CheckInCurrent, CheckInUpdate]);
 export type CheckInCurrent = v.InferOutput<typeof CheckInCurrent>;

@@ -165,8 +165,8 @@ describe('check-in', () => {
     expect(body.plan).toMatchObject({ from: d1.manifest.id, to: d2.manifest.id, toSeq: 2, issuedAt: NOW });
     expect(await store.countClients()).toEqual([{ channel: 'stable', release: d1.manifest.id, count: 1 }]);
 
-    expect(await (await checkIn(client(d2.manifest.id))).json()).toEqual({ status: 'current', nextCheckIn: 3600 });
-    expect(await (await checkIn(client(null, { channel: 'beta' }))).json()).toEqual({ status: 'current', nextCheckIn: 3600 });
+    expect(await (await checkIn(client(d2.manifest.id))).json()).toEqual({ status: 'current', nextCheckIn: 3600, recorded: expect.stringMatching(/^[0-9a-z]{1,16}$/) });
+    expect(await (await checkIn(client(null, { channel: 'beta' }))).json()).toEqual({ status: 'current', nextCheckIn: 3600, recorded: expect.stringMatching(/^[0-9a-z]{1,16}$/) });
   });
 
   it('percent 0 keeps clients on previous', async () => {

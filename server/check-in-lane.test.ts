@@ -42,13 +42,17 @@ async function pair(o: Partial<UpdateServerOptions> = {}) {
 
 interface Seen { status: number; headers: Record<string, string>; body: string }
 
-/** An answer with what differs between two servers by nature taken out: the date, and its own URL in plan sources. */
+/**
+ * An answer with what differs between two servers by nature taken out: the date, its own URL in
+ * plan sources, and the `recorded` token (each server has an epoch of its own).
+ */
 async function seen(res: Response, url: string): Promise<Seen> {
   const headers = Object.fromEntries([...res.headers].filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
   const body = await res.text();
-  // Its URL's length (the port) moves the length of an answer that names it.
-  if (body.includes(url)) headers['content-length'] = /^\d+$/.test(headers['content-length'] ?? '') ? 'some' : 'none';
-  return { status: res.status, headers, body: body.replaceAll(url, 'ORIGIN/') };
+  const recorded = /"recorded":"[0-9a-z]{1,16}"/;
+  // Its URL's length (the port) and the token's move the length of an answer that names them.
+  if (body.includes(url) || recorded.test(body)) headers['content-length'] = /^\d+$/.test(headers['content-length'] ?? '') ? 'some' : 'none';
+  return { status: res.status, headers, body: body.replaceAll(url, 'ORIGIN/').replace(recorded, '"recorded":"TOKEN"') };
 }
 
 /** Sends the same request to both servers and returns both answers. */

@@ -7,7 +7,8 @@ import { UpdraftError } from '../protocol/index.js';
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RELEASE_ID = /^[0-9a-f]{16}$/;
-const KEYS = new Set(['client', 'app', 'channel', 'release', 'staged', 'caps']);
+const KEYS = new Set(['client', 'app', 'channel', 'release', 'staged', 'caps', 'recorded']);
+const RECORDED = /^[0-9a-z]{1,16}$/;
 const CAP_KEYS = new Set(['sync', 'periodicSync', 'quota', 'usage']);
 
 const isCount = (x: unknown) => x === undefined || (typeof x === 'number' && x >= 0 && !Number.isNaN(x));
@@ -22,7 +23,8 @@ function fastCheckIn(body: unknown): CheckInRequest | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const b = body as Record<string, unknown>;
   for (const k in b) if (!KEYS.has(k)) return null;
-  const { client, app, channel, release, staged, caps } = b;
+  const { client, app, channel, release, staged, caps, recorded } = b;
+  if (recorded !== undefined && (typeof recorded !== 'string' || !RECORDED.test(recorded))) return null;
   if (typeof client !== 'string' || !CLIENT_ID.test(client)) return null;
   if (typeof app !== 'string' || !NAME.test(app) || typeof channel !== 'string' || !NAME.test(channel)) return null;
   if (!isRelease(release) || !(staged === undefined || isRelease(staged))) return null;
@@ -35,6 +37,7 @@ function fastCheckIn(body: unknown): CheckInRequest | null {
     caps: { sync: c.sync, periodicSync: c.periodicSync, ...(c.quota !== undefined ? { quota: c.quota as number } : {}), ...(c.usage !== undefined ? { usage: c.usage as number } : {}) },
   };
   if (staged !== undefined) out.staged = staged as string | null;
+  if (recorded !== undefined) out.recorded = recorded as string;
   return out;
 }
 

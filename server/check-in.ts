@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
+import { recordToken, withRecorded } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
 import { renderCurrent, renderUpdate, signedPart } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
@@ -73,19 +74,23 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
 }
 
 /**
- * One parsed check-in to its answer: record the client (only queued when the store is
- * write-behind, as startServer's is), decide, render and compress. Both the Hono route and the
- * Node lane (check-in-lane.ts) answer with this.
+ * One parsed check-in to its answer: record the client unless it sent back the acknowledgement
+ * of this very state (client-record.ts; the write is only queued when the store is write-behind,
+ * as startServer's is), decide, render and compress. Both the Hono route and the Node lane
+ * (check-in-lane.ts) answer with this.
  */
 export async function handleCheckIn(
   o: ResolvedOptions, req: CheckInRequest, url: string, acceptEncoding: string | undefined,
 ): Promise<ReturnType<typeof compressAnswer>> {
   const now = o.now();
-  await o.store.upsertClient({
-    id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
-  });
+  const recorded = recordToken(o, req, now);
+  if (recorded === null || req.recorded !== recorded) {
+    await o.store.upsertClient({
+      id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
+    });
+  }
   const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(url), now);
-  return compressAnswer(json, acceptEncoding);
+  return compressAnswer(recorded === null ? json : withRecorded(json, recorded), acceptEncoding);
 }
 
 export function checkInRoutes(o: ResolvedOptions): Hono {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { AdminTokens } from './admin-auth.js';
 import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
@@ -104,6 +105,15 @@ export interface UpdateServerOptions {
    * request. `false` computes and offers none. @default { history: 3, maxBytes: 8_388_608, inlineBytes: 1024 }
    */
   deltas?: { history?: number; maxBytes?: number; inlineBytes?: number } | false;
+  /**
+   * How long an unchanged client's record stands before a check-in rewrites it, ms: the
+   * resolution of its `lastSeen`. Each answer carries `recorded`, an acknowledgement of the state
+   * this server process recorded (channel, releases, sync capabilities) in this period; a check-in
+   * that sends it back unchanged is not written again. A restarted server acknowledges nothing
+   * from before, so every client is written once more. `0` writes every check-in.
+   * @default 21_600_000 (6 h)
+   */
+  clientRecordMs?: number;
   /** Clock, epoch ms; tests inject a fixed one. @default Date.now */
   now?: () => number;
 }
@@ -132,6 +142,9 @@ export interface ResolvedOptions {
   autoPause: AutoPauseOptions | false;
   signer: PlanSigner | null;
   deltas: { store: DeltaStore; history: number; maxBytes: number; inlineBytes: number } | false;
+  clientRecordMs: number;
+  /** Random per resolved server: a `recorded` token from another process or an earlier start never matches. */
+  recordEpoch: string;
   now: () => number;
 }
 
@@ -165,8 +178,16 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     deltas,
     autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
     signer: o.signer ?? null,
+    clientRecordMs: resolveRecordMs(o.clientRecordMs),
+    recordEpoch: randomBytes(8).toString('hex'),
     now: o.now ?? Date.now,
   };
+}
+
+function resolveRecordMs(ms: number | undefined): number {
+  if (ms === undefined) return 21_600_000;
+  if (!(Number.isInteger(ms) && ms >= 0)) throw new TypeError('clientRecordMs must be a non-negative integer');
+  return ms;
 }
 
 function resolveAutoPause(a: AutoPauseOptions): AutoPauseOptions {

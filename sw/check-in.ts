@@ -68,6 +68,9 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   };
   if (typeof estimate.quota === 'number') body.caps.quota = estimate.quota;
   if (typeof estimate.usage === 'number') body.caps.usage = estimate.usage;
+  // Spares the server a write when our state is the one it acknowledged.
+  const recorded = await store.getMeta('recorded');
+  if (recorded) body.recorded = recorded;
 
   let res: Response;
   try {
@@ -111,6 +114,7 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   }
   const answer = parsed.output;
   await store.setMeta('checkInFailures', 0);
+  if (answer.recorded) await store.setMeta('recorded', answer.recorded);
   const nextCheckInAt = adapter.now() + answer.nextCheckIn * 1000;
   await store.setMeta('nextCheckInAt', nextCheckInAt);
   await broadcast(ctx, { name: 'check-in-at', at: nextCheckInAt });

@@ -121,6 +121,22 @@ describe('check-in', () => {
     expect(a.server.count(CHECK_IN)).toBe(1);
   });
 
+  it('sends back the `recorded` acknowledgement of the last answer, and only that one', async () => {
+    const { a, rt } = await installed();
+    const bodies = () => a.server.requests.filter((r) => r.url === CHECK_IN).map((r) => JSON.parse(r.body ?? '{}') as { recorded?: string });
+    // The bootstrap's answer carried none: nothing to send back.
+    expect(bodies().at(-1)?.recorded).toBeUndefined();
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, recorded: 'abc123' }));
+    await checkNow(rt);
+    expect(bodies().at(-1)?.recorded).toBeUndefined();
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, recorded: 'def456' }));
+    await checkNow(rt);
+    expect(bodies().at(-1)?.recorded).toBe('abc123');
+    // The newest one, each time.
+    await checkNow(rt);
+    expect(bodies().at(-1)?.recorded).toBe('def456');
+  });
+
   it('503 + Retry-After holds every check-in until then', async () => {
     const { a, rt } = await installed();
     a.server.on(CHECK_IN, new Response('busy', { status: 503, headers: { 'retry-after': '600' } }));

@@ -78,6 +78,8 @@ export interface Meta {
   readySeen: boolean;
   /** Release id → its sequence, learned from accepted plans; the floor for rollback protection. Newest last, at most `SEQS_MAX`. */
   releaseSeqs: [string, number][];
+  /** The server's acknowledgement of this client's recorded state, from the last check-in answer; sent back with the next. */
+  recorded: string;
 }
 
 export interface OutboxEntry {
