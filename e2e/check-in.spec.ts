@@ -69,3 +69,24 @@ test('the kit\'s updateTo: fails at once with the server\'s answer when the chec
     await h.close();
   }
 });
+
+test('the worker sends back the server\'s acknowledgement of its recorded state, so an unchanged client is not written again', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    await updraft.checkNow();
+    await updraft.checkNow();
+    const bodies = h.checkIns.map((c) => c.body as { recorded?: string; release: string | null });
+    // The first check-in (the install's) has nothing to send back; every later one sends the last token.
+    expect(bodies[0]?.recorded).toBeUndefined();
+    expect(bodies.length).toBeGreaterThanOrEqual(3);
+    const tokens = bodies.slice(1).map((b) => b.recorded);
+    for (const t of tokens) expect(t).toMatch(/^[0-9a-z]{1,16}$/);
+    // Same state, same period, same server: the same acknowledgement each time.
+    expect(new Set(tokens.slice(-2)).size).toBe(1);
+  } finally {
+    await h.close();
+  }
+});
