@@ -80,15 +80,22 @@ export function signedPart(r: RenderedTemplate, now: number, options: PlannerOpt
   return r.signed;
 }
 
-/** `{"status":"current","nextCheckIn":N}`: the answer of most check-ins, so made once per interval. */
-export function renderCurrent(checkInInterval: number): string {
+/**
+ * `{"status":"current","nextCheckIn":N}`: the answer of most check-ins, so made once per interval.
+ * `extra` (`,"key":value...`) goes inside the object, for fields outside the plan (`recorded`).
+ */
+export function renderCurrent(checkInInterval: number, extra = ''): string {
+  if (extra) return `{"status":"current","nextCheckIn":${checkInInterval}${extra}}`;
   if (lastCurrent.interval !== checkInInterval) lastCurrent = { interval: checkInInterval, json: JSON.stringify({ status: 'current', nextCheckIn: checkInInterval }) };
   return lastCurrent.json;
 }
 let lastCurrent = { interval: Number.NaN, json: '' };
 
-/** The JSON of `personalize(r.template, p)` with `p.issuedAt`/`p.signatures` from `signed`, built from the cached fragments. */
-export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal): string {
+/**
+ * The JSON of `personalize(r.template, p)` with `p.issuedAt`/`p.signatures` from `signed`, built
+ * from the cached fragments; `extra` as in `renderCurrent`.
+ */
+export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal, extra = ''): string {
   let out = `{"status":"update","plan":{"planId":"${planIdFor(p.client, r.template.to, p.now)}"${r.head}${signed.json},"servedAt":${p.now}${r.body}`;
   const fetches = r.template.fetches;
   for (let i = 0; i < fetches.length; i++) {
@@ -96,5 +103,5 @@ export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Persona
     const sources = first ? JSON.stringify(sourcesWithFirst(fetches[i]!.sources, first)) : r.fetchSources[i];
     out += `${i ? ',' : ''}${r.fetchHeads[i]}${sources},"notBefore":${p.notBefore[i]}}`;
   }
-  return `${out}${r.tail},"nextCheckIn":${p.options.checkInInterval}}`;
+  return `${out}${r.tail},"nextCheckIn":${p.options.checkInInterval}${extra}}`;
 }

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
-import { recordToken, withRecorded } from './client-record.js';
+import { recordToken } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
 import { renderCurrent, renderUpdate, signedPart } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
@@ -51,18 +51,18 @@ export function bookSlots(
  * (app, channel, from, to, origin), then the per-client plan id and slots rendered into the cached
  * JSON. planner.test.ts holds the two to the same answers.
  */
-export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number): Promise<string> {
+export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number, extra = ''): Promise<string> {
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
   const cached = o.checkInCache.channel(req.app, req.channel);
   const entry = cached instanceof Promise ? await cached : cached;
   const to = chooseTarget(req, entry.channel);
-  if (!to) return renderCurrent(o.checkInInterval);
+  if (!to) return renderCurrent(o.checkInInterval, extra);
   const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
   const rendered = found instanceof Promise ? await found : found;
-  if (!rendered) return renderCurrent(o.checkInInterval);
+  if (!rendered) return renderCurrent(o.checkInInterval, extra);
   const signed = signedPart(rendered, now, planner, o.signer);
   if (!o.capacity) {
-    return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner });
+    return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra);
   }
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
@@ -70,7 +70,7 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
   const slots = isSharedSlotLedger(o.slotLedger)
     ? await o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
     : bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
-  return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner });
+  return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra);
 }
 
 /**
@@ -89,8 +89,8 @@ export async function handleCheckIn(
       id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
     });
   }
-  const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(url), now);
-  return compressAnswer(recorded === null ? json : withRecorded(json, recorded), acceptEncoding);
+  const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(url), now, recorded === null ? '' : `,"recorded":"${recorded}"`);
+  return compressAnswer(json, acceptEncoding);
 }
 
 export function checkInRoutes(o: ResolvedOptions): Hono {
