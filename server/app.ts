@@ -1,7 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
-import * as v from 'valibot';
-import { ClientId, Name, PATHS, UpdraftError } from '../protocol/index.js';
+import { PATHS } from '../protocol/index.js';
 import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
 import { checkInRoutes } from './check-in.js';
@@ -9,7 +8,7 @@ import { dashboardRoutes } from './dashboard.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { checkInLane, type Lane } from './check-in-lane.js';
-import { checkInKey } from './check-in-request.js';
+import { checkInKey, clientKey } from './check-in-request.js';
 import { ClientWindows, InFlightGate, clientRateLimit, inFlightLimit } from './load-shedding.js';
 import { resolveOptions, type UpdateServerOptions } from './options.js';
 import { publicCors } from './public-cors.js';
@@ -69,8 +68,7 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
 async function reportClient(c: Context): Promise<string | null> {
   try {
     const body = JSON.parse(await c.req.text()) as { reports?: { app?: unknown; client?: unknown }[] } | null;
-    const first = Array.isArray(body?.reports) ? body.reports[0] : undefined;
-    return v.is(ClientId, first?.client) && v.is(Name, first?.app) ? `${first.app}/${first.client}` : null;
+    return clientKey(Array.isArray(body?.reports) ? body.reports[0] : undefined);
   } catch {
     return null;
   }

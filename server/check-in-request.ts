@@ -58,11 +58,15 @@ export function parseCheckIn(text: string): CheckInRequest {
  */
 export function checkInKey(text: string): string | null {
   try {
-    const body = JSON.parse(text) as { app?: unknown; client?: unknown } | null;
-    return v.is(ClientId, body?.client) && v.is(Name, body?.app) ? `${body.app}/${body.client}` : null;
+    return clientKey(JSON.parse(text) as { app?: unknown; client?: unknown } | null);
   } catch {
     return null;
   }
+}
+
+/** `app/client` of a body naming both validly (a check-in, a report), else null. */
+export function clientKey(body: { app?: unknown; client?: unknown } | null | undefined): string | null {
+  return v.is(ClientId, body?.client) && v.is(Name, body?.app) ? `${body.app}/${body.client}` : null;
 }
 
 export { fastCheckIn };
