@@ -117,8 +117,10 @@ export interface ClientWindowOptions {
 export class ClientWindows {
   readonly #windows = new Map<string, { start: number; count: number }>();
   readonly #o: ClientWindowOptions;
+  readonly #maxClients: number;
   constructor(o: ClientWindowOptions) {
     this.#o = o;
+    this.#maxClients = o.maxClients ?? 100_000;
   }
 
   /** Counts one request of `key` at `now`: null when allowed, else the refusal and its Retry-After. */
@@ -127,7 +129,7 @@ export class ClientWindows {
     let w = this.#windows.get(key);
     if (!w || now - w.start >= o.windowMs) {
       if (w) this.#windows.delete(key);
-      else if (this.#windows.size >= (o.maxClients ?? 100_000)) this.#prune(now);
+      else if (this.#windows.size >= this.#maxClients) this.#prune(now);
       w = { start: now, count: 0 };
       this.#windows.set(key, w);
     }
@@ -142,7 +144,7 @@ export class ClientWindows {
     for (const [k, w] of this.#windows) if (now - w.start >= this.#o.windowMs) this.#windows.delete(k);
     // Still full of live windows: drop the oldest (Map keeps insertion order).
     for (const k of this.#windows.keys()) {
-      if (this.#windows.size < (this.#o.maxClients ?? 100_000)) break;
+      if (this.#windows.size < this.#maxClients) break;
       this.#windows.delete(k);
     }
   }
