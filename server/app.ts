@@ -11,9 +11,9 @@ import { checkInLane, type Lane } from './check-in-lane.js';
 import { checkInKey, clientKey } from './check-in-request.js';
 import { ClientWindows, InFlightGate, clientRateLimit, inFlightLimit } from './load-shedding.js';
 import { resolveOptions, type UpdateServerOptions } from './options.js';
-import { publicCors } from './public-cors.js';
+import { corsHeaders, publicCors } from './public-cors.js';
 import { reportRoutes } from './reports.js';
-import { securityHeaders } from './security-headers.js';
+import { apiHeaders, securityHeaders } from './security-headers.js';
 import { staticRoutes } from './static.js';
 
 /** Headers a cross-origin SW must be able to read (Retry-After drives its backoff; Content-Range its resumption). */
@@ -36,7 +36,8 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const corsForResponses = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
   // JSON routes answer through `c.json`/`c.body`, so the cheaper CORS applies.
   // Check-in and reports: JSON answers whose only header a page or worker must read is Retry-After.
-  const anyOrigin = publicCors({ allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: ['Retry-After'], maxAge: 86400 });
+  const apiCors = { allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: ['Retry-After'], maxAge: 86400 };
+  const anyOrigin = publicCors(apiCors);
   const limit = jsonBodyLimit(o.bodyLimit);
   // Shedding runs after CORS, so a cross-origin SW can read the 503/429's Retry-After.
   const inFlight = new InFlightGate({ max: o.maxInFlight, retryAfter: o.retryAfter });
@@ -60,7 +61,8 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.route('/', staticRoutes(o));
   // Sub-app notFound handlers are dropped when mounted, so unknown routes get a JSON 404 from a route.
   app.all('/*', onNotFound);
-  lanes.set(app, checkInLane(o, { inFlight, checkIns }));
+  // The lane answers with what this chain's CORS and public-surface headers give a check-in.
+  lanes.set(app, checkInLane(o, { inFlight, checkIns }, [...corsHeaders(apiCors), ...apiHeaders()]));
   return app;
 }
 

@@ -38,9 +38,9 @@ const JSON_TYPE = { 'content-type': 'application/json' };
  * plain Host and a Content-Length within the body limit. Anything else (a preflight, a chunked or
  * oversized body, another path) goes on to Hono, which has the answer for it.
  */
-export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates): Lane {
-  // What the CORS and security-header middleware add to every check-in answer, as writeHead's flat list.
-  const common = ['access-control-allow-origin', '*', 'access-control-expose-headers', 'Retry-After', 'x-content-type-options', 'nosniff'];
+export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHeaders: readonly (readonly [string, string])[]): Lane {
+  // What the CORS and security-header middleware add to every check-in answer (app.ts gives them), as writeHead's flat list.
+  const common = baseHeaders.flatMap(([k, v]) => [k.toLowerCase(), v]);
   const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array) => {
     const list = [...common];
     for (const k in headers) if (k !== 'content-length') list.push(k, headers[k]!);

@@ -17,12 +17,17 @@ export interface PublicCorsOptions {
  */
 export function publicCors(o: PublicCorsOptions): MiddlewareHandler {
   const preflight = cors({ origin: '*', ...o });
-  const expose = o.exposeHeaders.join(',');
+  const headers = corsHeaders(o);
   return async (c, next) => {
     if (c.req.method === 'OPTIONS') return preflight(c, next);
-    c.header('Access-Control-Allow-Origin', '*');
-    if (expose) c.header('Access-Control-Expose-Headers', expose);
+    for (const [k, v] of headers) c.header(k, v);
     // The request carries no Origin-dependent answer, so caches need no `Vary: Origin` (hono/cors adds none for '*' either).
     await next();
   };
+}
+
+/** The headers `publicCors` gives an actual (not preflight) request. */
+export function corsHeaders(o: Pick<PublicCorsOptions, 'exposeHeaders'>): [string, string][] {
+  const expose = o.exposeHeaders.join(',');
+  return [['Access-Control-Allow-Origin', '*'], ...(expose ? [['Access-Control-Expose-Headers', expose] as [string, string]] : [])];
 }

@@ -57,12 +57,19 @@ export function headersFor(surface: Surface, o: SecurityHeadersOptions = {}): [s
  * where missing. Every surface sets CORP, so a response without it is one `c.header()` did not
  * reach — or an app response, whose headers are only ever filled in afterwards.
  */
+/**
+ * What check-in and reports answers get of the public surface. They answer CORS requests with
+ * JSON: CORP (`cross-origin`, the permissive value) and a referrer policy do nothing for them, and
+ * every update pays their bytes (`npm run bench:bytes` counts headers). Parts, deltas and releases
+ * keep them.
+ */
+export function apiHeaders(): [string, string][] {
+  return headersFor('public').filter(([k]) => k === 'X-Content-Type-Options');
+}
+
 export function securityHeaders(surface: Surface, o: SecurityHeadersOptions = {}): MiddlewareHandler {
   const all = headersFor(surface, o);
-  // Check-in and reports answer CORS requests with JSON: CORP (`cross-origin`, the permissive
-  // value) and a referrer policy do nothing for them, and every update pays their bytes
-  // (`npm run bench:bytes` counts headers). Parts, deltas and releases keep them.
-  const api = all.filter(([k]) => k === 'X-Content-Type-Options');
+  const api = apiHeaders();
   return async (c, next) => {
     const isApi = surface !== 'admin' && API_SUFFIXES.some((p) => c.req.path.endsWith(p));
     // The app surface (`*`) runs on every path: on the API ones the public surface has the say.
