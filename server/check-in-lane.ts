@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PATHS, UpdraftError } from '../protocol/index.js';
 import { handleCheckIn } from './check-in.js';
+import { JSON_HEADERS } from './compress-answer.js';
 import { checkInKey, parseCheckIn } from './check-in-request.js';
 import type { ClientWindows, InFlightGate } from './load-shedding.js';
 import type { ResolvedOptions } from './options.js';
@@ -27,6 +28,12 @@ const isPlainHost = (host: string | undefined) => {
 const utf8 = new TextDecoder();
 const JSON_TYPE = { 'content-type': 'application/json' };
 
+const BODY = Symbol('updraft.body');
+const RESPONSE = Symbol('updraft.response');
+const HELD = Symbol('updraft.held');
+type LaneRequest = IncomingMessage & { [BODY]?: Buffer; [RESPONSE]?: LaneResponse };
+type LaneResponse = ServerResponse & { [HELD]?: boolean };
+
 /**
  * The check-in, answered from Node's own request and response objects ahead of Hono: every
  * client sends one on each wake-up, and Hono's request and response objects, dispatch and
@@ -41,39 +48,71 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHeaders: readonly (readonly [string, string])[]): Lane {
   // What the CORS and security-header middleware add to every check-in answer (app.ts gives them), as writeHead's flat list.
   const common = baseHeaders.flatMap(([k, v]) => [k.toLowerCase(), v]);
-  const send = (res: ServerResponse, status: number, headers: Record<string, string>, body: string | Uint8Array) => {
-    const list = [...common];
-    for (const k in headers) if (k !== 'content-length') list.push(k, headers[k]!);
+  const send = (res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array): undefined => {
+    const list = common.slice();
+    // The common answer (JSON, not compressed) has only its type: no loop over keys for it.
+    if (headers === JSON_TYPE || headers === JSON_HEADERS) list.push('content-type', 'application/json');
+    else for (const k in headers) if (k !== 'content-length') list.push(k, headers[k]!);
     list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
     res.writeHead(status, list);
     res.end(body);
   };
-  const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number) =>
+  const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number): undefined =>
     send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter) } : JSON_TYPE, JSON.stringify(err.toBody()));
 
-  return (req, res) => {
-    if (req.method !== 'POST' || req.url !== PATH) return false;
-    const length = req.headers['content-length'];
-    if (!isPlainHost(req.headers.host) || req.headers['transfer-encoding'] !== undefined || length === undefined || !/^\d+$/.test(length) || Number(length) > o.bodyLimit) return false;
+  // Nearly every check-in to one server carries the same Host: its check and URL are kept, not redone.
+  let plainHost = '';
+  let url = '';
+  // The per-request state lives on the request and response themselves, and the listeners are
+  // these three functions, made once: three closures a check-in cost more than its decision.
+  function onData(this: LaneRequest, chunk: Buffer) {
+    const body = this[BODY];
+    this[BODY] = body === undefined ? chunk : Buffer.concat([body, chunk]);
+  }
+  function onEnd(this: LaneRequest) {
+    const res = this[RESPONSE]!;
+    const body = this[BODY];
+    const done = answer(body === undefined ? '' : utf8.decode(body), this, res);
+    if (done) void done.then(() => leave(res));
+    else leave(res);
+  }
+  // A client gone mid-body never gets to `end`: its count is given back when the response closes.
+  // (An IncomingMessage with no `error` listener drops its error, so none is needed.)
+  function leave(this: void, res: LaneResponse) {
+    if (res[HELD]) {
+      res[HELD] = false;
+      gates.inFlight.leave();
+    }
+  }
+  function onClose(this: LaneResponse) {
+    leave(this);
+  }
 
-    const entry = gates.inFlight.enter();
-    if ('refusal' in entry) {
-      refuse(res, entry.refusal, entry.retryAfter);
+  return (req: LaneRequest, res: LaneResponse) => {
+    if (req.method !== 'POST' || req.url !== PATH) return false;
+    const { host, 'content-length': length } = req.headers;
+    if (host !== plainHost) {
+      if (!isPlainHost(host)) return false;
+      plainHost = host!;
+      url = `http://${host}${PATH}`;
+    }
+    if (req.headers['transfer-encoding'] !== undefined || length === undefined || !/^\d+$/.test(length) || Number(length) > o.bodyLimit) return false;
+
+    if (!gates.inFlight.tryEnter()) {
+      const { refusal, retryAfter } = gates.inFlight.refusal();
+      refuse(res, refusal, retryAfter);
       return true;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    // A client gone mid-body never gets to `end`: its count is given back when the response closes.
-    req.once('error', entry.release);
-    res.once('close', entry.release);
-    req.once('end', () => {
-      const text = utf8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-      answer(text, req, res).finally(entry.release);
-    });
+    res[HELD] = true;
+    req[RESPONSE] = res;
+    res.on('close', onClose);
+    req.on('data', onData);
+    req.on('end', onEnd);
     return true;
   };
 
-  async function answer(text: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers one body; a promise only when the answer had to wait (a write, a cache refill). */
+  function answer(text: string, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     try {
       let parsed;
       try {
@@ -87,12 +126,19 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHea
       }
       const limited = gates.checkIns?.hit(`${parsed.app}/${parsed.client}`, o.now());
       if (limited) return refuse(res, limited.refusal, limited.retryAfter);
-      const { body, headers } = await handleCheckIn(o, parsed, `http://${req.headers.host}${req.url}`, req.headers['accept-encoding']);
-      send(res, 200, headers, body);
+      // The kept URL, unless another Host came in while this body was on its way.
+      const host = req.headers.host;
+      const answered = handleCheckIn(o, parsed, host === plainHost ? url : `http://${host}${PATH}`, req.headers['accept-encoding']);
+      if (!(answered instanceof Promise)) return send(res, 200, answered.headers, answered.body);
+      return answered.then(({ body, headers }) => send(res, 200, headers, body), (err: unknown) => failed(res, err));
     } catch (err) {
-      if (err instanceof UpdraftError) return refuse(res, err);
-      console.error('updraft: internal error:', err);
-      refuse(res, new UpdraftError('internal', 'internal server error'));
+      return failed(res, err);
     }
+  }
+
+  function failed(res: ServerResponse, err: unknown): undefined {
+    if (err instanceof UpdraftError) return refuse(res, err);
+    console.error('updraft: internal error:', err);
+    refuse(res, new UpdraftError('internal', 'internal server error'));
   }
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { CheckInRequest, UpdraftError } from '../protocol/index.js';
-import { fastCheckIn, parseCheckIn } from './check-in-request.js';
+import { fastCheckIn, parseCheckIn, scanWorkerBody } from './check-in-request.js';
 
 const release = fc.oneof(fc.constant(null), fc.stringMatching(/^[0-9a-f]{16}$/), fc.string({ maxLength: 20 }));
 const body = fc.record(
@@ -39,5 +39,50 @@ describe('parseCheckIn', () => {
     expect(fastCheckIn(ok)).toEqual(ok);
     expect(() => parseCheckIn('{')).toThrow(expect.objectContaining({ code: 'invalid_json' }) as UpdraftError);
     expect(() => parseCheckIn(JSON.stringify({ ...ok, client: 'x' }))).toThrow(/client/);
+  });
+
+  it('reads a body as the worker writes it with its scanner, giving what JSON.parse and the schema give', () => {
+    // Bodies in the worker's key order (sw/check-in.ts), valid and not: the scanner must never
+    // accept what the JSON way rejects, nor read anything differently.
+    // Mostly valid values, so that many bodies are valid throughout; the rest are near misses.
+    const mostly = <T, U>(valid: fc.Arbitrary<T>, other: fc.Arbitrary<U>) => fc.oneof({ arbitrary: valid, weight: 6 }, { arbitrary: other, weight: 1 });
+    const number = mostly(fc.oneof(fc.nat(), fc.double({ noNaN: true, min: 0 }), fc.constant(1e21)), fc.oneof(fc.integer({ min: -5, max: -1 }), fc.double(), fc.constant(-0)));
+    const rel = mostly(fc.oneof(fc.constant(null), fc.stringMatching(/^[0-9a-f]{16}$/)), fc.string({ maxLength: 20 }));
+    const name = mostly(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/), fc.string({ maxLength: 70 }));
+    const workerBody = fc.record(
+      {
+        app: name,
+        channel: name,
+        release: rel,
+        staged: rel,
+        caps: fc.record({ sync: mostly(fc.boolean(), fc.constant('true')), periodicSync: fc.boolean(), quota: number, usage: number }, { requiredKeys: ['sync', 'periodicSync'] }),
+        recorded: mostly(fc.stringMatching(/^[0-9a-z]{1,16}$/), fc.string({ maxLength: 18 })),
+      },
+      { requiredKeys: ['app', 'channel', 'release', 'caps'] },
+    );
+    const client = mostly(fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/), fc.string({ maxLength: 70 }));
+    let scanned = 0;
+    fc.assert(
+      fc.property(workerBody, client, fc.boolean(), (input, id, spaced) => {
+        const text = JSON.stringify({ client: id, ...input }, null, spaced ? 1 : undefined);
+        const scan = scanWorkerBody(text);
+        if (scan === null) return;
+        scanned++;
+        expect(spaced).toBe(false);
+        const json = JSON.parse(text) as unknown;
+        const schema = v.safeParse(CheckInRequest, json);
+        expect(schema.success && schema.output).toEqual(scan);
+        expect(fastCheckIn(json)).toEqual(scan);
+      }),
+      { numRuns: 5000 },
+    );
+    // Enough valid bodies were generated for the comparison to mean something.
+    expect(scanned).toBeGreaterThan(500);
+    const worker = { client: 'client-1234', app: 'demo', channel: 'stable', release: '0123456789abcdef', staged: null, caps: { sync: true, periodicSync: false, quota: 2e11, usage: 3.5 }, recorded: 'abc123' };
+    expect(scanWorkerBody(JSON.stringify(worker))).toEqual(worker);
+    // Another spelling of the same body goes the JSON way, to the same request.
+    const { caps, ...rest } = worker;
+    expect(scanWorkerBody(JSON.stringify({ caps, ...rest }))).toBeNull();
+    expect(parseCheckIn(JSON.stringify({ caps, ...rest }))).toEqual(worker);
   });
 });

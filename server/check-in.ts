@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
-import { recordToken } from './client-record.js';
+import { checkRecord } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
-import { renderCurrent, renderUpdate, signedPart } from './answer-json.js';
+import { renderCurrent, renderUpdate, signedPart, type RenderedTemplate } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
+import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
 import { chooseTarget, spreadNotBefore, type PlanTemplate, type PlannerOptions } from './planner.js';
 import { spreadOffset } from './rollout-bucket.js';
@@ -49,17 +50,24 @@ export function bookSlots(
 /**
  * `decide()` as the server runs it: the per-client target, then the cached template for
  * (app, channel, from, to, origin), then the per-client plan id and slots rendered into the cached
- * JSON. planner.test.ts holds the two to the same answers.
+ * JSON. planner.test.ts holds the two to the same answers. Synchronous while the cache holds what
+ * the check-in needs (nearly always): a promise per check-in cost more than the decision.
  */
-export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number, extra = ''): Promise<string> {
-  const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
-  const cached = o.checkInCache.channel(req.app, req.channel);
-  const entry = cached instanceof Promise ? await cached : cached;
+export function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number, extra = ''): string | Promise<string> {
+  const entry = o.checkInCache.channel(req.app, req.channel);
+  return entry instanceof Promise ? entry.then((e) => answerFrom(o, e, req, origin, now, extra)) : answerFrom(o, entry, req, origin, now, extra);
+}
+
+function answerFrom(o: ResolvedOptions, entry: ChannelEntry, req: CheckInRequest, origin: string, now: number, extra: string): string | Promise<string> {
   const to = chooseTarget(req, entry.channel);
   if (!to) return renderCurrent(o.checkInInterval, extra);
   const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
-  const rendered = found instanceof Promise ? await found : found;
+  return found instanceof Promise ? found.then((r) => planFrom(o, r, req, to, now, extra)) : planFrom(o, found, req, to, now, extra);
+}
+
+function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: CheckInRequest, to: string, now: number, extra: string): string | Promise<string> {
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
+  const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
   const signed = signedPart(rendered, now, planner, o.signer);
   if (!o.capacity) {
     return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra);
@@ -67,30 +75,36 @@ export async function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, ori
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
-  const slots = isSharedSlotLedger(o.slotLedger)
-    ? await o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
-    : bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
+  if (isSharedSlotLedger(o.slotLedger)) {
+    return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
+      .then((slots) => renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra));
+  }
+  const slots = bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
   return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra);
 }
+
+export type CheckInAnswer = ReturnType<typeof compressAnswer>;
 
 /**
  * One parsed check-in to its answer: record the client unless it sent back the acknowledgement
  * of this very state (client-record.ts; the write is only queued when the store is write-behind,
  * as startServer's is), decide, render and compress. Both the Hono route and the Node lane
- * (check-in-lane.ts) answer with this.
+ * (check-in-lane.ts) answer with this; synchronous when no write is due and the cache is warm.
  */
-export async function handleCheckIn(
+export function handleCheckIn(
   o: ResolvedOptions, req: CheckInRequest, url: string, acceptEncoding: string | undefined,
-): Promise<ReturnType<typeof compressAnswer>> {
+): CheckInAnswer | Promise<CheckInAnswer> {
   const now = o.now();
-  const recorded = recordToken(o, req, now);
-  if (recorded === null || req.recorded !== recorded) {
-    await o.store.upsertClient({
-      id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
-    });
+  const record = checkRecord(o, req, now);
+  const extra = record === null ? '' : `,"recorded":"${record.token}"`;
+  const origin = o.publicUrl ?? originFromRequest(url);
+  if (record?.unchanged) {
+    const json = answerCheckIn(o, req, origin, now, extra);
+    return json instanceof Promise ? json.then((j) => compressAnswer(j, acceptEncoding)) : compressAnswer(json, acceptEncoding);
   }
-  const json = await answerCheckIn(o, req, o.publicUrl ?? originFromRequest(url), now, recorded === null ? '' : `,"recorded":"${recorded}"`);
-  return compressAnswer(json, acceptEncoding);
+  return o.store.upsertClient({
+    id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
+  }).then(async () => compressAnswer(await answerCheckIn(o, req, origin, now, extra), acceptEncoding));
 }
 
 export function checkInRoutes(o: ResolvedOptions): Hono {

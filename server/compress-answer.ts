@@ -1,6 +1,9 @@
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { chooseEncoding } from './precompress.js';
 
+/** The headers of an answer left as it is (shared: never changed). */
+export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+
 /**
  * A JSON answer of at least `minBytes` (an update plan: manifest patch, tasks, hashes and URLs that
  * repeat) compressed by `Accept-Encoding`; smaller answers (`current`, errors) as they are.
@@ -14,9 +17,9 @@ export function compressAnswer(
   json: string,
   acceptEncoding: string | undefined,
   minBytes = 1024,
-): { body: string | Uint8Array<ArrayBuffer>; headers: Record<string, string> } {
+): { body: string | Uint8Array<ArrayBuffer>; headers: Readonly<Record<string, string>> } {
+  if (json.length < minBytes) return { body: json, headers: JSON_HEADERS };
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (json.length < minBytes) return { body: json, headers };
   const encoding = chooseEncoding(acceptEncoding, ['br', 'gzip']);
   // Whether or not this answer is compressed, another client's may be: caches must key on it.
   headers.vary = 'Accept-Encoding';

@@ -59,19 +59,35 @@ export class InFlightGate {
 
   /** Counts a request in, or returns the 503 `overloaded` refusal and its Retry-After. */
   enter(): { release: () => void } | { refusal: UpdraftError; retryAfter: number } {
-    if (this.#inFlight >= this.#o.max) {
-      return { refusal: new UpdraftError('overloaded', `over ${this.#o.max} requests in progress, retry later`), retryAfter: jitteredSeconds(this.#o.retryAfter, this.#o.random) };
-    }
-    this.#inFlight++;
+    if (!this.tryEnter()) return this.refusal();
     let released = false;
     return {
       release: () => {
         if (!released) {
           released = true;
-          this.#inFlight--;
+          this.leave();
         }
       },
     };
+  }
+
+  /**
+   * `enter` without the closure, for the check-in lane's per-request path: true when counted in,
+   * and then the caller must `leave()` exactly once.
+   */
+  tryEnter(): boolean {
+    if (this.#inFlight >= this.#o.max) return false;
+    this.#inFlight++;
+    return true;
+  }
+
+  leave(): void {
+    this.#inFlight--;
+  }
+
+  /** The answer to a request `tryEnter` turned away. */
+  refusal(): { refusal: UpdraftError; retryAfter: number } {
+    return { refusal: new UpdraftError('overloaded', `over ${this.#o.max} requests in progress, retry later`), retryAfter: jitteredSeconds(this.#o.retryAfter, this.#o.random) };
   }
 }
 
