@@ -54,13 +54,22 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
     + `${s({ id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] })}]}`;
   return {
     template: t,
-    head: `,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"rollback":${t.rollback}`,
+    head: flat(`,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"rollback":${t.rollback}`),
     signed: null,
-    body: `,"activation":${s(t.activation)},${t.releasePatch ? `"releasePatch":${s(t.releasePatch)}` : `"release":${s(t.release)}`},"tasks":[`,
-    fetchHeads,
-    fetchSources: t.fetches.map((f) => s(f.sources)),
-    tail,
+    body: flat(`,"activation":${s(t.activation)},${t.releasePatch ? `"releasePatch":${s(t.releasePatch)}` : `"release":${s(t.release)}`},"tasks":[`),
+    fetchHeads: fetchHeads.map(flat),
+    fetchSources: t.fetches.map((f) => flat(s(f.sources))),
+    tail: flat(tail),
   };
+}
+
+/**
+ * The same text as one flat string. A fragment built by concatenation or slicing is a tree of
+ * pieces that V8 walks again each time an answer containing it is flattened (for its byte length,
+ * for the socket): 2 µs of a 4 KB plan's 3, against 50 ns once every fragment is flat.
+ */
+function flat(text: string): string {
+  return Buffer.from(text).toString();
 }
 
 /** The template's signed part as of `now`, renewed when older than a second (or from a clock that went back). */
@@ -96,12 +105,14 @@ let lastCurrent = { interval: Number.NaN, json: '' };
  * from the cached fragments; `extra` as in `renderCurrent`.
  */
 export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal, extra = ''): string {
-  let out = `{"status":"update","plan":{"planId":"${planIdFor(p.client, r.template.to, p.now)}"${r.head}${signed.json},"servedAt":${p.now}${r.body}`;
+  // Joined from a list rather than concatenated: join makes one flat string at once, where `+=`
+  // makes a tree that the byte count and the socket write each walk again (1.2 µs of a 4 KB plan).
+  const out = ['{"status":"update","plan":{"planId":"', planIdFor(p.client, r.template.to, p.now), '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
   const fetches = r.template.fetches;
   for (let i = 0; i < fetches.length; i++) {
     const first = p.sourceFirst?.[i];
-    const sources = first ? JSON.stringify(sourcesWithFirst(fetches[i]!.sources, first)) : r.fetchSources[i];
-    out += `${i ? ',' : ''}${r.fetchHeads[i]}${sources},"notBefore":${p.notBefore[i]}}`;
+    out.push(i ? ',' : '', r.fetchHeads[i]!, first ? JSON.stringify(sourcesWithFirst(fetches[i]!.sources, first)) : r.fetchSources[i]!, ',"notBefore":', String(p.notBefore[i]), '}');
   }
-  return `${out}${r.tail},"nextCheckIn":${p.options.checkInInterval}${extra}}`;
+  out.push(r.tail, ',"nextCheckIn":', String(p.options.checkInInterval), extra, '}');
+  return out.join('');
 }

@@ -88,13 +88,3 @@ describe('the client record is written once per state and period', () => {
     expect(s.writes).not.toHaveBeenCalled();
   });
 });
-
-describe('hash53Parts', () => {
-  it('is hash53 of the parts joined by a newline, without joining them', async () => {
-    const { hash53, hash53Parts } = await import('./rollout-bucket.js');
-    for (const parts of [['a'], ['ab', 'c'], ['a', 'bc'], ['', 'x', ''], ['client-abc-123', 'stable', '0123456789abcdef']]) {
-      expect(hash53Parts(parts)).toBe(hash53(parts.join('\n')));
-    }
-    expect(hash53Parts(['ab', 'c'])).not.toBe(hash53Parts(['a', 'bc']));
-  });
-});

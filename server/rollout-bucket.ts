@@ -56,6 +56,19 @@ export function spreadOffset(clientId: string, releaseId: string, spreadMs: numb
 
 /** Same inputs, same plan id: a client retrying a check-in in the same millisecond gets the same plan. */
 export function planIdFor(clientId: string, to: string, issuedAt: number): string {
-  const text = `${clientId}\n${to}\n${issuedAt}`;
-  return hash53(text).toString(16).padStart(14, '0') + hash53(text, 0x9e3779b9).toString(16).padStart(14, '0');
+  // The hash of `${clientId}\n${to}\n${issuedAt}` in 14 hex digits, twice; hashed part by part and
+  // written digit by digit, as toString(16) of a 53-bit number took longer than the hash.
+  const parts = [clientId, to, String(issuedAt)];
+  return hex14(hash53Parts(parts)) + hex14(hash53Parts(parts, 0x9e3779b9));
+}
+
+const HEX = '0123456789abcdef';
+/** A number below 2^56 as 14 hex digits, zero-padded: `n.toString(16).padStart(14, '0')`. */
+function hex14(n: number): string {
+  let lo = n >>> 0;
+  let hi = Math.floor(n / 4294967296);
+  let out = '';
+  for (let i = 0; i < 8; i++, lo >>>= 4) out = HEX[lo & 15]! + out;
+  for (let i = 0; i < 6; i++, hi >>>= 4) out = HEX[hi & 15]! + out;
+  return out;
 }
