@@ -1,7 +1,8 @@
 // The server side of `bench/check-in.ts`, in its own process so the load generator does not share
 // its event loop. Publishes two releases of 60 assets, points `stable` at the second, seeds
 // `UPDRAFT_BENCH_CLIENTS` client records, adds `/bench/static.json` (a small in-memory JSON file:
-// the ceiling for an "is there an update" answer) and prints one JSON line when ready.
+// the ceiling for an "is there an update" answer) and `/bench/static-plan.json` (a plan answer's
+// bytes: the ceiling for an answer of that size), and prints one JSON line when ready.
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,10 @@ const updates = createUpdateServer({ store, blobs, token: 'bench', clientCheckIn
 const staticJson = new TextEncoder().encode(JSON.stringify({ status: 'current', nextCheckIn: 3600 }));
 const app = new Hono();
 app.get('/bench/static.json', (c) => c.body(staticJson, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }));
+// A plan answer as a static file (filled in once the releases are published): the limit for an
+// answer of that size, as static.json is for a small one.
+let staticPlan = new Uint8Array();
+app.get('/bench/static-plan.json', (c) => c.body(staticPlan, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }));
 app.post('/bench/echo', async (c) => {
   await c.req.text();
   return c.body(staticJson, 200, { 'content-type': 'application/json' });
@@ -86,6 +91,12 @@ for (const version of ['1.0.0', '2.0.0']) {
   releases.push(dist.manifest.id);
 }
 
+const plan = await fetch(`${server.url}v1/check-in`, {
+  method: 'POST', headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false } }),
+});
+staticPlan = new Uint8Array(await plan.arrayBuffer());
+
 const clients = Number(process.env.UPDRAFT_BENCH_CLIENTS ?? 100_000);
 const rssBefore = process.memoryUsage().rss;
 const caps = { sync: true, periodicSync: false };
@@ -94,7 +105,7 @@ for (let i = 0; i < clients; i++) {
 }
 await store.flush();
 const rssAfter = process.memoryUsage().rss;
-console.log(JSON.stringify({ url: server.url, bareUrl, releases, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
+console.log(JSON.stringify({ url: server.url, bareUrl, releases, planBytes: staticPlan.byteLength, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
 process.on('SIGTERM', async () => {
   bare.close();
   await server.close();

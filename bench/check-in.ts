@@ -7,7 +7,7 @@ import autocannon from 'autocannon';
 const DURATION = Number(process.env.UPDRAFT_BENCH_SECONDS ?? 10);
 const CONNECTIONS = 100;
 
-interface Ready { url: string; bareUrl: string; releases: string[]; clients: number; rssBeforeClients: number; rssAfterClients: number }
+interface Ready { url: string; bareUrl: string; releases: string[]; planBytes: number; clients: number; rssBeforeClients: number; rssAfterClients: number }
 
 // UPDRAFT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
 const nodeArgs = (process.env.UPDRAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -22,13 +22,22 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 // Half the clients are on the target (answer: current), half one release behind (answer: a plan of
-// 6 parts, ~12 KB with the manifest). UPDRAFT_BENCH_MIX=current|update sends only one kind.
-const mix = process.env.UPDRAFT_BENCH_MIX ?? 'half';
-const releaseOf = (i: number) => (mix === 'current' ? ready.releases[1] : mix === 'update' ? ready.releases[0] : ready.releases[i % 2]);
-const requests = Array.from({ length: 10_000 }, (_, i) =>
-  ({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: releaseOf(i), caps: { sync: true, periodicSync: false } } as Record<string, unknown>),
-);
-let bodies = requests.map((r) => JSON.stringify(r));
+// 6 parts, ~4 KB). UPDRAFT_BENCH_MIX=current|update sends only one kind in the headline run; the
+// runs "by answer" below measure each kind alone anyway.
+type Mix = 'half' | 'current' | 'update';
+const mix = (process.env.UPDRAFT_BENCH_MIX ?? 'half') as Mix;
+const CLIENTS = 10_000;
+const onTarget = (m: Mix, i: number) => (m === 'current' ? true : m === 'update' ? false : i % 2 === 1);
+const state = (i: number, current: boolean) =>
+  ({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: ready.releases[current ? 1 : 0], caps: { sync: true, periodicSync: false } } as Record<string, unknown>);
+// The `recorded` acknowledgement each client gets for each of its two states (below).
+const tokens: [string | undefined, string | undefined][] = Array.from({ length: CLIENTS }, () => [undefined, undefined]);
+const bodiesFor = (m: Mix) => Array.from({ length: CLIENTS }, (_, i) => {
+  const current = onTarget(m, i);
+  const recorded = tokens[i]![current ? 1 : 0];
+  return JSON.stringify(recorded ? { ...state(i, current), recorded } : state(i, current));
+});
+let bodies = bodiesFor(mix);
 
 const common = { connections: CONNECTIONS, duration: DURATION, pipelining: 1 };
 // UPDRAFT_BENCH_ACCEPT_ENCODING="gzip, deflate, br, zstd" asks for compressed answers, as browsers
@@ -57,24 +66,38 @@ const echo = await posting('bench/echo');
 const recordedMode = process.env.UPDRAFT_BENCH_RECORDED ?? '1';
 if (recordedMode !== '0') {
   // After the static and post-ceiling runs, so their figures do not carry this pass's garbage.
-  for (let i = 0; i < requests.length; i += 100) {
-    await Promise.all(requests.slice(i, i + 100).map(async (r) => {
-      const res = await fetch(`${ready.url}v1/check-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r) });
+  // Each client checks in once in each of its two states (on the target, one behind).
+  for (let i = 0; i < CLIENTS; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, k) => i + k).flatMap((n) => [true, false].map(async (current) => {
+      const res = await fetch(`${ready.url}v1/check-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(state(n, current)) });
       const { recorded } = (await res.json()) as { recorded?: string };
-      if (recorded && !(recordedMode === 'fleet' && Number(String(r.client).slice('bench-client-'.length)) % 6 === 0)) r.recorded = recorded;
-    }));
+      if (recorded && !(recordedMode === 'fleet' && n % 6 === 0)) tokens[n]![current ? 1 : 0] = recorded;
+    })));
   }
 }
-bodies = requests.map((r) => JSON.stringify(r));
+bodies = bodiesFor(mix);
 connection = 0;
 await posting('v1/check-in', 2); // warm-up
 const checkIn = await posting('v1/check-in');
+// By answer: only `current` answers (as small as the static file), then only plans, against a
+// static file of a plan's size: the like-for-like limit for an answer of that size.
+const byAnswer: [string, autocannon.Result, autocannon.Result][] = [];
+if (process.env.UPDRAFT_BENCH_BY_ANSWER !== '0') {
+  for (const m of ['current', 'update'] as const) {
+    bodies = bodiesFor(m);
+    connection = 0;
+    const result = await posting('v1/check-in');
+    byAnswer.push([m, result, m === 'current' ? staticResult : await run({ ...common, url: `${ready.url}bench/static-plan.json` })]);
+  }
+}
 // UPDRAFT_BENCH_ABLATION=1: the check-in on bare node:http with parts of its work left out.
 const ablation: [string, autocannon.Result][] = [];
 if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
   for (const [name, path] of [['read the body, answer a constant', 'echo'], ['+ parse and decide (no client record)', 'parse-decide'], ['+ queue the client record (never written)', 'parse-decide-queue']] as const) {
     ablation.push([name, await run({ ...common, url: `${ready.bareUrl}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options)]);
   }
+  bodies = bodiesFor(mix);
+  connection = 0;
   // The same check-ins as GETs, their fields in the query (no body to read).
   let getConnection = 0;
   const gets = () => {
@@ -89,12 +112,15 @@ if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
 }
 child.kill('SIGTERM');
 
-const non2xx = checkIn.non2xx + checkIn.errors;
+const non2xx = [checkIn, ...byAnswer.map(([, r]) => r)].reduce((n, r) => n + r.non2xx + r.errors, 0);
 const ratio = checkIn.requests.average / staticResult.requests.average;
 console.log(`static:   ${staticResult.requests.average.toFixed(0)} req/s, p99 ${staticResult.latency.p99} ms`);
 console.log(`static from bare node:http (no framework): ${bareStatic.requests.average.toFixed(0)} req/s; check-in/bare=${(checkIn.requests.average / bareStatic.requests.average).toFixed(2)}`);
 console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
+for (const [m, r, limit] of byAnswer) {
+  console.log(`check-in, ${m === 'current' ? '`current` answers only' : 'plans only'}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, against ${m === 'current' ? 'the static file' : `a static file of a plan's size (${ready.planBytes} B)`} ${limit.requests.average.toFixed(0)} req/s: ratio ${(r.requests.average / limit.requests.average).toFixed(2)}`);
+}
 for (const [name, r] of ablation) console.log(`ablation, bare node:http: ${name}: ${r.requests.average.toFixed(0)} req/s${r.non2xx + r.errors ? `, non-2xx/errors ${r.non2xx + r.errors}` : ""}`);
 if (ablation.length) console.log(`ablation: the whole check-in (the lane, client record written behind to SQLite): ${checkIn.requests.average.toFixed(0)} req/s`);
 console.log(`memory for ${ready.clients} clients' state: ${((ready.rssAfterClients - ready.rssBeforeClients) / 1e6).toFixed(1)} MB RSS growth`);

@@ -88,7 +88,7 @@ export type CheckInAnswer = ReturnType<typeof compressAnswer>;
 /**
  * One parsed check-in to its answer: record the client unless it sent back the acknowledgement
  * of this very state (client-record.ts; the write is only queued when the store is write-behind,
- * as startServer's is), decide, render and compress. Both the Hono route and the Node lane
+ * as startServer's is, and then nothing is awaited), decide, render and compress. Both the Hono route and the Node lane
  * (check-in-lane.ts) answer with this; synchronous when no write is due and the cache is warm.
  */
 export function handleCheckIn(
@@ -98,13 +98,14 @@ export function handleCheckIn(
   const record = checkRecord(o, req, now);
   const extra = record === null ? '' : `,"recorded":"${record.token}"`;
   const origin = o.publicUrl ?? originFromRequest(url);
-  if (record?.unchanged) {
-    const json = answerCheckIn(o, req, origin, now, extra);
-    return json instanceof Promise ? json.then((j) => compressAnswer(j, acceptEncoding)) : compressAnswer(json, acceptEncoding);
+  if (!record?.unchanged) {
+    const client = { id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now };
+    if (!o.store.queueClient?.(client)) {
+      return o.store.upsertClient(client).then(async () => compressAnswer(await answerCheckIn(o, req, origin, now, extra), acceptEncoding));
+    }
   }
-  return o.store.upsertClient({
-    id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now,
-  }).then(async () => compressAnswer(await answerCheckIn(o, req, origin, now, extra), acceptEncoding));
+  const json = answerCheckIn(o, req, origin, now, extra);
+  return json instanceof Promise ? json.then((j) => compressAnswer(j, acceptEncoding)) : compressAnswer(json, acceptEncoding);
 }
 
 export function checkInRoutes(o: ResolvedOptions): Hono {

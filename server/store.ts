@@ -57,6 +57,11 @@ export interface Store {
 
   upsertClient(client: ClientRecord): Promise<void>;
   /**
+   * Optional: `upsertClient` for a store that only queues the record (write-behind), without a
+   * promise per check-in. True when queued; false when the caller must `upsertClient` instead.
+   */
+  queueClient?(client: ClientRecord): boolean;
+  /**
    * Optional: many client records in one transaction (the write-behind buffer flushes through it;
    * without it, it falls back to `upsertClient` one by one). Later records win over earlier ones.
    */

@@ -71,6 +71,21 @@ describe('WriteBehindStore', () => {
     expect(inner.close).toHaveBeenCalledOnce();
   });
 
+  it('queueClient queues without a promise, and says false once closed so the caller writes through', async () => {
+    vi.useFakeTimers();
+    const { inner, batches } = recording();
+    const store = writeBehind(inner, { flushMs: 100, maxRows: 1000 });
+    expect(store.queueClient(rec(1))).toBe(true);
+    expect(store.queueClient(rec(1, { lastSeen: 7 }))).toBe(true);
+    expect(store.pending).toBe(1);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(batches).toEqual([[rec(1, { lastSeen: 7 })]]);
+    await store.close();
+    expect(store.queueClient(rec(2))).toBe(false);
+    await store.upsertClient(rec(2));
+    expect(batches).toEqual([[rec(1, { lastSeen: 7 })], [rec(2)]]);
+  });
+
   it('a failed flush keeps its records (under newer ones) and writes them on the next flush', async () => {
     const { inner, batches, failNext } = recording();
     const errors: unknown[] = [];

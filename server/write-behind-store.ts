@@ -46,13 +46,19 @@ export class WriteBehindStore implements Store {
   }
 
   async upsertClient(client: ClientRecord): Promise<void> {
-    if (this.#closed) return this.inner.upsertClient(client);
+    if (!this.queueClient(client)) return this.inner.upsertClient(client);
+  }
+
+  /** Puts the record in the next batch, with no promise to wait for; false once closed. */
+  queueClient(client: ClientRecord): boolean {
+    if (this.#closed) return false;
     const key = keyOf(client);
     // Re-inserting moves the key to the end, so the latest write wins in the batch order too.
     this.#pending.delete(key);
     this.#pending.set(key, client);
     if (this.#pending.size >= this.#maxRows) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
+    return true;
   }
 
   async upsertClients(clients: readonly ClientRecord[]): Promise<void> {
