@@ -26,7 +26,6 @@ const isPlainHost = (host: string | undefined) => {
 };
 // @hono/node-server decodes bodies the same way: a leading BOM is dropped, bad bytes become U+FFFD.
 const utf8 = new TextDecoder();
-const JSON_TYPE = { 'content-type': 'application/json' };
 
 const BODY = Symbol('updraft.body');
 const RESPONSE = Symbol('updraft.response');
@@ -51,14 +50,14 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHea
   const send = (res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array): undefined => {
     const list = common.slice();
     // The common answer (JSON, not compressed) has only its type: no loop over keys for it.
-    if (headers === JSON_TYPE || headers === JSON_HEADERS) list.push('content-type', 'application/json');
+    if (headers === JSON_HEADERS) list.push('content-type', 'application/json');
     else for (const k in headers) if (k !== 'content-length') list.push(k, headers[k]!);
     list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
     res.writeHead(status, list);
     res.end(body);
   };
   const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number): undefined =>
-    send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter) } : JSON_TYPE, JSON.stringify(err.toBody()));
+    send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter) } : JSON_HEADERS, JSON.stringify(err.toBody()));
 
   // Nearly every check-in to one server carries the same Host: its check and URL are kept, not redone.
   let plainHost = '';
