@@ -90,6 +90,9 @@ export function parseCheckIn(text: string): CheckInRequest {
  * invalid, so no unbounded key is ever stored (the request is then refused with 400 anyway).
  */
 export function checkInKey(text: string): string | null {
+  // A worker's body is read once more by the route: the scan is cheap, JSON.parse is not.
+  const scanned = scanWorkerBody(text);
+  if (scanned !== null) return `${scanned.app}/${scanned.client}`;
   try {
     return clientKey(JSON.parse(text) as { app?: unknown; client?: unknown } | null);
   } catch {

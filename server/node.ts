@@ -29,7 +29,7 @@ export type StartServerOptions = Partial<UpdateServerOptions> & {
   /**
    * The update server (from `createUpdateServer`) mounted at the root of a pre-composed `app`:
    * its check-ins are then answered by a Node handler ahead of `app` (server/check-in-lane.ts,
-   * 1.6× the check-ins a second), so `app`'s own middleware does not see them. Without it, a
+   * 2.3× the check-ins a second), so `app`'s own middleware does not see them. Without it, a
    * given `app` answers every request itself. @default the app startServer builds, when `app` is not given
    */
   checkInLane?: Hono;
