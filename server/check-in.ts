@@ -87,9 +87,10 @@ export type CheckInAnswer = ReturnType<typeof compressAnswer>;
 
 /**
  * One parsed check-in to its answer: record the client unless it sent back the acknowledgement
- * of this very state (client-record.ts; the write is only queued when the store is write-behind,
- * as startServer's is, and then nothing is awaited), decide, render and compress. Both the Hono route and the Node lane
- * (check-in-lane.ts) answer with this; synchronous when no write is due and the cache is warm.
+ * of this very state (client-record.ts; a write-behind store, as startServer's is, only queues
+ * the record, and nothing is awaited), decide, render and compress. Both the Hono route and the
+ * Node lane (check-in-lane.ts) answer with this; synchronously when the store queues and the
+ * cache is warm.
  */
 export function handleCheckIn(
   o: ResolvedOptions, req: CheckInRequest, url: string, acceptEncoding: string | undefined,

@@ -51,6 +51,7 @@ describe('the client record is written once per state and period', () => {
       ['periodic sync granted', state({ caps: { sync: true, periodicSync: true }, recorded })],
       ['no token', state()],
       ['a token of another state', state({ recorded: 'zzzz' })],
+      ['the token spelled with a leading zero', state({ recorded: `0${recorded!}`.slice(0, 16) })],
     ];
     for (const [name, body] of cases) {
       const before = s.writes.mock.calls.length;

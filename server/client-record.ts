@@ -26,8 +26,8 @@ export function checkRecord(o: Pick<ResolvedOptions, 'recordEpoch' | 'clientReco
   // Hashed part by part: one string of them all cost more to build than to hash.
   const h = hash53Parts([req.app, req.client, req.channel, req.release ?? '-', req.staged ?? '-', FLAGS[(req.caps.sync ? 1 : 0) + (req.caps.periodicSync ? 2 : 0)]!], seed);
   // Compared as a number, and the client's own string sent back: formatting a 53-bit number in base
-  // 36 took longer than the hash. Eleven digits with no leading zero are exact as a double and are
-  // the one spelling toString(36) gives.
+  // 36 took longer than the hash. A value below 2^53 is read back exactly and one above cannot
+  // equal the hash, so with no leading zero an equal number is toString(36)'s very spelling.
   const sent = req.recorded;
   if (sent !== undefined && sent.length <= 11 && (sent.length === 1 || sent[0] !== '0') && parseInt(sent, 36) === h) return { token: sent, unchanged: true };
   return { token: h.toString(36), unchanged: false };
