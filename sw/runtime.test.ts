@@ -1,6 +1,7 @@
 /** The real runtime, driven through the in-memory adapter: fake clock, scripted servers. */
 import { describe, expect, it } from 'vitest';
 import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
+import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
@@ -135,6 +136,8 @@ describe('check-in', () => {
     // The newest one, each time.
     await checkNow(rt);
     expect(bodies().at(-1)?.recorded).toBe('def456');
+    // Each body is spelled as the server's fast read expects (its key order), not left to JSON.parse.
+    for (const r of a.server.requests.filter((q) => q.url === CHECK_IN)) expect(scanWorkerBody(r.body ?? ''), r.body).not.toBeNull();
   });
 
   it('503 + Retry-After holds every check-in until then', async () => {
