@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // `npm test`: every test, with what it needs. Gets a Chromium when none is present (Debian's
 // package where apt-get can run, Playwright's own browser elsewhere), runs Vitest and Playwright
-// with JSON reports, and ends with the one line CI reads: `tests: N passed, N failed`. Unless
-// UPDRAFT_PG_URL names one, starts a throwaway PostgreSQL for the unit tests (scripts/postgres.mjs)
-// and stops it at the end; the PostgreSQL tests then must run (UPDRAFT_PG_REQUIRED=1): a failed
-// setup fails them instead of skipping them.
+// with JSON reports (after `npm run typecheck`), and ends with the one line CI reads:
+// `tests: N passed, N failed`. Unless UPDRAFT_PG_URL names one, starts a throwaway PostgreSQL for
+// the unit tests (scripts/postgres.mjs) and stops it at the end; the PostgreSQL tests then must
+// run (UPDRAFT_PG_REQUIRED=1): a failed setup fails them instead of skipping them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { startPostgres } from './postgres.mjs';
@@ -69,6 +69,13 @@ const stopPostgres = only !== 'e2e' ? await ensurePostgres() : () => {};
 process.once('exit', stopPostgres);
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
+if (!only) {
+  // Vitest and Playwright strip types without checking them: a type error in a test file would
+  // pass unseen. It counts as a failure outside any test (below).
+  const typecheck = run('npm', ['run', '--silent', 'typecheck']);
+  if (typecheck !== 0) console.log('npm test: typecheck failed (npm run typecheck)');
+  codes.push(typecheck);
+}
 if (only !== 'e2e') {
   codes.push(run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', '--outputFile.json=reports/unit.json']));
   stopPostgres();
