@@ -37,7 +37,6 @@ const bodiesFor = (m: Mix) => Array.from({ length: CLIENTS }, (_, i) => {
   const recorded = tokens[i]![current ? 1 : 0];
   return JSON.stringify(recorded ? { ...state(i, current), recorded } : state(i, current));
 });
-let bodies = bodiesFor(mix);
 
 const common = { connections: CONNECTIONS, duration: DURATION, pipelining: 1 };
 // UPDRAFT_BENCH_ACCEPT_ENCODING="gzip, deflate, br, zstd" asks for compressed answers, as browsers
@@ -47,17 +46,20 @@ const headers: Record<string, string> = { 'content-type': 'application/json', ..
 await run({ ...common, url: `${ready.url}bench/static.json`, duration: 2 }); // warm-up
 const staticResult = await run({ ...common, url: `${ready.url}bench/static.json` });
 const bareStatic = await run({ ...common, url: ready.bareUrl });
-// Each connection cycles through its own 100 clients (10k distinct in all). The requests are
-// built once per connection: a `setupRequest` per request made autocannon itself the bottleneck.
-let connection = 0;
-const perConnection = () => {
-  const first = (connection++ * 100) % bodies.length;
-  return bodies.slice(first, first + 100).map((body) => ({ method: 'POST' as const, headers, body }));
+// Check-ins of mix `m` to `url`. Each connection cycles through its own 100 clients (10k distinct
+// in all), with the tokens known when the run starts. The requests are built once per connection:
+// a `setupRequest` per request made autocannon itself the bottleneck.
+const posting = (url: string, m: Mix = mix, duration = DURATION) => {
+  const bodies = bodiesFor(m);
+  let connection = 0;
+  const perConnection = () => {
+    const first = (connection++ * 100) % bodies.length;
+    return bodies.slice(first, first + 100).map((body) => ({ method: 'POST' as const, headers, body }));
+  };
+  return run({ ...common, duration, url, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options);
 };
-const posting = (path: string, duration = DURATION) =>
-  run({ ...common, duration, url: `${ready.url}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options);
 // The ceiling for a POST: read the body, answer a constant (no parsing, no store, no plan).
-const echo = await posting('bench/echo');
+const echo = await posting(`${ready.url}bench/echo`);
 // Each client checks in once first and keeps the `recorded` acknowledgement it gets, as a worker
 // does, so its later check-ins skip the write of its unchanged record (a real fleet checking in
 // hourly skips 5 in 6 with the default 6 h period; these clients check in several times a
@@ -75,18 +77,15 @@ if (recordedMode !== '0') {
     })));
   }
 }
-bodies = bodiesFor(mix);
-connection = 0;
-await posting('v1/check-in', 2); // warm-up
-const checkIn = await posting('v1/check-in');
+const checkInUrl = `${ready.url}v1/check-in`;
+await posting(checkInUrl, mix, 2); // warm-up
+const checkIn = await posting(checkInUrl);
 // By answer: only `current` answers (as small as the static file), then only plans, against a
 // static file of a plan's size: the like-for-like limit for an answer of that size.
 const byAnswer: [string, autocannon.Result, autocannon.Result][] = [];
 if (process.env.UPDRAFT_BENCH_BY_ANSWER !== '0') {
   for (const m of ['current', 'update'] as const) {
-    bodies = bodiesFor(m);
-    connection = 0;
-    const result = await posting('v1/check-in');
+    const result = await posting(checkInUrl, m);
     byAnswer.push([m, result, m === 'current' ? staticResult : await run({ ...common, url: `${ready.url}bench/static-plan.json` })]);
   }
 }
@@ -94,11 +93,10 @@ if (process.env.UPDRAFT_BENCH_BY_ANSWER !== '0') {
 const ablation: [string, autocannon.Result][] = [];
 if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
   for (const [name, path] of [['read the body, answer a constant', 'echo'], ['+ parse and decide (no client record)', 'parse-decide'], ['+ queue the client record (never written)', 'parse-decide-queue']] as const) {
-    ablation.push([name, await run({ ...common, url: `${ready.bareUrl}${path}`, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection()) } as autocannon.Options)]);
+    ablation.push([name, await posting(`${ready.bareUrl}${path}`)]);
   }
-  bodies = bodiesFor(mix);
-  connection = 0;
   // The same check-ins as GETs, their fields in the query (no body to read).
+  const bodies = bodiesFor(mix);
   let getConnection = 0;
   const gets = () => {
     const first = (getConnection++ * 100) % bodies.length;
