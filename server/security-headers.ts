@@ -47,6 +47,16 @@ export function headersFor(surface: Surface, o: SecurityHeadersOptions = {}): [s
 }
 
 /**
+ * What check-in and reports answers get of the public surface. They answer CORS requests with
+ * JSON: CORP (`cross-origin`, the permissive value) and a referrer policy do nothing for them, and
+ * every update pays their bytes (`npm run bench:bytes` counts headers). Parts, deltas and releases
+ * keep them.
+ */
+export function apiHeaders(): [string, string][] {
+  return headersFor('public').filter(([k]) => k === 'X-Content-Type-Options');
+}
+
+/**
  * The headers of one surface, for `app.use(pattern, securityHeaders(surface))` on that surface's
  * paths (app.ts: `*` for the app, `/v1/*` public, `/v1/admin/*` admin; a later one overrides an
  * earlier one's values). Routes are matched relative to where the server is mounted, so no path
@@ -57,16 +67,6 @@ export function headersFor(surface: Surface, o: SecurityHeadersOptions = {}): [s
  * where missing. Every surface sets CORP, so a response without it is one `c.header()` did not
  * reach — or an app response, whose headers are only ever filled in afterwards.
  */
-/**
- * What check-in and reports answers get of the public surface. They answer CORS requests with
- * JSON: CORP (`cross-origin`, the permissive value) and a referrer policy do nothing for them, and
- * every update pays their bytes (`npm run bench:bytes` counts headers). Parts, deltas and releases
- * keep them.
- */
-export function apiHeaders(): [string, string][] {
-  return headersFor('public').filter(([k]) => k === 'X-Content-Type-Options');
-}
-
 export function securityHeaders(surface: Surface, o: SecurityHeadersOptions = {}): MiddlewareHandler {
   const all = headersFor(surface, o);
   const api = apiHeaders();
