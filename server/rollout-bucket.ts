@@ -56,19 +56,44 @@ export function spreadOffset(clientId: string, releaseId: string, spreadMs: numb
 
 /** Same inputs, same plan id: a client retrying a check-in in the same millisecond gets the same plan. */
 export function planIdFor(clientId: string, to: string, issuedAt: number): string {
-  // The hash of `${clientId}\n${to}\n${issuedAt}` in 14 hex digits, twice; hashed part by part and
-  // written digit by digit, as toString(16) of a 53-bit number took longer than the hash.
+  // `hash53Parts([clientId, to, String(issuedAt)])` with seeds 0 and 0x9e3779b9, in 14 hex digits
+  // each (rollout-bucket.test.ts holds it to that spelling). Both hashes in one pass, written as
+  // bytes and read back as one string: half the time of two passes and 28 one-digit strings, and
+  // every plan answer carries an id.
   const parts = [clientId, to, String(issuedAt)];
-  return hex14(hash53Parts(parts)) + hex14(hash53Parts(parts, 0x9e3779b9));
+  let a1 = 0xdeadbeef;
+  let a2 = 0x41c6ce57;
+  let b1 = 0xdeadbeef ^ 0x9e3779b9;
+  let b2 = 0x41c6ce57 ^ 0x9e3779b9;
+  for (let p = 0; p < parts.length; p++) {
+    if (p > 0) {
+      a1 = Math.imul(a1 ^ 10, 2654435761);
+      a2 = Math.imul(a2 ^ 10, 1597334677);
+      b1 = Math.imul(b1 ^ 10, 2654435761);
+      b2 = Math.imul(b2 ^ 10, 1597334677);
+    }
+    const text = parts[p]!;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      a1 = Math.imul(a1 ^ ch, 2654435761);
+      a2 = Math.imul(a2 ^ ch, 1597334677);
+      b1 = Math.imul(b1 ^ ch, 2654435761);
+      b2 = Math.imul(b2 ^ ch, 1597334677);
+    }
+  }
+  a1 = Math.imul(a1 ^ (a1 >>> 16), 2246822507) ^ Math.imul(a2 ^ (a2 >>> 13), 3266489909);
+  a2 = Math.imul(a2 ^ (a2 >>> 16), 2246822507) ^ Math.imul(a1 ^ (a1 >>> 13), 3266489909);
+  b1 = Math.imul(b1 ^ (b1 >>> 16), 2246822507) ^ Math.imul(b2 ^ (b2 >>> 13), 3266489909);
+  b2 = Math.imul(b2 ^ (b2 >>> 16), 2246822507) ^ Math.imul(b1 ^ (b1 >>> 13), 3266489909);
+  putHex14(2097151 & a2, a1 >>> 0, 0);
+  putHex14(2097151 & b2, b1 >>> 0, 14);
+  return PLAN_ID.toString('latin1', 0, 28);
 }
 
-const HEX = '0123456789abcdef';
-/** A number below 2^56 as 14 hex digits, zero-padded: `n.toString(16).padStart(14, '0')`. */
-function hex14(n: number): string {
-  let lo = n >>> 0;
-  let hi = Math.floor(n / 4294967296);
-  let out = '';
-  for (let i = 0; i < 8; i++, lo >>>= 4) out = HEX[lo & 15]! + out;
-  for (let i = 0; i < 6; i++, hi >>>= 4) out = HEX[hi & 15]! + out;
-  return out;
+const PLAN_ID = Buffer.alloc(28);
+const HEX = Buffer.from('0123456789abcdef');
+/** `hi * 2^32 + lo` (below 2^56) as 14 zero-padded hex digits into PLAN_ID at `at`. */
+function putHex14(hi: number, lo: number, at: number): void {
+  for (let i = at + 13; i >= at + 6; i--, lo >>>= 4) PLAN_ID[i] = HEX[lo & 15]!;
+  for (let i = at + 5; i >= at; i--, hi >>>= 4) PLAN_ID[i] = HEX[hi & 15]!;
 }
