@@ -93,7 +93,7 @@ for (const version of ['1.0.0', '2.0.0']) {
 
 const plan = await fetch(`${server.url}v1/check-in`, {
   method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false } }),
+  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false, compactPlans: true } }),
 });
 staticPlan = new Uint8Array(await plan.arrayBuffer());
 

@@ -6,19 +6,30 @@
  */
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from '@playwright/test';
-import { expandPlan, planStatement, type CheckInResponse, type CheckInUpdate, type ErrorCode, type ReleaseManifest } from '../protocol/index.js';
+import * as v from 'valibot';
+import { CheckInResponse, expandPlan, planStatement, type CheckInUpdate, type CompactFetch, type ErrorCode, type ReleaseManifest } from '../protocol/index.js';
 import { createPlanSigner, generateSigningKey, loadSigningKey } from '../server/index.js';
 import { expect, test, type UpdraftDriver } from './kit/index.js';
 import { E2E_KEY_BASE } from './support/builds.js';
 import { visitV1 } from './support/fault-kit.js';
 import { Harness } from './support/harness.js';
 
-/** Answers the worker's next check-ins with `edit(the server's answer)`. */
+/**
+ * Answers the worker's next check-ins with `edit(the server's answer)`, parsed by the protocol's
+ * schema: a plan's task list as `tasks` (the form its signatures cover), sent on in that form.
+ */
 async function rewriteCheckIns(context: BrowserContext, h: Harness, edit: (answer: CheckInResponse) => CheckInResponse | Promise<CheckInResponse>) {
+  await rewriteWire(context, h, (raw) => edit(v.parse(CheckInResponse, raw)));
+}
+
+/** A check-in answer as the server sent it: to the worker, which says `caps.compactPlans`, a plan's task list is `fetch`. */
+type WireAnswer = { status: string; plan?: { fetch?: CompactFetch; tasks?: unknown } };
+
+/** As `rewriteCheckIns`, on the answer as the server wrote it. */
+async function rewriteWire(context: BrowserContext, h: Harness, edit: (answer: WireAnswer) => unknown) {
   await context.route(`${h.url}v1/check-in`, async (route) => {
     const res = await route.fetch();
-    const answer = (await res.json()) as CheckInResponse;
-    await route.fulfill({ response: res, json: await edit(answer) });
+    await route.fulfill({ response: res, json: await edit((await res.json()) as WireAnswer) });
   });
 }
 
@@ -48,12 +59,23 @@ test('a tampered plan (an extra source, another manifest) is refused with `signa
       evilRequests++;
       return route.abort();
     });
+    // The plan as the server sends it to this worker (compact), with the attacker's base first.
+    let compact = 0;
+    await rewriteWire(context, h, (a) => {
+      if (a.status !== 'update' || !a.plan?.fetch) return a;
+      compact++;
+      return { ...a, plan: { ...a.plan, fetch: { ...a.plan.fetch, bases: [evil, ...a.plan.fetch.bases] } } };
+    });
+    await expectRefused(page, updraft, h, v1, v2.id, 'signature');
+    expect(compact).toBeGreaterThan(0);
+    // The same in the full form: an extra source on every fetch task.
+    await context.unrouteAll({ behavior: 'wait' });
     await rewriteCheckIns(context, h, (a) => {
       if (a.status !== 'update') return a;
       const tasks = a.plan.tasks.map((t) => (t.kind === 'fetch' ? { ...t, sources: [`${evil}${t.sha256}`, ...t.sources] } : t));
       return { ...a, plan: { ...a.plan, tasks } };
     });
-    await expectRefused(page, updraft, h, v1, v2.id, 'signature');
+    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature' });
     expect(evilRequests).toBe(0);
     expect(h.cdn!.traffic.count(/./)).toBe(0);
 

@@ -10,6 +10,8 @@ export const Capabilities = v.object({
   /** From `navigator.storage.estimate()`, bytes. */
   quota: v.optional(v.pipe(v.number(), v.minValue(0))),
   usage: v.optional(v.pipe(v.number(), v.minValue(0))),
+  /** The worker reads a plan's compact `fetch` (since 0.3): the server may send it instead of `tasks`. */
+  compactPlans: v.optional(v.boolean()),
 });
 export type Capabilities = v.InferOutput<typeof Capabilities>;
 

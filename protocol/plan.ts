@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ReleaseId, ReleaseManifest, Sha256, Name } from './release.js';
+import { joinUrl, PATHS } from './paths.js';
 import { PlanSignature } from './plan-signature.js';
 import { applyReleasePatch, ReleasePatch } from './release-patch.js';
 
@@ -58,6 +59,65 @@ export type ReportTask = v.InferOutput<typeof ReportTask>;
 export type Task = v.InferOutput<typeof Task>;
 export type TaskKind = Task['kind'];
 
+/**
+ * One part to fetch in a plan's compact form (`fetch`): its sources are `v1/blobs/<sha256>` under
+ * each of the plan's `bases`, in their order, with the one at `first` moved to the front.
+ */
+export const CompactPart = v.object({
+  sha256: Sha256,
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** As a fetch task's; absent when the `fetch`'s own `notBefore` holds for this part. */
+  notBefore: v.optional(v.pipe(v.number(), v.integer())),
+  first: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  deltas: v.optional(v.array(DeltaSource)),
+});
+export type CompactPart = v.InferOutput<typeof CompactPart>;
+
+/**
+ * The task list in few bytes (since 0.3, sent only to workers whose check-in says
+ * `caps.compactPlans`): the parts to fetch and the base URLs they come from. It stands for the
+ * task list every plan has, which `expandFetch` rebuilds: one fetch per part, then `install`
+ * after all of them, `report:downloaded` and `activate` after `install`, `report:activated` after
+ * `activate`. A plan's full form names each part's hash five times (task id, hash, each source
+ * URL, install's `after`); this names it once, which made a six-part plan 40 % of its bytes.
+ */
+export const CompactFetch = v.pipe(
+  v.object({
+    bases: v.pipe(v.array(v.pipe(v.string(), v.url())), v.minLength(1), v.maxLength(16)),
+    /** The `notBefore` of every part that has none of its own (most plans: one time for all). */
+    notBefore: v.optional(v.pipe(v.number(), v.integer())),
+    parts: v.array(CompactPart),
+  }),
+  v.check((f) => f.parts.every((p) => p.first === undefined || p.first < f.bases.length), 'a part\'s first source must be one of the bases'),
+  v.check((f) => f.notBefore !== undefined || f.parts.every((p) => p.notBefore !== undefined), 'every part needs a notBefore, its own or the fetch\'s'),
+);
+export type CompactFetch = v.InferOutput<typeof CompactFetch>;
+
+/** The task list a compact `fetch` stands for (see `CompactFetch`). */
+export function expandFetch(f: CompactFetch): Task[] {
+  const fetches: FetchTask[] = f.parts.map((p) => {
+    const path = PATHS.blob(p.sha256);
+    const sources = f.bases.map((base) => joinUrl(base, path));
+    if (p.first) sources.unshift(...sources.splice(p.first, 1));
+    return {
+      id: `fetch:${p.sha256}`, kind: 'fetch', after: [], sha256: p.sha256, size: p.size,
+      ...(p.deltas ? { deltas: p.deltas } : {}),
+      sources, notBefore: (p.notBefore ?? f.notBefore)!,
+    };
+  });
+  return [...fetches, ...finalTasks(fetches.map((t) => t.id))];
+}
+
+/** The tasks after the fetches, the same in every plan. */
+export function finalTasks(fetchIds: string[]): Task[] {
+  return [
+    { id: 'install', kind: 'install', after: fetchIds },
+    { id: 'report:downloaded', kind: 'report', event: 'downloaded', after: ['install'] },
+    { id: 'activate', kind: 'activate', after: ['install'] },
+    { id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] },
+  ];
+}
+
 /** The update task list the server hands a client. */
 const PlanObject = v.object({
   planId: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
@@ -90,13 +150,22 @@ const PlanObject = v.object({
    * or `releasePatch`). The worker rebuilds `release` from it before checking signatures.
    */
   releasePatch: v.optional(ReleasePatch),
-  tasks: v.array(Task),
+  /** The task list. Absent when `fetch` carries it. */
+  tasks: v.optional(v.array(Task)),
+  /** The task list in its compact form (since 0.3; see `CompactFetch`): a plan has `tasks` or `fetch`. */
+  fetch: v.optional(CompactFetch),
 });
 
-/** A plan as the server sends it: the manifest whole (`release`) or as a patch. */
+/**
+ * A plan as the server sends it: the manifest whole (`release`) or as a patch, the task list whole
+ * (`tasks`) or compact (`fetch`). Parsing expands a compact `fetch` into `tasks`, so everything
+ * after the wire (signatures, the worker's store) sees one form.
+ */
 export const Plan = v.pipe(
   PlanObject,
   v.check((p) => (p.release === undefined) !== (p.releasePatch === undefined), 'a plan has exactly one of release and releasePatch'),
+  v.check((p) => (p.tasks === undefined) !== (p.fetch === undefined), 'a plan has exactly one of tasks and fetch'),
+  v.transform(({ fetch, tasks, ...plan }) => ({ ...plan, tasks: tasks ?? expandFetch(fetch!) })),
 );
 export type WirePlan = v.InferOutput<typeof Plan>;
 /** A plan with its manifest whole: what the worker stores and runs (`expandPlan` makes one). */

@@ -1,4 +1,4 @@
-import { planStatement } from '../protocol/index.js';
+import { finalTasks, joinUrl, PATHS, planStatement } from '../protocol/index.js';
 import type { PlanSigner } from './plan-signer.js';
 import type { Personal, PlannerOptions, PlanTemplate } from './planner.js';
 import { personalize, sourcesWithFirst } from './planner.js';
@@ -16,7 +16,7 @@ export interface RenderedTemplate {
   head: string;
   /** The signed times and signatures, renewed by `signedPart` as they age. */
   signed: SignedPart | null;
-  /** `,"activation":...,"release":{...},"tasks":[` (or `"releasePatch"`) */
+  /** `,"activation":...,"release":{...}` (or `"releasePatch"`) */
   body: string;
   /** Per fetch: `{"id":...,"size":N,"sources":` */
   fetchHeads: string[];
@@ -24,6 +24,18 @@ export interface RenderedTemplate {
   fetchSources: string[];
   /** `]` + install/report/activate tasks + `]}` */
   tail: string;
+  /** The fragments of the compact form (`fetch`), or null when the template's sources do not fit it. */
+  compact: CompactFragments | null;
+}
+
+/** A plan's `fetch` (protocol `CompactFetch`) as JSON fragments around each client's numbers. */
+export interface CompactFragments {
+  /** `,"fetch":{"bases":[...]` */
+  open: string;
+  /** `,"parts":[...]}}`: every part without a time of its own, to the plan's end. */
+  parts: string;
+  /** Per fetch: `{"sha256":...,"size":N,"notBefore":` */
+  partHeads: string[];
 }
 
 /**
@@ -48,18 +60,38 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
     return `${s(rest).slice(0, -1)},"sources":`;
   });
   const fetchIds = t.fetches.map((f) => f.id);
-  const tail = `${t.fetches.length ? ',' : ''}${s({ id: 'install', kind: 'install', after: fetchIds })},`
-    + `${s({ id: 'report:downloaded', kind: 'report', event: 'downloaded', after: ['install'] })},`
-    + `${s({ id: 'activate', kind: 'activate', after: ['install'] })},`
-    + `${s({ id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] })}]}`;
+  const tail = `${t.fetches.length ? ',' : ''}${finalTasks(fetchIds).map((x) => s(x)).join(',')}]}`;
   return {
     template: t,
     head: flat(`,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"rollback":${t.rollback}`),
     signed: null,
-    body: flat(`,"activation":${s(t.activation)},${t.releasePatch ? `"releasePatch":${s(t.releasePatch)}` : `"release":${s(t.release)}`},"tasks":[`),
+    body: flat(`,"activation":${s(t.activation)},${t.releasePatch ? `"releasePatch":${s(t.releasePatch)}` : `"release":${s(t.release)}`}`),
     fetchHeads: fetchHeads.map(flat),
     fetchSources: t.fetches.map((f) => flat(s(f.sources))),
     tail: flat(tail),
+    compact: compactFragments(t),
+  };
+}
+
+/**
+ * The compact form's fragments, when every fetch's sources are `v1/blobs/<sha256>` under the same
+ * bases in the same order (as `planTemplate` makes them): `expandFetch` must give back exactly the
+ * template's tasks. Null otherwise (and for a plan with nothing to fetch), which sends the full form.
+ */
+function compactFragments(t: PlanTemplate): CompactFragments | null {
+  const first = t.fetches[0];
+  if (!first) return null;
+  const path = PATHS.blob(first.sha256);
+  const bases = first.sources.map((url) => (url.endsWith(`/${path}`) ? url.slice(0, -path.length) : null));
+  if (bases.some((b) => b === null)) return null;
+  const fits = t.fetches.every((f) => f.sources.length === bases.length && f.sources.every((url, i) => url === joinUrl(bases[i]!, PATHS.blob(f.sha256))));
+  if (!fits) return null;
+  const s = JSON.stringify;
+  const part = (f: PlanTemplate['fetches'][number]) => `{"sha256":${s(f.sha256)},"size":${f.size}${f.deltas ? `,"deltas":${s(f.deltas)}` : ''}`;
+  return {
+    open: flat(`,"fetch":{"bases":${s(bases)}`),
+    parts: flat(`,"parts":[${t.fetches.map((f) => `${part(f)}}`).join(',')}]}}`),
+    partHeads: t.fetches.map((f) => flat(`${part(f)},"notBefore":`)),
   };
 }
 
@@ -102,17 +134,34 @@ let lastCurrent = { interval: Number.NaN, json: '' };
 
 /**
  * The JSON of `personalize(r.template, p)` with `p.issuedAt`/`p.signatures` from `signed`, built
- * from the cached fragments; `extra` as in `renderCurrent`.
+ * from the cached fragments; `extra` as in `renderCurrent`. `compact` (the worker declared
+ * `caps.compactPlans`) sends the task list as `fetch` when the template has that form; parsed with
+ * the protocol's schema, both forms give the same plan.
  */
-export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal, extra = ''): string {
+export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal, extra = '', compact = false): string {
   // Joined from a list rather than concatenated: join makes one flat string at once, where `+=`
   // makes a tree that the byte count and the socket write each walk again (1.2 µs of a 4 KB plan).
   const out = ['{"status":"update","plan":{"planId":"', planIdFor(p.client, r.template.to, p.now), '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
   const fetches = r.template.fetches;
-  for (let i = 0; i < fetches.length; i++) {
-    const first = p.sourceFirst?.[i];
-    out.push(i ? ',' : '', r.fetchHeads[i]!, first ? JSON.stringify(sourcesWithFirst(fetches[i]!.sources, first)) : r.fetchSources[i]!, ',"notBefore":', String(p.notBefore[i]), '}');
+  if (compact && r.compact && !p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
+    // One time for every part from every source in order (no capacity planning): the parts are
+    // the same for every client, one cached fragment.
+    out.push(r.compact.open, ',"notBefore":', String(p.notBefore[0]), r.compact.parts);
+  } else if (compact && r.compact) {
+    out.push(r.compact.open, ',"parts":[');
+    for (let i = 0; i < fetches.length; i++) {
+      const first = p.sourceFirst?.[i];
+      out.push(i ? ',' : '', r.compact.partHeads[i]!, String(p.notBefore[i]), first ? `,"first":${first}}` : '}');
+    }
+    out.push(']}}');
+  } else {
+    out.push(',"tasks":[');
+    for (let i = 0; i < fetches.length; i++) {
+      const first = p.sourceFirst?.[i];
+      out.push(i ? ',' : '', r.fetchHeads[i]!, first ? JSON.stringify(sourcesWithFirst(fetches[i]!.sources, first)) : r.fetchSources[i]!, ',"notBefore":', String(p.notBefore[i]), '}');
+    }
+    out.push(r.tail);
   }
-  out.push(r.tail, ',"nextCheckIn":', String(p.options.checkInInterval), extra, '}');
+  out.push(',"nextCheckIn":', String(p.options.checkInInterval), extra, '}');
   return out.join('');
 }

@@ -69,18 +69,19 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
   const signed = signedPart(rendered, now, planner, o.signer);
+  const compact = req.caps.compactPlans === true;
   if (!o.capacity) {
-    return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra);
+    return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra, compact);
   }
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
   if (isSharedSlotLedger(o.slotLedger)) {
     return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
-      .then((slots) => renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra));
+      .then((slots) => renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact));
   }
   const slots = bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
-  return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra);
+  return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact);
 }
 
 export type CheckInAnswer = ReturnType<typeof compressAnswer>;

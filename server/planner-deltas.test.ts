@@ -66,6 +66,10 @@ describe('planTemplate with deltas', () => {
     const parsed = v.parse(CheckInResponse, rendered);
     if (parsed.status !== 'update') throw new Error('expected update');
     expect(parsed.plan.tasks.filter((x): x is FetchTask => x.kind === 'fetch').find((f) => f.deltas)?.deltas).toHaveLength(2);
+    // The compact form carries each part's deltas as they are.
+    const compact = JSON.parse(renderUpdate(r, signedPart(r, p.now, p.options, null), p, '', true)) as { plan: { fetch?: { parts: unknown[] } } };
+    expect(compact.plan.fetch?.parts.filter((x) => (x as { deltas?: unknown }).deltas)).toHaveLength(1);
+    expect(v.parse(CheckInResponse, compact)).toEqual(parsed);
   });
 
   it('decide passes the delta input through', () => {

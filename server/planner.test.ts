@@ -182,6 +182,17 @@ describe('decide = cached template + per-client part', () => {
       const moved = personalize(t, { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options });
       expect(JSON.parse(renderUpdate(renderTemplate(t), signedPart(renderTemplate(t), NOW, i.options, null), { client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options }))).toEqual(moved);
       expect((moved.status === 'update' && (moved.plan.tasks[0] as FetchTask).sources[0])).toMatch(/^https:\/\/o\.test\//);
+      // The compact form (for workers with `caps.compactPlans`) is the same plan once the schema
+      // expands it, in fewer bytes.
+      for (const [p, want] of [[{ client: c.client, now: NOW, notBefore, options: i.options }, d], [{ client: c.client, now: NOW, notBefore, sourceFirst: t.fetches.map(() => 1), options: i.options }, moved]] as const) {
+        const full = renderUpdate(renderTemplate(t), signedPart(renderTemplate(t), NOW, i.options, null), p);
+        const compact = renderUpdate(renderTemplate(t), signedPart(renderTemplate(t), NOW, i.options, null), p, '', true);
+        expect(JSON.parse(compact)).toHaveProperty('plan.fetch.bases', ['https://cdn1.test/x/', 'https://o.test/updraft/']);
+        expect(JSON.parse(compact)).not.toHaveProperty('plan.tasks');
+        expect(v.parse(CheckInResponse, JSON.parse(compact))).toEqual(want);
+        expect(v.parse(CheckInResponse, JSON.parse(full))).toEqual(want);
+        expect(compact.length).toBeLessThan(full.length * 0.8);
+      }
     }
     expect(JSON.parse(renderCurrent(60))).toEqual(decide(input({ client: client({ release: B }), options: { checkInInterval: 60, spreadMs: 0, planTtlMs: 1 } })));
   });

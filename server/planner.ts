@@ -1,4 +1,4 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type PlanSignature, type ReleaseManifest, type ReleasePatch, type Task, type WirePlan, makeReleasePatch } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type PlanSignature, type ReleaseManifest, type ReleasePatch, type Task, type WirePlan, finalTasks, makeReleasePatch } from '../protocol/index.js';
 import type { DeltaInfo } from './delta-store.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
@@ -181,13 +181,7 @@ export function sourcesWithFirst(sources: readonly string[], first: number | und
 /** Pure: the template made into one client's plan (its id, clock and slots). */
 export function personalize(t: PlanTemplate, p: Personal): Decision {
   const fetches: Task[] = t.fetches.map((f, i) => ({ ...f, sources: sourcesWithFirst(f.sources, p.sourceFirst?.[i]), notBefore: p.notBefore[i]! }));
-  const tasks: Task[] = [
-    ...fetches,
-    { id: 'install', kind: 'install', after: fetches.map((f) => f.id) },
-    { id: 'report:downloaded', kind: 'report', event: 'downloaded', after: ['install'] },
-    { id: 'activate', kind: 'activate', after: ['install'] },
-    { id: 'report:activated', kind: 'report', event: 'activated', after: ['activate'] },
-  ];
+  const tasks: Task[] = [...fetches, ...finalTasks(fetches.map((f) => f.id))];
   const plan: WirePlan = {
     planId: planIdFor(p.client, t.to, p.now),
     app: t.app,

@@ -68,6 +68,8 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   };
   if (typeof estimate.quota === 'number') body.caps.quota = estimate.quota;
   if (typeof estimate.usage === 'number') body.caps.usage = estimate.usage;
+  // We read a plan's compact task list (protocol `CompactFetch`): 40 % fewer bytes per plan.
+  body.caps.compactPlans = true;
   // Spares the server a write when our state is the one it acknowledged.
   const recorded = await store.getMeta('recorded');
   if (recorded) body.recorded = recorded;

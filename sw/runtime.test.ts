@@ -232,6 +232,29 @@ describe('task runner', () => {
     expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
   });
 
+  it('says it reads compact plans, and runs one whose task list came as `fetch` (the CDN first, one time for all parts)', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    // A CDN that mirrors `v1/blobs/`, as `--cdn` bases are used by the server.
+    const MIRROR = 'https://cdn.test/mirror/';
+    for (const [sha, text] of r2.blobs) a.server.on(`${MIRROR}v1/blobs/${sha}`, new Response(text));
+    const { tasks, ...plan } = buildPlan(r2, { from: r1.manifest.id });
+    const parts = tasks.flatMap((t) => (t.kind === 'fetch' ? [{ sha256: t.sha256, size: t.size }] : []));
+    a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan: { ...plan, fetch: { bases: [MIRROR, APP], notBefore: plan.issuedAt, parts } } }));
+    a.server.clear();
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
+    const body = JSON.parse(a.server.requests.find((r) => r.url === CHECK_IN)!.body!) as { caps: Record<string, unknown> };
+    expect(body.caps.compactPlans).toBe(true);
+    const shared = r2.manifest.assets.find((x) => x.path === 'assets/shared.css')!.sha256;
+    expect(a.server.urls().filter((u) => u.startsWith(MIRROR)).sort()).toEqual(parts.filter((p) => p.sha256 !== shared).map((p) => `${MIRROR}v1/blobs/${p.sha256}`).sort());
+    const s = await state(rt);
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.plan?.tasks.map((t) => [t.id, t.state])).toEqual([
+      ...parts.map((p) => [`fetch:${p.sha256}`, 'done']), ['install', 'done'], ['report:downloaded', 'done'], ['activate', 'done'], ['report:activated', 'done'],
+    ]);
+    expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
+  });
+
   it('uses the origin when the CDN fails, and rejects corrupt bytes', async () => {
     const { a, rt } = await installed();
     const r2 = await buildRelease(V2);
