@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import type { CheckInRequest } from '../protocol/index.js';
-import { renderCurrent } from '../server/answer-json.js';
+import { answerText, renderCurrent } from '../server/answer-json.js';
 import { answerCheckIn } from '../server/check-in.js';
 import { parseCheckIn } from '../server/check-in-request.js';
 import { resolveOptions } from '../server/options.js';
@@ -47,12 +47,12 @@ const o = resolveOptions({ store, blobs, token: 'bench' });
 const queued = new Map<string, ClientRecord>();
 const ablation: Record<string, ((req: CheckInRequest) => Promise<string>) | undefined> = {
   '/echo': async () => renderCurrent(o.checkInInterval),
-  '/parse-decide': async (req) => answerCheckIn(o, req, 'http://127.0.0.1/', Date.now()),
+  '/parse-decide': async (req) => answerText(await answerCheckIn(o, req, 'http://127.0.0.1/', Date.now())),
   '/parse-decide-queue': async (req) => {
     const now = Date.now();
     queued.set(`${req.app}\n${req.client}`, { id: req.client, app: req.app, channel: req.channel, release: req.release, staged: req.staged ?? null, caps: req.caps, lastSeen: now });
     if (queued.size >= 2000) queued.clear();
-    return answerCheckIn(o, req, 'http://127.0.0.1/', now);
+    return answerText(await answerCheckIn(o, req, 'http://127.0.0.1/', now));
   },
 };
 const bare = createServer((req, res) => {

@@ -12,6 +12,9 @@ test('a periodic sync checks in and brings the update without any page asking', 
     await updraft.periodicSync();
     await updraft.waitForRelease(v2.id);
     expect(h.traffic.count('/v1/check-in')).toBe(before + 1);
+    // Chromium's worker says it reads compact plans, and gets the plan as gzip spliced from
+    // fragments (server/gzip-answer.ts), which Chromium decodes.
+    expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { compactPlans: true } }, encoding: 'gzip' });
   } finally {
     await h.close();
   }

@@ -1,4 +1,5 @@
 import { finalTasks, joinUrl, PATHS, planStatement } from '../protocol/index.js';
+import { deflateFragment, type DeflatedFragments } from './gzip-answer.js';
 import type { PlanSigner } from './plan-signer.js';
 import type { Personal, PlannerOptions, PlanTemplate } from './planner.js';
 import { personalize, sourcesWithFirst } from './planner.js';
@@ -26,14 +27,20 @@ export interface RenderedTemplate {
   tail: string;
   /** The fragments of the compact form (`fetch`), or null when the template's sources do not fit it. */
   compact: CompactFragments | null;
+  /** The long fragments deflated, made on the first answer that asks for gzip (see gzip-answer.ts). */
+  deflated?: DeflatedFragments;
 }
 
 /** A plan's `fetch` (protocol `CompactFetch`) as JSON fragments around each client's numbers. */
 export interface CompactFragments {
   /** `,"fetch":{"bases":[...]` */
   open: string;
-  /** `,"parts":[...]}}`: every part without a time of its own, to the plan's end. */
-  parts: string;
+  /**
+   * For the answer whose parts share one time (no capacity planning): everything after that time
+   * to the plan's end, `,"bases":[...],"parts":[...]}` + `head` + `body` + `}`. One fragment, the
+   * same for every client, so it is deflated as one (the parts' hashes against the patch's).
+   */
+  rest: string;
   /** Per fetch: `{"sha256":...,"size":N,"notBefore":` */
   partHeads: string[];
 }
@@ -61,7 +68,7 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
   });
   const fetchIds = t.fetches.map((f) => f.id);
   const tail = `${t.fetches.length ? ',' : ''}${finalTasks(fetchIds).map((x) => s(x)).join(',')}]}`;
-  return {
+  const r: RenderedTemplate = {
     template: t,
     head: flat(`,"app":${s(t.app)},"from":${s(t.from)},"to":${s(t.to)},"toSeq":${t.toSeq},"rollback":${t.rollback}`),
     signed: null,
@@ -69,8 +76,10 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
     fetchHeads: fetchHeads.map(flat),
     fetchSources: t.fetches.map((f) => flat(s(f.sources))),
     tail: flat(tail),
-    compact: compactFragments(t),
+    compact: null,
   };
+  r.compact = compactFragments(t, r.head, r.body);
+  return r;
 }
 
 /**
@@ -78,7 +87,7 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
  * bases in the same order (as `planTemplate` makes them): `expandFetch` must give back exactly the
  * template's tasks. Null otherwise (and for a plan with nothing to fetch), which sends the full form.
  */
-function compactFragments(t: PlanTemplate): CompactFragments | null {
+function compactFragments(t: PlanTemplate, head: string, body: string): CompactFragments | null {
   const first = t.fetches[0];
   if (!first) return null;
   const path = PATHS.blob(first.sha256);
@@ -90,7 +99,7 @@ function compactFragments(t: PlanTemplate): CompactFragments | null {
   const part = (f: PlanTemplate['fetches'][number]) => `{"sha256":${s(f.sha256)},"size":${f.size}${f.deltas ? `,"deltas":${s(f.deltas)}` : ''}`;
   return {
     open: flat(`,"fetch":{"bases":${s(bases)}`),
-    parts: flat(`,"parts":[${t.fetches.map((f) => `${part(f)}}`).join(',')}]}}`),
+    rest: flat(`,"bases":${s(bases)},"parts":[${t.fetches.map((f) => `${part(f)}}`).join(',')}]}${head}${body}}`),
     partHeads: t.fetches.map((f) => flat(`${part(f)},"notBefore":`)),
   };
 }
@@ -132,6 +141,23 @@ export function renderCurrent(checkInInterval: number, extra = ''): string {
 }
 let lastCurrent = { interval: Number.NaN, json: '' };
 
+/** An update answer as the text pieces it is joined from: `renderUpdate`'s, kept apart for gzip. */
+export interface UpdateAnswer {
+  pieces: string[];
+  template: RenderedTemplate;
+  /**
+   * In the compact form, whose long fragments (`deflatedFragments`) make most of it: spliced gzip
+   * pays. The full form's fragments are short and many, and deflated one by one they compress
+   * badly (1550 B against brotli's 898 for a 2.3 KB plan); it is compressed whole.
+   */
+  compact: boolean;
+}
+
+/** What a check-in answers: `current` as JSON text, an update as its pieces. */
+export type Answer = string | UpdateAnswer;
+
+export const answerText = (a: Answer): string => (typeof a === 'string' ? a : a.pieces.join(''));
+
 /**
  * The JSON of `personalize(r.template, p)` with `p.issuedAt`/`p.signatures` from `signed`, built
  * from the cached fragments; `extra` as in `renderCurrent`. `compact` (the worker declared
@@ -141,17 +167,27 @@ let lastCurrent = { interval: Number.NaN, json: '' };
 export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Personal, extra = '', compact = false): string {
   // Joined from a list rather than concatenated: join makes one flat string at once, where `+=`
   // makes a tree that the byte count and the socket write each walk again (1.2 µs of a 4 KB plan).
-  const out = ['{"status":"update","plan":{"planId":"', planIdFor(p.client, r.template.to, p.now), '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
+  return updateAnswer(r, signed, p, extra, compact).pieces.join('');
+}
+
+/** `renderUpdate`'s pieces. */
+export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Personal, extra = '', compact = false): UpdateAnswer {
+  const c = compact ? r.compact : null;
+  const planId = planIdFor(p.client, r.template.to, p.now);
+  const closing = [',"nextCheckIn":', String(p.options.checkInInterval), extra, '}'];
+  if (c && !p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
+    // One time for every part from every source in order (no capacity planning): all after that
+    // time is the same for every client, one fragment. (Key order means nothing in JSON.)
+    const pieces = ['{"status":"update","plan":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), ',"fetch":{"notBefore":', String(p.notBefore[0]), c.rest, ...closing];
+    return { pieces, template: r, compact: true };
+  }
+  const out = ['{"status":"update","plan":{"planId":"', planId, '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
   const fetches = r.template.fetches;
-  if (compact && r.compact && !p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
-    // One time for every part from every source in order (no capacity planning): the parts are
-    // the same for every client, one cached fragment.
-    out.push(r.compact.open, ',"notBefore":', String(p.notBefore[0]), r.compact.parts);
-  } else if (compact && r.compact) {
-    out.push(r.compact.open, ',"parts":[');
+  if (c) {
+    out.push(c.open, ',"parts":[');
     for (let i = 0; i < fetches.length; i++) {
       const first = p.sourceFirst?.[i];
-      out.push(i ? ',' : '', r.compact.partHeads[i]!, String(p.notBefore[i]), first ? `,"first":${first}}` : '}');
+      out.push(i ? ',' : '', c.partHeads[i]!, String(p.notBefore[i]), first ? `,"first":${first}}` : '}');
     }
     out.push(']}}');
   } else {
@@ -162,6 +198,15 @@ export function renderUpdate(r: RenderedTemplate, signed: SignedPart, p: Persona
     }
     out.push(r.tail);
   }
-  out.push(',"nextCheckIn":', String(p.options.checkInInterval), extra, '}');
-  return out.join('');
+  out.push(...closing);
+  return { pieces: out, template: r, compact: c !== null };
+}
+
+/**
+ * The compact form's long fragments deflated, once per template: everything after the parts' one
+ * time (`rest`), and the manifest (`body`) for the answer with a time per part.
+ */
+export function deflatedFragments(r: RenderedTemplate): DeflatedFragments {
+  r.deflated ??= [...new Set([r.compact?.rest, r.body])].flatMap((f) => (f === undefined ? [] : [[f, deflateFragment(f)] as const]));
+  return r.deflated;
 }

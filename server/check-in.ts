@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
-import { renderCurrent, renderUpdate, signedPart, type RenderedTemplate } from './answer-json.js';
+import { renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
@@ -53,35 +53,35 @@ export function bookSlots(
  * JSON. planner.test.ts holds the two to the same answers. Synchronous while the cache holds what
  * the check-in needs (nearly always): a promise per check-in cost more than the decision.
  */
-export function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number, extra = ''): string | Promise<string> {
+export function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: string, now: number, extra = ''): Answer | Promise<Answer> {
   const entry = o.checkInCache.channel(req.app, req.channel);
   return entry instanceof Promise ? entry.then((e) => answerFrom(o, e, req, origin, now, extra)) : answerFrom(o, entry, req, origin, now, extra);
 }
 
-function answerFrom(o: ResolvedOptions, entry: ChannelEntry, req: CheckInRequest, origin: string, now: number, extra: string): string | Promise<string> {
+function answerFrom(o: ResolvedOptions, entry: ChannelEntry, req: CheckInRequest, origin: string, now: number, extra: string): Answer | Promise<Answer> {
   const to = chooseTarget(req, entry.channel);
   if (!to) return renderCurrent(o.checkInInterval, extra);
   const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
   return found instanceof Promise ? found.then((r) => planFrom(o, r, req, to, now, extra)) : planFrom(o, found, req, to, now, extra);
 }
 
-function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: CheckInRequest, to: string, now: number, extra: string): string | Promise<string> {
+function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: CheckInRequest, to: string, now: number, extra: string): Answer | Promise<Answer> {
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
   const signed = signedPart(rendered, now, planner, o.signer);
   const compact = req.caps.compactPlans === true;
   if (!o.capacity) {
-    return renderUpdate(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra, compact);
+    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra, compact);
   }
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
   if (isSharedSlotLedger(o.slotLedger)) {
     return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
-      .then((slots) => renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact));
+      .then((slots) => updateAnswer(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact));
   }
   const slots = bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
-  return renderUpdate(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact);
+  return updateAnswer(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact);
 }
 
 export type CheckInAnswer = ReturnType<typeof compressAnswer>;

@@ -127,29 +127,41 @@ describe('deltas', () => {
 });
 
 describe('compressed check-in answers', () => {
-  it('an update plan travels brotli-compressed when accepted, decodes to the same JSON; a `current` answer is left as is', async () => {
+  it('an update plan travels compressed when accepted (a compact one as gzip spliced from fragments), decodes to the same JSON; a `current` answer is left as is', async () => {
     const { app, publish } = setup({ now: () => 1_700_000_000_000 });
     const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
     await publish(d1);
     await publish(d2);
-    const body = (release: string) => JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } });
-    const ask = (release: string, ae?: string) => app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: body(release), headers: ae ? { 'Accept-Encoding': ae } : {} });
-    const plain = await ask(d1.manifest.id);
-    expect(plain.headers.get('Content-Encoding')).toBeNull();
-    const text = await plain.text();
-    const packed = await ask(d1.manifest.id, 'gzip, deflate, br, zstd');
-    expect(packed.headers.get('Content-Encoding')).toBe('br');
-    expect(packed.headers.get('Vary')).toContain('Accept-Encoding');
-    expect(packed.headers.get('Access-Control-Allow-Origin')).toBe('*');
-    const bytes = Buffer.from(await packed.arrayBuffer());
-    expect(Number(packed.headers.get('Content-Length'))).toBe(bytes.byteLength);
-    expect(bytes.byteLength).toBeLessThan(text.length / 2);
-    expect(JSON.parse(brotliDecompressSync(bytes).toString())).toEqual(JSON.parse(text));
-    const current = await ask(d2.manifest.id, 'br');
+    for (const compactPlans of [false, true]) {
+      const body = (release: string) => JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, compactPlans } });
+      const ask = (release: string, ae?: string) => app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: body(release), headers: ae ? { 'Accept-Encoding': ae } : {} });
+      const plain = await ask(d1.manifest.id);
+      expect(plain.headers.get('Content-Encoding')).toBeNull();
+      const text = await plain.text();
+      expect(JSON.parse(text)).toHaveProperty(compactPlans ? 'plan.fetch' : 'plan.tasks');
+      // A compact plan in gzip is spliced from fragments deflated once (compress-answer.ts); a
+      // full one, for a worker before 0.3, is compressed whole, brotli first.
+      const browser = compactPlans ? 'gzip' : 'br';
+      for (const [ae, coding, decode] of [['gzip, deflate, br, zstd', browser, browser === 'br' ? brotliDecompressSync : gunzipSync], ['br', 'br', brotliDecompressSync], ['gzip', 'gzip', gunzipSync]] as const) {
+        const packed = await ask(d1.manifest.id, ae);
+        expect(packed.headers.get('Content-Encoding'), ae).toBe(coding);
+        expect(packed.headers.get('Vary')).toContain('Accept-Encoding');
+        expect(packed.headers.get('Access-Control-Allow-Origin')).toBe('*');
+        const bytes = Buffer.from(await packed.arrayBuffer());
+        expect(Number(packed.headers.get('Content-Length'))).toBe(bytes.byteLength);
+        // A compact plan is mostly hashes, which do not compress; the full form repeats them.
+        expect(bytes.byteLength, ae).toBeLessThan(text.length * (compactPlans ? 0.7 : 0.5));
+        expect(JSON.parse(decode(bytes).toString()), ae).toEqual(JSON.parse(text));
+      }
+    }
+    const current = await ask2(app, d2.manifest.id, 'br');
     expect(current.headers.get('Content-Encoding')).toBeNull();
     expect(await current.json()).toEqual({ status: 'current', nextCheckIn: 3600, recorded: expect.stringMatching(/^[0-9a-z]{1,16}$/) });
   });
 });
+
+const ask2 = (app: { request: (url: string, init: RequestInit) => Response | Promise<Response> }, release: string, ae: string) =>
+  app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }), headers: { 'Accept-Encoding': ae } });
 
 describe('precompressed parts', () => {
   it('brotli or gzip by Accept-Encoding, with Vary and an ETag per coding; identity for Range and for clients that accept neither', async () => {

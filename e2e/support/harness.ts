@@ -42,7 +42,8 @@ export class Harness {
   readonly faults = new Faults();
   readonly traffic = this.faults.traffic;
   /** Every check-in body the origin received, in order (what the client told the server). */
-  readonly checkIns: { at: number; body: unknown }[] = [];
+  /** Every check-in the server got: its body, and the answer's Content-Encoding once answered (null: none). */
+  readonly checkIns: { at: number; body: unknown; encoding?: string | null }[] = [];
   readonly cdn: TestCdn | null;
   readonly dataDir = mkdtempSync(join(tmpdir(), 'updraft-e2e-'));
   #server: RunningServer | null = null;
@@ -84,9 +85,8 @@ export class Harness {
     app.use('*', async (c, next) => {
       const path = new URL(c.req.url).pathname;
       const key = /^\/v1\/blobs\/([0-9a-f]{64})$/.exec(path)?.[1] ?? path;
-      if (path === '/v1/check-in' && c.req.method === 'POST') {
-        this.checkIns.push({ at: Date.now(), body: await c.req.raw.clone().json().catch(() => null) });
-      }
+      const checkIn = path === '/v1/check-in' && c.req.method === 'POST' ? { at: Date.now(), body: await c.req.raw.clone().json().catch(() => null) as unknown } : null;
+      if (checkIn) this.checkIns.push(checkIn);
       const verdict = await this.faults.apply(path, key, c.req.header(CDN_PULL_HEADER) ? 'cdn' : 'browser');
       if (verdict.kind === 'status') {
         const headers: Record<string, string> = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Retry-After' };
@@ -94,6 +94,7 @@ export class Harness {
         return c.json({ error: { code: verdict.status === 429 ? 'too_many_requests' : 'overloaded', message: 'injected' } }, verdict.status as 503, headers);
       }
       await next();
+      if (checkIn) Object.assign(checkIn, { encoding: c.res.headers.get('content-encoding') });
       if (verdict.kind === 'corrupt' && c.res.ok) {
         // Corrupt the bytes the hash is of (decoded), sent as identity: a broken brotli stream would
         // be a transport error, not the content error this fault stands for.
