@@ -22,7 +22,8 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 // Half the clients are on the target (answer: current), half one release behind (answer: a plan of
-// 6 parts, ~4 KB). UPDRAFT_BENCH_MIX=current|update sends only one kind in the headline run; the
+// 6 parts, ~1.9 KB in the compact form the worker asks for with `caps.compactPlans`, as these
+// clients do). UPDRAFT_BENCH_MIX=current|update sends only one kind in the headline run; the
 // runs "by answer" below measure each kind alone anyway.
 type Mix = 'half' | 'current' | 'update';
 const mix = (process.env.UPDRAFT_BENCH_MIX ?? 'half') as Mix;
