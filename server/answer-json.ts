@@ -1,5 +1,5 @@
 import { finalTasks, joinUrl, PATHS, planStatement } from '../protocol/index.js';
-import { deflateFragment, type DeflatedFragments } from './gzip-answer.js';
+import { deflateFragment, type DeflatedFragment } from './gzip-answer.js';
 import type { PlanSigner } from './plan-signer.js';
 import type { Personal, PlannerOptions, PlanTemplate } from './planner.js';
 import { personalize, sourcesWithFirst } from './planner.js';
@@ -28,7 +28,7 @@ export interface RenderedTemplate {
   /** The fragments of the compact form (`fetch`), or null when the template's sources do not fit it. */
   compact: CompactFragments | null;
   /** The long fragments deflated, made on the first answer that asks for gzip (see gzip-answer.ts). */
-  deflated?: DeflatedFragments;
+  deflated?: readonly DeflatedFragment[];
 }
 
 /** A plan's `fetch` (protocol `CompactFetch`) as JSON fragments around each client's numbers. */
@@ -36,11 +36,11 @@ export interface CompactFragments {
   /** `,"fetch":{"bases":[...]` */
   open: string;
   /**
-   * For the answer whose parts share one time (no capacity planning): everything after that time
-   * to the plan's end, `,"bases":[...],"parts":[...]}` + `head` + `body` + `}`. One fragment, the
-   * same for every client, so it is deflated as one (the parts' hashes against the patch's).
+   * For the answer whose parts share one time (no capacity planning): `,"bases":[...],"parts":[...]}`.
+   * It, `head`, `body` and the plan's `}` end that answer, the same for every client, and are
+   * deflated as one (the parts' hashes against the patch's).
    */
-  rest: string;
+  parts: string;
   /** Per fetch: `{"sha256":...,"size":N,"notBefore":` */
   partHeads: string[];
 }
@@ -78,7 +78,7 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
     tail: flat(tail),
     compact: null,
   };
-  r.compact = compactFragments(t, r.head, r.body);
+  r.compact = compactFragments(t);
   return r;
 }
 
@@ -87,7 +87,7 @@ export function renderTemplate(t: PlanTemplate): RenderedTemplate {
  * bases in the same order (as `planTemplate` makes them): `expandFetch` must give back exactly the
  * template's tasks. Null otherwise (and for a plan with nothing to fetch), which sends the full form.
  */
-function compactFragments(t: PlanTemplate, head: string, body: string): CompactFragments | null {
+function compactFragments(t: PlanTemplate): CompactFragments | null {
   const first = t.fetches[0];
   if (!first) return null;
   const path = PATHS.blob(first.sha256);
@@ -99,7 +99,7 @@ function compactFragments(t: PlanTemplate, head: string, body: string): CompactF
   const part = (f: PlanTemplate['fetches'][number]) => `{"sha256":${s(f.sha256)},"size":${f.size}${f.deltas ? `,"deltas":${s(f.deltas)}` : ''}`;
   return {
     open: flat(`,"fetch":{"bases":${s(bases)}`),
-    rest: flat(`,"bases":${s(bases)},"parts":[${t.fetches.map((f) => `${part(f)}}`).join(',')}]}${head}${body}}`),
+    parts: flat(`,"bases":${s(bases)},"parts":[${t.fetches.map((f) => `${part(f)}}`).join(',')}]}`),
     partHeads: t.fetches.map((f) => flat(`${part(f)},"notBefore":`)),
   };
 }
@@ -177,8 +177,8 @@ export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Persona
   const closing = [',"nextCheckIn":', String(p.options.checkInInterval), extra, '}'];
   if (c && !p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
     // One time for every part from every source in order (no capacity planning): all after that
-    // time is the same for every client, one fragment. (Key order means nothing in JSON.)
-    const pieces = ['{"status":"update","plan":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), ',"fetch":{"notBefore":', String(p.notBefore[0]), c.rest, ...closing];
+    // time is the same for every client and deflated as one. (Key order means nothing in JSON.)
+    const pieces = ['{"status":"update","plan":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), ',"fetch":{"notBefore":', String(p.notBefore[0]), c.parts, r.head, r.body, '}', ...closing];
     return { pieces, template: r, compact: true };
   }
   const out = ['{"status":"update","plan":{"planId":"', planId, '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
@@ -204,9 +204,9 @@ export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Persona
 
 /**
  * The compact form's long fragments deflated, once per template: everything after the parts' one
- * time (`rest`), and the manifest (`body`) for the answer with a time per part.
+ * time (see `CompactFragments.parts`), and the manifest (`body`) for the answer with a time per part.
  */
-export function deflatedFragments(r: RenderedTemplate): DeflatedFragments {
-  r.deflated ??= [...new Set([r.compact?.rest, r.body])].flatMap((f) => (f === undefined ? [] : [[f, deflateFragment(f)] as const]));
+export function deflatedFragments(r: RenderedTemplate): readonly DeflatedFragment[] {
+  r.deflated ??= [...(r.compact ? [deflateFragment([r.compact.parts, r.head, r.body, '}'])] : []), deflateFragment([r.body])];
   return r.deflated;
 }

@@ -15,6 +15,12 @@ import { constants, crc32, deflateRawSync } from 'node:zlib';
  * checksums only its own text.
  */
 export interface DeflatedFragment {
+  /**
+   * The pieces it stands for, in order: an answer's pieces match when they are these very strings
+   * (compared by identity first, so per-client pieces are not hashed). Several pieces deflated as
+   * one compress against each other without keeping their joined text.
+   */
+  texts: readonly string[];
   /** Raw deflate blocks, ending on a byte boundary, none final. */
   bytes: Uint8Array;
   /** The fragment's UTF-8 length. */
@@ -28,8 +34,8 @@ export interface DeflatedFragment {
   shift: Uint32Array;
 }
 
-export function deflateFragment(text: string): DeflatedFragment {
-  const raw = Buffer.from(text);
+export function deflateFragment(texts: readonly string[]): DeflatedFragment {
+  const raw = Buffer.from(texts.join(''));
   const crc = crc32(raw, 0);
   const basis = Array.from({ length: 32 }, (_, k) => (crc32(raw, (1 << k) >>> 0) ^ crc) >>> 0);
   const shift = new Uint32Array(1024);
@@ -40,7 +46,7 @@ export function deflateFragment(text: string): DeflatedFragment {
       shift[256 * j + b] = v >>> 0;
     }
   }
-  return { bytes: deflateRawSync(raw, { level: 9, finishFlush: constants.Z_SYNC_FLUSH }), size: raw.byteLength, crc, shift };
+  return { texts, bytes: deflateRawSync(raw, { level: 9, finishFlush: constants.Z_SYNC_FLUSH }), size: raw.byteLength, crc, shift };
 }
 
 /** `crc32(fragment, c)`, from the tables: four lookups instead of a pass over the fragment. */
@@ -53,25 +59,23 @@ export function extendCrc(f: DeflatedFragment, c: number): number {
 const HEADER = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 const MAX_STORED = 0xffff;
 
-/** Fragments and their deflated form, looked up by identity (a few per answer: no hashing of the per-client pieces). */
-export type DeflatedFragments = readonly (readonly [text: string, deflated: DeflatedFragment])[];
-
 /**
- * The gzip of `pieces.join('')`: pieces that are one of `deflated` as their deflated bytes, every
- * run of other pieces as stored blocks.
+ * The gzip of `pieces.join('')`: each sequence of pieces that is one of `deflated` (the first that
+ * matches, in order) as its deflated bytes, every run of other pieces as stored blocks.
  */
-export function gzipPieces(pieces: readonly string[], deflated: DeflatedFragments): Uint8Array {
+export function gzipPieces(pieces: readonly string[], deflated: readonly DeflatedFragment[]): Uint8Array {
   // Runs of literal text between deflated fragments, and the fragments.
   const segments: (string | DeflatedFragment)[] = [];
   let run = '';
   let size = HEADER.length + 5 + 8;
-  for (const piece of pieces) {
-    let fragment: DeflatedFragment | undefined;
-    for (const [text, d] of deflated) if (piece === text) fragment = d;
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    const fragment = matchAt(pieces, i, deflated);
     if (fragment === undefined) {
       run += piece;
       continue;
     }
+    i += fragment.texts.length - 1;
     if (run) size += storedSize(run);
     if (run) segments.push(run);
     run = '';
@@ -120,6 +124,16 @@ export function gzipPieces(pieces: readonly string[], deflated: DeflatedFragment
   out.writeUInt32LE(crc >>> 0, at);
   out.writeUInt32LE(length % 2 ** 32, at + 4);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The first of `deflated` whose pieces are `pieces` from `i` on. */
+function matchAt(pieces: readonly string[], i: number, deflated: readonly DeflatedFragment[]): DeflatedFragment | undefined {
+  outer: for (const f of deflated) {
+    const texts = f.texts;
+    for (let k = 0; k < texts.length; k++) if (pieces[i + k] !== texts[k]) continue outer;
+    return f;
+  }
+  return undefined;
 }
 
 /** A run of text (never empty) as stored blocks: its bytes and a 5-byte header per 65535. */
