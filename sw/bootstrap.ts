@@ -48,7 +48,7 @@ export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise
     const bytes = await cached.arrayBuffer();
     // Workbox checked integrity on the network response; hashing again costs little and also covers an opaque cache hit.
     if ((await sha256Hex(bytes)) !== a.sha256) throw new Error(`precache of ${a.path} does not match its sha256`);
-    await parts.put(partKey(urls.scope, a.sha256), partResponse(bytes));
+    await parts.put(partKey(urls.scope, a.sha256), partResponse(bytes, a.sha256, a.type));
     copied++;
   }
   const after = await store.installInitial(manifest);

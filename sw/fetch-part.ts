@@ -28,7 +28,8 @@ export interface Holds {
   hold(origin: string, until: number): Promise<void>;
 }
 
-export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds): Promise<TaskOutcome> {
+/** `type`: the content type of the asset in the plan's release that has this part (see `partResponse`). */
+export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, type?: string): Promise<TaskOutcome> {
   const { adapter, parts, log } = ctx;
   const key = partKey(ctx.urls.scope, task.sha256);
   // Already here from an earlier or superseded plan, or the installed release: no network.
@@ -39,7 +40,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
   const rejected: string[] = [];
   if (task.deltas?.length) {
     const built = await fromDelta(ctx, task, task.deltas, reject);
-    if (built) return storePart(ctx, task, built, rejected);
+    if (built) return storePart(ctx, task, built, rejected, type);
   }
   /** Sources that failed for a reason other than a hold. */
   let failed = 0;
@@ -107,7 +108,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       reject(`content ${source}: sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
       continue;
     }
-    return storePart(ctx, task, bytes, rejected);
+    return storePart(ctx, task, bytes, rejected, type);
   }
 
   const error = errors.join('; ');
@@ -132,9 +133,9 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
 
 
 /** Verified bytes into the parts cache: done, or a failure of the plan (quota, or another storage error). */
-async function storePart(ctx: SwContext, task: FetchTask, bytes: ArrayBuffer, rejected: string[]): Promise<TaskOutcome> {
+async function storePart(ctx: SwContext, task: FetchTask, bytes: ArrayBuffer, rejected: string[], type: string | undefined): Promise<TaskOutcome> {
   try {
-    await ctx.parts.put(partKey(ctx.urls.scope, task.sha256), partResponse(bytes));
+    await ctx.parts.put(partKey(ctx.urls.scope, task.sha256), partResponse(bytes, task.sha256, type));
   } catch (e) {
     const code = isQuotaError(e) ? 'quota' : 'install';
     return { kind: 'fail', code, message: `storing part ${task.sha256}: ${describeError(e)}`, rejected };
@@ -212,7 +213,12 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
   return null;
 }
 
-/** Stored parts carry no type: the serving release's asset says what the bytes are. */
-export function partResponse(bytes: ArrayBuffer): Response {
-  return new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) } });
+/**
+ * A part as stored: its bytes with the type of the asset it was stored for and its hash, so that
+ * `serveAsset` can answer with the cached response itself (as Workbox does) when the asset asking
+ * for it has that type. Parts are shared by hash, so the type is only the first asset's: an asset
+ * of another type, or a part stored before parts had types, is wrapped with its own type.
+ */
+export function partResponse(bytes: ArrayBuffer, sha256: string, type: string | undefined): Response {
+  return new Response(bytes, { headers: { 'content-type': type || 'application/octet-stream', 'content-length': String(bytes.byteLength), 'x-updraft-sha256': sha256 } });
 }

@@ -604,6 +604,33 @@ describe('fetch handling', () => {
     });
   });
 
+  it('answers with the stored part itself when it was stored for the asset\'s type, and wraps it in the asset\'s type otherwise', async () => {
+    // The same bytes at two paths of two types are one part, stored with the first one's type.
+    const { a, rt, r1 } = await installedRuntime({ 'index.html': '<h1>v1</h1>', 'same.css': 'same bytes', 'same.js': 'same bytes', 'app.js': 'console.log(1)' }, config);
+    const matched: Response[] = [];
+    const match = a.cache.match.bind(a.cache);
+    a.cache.match = async (key: string) => {
+      const r = await match(key);
+      if (r) matched.push(r);
+      return r;
+    };
+    await rt.onFetch(nav(APP, 'page'))!;
+    const asset = (path: string) => r1.manifest.assets.find((x) => x.path === path)!;
+    const served = async (path: string) => {
+      const res = await rt.onFetch(sub(APP + path, 'page'))!;
+      return { res, direct: matched.includes(res), type: res.headers.get('content-type'), sha: res.headers.get('x-updraft-sha256'), text: await res.clone().text() };
+    };
+    expect(await served('app.js')).toMatchObject({ direct: true, type: 'text/javascript', sha: asset('app.js').sha256, text: 'console.log(1)' });
+    const [css, js] = [await served('same.css'), await served('same.js')];
+    expect([css.type, js.type]).toEqual(['text/css', 'text/javascript']);
+    expect([css.text, js.text]).toEqual(['same bytes', 'same bytes']);
+    expect([css.direct, js.direct].sort()).toEqual([false, true]);
+    // A part stored before parts had types (octet-stream, no hash header): wrapped, as before.
+    const key = partKey(APP, asset('app.js').sha256);
+    await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'application/octet-stream' } }));
+    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript', sha: asset('app.js').sha256, text: 'console.log(1)' });
+  });
+
   it('passes excluded and unknown paths to the network', async () => {
     const { a, rt } = await installed();
     expect(rt.onFetch(sub(APP + 'v1/blobs/' + 'a'.repeat(64), 'c'))).toBeNull();

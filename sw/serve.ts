@@ -19,7 +19,11 @@ export async function serveAsset(ctx: SwContext, asset: Asset): Promise<Response
   let part = await ctx.parts.match(key);
   if (!part) part = await refetchPart(ctx, asset);
   if (!part) return null;
-  // A Blob, not `part.body`: Chromium hands over a cached response's blob without reading it, and
+  // The cached response itself when it was stored with this asset's type (fetch-part.ts
+  // `partResponse`): no blob read and no new Response, the way Workbox answers. A page's last
+  // subresource came 1.13-1.16x later than under Workbox with the wrap below, 0.96-0.99x without.
+  if (part.headers.get('content-type') === (asset.type || 'application/octet-stream') && part.headers.get('x-updraft-sha256') === asset.sha256) return part;
+  // Otherwise a Blob, not `part.body`: Chromium hands over a cached response's blob without reading it, and
   // the browser reads a blob-backed answer itself, while a ReadableStream body is pumped chunk by
   // chunk through this worker's thread, which the page's other requests keep busy.
   return new Response(await part.blob(), {
@@ -40,9 +44,9 @@ export async function refetchPart(ctx: SwContext, asset: Asset): Promise<Respons
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const bytes = await readCapped(res, asset.size);
     if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');
-    await ctx.parts.put(key, partResponse(bytes)).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
+    await ctx.parts.put(key, partResponse(bytes, asset.sha256, asset.type)).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
     ctx.log.warn(`part ${asset.path} was missing, refetched`);
-    return partResponse(bytes);
+    return partResponse(bytes, asset.sha256, asset.type);
   } catch (e) {
     ctx.log.warn(`part ${asset.path} missing and ${url} failed: ${describeError(e)}`);
     return undefined;

@@ -163,7 +163,7 @@ export class TaskRunner {
   private async execute(stored: StoredPlan, task: Task, rec: TaskRecord, holds: Holds): Promise<TaskOutcome> {
     switch (task.kind) {
       case 'fetch':
-        return fetchPart(this.ctx, task, rec, holds);
+        return fetchPart(this.ctx, task, rec, holds, stored.plan.release.assets.find((a) => a.sha256 === task.sha256)?.type);
       case 'install':
         return stageRelease(this.ctx, stored);
       case 'activate':

@@ -89,20 +89,24 @@ export class ScriptedFetch {
 
 export class MemoryParts implements PartsCache {
   readonly entries = new Map<string, ArrayBuffer>();
+  /** Each entry's response headers, kept as Cache Storage keeps them. */
+  readonly headers = new Map<string, [string, string][]>();
   /** When set, a put that would take the total past it throws QuotaExceededError. */
   quota: number | null = null;
 
   async match(key: string) {
     const bytes = this.entries.get(key);
-    return bytes ? new Response(bytes.slice(0)) : undefined;
+    return bytes ? new Response(bytes.slice(0), { headers: this.headers.get(key) ?? [] }) : undefined;
   }
   async put(key: string, response: Response) {
     const bytes = await response.arrayBuffer();
     const used = [...this.entries.values()].reduce((n, b) => n + b.byteLength, 0);
     if (this.quota !== null && used + bytes.byteLength > this.quota) throw new DOMException('quota', 'QuotaExceededError');
     this.entries.set(key, bytes);
+    this.headers.set(key, [...response.headers]);
   }
   async delete(key: string) {
+    this.headers.delete(key);
     return this.entries.delete(key);
   }
   async keys() {
