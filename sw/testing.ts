@@ -103,7 +103,9 @@ export class MemoryParts implements PartsCache {
     const used = [...this.entries.values()].reduce((n, b) => n + b.byteLength, 0);
     if (this.quota !== null && used + bytes.byteLength > this.quota) throw new DOMException('quota', 'QuotaExceededError');
     this.entries.set(key, bytes);
-    this.headers.set(key, [...response.headers]);
+    const headers: [string, string][] = [];
+    response.headers.forEach((value, name) => headers.push([name, value]));
+    this.headers.set(key, headers);
   }
   async delete(key: string) {
     this.headers.delete(key);
