@@ -97,8 +97,7 @@ export type CompactFetch = v.InferOutput<typeof CompactFetch>;
 export function expandFetch(f: CompactFetch): Task[] {
   const fetches: FetchTask[] = f.parts.map((p) => {
     const path = PATHS.blob(p.sha256);
-    const sources = f.bases.map((base) => joinUrl(base, path));
-    if (p.first) sources.unshift(...sources.splice(p.first, 1));
+    const sources = sourcesWithFirst(f.bases.map((base) => joinUrl(base, path)), p.first);
     return {
       id: `fetch:${p.sha256}`, kind: 'fetch', after: [], sha256: p.sha256, size: p.size,
       ...(p.deltas ? { deltas: p.deltas } : {}),
@@ -106,6 +105,15 @@ export function expandFetch(f: CompactFetch): Task[] {
     };
   });
   return [...fetches, ...finalTasks(fetches.map((t) => t.id))];
+}
+
+/**
+ * `sources` with the one at `first` moved to the front, the rest in their order: how a plan's
+ * per-client source order is written (the server's full form) and read (`expandFetch`).
+ */
+export function sourcesWithFirst(sources: readonly string[], first: number | undefined): string[] {
+  if (!first) return [...sources];
+  return [sources[first]!, ...sources.slice(0, first), ...sources.slice(first + 1)];
 }
 
 /** The tasks after the fetches, the same in every plan. */

@@ -1,8 +1,8 @@
-import { finalTasks, joinUrl, PATHS, planStatement } from '../protocol/index.js';
+import { finalTasks, joinUrl, PATHS, planStatement, sourcesWithFirst } from '../protocol/index.js';
 import { deflateFragment, type DeflatedFragment } from './gzip-answer.js';
 import type { PlanSigner } from './plan-signer.js';
 import type { Personal, PlannerOptions, PlanTemplate } from './planner.js';
-import { personalize, sourcesWithFirst } from './planner.js';
+import { personalize } from './planner.js';
 import { planIdFor } from './rollout-bucket.js';
 
 /**

@@ -1,4 +1,4 @@
-import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type PlanSignature, type ReleaseManifest, type ReleasePatch, type Task, type WirePlan, finalTasks, makeReleasePatch } from '../protocol/index.js';
+import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInResponse, type DeltaSource, type FetchTask, type PlanSignature, type ReleaseManifest, type ReleasePatch, type Task, type WirePlan, finalTasks, makeReleasePatch, sourcesWithFirst } from '../protocol/index.js';
 import type { DeltaInfo } from './delta-store.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
@@ -170,12 +170,6 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
 export function deltaSources(d: DeltaInfo, to: string, bases: readonly string[]): DeltaSource[] {
   if (d.inline !== undefined) return [{ from: d.from, url: `data:application/octet-stream;base64,${d.inline}`, size: d.size }];
   return bases.map((base) => ({ from: d.from, url: joinUrl(base, PATHS.delta(d.from, to)), size: d.size }));
-}
-
-/** `sources` with the one at `first` moved to the front, the rest in their order. */
-export function sourcesWithFirst(sources: readonly string[], first: number | undefined): string[] {
-  if (!first) return [...sources];
-  return [sources[first]!, ...sources.slice(0, first), ...sources.slice(first + 1)];
 }
 
 /** Pure: the template made into one client's plan (its id, clock and slots). */
