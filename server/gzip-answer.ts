@@ -65,33 +65,30 @@ const MAX_STORED = 0xffff;
  */
 export function gzipPieces(pieces: readonly string[], deflated: readonly DeflatedFragment[]): Uint8Array {
   // Runs of literal text between deflated fragments, and the fragments.
-  const segments: (string | DeflatedFragment)[] = [];
+  const segments: (StoredRun | DeflatedFragment)[] = [];
   let run = '';
-  let size = HEADER.length + 5 + 8;
   for (let i = 0; i < pieces.length; i++) {
-    const piece = pieces[i]!;
     const fragment = matchAt(pieces, i, deflated);
     if (fragment === undefined) {
-      run += piece;
+      run += pieces[i]!;
       continue;
     }
-    i += fragment.texts.length - 1;
-    if (run) size += storedSize(run);
-    if (run) segments.push(run);
+    if (run) segments.push(storedRun(run));
     run = '';
     segments.push(fragment);
-    size += fragment.bytes.byteLength;
+    i += fragment.texts.length - 1;
   }
-  if (run) size += storedSize(run);
-  if (run) segments.push(run);
+  if (run) segments.push(storedRun(run));
 
+  let size = HEADER.length + 5 + 8;
+  for (const s of segments) size += 'text' in s ? s.byteLength + 5 * Math.ceil(s.byteLength / MAX_STORED) : s.bytes.byteLength;
   const out = Buffer.allocUnsafe(size);
   out.set(HEADER, 0);
   let at = HEADER.length;
   let crc = 0;
   let length = 0;
   for (const s of segments) {
-    if (typeof s !== 'string') {
+    if (!('text' in s)) {
       out.set(s.bytes, at);
       at += s.bytes.byteLength;
       crc = extendCrc(s, crc);
@@ -101,20 +98,20 @@ export function gzipPieces(pieces: readonly string[], deflated: readonly Deflate
     // Stored blocks of at most 65535 bytes each: BFINAL 0, BTYPE 00 (a zero byte, as we are on a
     // byte boundary), LEN and its complement, little-endian, then the bytes. ASCII text (nearly
     // always) is written as it is; other text is encoded first.
-    const bytes = Buffer.byteLength(s);
-    const text = bytes === s.length ? null : Buffer.from(s);
-    for (let from = 0; from < bytes; from += MAX_STORED) {
-      const len = Math.min(MAX_STORED, bytes - from);
+    const { text, byteLength } = s;
+    const encoded = byteLength === text.length ? null : Buffer.from(text);
+    for (let from = 0; from < byteLength; from += MAX_STORED) {
+      const len = Math.min(MAX_STORED, byteLength - from);
       out[at] = 0;
       out.writeUInt16LE(len, at + 1);
       out.writeUInt16LE(~len & 0xffff, at + 3);
       at += 5;
-      if (text === null) out.write(from === 0 && len === bytes ? s : s.slice(from, from + len), at, len, 'latin1');
-      else text.copy(out, at, from, from + len);
+      if (encoded === null) out.write(from === 0 && len === byteLength ? text : text.slice(from, from + len), at, len, 'latin1');
+      else encoded.copy(out, at, from, from + len);
       crc = crc32(out.subarray(at, at + len), crc);
       at += len;
     }
-    length += bytes;
+    length += byteLength;
   }
   // The final block: stored, empty, BFINAL 1; then CRC-32 and length mod 2^32 of the whole.
   out[at++] = 1;
@@ -126,6 +123,14 @@ export function gzipPieces(pieces: readonly string[], deflated: readonly Deflate
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
+/** A run of an answer's own text (never empty), to go as stored blocks, with its UTF-8 length. */
+interface StoredRun {
+  text: string;
+  byteLength: number;
+}
+
+const storedRun = (text: string): StoredRun => ({ text, byteLength: Buffer.byteLength(text) });
+
 /** The first of `deflated` whose pieces are `pieces` from `i` on. */
 function matchAt(pieces: readonly string[], i: number, deflated: readonly DeflatedFragment[]): DeflatedFragment | undefined {
   outer: for (const f of deflated) {
@@ -134,10 +139,4 @@ function matchAt(pieces: readonly string[], i: number, deflated: readonly Deflat
     return f;
   }
   return undefined;
-}
-
-/** A run of text (never empty) as stored blocks: its bytes and a 5-byte header per 65535. */
-function storedSize(run: string): number {
-  const bytes = Buffer.byteLength(run);
-  return bytes + 5 * Math.ceil(bytes / MAX_STORED);
 }
