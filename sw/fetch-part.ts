@@ -220,5 +220,10 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
  * of another type, or a part stored before parts had types, is wrapped with its own type.
  */
 export function partResponse(bytes: ArrayBuffer, sha256: string, type: string | undefined): Response {
-  return new Response(bytes, { headers: { 'content-type': type || 'application/octet-stream', 'content-length': String(bytes.byteLength), 'x-updraft-sha256': sha256 } });
+  return new Response(bytes, { headers: { ...partHeaders(sha256, type), 'content-length': String(bytes.byteLength) } });
+}
+
+/** The headers a part is answered with for an asset of `type`: as stored, and as `serveAsset` wraps it. */
+export function partHeaders(sha256: string, type: string | undefined): { 'content-type': string; 'x-updraft-sha256': string } {
+  return { 'content-type': type || 'application/octet-stream', 'x-updraft-sha256': sha256 };
 }
