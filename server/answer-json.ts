@@ -27,8 +27,10 @@ export interface RenderedTemplate {
   tail: string;
   /** The fragments of the compact form (`fetch`), or null when the template's sources do not fit it. */
   compact: CompactFragments | null;
-  /** The long fragments deflated, made on the first answer that asks for gzip (see gzip-answer.ts). */
-  deflated?: readonly DeflatedFragment[];
+  /** The compact answer's constant tail deflated, made on the first answer that needs it (gzip-answer.ts). */
+  deflatedTail?: DeflatedFragment;
+  /** `body` deflated alone, for the compact answer with a time per part; made likewise. */
+  deflatedBody?: DeflatedFragment;
 }
 
 /** A plan's `fetch` (protocol `CompactFetch`) as JSON fragments around each client's numbers. */
@@ -146,11 +148,12 @@ export interface UpdateAnswer {
   pieces: string[];
   template: RenderedTemplate;
   /**
-   * In the compact form, whose long fragments (`deflatedFragments`) make most of it: spliced gzip
-   * pays. The full form's fragments are short and many, and deflated one by one they compress
-   * badly (1550 B against brotli's 898 for a 2.3 KB plan); it is compressed whole.
+   * The cached fragment spliced gzip uses (`deflatedFragment`): the compact answer's constant
+   * tail, or its manifest when each part has its own time. Null for the full form: its fragments
+   * are short and many, and deflated one by one they compress badly (1550 B against brotli's 898
+   * for a 2.3 KB plan); it is compressed whole.
    */
-  compact: boolean;
+  splice: 'tail' | 'body' | null;
 }
 
 /** What a check-in answers: `current` as JSON text, an update as its pieces. */
@@ -179,7 +182,7 @@ export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Persona
     // One time for every part from every source in order (no capacity planning): all after that
     // time is the same for every client and deflated as one. (Key order means nothing in JSON.)
     const pieces = ['{"status":"update","plan":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), ',"fetch":{"notBefore":', String(p.notBefore[0]), c.parts, r.head, r.body, '}', ...closing];
-    return { pieces, template: r, compact: true };
+    return { pieces, template: r, splice: 'tail' };
   }
   const out = ['{"status":"update","plan":{"planId":"', planId, '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
   const fetches = r.template.fetches;
@@ -199,14 +202,15 @@ export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Persona
     out.push(r.tail);
   }
   out.push(...closing);
-  return { pieces: out, template: r, compact: c !== null };
+  return { pieces: out, template: r, splice: c ? 'body' : null };
 }
 
 /**
- * The compact form's long fragments deflated, once per template: everything after the parts' one
- * time (see `CompactFragments.parts`), and the manifest (`body`) for the answer with a time per part.
+ * A compact answer's long fragment deflated, once per template and only when an answer needs it:
+ * everything after the parts' one time (see `CompactFragments.parts`), or the manifest (`body`)
+ * for the answer with a time per part.
  */
-export function deflatedFragments(r: RenderedTemplate): readonly DeflatedFragment[] {
-  r.deflated ??= [...(r.compact ? [deflateFragment([r.compact.parts, r.head, r.body, '}'])] : []), deflateFragment([r.body])];
-  return r.deflated;
+export function deflatedFragment(r: RenderedTemplate, splice: 'tail' | 'body'): DeflatedFragment {
+  if (splice === 'tail') return (r.deflatedTail ??= deflateFragment([r.compact!.parts, r.head, r.body, '}']));
+  return (r.deflatedBody ??= deflateFragment([r.body]));
 }

@@ -1,5 +1,5 @@
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { answerText, deflatedFragments, type Answer, type UpdateAnswer } from './answer-json.js';
+import { answerText, deflatedFragment, type Answer } from './answer-json.js';
 import { gzipPieces } from './gzip-answer.js';
 import { chooseEncoding } from './precompress.js';
 
@@ -23,8 +23,8 @@ export function compressAnswer(
   minBytes = 1024,
 ): { body: string | Uint8Array<ArrayBuffer>; headers: Readonly<Record<string, string>> } {
   const codings = codingsFor(acceptEncoding);
-  if (typeof answer !== 'string' && answer.compact && codings.gzip && lengthOf(answer.pieces) >= minBytes) {
-    const packed = gzipPieces(answer.pieces, deflatedFragments(answer.template));
+  if (typeof answer !== 'string' && answer.splice && codings.gzip && lengthOf(answer.pieces) >= minBytes) {
+    const packed = gzipPieces(answer.pieces, [deflatedFragment(answer.template, answer.splice)]);
     return { body: packed as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/json', vary: 'Accept-Encoding', 'content-encoding': 'gzip', 'content-length': String(packed.byteLength) } };
   }
   const json = answerText(answer);

@@ -1,9 +1,11 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
 import { CheckInResponse, expandPlan, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
 import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
-import { renderCurrent, renderTemplate, renderUpdate, signedPart } from './answer-json.js';
+import { renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
+import { compressAnswer } from './compress-answer.js';
 
 const sha = (c: string) => c.repeat(64);
 const A = '000000000000000a';
@@ -192,6 +194,14 @@ describe('decide = cached template + per-client part', () => {
         expect(v.parse(CheckInResponse, JSON.parse(compact))).toEqual(want);
         expect(v.parse(CheckInResponse, JSON.parse(full))).toEqual(want);
         expect(compact.length).toBeLessThan(full.length * 0.8);
+        // As gzip spliced from the template's deflated fragment: the tail with one time for all
+        // parts, the manifest alone with a time (and a first source) per part.
+        const r = renderTemplate(t);
+        const answer = updateAnswer(r, signedPart(r, NOW, i.options, null), p, '', true);
+        expect(answer.splice).toBe(p.sourceFirst ? 'body' : 'tail');
+        const gz = compressAnswer(answer, 'gzip, br');
+        expect(gz.headers['content-encoding']).toBe('gzip');
+        expect(gunzipSync(gz.body as Uint8Array).toString()).toBe(compact);
       }
     }
     expect(JSON.parse(renderCurrent(60))).toEqual(decide(input({ client: client({ release: B }), options: { checkInInterval: 60, spreadMs: 0, planTtlMs: 1 } })));
