@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { Name, ReleaseId } from './release.js';
 import { Plan } from './plan.js';
+import { PlanRef } from './plan-ref.js';
 
 export const ClientId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 of A-Z a-z 0-9 _ -'));
 
@@ -12,6 +13,8 @@ export const Capabilities = v.object({
   usage: v.optional(v.pipe(v.number(), v.minValue(0))),
   /** The worker reads a plan's compact `fetch` (since 0.3): the server may send it instead of `tasks`. */
   compactPlans: v.optional(v.boolean()),
+  /** The worker fetches a plan document an answer names (since 0.4): the server may answer `update-ref`. */
+  planRefs: v.optional(v.boolean()),
 });
 export type Capabilities = v.InferOutput<typeof Capabilities>;
 
@@ -48,7 +51,15 @@ export const CheckInUpdate = v.object({
   plan: Plan,
   recorded: v.optional(RecordedToken),
 });
-export const CheckInResponse = v.variant('status', [CheckInCurrent, CheckInUpdate]);
+/** An update whose plan document the worker fetches (since 0.4; see plan-ref.ts). */
+export const CheckInUpdateRef = v.object({
+  status: v.literal('update-ref'),
+  nextCheckIn: v.pipe(v.number(), v.minValue(0)),
+  ref: PlanRef,
+  recorded: v.optional(RecordedToken),
+});
+export const CheckInResponse = v.variant('status', [CheckInCurrent, CheckInUpdate, CheckInUpdateRef]);
 export type CheckInCurrent = v.InferOutput<typeof CheckInCurrent>;
 export type CheckInUpdate = v.InferOutput<typeof CheckInUpdate>;
+export type CheckInUpdateRef = v.InferOutput<typeof CheckInUpdateRef>;
 export type CheckInResponse = v.InferOutput<typeof CheckInResponse>;

@@ -4,6 +4,7 @@ export * from './release.js';
 export * from './release-patch.js';
 export * from './plan.js';
 export * from './plan-signature.js';
+export * from './plan-ref.js';
 export * from './check-in.js';
 export * from './report.js';
 export * from './admin.js';

@@ -1,4 +1,5 @@
-import { finalTasks, joinUrl, PATHS, planStatement, sourcesWithFirst } from '../protocol/index.js';
+import { createHash } from 'node:crypto';
+import { finalTasks, joinUrl, PATHS, planDocPath, planStatement, sourcesWithFirst } from '../protocol/index.js';
 import { deflateFragment, type DeflatedFragment } from './gzip-answer.js';
 import type { PlanSigner } from './plan-signer.js';
 import type { Personal, PlannerOptions, PlanTemplate } from './planner.js';
@@ -31,6 +32,23 @@ export interface RenderedTemplate {
   deflatedTail?: DeflatedFragment;
   /** `body` deflated alone, for the compact answer with a time per part; made likewise. */
   deflatedBody?: DeflatedFragment;
+  /** The plan document answers by reference name (`planDoc`); null when the template has no compact form. */
+  doc?: PlanDoc | null;
+}
+
+/**
+ * A template's plan document (protocol plan-ref.ts): the plan's shared part, the same bytes for
+ * every client and every second, so it is made once and served as an immutable file.
+ */
+export interface PlanDoc {
+  bytes: Buffer;
+  sha256: string;
+  /** Its wire path, `v1/plans/<app>/<channel>/<from>/<to>/<sha256>`. */
+  path: string;
+  /** `,"doc":"<path>"`, as the answer carries it. */
+  ref: string;
+  /** Compressed copies, made on the first request that takes them. */
+  encoded: Partial<Record<'br' | 'gzip', Promise<Buffer>>>;
 }
 
 /** A plan's `fetch` (protocol `CompactFetch`) as JSON fragments around each client's numbers. */
@@ -203,6 +221,48 @@ export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Persona
   }
   out.push(...closing);
   return { pieces: out, template: r, splice: c ? 'body' : null };
+}
+
+/**
+ * The template's plan document, made on the first answer by reference; null when the template's
+ * sources do not have the compact form (those clients get the plan inline). `channel` is the one
+ * whose cache entry holds `r`.
+ */
+export function planDoc(r: RenderedTemplate, channel: string): PlanDoc | null {
+  if (r.doc !== undefined) return r.doc;
+  const c = r.compact;
+  if (!c) return (r.doc = null);
+  // `c.parts` is `,"bases":[...],"parts":[...]}`: the compact fetch without its time, closed.
+  const bytes = Buffer.from(`{${r.head.slice(1)}${r.body},"fetch":{${c.parts.slice(1)}}`);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const t = r.template;
+  const path = planDocPath(t.app, channel, t.from, t.to, sha256);
+  return (r.doc = { bytes, sha256, path, ref: flat(`,"doc":"${path}"`), encoded: {} });
+}
+
+/**
+ * The JSON of an answer by reference (protocol `CheckInUpdateRef`): this client's plan id, the
+ * template's signed part, its times and first sources, and the document's path. A few hundred
+ * bytes whatever the release's size, which is what lets an update check-in cost what a `current`
+ * one does. `doc` is `planDoc(r, ...)`; `planFromRef` of this and the document is the plan
+ * `renderUpdate` sends inline (planner.test.ts).
+ */
+export function refAnswer(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, p: Personal, extra = ''): string {
+  const planId = planIdFor(p.client, r.template.to, p.now);
+  const out = ['{"status":"update-ref","ref":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), doc.ref];
+  const n = p.notBefore.length;
+  if (!p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
+    if (n) out.push(',"notBefore":', String(p.notBefore[0]));
+  } else {
+    out.push(',"parts":[');
+    for (let i = 0; i < n; i++) {
+      const first = p.sourceFirst?.[i];
+      out.push(i ? ',{"notBefore":' : '{"notBefore":', String(p.notBefore[i]), first ? `,"first":${first}}` : '}');
+    }
+    out.push(']');
+  }
+  out.push('},"nextCheckIn":', String(p.options.checkInInterval), extra, '}');
+  return out.join('');
 }
 
 /**

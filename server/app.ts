@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import { PATHS } from '../protocol/index.js';
 import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
+import { planDocRoutes } from './plan-docs.js';
 import { checkInRoutes } from './check-in.js';
 import { dashboardRoutes } from './dashboard.js';
 import { onError, onNotFound } from './errors.js';
@@ -51,11 +52,13 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.use(`/${PATHS.reports}`, anyOrigin, limit, ...perReporter);
   app.use('/v1/blobs/*', corsForResponses, shed);
   app.use('/v1/deltas/*', corsForResponses, shed);
+  app.use('/v1/plans/*', corsForResponses, shed);
   app.use('/v1/releases/*', corsForResponses);
 
   app.route('/', checkInRoutes(o));
   app.route('/', reportRoutes(o));
   app.route('/', blobRoutes(o));
+  app.route('/', planDocRoutes(o));
   app.route('/', dashboardRoutes(o)); // before adminRoutes, whose bearer guard covers v1/admin/*
   app.route('/', adminRoutes(o));
   app.route('/', staticRoutes(o));

@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
-import { renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate } from './answer-json.js';
+import { planDoc, refAnswer, renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
-import { chooseTarget, spreadNotBefore, type PlanTemplate, type PlannerOptions } from './planner.js';
+import { chooseTarget, spreadNotBefore, type Personal, type PlanTemplate, type PlannerOptions } from './planner.js';
 import { spreadOffset } from './rollout-bucket.js';
 import { isSharedSlotLedger, type Budget, type SlotLedger, type Slots } from './slot-ledger.js';
 import { planSlots } from './slot-planner.js';
@@ -69,19 +69,22 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
   const signed = signedPart(rendered, now, planner, o.signer);
+  // A worker that fetches plan documents gets the plan by reference when the template has one.
+  const doc = req.caps.planRefs === true ? planDoc(rendered, req.channel) : null;
   const compact = req.caps.compactPlans === true;
-  if (!o.capacity) {
-    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra, compact);
-  }
+  const answer = (slots: Pick<Personal, 'notBefore' | 'sourceFirst'>): Answer => {
+    const p: Personal = { client: req.client, now, ...slots, options: planner };
+    return doc ? refAnswer(rendered, doc, signed, p, extra) : updateAnswer(rendered, signed, p, extra, compact);
+  };
+  if (!o.capacity) return answer({ notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs) });
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
   if (isSharedSlotLedger(o.slotLedger)) {
     return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
-      .then((slots) => updateAnswer(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact));
+      .then(answer);
   }
-  const slots = bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
-  return updateAnswer(rendered, signed, { client: req.client, now, ...slots, options: planner }, extra, compact);
+  return answer(bookSlots(o.slotLedger, o.capacity, t, client, earliest, now));
 }
 
 export type CheckInAnswer = ReturnType<typeof compressAnswer>;

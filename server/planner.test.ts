@@ -1,10 +1,11 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
-import { CheckInResponse, expandPlan, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
+import { CheckInResponse, expandPlan, PlanDocument, planDocHash, planFromRef, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
 import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
-import { renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
+import { planDoc, refAnswer, renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
+import { createHash } from 'node:crypto';
 import { compressAnswer } from './compress-answer.js';
 
 const sha = (c: string) => c.repeat(64);
@@ -205,5 +206,35 @@ describe('decide = cached template + per-client part', () => {
       }
     }
     expect(JSON.parse(renderCurrent(60))).toEqual(decide(input({ client: client({ release: B }), options: { checkInInterval: 60, spreadMs: 0, planTtlMs: 1 } })));
+  });
+
+  it('an answer by reference and its plan document are the same plan, in a few hundred bytes', () => {
+    for (const c of [client(), client({ release: null }), client({ release: UNKNOWN })]) {
+      const i = input({ client: c, cdn: ['https://cdn1.test/x/'], options: { checkInInterval: 60, spreadMs: 30_000, planTtlMs: 1000 } });
+      const t = planTemplate({ app: 'demo', channel: i.channel!, from: c.release, to: B, releases, origin: i.origin, cdn: i.cdn })!;
+      const spread = spreadNotBefore(t, c.client, NOW, 30_000);
+      const cases = [
+        { client: c.client, now: NOW, notBefore: spread, options: i.options },
+        { client: c.client, now: NOW, notBefore: spread, sourceFirst: t.fetches.map((_, k) => k % 2), options: i.options },
+        // Capacity planning: a time per part.
+        { client: c.client, now: NOW, notBefore: t.fetches.map((_, k) => NOW + 1000 * k), options: i.options },
+      ];
+      for (const p of cases) {
+        const r = renderTemplate(t);
+        const doc = planDoc(r, 'stable')!;
+        expect(doc.sha256).toBe(createHash('sha256').update(doc.bytes).digest('hex'));
+        expect(planDocHash(doc.path)).toBe(doc.sha256);
+        expect(doc.path).toBe(`v1/plans/demo/stable/${c.release ?? '-'}/${B}/${doc.sha256}`);
+        // One document per template, whoever asks.
+        expect(planDoc(r, 'stable')).toBe(doc);
+        const text = refAnswer(r, doc, signedPart(r, NOW, i.options, null), p);
+        const answer = v.parse(CheckInResponse, JSON.parse(text));
+        if (answer.status !== 'update-ref') throw new Error('expected update-ref');
+        const plan = planFromRef(answer.ref, v.parse(PlanDocument, JSON.parse(doc.bytes.toString())));
+        expect({ status: 'update', plan, nextCheckIn: answer.nextCheckIn }).toEqual(personalize(t, p));
+        // The path names the document by app, channel, both releases and hash: ~320 bytes unsigned.
+        expect(text.length).toBeLessThan(p.sourceFirst || p.notBefore[1] !== p.notBefore[0] ? 450 : 350);
+      }
+    }
   });
 });
