@@ -93,9 +93,13 @@ for (const version of ['1.0.0', '2.0.0']) {
 
 const plan = await fetch(`${server.url}v1/check-in`, {
   method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false, compactPlans: true } }),
+  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false, compactPlans: true, ...(process.env.UPDRAFT_BENCH_REFS !== '0' ? { planRefs: true } : {}) } }),
 });
+// The update answer the bench's clients get, as a static file: the like-for-like limit.
 staticPlan = new Uint8Array(await plan.arrayBuffer());
+const sample = JSON.parse(new TextDecoder().decode(staticPlan)) as { ref?: { doc: string } };
+const planDoc = sample.ref?.doc ?? null;
+const planDocBytes = planDoc ? (await (await fetch(`${server.url}${planDoc}`)).arrayBuffer()).byteLength : 0;
 
 const clients = Number(process.env.UPDRAFT_BENCH_CLIENTS ?? 100_000);
 const rssBefore = process.memoryUsage().rss;
@@ -105,7 +109,7 @@ for (let i = 0; i < clients; i++) {
 }
 await store.flush();
 const rssAfter = process.memoryUsage().rss;
-console.log(JSON.stringify({ url: server.url, bareUrl, releases, planBytes: staticPlan.byteLength, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
+console.log(JSON.stringify({ url: server.url, bareUrl, releases, planBytes: staticPlan.byteLength, planDoc, planDocBytes, clients, rssBeforeClients: rssBefore, rssAfterClients: rssAfter }));
 process.on('SIGTERM', async () => {
   bare.close();
   await server.close();

@@ -7,7 +7,7 @@ import autocannon from 'autocannon';
 const DURATION = Number(process.env.UPDRAFT_BENCH_SECONDS ?? 10);
 const CONNECTIONS = 100;
 
-interface Ready { url: string; bareUrl: string; releases: string[]; planBytes: number; clients: number; rssBeforeClients: number; rssAfterClients: number }
+interface Ready { url: string; bareUrl: string; releases: string[]; planBytes: number; planDoc: string | null; planDocBytes: number; clients: number; rssBeforeClients: number; rssAfterClients: number }
 
 // UPDRAFT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
 const nodeArgs = (process.env.UPDRAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -21,16 +21,19 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
 }
 
-// Half the clients are on the target (answer: current), half one release behind (answer: a plan of
-// 6 parts, ~1.9 KB in the compact form the worker asks for with `caps.compactPlans`, as these
-// clients do). UPDRAFT_BENCH_MIX=current|update sends only one kind in the headline run; the
-// runs "by answer" below measure each kind alone anyway.
+// Half the clients are on the target (answer: current), half one release behind (answer: an update
+// of 6 parts). They say what the worker says: `caps.planRefs`, so an update answer names its plan
+// document (~0.4 KB), which each client then fetches once (measured apart below).
+// UPDRAFT_BENCH_REFS=0 leaves the cap out: the plan comes inline, ~1.9 KB in the compact form
+// (`caps.compactPlans`). UPDRAFT_BENCH_MIX=current|update sends only one kind in the headline run;
+// the runs "by answer" below measure each kind alone anyway.
 type Mix = 'half' | 'current' | 'update';
 const mix = (process.env.UPDRAFT_BENCH_MIX ?? 'half') as Mix;
 const CLIENTS = 10_000;
+const refs = process.env.UPDRAFT_BENCH_REFS !== '0';
 const onTarget = (m: Mix, i: number) => (m === 'current' ? true : m === 'update' ? false : i % 2 === 1);
 const state = (i: number, current: boolean) =>
-  ({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: ready.releases[current ? 1 : 0], caps: { sync: true, periodicSync: false, compactPlans: true } } as Record<string, unknown>);
+  ({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: ready.releases[current ? 1 : 0], caps: { sync: true, periodicSync: false, compactPlans: true, ...(refs ? { planRefs: true } : {}) } } as Record<string, unknown>);
 // The `recorded` acknowledgement each client gets for each of its two states (below).
 const tokens: [string | undefined, string | undefined][] = Array.from({ length: CLIENTS }, () => [undefined, undefined]);
 const bodiesFor = (m: Mix) => Array.from({ length: CLIENTS }, (_, i) => {
@@ -109,17 +112,21 @@ if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
   };
   ablation.push(['GET, fields in the query: parse and decide (no client record)', await run({ ...common, url: ready.bareUrl, setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(gets()) } as autocannon.Options)]);
 }
+// The plan document an update answer names: one GET per client per update (not per check-in),
+// immutable, so a browser or CDN cache answers the rest.
+const docRun = refs && ready.planDoc ? await run({ ...common, url: `${ready.url}${ready.planDoc}` }) : null;
 child.kill('SIGTERM');
 
-const non2xx = [checkIn, ...byAnswer.map(([, r]) => r)].reduce((n, r) => n + r.non2xx + r.errors, 0);
+const non2xx = [checkIn, ...byAnswer.map(([, r]) => r), ...(docRun ? [docRun] : [])].reduce((n, r) => n + r.non2xx + r.errors, 0);
 const ratio = checkIn.requests.average / staticResult.requests.average;
 console.log(`static:   ${staticResult.requests.average.toFixed(0)} req/s, p99 ${staticResult.latency.p99} ms`);
 console.log(`static from bare node:http (no framework): ${bareStatic.requests.average.toFixed(0)} req/s; check-in/bare=${(checkIn.requests.average / bareStatic.requests.average).toFixed(2)}`);
 console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
 for (const [m, r, limit] of byAnswer) {
-  console.log(`check-in, ${m === 'current' ? '`current` answers only' : 'plans only'}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, against ${m === 'current' ? 'the static file' : `a static file of a plan's size (${ready.planBytes} B)`} ${limit.requests.average.toFixed(0)} req/s: ratio ${(r.requests.average / limit.requests.average).toFixed(2)}`);
+  console.log(`check-in, ${m === 'current' ? '`current` answers only' : refs ? 'updates only (by reference)' : 'plans only'}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, against ${m === 'current' ? 'the static file' : `a static file of a plan's size (${ready.planBytes} B)`} ${limit.requests.average.toFixed(0)} req/s: ratio ${(r.requests.average / limit.requests.average).toFixed(2)}`);
 }
+if (docRun) console.log(`plan document (${ready.planDocBytes} B, one GET per client per update): ${docRun.requests.average.toFixed(0)} req/s, p99 ${docRun.latency.p99} ms`);
 for (const [name, r] of ablation) console.log(`ablation, bare node:http: ${name}: ${r.requests.average.toFixed(0)} req/s${r.non2xx + r.errors ? `, non-2xx/errors ${r.non2xx + r.errors}` : ""}`);
 if (ablation.length) console.log(`ablation: the whole check-in (the lane, client record written behind to SQLite): ${checkIn.requests.average.toFixed(0)} req/s`);
 console.log(`memory for ${ready.clients} clients' state: ${((ready.rssAfterClients - ready.rssBeforeClients) / 1e6).toFixed(1)} MB RSS growth`);

@@ -34,6 +34,8 @@ export interface RenderedTemplate {
   deflatedBody?: DeflatedFragment;
   /** The plan document answers by reference name (`planDoc`); null when the template has no compact form. */
   doc?: PlanDoc | null;
+  /** `refAnswer`'s shared tail, for the signed part and interval it was made with. */
+  refTail?: { signed: SignedPart; interval: number; text: string };
 }
 
 /**
@@ -245,24 +247,33 @@ export function planDoc(r: RenderedTemplate, channel: string): PlanDoc | null {
  * template's signed part, its times and first sources, and the document's path. A few hundred
  * bytes whatever the release's size, which is what lets an update check-in cost what a `current`
  * one does. `doc` is `planDoc(r, ...)`; `planFromRef` of this and the document is the plan
- * `renderUpdate` sends inline (planner.test.ts).
+ * `renderUpdate` sends inline (planner.test.ts). The client's own fields come first, so that all
+ * after them (signed part, path, interval) is one string per template and second.
  */
 export function refAnswer(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, p: Personal, extra = ''): string {
   const planId = planIdFor(p.client, r.template.to, p.now);
-  const out = ['{"status":"update-ref","ref":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), doc.ref];
-  const n = p.notBefore.length;
-  if (!p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
-    if (n) out.push(',"notBefore":', String(p.notBefore[0]));
-  } else {
-    out.push(',"parts":[');
-    for (let i = 0; i < n; i++) {
-      const first = p.sourceFirst?.[i];
-      out.push(i ? ',{"notBefore":' : '{"notBefore":', String(p.notBefore[i]), first ? `,"first":${first}}` : '}');
-    }
-    out.push(']');
+  const times = p.notBefore;
+  let uniform = p.sourceFirst === undefined;
+  for (let i = 1; uniform && i < times.length; i++) uniform = times[i] === times[0];
+  const tail = refTail(r, doc, signed, p.options.checkInInterval);
+  // Joined, not concatenated: see `renderUpdate`.
+  if (uniform) return ['{"status":"update-ref","ref":{"planId":"', planId, '","servedAt":', String(p.now), ',"notBefore":', String(times[0]), tail, extra, '}'].join('');
+  const out = ['{"status":"update-ref","ref":{"planId":"', planId, '","servedAt":', String(p.now), ',"parts":['];
+  for (let i = 0; i < times.length; i++) {
+    const first = p.sourceFirst?.[i];
+    out.push(i ? ',{"notBefore":' : '{"notBefore":', String(times[i]), first ? `,"first":${first}}` : '}');
   }
-  out.push('},"nextCheckIn":', String(p.options.checkInInterval), extra, '}');
+  out.push(']', tail, extra, '}');
   return out.join('');
+}
+
+/** `<signed part>,"doc":"<path>"},"nextCheckIn":N`: what an answer by reference shares with every client on its template that second. */
+function refTail(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, checkInInterval: number): string {
+  const cur = r.refTail;
+  if (cur && cur.signed === signed && cur.interval === checkInInterval) return cur.text;
+  const text = flat(`${signed.json}${doc.ref}},"nextCheckIn":${checkInInterval}`);
+  r.refTail = { signed, interval: checkInInterval, text };
+  return text;
 }
 
 /**

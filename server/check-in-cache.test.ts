@@ -127,6 +127,22 @@ describe('CheckInCache without a change counter', () => {
     expect(entry.templates.size).toBeLessThanOrEqual(8);
     expect(entry.releases.size).toBeLessThanOrEqual(9);
   });
+
+  it('the last template found answers a repeat of its key, and only of its key', async () => {
+    const { store, d1, d2 } = await setup();
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    const cache = new CheckInCache({ store });
+    const entry = await cache.channel('demo', 'stable');
+    const find = async (from: string | null, origin = 'https://o.test/') => (await cache.template(entry, from, d2, origin, []))!.template;
+    const [fromD1, first, other] = [await find(d1), await find(null), await find(d1, 'https://p.test/')];
+    // Each lookup after another key gets its own template, from the memo or the map.
+    for (const [from, origin, want] of [[d1, 'https://o.test/', fromD1], [d1, 'https://o.test/', fromD1], [null, 'https://o.test/', first], [d1, 'https://p.test/', other], [d1, 'https://o.test/', fromD1], [null, 'https://o.test/', first]] as const) {
+      const t = await find(from, origin);
+      expect(t).toBe(want);
+      expect([t.from, t.fetches[0]!.sources[0]!.startsWith(origin)]).toEqual([from, true]);
+    }
+    expect([fromD1.releasePatch !== null, first.releasePatch]).toEqual([true, null]);
+  });
 });
 
 describe('check-in with a capacity budget', () => {

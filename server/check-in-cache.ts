@@ -30,6 +30,12 @@ export interface ChannelEntry {
   releases: Map<string, KnownRelease | null>;
   /** A Promise while the template loads: concurrent check-ins for one key share the load. */
   templates: Map<string, RenderedTemplate | null | Promise<RenderedTemplate | null>>;
+  /**
+   * The last template found, by its key's parts: during a rollout nearly every update check-in on
+   * a channel is for one `from → to`, and comparing three short strings costs less than building
+   * the key and hashing it (0.2 µs of a 2 µs update check-in).
+   */
+  last?: { from: string | null; to: string; origin: string; rendered: RenderedTemplate | null };
   loadedAt: number;
   /** The store's change counter when loaded (-1 without one). */
   counter: number;
@@ -89,9 +95,14 @@ export class CheckInCache {
 
   /** The rendered template for `from → to` through `origin`, or null when the server does not know `to`. */
   template(entry: ChannelEntry, from: string | null, to: string, origin: string, cdn: readonly string[]): RenderedTemplate | null | Promise<RenderedTemplate | null> {
+    const last = entry.last;
+    if (last !== undefined && last.to === to && last.from === from && last.origin === origin) return last.rendered;
     const key = templateKey(from, to, origin);
     const hit = entry.templates.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (!(hit instanceof Promise)) entry.last = { from, to, origin, rendered: hit };
+      return hit;
+    }
     // Without this, every check-in arriving while an entry was being refilled (each second, under
     // load: a hundred at once) built the same template and stat'ed the same delta files.
     const load = this.#loadTemplate(entry, key, from, to, origin, cdn);
@@ -125,6 +136,7 @@ export class CheckInCache {
     if (entry.templates.size >= this.#maxTemplates) {
       // Unknown `from` ids are client-supplied: never let them grow the entry without bound.
       entry.templates.clear();
+      entry.last = undefined;
       const keep = [entry.channel?.release, entry.channel?.previous, entry.channel?.minimum];
       for (const id of entry.releases.keys()) if (!keep.includes(id)) entry.releases.delete(id);
     }

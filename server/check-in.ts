@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
-import { planDoc, refAnswer, renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate } from './answer-json.js';
+import { planDoc, refAnswer, renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate, type SignedPart } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
@@ -69,22 +69,28 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
   const signed = signedPart(rendered, now, planner, o.signer);
-  // A worker that fetches plan documents gets the plan by reference when the template has one.
-  const doc = req.caps.planRefs === true ? planDoc(rendered, req.channel) : null;
-  const compact = req.caps.compactPlans === true;
-  const answer = (slots: Pick<Personal, 'notBefore' | 'sourceFirst'>): Answer => {
-    const p: Personal = { client: req.client, now, ...slots, options: planner };
-    return doc ? refAnswer(rendered, doc, signed, p, extra) : updateAnswer(rendered, signed, p, extra, compact);
-  };
-  if (!o.capacity) return answer({ notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs) });
+  if (!o.capacity) return personalAnswer(rendered, signed, req, now, spreadNotBefore(rendered.template, req.client, now, o.spreadMs), undefined, planner, extra);
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
   if (isSharedSlotLedger(o.slotLedger)) {
     return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
-      .then(answer);
+      .then((slots) => personalAnswer(rendered, signed, req, now, slots.notBefore, slots.sourceFirst, planner, extra));
   }
-  return answer(bookSlots(o.slotLedger, o.capacity, t, client, earliest, now));
+  const slots = bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
+  return personalAnswer(rendered, signed, req, now, slots.notBefore, slots.sourceFirst, planner, extra);
+}
+
+/**
+ * The template made into this client's answer: by reference when the worker fetches plan
+ * documents and the template has one, else inline (compact when the worker reads that form).
+ */
+function personalAnswer(
+  r: RenderedTemplate, signed: SignedPart, req: CheckInRequest, now: number, notBefore: readonly number[], sourceFirst: readonly number[] | undefined, options: PlannerOptions, extra: string,
+): Answer {
+  const p: Personal = { client: req.client, now, notBefore, sourceFirst, options };
+  const doc = req.caps.planRefs === true ? planDoc(r, req.channel) : null;
+  return doc ? refAnswer(r, doc, signed, p, extra) : updateAnswer(r, signed, p, extra, req.caps.compactPlans === true);
 }
 
 export type CheckInAnswer = ReturnType<typeof compressAnswer>;
