@@ -17,6 +17,7 @@ import {
 import { loadRelease, type SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { broadcast } from './events.js';
+import { resolvePlanRef } from './plan-doc.js';
 import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
 import { isBad } from './readiness.js';
 import { flushOutbox, makeReport } from './reports.js';
@@ -70,6 +71,9 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   if (typeof estimate.usage === 'number') body.caps.usage = estimate.usage;
   // We read a plan's compact task list (protocol `CompactFetch`): 40 % fewer bytes per plan.
   body.caps.compactPlans = true;
+  // And fetch a plan document an answer names (protocol plan-ref.ts): an update answer then costs
+  // the server what a `current` one does, and the document comes from a cache after the first client.
+  body.caps.planRefs = true;
   // Spares the server a write when our state is the one it acknowledged.
   const recorded = await store.getMeta('recorded');
   if (recorded) body.recorded = recorded;
@@ -115,22 +119,36 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     return { result: 'error', code: 'invalid_body', message: 'invalid check-in answer' };
   }
   const answer = parsed.output;
+  let wire = answer.status === 'update' ? answer.plan : null;
+  if (answer.status === 'update-ref') {
+    // An answer by reference: its plan document first. Until it is here and checks out, this
+    // check-in has not succeeded (backoff, or the server's Retry-After, then check in again).
+    const got = await resolvePlanRef(ctx, answer.ref);
+    if (!('plan' in got)) {
+      const until = await failed(ctx, got.retryAt ?? null);
+      log.warn(`check-in: ${got.code}: ${got.message}`);
+      if (got.retryAt === undefined) return { result: 'error', code: got.code, message: got.message };
+      await store.setMeta('checkInHoldUntil', until);
+      return { result: 'retry', retryAt: until };
+    }
+    wire = got.plan;
+  }
   await store.setMeta('checkInFailures', 0);
   if (answer.recorded) await store.setMeta('recorded', answer.recorded);
   const nextCheckInAt = adapter.now() + answer.nextCheckIn * 1000;
   await store.setMeta('nextCheckInAt', nextCheckInAt);
   await broadcast(ctx, { name: 'check-in-at', at: nextCheckInAt });
   await registerPeriodic(ctx, answer.nextCheckIn * 1000);
-  if (answer.status === 'current') {
+  if (!wire) {
     log.info(`check-in: current, next in ${answer.nextCheckIn}s`);
     return { result: 'current' };
   }
   // A manifest sent as a patch is rebuilt from our copy of its base (the release we run) first:
   // the consistency check and the signatures apply to the whole manifest.
-  const patchBase = answer.plan.releasePatch ? await loadRelease(ctx, answer.plan.releasePatch.base) : null;
-  const plan = expandPlan(answer.plan, patchBase);
+  const patchBase = wire.releasePatch ? await loadRelease(ctx, wire.releasePatch.base) : null;
+  const plan = expandPlan(wire, patchBase);
   if (!plan) {
-    log.warn(`check-in: plan rejected: its manifest patch needs release ${answer.plan.releasePatch?.base}, which is not here`);
+    log.warn(`check-in: plan rejected: its manifest patch needs release ${wire.releasePatch?.base}, which is not here`);
     return { result: 'error', code: 'invalid_body', message: 'the plan\'s manifest patch applies to a release this worker does not hold' };
   }
   const problem = await checkManifestConsistency(plan.release);

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import {
   base64url,
   encodePublicKey,
+  planDocPath,
+  sha256Hex,
   keyIdOf,
   makeReleasePatch,
   planStatement,
@@ -15,7 +17,7 @@ import {
 } from '../protocol/index.js';
 import { verifySignature } from './plan-verify.js';
 import { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, byReference, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const APP = 'https://app.test/';
 const CDN = 'https://cdn.test/b/';
@@ -87,6 +89,40 @@ describe('signed plans', () => {
       tasks: signed.tasks.map((t) => (t.kind === 'fetch' ? { ...t, notBefore: t.notBefore + 1, sources: [...t.sources].reverse() } : t)),
     };
     expect(await offerAndCheck(a, rt, personal)).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('by reference: the signatures in the answer cover the document; a document rewritten and renamed to its new hash is refused', async () => {
+    const key = await newKey();
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serve(a, r2);
+    const bases = [CDN.replace(/b\/$/, ''), APP];
+    for (const [sha, text] of r2.blobs) a.server.on(`${bases[0]}v1/blobs/${sha}`, new Response(text));
+    const split = await byReference(buildPlan(r2, { sources: bases.map((b) => `${b}v1/blobs/{sha}`) }), bases, async (p) => (await sign(p, key)).signatures!);
+    // Whoever can rewrite the answer can rewrite the document too, and name it by its new hash:
+    // another manifest and another base. Only the signature stands in the way.
+    for (const edit of [
+      (d: Record<string, unknown>) => ({ ...d, release: r3.manifest, to: r3.manifest.id }),
+      (d: Record<string, unknown>) => ({ ...d, fetch: { ...(d.fetch as object), bases: ['https://evil.test/', APP] } }),
+    ]) {
+      const doc = JSON.stringify(edit(JSON.parse(split.doc) as Record<string, unknown>));
+      const parsed = JSON.parse(doc) as { to: string };
+      const path = planDocPath('demo', 'stable', null, parsed.to, await sha256Hex(doc));
+      a.server.on(APP + path, new Response(doc));
+      a.server.on(CHECK_IN, json({ ...split.answer, ref: { ...split.answer.ref, doc: path } }));
+      a.server.clear();
+      const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
+      if (!reply.ok) throw new Error(reply.message);
+      await expectRefused(a, rt, reply.value, r1.manifest.id, 'signature');
+    }
+    // The document as signed goes through.
+    a.server.on(APP + split.path, new Response(split.doc));
+    a.server.on(CHECK_IN, json(split.answer));
+    const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
+    expect(reply.ok && reply.value).toEqual({ result: 'update', release: r2.manifest.id });
+    await (await rt.runner()).run();
     expect((await rt.state()).active).toBe(r2.manifest.id);
   });
 

@@ -5,7 +5,7 @@ import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
@@ -253,6 +253,67 @@ describe('task runner', () => {
       ...parts.map((p) => [`fetch:${p.sha256}`, 'done']), ['install', 'done'], ['report:downloaded', 'done'], ['activate', 'done'], ['report:activated', 'done'],
     ]);
     expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
+  });
+
+  it('says it fetches plan documents, and runs a plan answered by reference: one GET of the document, then the parts', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    const MIRROR = 'https://cdn.test/mirror/';
+    for (const [sha, text] of r2.blobs) a.server.on(`${MIRROR}v1/blobs/${sha}`, new Response(text));
+    const split = await byReference(buildPlan(r2, { from: r1.manifest.id, sources: [`${MIRROR}v1/blobs/{sha}`, `${APP}v1/blobs/{sha}`] }), [MIRROR, APP]);
+    a.server.on(CHECK_IN, json(split.answer));
+    a.server.on(APP + split.path, new Response(split.doc, { headers: { 'content-type': 'application/json' } }));
+    a.server.clear();
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
+    const body = JSON.parse(a.server.requests.find((r) => r.url === CHECK_IN)!.body!) as { caps: Record<string, unknown> };
+    expect(body.caps).toMatchObject({ compactPlans: true, planRefs: true });
+    expect(a.server.count(APP + split.path)).toBe(1);
+    // The document first, then the parts it lists (from the mirror).
+    const urls = a.server.urls();
+    expect(urls.indexOf(APP + split.path)).toBeLessThan(urls.findIndex((u) => u.startsWith(MIRROR)));
+    const s = await state(rt);
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.plan?.planId).toBe(split.answer.ref.planId);
+    expect(s.plan?.tasks.every((t) => t.state === 'done')).toBe(true);
+    expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
+  });
+
+  it('an answer by reference whose document cannot be had or does not check out stores nothing and counts as a failed check-in', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    const split = await byReference(buildPlan(r2, { from: r1.manifest.id, sources: [`${CDN}v1/blobs/{sha}`, `${APP}v1/blobs/{sha}`] }), [CDN, APP]);
+    a.server.on(CHECK_IN, json(split.answer));
+    const doc = APP + split.path;
+    const cases: [string, Response, Partial<CheckNowReply>][] = [
+      ['bytes that do not hash to the name', new Response(split.doc.replace('"activation":"next-navigation"', '"activation":"immediate"')), { result: 'error', code: 'content' }],
+      ['a document the server no longer offers', json({ error: { code: 'not_found', message: 'check in again' } }, 404), { result: 'error', code: 'not_found' }],
+      ['the network failing', new Response(null, { status: 502 }), { result: 'error', code: 'transport' }],
+    ];
+    for (const [name, response, want] of cases) {
+      a.server.on(doc, response);
+      const before = a.clock.now();
+      const reply = await checkNow(rt);
+      expect(reply, name).toMatchObject(want);
+      const s = await state(rt);
+      expect(s.plan, name).toBeNull();
+      expect(s.active).toBe(r1.manifest.id);
+      expect(a.events('update-available'), name).toEqual([]);
+      // Not the server's hour-long interval: a backoff, as for any failed check-in.
+      const next = a.events('check-in-at').at(-1)!.at as number;
+      expect(next - before, name).toBeLessThan(3600_000);
+      a.clock.advance(next - a.clock.now());
+    }
+    // Overloaded: the document's Retry-After holds the next check-in.
+    a.server.on(doc, new Response(null, { status: 503, headers: { 'retry-after': '120' } }));
+    const held = await checkNow(rt);
+    expect(held).toEqual({ result: 'retry', retryAt: a.clock.now() + 120_000 });
+    expect(await checkNow(rt)).toEqual({ result: 'retry', retryAt: a.clock.now() + 120_000 });
+    // Once the document is served as named, the same answer goes through.
+    a.clock.advance(120_000);
+    a.server.on(doc, new Response(split.doc));
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await state(rt)).active).toBe(r2.manifest.id);
   });
 
   it('uses the origin when the CDN fails, and rejects corrupt bytes', async () => {

@@ -3,7 +3,10 @@
  * clock with `advance(ms)`, a scripted fetch that records every request, an in-memory parts cache
  * with an optional quota, and window clients that collect messages. Not imported by `index.ts`.
  */
-import { computeReleaseId, sha256Hex, type Plan, type ReleaseManifest, type SwConfig, type Task } from '../protocol/index.js';
+import {
+  computeReleaseId, expandPlan, planDocPath, planFromRef, sha256Hex,
+  type CheckInUpdateRef, type Plan, type PlanDocument, type PlanRef, type PlanSignature, type ReleaseManifest, type SwConfig, type Task,
+} from '../protocol/index.js';
 import type { Adapter, PartsCache, PrecacheEntry, PrecacheLookup, WindowClientInfo } from './adapter.js';
 import { MemoryStore } from './memory-store.js';
 import { Runtime } from './runtime.js';
@@ -312,4 +315,36 @@ export async function installedRuntime(files: Record<string, string>, config: Sw
   await rt.onInstall();
   await rt.onActivate();
   return { a, rt, r1 };
+}
+
+/** A plan split as a server answering by reference sends it (protocol plan-ref.ts). */
+export interface PlanByReference {
+  /** The check-in answer. */
+  answer: CheckInUpdateRef;
+  /** The document's path, relative to the server's base URL, and its bytes as served there. */
+  path: string;
+  doc: string;
+  /** What the worker rebuilds from the two: the plan it verifies and stores. */
+  plan: Plan;
+}
+
+/**
+ * `plan` by reference: its parts under `bases` (each part's sources must be `<base>v1/blobs/<sha>`
+ * in that order; `buildPlan` with `sources: bases.map((b) => b + 'v1/blobs/{sha}')`), one time for
+ * all. `sign` signs the plan as the worker rebuilds it (task ids of the compact form).
+ */
+export async function byReference(plan: Plan, bases: string[], sign?: (p: Plan) => Promise<PlanSignature[]>, channel = 'stable'): Promise<PlanByReference> {
+  const fetches = plan.tasks.filter((t) => t.kind === 'fetch');
+  const document: PlanDocument = {
+    app: plan.app, from: plan.from, to: plan.to, toSeq: plan.toSeq, rollback: plan.rollback === true, activation: plan.activation, release: plan.release,
+    fetch: { bases, parts: fetches.map((t) => ({ sha256: t.sha256, size: t.size, ...(t.deltas ? { deltas: t.deltas } : {}) })) },
+  };
+  const doc = JSON.stringify(document);
+  const path = planDocPath(plan.app, channel, plan.from, plan.to, await sha256Hex(doc));
+  const ref: PlanRef = { planId: plan.planId, issuedAt: plan.issuedAt, expiresAt: plan.expiresAt, servedAt: plan.servedAt ?? plan.issuedAt, doc: path, notBefore: fetches[0]?.notBefore ?? plan.issuedAt };
+  const unsigned = planFromRef(ref, document);
+  if (typeof unsigned === 'string') throw new Error(unsigned);
+  const rebuilt = expandPlan(unsigned)!;
+  if (sign) ref.signatures = await sign(rebuilt);
+  return { answer: { status: 'update-ref', nextCheckIn: 3600, ref }, path, doc, plan: { ...rebuilt, ...(ref.signatures ? { signatures: ref.signatures } : {}) } };
 }
