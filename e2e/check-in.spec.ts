@@ -12,9 +12,10 @@ test('a periodic sync checks in and brings the update without any page asking', 
     await updraft.periodicSync();
     await updraft.waitForRelease(v2.id);
     expect(h.traffic.count('/v1/check-in')).toBe(before + 1);
-    // Chromium's worker says it reads compact plans, and gets the plan as gzip spliced from
-    // fragments (server/gzip-answer.ts), which Chromium decodes.
-    expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { compactPlans: true } }, encoding: 'gzip' });
+    // Chromium's worker says it fetches plan documents: the update came by reference (a small
+    // answer, not compressed), and the worker fetched the document it names, once.
+    expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { compactPlans: true, planRefs: true } }, encoding: null });
+    expect(h.traffic.count(new RegExp(`^/v1/plans/demo/stable/${v1.id}/${v2.id}/[0-9a-f]{64}$`))).toBe(1);
   } finally {
     await h.close();
   }

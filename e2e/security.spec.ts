@@ -7,7 +7,10 @@
 import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from '@playwright/test';
 import * as v from 'valibot';
-import { CheckInResponse, expandPlan, planStatement, type CheckInUpdate, type CompactFetch, type ErrorCode, type ReleaseManifest } from '../protocol/index.js';
+import {
+  CheckInResponse, expandPlan, PLAN_DOC_PATH, PlanDocument, planDocPath, planFromRef, planStatement, sha256Hex,
+  type CheckInUpdate, type CompactFetch, type ErrorCode, type PlanRef, type ReleaseManifest,
+} from '../protocol/index.js';
 import { createPlanSigner, generateSigningKey, loadSigningKey } from '../server/index.js';
 import { expect, test, type UpdraftDriver } from './kit/index.js';
 import { E2E_KEY_BASE } from './support/builds.js';
@@ -17,13 +20,25 @@ import { Harness } from './support/harness.js';
 /**
  * Answers the worker's next check-ins with `edit(the server's answer)`, parsed by the protocol's
  * schema: a plan's task list as `tasks` (the form its signatures cover), sent on in that form.
+ * An answer by reference is first joined with its document, as the worker would: a network in
+ * the middle may answer inline though the worker asked for plans by reference, and it does.
  */
 async function rewriteCheckIns(context: BrowserContext, h: Harness, edit: (answer: CheckInResponse) => CheckInResponse | Promise<CheckInResponse>) {
-  await rewriteWire(context, h, (raw) => edit(v.parse(CheckInResponse, raw)));
+  await rewriteWire(context, h, async (raw) => edit(await inline(h, v.parse(CheckInResponse, raw))));
 }
 
-/** A check-in answer as the server sent it: to the worker, which says `caps.compactPlans`, a plan's task list is `fetch`. */
-type WireAnswer = { status: string; plan?: { fetch?: CompactFetch; tasks?: unknown } };
+/** `answer` with its plan inline: an answer by reference joined with the document it names, fetched from the server. */
+async function inline(h: Harness, answer: CheckInResponse): Promise<CheckInResponse> {
+  if (answer.status !== 'update-ref') return answer;
+  const doc = v.parse(PlanDocument, await (await fetch(new URL(answer.ref.doc, h.url))).json());
+  const plan = planFromRef(answer.ref, doc);
+  if (typeof plan === 'string') throw new Error(plan);
+  const { ref: _ref, ...rest } = answer;
+  return { ...rest, status: 'update', plan };
+}
+
+/** A check-in answer as the server sent it: to this worker, which says `caps.planRefs`, an update names its plan document. */
+type WireAnswer = { status: string; ref?: PlanRef; plan?: { fetch?: CompactFetch; tasks?: unknown } };
 
 /** As `rewriteCheckIns`, on the answer as the server wrote it. */
 async function rewriteWire(context: BrowserContext, h: Harness, edit: (answer: WireAnswer) => unknown) {
@@ -31,6 +46,25 @@ async function rewriteWire(context: BrowserContext, h: Harness, edit: (answer: W
     const res = await route.fetch();
     await route.fulfill({ response: res, json: await edit((await res.json()) as WireAnswer) });
   });
+}
+
+/**
+ * An answer by reference pointed at another plan document: the server's, edited by `edit`, served
+ * by the network in the middle under the name of its new hash (or, `rename: false`, its old one).
+ */
+async function swapDocument(context: BrowserContext, h: Harness, edit: (doc: PlanDocument) => PlanDocument, o: { rename: boolean } = { rename: true }): Promise<() => number> {
+  let swapped = 0;
+  await rewriteWire(context, h, async (a) => {
+    if (a.status !== 'update-ref' || !a.ref) return a;
+    const edited = edit(v.parse(PlanDocument, await (await fetch(new URL(a.ref.doc, h.url))).json()));
+    const doc = JSON.stringify(edited);
+    const [, app, channel] = PLAN_DOC_PATH.exec(a.ref.doc)!;
+    const path = o.rename ? planDocPath(app!, channel!, edited.from, edited.to, await sha256Hex(doc)) : a.ref.doc;
+    await context.route(new URL(path, h.url).href, (route) => route.fulfill({ body: doc, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' } }));
+    swapped++;
+    return { ...a, ref: { ...a.ref, doc: path } };
+  });
+  return () => swapped;
 }
 
 /** The plan was refused with `code`: the check says so, nothing is stored, the server got the report, the page still runs `running`. */
@@ -59,16 +93,29 @@ test('a tampered plan (an extra source, another manifest) is refused with `signa
       evilRequests++;
       return route.abort();
     });
-    // The plan as the server sends it to this worker (compact), with the attacker's base first.
-    let compact = 0;
-    await rewriteWire(context, h, (a) => {
-      if (a.status !== 'update' || !a.plan?.fetch) return a;
-      compact++;
-      return { ...a, plan: { ...a.plan, fetch: { ...a.plan.fetch, bases: [evil, ...a.plan.fetch.bases] } } };
-    });
+    // The plan as the server sends it to this worker (by reference), its document with the
+    // attacker's base first, served under the name of its new hash.
+    const swapped = await swapDocument(context, h, (d) => ({ ...d, fetch: { ...d.fetch, bases: [evil, ...d.fetch.bases] } }));
     await expectRefused(page, updraft, h, v1, v2.id, 'signature');
+    expect(swapped()).toBeGreaterThan(0);
+    // Served under its old name, the same document does not even get that far: wrong bytes.
+    await context.unrouteAll({ behavior: 'wait' });
+    await swapDocument(context, h, (d) => ({ ...d, fetch: { ...d.fetch, bases: [evil, ...d.fetch.bases] } }), { rename: false });
+    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'content' });
+    expect((await updraft.state()).plan?.to ?? null).not.toBe(v2.id);
+    // The same in the compact form inline (a worker before 0.4 gets it so), then in the full form
+    // (before 0.3): an extra source on every fetch task.
+    await context.unrouteAll({ behavior: 'wait' });
+    let compact = 0;
+    await rewriteWire(context, h, async (a) => {
+      if (a.status !== 'update-ref' || !a.ref) return a;
+      const doc = v.parse(PlanDocument, await (await fetch(new URL(a.ref.doc, h.url))).json());
+      const { doc: _path, notBefore, ...personal } = a.ref;
+      compact++;
+      return { status: 'update', nextCheckIn: 60, plan: { ...doc, ...personal, fetch: { ...doc.fetch, notBefore, bases: [evil, ...doc.fetch.bases] } } };
+    });
+    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature' });
     expect(compact).toBeGreaterThan(0);
-    // The same in the full form: an extra source on every fetch task.
     await context.unrouteAll({ behavior: 'wait' });
     await rewriteCheckIns(context, h, (a) => {
       if (a.status !== 'update') return a;
