@@ -251,20 +251,24 @@ export function planDoc(r: RenderedTemplate, channel: string): PlanDoc | null {
  * after them (signed part, path, interval) is one string per template and second.
  */
 export function refAnswer(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, p: Personal, extra = ''): string {
-  const planId = planIdFor(p.client, r.template.to, p.now);
   const times = p.notBefore;
   let uniform = p.sourceFirst === undefined;
   for (let i = 1; uniform && i < times.length; i++) uniform = times[i] === times[0];
+  if (uniform) return refAnswerAt(r, doc, signed, p.client, p.now, times[0]!, p.options.checkInInterval, extra);
   const tail = refTail(r, doc, signed, p.options.checkInInterval);
-  // Joined, not concatenated: see `renderUpdate`.
-  if (uniform) return ['{"status":"update-ref","ref":{"planId":"', planId, '","servedAt":', String(p.now), ',"notBefore":', String(times[0]), tail, extra, '}'].join('');
-  const out = ['{"status":"update-ref","ref":{"planId":"', planId, '","servedAt":', String(p.now), ',"parts":['];
+  const out = ['{"status":"update-ref","ref":{"planId":"', planIdFor(p.client, r.template.to, p.now), '","servedAt":', String(p.now), ',"parts":['];
   for (let i = 0; i < times.length; i++) {
     const first = p.sourceFirst?.[i];
     out.push(i ? ',{"notBefore":' : '{"notBefore":', String(times[i]), first ? `,"first":${first}}` : '}');
   }
   out.push(']', tail, extra, '}');
   return out.join('');
+}
+
+/** `refAnswer` with one time, `notBefore`, for every part: the answer without capacity planning. */
+export function refAnswerAt(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, client: string, now: number, notBefore: number, checkInInterval: number, extra = ''): string {
+  // Joined, not concatenated: see `renderUpdate`.
+  return ['{"status":"update-ref","ref":{"planId":"', planIdFor(client, r.template.to, now), '","servedAt":', String(now), ',"notBefore":', String(notBefore), refTail(r, doc, signed, checkInInterval), extra, '}'].join('');
 }
 
 /** `<signed part>,"doc":"<path>"},"nextCheckIn":N`: what an answer by reference shares with every client on its template that second. */

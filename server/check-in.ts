@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
-import { planDoc, refAnswer, renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate, type SignedPart } from './answer-json.js';
+import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
-import { chooseTarget, spreadNotBefore, type Personal, type PlanTemplate, type PlannerOptions } from './planner.js';
+import { chooseTarget, type Personal, type PlanTemplate } from './planner.js';
 import { spreadOffset } from './rollout-bucket.js';
 import { isSharedSlotLedger, type Budget, type SlotLedger, type Slots } from './slot-ledger.js';
 import { planSlots } from './slot-planner.js';
@@ -67,30 +67,27 @@ function answerFrom(o: ResolvedOptions, entry: ChannelEntry, req: CheckInRequest
 
 function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: CheckInRequest, to: string, now: number, extra: string): Answer | Promise<Answer> {
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
-  const planner: PlannerOptions = { checkInInterval: o.checkInInterval, spreadMs: o.spreadMs, planTtlMs: o.planTtlMs };
+  const planner = o.planner;
   const signed = signedPart(rendered, now, planner, o.signer);
-  if (!o.capacity) return personalAnswer(rendered, signed, req, now, spreadNotBefore(rendered.template, req.client, now, o.spreadMs), undefined, planner, extra);
+  // A worker that fetches plan documents gets its update by reference when the template has one.
+  const doc = req.caps.planRefs === true ? planDoc(rendered, req.channel) : null;
+  if (!o.capacity) {
+    // One time for every part: the common answer, made without a list of times.
+    const at = now + spreadOffset(req.client, to, o.spreadMs);
+    if (doc) return refAnswerAt(rendered, doc, signed, req.client, now, at, planner.checkInInterval, extra);
+    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: new Array<number>(rendered.template.fetches.length).fill(at), options: planner }, extra, req.caps.compactPlans === true);
+  }
   const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
+  const answer = (slots: Slots): Answer => {
+    const p: Personal = { client: req.client, now, ...slots, options: planner };
+    return doc ? refAnswer(rendered, doc, signed, p, extra) : updateAnswer(rendered, signed, p, extra, req.caps.compactPlans === true);
+  };
   if (isSharedSlotLedger(o.slotLedger)) {
-    return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity })
-      .then((slots) => personalAnswer(rendered, signed, req, now, slots.notBefore, slots.sourceFirst, planner, extra));
+    return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity }).then(answer);
   }
-  const slots = bookSlots(o.slotLedger, o.capacity, t, client, earliest, now);
-  return personalAnswer(rendered, signed, req, now, slots.notBefore, slots.sourceFirst, planner, extra);
-}
-
-/**
- * The template made into this client's answer: by reference when the worker fetches plan
- * documents and the template has one, else inline (compact when the worker reads that form).
- */
-function personalAnswer(
-  r: RenderedTemplate, signed: SignedPart, req: CheckInRequest, now: number, notBefore: readonly number[], sourceFirst: readonly number[] | undefined, options: PlannerOptions, extra: string,
-): Answer {
-  const p: Personal = { client: req.client, now, notBefore, sourceFirst, options };
-  const doc = req.caps.planRefs === true ? planDoc(r, req.channel) : null;
-  return doc ? refAnswer(r, doc, signed, p, extra) : updateAnswer(r, signed, p, extra, req.caps.compactPlans === true);
+  return answer(bookSlots(o.slotLedger, o.capacity, t, client, earliest, now));
 }
 
 export type CheckInAnswer = ReturnType<typeof compressAnswer>;

@@ -7,6 +7,7 @@ import type { BlobStore } from './blob-store.js';
 import { DeltaStore } from './delta-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import type { PlanSigner } from './plan-signer.js';
+import type { PlannerOptions } from './planner.js';
 import { MemorySlotLedger, type Budget, type SharedSlotLedger, type SlotLedger } from './slot-ledger.js';
 import type { Store } from './store.js';
 
@@ -127,6 +128,8 @@ export interface ResolvedOptions {
   checkInInterval: number;
   spreadMs: number;
   planTtlMs: number;
+  /** The three above, as the planner takes them: one object, not one per check-in. */
+  planner: PlannerOptions;
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
   adminBodyLimit: number;
@@ -163,6 +166,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     checkInInterval: o.checkInInterval ?? 3600,
     spreadMs: o.spreadMs ?? 0,
     planTtlMs: o.planTtlMs ?? 86_400_000,
+    planner: { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 },
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
     adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
