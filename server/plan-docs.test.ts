@@ -67,6 +67,8 @@ describe('answers by reference and plan documents', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(res.headers.get('content-type')).toBe('application/json');
+    // Read by a worker of another origin: CORS, and the public surface's headers.
+    expect(Object.fromEntries(res.headers)).toMatchObject({ 'access-control-allow-origin': '*', 'x-content-type-options': 'nosniff', 'cross-origin-resource-policy': 'cross-origin' });
     const bytes = Buffer.from(await res.arrayBuffer());
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(planDocHash(byRef.ref.doc));
     const doc = v.parse(PlanDocument, JSON.parse(bytes.toString()));
