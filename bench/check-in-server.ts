@@ -21,7 +21,8 @@ const dir = mkdtempSync(join(tmpdir(), 'updraft-bench-'));
 // puts it in PostgreSQL instead (as `updraft serve --db`), whose work is then in another process.
 const store = writeBehind(process.env.UPDRAFT_BENCH_DB ? await openStore(process.env.UPDRAFT_BENCH_DB) : openSqliteStore(dir));
 const blobs = new BlobStore(join(dir, 'blobs'));
-const updates = createUpdateServer({ store, blobs, token: 'bench', clientCheckIns: false, maxInFlight: 100_000 });
+const refMin = process.env.UPDRAFT_BENCH_REF_MIN_BYTES;
+const updates = createUpdateServer({ store, blobs, token: 'bench', clientCheckIns: false, maxInFlight: 100_000, ...(refMin ? { planRefMinBytes: Number(refMin) } : {}) });
 const staticJson = new TextEncoder().encode(JSON.stringify({ status: 'current', nextCheckIn: 3600 }));
 const app = new Hono();
 app.get('/bench/static.json', (c) => c.body(staticJson, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }));

@@ -22,11 +22,12 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 // Half the clients are on the target (answer: current), half one release behind (answer: an update
-// of 6 parts). They say what the worker says: `caps.planRefs`, so an update answer names its plan
-// document (~0.4 KB), which each client then fetches once (measured apart below).
-// UPDRAFT_BENCH_REFS=0 leaves the cap out: the plan comes inline, ~1.9 KB in the compact form
-// (`caps.compactPlans`). UPDRAFT_BENCH_MIX=current|update sends only one kind in the headline run;
-// the runs "by answer" below measure each kind alone anyway.
+// of 6 parts). They say what the worker says, `caps.compactPlans` and `caps.planRefs`: with the
+// server's defaults the plan comes inline, ~1.9 KB in the compact form (its document is under
+// `planRefMinBytes`). UPDRAFT_BENCH_REF_MIN_BYTES=0 has the server answer by reference instead (a
+// ~0.35 KB answer naming the plan document, which each client fetches once: measured apart below).
+// UPDRAFT_BENCH_REFS=0 leaves `planRefs` out. UPDRAFT_BENCH_MIX=current|update sends only one kind
+// in the headline run; the runs "by answer" below measure each kind alone anyway.
 type Mix = 'half' | 'current' | 'update';
 const mix = (process.env.UPDRAFT_BENCH_MIX ?? 'half') as Mix;
 const CLIENTS = 10_000;
@@ -114,7 +115,7 @@ if (process.env.UPDRAFT_BENCH_ABLATION === '1') {
 }
 // The plan document an update answer names: one GET per client per update (not per check-in),
 // immutable, so a browser or CDN cache answers the rest.
-const docRun = refs && ready.planDoc ? await run({ ...common, url: `${ready.url}${ready.planDoc}` }) : null;
+const docRun = ready.planDoc ? await run({ ...common, url: `${ready.url}${ready.planDoc}` }) : null;
 child.kill('SIGTERM');
 
 const non2xx = [checkIn, ...byAnswer.map(([, r]) => r), ...(docRun ? [docRun] : [])].reduce((n, r) => n + r.non2xx + r.errors, 0);
@@ -124,7 +125,7 @@ console.log(`static from bare node:http (no framework): ${bareStatic.requests.av
 console.log(`post-ceiling (read body, constant answer): ${echo.requests.average.toFixed(0)} req/s, p99 ${echo.latency.p99} ms`);
 console.log(`check-in: ${checkIn.requests.average.toFixed(0)} req/s, p99 ${checkIn.latency.p99} ms, non-2xx/errors ${non2xx}`);
 for (const [m, r, limit] of byAnswer) {
-  console.log(`check-in, ${m === 'current' ? '`current` answers only' : refs ? 'updates only (by reference)' : 'plans only'}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, against ${m === 'current' ? 'the static file' : `a static file of a plan's size (${ready.planBytes} B)`} ${limit.requests.average.toFixed(0)} req/s: ratio ${(r.requests.average / limit.requests.average).toFixed(2)}`);
+  console.log(`check-in, ${m === 'current' ? '`current` answers only' : ready.planDoc ? 'updates only (by reference)' : 'plans only'}: ${r.requests.average.toFixed(0)} req/s, p99 ${r.latency.p99} ms, against ${m === 'current' ? 'the static file' : `a static file of a plan's size (${ready.planBytes} B)`} ${limit.requests.average.toFixed(0)} req/s: ratio ${(r.requests.average / limit.requests.average).toFixed(2)}`);
 }
 if (docRun) console.log(`plan document (${ready.planDocBytes} B, one GET per client per update): ${docRun.requests.average.toFixed(0)} req/s, p99 ${docRun.latency.p99} ms`);
 for (const [name, r] of ablation) console.log(`ablation, bare node:http: ${name}: ${r.requests.average.toFixed(0)} req/s${r.non2xx + r.errors ? `, non-2xx/errors ${r.non2xx + r.errors}` : ""}`);

@@ -12,10 +12,29 @@ test('a periodic sync checks in and brings the update without any page asking', 
     await updraft.periodicSync();
     await updraft.waitForRelease(v2.id);
     expect(h.traffic.count('/v1/check-in')).toBe(before + 1);
-    // Chromium's worker says it fetches plan documents: the update came by reference (a small
-    // answer, not compressed), and the worker fetched the document it names, once.
-    expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { compactPlans: true, planRefs: true } }, encoding: null });
+    // Chromium's worker says it reads compact plans and fetches plan documents. This plan is a
+    // few files, under the server's planRefMinBytes, so it came inline: as gzip spliced from
+    // fragments (server/gzip-answer.ts), which Chromium decodes.
+    expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { compactPlans: true, planRefs: true } }, encoding: 'gzip' });
+    expect(h.traffic.count(/^\/v1\/plans\//)).toBe(0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('an update by reference: the worker fetches the plan document the answer names, once, and the update lands', async ({ page, updraft }) => {
+  const h = await Harness.start({ planRefMinBytes: 0 });
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    const v2 = await h.publish('2.0.0');
+    await updraft.updateTo(v2.id);
+    // A small answer, not compressed, then the document it names (brotli, from the server).
+    expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { planRefs: true } }, encoding: null });
     expect(h.traffic.count(new RegExp(`^/v1/plans/demo/stable/${v1.id}/${v2.id}/[0-9a-f]{64}$`))).toBe(1);
+    await page.goto(h.url);
+    await expect(page.locator('#version')).toHaveText('2.0.0');
   } finally {
     await h.close();
   }

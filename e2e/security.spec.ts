@@ -83,7 +83,8 @@ async function expectRefused(page: Page, updraft: UpdraftDriver, h: Harness, run
 }
 
 test('a tampered plan (an extra source, another manifest) is refused with `signature`; nothing is fetched from the attacker', async ({ page, context, updraft }) => {
-  const h = await Harness.start();
+  // Updates by reference, so the plan document can be attacked too.
+  const h = await Harness.start({ planRefMinBytes: 0 });
   try {
     const v1 = await visitV1(page, updraft, h);
     const v2 = await h.publish('2.0.0');

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
 import { compressAnswer } from './compress-answer.js';
-import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswer, type Answer, type RenderedTemplate } from './answer-json.js';
+import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswer, type Answer, type PlanDoc, type RenderedTemplate } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
@@ -69,8 +69,9 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   if (!rendered) return renderCurrent(o.checkInInterval, extra);
   const planner = o.planner;
   const signed = signedPart(rendered, now, planner, o.signer);
-  // A worker that fetches plan documents gets its update by reference when the template has one.
-  const doc = req.caps.planRefs === true ? planDoc(rendered, req.channel) : null;
+  // A worker that fetches plan documents gets its update by reference when the template has one
+  // large enough for the extra request to pay (`planRefMinBytes`).
+  const doc = req.caps.planRefs === true ? largeDoc(planDoc(rendered, req.channel), o.planRefMinBytes) : null;
   if (!o.capacity) {
     // One time for every part: the common answer, made without a list of times.
     const at = now + spreadOffset(req.client, to, o.spreadMs);
@@ -89,6 +90,8 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   }
   return answer(bookSlots(o.slotLedger, o.capacity, t, client, earliest, now));
 }
+
+const largeDoc = (doc: PlanDoc | null, min: number): PlanDoc | null => (doc && doc.bytes.byteLength >= min ? doc : null);
 
 export type CheckInAnswer = ReturnType<typeof compressAnswer>;
 

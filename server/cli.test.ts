@@ -87,6 +87,7 @@ describe('startServer + updraft CLI (child process)', () => {
     [['rollout', 'stable', '--pause', '--resume'], /^updraft: usage: --pause and --resume exclude each other/],
     [['rollout', 'stable', '--reason', 'x'], /^updraft: usage: --reason goes with --pause/],
     [['rollout', 'nochannel', '--pause'], /^updraft: unknown_channel: /],
+    [['serve', '--port', '0', '--plan-ref-min-bytes', 'lots'], /^updraft: usage: --plan-ref-min-bytes must be a number/],
   ])('%j fails with one line on stderr', async (args, pattern) => {
     const res = await cli(args, env());
     expect(res.code).toBe(1);

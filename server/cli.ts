@@ -17,7 +17,7 @@ Usage:
   updraft serve   [--port 8787] [--host 127.0.0.1] [--data .updraft] [--db postgres://...] [--token T] [--cdn URL]...
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
                   [--public-url URL] [--capacity JSON] [--token-file F] [--upload-limit BYTES] [--csp POLICY]
-                  [--signing-key FILE]...
+                  [--signing-key FILE]... [--plan-ref-min-bytes N]
   updraft keys generate [--out updraft-signing] [--force]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
@@ -127,8 +127,9 @@ async function serve(argv: string[]): Promise<void> {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
     'public-url': { type: 'string' }, capacity: { type: 'string' }, 'token-file': { type: 'string' }, 'upload-limit': { type: 'string' },
-    csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true },
+    csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true }, 'plan-ref-min-bytes': { type: 'string' },
   });
+  const planRefMinBytes = num(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', 0);
   const tokenFile = values['token-file'] ?? process.env.UPDRAFT_TOKEN_FILE;
   const uploadLimit = num(values['upload-limit'], 'upload-limit', 1);
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
@@ -146,6 +147,7 @@ async function serve(argv: string[]): Promise<void> {
     cdn: values.cdn ?? [],
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
     spreadMs: num(values['spread-ms'], 'spread-ms', 0),
+    ...(planRefMinBytes !== undefined ? { planRefMinBytes } : {}),
     ...(values['public-url'] ? { publicUrl: publicUrl(values['public-url']) } : {}),
     ...(values.capacity ? { capacity: capacity(values.capacity) } : {}),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },

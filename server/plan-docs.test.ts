@@ -17,10 +17,10 @@ import { tempStore } from './temp-store.js';
 const TOKEN = 'test-token';
 const NOW = 1_700_000_000_000;
 
-async function setup(o: { prefix?: string; dir?: string; pem?: string } = {}) {
+async function setup(o: { prefix?: string; dir?: string; pem?: string; planRefMinBytes?: number } = {}) {
   const { dir, store } = tempStore({ prefix: 'updraft-docs-', dir: o.dir });
   const signer = o.pem ? createPlanSigner([await loadSigningKey(o.pem)]) : null;
-  const server = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW, signer });
+  const server = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW, signer, planRefMinBytes: o.planRefMinBytes ?? 0 });
   const prefix = o.prefix ?? '/';
   const app = prefix === '/' ? server : new Hono().route(prefix.slice(0, -1), server);
   const base = `http://localhost${prefix}`;
@@ -162,6 +162,24 @@ describe('answers by reference and plan documents', () => {
     const res = await s.get(a.ref.doc);
     expect(res.status).toBe(404);
     expect(await errorCode(res)).toBe('not_found');
+  });
+
+  it('by default only a document of planRefMinBytes (8 KB) or more goes by reference: a few changed files come inline', async () => {
+    const s = await setup({ planRefMinBytes: 8192 });
+    const d1 = await v1();
+    await s.publish(d1);
+    await s.publish(await v2());
+    expect((await s.checkIn(d1.manifest.id)).status).toBe('update');
+    // A release of 200 files: its first install's document holds the whole manifest.
+    const files = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`assets/chunk-${i}.js`, `export const x = ${i};`]));
+    const big = await fakeDist({ 'index.html': '<h1>big</h1>', ...files }, { version: '3' });
+    await s.publish(big);
+    const first = await s.checkIn(null);
+    if (first.status !== 'update-ref') throw new Error(`expected update-ref, got ${first.status}`);
+    const doc = await s.get(first.ref.doc);
+    expect((await doc.arrayBuffer()).byteLength).toBeGreaterThanOrEqual(8192);
+    // Still inline for a worker before 0.4.
+    expect((await s.checkIn(null, { compactPlans: true })).status).toBe('update');
   });
 
   it('a worker without the cap, or a plan with nothing to fetch, gets the plan inline', async () => {

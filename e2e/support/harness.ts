@@ -31,6 +31,8 @@ export interface HarnessOptions {
    * @default false
    */
   deltas?: UpdateServerOptions['deltas'];
+  /** The server's `planRefMinBytes`: `0` answers the worker's updates by reference. @default the server's (8 KB) */
+  planRefMinBytes?: number;
 }
 
 /**
@@ -80,6 +82,7 @@ export class Harness {
       signer: createPlanSigner(await Promise.all((this.#options.signingKeys ?? [readFileSync(`${E2E_KEY_BASE}.key`, 'utf8')]).map((pem) => loadSigningKey(pem)))),
       ...(this.#options.now ? { now: this.#options.now } : {}),
       deltas: this.#options.deltas ?? false,
+      ...(this.#options.planRefMinBytes !== undefined ? { planRefMinBytes: this.#options.planRefMinBytes } : {}),
     });
     const app = new Hono();
     app.use('*', async (c, next) => {
