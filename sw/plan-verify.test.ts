@@ -52,7 +52,12 @@ function serve(a: TestAdapter, rel: BuiltRelease) {
 }
 
 async function offerAndCheck(a: TestAdapter, rt: Runtime, plan: WirePlan): Promise<CheckNowReply> {
-  a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan }));
+  return answerAndCheck(a, rt, { status: 'update', nextCheckIn: 3600, plan });
+}
+
+/** The worker checks in, gets `answer`, and runs what it stored. */
+async function answerAndCheck(a: TestAdapter, rt: Runtime, answer: unknown): Promise<CheckNowReply> {
+  a.server.on(CHECK_IN, json(answer));
   const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
   if (!reply.ok) throw new Error(reply.message);
   await (await rt.runner()).run();
@@ -98,7 +103,7 @@ describe('signed plans', () => {
     const r2 = await buildRelease(V2, '2.0.0');
     const r3 = await buildRelease(V3, '3.0.0');
     serve(a, r2);
-    const bases = [CDN.replace(/b\/$/, ''), APP];
+    const bases = [CDN, APP];
     for (const [sha, text] of r2.blobs) a.server.on(`${bases[0]}v1/blobs/${sha}`, new Response(text));
     const split = await byReference(buildPlan(r2, { sources: bases.map((b) => `${b}v1/blobs/{sha}`) }), bases, async (p) => (await sign(p, key)).signatures!);
     // Whoever can rewrite the answer can rewrite the document too, and name it by its new hash:
@@ -111,18 +116,12 @@ describe('signed plans', () => {
       const parsed = JSON.parse(doc) as { to: string };
       const path = planDocPath('demo', 'stable', null, parsed.to, await sha256Hex(doc));
       a.server.on(APP + path, new Response(doc));
-      a.server.on(CHECK_IN, json({ ...split.answer, ref: { ...split.answer.ref, doc: path } }));
       a.server.clear();
-      const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
-      if (!reply.ok) throw new Error(reply.message);
-      await expectRefused(a, rt, reply.value, r1.manifest.id, 'signature');
+      await expectRefused(a, rt, await answerAndCheck(a, rt, { ...split.answer, ref: { ...split.answer.ref, doc: path } }), r1.manifest.id, 'signature');
     }
     // The document as signed goes through.
     a.server.on(APP + split.path, new Response(split.doc));
-    a.server.on(CHECK_IN, json(split.answer));
-    const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
-    expect(reply.ok && reply.value).toEqual({ result: 'update', release: r2.manifest.id });
-    await (await rt.runner()).run();
+    expect(await answerAndCheck(a, rt, split.answer)).toEqual({ result: 'update', release: r2.manifest.id });
     expect((await rt.state()).active).toBe(r2.manifest.id);
   });
 
