@@ -71,9 +71,10 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   if (typeof estimate.usage === 'number') body.caps.usage = estimate.usage;
   // We read a plan's compact task list (protocol `CompactFetch`): 40 % fewer bytes per plan.
   body.caps.compactPlans = true;
-  // And fetch a plan document an answer names (protocol plan-ref.ts): an update answer then costs
-  // the server what a `current` one does, and the document comes from a cache after the first client.
-  body.caps.planRefs = true;
+  // And fetch a plan document an answer names (protocol plan-ref.ts): a large plan then travels
+  // once, cacheably, not in every answer. Not right after a document failed us (`inlinePlansOnce`).
+  const inlineOnce = (await store.getMeta('inlinePlansOnce')) === true;
+  if (!inlineOnce) body.caps.planRefs = true;
   // Spares the server a write when our state is the one it acknowledged.
   const recorded = await store.getMeta('recorded');
   if (recorded) body.recorded = recorded;
@@ -127,12 +128,17 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     if (!('plan' in got)) {
       const until = await failed(ctx, got.retryAt ?? null);
       log.warn(`check-in: ${got.code}: ${got.message}`);
-      if (got.retryAt === undefined) return { result: 'error', code: got.code, message: got.message };
+      if (got.retryAt === undefined) {
+        // Not a hold: the next check-in asks for the plan inline rather than for this document again.
+        await store.setMeta('inlinePlansOnce', true);
+        return { result: 'error', code: got.code, message: got.message };
+      }
       await store.setMeta('checkInHoldUntil', until);
       return { result: 'retry', retryAt: until };
     }
     wire = got.plan;
   }
+  if (inlineOnce) await store.setMeta('inlinePlansOnce', false);
   await store.setMeta('checkInFailures', 0);
   if (answer.recorded) await store.setMeta('recorded', answer.recorded);
   const nextCheckInAt = adapter.now() + answer.nextCheckIn * 1000;

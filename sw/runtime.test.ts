@@ -314,6 +314,11 @@ describe('task runner', () => {
     a.server.on(doc, new Response(split.doc));
     expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
     expect((await state(rt)).active).toBe(r2.manifest.id);
+    // After a document failed, the next check-in asks for the plan inline (no `planRefs`); once a
+    // check-in went through, it asks for references again.
+    await checkNow(rt);
+    const refs = a.server.requests.filter((r) => r.url === CHECK_IN).map((r) => (JSON.parse(r.body!) as { caps: { planRefs?: boolean } }).caps.planRefs);
+    expect(refs).toEqual([true, true, undefined, undefined, undefined, undefined, true]);
   });
 
   it('uses the origin when the CDN fails, and rejects corrupt bytes', async () => {

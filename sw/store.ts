@@ -80,6 +80,12 @@ export interface Meta {
   releaseSeqs: [string, number][];
   /** The server's acknowledgement of this client's recorded state, from the last check-in answer; sent back with the next. */
   recorded: string;
+  /**
+   * A plan document an answer named could not be had or did not check out: the next check-in
+   * leaves out `caps.planRefs`, so the server sends the plan inline (a deployment whose servers
+   * make different documents, or a cache in front that serves a stale 404, still updates).
+   */
+  inlinePlansOnce: boolean;
 }
 
 export interface OutboxEntry {
