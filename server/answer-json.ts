@@ -198,10 +198,10 @@ export function updateAnswer(r: RenderedTemplate, signed: SignedPart, p: Persona
   const c = compact ? r.compact : null;
   const planId = planIdFor(p.client, r.template.to, p.now);
   const closing = [',"nextCheckIn":', String(p.options.checkInInterval), extra, '}'];
-  if (c && !p.sourceFirst && p.notBefore.every((t) => t === p.notBefore[0])) {
+  if (c && !p.sourceFirst && oneTime(p.notBefore)) {
     // One time for every part from every source in order (no capacity planning): all after that
     // time is the same for every client and deflated as one. (Key order means nothing in JSON.)
-    const pieces = ['{"status":"update","plan":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), ',"fetch":{"notBefore":', String(p.notBefore[0]), c.parts, r.head, r.body, '}', ...closing];
+    const pieces = ['{"status":"update","plan":{"planId":"', planId, '"', signed.json, ',"servedAt":', String(p.now), ',"fetch":{"notBefore":', String(p.notBefore[0]), ...tailPieces(r), ...closing];
     return { pieces, template: r, splice: 'tail' };
   }
   const out = ['{"status":"update","plan":{"planId":"', planId, '"', r.head, signed.json, ',"servedAt":', String(p.now), r.body];
@@ -252,9 +252,7 @@ export function planDoc(r: RenderedTemplate, channel: string): PlanDoc | null {
  */
 export function refAnswer(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, p: Personal, extra = ''): string {
   const times = p.notBefore;
-  let uniform = p.sourceFirst === undefined;
-  for (let i = 1; uniform && i < times.length; i++) uniform = times[i] === times[0];
-  if (uniform) return refAnswerAt(r, doc, signed, p.client, p.now, times[0]!, p.options.checkInInterval, extra);
+  if (p.sourceFirst === undefined && oneTime(times)) return refAnswerAt(r, doc, signed, p.client, p.now, times[0]!, p.options.checkInInterval, extra);
   const tail = refTail(r, doc, signed, p.options.checkInInterval);
   const out = ['{"status":"update-ref","ref":{"planId":"', planIdFor(p.client, r.template.to, p.now), '","servedAt":', String(p.now), ',"parts":['];
   for (let i = 0; i < times.length; i++) {
@@ -263,6 +261,12 @@ export function refAnswer(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart,
   }
   out.push(']', tail, extra, '}');
   return out.join('');
+}
+
+/** Whether every part has the same time (a loop: `every` made a closure per answer). */
+function oneTime(times: readonly number[]): boolean {
+  for (let i = 1; i < times.length; i++) if (times[i] !== times[0]) return false;
+  return true;
 }
 
 /** `refAnswer` with one time, `notBefore`, for every part: the answer without capacity planning. */
@@ -280,12 +284,17 @@ function refTail(r: RenderedTemplate, doc: PlanDoc, signed: SignedPart, checkInI
   return text;
 }
 
+/** The pieces after the parts' one time in the compact answer: the same for every client. */
+function tailPieces(r: RenderedTemplate): string[] {
+  return [r.compact!.parts, r.head, r.body, '}'];
+}
+
 /**
  * A compact answer's long fragment deflated, once per template and only when an answer needs it:
  * everything after the parts' one time (see `CompactFragments.parts`), or the manifest (`body`)
  * for the answer with a time per part.
  */
 export function deflatedFragment(r: RenderedTemplate, splice: 'tail' | 'body'): DeflatedFragment {
-  if (splice === 'tail') return (r.deflatedTail ??= deflateFragment([r.compact!.parts, r.head, r.body, '}']));
+  if (splice === 'tail') return (r.deflatedTail ??= deflateFragment(tailPieces(r)));
   return (r.deflatedBody ??= deflateFragment([r.body]));
 }

@@ -89,6 +89,7 @@ async function heldCheckIn(server: string, length: number, first: string): Promi
 
 const checkIn = (release: string | null, o: object = {}) =>
   JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false }, ...o });
+const COMPACT = { sync: true, periodicSync: false, compactPlans: true };
 const post = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('the Node check-in lane answers as the Hono route does', () => {
@@ -100,6 +101,9 @@ describe('the Node check-in lane answers as the Hono route does', () => {
       ['update', post(checkIn(from)), 200],
       ['update, brotli', post(checkIn(from), { 'accept-encoding': 'br, gzip' }), 200],
       ['update, gzip', post(checkIn(from), { 'accept-encoding': 'gzip' }), 200],
+      // The worker's compact plan: spliced gzip, or uncompressed as the client's text and the template's bytes.
+      ['compact update, gzip', post(checkIn(from, { caps: COMPACT }), { 'accept-encoding': 'gzip' }), 200],
+      ['compact update, not compressed', post(checkIn(from, { caps: COMPACT }), { 'accept-encoding': 'identity' }), 200],
       ['first install', post(checkIn(null)), 200],
       ['a leading BOM', post(`\uFEFF${checkIn(to)}`), 200],
       ['text/plain, as sendBeacon sends', post(checkIn(to), { 'content-type': 'text/plain;charset=UTF-8' }), 200],
@@ -119,6 +123,9 @@ describe('the Node check-in lane answers as the Hono route does', () => {
     const [update] = await both(s, post(checkIn(from), { 'accept-encoding': 'br' }));
     expect(update.headers['content-encoding']).toBe('br');
     expect(JSON.parse(update.body)).toMatchObject({ status: 'update', plan: { to } });
+    const [compact] = await both(s, post(checkIn(from, { caps: COMPACT }), { 'accept-encoding': 'identity' }));
+    expect(compact.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(compact.body)).toMatchObject({ status: 'update', nextCheckIn: 3600, plan: { to, fetch: { parts: expect.any(Array) } } });
     const [bad] = await both(s, post(checkIn(to, { channel: '../etc' })));
     expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'invalid_body' } });
     expect(bad.headers).toMatchObject({ 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Retry-After', 'x-content-type-options': 'nosniff', 'content-type': 'application/json' });
