@@ -104,19 +104,20 @@ test('a tampered plan (an extra source, another manifest) is refused with `signa
     await swapDocument(context, h, (d) => ({ ...d, fetch: { ...d.fetch, bases: [evil, ...d.fetch.bases] } }), { rename: false });
     expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'content' });
     expect((await updraft.state()).plan?.to ?? null).not.toBe(v2.id);
-    // The same in the compact form inline (a worker before 0.4 gets it so), then in the full form
-    // (before 0.3): an extra source on every fetch task.
+    // After a document failed, the worker asks for its next plan inline (no `planRefs`) and gets
+    // the compact form, with the attacker's base first; then the full form (workers before 0.3):
+    // an extra source on every fetch task.
     await context.unrouteAll({ behavior: 'wait' });
     let compact = 0;
-    await rewriteWire(context, h, async (a) => {
-      if (a.status !== 'update-ref' || !a.ref) return a;
-      const doc = v.parse(PlanDocument, await (await fetch(new URL(a.ref.doc, h.url))).json());
-      const { doc: _path, notBefore, ...personal } = a.ref;
+    await rewriteWire(context, h, (a) => {
+      if (a.status !== 'update' || !a.plan?.fetch) return a;
       compact++;
-      return { status: 'update', nextCheckIn: 60, plan: { ...doc, ...personal, fetch: { ...doc.fetch, notBefore, bases: [evil, ...doc.fetch.bases] } } };
+      return { ...a, plan: { ...a.plan, fetch: { ...a.plan.fetch, bases: [evil, ...a.plan.fetch.bases] } } };
     });
     expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature' });
-    expect(compact).toBeGreaterThan(0);
+    expect(compact).toBe(1);
+    const asked = (h.checkIns.at(-1)!.body as { caps: Record<string, unknown> }).caps;
+    expect([asked.compactPlans, asked.planRefs]).toEqual([true, undefined]);
     await context.unrouteAll({ behavior: 'wait' });
     await rewriteCheckIns(context, h, (a) => {
       if (a.status !== 'update') return a;
