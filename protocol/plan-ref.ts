@@ -14,7 +14,7 @@
 import * as v from 'valibot';
 import { ActivationPolicy, CompactPart, Plan, type WirePlan } from './plan.js';
 import { PlanSignature } from './plan-signature.js';
-import { ReleaseId, ReleaseManifest, Sha256 } from './release.js';
+import { Name, ReleaseId, ReleaseManifest } from './release.js';
 import { ReleasePatch } from './release-patch.js';
 
 const NAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,63}';
@@ -38,7 +38,7 @@ const Time = v.pipe(v.number(), v.integer());
  * with the task list in the compact form whose parts carry no time or source order.
  */
 export const PlanDocument = v.object({
-  app: v.string(),
+  app: Name,
   from: v.nullable(ReleaseId),
   to: ReleaseId,
   toSeq: v.pipe(v.number(), v.integer(), v.minValue(1)),

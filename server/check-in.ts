@@ -6,8 +6,7 @@ import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswe
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
-import { chooseTarget, type Personal, type PlanTemplate } from './planner.js';
-import { spreadOffset } from './rollout-bucket.js';
+import { chooseTarget, spreadNotBefore, spreadStart, type Personal, type PlanTemplate } from './planner.js';
 import { isSharedSlotLedger, type Budget, type SlotLedger, type Slots } from './slot-ledger.js';
 import { planSlots } from './slot-planner.js';
 
@@ -72,13 +71,12 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   // A worker that fetches plan documents gets its update by reference when the template has one
   // large enough for the extra request to pay (`planRefMinBytes`).
   const doc = req.caps.planRefs === true ? largeDoc(planDoc(rendered, req.channel), o.planRefMinBytes) : null;
+  const earliest = spreadStart(req.client, to, now, o.spreadMs);
   if (!o.capacity) {
-    // One time for every part: the common answer, made without a list of times.
-    const at = now + spreadOffset(req.client, to, o.spreadMs);
-    if (doc) return refAnswerAt(rendered, doc, signed, req.client, now, at, planner.checkInInterval, extra);
-    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: new Array<number>(rendered.template.fetches.length).fill(at), options: planner }, extra, req.caps.compactPlans === true);
+    // One time for every part (`spreadNotBefore`): by reference, the answer needs no list of times.
+    if (doc) return refAnswerAt(rendered, doc, signed, req.client, now, earliest, planner.checkInInterval, extra);
+    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra, req.caps.compactPlans === true);
   }
-  const earliest = now + spreadOffset(req.client, to, o.spreadMs);
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
   const answer = (slots: Slots): Answer => {

@@ -194,9 +194,14 @@ export function personalize(t: PlanTemplate, p: Personal): Decision {
   return { status: 'update', plan, nextCheckIn: p.options.checkInInterval };
 }
 
+/** When a client's downloads of `to` may start: `now` plus its spread offset. */
+export function spreadStart(client: string, to: string, now: number, spreadMs: number): number {
+  return now + spreadOffset(client, to, spreadMs);
+}
+
 /** The spread start of a client's downloads, the same for every fetch (no capacity planning). */
 export function spreadNotBefore(t: PlanTemplate, client: string, now: number, spreadMs: number): number[] {
-  return new Array<number>(t.fetches.length).fill(now + spreadOffset(client, t.to, spreadMs));
+  return new Array<number>(t.fetches.length).fill(spreadStart(client, t.to, now, spreadMs));
 }
 
 /**
