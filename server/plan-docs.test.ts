@@ -152,6 +152,9 @@ describe('answers by reference and plan documents', () => {
     for (const gone of [wrongHash, a.ref.doc.replace('/stable/', '/beta/'), a.ref.doc.replace('v1/plans/demo/', 'v1/plans/other/')]) {
       const res = await s.get(gone);
       expect(res.status, gone).toBe(404);
+      // A 404 here may be a moment's (a server behind on a publish): no cache may keep it.
+      expect(res.headers.get('cache-control'), gone).toBe('no-store');
+      expect(res.headers.get('access-control-allow-origin'), gone).toBe('*');
       expect(await errorCode(res)).toBe('not_found');
     }
     // Two releases later, v1 is neither the channel's release nor its previous one.

@@ -28,13 +28,14 @@ export function planDocRoutes(o: ResolvedOptions): Hono {
     const from = fromSeg === '-' ? null : fromSeg;
     const entry = await o.checkInCache.channel(appName, channelName);
     const ch = entry.channel;
-    const gone = () => new UpdraftError('not_found', `plan document ${sha256.slice(0, 12)}… is not one this server offers now: check in again`);
-    if (!ch || ch.app !== appName || (to !== ch.release && to !== ch.previous)) throw gone();
+    // Not cached anywhere: a server that has not seen a publish yet answers this for a moment.
+    const gone = () => c.json(new UpdraftError('not_found', `plan document ${sha256.slice(0, 12)}… is not one this server offers now: check in again`).toBody(), 404, { 'Cache-Control': 'no-store' });
+    if (!ch || ch.app !== appName || (to !== ch.release && to !== ch.previous)) return gone();
     // The same origin the check-in derived its sources from: this URL minus the document's path.
     const origin = o.publicUrl ?? c.req.url.slice(0, c.req.url.indexOf(path));
     const rendered = await o.checkInCache.template(entry, from, to, origin, o.cdn);
     const doc = rendered ? planDoc(rendered, channelName) : null;
-    if (!doc || doc.sha256 !== sha256) throw gone();
+    if (!doc || doc.sha256 !== sha256) return gone();
     return docResponse(c, doc);
   });
   return app;
