@@ -9,6 +9,7 @@ import {
   type Plan,
 } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
+import type { UpdateServerOptions } from './options.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import { createPlanSigner, generateSigningKey, loadSigningKey } from './plan-signer.js';
@@ -17,10 +18,10 @@ import { tempStore } from './temp-store.js';
 const TOKEN = 'test-token';
 const NOW = 1_700_000_000_000;
 
-async function setup(o: { prefix?: string; dir?: string; pem?: string; planRefMinBytes?: number } = {}) {
+async function setup(o: { prefix?: string; dir?: string; pem?: string; planRefMinBytes?: number; server?: Partial<UpdateServerOptions> } = {}) {
   const { dir, store } = tempStore({ prefix: 'updraft-docs-', dir: o.dir });
   const signer = o.pem ? createPlanSigner([await loadSigningKey(o.pem)]) : null;
-  const server = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW, signer, planRefMinBytes: o.planRefMinBytes ?? 0 });
+  const server = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW, signer, planRefMinBytes: o.planRefMinBytes ?? 0, ...o.server });
   const prefix = o.prefix ?? '/';
   const app = prefix === '/' ? server : new Hono().route(prefix.slice(0, -1), server);
   const base = `http://localhost${prefix}`;
@@ -87,6 +88,29 @@ describe('answers by reference and plan documents', () => {
     // A first install names another document (all parts, the manifest whole).
     const first = await s.checkIn(null);
     expect(first.status === 'update-ref' && first.ref.doc).toMatch(new RegExp(`^v1/plans/demo/stable/-/${d2.manifest.id}/`));
+  });
+
+  it('with a capacity budget, the answer carries each part\'s slot and first source, and joins to the inline plan', async () => {
+    // Two sources with their own small budgets: the parts are booked one on each, so one moves the origin first.
+    const s = await setup({ server: { cdn: ['https://cdn.test/'], capacity: { origin: { bytesPerSecond: 20 }, 'https://cdn.test/': { bytesPerSecond: 20 } } } });
+    const d1 = await v1();
+    await s.publish(d1);
+    await s.publish(await v2());
+    // The same client twice: it keeps its reservation, so both answers carry the same slots.
+    const inline = await s.checkIn(d1.manifest.id, { compactPlans: true });
+    const byRef = await s.checkIn(d1.manifest.id);
+    if (inline.status !== 'update' || byRef.status !== 'update-ref') throw new Error('expected update then update-ref');
+    expect(byRef.ref.parts).toHaveLength(2);
+    expect(byRef.ref.notBefore).toBeUndefined();
+    const doc = v.parse(PlanDocument, await (await s.get(byRef.ref.doc)).json());
+    const joined = planFromRef(byRef.ref, doc);
+    if (typeof joined === 'string') throw new Error(joined);
+    expect(joined).toEqual(inline.plan);
+    const fetches = joined.tasks.flatMap((t) => (t.kind === 'fetch' ? [t] : []));
+    // Each part's slot and booked source came through: one part per source, each in its own slot.
+    expect(fetches.map((t) => t.notBefore)).toEqual(byRef.ref.parts!.map((p) => p.notBefore));
+    expect(fetches.map((t) => t.sources[0]!.split('/v1/')[0]).sort()).toEqual(['http://localhost', 'https://cdn.test']);
+    expect(fetches.map((t) => t.sources[0]!.split('/v1/')[0])).toEqual(byRef.ref.parts!.map((p) => (p.first ? 'http://localhost' : 'https://cdn.test')));
   });
 
   it('serves the document compressed, with a strong ETag and 304, and to HEAD', async () => {
