@@ -30,7 +30,7 @@ test('an update by reference: the worker fetches the plan document the answer na
     await updraft.waitForRelease(v1.id);
     const v2 = await h.publish('2.0.0');
     await updraft.updateTo(v2.id);
-    // A small answer, not compressed, then the document it names (brotli, from the server).
+    // A small answer, not compressed, then one GET of the document it names.
     expect(h.checkIns.at(-1)).toMatchObject({ body: { caps: { planRefs: true } }, encoding: null });
     expect(h.traffic.count(new RegExp(`^/v1/plans/demo/stable/${v1.id}/${v2.id}/[0-9a-f]{64}$`))).toBe(1);
     await page.goto(h.url);
