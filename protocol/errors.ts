@@ -73,3 +73,9 @@ export class UpdraftError extends Error {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 }
+
+/** The code and message an error answer's body (`ErrorBody`) carries; `fallback` and null for a body that is not one. */
+export function readErrorBody(body: unknown, fallback: ErrorCode): { code: ErrorCode; message: string | null } {
+  const err = (body as { error?: { code?: unknown; message?: unknown } } | null | undefined)?.error;
+  return { code: isErrorCode(err?.code) ? err.code : fallback, message: typeof err?.message === 'string' ? err.message : null };
+}

@@ -7,7 +7,7 @@ import {
   checkManifestConsistency,
   expandPlan,
   CheckInResponse,
-  isErrorCode,
+  readErrorBody,
   joinUrl,
   PATHS,
   type CheckInRequest,
@@ -108,10 +108,9 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   }
   if (!res.ok) {
     await failed(ctx, null);
-    const err = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const code = isErrorCode(err?.code) ? err.code : 'internal';
+    const { code, message } = readErrorBody(json, 'internal');
     log.warn(`check-in: HTTP ${res.status} ${code}`);
-    return { result: 'error', code, message: typeof err?.message === 'string' ? err.message : `HTTP ${res.status}` };
+    return { result: 'error', code, message: message ?? `HTTP ${res.status}` };
   }
   const parsed = v.safeParse(CheckInResponse, json);
   if (!parsed.success) {

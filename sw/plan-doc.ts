@@ -4,7 +4,7 @@
  * server would have sent inline. What comes out goes through every check an inline plan does.
  */
 import * as v from 'valibot';
-import { isErrorCode, joinUrl, planDocHash, PlanDocument, planFromRef, sha256Hex, type ErrorCode, type PlanRef, type WirePlan } from '../protocol/index.js';
+import { joinUrl, planDocHash, PlanDocument, planFromRef, readErrorBody, sha256Hex, type ErrorCode, type PlanRef, type WirePlan } from '../protocol/index.js';
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { readCapped, TooLarge } from './read-capped.js';
@@ -33,9 +33,8 @@ export async function resolvePlanRef(ctx: SwContext, ref: PlanRef): Promise<Plan
     return { code: res.status === 429 ? 'too_many_requests' : 'overloaded', message: `plan document: HTTP ${res.status}`, retryAt: parseRetryAfter(res.headers.get('retry-after'), ctx.adapter.now()) };
   }
   if (!res.ok) {
-    const body = (await res.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | undefined;
-    const code = isErrorCode(body?.error?.code) ? body.error.code : 'transport';
-    return { code, message: `plan document: HTTP ${res.status}${typeof body?.error?.message === 'string' ? `: ${body.error.message}` : ''}` };
+    const { code, message } = readErrorBody(await res.json().catch(() => undefined), 'transport');
+    return { code, message: `plan document: HTTP ${res.status}${message !== null ? `: ${message}` : ''}` };
   }
   let bytes: ArrayBuffer;
   try {
