@@ -168,16 +168,16 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   const deltas = o.deltas === false ? false : {
     store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, inlineBytes: o.deltas?.inlineBytes ?? 1024,
   };
+  // Each default written once: the three fields and the planner's object are the same values.
+  const planner: PlannerOptions = { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 };
   return {
     store: o.store,
     blobs: o.blobs,
     tokens: new AdminTokens(o.store, [...(o.token ? [{ token: o.token, scopes: SCOPES }] : []), ...(o.tokens ?? [])]),
     cdn: (o.cdn ?? []).map(withSlash),
     publicUrl: o.publicUrl ? withSlash(o.publicUrl) : null,
-    checkInInterval: o.checkInInterval ?? 3600,
-    spreadMs: o.spreadMs ?? 0,
-    planTtlMs: o.planTtlMs ?? 86_400_000,
-    planner: { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 },
+    ...planner,
+    planner,
     planRefMinBytes: o.planRefMinBytes ?? 8192,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
