@@ -6,7 +6,7 @@ import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswe
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
-import { chooseTarget, spreadNotBefore, spreadStart, type Personal, type PlanTemplate } from './planner.js';
+import { allAt, chooseTarget, spreadStart, type Personal, type PlanTemplate } from './planner.js';
 import { isSharedSlotLedger, type Budget, type SlotLedger, type Slots } from './slot-ledger.js';
 import { planSlots } from './slot-planner.js';
 
@@ -75,7 +75,7 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: Ch
   if (!o.capacity) {
     // One time for every part (`spreadNotBefore`): by reference, the answer needs no list of times.
     if (doc) return refAnswerAt(rendered, doc, signed, req.client, now, earliest, planner.checkInInterval, extra);
-    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: spreadNotBefore(rendered.template, req.client, now, o.spreadMs), options: planner }, extra, req.caps.compactPlans === true);
+    return updateAnswer(rendered, signed, { client: req.client, now, notBefore: allAt(rendered.template, earliest), options: planner }, extra, req.caps.compactPlans === true);
   }
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;

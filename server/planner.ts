@@ -201,7 +201,12 @@ export function spreadStart(client: string, to: string, now: number, spreadMs: n
 
 /** The spread start of a client's downloads, the same for every fetch (no capacity planning). */
 export function spreadNotBefore(t: PlanTemplate, client: string, now: number, spreadMs: number): number[] {
-  return new Array<number>(t.fetches.length).fill(spreadStart(client, t.to, now, spreadMs));
+  return allAt(t, spreadStart(client, t.to, now, spreadMs));
+}
+
+/** `at` for every fetch of `t`. */
+export function allAt(t: PlanTemplate, at: number): number[] {
+  return new Array<number>(t.fetches.length).fill(at);
 }
 
 /**
