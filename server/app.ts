@@ -36,8 +36,10 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   // Blob and release routes answer with Response objects of their own, which `c.header()` would not reach.
   const corsForResponses = cors({ origin: '*', allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: EXPOSED, maxAge: 86400 });
   // JSON routes answer through `c.json`/`c.body`, so the cheaper CORS applies.
-  // Check-in and reports: JSON answers whose only header a page or worker must read is Retry-After.
-  const apiCors = { allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: ['Retry-After'], maxAge: 86400 };
+  // Check-in, reports and plan documents: JSON answers whose only header a page or worker must read
+  // is Retry-After, and only the refusals that carry it expose it (load-shedding.ts): on the rest
+  // it would be bytes every check-in pays for nothing.
+  const apiCors = { allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type'], exposeHeaders: [], maxAge: 86400 };
   const anyOrigin = publicCors(apiCors);
   const limit = jsonBodyLimit(o.bodyLimit);
   // Shedding runs after CORS, so a cross-origin SW can read the 503/429's Retry-After.

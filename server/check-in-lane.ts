@@ -3,7 +3,7 @@ import { PATHS, UpdraftError } from '../protocol/index.js';
 import { handleCheckIn } from './check-in.js';
 import { JSON_HEADERS } from './compress-answer.js';
 import { checkInKey, parseCheckIn } from './check-in-request.js';
-import type { ClientWindows, InFlightGate } from './load-shedding.js';
+import { RETRY_AFTER_EXPOSED, type ClientWindows, type InFlightGate } from './load-shedding.js';
 import type { ResolvedOptions } from './options.js';
 
 /** A Node request handler that answers the requests it takes and returns false for the rest. */
@@ -57,7 +57,7 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHea
     res.end(body);
   };
   const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number): undefined =>
-    send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter) } : JSON_HEADERS, JSON.stringify(err.toBody()));
+    send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter), [RETRY_AFTER_EXPOSED[0]]: RETRY_AFTER_EXPOSED[1] } : JSON_HEADERS, JSON.stringify(err.toBody()));
 
   // Nearly every check-in to one server carries the same Host: its check and URL are kept, not redone.
   let plainHost = '';

@@ -13,8 +13,13 @@ export function jitteredSeconds(base: number, random: () => number = Math.random
 function refuse(c: Context, err: UpdraftError, retryAfter: number): Response {
   const res = errorResponse(c, err);
   res.headers.set('Retry-After', String(retryAfter));
+  // A cross-origin worker reads it to back off. Routes whose CORS exposes more keep their list.
+  if (!res.headers.has('Access-Control-Expose-Headers')) res.headers.set('Access-Control-Expose-Headers', RETRY_AFTER_EXPOSED[1]);
   return res;
 }
+
+/** What exposes a refusal's Retry-After to a cross-origin worker, as a header and its value. */
+export const RETRY_AFTER_EXPOSED = ['access-control-expose-headers', 'Retry-After'] as const;
 
 /** Calls `done` once, when the body has been read to the end, failed, or been cancelled. */
 function whenSettled(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
