@@ -32,7 +32,9 @@ async function pair(o: Partial<UpdateServerOptions> = {}) {
   running.push(lane, hono);
   const releases: string[] = [];
   for (const version of ['1', '2']) {
-    const dist = await fakeDist({ 'index.html': `<h1>${version}</h1>`, [`assets/app-${version}.js`]: `console.log(${version})`.padEnd(3000, ' '), 'assets/style.css': 'body{}' }, { version, app: 'demo' });
+    // Six changed parts: the compact plan passes 1 KB, where the uncompressed answer is split.
+    const chunks = Object.fromEntries(Array.from({ length: 5 }, (_, k) => [`assets/chunk-${k}-${version}.js`, `export const c${k} = ${version};`]));
+    const dist = await fakeDist({ 'index.html': `<h1>${version}</h1>`, [`assets/app-${version}.js`]: `console.log(${version})`.padEnd(3000, ' '), 'assets/style.css': 'body{}', ...chunks }, { version, app: 'demo' });
     await writeDist(join(dir, version), dist);
     await publishDirectory(join(dir, version), { server: lane.url, token: TOKEN, channel: 'stable' });
     releases.push(dist.manifest.id);
@@ -125,6 +127,8 @@ describe('the Node check-in lane answers as the Hono route does', () => {
     expect(JSON.parse(update.body)).toMatchObject({ status: 'update', plan: { to } });
     const [compact] = await both(s, post(checkIn(from, { caps: COMPACT }), { 'accept-encoding': 'identity' }));
     expect(compact.headers['content-encoding']).toBeUndefined();
+    // Over 1 KB, so written as the client's text and the template's shared bytes (compress-answer.ts).
+    expect(Buffer.byteLength(compact.body)).toBeGreaterThan(1024);
     expect(JSON.parse(compact.body)).toMatchObject({ status: 'update', nextCheckIn: 3600, plan: { to, fetch: { parts: expect.any(Array) } } });
     const [bad] = await both(s, post(checkIn(to, { channel: '../etc' })));
     expect(JSON.parse(bad.body)).toMatchObject({ error: { code: 'invalid_body' } });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PATHS, UpdraftError } from '../protocol/index.js';
 import { handleCheckIn } from './check-in.js';
-import { JSON_HEADERS } from './compress-answer.js';
+import { JSON_HEADERS, type AnswerBody } from './compress-answer.js';
 import { checkInKey, parseCheckIn } from './check-in-request.js';
 import { RETRY_AFTER_EXPOSED, type ClientWindows, type InFlightGate } from './load-shedding.js';
 import type { ResolvedOptions } from './options.js';
@@ -47,14 +47,24 @@ type LaneResponse = ServerResponse & { [HELD]?: boolean };
 export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHeaders: readonly (readonly [string, string])[]): Lane {
   // What the CORS and security-header middleware add to every check-in answer (app.ts gives them), as writeHead's flat list.
   const common = baseHeaders.flatMap(([k, v]) => [k.toLowerCase(), v]);
-  const send = (res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: string | Uint8Array): undefined => {
+  const send = (res: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: AnswerBody): undefined => {
     const list = common.slice();
     // The common answer (JSON, not compressed) has only its type: no loop over keys for it.
     if (headers === JSON_HEADERS) list.push('content-type', 'application/json');
     else for (const k in headers) if (k !== 'content-length') list.push(k, headers[k]!);
-    list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      list.push('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+      res.writeHead(status, list);
+      res.end(body);
+      return;
+    }
+    // The client's text, then its template's shared bytes: corked, so both go out in one write
+    // with the head (`end` uncorks).
+    list.push('content-length', String(Buffer.byteLength(body.own) + body.shared.byteLength));
     res.writeHead(status, list);
-    res.end(body);
+    res.cork();
+    res.write(body.own);
+    res.end(body.shared);
   };
   const refuse = (res: ServerResponse, err: UpdraftError, retryAfter?: number): undefined =>
     send(res, err.status, retryAfter !== undefined ? { 'content-type': 'application/json', 'retry-after': String(retryAfter), [RETRY_AFTER_EXPOSED[0]]: RETRY_AFTER_EXPOSED[1] } : JSON_HEADERS, JSON.stringify(err.toBody()));

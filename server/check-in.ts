@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { PATHS, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
-import { compressAnswer } from './compress-answer.js';
+import { compressAnswer, joinBody } from './compress-answer.js';
 import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswer, type Answer, type PlanDoc, type RenderedTemplate } from './answer-json.js';
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
@@ -121,7 +121,7 @@ export function checkInRoutes(o: ResolvedOptions): Hono {
   const app = new Hono();
   app.post(`/${PATHS.checkIn}`, async (c) => {
     const { body, headers } = await handleCheckIn(o, parseCheckIn(await c.req.text()), c.req.url, c.req.header('accept-encoding'));
-    return c.body(body, 200, headers);
+    return c.body(joinBody(body), 200, headers);
   });
   return app;
 }

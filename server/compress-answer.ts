@@ -1,10 +1,20 @@
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { answerText, deflatedFragment, type Answer } from './answer-json.js';
+import { answerText, deflatedFragment, splitAnswer, type Answer, type SplitText } from './answer-json.js';
 import { gzipPieces } from './gzip-answer.js';
 import { chooseEncoding } from './precompress.js';
 
 /** The headers of an answer left as it is (shared: never changed). */
 export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
+
+/** An answer's bytes: text, bytes, or a client's text and the bytes its template shares (`splitAnswer`). */
+export type AnswerBody = string | Uint8Array<ArrayBuffer> | SplitText;
+
+/** The text of a split answer joined with its shared bytes, for a writer that takes one body. */
+export const joinBody = (body: AnswerBody): string | Uint8Array<ArrayBuffer> =>
+  typeof body === 'string' || body instanceof Uint8Array ? body : (Buffer.concat([Buffer.from(body.own), body.shared]) as Uint8Array<ArrayBuffer>);
+
+/** An update's headers when it goes uncompressed though another client's may not (shared: never changed). */
+const UNCOMPRESSED_PLAN_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json', vary: 'Accept-Encoding' });
 
 /**
  * A JSON answer of at least `minBytes` (an update plan: manifest patch, tasks, hashes and URLs that
@@ -21,11 +31,16 @@ export function compressAnswer(
   answer: Answer,
   acceptEncoding: string | undefined,
   minBytes = 1024,
-): { body: string | Uint8Array<ArrayBuffer>; headers: Readonly<Record<string, string>> } {
+): { body: AnswerBody; headers: Readonly<Record<string, string>> } {
   const codings = codingsFor(acceptEncoding);
   if (typeof answer !== 'string' && answer.splice && codings.gzip && lengthOf(answer.pieces) >= minBytes) {
     const packed = gzipPieces(answer.pieces, [deflatedFragment(answer.template, answer.splice)]);
     return { body: packed as Uint8Array<ArrayBuffer>, headers: { 'content-type': 'application/json', vary: 'Accept-Encoding', 'content-encoding': 'gzip', 'content-length': String(packed.byteLength) } };
+  }
+  // An update the client takes as it is: its own text, then its template's shared bytes.
+  if (typeof answer !== 'string' && !codings.best && lengthOf(answer.pieces) >= minBytes) {
+    const split = splitAnswer(answer);
+    if (split) return { body: split, headers: UNCOMPRESSED_PLAN_HEADERS };
   }
   const json = answerText(answer);
   if (json.length < minBytes) return { body: json, headers: JSON_HEADERS };

@@ -6,7 +6,7 @@ import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, 
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 import { planDoc, refAnswer, renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
 import { createHash } from 'node:crypto';
-import { compressAnswer } from './compress-answer.js';
+import { compressAnswer, joinBody } from './compress-answer.js';
 
 const sha = (c: string) => c.repeat(64);
 const A = '000000000000000a';
@@ -203,6 +203,18 @@ describe('decide = cached template + per-client part', () => {
         const gz = compressAnswer(answer, 'gzip, br');
         expect(gz.headers['content-encoding']).toBe('gzip');
         expect(gunzipSync(gz.body as Uint8Array).toString()).toBe(compact);
+        // Uncompressed, the answer with one time is the client's text and the template's shared
+        // bytes, the same Buffer for the next client; joined, it is the text.
+        const plain = compressAnswer(answer, undefined);
+        expect(plain.headers).toEqual({ 'content-type': 'application/json', vary: 'Accept-Encoding' });
+        expect(Buffer.from(joinBody(plain.body)).toString()).toBe(compact);
+        if (p.sourceFirst) expect(typeof plain.body).toBe('string');
+        else {
+          const other = compressAnswer(updateAnswer(r, signedPart(r, NOW, i.options, null), { ...p, client: 'another-client' }, '', true), undefined).body;
+          if (typeof plain.body === 'string' || plain.body instanceof Uint8Array || typeof other === 'string' || other instanceof Uint8Array) throw new Error('expected split answers');
+          expect(other.shared).toBe(plain.body.shared);
+          expect(plain.body.own.length).toBeLessThan(compact.length / 3);
+        }
       }
     }
     expect(JSON.parse(renderCurrent(60))).toEqual(decide(input({ client: client({ release: B }), options: { checkInInterval: 60, spreadMs: 0, planTtlMs: 1 } })));
