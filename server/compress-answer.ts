@@ -22,7 +22,8 @@ const UNCOMPRESSED_PLAN_HEADERS: Readonly<Record<string, string>> = Object.freez
  *
  * A compact update plan goes as gzip when the client takes it (browsers do): its repeating fragments
  * were deflated once per template and are spliced around the client's own text (gzip-answer.ts),
- * ~1 µs an answer. Otherwise brotli or gzip of the whole text, at cheap settings on purpose:
+ * ~1 µs an answer. Not compressed, it is the client's own text and the template's cached bytes
+ * (`splitAnswer`), which the Node lane writes as they are. Otherwise brotli or gzip of the whole text, at cheap settings on purpose:
  * brotli quality 1 takes ~13 µs for a 4 KB plan against ~41 µs at quality 5, for ~15 % more bytes.
  * And it works on the string, in the route: a middleware that cloned and re-read the Response took
  * @hono/node-server off its fast path, and check-ins fell from 18k to 3.8k a second (BENCHMARKS.md).
