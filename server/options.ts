@@ -43,7 +43,7 @@ export interface UpdateServerOptions {
    * otherwise. A reference costs the client one more request (~0.5 KB of headers and a round
    * trip) and saves the document in every later update answer and the server's work of sending
    * it: it pays for large plans (a first install's whole manifest, hundreds of parts), not for a
-   * few changed files (`npm run bench:bytes`: 0.223 → 0.293 of Workbox's bytes by reference).
+   * few changed files (`npm run bench:bytes`: 0.209 → 0.274 of Workbox's bytes by reference).
    * `0` answers every such worker by reference. @default 8192
    */
   planRefMinBytes?: number;
