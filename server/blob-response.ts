@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { BlobStore } from './blob-store.js';
 import { errorResponse } from './errors.js';
+import { etagFor, noneMatch } from './etag.js';
 import { chooseEncoding, encodedPath, encodedSizes, type Encoding } from './precompress.js';
 import { parseRange } from './range.js';
 
@@ -49,7 +50,7 @@ export async function fileResponse(c: Context, path: string, size: number, tag: 
   const encodings = await encodedSizes(path);
   const available = Object.keys(encodings) as Encoding[];
   const encoding = rangeHeader ? null : chooseEncoding(c.req.header('Accept-Encoding'), available);
-  const etag = encoding ? `"${tag}-${encoding}"` : `"${tag}"`;
+  const etag = etagFor(tag, encoding);
   const headers = new Headers({
     'Cache-Control': opts.cacheControl,
     ETag: etag,
@@ -60,8 +61,7 @@ export async function fileResponse(c: Context, path: string, size: number, tag: 
   if (available.length > 0) headers.set('Vary', 'Accept-Encoding');
   if (encoding) headers.set('Content-Encoding', encoding);
 
-  const inm = c.req.header('If-None-Match');
-  if (inm && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}` || t.trim() === '*')) {
+  if (noneMatch(c.req.header('If-None-Match'), etag)) {
     return new Response(null, { status: 304, headers });
   }
 

@@ -129,6 +129,10 @@ describe('answers by reference and plan documents', () => {
       const etag = res.headers.get('etag')!;
       expect(etag).toBe(`"${planDocHash(a.ref.doc)}-${coding}"`);
       expect((await s.get(a.ref.doc, { 'accept-encoding': coding, 'if-none-match': etag })).status).toBe(304);
+      // As blobs answer it: a list, a weakened tag (a proxy that recompressed), `*`; another coding's tag is not a match.
+      expect((await s.get(a.ref.doc, { 'accept-encoding': coding, 'if-none-match': `"other", W/${etag}` })).status).toBe(304);
+      expect((await s.get(a.ref.doc, { 'accept-encoding': coding, 'if-none-match': '*' })).status).toBe(304);
+      expect((await s.get(a.ref.doc, { 'accept-encoding': coding, 'if-none-match': `"${planDocHash(a.ref.doc)}"` })).status).toBe(200);
     }
     const head = await s.get(a.ref.doc, {}, 'HEAD');
     expect(head.status).toBe(200);

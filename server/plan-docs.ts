@@ -4,6 +4,7 @@ import { brotliCompress, constants, gzip } from 'node:zlib';
 import { PLAN_DOC_PATH, UpdraftError } from '../protocol/index.js';
 import { planDoc, type PlanDoc } from './answer-json.js';
 import { IMMUTABLE } from './blob-response.js';
+import { etagFor, noneMatch } from './etag.js';
 import type { ResolvedOptions } from './options.js';
 import { chooseEncoding, ENCODINGS } from './precompress.js';
 
@@ -48,9 +49,9 @@ export function planDocRoutes(o: ResolvedOptions): Hono {
  */
 async function docResponse(c: Context, doc: PlanDoc): Promise<Response> {
   const encoding = chooseEncoding(c.req.header('Accept-Encoding'), ENCODINGS);
-  const etag = encoding ? `"${doc.sha256}-${encoding}"` : `"${doc.sha256}"`;
+  const etag = etagFor(doc.sha256, encoding);
   const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': IMMUTABLE, ETag: etag, Vary: 'Accept-Encoding' };
-  if (c.req.header('If-None-Match') === etag) return c.body(null, 304, headers);
+  if (noneMatch(c.req.header('If-None-Match'), etag)) return c.body(null, 304, headers);
   let body: Buffer = doc.bytes;
   if (encoding) {
     // Once per document and coding, at full quality (every client moving `from → to` gets these
