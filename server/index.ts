@@ -24,7 +24,7 @@ export { PostgresSlotLedger, type PostgresSlotLedgerOptions } from './postgres-s
 export { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 export { onError } from './errors.js';
 export { fakeDist, writeDist, type FakeDist, type FakeDistOptions } from './fake-dist.js';
-export { publishDirectory, type PublishOptions, type PublishResult } from './publish.js';
+export { publishDirectory, type PublishOptions, type PublishProgress, type PublishResult } from './publish.js';
 export { AdminClient, CliError } from './admin-client.js';
 export { createPlanSigner, generateSigningKey, loadSigningKey, type PlanSigner, type SigningKey } from './plan-signer.js';
 export { generateKeyFiles, signerFromFiles, type GeneratedKeyFiles } from './keys-command.js';
