@@ -17,12 +17,13 @@ import {
 import { loadRelease, type SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { broadcast } from './events.js';
-import { resolvePlanRef } from './plan-doc.js';
+import { PLAN_DOC_MAX_BYTES, resolvePlanRef } from './plan-doc.js';
+import { readCapped, TooLarge } from './read-capped.js';
 import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
 import { isBad } from './readiness.js';
 import { flushOutbox, makeReport } from './reports.js';
 import { backoff } from './scheduler.js';
-import { timedFetch } from './timed-fetch.js';
+import { timedRequest } from './timed-fetch.js';
 import { parseRetryAfter } from './scheduler.js';
 import type { StoredPlan, TaskRecord } from './store.js';
 
@@ -79,14 +80,16 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   const recorded = await store.getMeta('recorded');
   if (recorded) body.recorded = recorded;
 
+  // The answer is read whole within the request's deadline; a 429/503's body is not read.
   let res: Response;
+  let json: unknown;
   try {
-    res = await timedFetch(ctx, joinUrl(ctx.urls.server, PATHS.checkIn), {
+    ({ res, json } = await timedRequest(ctx, joinUrl(ctx.urls.server, PATHS.checkIn), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
       cache: 'no-store',
-    });
+    }, async (r, progress) => ({ res: r, json: r.status === 429 || r.status === 503 ? cancelBody(r) : await readJson(r, progress) })));
   } catch (e) {
     await failed(ctx, null);
     log.warn(`check-in: ${describeError(e)}`);
@@ -100,12 +103,6 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     return { result: 'retry', retryAt: until };
   }
 
-  let json: unknown;
-  try {
-    json = await res.json();
-  } catch {
-    json = undefined;
-  }
   if (!res.ok) {
     await failed(ctx, null);
     const { code, message } = readErrorBody(json, 'internal');
@@ -245,4 +242,32 @@ async function registerPeriodic(ctx: SwContext, minInterval: number): Promise<vo
   } catch (e) {
     ctx.log.warn(`periodic sync: ${describeError(e)}`);
   }
+}
+
+/** Check-in answers larger than this are refused: an inline plan's manifest patch fits many times over. */
+export const CHECK_IN_ANSWER_MAX_BYTES = PLAN_DOC_MAX_BYTES;
+
+/**
+ * The body as JSON, or undefined when it is not JSON or is larger than `CHECK_IN_ANSWER_MAX_BYTES`
+ * (the caller says what that means). A stalled body is the watchdog's (`progress` per chunk).
+ */
+async function readJson(res: Response, progress: () => void): Promise<unknown> {
+  let bytes: ArrayBuffer;
+  try {
+    bytes = await readCapped(res, CHECK_IN_ANSWER_MAX_BYTES, { onChunk: progress });
+  } catch (e) {
+    if (e instanceof TooLarge) return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lets go of a body nobody reads, so the connection is free. */
+function cancelBody(res: Response): undefined {
+  void res.body?.cancel().catch(() => {});
+  return undefined;
 }

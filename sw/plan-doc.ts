@@ -9,7 +9,7 @@ import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { readCapped, TooLarge } from './read-capped.js';
 import { parseRetryAfter } from './scheduler.js';
-import { timedFetch } from './timed-fetch.js';
+import { timedRequest } from './timed-fetch.js';
 
 /** A document larger than this is refused: a whole manifest of tens of thousands of assets fits. */
 export const PLAN_DOC_MAX_BYTES = 16 * 1024 * 1024;
@@ -21,27 +21,30 @@ export type PlanDocResult =
 
 export async function resolvePlanRef(ctx: SwContext, ref: PlanRef): Promise<PlanDocResult> {
   const url = joinUrl(ctx.urls.server, ref.doc);
-  let res: Response;
+  // Read under the request's watchdog: a hold's body is let go, an error's read as JSON, the
+  // document's read up to its cap.
+  let got: { res: Response; bytes?: ArrayBuffer; error?: unknown };
   try {
     // The HTTP cache may answer: the URL names the bytes (immutable), and they are checked anyway.
-    res = await timedFetch(ctx, url, { method: 'GET' });
-  } catch (e) {
-    return { code: 'transport', message: `plan document: ${describeError(e)}` };
-  }
-  if (res.status === 429 || res.status === 503) {
-    void res.body?.cancel().catch(() => {});
-    return { code: res.status === 429 ? 'too_many_requests' : 'overloaded', message: `plan document: HTTP ${res.status}`, retryAt: parseRetryAfter(res.headers.get('retry-after'), ctx.adapter.now()) };
-  }
-  if (!res.ok) {
-    const { code, message } = readErrorBody(await res.json().catch(() => undefined), 'transport');
-    return { code, message: `plan document: HTTP ${res.status}${message !== null ? `: ${message}` : ''}` };
-  }
-  let bytes: ArrayBuffer;
-  try {
-    bytes = await readCapped(res, PLAN_DOC_MAX_BYTES);
+    got = await timedRequest(ctx, url, { method: 'GET' }, async (res, progress) => {
+      if (res.status === 429 || res.status === 503) {
+        void res.body?.cancel().catch(() => {});
+        return { res };
+      }
+      if (!res.ok) return { res, error: await res.json().catch(() => undefined) };
+      return { res, bytes: await readCapped(res, PLAN_DOC_MAX_BYTES, { onChunk: progress }) };
+    });
   } catch (e) {
     if (e instanceof TooLarge) return { code: 'content', message: `plan document is larger than ${PLAN_DOC_MAX_BYTES} bytes` };
     return { code: 'transport', message: `plan document: ${describeError(e)}` };
+  }
+  const { res, bytes } = got;
+  if (res.status === 429 || res.status === 503) {
+    return { code: res.status === 429 ? 'too_many_requests' : 'overloaded', message: `plan document: HTTP ${res.status}`, retryAt: parseRetryAfter(res.headers.get('retry-after'), ctx.adapter.now()) };
+  }
+  if (!bytes) {
+    const { code, message } = readErrorBody(got.error, 'transport');
+    return { code, message: `plan document: HTTP ${res.status}${message !== null ? `: ${message}` : ''}` };
   }
   if ((await sha256Hex(bytes)) !== planDocHash(ref.doc)) return { code: 'content', message: 'plan document does not match the hash it is named by' };
   let json: unknown;

@@ -147,6 +147,8 @@ describe('signed plans', () => {
       { ...signed, to: r3.manifest.id, release: r3.manifest },
       { ...signed, tasks: signed.tasks.map((t, i) => (i === fetch0 && t.kind === 'fetch' ? { ...t, sources: ['https://evil.test/x', ...t.sources] } : t)) },
       { ...signed, tasks: signed.tasks.map((t, i) => (i === fetch0 && t.kind === 'fetch' ? { ...t, size: t.size + 1 } : t)) },
+      // A part hash swapped for one of another release's.
+      { ...signed, tasks: signed.tasks.map((t, i) => (i === fetch0 && t.kind === 'fetch' ? { ...t, sha256: [...r3.blobs.keys()].find((sha) => !r2.blobs.has(sha))! } : t)) },
       { ...signed, rollback: true },
       { ...signed, expiresAt: signed.expiresAt + 1 },
     ];

@@ -3,7 +3,7 @@ import { joinUrl, PATHS, type ErrorCode, type Plan, type Report, type ReportBatc
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { backoff } from './scheduler.js';
-import { timedFetch } from './timed-fetch.js';
+import { timedRequest } from './timed-fetch.js';
 
 const BATCH = 100;
 
@@ -38,12 +38,15 @@ async function flushOnce(ctx: SwContext, force: boolean): Promise<number | null>
     const body: ReportBatch = { reports: entries.map((e) => e.report) };
     let status = 0;
     try {
-      const res = await timedFetch(ctx, joinUrl(ctx.urls.server, PATHS.reports), {
+      // Only the status counts: the body is let go, so the connection is free.
+      status = await timedRequest(ctx, joinUrl(ctx.urls.server, PATHS.reports), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
+      }, async (res) => {
+        void res.body?.cancel().catch(() => {});
+        return res.status;
       });
-      status = res.status;
     } catch (e) {
       log.warn(`reports: ${describeError(e)}`);
     }

@@ -5,6 +5,7 @@ import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
+import { REFETCH_TIMEOUT_MS } from './serve.js';
 import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
@@ -16,6 +17,9 @@ const json = (body: unknown, status = 200, headers: Record<string, string> = {})
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 const cdn = (sha: string) => CDN + sha;
 const origin = (sha: string) => APP + 'v1/blobs/' + sha;
+/** An answer whose headers arrive with the start of its body, and then nothing more: a stalled server. */
+const stalledAfterHeaders = (start: string) =>
+  new Response(new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode(start)) }), { headers: { 'content-type': 'application/json' } });
 
 const V1 = { 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/shared.css': 'body{}' };
 const V2 = { 'index.html': '<h1>v2</h1>', 'assets/app-2.js': 'console.log(2)', 'assets/shared.css': 'body{}', 'assets/extra.js': 'extra' };
@@ -177,6 +181,41 @@ describe('check-in', () => {
     expect(a.server.count(CHECK_IN)).toBe(2);
   });
 
+  it('a check-in whose answer stalls after its headers times out likewise, and the next one goes out after the backoff', async () => {
+    const { a, rt } = await installed();
+    a.server.on(CHECK_IN, () => stalledAfterHeaders('{"status":"current",'));
+    a.server.clear();
+    const reply = rt.onMessage({ type: 'updraft:check-now' }, 'window-1') as Promise<SwReply<CheckNowReply>>;
+    await until(() => a.server.count(CHECK_IN) === 1, 'the check-in to go out');
+    // The headers are in, the body never ends: the deadline covers both.
+    a.clock.advance(30_000);
+    expect(await reply).toMatchObject({ ok: true, value: { result: 'error', code: 'transport', message: expect.stringContaining('within 30 s') } });
+    const next = (await state(rt)).nextCheckInAt!;
+    expect(next).toBeGreaterThan(a.clock.now());
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+    a.clock.advance(next - a.clock.now());
+    await rt.wake('test');
+    expect(a.server.count(CHECK_IN)).toBe(2);
+    expect((await state(rt)).nextCheckInAt).toBe(a.clock.now() + 3600_000);
+  });
+
+  it('a check-in answer that arrives slowly but keeps arriving is not cut off: the deadline is per chunk', async () => {
+    const { a, rt } = await installed();
+    let body!: ReadableStreamDefaultController<Uint8Array>;
+    a.server.on(CHECK_IN, () => new Response(new ReadableStream<Uint8Array>({ start: (c) => void (body = c) }), { headers: { 'content-type': 'application/json' } }));
+    const reply = rt.checkInNow();
+    await until(() => a.server.count(CHECK_IN) === 1, 'the check-in to go out');
+    const text = JSON.stringify({ status: 'current', nextCheckIn: 3600 });
+    // Three chunks 20 s apart: 60 s in all, never 30 s without one.
+    for (const piece of [text.slice(0, 12), text.slice(12, 30), text.slice(30)]) {
+      await new Promise((r) => setTimeout(r, 5));
+      a.clock.advance(20_000);
+      body.enqueue(new TextEncoder().encode(piece));
+    }
+    body.close();
+    expect(await reply).toEqual({ result: 'current' });
+  });
+
   it('check-ins arriving together share one request, so a Retry-After binds them all', async () => {
     const { a, rt } = await installed();
     a.server.on(CHECK_IN, new Response('', { status: 503, headers: { 'retry-after': '30' } }), json({ status: 'current', nextCheckIn: 3600 }));
@@ -276,6 +315,21 @@ describe('task runner', () => {
     expect(s.plan?.planId).toBe(split.answer.ref.planId);
     expect(s.plan?.tasks.every((t) => t.state === 'done')).toBe(true);
     expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
+  });
+
+  it('a plan document that stalls after its headers fails the check-in within the deadline, and nothing is stored', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    const split = await byReference(buildPlan(r2, { from: r1.manifest.id, sources: [`${CDN}v1/blobs/{sha}`, `${APP}v1/blobs/{sha}`] }), [CDN, APP]);
+    a.server.on(CHECK_IN, json(split.answer));
+    a.server.on(APP + split.path, () => stalledAfterHeaders(split.doc.slice(0, 100)));
+    const reply = rt.checkInNow();
+    await until(() => a.server.count(APP + split.path) === 1, 'the document request to go out');
+    a.clock.advance(30_000);
+    expect(await reply).toMatchObject({ result: 'error', code: 'transport', message: expect.stringContaining('within 30 s') });
+    expect((await state(rt)).plan).toBeNull();
+    expect((await state(rt)).active).toBe(r1.manifest.id);
   });
 
   it('an answer by reference whose document cannot be had or does not check out stores nothing and counts as a failed check-in', async () => {
@@ -720,6 +774,19 @@ describe('fetch handling', () => {
     a.server.on(origin(asset.sha256), new Response('tampered'));
     a.server.on(APP + 'assets/app-1.js', new Response('from network'));
     expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!).text()).toBe('from network');
+  });
+
+  it('a refetch whose part stalls after its headers gives up at the deadline and falls back to the network', async () => {
+    const { a, rt, r1 } = await installed();
+    const asset = r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!;
+    a.cache.entries.delete(partKey(APP, asset.sha256));
+    a.server.on(origin(asset.sha256), () => stalledAfterHeaders('console.'));
+    a.server.on(APP + 'assets/app-1.js', new Response('from network'));
+    const answer = rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!;
+    await until(() => a.server.count(origin(asset.sha256)) === 1, 'the refetch to go out');
+    a.clock.advance(REFETCH_TIMEOUT_MS);
+    expect(await (await answer).text()).toBe('from network');
+    expect(a.cache.entries.has(partKey(APP, asset.sha256))).toBe(false);
   });
 
   it('any exception while serving falls back to the network', async () => {

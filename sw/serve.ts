@@ -8,7 +8,7 @@ import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { partHeaders, partResponse } from './fetch-part.js';
 import { readCapped } from './read-capped.js';
-import { timedFetch } from './timed-fetch.js';
+import { timedRequest } from './timed-fetch.js';
 
 /** How long a page's request waits for a part evicted from the cache to be refetched by hash. */
 export const REFETCH_TIMEOUT_MS = 20_000;
@@ -38,9 +38,11 @@ export async function refetchPart(ctx: SwContext, asset: Asset): Promise<Respons
     // `no-store`, as in fetch-part.ts: blobs are cached immutable, so a corrupt copy in the HTTP
     // cache would be replayed on every later refetch, long after the server serves the right bytes.
     // A page is waiting on this answer: a stalled origin must not hold it for minutes.
-    const res = await timedFetch(ctx, url, { cache: 'no-store' }, REFETCH_TIMEOUT_MS);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const bytes = await readCapped(res, asset.size);
+    // The body under the same watchdog: a part that starts and then stalls would hold the page as long.
+    const bytes = await timedRequest(ctx, url, { cache: 'no-store' }, async (res, progress) => {
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return readCapped(res, asset.size, { onChunk: progress });
+    }, REFETCH_TIMEOUT_MS);
     if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');
     await ctx.parts.put(key, partResponse(bytes, asset.sha256, asset.type)).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
     ctx.log.warn(`part ${asset.path} was missing, refetched`);

@@ -5,7 +5,7 @@
  */
 import type { SwContext } from './context.js';
 
-/** For a check-in or a report batch: small bodies, one round trip. */
+/** For a check-in, a report batch or a plan document: the longest wait for the headers or for the next chunk of the body. */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** For a part: the longest wait for the headers or for the next chunk of the body. */
 export const PART_IDLE_TIMEOUT_MS = 30_000;
@@ -55,11 +55,24 @@ export function watchdog(ctx: SwContext, url: string, ms: number): Watchdog {
   };
 }
 
-/** `fetch` that rejects with `RequestTimeout` when the headers have not arrived within `ms`. Bodies are the caller's to bound. */
-export async function timedFetch(ctx: SwContext, url: string, init: RequestInit, ms = REQUEST_TIMEOUT_MS): Promise<Response> {
+/**
+ * `fetch`, then `read` its answer, under one watchdog of `ms`: for the headers, and then for each
+ * next chunk of the body when `read` calls `progress` per chunk (`readCapped`'s `onChunk`). Rejects
+ * with `RequestTimeout` when it fires (and aborts the request, body included). For the answers the
+ * worker reads whole (check-in, plan document, a refetched part): a server that sends its headers
+ * and then stalls must not hold the check-in, and every check-in joined to it, any more than one
+ * that never answers. A slow link that keeps delivering is not cut off. Parts fetched by a plan
+ * use `watchdog` directly (fetch-part.ts), the same way.
+ */
+export async function timedRequest<T>(
+  ctx: SwContext, url: string, init: RequestInit, read: (res: Response, progress: () => void) => Promise<T>, ms = REQUEST_TIMEOUT_MS,
+): Promise<T> {
   const dog = watchdog(ctx, url, ms);
   try {
-    return await dog.guard(ctx.adapter.fetch(url, { ...init, signal: dog.signal }));
+    return await dog.guard(ctx.adapter.fetch(url, { ...init, signal: dog.signal }).then((res) => {
+      dog.kick();
+      return read(res, dog.kick);
+    }));
   } finally {
     dog.done();
   }
