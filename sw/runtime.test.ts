@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
 import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
+import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
 import { REFETCH_TIMEOUT_MS } from './serve.js';
@@ -115,6 +116,28 @@ describe('bootstrap', () => {
 });
 
 describe('check-in', () => {
+  it('activation does not wait on the network: it ends while the first check-in hangs, which then goes on under a sync event of its own', async () => {
+    const a = new TestAdapter();
+    const r1 = await buildRelease(V1, '1.0.0');
+    a.server.on(APP + 'updraft-release.json', json(r1.manifest));
+    for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
+    let answer!: (r: Response) => void;
+    a.server.on(CHECK_IN, () => new Promise<Response>((resolve) => (answer = resolve)));
+    a.clients.push({ id: 'window-1', url: APP });
+    const rt = new Runtime(a, config);
+    await rt.onInstall();
+    // Pages' fetches wait while a worker activates: activation ends with the check-in still out.
+    await rt.onActivate();
+    expect((await rt.state()).active).toBe(r1.manifest.id);
+    await until(() => a.server.count(CHECK_IN) === 1, 'the first check-in to go out');
+    expect(a.syncTags).toEqual(['updraft-tasks']);
+    // Pages are served meanwhile.
+    expect(await (await rt.onFetch({ request: new Request(APP + 'assets/app-1.js'), clientId: 'window-1', resultingClientId: '' })!).text()).toBe(V1['assets/app-1.js']);
+    answer(json({ status: 'current', nextCheckIn: 3600 }));
+    await rt.idle();
+    expect((await state(rt)).nextCheckInAt).toBe(a.clock.now() + 3600_000);
+  });
+
   it('does not check in on wake-ups before nextCheckInAt, does after', async () => {
     const { a, rt } = await installed();
     a.server.clear();
@@ -244,6 +267,45 @@ describe('check-in', () => {
 });
 
 describe('task runner', () => {
+  it('a task whose outcome could not be stored (quota) runs again after a backoff instead of holding its slot, and the plan completes', async () => {
+    const store = new MemoryStore();
+    const { a, rt, r1 } = await installed(new TestAdapter({ store }));
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2, { from: r1.manifest.id }));
+    // The first write of a fetch's outcome fails, as IndexedDB does on a full origin.
+    const putTasks = store.putTasks.bind(store);
+    let failed = 0;
+    store.putTasks = async (planId, tasks) => {
+      if (failed === 0 && tasks.some((t) => t.state === 'done')) {
+        failed++;
+        throw new DOMException('quota', 'QuotaExceededError');
+      }
+      return putTasks(planId, tasks);
+    };
+    let reads = 0;
+    const getPlan = store.getPlan.bind(store);
+    store.getPlan = async () => (reads++, getPlan());
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
+    await rt.idle();
+    expect(failed).toBe(1);
+    const s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    // Not left `running`: pending again, due after a backoff, with a timer armed for it.
+    const retried = s.plan!.tasks.find((t) => t.state !== 'done')!;
+    expect(retried).toMatchObject({ state: 'pending' });
+    expect(retried.nextAttemptAt).toBeGreaterThan(a.clock.now());
+    // No busy loop meanwhile: time creeping up does not make the runner read the plan again and again.
+    reads = 0;
+    for (let i = 0; i < 20; i++) {
+      a.clock.advance(1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(reads).toBeLessThan(3);
+    a.clock.advance(retried.nextAttemptAt - a.clock.now());
+    await until(async () => (await state(rt)).active === r2.manifest.id, 'the plan to complete');
+  });
+
   it('fetches every part from the CDN, stages, activates, reports and broadcasts', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2, '2.0.0');
@@ -261,7 +323,8 @@ describe('task runner', () => {
     expect(s.active).toBe(r2.manifest.id);
     expect(s.staged).toBeNull();
     expect(s.plan?.tasks.every((t) => t.state === 'done')).toBe(true);
-    expect(a.syncTags).toEqual(['updraft-tasks']);
+    // Once when activation ended (an event for its check-in), once for the plan.
+    expect(a.syncTags).toEqual(['updraft-tasks', 'updraft-tasks']);
     // Each check-in (activation, then the one that brought the plan) tells pages when the next is due.
     expect(a.events('check-in-at')).toHaveLength(2);
     for (const e of a.events('check-in-at')) expect(e.at).toEqual(expect.any(Number));

@@ -37,6 +37,8 @@ export class Runtime {
   private runnerInstance: TaskRunner | null = null;
   private bootGuard: BootGuard | null = null;
   private lastWake = -Infinity;
+  /** The check-in and drain started when activation ended (`onActivate`), while they run. */
+  private afterActivate: Promise<void> | null = null;
 
   constructor(
     readonly adapter: Adapter,
@@ -129,6 +131,15 @@ export class Runtime {
     return result;
   }
 
+  /**
+   * Activation does only local work; the first check-in and any due tasks start once it is done,
+   * not inside it. While a worker is activating, the browser holds every fetch of the pages it
+   * controls (a navigation, a lazy chunk) until activation ends: a slow check-in, or a plan's
+   * downloads, would hold them too. That work gets events of its own instead: a Background Sync
+   * registration where the browser has it (the sync event checks in, as it is due), and else the
+   * next fetch, message or page nudge (`wake`). `idle()` includes it, for whoever keeps the worker
+   * alive.
+   */
   async onActivate(): Promise<void> {
     await this.guard('activate', async () => {
       await this.adapter.claim();
@@ -138,8 +149,14 @@ export class Runtime {
       await this.pinClaimed(ctx);
       await this.checkBoot();
       await collectGarbage(ctx);
+    });
+    this.afterActivate = this.guard('after activate', async () => {
+      const runner = await this.runner();
+      await runner.requestSync();
       await this.checkInNow();
-      await (await this.runner()).run();
+      await runner.run();
+    }).finally(() => {
+      this.afterActivate = null;
     });
   }
 
@@ -161,6 +178,7 @@ export class Runtime {
 
   /** Resolves once the task runner and the boot guard have nothing in flight (for `waitUntil`). */
   async idle(): Promise<void> {
+    await this.afterActivate;
     await this.bootGuard?.idle();
     await this.runnerInstance?.idle();
   }

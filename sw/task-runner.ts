@@ -12,7 +12,7 @@ import { broadcast } from './events.js';
 import { fetchPart, type Holds } from './fetch-part.js';
 import { collectGarbage } from './gc.js';
 import { flushOutbox, makeReport } from './reports.js';
-import { dueTasks, isExpired, nextWakeAt } from './scheduler.js';
+import { backoff, dueTasks, isExpired, nextWakeAt } from './scheduler.js';
 import { stageRelease } from './staging.js';
 import type { StoredPlan, TaskRecord } from './store.js';
 import type { TaskOutcome } from './task-outcome.js';
@@ -82,6 +82,14 @@ export class TaskRunner {
     for (;;) {
       this.again = false;
       const stored = await store.getPlan();
+      // A task `running` that this loop is not running: its outcome could not be written (a store
+      // write that failed, e.g. on quota). Left so, it would hold a slot and its dependants for
+      // good; it runs again after a backoff instead.
+      const stale = stored ? Object.values(stored.tasks).filter((t) => t.state === 'running' && !inflight.has(`${stored.plan.planId}/${t.id}`)) : [];
+      if (stale.length > 0) {
+        await store.putTasks(stored!.plan.planId, stale.map((t) => ({ ...t, state: 'pending' as const, nextAttemptAt: adapter.now() + backoff(t.attempts + 1, adapter.random()) })));
+        continue;
+      }
       if (stored && !installed(stored)) {
         const done = `${stored.plan.planId}:${partsDone(stored)}`;
         if (done !== this.reported && partsDone(stored) > 0) await this.progress(stored);
@@ -101,7 +109,8 @@ export class TaskRunner {
         );
         for (const task of start) {
           const key = `${stored.plan.planId}/${task.id}`;
-          const work = this.runTask(stored, task, holds);
+          // A task whose outcome could not be stored is logged and found stale on the next pass.
+          const work = this.runTask(stored, task, holds).catch((e) => this.ctx.log.error(`task ${task.id}`, e));
           inflight.set(key, work.finally(() => inflight.delete(key)));
         }
       }

@@ -314,6 +314,8 @@ export async function installedRuntime(files: Record<string, string>, config: Sw
   const rt = new Runtime(a, config);
   await rt.onInstall();
   await rt.onActivate();
+  // The first check-in, which activation starts but does not wait for.
+  await rt.idle();
   return { a, rt, r1 };
 }
 
