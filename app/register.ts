@@ -46,9 +46,9 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const emitter = createEmitter();
   const container = typeof navigator !== 'undefined' && 'serviceWorker' in navigator ? navigator.serviceWorker : null;
 
-  const send = async <T>(message: PageRequest): Promise<T> => {
+  const send = async <T>(message: PageRequest, timeoutMs?: number | null): Promise<T> => {
     if (!container) throw new UpdraftError('internal', 'service workers are not available in this browser or context');
-    return request<T>((m) => wb.messageSW(m), message);
+    return request<T>((m) => wb.messageSW(m), message, timeoutMs);
   };
 
   let reloading = false;
@@ -95,7 +95,13 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     const registered = wb.register().then((registration) => {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
     });
-    controlled = Promise.race([hasController, registered.then(() => hasController)]);
+    // A worker whose install failed (its manifest or a file could not be had) goes redundant and
+    // never controls this page: say so, rather than leave `controlled` and `ready()` waiting. The
+    // browser tries again on a later navigation.
+    const redundant = new Promise<never>((_, reject) => {
+      wb.addEventListener('redundant', () => reject(new UpdraftError('internal', `the service worker ${o.swUrl} did not install (it went redundant); the page runs from the network`)));
+    });
+    controlled = Promise.race([hasController, registered.then(() => Promise.race([hasController, redundant]))]);
     // An update staged before this page loaded (prompt policy) is announced again to this page.
     controlled
       .then(() => send<HelloReply>({ type: 'updraft:hello' }))
@@ -112,7 +118,17 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     on: (name, handler) => emitter.on(name, handler),
     checkNow: () => send<CheckNowReply>({ type: 'updraft:check-now' }),
     applyUpdate: async () => {
-      await send<unknown>({ type: 'updraft:apply' });
+      // Before the release is staged the worker answers only once it is active, which can take
+      // as long as the download: no time limit. A worker stopped meanwhile (a long download outlives
+      // its event) never answers, but the next one finishes the plan and says `activated`: either
+      // ends the wait.
+      let off = () => {};
+      const activated = new Promise<void>((resolve) => (off = emitter.on('activated', () => resolve())));
+      try {
+        await Promise.race([send<unknown>({ type: 'updraft:apply' }, null), activated]);
+      } finally {
+        off();
+      }
       reload();
     },
     release: () => send<HelloReply>({ type: 'updraft:hello' }),

@@ -118,6 +118,8 @@ export interface SwDebugState {
   holdUntil: Record<string, number>;
   plan: null | {
     planId: string; from: string | null; to: string; activation: ActivationPolicy;
+    /** The page consented (`applyUpdate()`, prompt policy): it activates once staged. */
+    applied: boolean;
     tasks: { id: string; kind: string; state: string; attempts: number; nextAttemptAt: number; lastError: string | null; sha256?: string }[];
   };
   pins: { clientId: string; release: string }[];

@@ -396,6 +396,7 @@ export class Runtime {
         from: stored.plan.from,
         to: stored.plan.to,
         activation: stored.plan.activation,
+        applied: stored.applied === true,
         tasks: stored.plan.tasks.map((t) => {
           const rec = stored.tasks[t.id];
           return {
