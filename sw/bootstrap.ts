@@ -8,6 +8,9 @@ import { checkManifestConsistency, ReleaseManifest, sha256Hex } from '../protoco
 import { partKey, type PrecacheEntry } from './adapter.js';
 import type { SwContext } from './context.js';
 import { partResponse } from './fetch-part.js';
+import { PLAN_DOC_MAX_BYTES } from './plan-doc.js';
+import { readCapped } from './read-capped.js';
+import { timedRequest } from './timed-fetch.js';
 
 export interface BootstrapResult {
   release: string;
@@ -24,9 +27,19 @@ export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise
     log.info(`install: release ${ptr.active} already active, nothing to precache`);
     return null;
   }
-  const res = await adapter.fetch(urls.manifest, { cache: 'no-store' });
-  if (!res.ok) throw new Error(`manifest ${urls.manifest}: HTTP ${res.status}`);
-  const parsed = v.safeParse(ReleaseManifest, await res.json());
+  // Under the request watchdog: a host that sends the headers and stalls would hold the install
+  // event until the browser gives up on it. (The precache's own fetches are workbox's.)
+  const text = await timedRequest(ctx, urls.manifest, { cache: 'no-store' }, async (res, progress) => {
+    if (!res.ok) throw new Error(`manifest ${urls.manifest}: HTTP ${res.status}`);
+    return new TextDecoder().decode(await readCapped(res, PLAN_DOC_MAX_BYTES, { onChunk: progress }));
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`manifest ${urls.manifest}: not JSON`);
+  }
+  const parsed = v.safeParse(ReleaseManifest, json);
   if (!parsed.success) throw new Error(`manifest ${urls.manifest}: ${parsed.issues[0]?.message ?? 'invalid'}`);
   const manifest = parsed.output;
   const problem = await checkManifestConsistency(manifest);

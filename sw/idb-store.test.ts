@@ -5,7 +5,8 @@
  */
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
-import { openIdbStore } from './idb-store.js';
+import { openDB } from 'idb';
+import { DB_VERSION, openIdbStore } from './idb-store.js';
 import { describeStore } from './store-contract.js';
 import { buildPlan, buildRelease } from './testing.js';
 
@@ -13,6 +14,15 @@ let n = 0;
 describeStore('IdbStore (fake-indexeddb)', () => openIdbStore(`updraft-test-${n++}`));
 
 describe('IdbStore across restarts', () => {
+  it('an open store lets go of its connection when a newer schema is opened (a new worker\'s upgrade does not wait on the old worker)', async () => {
+    const name = `updraft-upgrade-${n++}`;
+    const old = await openIdbStore(name);
+    await old.setMeta('nextCheckInAt', 1);
+    const upgraded = await openDB(name, DB_VERSION + 1, { upgrade: () => {} });
+    expect(upgraded.version).toBe(DB_VERSION + 1);
+    upgraded.close();
+  });
+
   it('a plan, its task states and its applied flag survive a reopen (a killed worker), and a new plan replaces them', async () => {
     const name = `updraft-restart-${n++}`;
     const r2 = await buildRelease({ 'index.html': '2' });

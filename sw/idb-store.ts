@@ -62,6 +62,11 @@ export async function openIdbStore(name = DB_NAME): Promise<IdbStore> {
       db.createObjectStore('pins', { keyPath: 'clientId' });
       db.createObjectStore('outbox', { autoIncrement: true });
     },
+    // A newer worker opening a newer schema waits until every older connection closes: the worker
+    // it replaces lets go of its own, or that install would wait on it for as long as it lives.
+    blocking() {
+      db.close();
+    },
   });
   return new IdbStore(db);
 }

@@ -7,6 +7,7 @@ import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
 import { REFETCH_TIMEOUT_MS } from './serve.js';
+import { REQUEST_TOTAL_MS } from './timed-fetch.js';
 import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
@@ -106,6 +107,16 @@ describe('bootstrap', () => {
     const r1 = await buildRelease(V1);
     a.server.on(APP + 'updraft-release.json', json({ ...r1.manifest, id: '0000000000000000' }));
     await expect(new Runtime(a, config).onInstall()).rejects.toThrow(/does not match/);
+  });
+
+  it('a manifest that stalls after its headers fails the install at the request deadline, not when the browser gives up', async () => {
+    const a = new TestAdapter();
+    a.server.on(APP + 'updraft-release.json', () => stalledAfterHeaders('{"app":"demo",'));
+    const install = new Runtime(a, config).onInstall();
+    const outcome = install.then(() => 'installed', (e: unknown) => String(e));
+    await until(() => a.server.count(APP + 'updraft-release.json') === 1, 'the manifest request');
+    a.clock.advance(30_000);
+    expect(await outcome).toMatch(/within 30 s/);
   });
 
   it('keeps the client id across restarts', async () => {
@@ -237,6 +248,25 @@ describe('check-in', () => {
     }
     body.close();
     expect(await reply).toEqual({ result: 'current' });
+  });
+
+  it('a check-in answer that trickles in is cut off at the request\'s total limit, and check-ins joined to it are freed', async () => {
+    const { a, rt } = await installed();
+    let body!: ReadableStreamDefaultController<Uint8Array>;
+    a.server.on(CHECK_IN, () => new Response(new ReadableStream<Uint8Array>({ start: (c) => void (body = c) }), { headers: { 'content-type': 'application/json' } }));
+    a.server.clear();
+    const reply = rt.checkInNow();
+    await until(() => a.server.count(CHECK_IN) === 1, 'the check-in to go out');
+    const joined = rt.checkInNow();
+    // A space every 25 s: never idle for 30 s, never done.
+    for (let t = 0; t < REQUEST_TOTAL_MS; t += 25_000) {
+      await new Promise((r) => setTimeout(r, 5));
+      a.clock.advance(Math.min(25_000, REQUEST_TOTAL_MS - t));
+      body.enqueue(new TextEncoder().encode(' '));
+    }
+    expect(await reply).toMatchObject({ result: 'error', code: 'transport', message: expect.stringContaining(`no complete answer from ${CHECK_IN} within 120 s`) });
+    expect(await joined).toMatchObject({ result: 'error', code: 'transport' });
+    expect(a.server.count(CHECK_IN)).toBe(1);
   });
 
   it('check-ins arriving together share one request, so a Retry-After binds them all', async () => {

@@ -12,6 +12,8 @@ import { timedRequest } from './timed-fetch.js';
 
 /** How long a page's request waits for a part evicted from the cache to be refetched by hash. */
 export const REFETCH_TIMEOUT_MS = 20_000;
+/** The longest a page waits for a refetched part in all, however it trickles in. */
+export const REFETCH_TOTAL_MS = 60_000;
 
 /** The response, or null when the bytes cannot be had (the caller goes to the network). */
 export async function serveAsset(ctx: SwContext, asset: Asset): Promise<Response | null> {
@@ -42,7 +44,7 @@ export async function refetchPart(ctx: SwContext, asset: Asset): Promise<Respons
     const bytes = await timedRequest(ctx, url, { cache: 'no-store' }, async (res, progress) => {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       return readCapped(res, asset.size, { onChunk: progress });
-    }, REFETCH_TIMEOUT_MS);
+    }, REFETCH_TIMEOUT_MS, REFETCH_TOTAL_MS);
     if (bytes.byteLength !== asset.size || (await sha256Hex(bytes)) !== asset.sha256) throw new Error('content mismatch');
     await ctx.parts.put(key, partResponse(bytes, asset.sha256, asset.type)).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
     ctx.log.warn(`part ${asset.path} was missing, refetched`);

@@ -9,11 +9,18 @@ import type { SwContext } from './context.js';
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** For a part: the longest wait for the headers or for the next chunk of the body. */
 export const PART_IDLE_TIMEOUT_MS = 30_000;
+/**
+ * For a check-in, a report batch or a plan document: the longest the whole request may take. A
+ * source that trickles a chunk just inside the idle timeout would otherwise hold the check-in (and
+ * every check-in joined to it) for as long as it likes. Parts have no such limit: a large one on a
+ * slow link may take long, and a part holds only its own task.
+ */
+export const REQUEST_TOTAL_MS = 120_000;
 
 export class RequestTimeout extends Error {
   override readonly name = 'TimeoutError';
-  constructor(readonly url: string, readonly ms: number) {
-    super(`no answer from ${url} within ${ms / 1000} s`);
+  constructor(readonly url: string, readonly ms: number, what = 'no answer') {
+    super(`${what} from ${url} within ${ms / 1000} s`);
   }
 }
 
@@ -26,6 +33,8 @@ export interface Watchdog {
   kick(): void;
   /** Stops the timer. */
   done(): void;
+  /** Aborts the request now, with `reason` (another deadline passed). */
+  abort(reason: unknown): void;
 }
 
 /** Fires when `ms` pass without a `kick()`: aborts the request and fails what it guards. */
@@ -52,6 +61,7 @@ export function watchdog(ctx: SwContext, url: string, ms: number): Watchdog {
       if (timer !== null) ctx.adapter.clearTimeout(timer);
       timer = null;
     },
+    abort: (reason) => controller.abort(reason),
   };
 }
 
@@ -65,15 +75,27 @@ export function watchdog(ctx: SwContext, url: string, ms: number): Watchdog {
  * use `watchdog` directly (fetch-part.ts), the same way.
  */
 export async function timedRequest<T>(
-  ctx: SwContext, url: string, init: RequestInit, read: (res: Response, progress: () => void) => Promise<T>, ms = REQUEST_TIMEOUT_MS,
+  ctx: SwContext, url: string, init: RequestInit, read: (res: Response, progress: () => void) => Promise<T>, ms = REQUEST_TIMEOUT_MS, totalMs = REQUEST_TOTAL_MS,
 ): Promise<T> {
   const dog = watchdog(ctx, url, ms);
+  // The whole request's limit: its own timer, aborting the same request.
+  let timesUp: (e: RequestTimeout) => void = () => {};
+  const total = new Promise<never>((_, reject) => (timesUp = reject));
+  const timer = ctx.adapter.setTimeout(() => {
+    const err = new RequestTimeout(url, totalMs, 'no complete answer');
+    dog.abort(err);
+    timesUp(err);
+  }, totalMs);
   try {
-    return await dog.guard(ctx.adapter.fetch(url, { ...init, signal: dog.signal }).then((res) => {
-      dog.kick();
-      return read(res, dog.kick);
-    }));
+    return await Promise.race([
+      dog.guard(ctx.adapter.fetch(url, { ...init, signal: dog.signal }).then((res) => {
+        dog.kick();
+        return read(res, dog.kick);
+      })),
+      total,
+    ]);
   } finally {
+    ctx.adapter.clearTimeout(timer);
     dog.done();
   }
 }
