@@ -126,6 +126,16 @@ describe('bootstrap', () => {
   });
 });
 
+/** After a check-in that failed: no check-in before its backoff ends, then one that goes out (the second request). */
+async function nextCheckInAfterBackoff(a: TestAdapter, rt: Runtime): Promise<void> {
+  const next = (await state(rt)).nextCheckInAt!;
+  expect(next).toBeGreaterThan(a.clock.now());
+  a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+  a.clock.advance(next - a.clock.now());
+  await rt.wake('test');
+  expect(a.server.count(CHECK_IN)).toBe(2);
+}
+
 describe('check-in', () => {
   it('activation does not wait on the network: it ends while the first check-in hangs, which then goes on under a sync event of its own', async () => {
     const a = new TestAdapter();
@@ -207,12 +217,7 @@ describe('check-in', () => {
     expect(await reply).toMatchObject({ ok: true, value: { result: 'error', code: 'transport', message: expect.stringContaining('within 30 s') } });
     expect(await joined).toMatchObject({ ok: true, value: { result: 'error', code: 'transport' } });
     expect(a.server.count(CHECK_IN)).toBe(1);
-    const next = (await state(rt)).nextCheckInAt!;
-    expect(next).toBeGreaterThan(a.clock.now());
-    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
-    a.clock.advance(next - a.clock.now());
-    await rt.wake('test');
-    expect(a.server.count(CHECK_IN)).toBe(2);
+    await nextCheckInAfterBackoff(a, rt);
   });
 
   it('a check-in whose answer stalls after its headers times out likewise, and the next one goes out after the backoff', async () => {
@@ -224,12 +229,7 @@ describe('check-in', () => {
     // The headers are in, the body never ends: the deadline covers both.
     a.clock.advance(30_000);
     expect(await reply).toMatchObject({ ok: true, value: { result: 'error', code: 'transport', message: expect.stringContaining('within 30 s') } });
-    const next = (await state(rt)).nextCheckInAt!;
-    expect(next).toBeGreaterThan(a.clock.now());
-    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
-    a.clock.advance(next - a.clock.now());
-    await rt.wake('test');
-    expect(a.server.count(CHECK_IN)).toBe(2);
+    await nextCheckInAfterBackoff(a, rt);
     expect((await state(rt)).nextCheckInAt).toBe(a.clock.now() + 3600_000);
   });
 
