@@ -95,6 +95,31 @@ const COMPACT = { sync: true, periodicSync: false, compactPlans: true };
 const post = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('the Node check-in lane answers as the Hono route does', () => {
+  it('a Host header no URL can hold (which Node\'s parser lets through) is 400 bad_request on both paths, and the dashboard answers it without a 500', async () => {
+    const s = await pair();
+    const [, to] = s.releases as [string, string];
+    const send = (server: RunningServer, method: string, path: string, host: string, body?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${server.url.slice(0, -1)}${path}`, { method, setHost: false, headers: { host, ...(body ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) } });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        });
+        req.end(body);
+      });
+    for (const host of ['xn--', '999.1.1.1', '1.2.3.4.5']) {
+      for (const server of [s.lane, s.hono]) {
+        const answer = await send(server, 'POST', `/${PATHS.checkIn}`, host, checkIn(to));
+        expect(answer.status, host).toBe(400);
+        expect(JSON.parse(answer.body), host).toMatchObject({ error: { code: 'bad_request' } });
+      }
+      expect((await send(s.lane, 'GET', '/v1/admin/dashboard', host)).status, host).toBe(401);
+      expect((await send(s.lane, 'GET', '/v1/admin/dashboard?token=nope', host)).status, host).toBe(401);
+    }
+  });
+
   it('current, update (plain, brotli, gzip), a BOM, bad JSON, a bad body, a preflight, an oversized body', async () => {
     const s = await pair();
     const [from, to] = s.releases as [string, string];

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { PATHS, type CheckInRequest } from '../protocol/index.js';
+import { PATHS, UpdraftError, type CheckInRequest } from '../protocol/index.js';
 import { checkRecord } from './client-record.js';
 import { compressAnswer, joinBody } from './compress-answer.js';
 import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswer, type Answer, type PlanDoc, type RenderedTemplate } from './answer-json.js';
@@ -15,7 +15,14 @@ export function originFromRequest(url: string): string {
   // Nearly every check-in to one server comes with the same URL: parse it once, not per request
   // (a `new URL` was 3 % of a check-in's CPU in bench/check-in.ts).
   if (url === lastOrigin.url) return lastOrigin.origin;
-  const u = new URL(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    // A Host header Node's parser passed but no URL can hold (`xn--`, `999.1.1.1`): the sources
+    // would be made from it, so the client's request is what is wrong.
+    throw new UpdraftError('bad_request', `the request's Host does not make a valid URL: ${url.slice(0, 200)}`);
+  }
   u.search = '';
   u.hash = '';
   const href = u.href;

@@ -340,23 +340,24 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
     const value = await tokens.session(who);
     // Revoked between the check and now: no session for a token that no longer exists.
     if (!value) return refuse(c, 'Wrong token.');
-    const url = new URL(c.req.url);
-    const flags = ['HttpOnly', 'SameSite=Strict', `Path=${url.pathname}`, `Max-Age=${COOKIE_MAX_AGE}`];
-    if (url.protocol === 'https:') flags.push('Secure');
+    // The path and scheme as Hono has them: `new URL(c.req.url)` throws on a Host it cannot parse.
+    const path = c.req.path;
+    const flags = ['HttpOnly', 'SameSite=Strict', `Path=${path}`, `Max-Age=${COOKIE_MAX_AGE}`];
+    if (c.req.url.startsWith('https:')) flags.push('Secure');
     secure(c, 303);
     c.header('Set-Cookie', `${DASHBOARD_COOKIE}=${value}; ${flags.join('; ')}`);
-    c.header('Location', url.pathname);
+    c.header('Location', path);
     return c.body(null);
   };
 
   const refuse = (c: Context, message: string) => {
     secure(c, 401);
     c.header('WWW-Authenticate', 'Bearer realm="updraft"');
-    return c.html(loginPage(message, new URL(c.req.url).pathname));
+    return c.html(loginPage(message, c.req.path));
   };
   const forbid = (c: Context) => {
     secure(c, 403);
-    return c.html(loginPage('This token lacks the read scope the dashboard needs.', new URL(c.req.url).pathname));
+    return c.html(loginPage('This token lacks the read scope the dashboard needs.', c.req.path));
   };
 
   app.get(`/${DASHBOARD_PATH}`, async (c) => {
