@@ -27,8 +27,8 @@ export const Report = v.object({
   event: ReportEvent,
   code: v.optional(v.custom<ErrorCode>((c) => typeof c === 'string' && Object.hasOwn(ERROR_CODES, c), 'unknown error code')),
   message: v.optional(v.pipe(v.string(), v.maxLength(1000))),
-  /** Client clock, epoch ms. */
-  at: v.pipe(v.number(), v.finite()),
+  /** Client clock, epoch ms: a time a `Date` can hold (±8.64e15), so every reader can show it. */
+  at: v.pipe(v.number(), v.finite(), v.minValue(-8.64e15), v.maxValue(8.64e15)),
 });
 export type Report = v.InferOutput<typeof Report>;
 

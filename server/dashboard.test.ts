@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { StatusResponse } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { DASHBOARD_COOKIE, channelViews, clientSeries, renderDashboard } from './dashboard.js';
 import { fakeDist } from './fake-dist.js';
+import { formatStatus } from './status-format.js';
 import { tempStore } from './temp-store.js';
 
 const TOKEN = 'dash-secret-token';
@@ -121,6 +123,22 @@ describe('dashboard content', () => {
     await store.insertReports([{ client: 'client-dddd', app: 'demo', release: v2.id, event: 'failed', code: 'content', message: '<script>x</script>', at: NOW }], NOW);
     const html = await (await app.request(URL_, { headers: bearer })).text();
     expect(html).not.toContain('<script>');
+  });
+});
+
+describe('report times', () => {
+  it('a report whose time no Date can hold is refused (400); one stored before that rule still leaves the dashboard and the status readable', async () => {
+    const { app, store, v2 } = await setup();
+    const report = { client: 'client-dddd', app: 'demo', release: v2.id, event: 'activated', at: 1e16 };
+    const refused = await app.request('http://localhost/v1/reports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports: [report] }) });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('invalid_body');
+    // As an older server stored it.
+    await store.insertReports([report as Parameters<typeof store.insertReports>[0][number]], NOW);
+    const page = await app.request(URL_, { headers: bearer });
+    expect(page.status).toBe(200);
+    const status = await (await app.request('http://localhost/v1/admin/status', { headers: bearer })).json();
+    expect(formatStatus(status as StatusResponse, { verbose: true })).toContain('10000000000000000');
   });
 });
 

@@ -4,6 +4,7 @@ import type { ChannelState, StatusResponse } from '../protocol/index.js';
 import { bearerToken } from './admin-auth.js';
 import type { Principal } from './admin-token.js';
 import { jsonBodyLimit } from './json-body-limit.js';
+import { isoTime } from './status-format.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -214,13 +215,13 @@ function seriesChart(v: ChannelView, color: (id: string) => string): string {
     return v.seriesReleases.map((id) => {
       const n = p.counts[id] ?? 0;
       if (!n) return '';
-      const rect = `<rect x="${x.toFixed(1)}" y="${(h - bottom - y(acc + n)).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${y(n).toFixed(1)}" fill="${color(id)}"><title>${esc(`${new Date(p.at).toISOString()}: ${n} on ${id}`)}</title></rect>`;
+      const rect = `<rect x="${x.toFixed(1)}" y="${(h - bottom - y(acc + n)).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${y(n).toFixed(1)}" fill="${color(id)}"><title>${esc(`${isoTime(p.at)}: ${n} on ${id}`)}</title></rect>`;
       acc += n;
       return rect;
     }).join('');
   }).join('');
-  const first = new Date(v.series[0]!.at).toISOString().replace('T', ' ').slice(0, 19);
-  const last = new Date(v.series[v.series.length - 1]!.at).toISOString().replace('T', ' ').slice(0, 19);
+  const first = isoTime(v.series[0]!.at).replace('T', ' ').slice(0, 19);
+  const last = isoTime(v.series[v.series.length - 1]!.at).replace('T', ' ').slice(0, 19);
   const latest = v.series[v.series.length - 1]!.counts;
   const legend = v.seriesReleases.map((id) =>
     `<span data-series-release="${esc(id)}" data-count="${latest[id] ?? 0}">${swatch(color(id))}${esc(v.releases.find((r) => r.id === id)?.label ?? id)}: ${latest[id] ?? 0}</span>`).join('');

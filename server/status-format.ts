@@ -54,7 +54,7 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
     const rows = s.releases.map((r) => [r.id, r.app, `${r.version} #${r.seq}`, r.createdAt, String(r.parts), formatBytes(r.bytes)]);
     lines.push(...table(['RELEASE', 'APP', 'VERSION', 'BUILT', 'PARTS', 'SIZE'], rows, new Set([4, 5])).map((l) => `  ${l}`));
     lines.push('', `latest reports (${s.recentReports.length}):`);
-    const reports = s.recentReports.map((r) => [new Date(r.at).toISOString(), r.client, r.release, r.event, r.code ?? '']);
+    const reports = s.recentReports.map((r) => [isoTime(r.at), r.client, r.release, r.event, r.code ?? '']);
     if (reports.length) lines.push(...table(['AT (CLIENT CLOCK)', 'CLIENT', 'RELEASE', 'EVENT', 'CODE'], reports, new Set()).map((l) => `  ${l}`));
   }
   return lines.join('\n');
@@ -94,4 +94,13 @@ function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) =
     lines.push(`  failures on ${id}: ${reasons}`);
   }
   return lines;
+}
+
+/**
+ * `at` as ISO 8601, or as the number it is when no `Date` can hold it: reports stored before their
+ * schema bounded `at` must not break the status or the dashboard that lists them.
+ */
+export function isoTime(at: number): string {
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? String(at) : d.toISOString();
 }
