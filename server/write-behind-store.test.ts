@@ -101,6 +101,34 @@ describe('WriteBehindStore', () => {
     expect(batches.flat()).toEqual([rec(1), rec(2, { lastSeen: 50 })]);
   });
 
+  it('against SQLite: a record queued while an earlier write is failing is not overwritten by that batch\'s retry', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'updraft-wb-order-'));
+    try {
+      const sqlite = openSqliteStore(dir);
+      const write = sqlite.upsertClients.bind(sqlite);
+      let failing: ((err: Error) => void) | null = null;
+      // The first write hangs until the test fails it (a database timing out); later ones go through.
+      sqlite.upsertClients = (rows) => (failing === null && rows.length > 0 && rows[0]!.release === null
+        ? new Promise<void>((_, reject) => (failing = reject))
+        : write(rows));
+      const store = writeBehind(sqlite, { flushMs: 60_000, onError: () => {} });
+      store.queueClient(rec(1));
+      const first = store.flush();
+      await vi.waitFor(() => expect(failing).not.toBeNull());
+      // Newer state for the same client, flushed while the first write is still out.
+      store.queueClient(rec(1, { release: 'ffffffffffffffff', lastSeen: 2 }));
+      const second = store.flush();
+      failing!(new Error('connection terminated'));
+      await first;
+      await second;
+      await store.flush();
+      expect(sqlite.db.prepare('SELECT release, last_seen FROM clients WHERE id = ?').get(rec(1).id)).toEqual({ release: 'ffffffffffffffff', last_seen: 2 });
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('against SQLite: 10k check-ins land in a few transactions and survive close and reopen', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'updraft-wb-'));
     try {

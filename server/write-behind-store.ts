@@ -69,10 +69,15 @@ export class WriteBehindStore implements Store {
   flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    const batch = this.#pending;
-    if (batch.size === 0) return this.#flushing;
-    this.#pending = new Map();
-    this.#flushing = this.#flushing.then(() => this.#write(batch));
+    if (this.#pending.size === 0) return this.#flushing;
+    // The batch is taken when its turn comes, not now: records that arrive while an earlier batch is
+    // being written wait here until that write's outcome is known. A failed batch goes back under
+    // them (`#write`); taken now, they would be written first and the failed, older batch after them.
+    this.#flushing = this.#flushing.then(() => {
+      const batch = this.#pending;
+      this.#pending = new Map();
+      return batch.size === 0 ? undefined : this.#write(batch);
+    });
     return this.#flushing;
   }
 
