@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, UpdraftError, checkManifestConsistency, parse,
@@ -100,7 +100,7 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
   app.put('/v1/admin/channels/:name', rollout, jsonLimit, async (c) => {
     const name = parse(Name, c.req.param('name'), 'channel name');
     const update = parse(ChannelUpdate, await readJson(c), 'channel update');
-    const app = c.req.query('app') || undefined;
+    const app = appQuery(c);
     const current = update.release ? null : await currentChannel(o, name, app);
     const releaseId = update.release ?? current!.release;
     const release = await o.store.getRelease(releaseId);
@@ -128,7 +128,7 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
   });
 
   app.get(`/${PATHS.adminStatus}`, read, async (c) => {
-    const only = c.req.query('app') || undefined;
+    const only = appQuery(c);
     const body: StatusResponse = {
       releases: (await o.store.listReleases(only)).map(summary),
       channels: await o.store.listChannels(only),
@@ -170,4 +170,10 @@ async function computeDeltas(store: Store, d: Exclude<ResolvedOptions['deltas'],
   for (const r of earlier) {
     for (const pair of predecessors(r.manifest, manifest)) await d.store.ensure(pair.from, pair.to, d.maxBytes);
   }
+}
+
+/** `?app=`, checked as a name: a value no app can have (a NUL byte, which PostgreSQL refuses outright) is a 400, not a query. */
+function appQuery(c: Context): string | undefined {
+  const value = c.req.query('app');
+  return value ? parse(Name, value, 'app') : undefined;
 }

@@ -145,6 +145,14 @@ if (!pg.url) {
       await expect.poll(async () => (await status()).clients.reduce((n, c) => n + c.count, 0), { timeout: 5000 }).toBe(2);
       expect(await (await fetch(a)).text()).toBe('<h1>fleet v2</h1>');
     });
+
+    it('an app filter no app can have (a NUL byte, which PostgreSQL refuses) is 400 invalid_body, not a 500', async () => {
+      for (const [method, path, body] of [['GET', `${PATHS.adminStatus}?app=%00`, undefined], ['PUT', `${PATHS.adminChannel('stable')}?app=%00`, { paused: true }]] as const) {
+        const res = await fetch(joinUrl(fleet.a, path), { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+        expect(res.status, `${method} ${path}`).toBe(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_body');
+      }
+    });
   });
 
   describe('two server processes on one PostgreSQL with a capacity budget', () => {
