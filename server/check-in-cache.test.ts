@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PATHS, type CheckInResponse, type FetchTask } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
-import { CheckInCache } from './check-in-cache.js';
+import { CheckInCache, UNKNOWN_CHANNELS_KEPT } from './check-in-cache.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import type { UpdateServerOptions } from './options.js';
 import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
@@ -126,6 +126,23 @@ describe('CheckInCache without a change counter', () => {
     for (let i = 0; i < 100; i++) await cache.template(entry, i.toString(16).padStart(16, '0'), r.id, 'https://o.test/', []);
     expect(entry.templates.size).toBeLessThanOrEqual(8);
     expect(entry.releases.size).toBeLessThanOrEqual(9);
+  });
+
+  it('client-supplied channel names that do not exist never grow it past UNKNOWN_CHANNELS_KEPT, and real channels stay cached', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
+    const sqlite = openSqliteStore(dir);
+    cleanups.push(() => sqlite.close(), () => rmSync(dir, { recursive: true, force: true }));
+    const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+    await sqlite.insertRelease(r, 1);
+    await sqlite.putChannel('demo', 'stable', { release: r.id }, 1);
+    const cache = new CheckInCache({ store: sqlite, maxAgeMs: 60_000 });
+    const stable = await cache.channel('demo', 'stable');
+    for (let i = 0; i < UNKNOWN_CHANNELS_KEPT * 3; i++) expect((await cache.channel('demo', `made-up-${i}`)).channel).toBeNull();
+    expect(cache.size).toBe(UNKNOWN_CHANNELS_KEPT + 1);
+    // The real channel was not pushed out; the newest made-up name is still answered from memory.
+    expect(cache.channel('demo', 'stable')).toBe(stable);
+    const newest = cache.channel('demo', `made-up-${UNKNOWN_CHANNELS_KEPT * 3 - 1}`);
+    expect(newest instanceof Promise).toBe(false);
   });
 
   it('the last template found answers a repeat of its key, and only of its key', async () => {

@@ -44,6 +44,9 @@ export interface ChannelEntry {
 
 const templateKey = (from: string | null, to: string, origin: string) => `${from ?? ''}\n${to}\n${origin}`;
 
+/** How many entries for channels that do not exist are kept, newest first (`#keepUnknown`). */
+export const UNKNOWN_CHANNELS_KEPT = 1024;
+
 /**
  * The expensive part of a check-in — channel and release reads, which parts a client on `from`
  * lacks, the serialised manifest — computed once per (app, channel, from, to, origin) and reused
@@ -61,6 +64,8 @@ export class CheckInCache {
   readonly #deltas: DeltaStore | null;
   readonly #inlineDeltaBytes: number;
   readonly #entries = new Map<string, ChannelEntry | Promise<ChannelEntry>>();
+  /** Keys of entries for channels that do not exist, oldest first (see `UNKNOWN_CHANNELS_KEPT`). */
+  readonly #unknown = new Set<string>();
   #generation = 0;
 
   constructor(o: CheckInCacheOptions) {
@@ -76,6 +81,12 @@ export class CheckInCache {
   invalidate(): void {
     this.#generation++;
     this.#entries.clear();
+    this.#unknown.clear();
+  }
+
+  /** Channels cached now, known or not. */
+  get size(): number {
+    return this.#entries.size;
   }
 
   /** The channel's entry; a Promise only on a miss (concurrent misses share one read). */
@@ -87,7 +98,11 @@ export class CheckInCache {
     const load = this.#load(app, name);
     this.#entries.set(key, load);
     load.then(
-      (entry) => { if (this.#entries.get(key) === load) this.#entries.set(key, entry); },
+      (entry) => {
+        if (this.#entries.get(key) !== load) return;
+        this.#entries.set(key, entry);
+        if (entry.channel === null) this.#keepUnknown(key);
+      },
       () => { if (this.#entries.get(key) === load) this.#entries.delete(key); },
     );
     return load;
@@ -111,6 +126,21 @@ export class CheckInCache {
       if (entry.templates.get(key) === load) entry.templates.delete(key);
     });
     return load;
+  }
+
+  /**
+   * Channel names come from clients: entries for ones that do not exist are kept (a client on an
+   * unknown channel checks in again and again), but only the latest few, so a flood of made-up
+   * names cannot grow the cache without bound. Real channels are as many as admins made.
+   */
+  #keepUnknown(key: string): void {
+    this.#unknown.delete(key);
+    this.#unknown.add(key);
+    if (this.#unknown.size <= UNKNOWN_CHANNELS_KEPT) return;
+    const oldest = this.#unknown.values().next().value as string;
+    this.#unknown.delete(oldest);
+    const entry = this.#entries.get(oldest);
+    if (entry && !(entry instanceof Promise) && entry.channel === null) this.#entries.delete(oldest);
   }
 
   #fresh(e: ChannelEntry): boolean {
