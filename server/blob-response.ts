@@ -80,7 +80,10 @@ export async function fileResponse(c: Context, path: string, size: number, tag: 
     if (parsed === 'unsatisfiable') {
       const res = errorResponse(c, new UpdraftError('range_not_satisfiable', `cannot serve ${rangeHeader} of ${size} bytes`));
       res.headers.set('Content-Range', `bytes */${size}`);
-      for (const [k, v] of headers) if (k !== 'content-type') res.headers.set(k, v);
+      // Not the bytes' validator or their year of caching: this answer is an error, not the blob,
+      // and a cache keeping it under the blob's strong ETag would revalidate the JSON as the part.
+      for (const [k, v] of headers) if (k !== 'content-type' && k !== 'cache-control' && k !== 'etag') res.headers.set(k, v);
+      res.headers.set('Cache-Control', 'no-store');
       return res;
     }
     range = parsed;

@@ -93,6 +93,9 @@ describe('GET /v1/blobs/:sha256', () => {
     const res = await get({ Range: range });
     expect(res.status).toBe(416);
     expect(res.headers.get('Content-Range')).toBe('bytes */10');
+    // An error: neither the blob's strong ETag nor its immutable caching.
+    expect(res.headers.get('ETag')).toBeNull();
+    expect(res.headers.get('Cache-Control')).toBe('no-store');
     expect(await res.json()).toMatchObject({ error: { code: 'range_not_satisfiable' } });
   });
 
