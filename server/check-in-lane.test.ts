@@ -1,7 +1,7 @@
 import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PATHS } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
@@ -95,6 +95,35 @@ const COMPACT = { sync: true, periodicSync: false, compactPlans: true };
 const post = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('the Node check-in lane answers as the Hono route does', () => {
+  it('a client that hangs up mid-body is not logged as an internal error, and takes nothing with it', async () => {
+    const s = await pair();
+    const [, to] = s.releases as [string, string];
+    const errors: unknown[][] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void errors.push(args));
+    try {
+      const cut = (server: RunningServer, path: string, method: string, headers: Record<string, string>, first: string) =>
+        new Promise<void>((resolve) => {
+          const req = request(`${server.url.slice(0, -1)}${path}`, { method, headers });
+          req.on('error', () => resolve());
+          req.flushHeaders();
+          req.write(first);
+          setTimeout(() => {
+            req.destroy();
+            setTimeout(resolve, 100);
+          }, 100);
+        });
+      for (const server of [s.lane, s.hono]) {
+        // Chunked: Hono's route reads it (the lane hands it on).
+        await cut(server, `/${PATHS.checkIn}`, 'POST', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, '{"client":');
+        await cut(server, `/${PATHS.adminBlob('b'.repeat(64))}`, 'PUT', { authorization: `Bearer ${TOKEN}`, 'content-length': '100000' }, 'z'.repeat(5000));
+        expect((await fetch(server.url + PATHS.checkIn, post(checkIn(to)))).status).toBe(200);
+      }
+      expect(errors.filter((args) => String(args[0]).includes('internal error'))).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('a Host header no URL can hold (which Node\'s parser lets through) is 400 bad_request on both paths, and the dashboard answers it without a 500', async () => {
     const s = await pair();
     const [, to] = s.releases as [string, string];

@@ -27,9 +27,17 @@ export const onError: ErrorHandler = (err, c) => {
     const code = codeForStatus(err.status);
     return errorResponse(c, new UpdraftError(code, err.message || code));
   }
+  // A client that hung up mid-body is no fault of ours: no log line, no 5xx to count. Nobody reads
+  // this answer; it only has to be a 4xx.
+  if (clientGone(err, c)) return errorResponse(c, new UpdraftError('bad_request', 'the client closed the request before its body was read'));
   console.error('updraft: internal error:', err);
   return errorResponse(c, new UpdraftError('internal', 'internal server error'));
 };
+
+function clientGone(err: Error, c: Context): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return c.req.raw.signal.aborted || code === 'ECONNRESET' || code === 'ECONNABORTED' || err.message === 'aborted';
+}
 
 /** Sub-app `notFound` handlers are ignored once mounted, so app.ts also routes this as a catch-all. */
 export const onNotFound: NotFoundHandler = (c) =>
