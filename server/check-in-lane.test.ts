@@ -95,6 +95,33 @@ const COMPACT = { sync: true, periodicSync: false, compactPlans: true };
 const post = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('the Node check-in lane answers as the Hono route does', () => {
+  it('a body that arrives in many pieces is read whole (the pieces are joined once)', async () => {
+    const s = await pair();
+    const [, to] = s.releases as [string, string];
+    // JSON with room to spare, sent in 200 writes, each after the last left the socket.
+    const body = checkIn(to).replace('{', `{${' '.repeat(20_000)}`);
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(`${s.lane.url}${PATHS.checkIn}`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on('socket', (socket) => socket.setNoDelay(true));
+      const size = Math.ceil(body.length / 200);
+      void (async () => {
+        for (let i = 0; i < body.length; i += size) {
+          req.write(body.slice(i, i + size));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        req.end();
+      })();
+    });
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text)).toMatchObject({ status: 'current' });
+  });
+
   it('a client that hangs up mid-body is not logged as an internal error, and takes nothing with it', async () => {
     const s = await pair();
     const [, to] = s.releases as [string, string];
