@@ -159,7 +159,15 @@ async function serve(argv: string[]): Promise<void> {
   console.log(running.url);
   // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
   if (!signer && !values.quiet) process.stderr.write('updraft: warning: plans are not signed (no --signing-key); workers built with publicKeys refuse them, others trust any plan this server sends. See SECURITY.md.\n');
-  const stop = () => void running.close().then(() => process.exit(0));
+  // Client records still pending are written on the way out; if that fails, say so in one line
+  // (what was lost is the last moments of last-seen times) and exit non-zero.
+  const stop = () => void running.close().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      stderr.write(`updraft: db: stopping: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

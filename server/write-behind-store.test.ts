@@ -86,6 +86,15 @@ describe('WriteBehindStore', () => {
     expect(batches).toEqual([[rec(1, { lastSeen: 7 })], [rec(2)]]);
   });
 
+  it('close() still closes the inner store when its last write fails, and throws that failure', async () => {
+    const { inner, failNext } = recording();
+    const store = writeBehind(inner, { flushMs: 60_000, onError: () => {} });
+    await store.upsertClient(rec(1));
+    failNext(2);
+    await expect(store.close()).rejects.toThrow('database is locked');
+    expect(inner.close).toHaveBeenCalledTimes(1);
+  });
+
   it('a failed flush keeps its records (under newer ones) and writes them on the next flush', async () => {
     const { inner, batches, failNext } = recording();
     const errors: unknown[] = [];

@@ -102,14 +102,18 @@ export class WriteBehindStore implements Store {
   /** Flushes, then closes the inner store. A failed final flush is thrown, not swallowed. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.flush();
-    if (this.#pending.size > 0) {
-      const left = [...this.#pending.values()];
-      this.#pending.clear();
-      if (this.inner.upsertClients) await this.inner.upsertClients(left);
-      else for (const r of left) await this.inner.upsertClient(r);
+    try {
+      await this.flush();
+      if (this.#pending.size > 0) {
+        const left = [...this.#pending.values()];
+        this.#pending.clear();
+        if (this.inner.upsertClients) await this.inner.upsertClients(left);
+        else for (const r of left) await this.inner.upsertClient(r);
+      }
+    } finally {
+      // Closed whatever the last write did: a connection left open would keep the process alive.
+      await this.inner.close();
     }
-    await this.inner.close();
   }
 
   insertRelease: Store['insertRelease'] = (m, now) => this.inner.insertRelease(m, now);
