@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Plugin, ResolvedConfig } from 'vite';
+import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
 import { collectAssets, describeAsset } from './assets.js';
 import { clientChunkConfig } from './client-chunk.js';
@@ -29,7 +29,6 @@ export function swConfigFor(options: ResolvedOptions): SwConfig {
  * and writes both beside the build.
  */
 export function buildPlugin(rawOptions: unknown): Plugin {
-  let config: ResolvedConfig;
   let options: ResolvedOptions;
   let runtime: string;
   return {
@@ -41,7 +40,6 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       return split && !user.build?.ssr ? clientChunkConfig(user) : null;
     },
     configResolved(resolved) {
-      config = resolved;
       options = resolveOptions(rawOptions, resolved.root);
     },
     buildStart() {
@@ -54,13 +52,17 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       order: 'post',
       sequential: true,
       async handler(error?: Error) {
-        if (error || !config.build.write || config.build.ssr) return;
-        const outDir = resolve(config.root, config.build.outDir);
+        // This environment's config, not configResolved's: under the app builder (`vite build
+        // --app`) configResolved runs once per environment and the last one (often SSR) would
+        // win, or with `sharedConfigBuild` it holds the top-level outDir, not the client's.
+        const env = this.environment.config;
+        if (error || !env.build.write || env.build.ssr || env.consumer !== 'client') return;
+        const outDir = resolve(env.root, env.build.outDir);
         const assets = await collectAssets(outDir, new Set([SW_FILE, MANIFEST_FILE]));
         if (!assets.some((a) => a.path === ENTRY)) throw new Error(`[updraft] ${ENTRY} was not found in ${outDir}`);
 
         const sw = await bundleServiceWorker({
-          root: config.root,
+          root: env.root,
           entry: options.swEntry,
           runtime,
           config: swConfigFor(options),
@@ -77,7 +79,7 @@ export function buildPlugin(rawOptions: unknown): Plugin {
         await writeFile(join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
 
         const bytes = assets.reduce((sum, a) => sum + a.size, 0);
-        config.logger.info(`updraft: release ${manifest.id} (${assets.length} assets, ${formatBytes(bytes)})`);
+        this.environment.logger.info(`updraft: release ${manifest.id} (${assets.length} assets, ${formatBytes(bytes)})`);
       },
     },
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Script } from 'node:vm';
 import * as v from 'valibot';
-import { build } from 'vite';
+import { build, createBuilder } from 'vite';
 import { afterAll, describe, expect, test } from 'vitest';
 import { checkManifestConsistency, computeReleaseId, MANIFEST_FILE, ReleaseManifest, SW_FILE } from '../protocol/index.js';
 import { updraft, type UpdraftOptions } from './index.js';
@@ -143,6 +143,36 @@ describe('build', () => {
     await expect(
       build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'x' })], build: { outDir: join(root, 'dist'), rolldownOptions: { input: join(root, 'main.js') } } }),
     ).rejects.toThrow(/^\[updraft\] index.html was not found/);
+  });
+});
+
+describe('the app builder with an SSR environment beside the client one', () => {
+  // `vite build --app` runs createBuilder().buildApp(): every environment's hooks run with one
+  // plugin instance (or one per environment), and configResolved is not the client's config.
+  test.each([
+    ['default', {}],
+    ['sharedPlugins', { sharedPlugins: true }],
+    ['sharedConfigBuild', { sharedConfigBuild: true }],
+  ])('the release is written into the client outDir only (builder %s)', async (_name, builder) => {
+    const root = fixture({ 'server.js': 'export const render = () => "ssr";\n' });
+    const app = await createBuilder({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], builder,
+      environments: {
+        client: { build: { outDir: join(root, 'dist/client') } },
+        ssr: { build: { outDir: join(root, 'dist/server'), rolldownOptions: { input: join(root, 'server.js') } } },
+      },
+    });
+    await app.buildApp();
+    const client = join(root, 'dist/client');
+    const manifest = readManifest(client);
+    expect(await checkManifestConsistency(manifest)).toBeNull();
+    expect(manifest.assets.map((a) => a.path)).toEqual(files(client).filter((p) => p !== SW_FILE && p !== MANIFEST_FILE));
+    expect(manifest.assets.map((a) => a.path)).not.toContain('server.js');
+    expect(existsSync(join(client, SW_FILE))).toBe(true);
+    const server = files(join(root, 'dist/server'));
+    expect(server).toContain('server.js');
+    expect(server).not.toContain(SW_FILE);
+    expect(server).not.toContain(MANIFEST_FILE);
   });
 });
 
