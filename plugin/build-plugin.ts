@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
 import { collectAssets, describeAsset } from './assets.js';
-import { clientChunkConfig } from './client-chunk.js';
+import { withClientChunk } from './client-chunk.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createReleaseManifest, formatBytes } from './release-manifest.js';
 import { bundleServiceWorker } from './sw-bundle.js';
@@ -34,10 +34,10 @@ export function buildPlugin(rawOptions: unknown): Plugin {
   return {
     name: 'updraft:build',
     apply: 'build',
-    config(user) {
-      // Validated again with the root in configResolved; here only `splitClient` matters.
-      const split = (rawOptions as { splitClient?: unknown } | undefined)?.splitClient !== false;
-      return split && !user.build?.ssr ? clientChunkConfig(user) : null;
+    outputOptions(output) {
+      // Per output of each environment's build: only the browser's chunks are split.
+      if (!options.splitClient || this.environment.config.consumer !== 'client') return null;
+      return withClientChunk(output);
     },
     configResolved(resolved) {
       options = resolveOptions(rawOptions, resolved.root);

@@ -197,6 +197,30 @@ describe('the page client in a chunk of its own', () => {
     expect(readFileSync(join(a, entry(a))).byteLength).toBeLessThan(2000);
   });
 
+  test('an app whose rolldownOptions.output is an array gets the split in its one output, not an unsplit second one', async () => {
+    const root = fixture(app('z'));
+    const outDir = join(root, 'dist');
+    await build({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })],
+      build: { outDir, rolldownOptions: { output: [{ entryFileNames: 'assets/[name]-[hash].js' }] } },
+    });
+    const js = chunks(outDir);
+    expect(js.filter((f) => /^assets\/index-/.test(f))).toHaveLength(1);
+    expect(js.filter((f) => /^assets\/updraft-client-/.test(f))).toHaveLength(1);
+    expect(await checkManifestConsistency(readManifest(outDir))).toBeNull();
+  });
+
+  test("an app's own chunks set on the client environment (environments.client) are kept", async () => {
+    const root = fixture(app('w'));
+    const outDir = join(root, 'dist');
+    await build({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir },
+      environments: { client: { build: { rolldownOptions: { output: { manualChunks: (id: string) => (id.includes('workbox-window') ? 'wb' : undefined) } } } } },
+    });
+    expect(chunks(outDir).some((f) => f.includes('updraft-client'))).toBe(false);
+    expect(chunks(outDir).some((f) => /assets\/wb-/.test(f))).toBe(true);
+  });
+
   test('splitClient: false, or an app choosing its own chunks, keeps the default chunking', async () => {
     const off = await buildApp(fixture(app('x')), { app: 'fixture', splitClient: false });
     expect(chunks(off).some((f) => f.includes('updraft-client'))).toBe(false);

@@ -39,8 +39,9 @@ export interface UpdraftOptions {
   publicKeys?: string | string[];
   /**
    * Put the page client (`updraft/client` with workbox-window) in a chunk of its own,
-   * `updraft-client-<hash>.js`, so app changes do not re-download it. Skipped when the app sets
-   * its own `codeSplitting`, `advancedChunks` or `manualChunks`.
+   * `updraft-client-<hash>.js`, so app changes do not re-download it. Skipped for an output where
+   * the app sets its own `codeSplitting`, `advancedChunks`, `manualChunks` or `inlineDynamicImports`
+   * (top level or per environment).
    * @default true
    */
   splitClient?: boolean;
