@@ -138,6 +138,12 @@ describe('build', () => {
     expect(readManifest(outDir).assets.map((a) => a.path)).not.toContain('src/sw.ts');
   });
 
+  test('a missing swEntry fails the build with an [updraft] message before anything is written', async () => {
+    const root = fixture();
+    await expect(buildApp(root, { app: 'fixture', swEntry: 'src/sw.ts' })).rejects.toThrow(/^\[updraft\] invalid options: swEntry: .*sw\.ts does not exist/);
+    expect(existsSync(join(root, 'dist'))).toBe(false);
+  });
+
   test('a missing entry document fails the build', async () => {
     const root = fixture();
     await expect(
