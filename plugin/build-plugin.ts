@@ -34,6 +34,11 @@ export function buildPlugin(rawOptions: unknown): Plugin {
   return {
     name: 'updraft:build',
     apply: 'build',
+    // With closeBundle's `order: 'post'` this puts the hashing after every other plugin's
+    // closeBundle except an `enforce: 'post'` plugin listed after this one whose closeBundle is
+    // also `post` (README, updraft/vite). Vite's own post plugins still come after it, and none
+    // of them has an outputOptions hook or writes in closeBundle.
+    enforce: 'post',
     outputOptions(output) {
       // Per output of each environment's build: only the browser's chunks are split.
       if (!options.splitClient || this.environment.config.consumer !== 'client') return null;

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Script } from 'node:vm';
 import * as v from 'valibot';
-import { build, createBuilder } from 'vite';
+import { build, createBuilder, type Plugin } from 'vite';
 import { afterAll, describe, expect, test } from 'vitest';
 import { checkManifestConsistency, computeReleaseId, MANIFEST_FILE, ReleaseManifest, SW_FILE } from '../protocol/index.js';
 import { updraft, type UpdraftOptions } from './index.js';
@@ -136,6 +136,24 @@ describe('build', () => {
     expect(code).toMatch(/app:["'`]fixture["'`]/);
     expect(() => new Script(code)).not.toThrow();
     expect(readManifest(outDir).assets.map((a) => a.path)).not.toContain('src/sw.ts');
+  });
+
+  test.each([
+    ['listed after it, closeBundle ordered post', 'after', { order: 'post' as const }],
+    ['listed before it, closeBundle ordered post', 'before', { order: 'post' as const }],
+    ['listed after it, closeBundle', 'after', {}],
+  ])('a plugin %s that changes a file still has it hashed as written', async (_name, where, hook) => {
+    const root = fixture();
+    const outDir = join(root, 'dist');
+    const late: Plugin = {
+      name: 'late-writer', apply: 'build',
+      closeBundle: { ...hook, handler: () => appendFileSync(join(outDir, 'index.html'), '<!-- late-writer -->') },
+    };
+    const plugins = where === 'after' ? [updraft({ app: 'fixture' }), late] : [late, updraft({ app: 'fixture' })];
+    await build({ root, configFile: false, logLevel: 'silent', plugins, build: { outDir } });
+    const html = readFileSync(join(outDir, 'index.html'));
+    expect(html.toString()).toContain('<!-- late-writer -->');
+    expect(readManifest(outDir).assets.find((a) => a.path === 'index.html')?.sha256).toBe(sha256(html));
   });
 
   test('a missing swEntry fails the build with an [updraft] message before anything is written', async () => {
