@@ -83,6 +83,12 @@ describe('build', () => {
     expect(manifest.sw).toEqual({ path: SW_FILE, sha256: sha256(sw), size: sw.byteLength, type: 'text/javascript' });
   });
 
+  test('content types mrmime lacks or gets wrong for a browser: .ico, .cjs', async () => {
+    const outDir = await buildApp(fixture({ 'public/favicon.ico': '\0\0\x01\0', 'public/legacy.cjs': 'module.exports = 1;\n' }));
+    const types = Object.fromEntries(readManifest(outDir).assets.map((a) => [a.path, a.type]));
+    expect(types).toMatchObject({ 'favicon.ico': 'image/x-icon', 'legacy.cjs': 'text/javascript', 'robots.txt': 'text/plain' });
+  });
+
   test('sw.js is a classic script, byte-identical across releases, and carries nothing release-specific', async () => {
     const a = await buildApp(fixture());
     const b = await buildApp(fixture({ 'main.js': "import './style.css';\ndocument.querySelector('#app').textContent = 'hello v2';\n" }));
