@@ -4,9 +4,19 @@ import { join, relative, sep } from 'node:path';
 import { lookup } from 'mrmime';
 import type { Asset } from '../protocol/index.js';
 
+/**
+ * Where mrmime's table (the mime-db registry) is not what a browser needs: it has no `.ico`, and
+ * `.cjs` is `application/node`, which a browser refuses to run as a script. Keep this small.
+ */
+const OVERRIDES: ReadonlyMap<string, string> = new Map([
+  ['ico', 'image/x-icon'],
+  ['cjs', 'text/javascript'],
+]);
+
 /** The content type a server should send for `path`. */
 export function contentType(path: string): string {
-  return lookup(path) ?? 'application/octet-stream';
+  const ext = /\.([^./]+)$/.exec(path)?.[1]?.toLowerCase();
+  return (ext !== undefined ? OVERRIDES.get(ext) : undefined) ?? lookup(path) ?? 'application/octet-stream';
 }
 
 export function describeAsset(path: string, bytes: Uint8Array): Asset {

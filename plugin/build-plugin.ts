@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Plugin, ResolvedConfig } from 'vite';
+import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
 import { collectAssets, describeAsset } from './assets.js';
-import { clientChunkConfig } from './client-chunk.js';
+import { withClientChunk } from './client-chunk.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createReleaseManifest, formatBytes } from './release-manifest.js';
 import { bundleServiceWorker } from './sw-bundle.js';
@@ -29,19 +29,22 @@ export function swConfigFor(options: ResolvedOptions): SwConfig {
  * and writes both beside the build.
  */
 export function buildPlugin(rawOptions: unknown): Plugin {
-  let config: ResolvedConfig;
   let options: ResolvedOptions;
   let runtime: string;
   return {
     name: 'updraft:build',
     apply: 'build',
-    config(user) {
-      // Validated again with the root in configResolved; here only `splitClient` matters.
-      const split = (rawOptions as { splitClient?: unknown } | undefined)?.splitClient !== false;
-      return split && !user.build?.ssr ? clientChunkConfig(user) : null;
+    // With closeBundle's `order: 'post'` this puts the hashing after every other plugin's
+    // closeBundle except an `enforce: 'post'` plugin listed after this one whose closeBundle is
+    // also `post` (README, updraft/vite). Vite's own post plugins still come after it, and none
+    // of them has an outputOptions hook or writes in closeBundle.
+    enforce: 'post',
+    outputOptions(output) {
+      // Per output of each environment's build: only the browser's chunks are split.
+      if (!options.splitClient || this.environment.config.consumer !== 'client') return null;
+      return withClientChunk(output);
     },
     configResolved(resolved) {
-      config = resolved;
       options = resolveOptions(rawOptions, resolved.root);
     },
     buildStart() {
@@ -54,13 +57,17 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       order: 'post',
       sequential: true,
       async handler(error?: Error) {
-        if (error || !config.build.write || config.build.ssr) return;
-        const outDir = resolve(config.root, config.build.outDir);
+        // This environment's config, not configResolved's: under the app builder (`vite build
+        // --app`) configResolved runs once per environment and the last one (often SSR) would
+        // win, or with `sharedConfigBuild` it holds the top-level outDir, not the client's.
+        const env = this.environment.config;
+        if (error || !env.build.write || env.build.ssr || env.consumer !== 'client') return;
+        const outDir = resolve(env.root, env.build.outDir);
         const assets = await collectAssets(outDir, new Set([SW_FILE, MANIFEST_FILE]));
         if (!assets.some((a) => a.path === ENTRY)) throw new Error(`[updraft] ${ENTRY} was not found in ${outDir}`);
 
         const sw = await bundleServiceWorker({
-          root: config.root,
+          root: env.root,
           entry: options.swEntry,
           runtime,
           config: swConfigFor(options),
@@ -77,7 +84,7 @@ export function buildPlugin(rawOptions: unknown): Plugin {
         await writeFile(join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
 
         const bytes = assets.reduce((sum, a) => sum + a.size, 0);
-        config.logger.info(`updraft: release ${manifest.id} (${assets.length} assets, ${formatBytes(bytes)})`);
+        this.environment.logger.info(`updraft: release ${manifest.id} (${assets.length} assets, ${formatBytes(bytes)})`);
       },
     },
   };

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Script } from 'node:vm';
 import * as v from 'valibot';
-import { build } from 'vite';
+import { build, createBuilder, type Plugin } from 'vite';
 import { afterAll, describe, expect, test } from 'vitest';
 import { checkManifestConsistency, computeReleaseId, MANIFEST_FILE, ReleaseManifest, SW_FILE } from '../protocol/index.js';
 import { updraft, type UpdraftOptions } from './index.js';
@@ -83,6 +83,12 @@ describe('build', () => {
     expect(manifest.sw).toEqual({ path: SW_FILE, sha256: sha256(sw), size: sw.byteLength, type: 'text/javascript' });
   });
 
+  test('content types mrmime lacks or gets wrong for a browser: .ico, .cjs', async () => {
+    const outDir = await buildApp(fixture({ 'public/favicon.ico': '\0\0\x01\0', 'public/legacy.cjs': 'module.exports = 1;\n' }));
+    const types = Object.fromEntries(readManifest(outDir).assets.map((a) => [a.path, a.type]));
+    expect(types).toMatchObject({ 'favicon.ico': 'image/x-icon', 'legacy.cjs': 'text/javascript', 'robots.txt': 'text/plain' });
+  });
+
   test('sw.js is a classic script, byte-identical across releases, and carries nothing release-specific', async () => {
     const a = await buildApp(fixture());
     const b = await buildApp(fixture({ 'main.js': "import './style.css';\ndocument.querySelector('#app').textContent = 'hello v2';\n" }));
@@ -138,11 +144,65 @@ describe('build', () => {
     expect(readManifest(outDir).assets.map((a) => a.path)).not.toContain('src/sw.ts');
   });
 
+  test.each([
+    ['listed after it, closeBundle ordered post', 'after', { order: 'post' as const }],
+    ['listed before it, closeBundle ordered post', 'before', { order: 'post' as const }],
+    ['listed after it, closeBundle', 'after', {}],
+  ])('a plugin %s that changes a file still has it hashed as written', async (_name, where, hook) => {
+    const root = fixture();
+    const outDir = join(root, 'dist');
+    const late: Plugin = {
+      name: 'late-writer', apply: 'build',
+      closeBundle: { ...hook, handler: () => appendFileSync(join(outDir, 'index.html'), '<!-- late-writer -->') },
+    };
+    const plugins = where === 'after' ? [updraft({ app: 'fixture' }), late] : [late, updraft({ app: 'fixture' })];
+    await build({ root, configFile: false, logLevel: 'silent', plugins, build: { outDir } });
+    const html = readFileSync(join(outDir, 'index.html'));
+    expect(html.toString()).toContain('<!-- late-writer -->');
+    expect(readManifest(outDir).assets.find((a) => a.path === 'index.html')?.sha256).toBe(sha256(html));
+  });
+
+  test('a missing swEntry fails the build with an [updraft] message before anything is written', async () => {
+    const root = fixture();
+    await expect(buildApp(root, { app: 'fixture', swEntry: 'src/sw.ts' })).rejects.toThrow(/^\[updraft\] invalid options: swEntry: .*sw\.ts does not exist/);
+    expect(existsSync(join(root, 'dist'))).toBe(false);
+  });
+
   test('a missing entry document fails the build', async () => {
     const root = fixture();
     await expect(
       build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'x' })], build: { outDir: join(root, 'dist'), rolldownOptions: { input: join(root, 'main.js') } } }),
     ).rejects.toThrow(/^\[updraft\] index.html was not found/);
+  });
+});
+
+describe('the app builder with an SSR environment beside the client one', () => {
+  // `vite build --app` runs createBuilder().buildApp(): every environment's hooks run with one
+  // plugin instance (or one per environment), and configResolved is not the client's config.
+  test.each([
+    ['default', {}],
+    ['sharedPlugins', { sharedPlugins: true }],
+    ['sharedConfigBuild', { sharedConfigBuild: true }],
+  ])('the release is written into the client outDir only (builder %s)', async (_name, builder) => {
+    const root = fixture({ 'server.js': 'export const render = () => "ssr";\n' });
+    const app = await createBuilder({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], builder,
+      environments: {
+        client: { build: { outDir: join(root, 'dist/client') } },
+        ssr: { build: { outDir: join(root, 'dist/server'), rolldownOptions: { input: join(root, 'server.js') } } },
+      },
+    });
+    await app.buildApp();
+    const client = join(root, 'dist/client');
+    const manifest = readManifest(client);
+    expect(await checkManifestConsistency(manifest)).toBeNull();
+    expect(manifest.assets.map((a) => a.path)).toEqual(files(client).filter((p) => p !== SW_FILE && p !== MANIFEST_FILE));
+    expect(manifest.assets.map((a) => a.path)).not.toContain('server.js');
+    expect(existsSync(join(client, SW_FILE))).toBe(true);
+    const server = files(join(root, 'dist/server'));
+    expect(server).toContain('server.js');
+    expect(server).not.toContain(SW_FILE);
+    expect(server).not.toContain(MANIFEST_FILE);
   });
 });
 
@@ -165,6 +225,30 @@ describe('the page client in a chunk of its own', () => {
     const entry = (dir: string) => chunks(dir).find((f) => /^assets\/index-/.test(f))!;
     expect(entry(a)).not.toBe(entry(b));
     expect(readFileSync(join(a, entry(a))).byteLength).toBeLessThan(2000);
+  });
+
+  test('an app whose rolldownOptions.output is an array gets the split in its one output, not an unsplit second one', async () => {
+    const root = fixture(app('z'));
+    const outDir = join(root, 'dist');
+    await build({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })],
+      build: { outDir, rolldownOptions: { output: [{ entryFileNames: 'assets/[name]-[hash].js' }] } },
+    });
+    const js = chunks(outDir);
+    expect(js.filter((f) => /^assets\/index-/.test(f))).toHaveLength(1);
+    expect(js.filter((f) => /^assets\/updraft-client-/.test(f))).toHaveLength(1);
+    expect(await checkManifestConsistency(readManifest(outDir))).toBeNull();
+  });
+
+  test("an app's own chunks set on the client environment (environments.client) are kept", async () => {
+    const root = fixture(app('w'));
+    const outDir = join(root, 'dist');
+    await build({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir },
+      environments: { client: { build: { rolldownOptions: { output: { manualChunks: (id: string) => (id.includes('workbox-window') ? 'wb' : undefined) } } } } },
+    });
+    expect(chunks(outDir).some((f) => f.includes('updraft-client'))).toBe(false);
+    expect(chunks(outDir).some((f) => /assets\/wb-/.test(f))).toBe(true);
   });
 
   test('splitClient: false, or an app choosing its own chunks, keeps the default chunking', async () => {

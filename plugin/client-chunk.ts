@@ -7,7 +7,7 @@
  */
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { UserConfig } from 'vite';
+import type { Rolldown } from 'vite';
 
 /** `app/` and `protocol/` beside this plugin: the package's `dist/` when installed, the repo when run from source. */
 const base = fileURLToPath(new URL('..', import.meta.url));
@@ -21,20 +21,18 @@ export function isClientModule(id: string): boolean {
 }
 
 /**
- * The config addition, or null when the app chooses its own chunks: Rolldown ignores
- * `manualChunks` and `advancedChunks` once `codeSplitting` is set, so adding ours would silently
- * undo the app's.
+ * `output` with the client group added, or null to leave it alone: when the app chooses its own
+ * chunks (Rolldown ignores `manualChunks` and `advancedChunks` once `codeSplitting` is set, so
+ * adding ours would silently undo the app's) or none at all (`inlineDynamicImports`,
+ * `codeSplitting: false`, which Vite also sets for iife and umd outputs).
+ *
+ * Applied per output in the `outputOptions` hook rather than merged into the user config: a
+ * config merge appends to an `output` array (a second, unsplit build) and cannot see chunking
+ * set per environment (`environments.client.build.rolldownOptions.output`).
  */
-export function clientChunkConfig(user: UserConfig): UserConfig | null {
-  const build = user.build as (UserConfig['build'] & { rolldownOptions?: { output?: unknown } }) | undefined;
-  for (const output of [build?.rolldownOptions?.output, build?.rollupOptions?.output].flat()) {
-    if (!output || typeof output !== 'object') continue;
-    const o = output as Record<string, unknown>;
-    if (o.codeSplitting !== undefined || o.manualChunks !== undefined || o.advancedChunks !== undefined || o.inlineDynamicImports) return null;
+export function withClientChunk(output: Rolldown.OutputOptions): Rolldown.OutputOptions | null {
+  if (output.codeSplitting !== undefined || output.manualChunks !== undefined || output.advancedChunks !== undefined || output.inlineDynamicImports) {
+    return null;
   }
-  return {
-    build: {
-      rolldownOptions: { output: { codeSplitting: { groups: [{ name: 'updraft-client', test: isClientModule }] } } },
-    },
-  } as UserConfig;
+  return { ...output, codeSplitting: { groups: [{ name: 'updraft-client', test: isClientModule }] } };
 }

@@ -24,6 +24,7 @@ describe('resolveOptions', () => {
 
   test('explicit options win and swEntry becomes absolute', () => {
     const root = project({ name: 'x', version: '1.0.0' });
+    writeFileSync(join(root, 'src/sw.ts'), "import { startUpdraft } from 'updraft/sw';\nstartUpdraft();\n");
     const o = resolveOptions({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: 'src/sw.ts', concurrency: 5, bootTimeoutMs: 5000 }, root);
     expect(o).toEqual({ app: 'demo', channel: 'beta', server: 'https://u.example/updraft/', version: '9', swEntry: join(root, 'src/sw.ts'), concurrency: 5, bootTimeoutMs: 5000, publicKeys: [], splitClient: true });
     expect(resolveOptions({ bootTimeoutMs: 0 }, root).bootTimeoutMs).toBe(0);
@@ -35,6 +36,14 @@ describe('resolveOptions', () => {
     const other = `ed25519:${'B'.repeat(43)}`;
     expect(resolveOptions({ publicKeys: `${key}\n` }, root).publicKeys).toEqual([key]);
     expect(resolveOptions({ publicKeys: [key, other, key] }, root).publicKeys).toEqual([key, other]);
+  });
+
+  test('a swEntry that does not exist fails here, before the app is built', () => {
+    const root = project({ name: 'x', version: '1.0.0' });
+    expect(() => resolveOptions({ swEntry: 'src/sw.ts' }, root)).toThrow(
+      `[updraft] invalid options: swEntry: ${join(root, 'src/sw.ts')} does not exist`,
+    );
+    expect(() => resolveOptions({ swEntry: 'src' }, root)).toThrow(/^\[updraft\] invalid options: swEntry: .* is not a file/);
   });
 
   test.each([

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as v from 'valibot';
 import { decodePublicKey, Name } from '../protocol/index.js';
@@ -39,8 +39,9 @@ export interface UpdraftOptions {
   publicKeys?: string | string[];
   /**
    * Put the page client (`updraft/client` with workbox-window) in a chunk of its own,
-   * `updraft-client-<hash>.js`, so app changes do not re-download it. Skipped when the app sets
-   * its own `codeSplitting`, `advancedChunks` or `manualChunks`.
+   * `updraft-client-<hash>.js`, so app changes do not re-download it. Skipped for an output where
+   * the app sets its own `codeSplitting`, `advancedChunks`, `manualChunks` or `inlineDynamicImports`
+   * (top level or per environment).
    * @default true
    */
   splitClient?: boolean;
@@ -103,13 +104,20 @@ export function resolveOptions(options: unknown, root: string): ResolvedOptions 
     throw new Error(`[updraft] invalid options: ${problems.join('; ')}`);
   }
   const o = result.output;
+  const swEntry = o.swEntry === undefined ? null : resolve(root, o.swEntry);
+  // Checked here, in configResolved: otherwise the nested SW build fails only after the whole app
+  // was bundled, and with Rolldown's message instead of ours.
+  if (swEntry !== null) {
+    const stat = statSync(swEntry, { throwIfNoEntry: false });
+    if (!stat?.isFile()) throw new Error(`[updraft] invalid options: swEntry: ${swEntry} ${stat ? 'is not a file' : 'does not exist'}`);
+  }
   const pkg = o.app === undefined || o.version === undefined ? readPackageJson(root) : null;
   return {
     app: o.app ?? sanitizeAppName(pkg?.name),
     channel: o.channel ?? 'stable',
     server: o.server ?? '/',
     version: o.version ?? (typeof pkg?.version === 'string' && pkg.version !== '' ? pkg.version.slice(0, 100) : '0.0.0'),
-    swEntry: o.swEntry === undefined ? null : resolve(root, o.swEntry),
+    swEntry,
     concurrency: o.concurrency ?? 3,
     bootTimeoutMs: o.bootTimeoutMs ?? 30_000,
     splitClient: o.splitClient ?? true,
