@@ -14,8 +14,9 @@ const TOKEN = 'cli-token';
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    // A command that should fail but serves instead is killed (code -1), not waited on forever.
+    execFile(process.execPath, ['--import', 'tsx', 'server/cli.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
 }
@@ -87,12 +88,40 @@ describe('startServer + updraft CLI (child process)', () => {
     [['rollout', 'stable', '--pause', '--resume'], /^updraft: usage: --pause and --resume exclude each other/],
     [['rollout', 'stable', '--reason', 'x'], /^updraft: usage: --reason goes with --pause/],
     [['rollout', 'nochannel', '--pause'], /^updraft: unknown_channel: /],
-    [['serve', '--port', '0', '--plan-ref-min-bytes', 'lots'], /^updraft: usage: --plan-ref-min-bytes must be a number/],
+    [['serve', '--port', '0', '--plan-ref-min-bytes', 'lots'], /^updraft: usage: --plan-ref-min-bytes must be an integer/],
   ])('%j fails with one line on stderr', async (args, pattern) => {
     const res = await cli(args, env());
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(pattern);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('numeric flags take plain decimals only: an empty, hex, exponent or fractional value where an integer is needed is a usage error', async () => {
+    const data = join(dir, 'numbers-data');
+    const cases: [string[], RegExp][] = [
+      // '' used to read as 0: a rollout silently halted at 0 %.
+      [['rollout', 'stable', '--app', 'demo', '--percent', ''], /^updraft: usage: --percent must be a number in \[0, 100\], got ""\n$/],
+      [['rollout', 'stable', '--app', 'demo', '--percent', '0x32'], /^updraft: usage: --percent must be a number/],
+      [['rollout', 'stable', '--app', 'demo', '--percent', '1e1'], /^updraft: usage: --percent must be a number/],
+      [['rollout', 'stable', '--app', 'demo', '--percent', ' 5'], /^updraft: usage: --percent must be a number/],
+      [['serve', '--data', data, '--port', ''], /^updraft: usage: --port must be an integer in \[0, 65535\]/],
+      [['serve', '--data', data, '--port', '1.5'], /^updraft: usage: --port must be an integer/],
+      [['serve', '--data', data, '--port', '0', '--upload-limit', '0x10'], /^updraft: usage: --upload-limit must be an integer/],
+      [['serve', '--data', data, '--port', '0', '--spread-ms', '2.5'], /^updraft: usage: --spread-ms must be an integer/],
+      [['serve', '--data', data, '--port', '0', '--check-in-interval=-1'], /^updraft: usage: --check-in-interval must be a number/],
+    ];
+    for (const [args, pattern] of cases) {
+      const res = await cli(args, env());
+      expect(res.code, args.join(' ')).toBe(1);
+      expect(res.stderr).toMatch(pattern);
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const channel = await cli(['status', '--app', 'demo', '--json'], env());
+    expect(JSON.parse(channel.stdout).channels[0].percent).toBe(40);
+    // A fraction where one makes sense still works.
+    const half = await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40.5', '--json'], env());
+    expect(JSON.parse(half.stdout).percent).toBe(40.5);
+    await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40'], env());
   });
 
   it('a dist whose bytes do not match its manifest fails with hash_mismatch and publishes nothing', async () => {

@@ -66,12 +66,21 @@ function args<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[],
   }
 }
 
-function num(value: string | undefined, flag: string, min: number, max = Infinity): number | undefined {
+/**
+ * A numeric flag. Only plain decimals: `Number()` would read '' as 0 (a silent `--percent ''`
+ * halting a rollout), '0x32' as 50 and '1e3' as 1000.
+ */
+function num(value: string | undefined, flag: string, min: number, max = Infinity, integer = false): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new CliError('usage', `--${flag} must be a number in [${min}, ${max}]`);
+  const n = (integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new CliError('usage', `--${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  }
   return n;
 }
+
+/** A flag that counts (a port, bytes, milliseconds): digits only. */
+const int = (value: string | undefined, flag: string, min: number, max = Infinity) => num(value, flag, min, max, true);
 
 function policy(value: string | undefined): ActivationPolicy | undefined {
   if (value === undefined) return undefined;
@@ -129,14 +138,14 @@ async function serve(argv: string[]): Promise<void> {
     'public-url': { type: 'string' }, capacity: { type: 'string' }, 'token-file': { type: 'string' }, 'upload-limit': { type: 'string' },
     csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true }, 'plan-ref-min-bytes': { type: 'string' },
   });
-  const planRefMinBytes = num(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', 0);
+  const planRefMinBytes = int(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', 0);
   const tokenFile = values['token-file'] ?? process.env.UPDRAFT_TOKEN_FILE;
-  const uploadLimit = num(values['upload-limit'], 'upload-limit', 1);
+  const uploadLimit = int(values['upload-limit'], 'upload-limit', 1);
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
   const running = await startServer({
     signer,
-    port: num(values.port, 'port', 0, 65535) ?? 8787,
+    port: int(values.port, 'port', 0, 65535) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
     ...(values.db ? { db: values.db } : {}),
@@ -146,7 +155,7 @@ async function serve(argv: string[]): Promise<void> {
     ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
     cdn: values.cdn ?? [],
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
-    spreadMs: num(values['spread-ms'], 'spread-ms', 0),
+    spreadMs: int(values['spread-ms'], 'spread-ms', 0),
     ...(planRefMinBytes !== undefined ? { planRefMinBytes } : {}),
     ...(values['public-url'] ? { publicUrl: publicUrl(values['public-url']) } : {}),
     ...(values.capacity ? { capacity: capacity(values.capacity) } : {}),
