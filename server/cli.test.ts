@@ -124,6 +124,32 @@ describe('startServer + updraft CLI (child process)', () => {
     await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40'], env());
   });
 
+  it('serve refuses what would start with updates broken: a --cdn that is not an http(s) URL, --capacity naming no source or setting no limit, extra arguments', async () => {
+    const data = join(dir, 'refused-data');
+    const cases: [string[], RegExp][] = [
+      [['--cdn', 'notaurl'], /^updraft: usage: --cdn must be an absolute URL, got "notaurl"$/],
+      [['--cdn', 'https://cdn.test/', '--cdn', 'ftp://cdn.test/'], /^updraft: usage: --cdn must be http\(s\), got "ftp:\/\/cdn\.test\/"$/],
+      // A typo used to start with the budget off.
+      [['--capacity', '{"orgin":{"bytesPerSecond":5}}'], /^updraft: usage: --capacity: "orgin" is neither "origin" nor a cdn URL \(none given\)$/],
+      [['--cdn', 'https://cdn.test', '--capacity', '{"https://other.test/":{"bytesPerSecond":5}}'], /^updraft: usage: --capacity: "https:\/\/other\.test\/" is neither "origin" nor a cdn URL \(https:\/\/cdn\.test\)$/],
+      [['--capacity', '{"origin":{}}'], /^updraft: usage: --capacity\.origin sets no limit/],
+      [['--capacity', '{"origin":{"bytesPerSecond":0}}'], /^updraft: usage: --capacity\.origin\.bytesPerSecond must be a positive number$/],
+      [['--capacity', '{"origin":{"bps":5}}'], /^updraft: usage: --capacity\.origin\.bps is not a limit/],
+      [['extra'], /^updraft: usage: serve takes no arguments \(got extra\)$/],
+    ];
+    for (const [flags, pattern] of cases) {
+      const res = await cli(['serve', '--data', data, '--port', '0', ...flags]);
+      expect(res.code, flags.join(' ')).toBe(1);
+      expect(res.stderr.trim()).toMatch(pattern);
+    }
+    // A CDN key matches its --cdn with or without the trailing slash.
+    const running = await startServer({ dataDir: data, cdn: ['https://cdn.test'], capacity: { 'https://cdn.test/': { bytesPerSecond: 5 } } });
+    await running.close();
+    // API users get the same check from resolveOptions, as a TypeError, and no store left open.
+    await expect(startServer({ dataDir: data, capacity: { orgin: { bytesPerSecond: 5 } } })).rejects.toThrow(new TypeError('capacity: "orgin" is neither "origin" nor a cdn URL (none given)'));
+    await expect(startServer({ dataDir: data, capacity: { origin: {} } })).rejects.toThrow(TypeError);
+  });
+
   it('a dist whose bytes do not match its manifest fails with hash_mismatch and publishes nothing', async () => {
     const d = await fakeDist({ 'index.html': '<h1>tampered</h1>' }, { app: 'tampered' });
     await writeDist(join(dir, 'bad'), d);

@@ -6,6 +6,7 @@ import { AdminClient, CliError } from './admin-client.js';
 import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
 import { startServer } from './node.js';
+import { resolveCapacity } from './options.js';
 import { openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import type { Budget } from './slot-ledger.js';
@@ -94,25 +95,23 @@ function client(values: { server?: string; token?: string }): AdminClient {
   return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token);
 }
 
-/** `--public-url`: the origin URL plans name as the last source; behind a TLS proxy the socket's own URL is wrong. */
-function publicUrl(value: string): string {
+/**
+ * `--public-url` and `--cdn`: base URLs plans name as fetch sources. A bad one would start fine
+ * and put an invalid source in every plan, so no client could update.
+ */
+function httpUrl(value: string, flag: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new CliError('usage', `--public-url must be an absolute URL, got ${JSON.stringify(value)}`);
+    throw new CliError('usage', `--${flag} must be an absolute URL, got ${JSON.stringify(value)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('usage', '--public-url must be http(s)');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('usage', `--${flag} must be http(s), got ${JSON.stringify(value)}`);
   return url.href;
 }
 
-/** `serve --token T (or UPDRAFT_TOKEN) is a token with every scope; --token-file F (or UPDRAFT_TOKEN_FILE)
-holds more, one "<scopes> <token>" a line; tokens created with \`updraft tokens create\` (stored as
-SHA-256 hashes in --data/--db, printed once) count at once, and revoke ends them at once.
---upload-limit BYTES caps one part upload (default 512 MiB); --csp POLICY sets a Content-Security-Policy
-on the served app (none by default).
---capacity '{"origin":{"bytesPerSecond":5e7}}'`: download budget per source (checked by resolveOptions). */
-function capacity(value: string): Record<string, Budget> {
+/** `--capacity '{"origin":{"bytesPerSecond":5e7}}'`: download budget per source, checked by resolveCapacity as for API users. */
+function capacity(value: string, cdn: readonly string[]): Record<string, Budget> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -120,24 +119,25 @@ function capacity(value: string): Record<string, Budget> {
     throw new CliError('usage', `--capacity must be JSON, e.g. '{"origin":{"bytesPerSecond":50000000}}'`);
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError('usage', '--capacity must be a JSON object of budgets per source');
-  for (const [source, b] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!b || typeof b !== 'object') throw new CliError('usage', `--capacity: ${source} must be {"bytesPerSecond": N, "requestsPerSecond": N}`);
-    for (const [k, n] of Object.entries(b)) {
-      if ((k !== 'bytesPerSecond' && k !== 'requestsPerSecond') || !(typeof n === 'number' && n > 0)) {
-        throw new CliError('usage', `--capacity: ${source}.${k} must be bytesPerSecond or requestsPerSecond, a positive number`);
-      }
-    }
+  try {
+    return resolveCapacity(parsed as Record<string, Budget>, cdn);
+  } catch (err) {
+    throw new CliError('usage', `--${(err as Error).message}`);
   }
-  return parsed as Record<string, Budget>;
 }
 
 async function serve(argv: string[]): Promise<void> {
-  const { values } = args(argv, {
+  const { values, positionals } = args(argv, {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
     app: { type: 'string' }, channel: { type: 'string' }, 'check-in-interval': { type: 'string' }, 'spread-ms': { type: 'string' },
     'public-url': { type: 'string' }, capacity: { type: 'string' }, 'token-file': { type: 'string' }, 'upload-limit': { type: 'string' },
     csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true }, 'plan-ref-min-bytes': { type: 'string' },
   });
+  if (positionals.length) throw new CliError('usage', `serve takes no arguments (got ${positionals.join(' ')})`);
+  // Checked, but kept as given: --capacity names them the same way.
+  const cdn = values.cdn ?? [];
+  for (const url of cdn) httpUrl(url, 'cdn');
+  const budget = values.capacity ? capacity(values.capacity, cdn) : undefined;
   const planRefMinBytes = int(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', 0);
   const tokenFile = values['token-file'] ?? process.env.UPDRAFT_TOKEN_FILE;
   const uploadLimit = int(values['upload-limit'], 'upload-limit', 1);
@@ -153,12 +153,12 @@ async function serve(argv: string[]): Promise<void> {
     ...(tokenFile ? { tokens: await readTokenFile(tokenFile) } : {}),
     ...(uploadLimit !== undefined ? { uploadLimit } : {}),
     ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
-    cdn: values.cdn ?? [],
+    cdn,
     checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
     spreadMs: int(values['spread-ms'], 'spread-ms', 0),
     ...(planRefMinBytes !== undefined ? { planRefMinBytes } : {}),
-    ...(values['public-url'] ? { publicUrl: publicUrl(values['public-url']) } : {}),
-    ...(values.capacity ? { capacity: capacity(values.capacity) } : {}),
+    ...(values['public-url'] ? { publicUrl: httpUrl(values['public-url'], 'public-url') } : {}),
+    ...(budget ? { capacity: budget } : {}),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
     // Before listening, startServer opens the store: with --db, that is what failed (unreachable, refused, ...).

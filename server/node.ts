@@ -57,7 +57,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const blobs = options.blobs ?? new BlobStore(join(dataDir, 'blobs'));
   // A server killed mid-upload leaves temp files; the next start of the same data dir clears them.
   if (!options.blobs) await blobs.removeStaleTemp();
-  const app = options.app ?? createUpdateServer({ ...options, store, blobs, ...(slotLedger ? { slotLedger } : {}) });
+  let app: ReturnType<typeof createUpdateServer>;
+  try {
+    app = options.app ?? createUpdateServer({ ...options, store, blobs, ...(slotLedger ? { slotLedger } : {}) });
+  } catch (err) {
+    // Bad options (a capacity key naming no source, ...): close what was opened for them.
+    if (ownStore) await store.close();
+    throw err;
+  }
   const host = options.host ?? '127.0.0.1';
 
   const honoListener = getRequestListener(app.fetch, { hostname: host });

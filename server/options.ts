@@ -188,7 +188,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
     clientReports: o.clientReports ?? { max: 60, windowMs: 60_000 },
     securityHeaders: o.securityHeaders ?? {},
-    capacity: o.capacity ? resolveCapacity(o.capacity) : null,
+    capacity: o.capacity ? resolveCapacity(o.capacity, o.cdn) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
     checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: deltas ? deltas.store : null, inlineDeltaBytes: deltas ? deltas.inlineBytes : 0 }),
     deltas,
@@ -212,14 +212,25 @@ function resolveAutoPause(a: AutoPauseOptions): AutoPauseOptions {
   return { threshold: a.threshold, minSample: a.minSample };
 }
 
-/** CDN keys get the trailing slash `cdn` entries get; every limit must be a positive number. */
-function resolveCapacity(capacity: Record<string, Budget>): Record<string, Budget> {
+/**
+ * CDN keys get the trailing slash `cdn` entries get. A key that is neither `origin` nor one of
+ * `cdn` (a typo, `"orgin"`), or a source with no limit, would leave the budget silently off.
+ */
+export function resolveCapacity(capacity: Record<string, Budget>, cdn: readonly string[] = []): Record<string, Budget> {
+  const sources = new Set(['origin', ...cdn.map(withSlash)]);
   const out: Record<string, Budget> = {};
   for (const [source, b] of Object.entries(capacity)) {
+    const key = source === 'origin' ? source : withSlash(source);
+    if (!sources.has(key)) {
+      throw new TypeError(`capacity: ${JSON.stringify(source)} is neither "origin" nor a cdn URL (${cdn.length ? cdn.join(', ') : 'none given'})`);
+    }
+    if (!b || typeof b !== 'object' || Array.isArray(b)) throw new TypeError(`capacity.${source} must be { bytesPerSecond?, requestsPerSecond? }`);
     for (const [k, n] of Object.entries(b)) {
+      if (k !== 'bytesPerSecond' && k !== 'requestsPerSecond') throw new TypeError(`capacity.${source}.${k} is not a limit (bytesPerSecond or requestsPerSecond)`);
       if (n !== undefined && !(typeof n === 'number' && n > 0)) throw new TypeError(`capacity.${source}.${k} must be a positive number`);
     }
-    out[source === 'origin' ? source : withSlash(source)] = b;
+    if (b.bytesPerSecond === undefined && b.requestsPerSecond === undefined) throw new TypeError(`capacity.${source} sets no limit (bytesPerSecond or requestsPerSecond)`);
+    out[key] = b;
   }
   return out;
 }
