@@ -23,4 +23,22 @@ describe('AdminClient', () => {
       server.close();
     }
   });
+
+  it('a server that accepts and never answers is `unreachable` after the timeout; a part upload gets more time for its size', async () => {
+    const server = createServer(() => {}); // reads the request, never answers
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const client = new AdminClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, 't', { timeoutSeconds: 0.5 });
+      const get = await client.request('GET', 'v1/admin/status').then(() => null, (e: unknown) => e);
+      expect(get).toBeInstanceOf(CliError);
+      expect(get).toMatchObject({ code: 'unreachable', message: expect.stringMatching(/^GET v1\/admin\/status: http:\/\/127\.0\.0\.1:\d+\/ gave no answer within 1 s$/) });
+      // 256 KiB: one more second.
+      const put = await client.request('PUT', 'v1/admin/blobs/x', new Uint8Array(256 * 1024)).then(() => null, (e: unknown) => e);
+      expect(put).toMatchObject({ code: 'unreachable', message: expect.stringMatching(/gave no answer within 2 s$/) });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
 });

@@ -10,31 +10,54 @@ export class CliError extends Error {
   }
 }
 
+export interface AdminClientOptions {
+  /**
+   * Seconds one request may take before it is `unreachable`: a server (or a proxy) that accepts
+   * the connection and never answers would otherwise hold the CLI for minutes. A part upload
+   * gets this plus one second per 256 KiB, so a large part on a slow link still goes up.
+   * @default 30 (`UPDRAFT_TIMEOUT` for the CLI)
+   */
+  timeoutSeconds?: number;
+}
+
+/** Slowest upload rate a part upload is given time for, bytes per second. */
+const UPLOAD_MIN_RATE = 256 * 1024;
+
 /** The admin API over HTTP, for the CLI. Errors come back as `CliError` with the server's code. */
 export class AdminClient {
   readonly server: string;
   readonly #token: string;
+  readonly #timeoutSeconds: number;
 
-  constructor(server: string, token: string) {
+  constructor(server: string, token: string, options: AdminClientOptions = {}) {
     this.server = server.endsWith('/') ? server : `${server}/`;
     this.#token = token;
+    this.#timeoutSeconds = options.timeoutSeconds ?? 30;
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const isBytes = body instanceof Uint8Array;
+    const seconds = Math.ceil(this.#timeoutSeconds + (isBytes ? body.byteLength / UPLOAD_MIN_RATE : 0));
     const init: RequestInit = {
       method,
       headers: {
         Authorization: `Bearer ${this.#token}`,
         ...(body === undefined ? {} : { 'Content-Type': isBytes ? 'application/octet-stream' : 'application/json' }),
       },
+      // Covers the whole exchange, the answer's body included.
+      signal: AbortSignal.timeout(seconds * 1000),
     };
     if (body !== undefined) init.body = isBytes ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body);
     const url = joinUrl(this.server, path);
+    const timedOut = (err: unknown) => (err as Error | null)?.name === 'TimeoutError'
+      ? new CliError('unreachable', `${method} ${path}: ${this.server} gave no answer within ${seconds} s`)
+      : null;
     let res: Response;
     try {
       res = await fetch(url, init);
     } catch (err) {
+      const timeout = timedOut(err);
+      if (timeout) throw timeout;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError('unreachable', `cannot reach ${this.server} (${cause?.code ?? cause?.message ?? String(err)})`);
     }
@@ -42,6 +65,8 @@ export class AdminClient {
     try {
       text = await res.text();
     } catch (err) {
+      const timeout = timedOut(err);
+      if (timeout) throw timeout;
       // The connection dropped mid-answer (server killed, proxy reset): as unreachable as no answer at all.
       throw new CliError('unreachable', `lost the connection to ${this.server} while reading ${method} ${path} (${(err as Error).message})`);
     }

@@ -1,6 +1,9 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,6 +151,23 @@ describe('startServer + updraft CLI (child process)', () => {
     // API users get the same check from resolveOptions, as a TypeError, and no store left open.
     await expect(startServer({ dataDir: data, capacity: { orgin: { bytesPerSecond: 5 } } })).rejects.toThrow(new TypeError('capacity: "orgin" is neither "origin" nor a cdn URL (none given)'));
     await expect(startServer({ dataDir: data, capacity: { origin: {} } })).rejects.toThrow(TypeError);
+  });
+
+  it('an admin command against a server that accepts and never answers gives up after UPDRAFT_TIMEOUT seconds: unreachable', async () => {
+    const silent = createServer(() => {}); // reads the request, never answers
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+      const res = await cli(['status'], { UPDRAFT_SERVER: url, UPDRAFT_TOKEN: TOKEN, UPDRAFT_TIMEOUT: '1' });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`updraft: unreachable: GET v1/admin/status: ${url} gave no answer within 1 s\n`);
+      const bad = await cli(['status'], { UPDRAFT_SERVER: url, UPDRAFT_TOKEN: TOKEN, UPDRAFT_TIMEOUT: '0' });
+      expect(bad.stderr).toBe('updraft: usage: UPDRAFT_TIMEOUT must be seconds, a positive number, got "0"\n');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('a dist whose bytes do not match its manifest fails with hash_mismatch and publishes nothing', async () => {

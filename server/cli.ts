@@ -28,7 +28,8 @@ Usage:
   updraft tokens  list [--data .updraft] [--db postgres://...] [--json]
   updraft tokens  revoke <id> [--data .updraft] [--db postgres://...]
 
-Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/)
+Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a request with no answer
+                     within UPDRAFT_TIMEOUT seconds (default 30, part uploads more) is unreachable
         --token T    (env UPDRAFT_TOKEN): publish needs the publish scope (and rollout with --channel),
                      rollout the rollout scope, status the read scope
         -q, --quiet  print nothing but errors (--json output still prints)
@@ -92,7 +93,11 @@ function policy(value: string | undefined): ActivationPolicy | undefined {
 function client(values: { server?: string; token?: string }): AdminClient {
   const token = values.token ?? process.env.UPDRAFT_TOKEN;
   if (!token) throw new CliError('usage', 'an admin token is required: --token or UPDRAFT_TOKEN');
-  return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token);
+  const timeout = process.env.UPDRAFT_TIMEOUT;
+  if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
+    throw new CliError('usage', `UPDRAFT_TIMEOUT must be seconds, a positive number, got ${JSON.stringify(timeout)}`);
+  }
+  return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
 }
 
 /**
