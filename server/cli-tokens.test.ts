@@ -70,10 +70,14 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     const pub = await cli(['publish', join(dir, 'dist'), '--json'], env(publisher));
     expect(pub.code, pub.stderr).toBe(0);
     const { id } = JSON.parse(pub.stdout) as { id: string };
-    // --channel also changes the channel, which is the rollout scope's.
-    const withChannel = await cli(['publish', join(dir, 'dist'), '--channel', 'stable'], env(publisher));
+    // --channel also changes the channel, which is the rollout scope's: the release goes in, the
+    // channel change is refused, and the error says both.
+    const d2 = await fakeDist({ 'index.html': '<h1>t2</h1>' }, { app: 'tok', version: '2.0.0' });
+    await writeDist(join(dir, 'dist2'), d2);
+    const withChannel = await cli(['publish', join(dir, 'dist2'), '--channel', 'stable'], env(publisher));
     expect(withChannel.code).toBe(1);
-    expect(withChannel.stderr).toBe('updraft: forbidden: this token lacks the rollout scope\n');
+    expect(withChannel.stderr).toBe(`updraft: forbidden: release ${d2.manifest.id} published, but channel stable was not changed: this token lacks the rollout scope\n`);
+    expect((await cli(['publish', join(dir, 'dist2')], env(publisher))).stdout).toContain(`published ${d2.manifest.id} (tok 2.0.0 #2), already published`);
     expect((await cli(['rollout', 'stable', '--release', id, '--app', 'tok'], env(operator.token))).code).toBe(0);
     expect((await cli(['rollout', 'stable', '--pause'], env(publisher))).stderr).toMatch(/^updraft: forbidden: .*rollout scope/);
     expect((await cli(['status'], env(publisher))).stderr).toMatch(/^updraft: forbidden: .*read scope/);

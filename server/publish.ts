@@ -101,7 +101,14 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
   let channel: ChannelState | null = null;
   if (o.channel) {
     const update = { release: manifest.id, percent: o.percent ?? 100, ...(o.activation ? { activation: o.activation } : {}) };
-    channel = (await client.request<ChannelState>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
+    try {
+      channel = (await client.request<ChannelState>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
+    } catch (err) {
+      // The release is stored by now: say so, or the user would think nothing happened (a
+      // publish-only token is refused only here, and nothing can check its scope up front).
+      if (!(err instanceof CliError)) throw err;
+      throw new CliError(err.code, `release ${manifest.id} published, but channel ${o.channel} was not changed: ${err.message}`);
+    }
   }
   return { ...published, app: manifest.app, version: manifest.version, parts: bySha.size, uploaded: queue.length, bytes, channel };
 }
