@@ -38,8 +38,10 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     const a = await cli(['tokens', 'create', '--scope', 'publish', '--name', 'ci', '--data', data]);
     expect(a.code, a.stderr).toBe(0);
     publisher = a.stdout.trim();
-    expect(a.stderr).toMatch(/^token [0-9a-f]{16} \(publish, ci\): shown once, only its SHA-256 is stored\n$/);
+    // The first one makes the store, and says where (a mistyped --data shows here).
+    expect(a.stderr).toMatch(new RegExp(`^updraft: note: created a new store at ${join(data, 'updraft.db')}\\ntoken [0-9a-f]{16} \\(publish, ci\\): shown once, only its SHA-256 is stored\\n$`));
     const b = await cli(['tokens', 'create', '--scope', 'rollout,read', '--data', data, '--json']);
+    expect(b.stderr).toBe('');
     operator = JSON.parse(b.stdout) as { token: string; id: string };
     writeFileSync(join(dir, 'tokens.txt'), '# read-only dashboards\nread file-reader-token\n');
     child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token-file', join(dir, 'tokens.txt')], {
@@ -115,6 +117,16 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(pattern);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('tokens list and revoke on a --data with no store (a typo) fail with io naming the path, and create nothing there', async () => {
+    const typo = join(dir, 'dta');
+    for (const args of [['list'], ['revoke', '0123456789abcdef']]) {
+      const res = await cli(['tokens', ...args, '--data', typo]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`updraft: io: no store at ${join(typo, 'updraft.db')} (check --data; updraft serve or tokens create makes one)\n`);
+    }
+    expect(existsSync(typo)).toBe(false);
   });
 
   it('serve refuses a bad token file instead of starting without its tokens', async () => {

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ActivationPolicy, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
@@ -7,7 +9,7 @@ import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, t
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
 import { startServer } from './node.js';
 import { resolveCapacity } from './options.js';
-import { openStore, redactStoreLocation } from './open-store.js';
+import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import type { Budget } from './slot-ledger.js';
 import { formatBytes, formatStatus } from './status-format.js';
@@ -357,6 +359,12 @@ async function tokens(argv: string[]): Promise<void> {
     }
   }
   const location = values.db ?? values.data ?? '.updraft';
+  // SQLite creates a database wherever it is pointed: a mistyped --data would list an empty store,
+  // or put a token where no server reads it. Only `create` may start a store (the first token can
+  // come before the first `serve`), and it says so.
+  const sqliteFile = isPostgresLocation(location) ? null : resolve(location, 'updraft.db');
+  const fresh = sqliteFile !== null && !existsSync(sqliteFile);
+  if (fresh && action !== 'create') throw new CliError('io', `no store at ${sqliteFile} (check --data; updraft serve or tokens create makes one)`);
   const store = await openStore(location).catch((err: Error) => {
     throw new CliError('db', `cannot open ${redactStoreLocation(location)}: ${err.message}`);
   });
@@ -364,6 +372,7 @@ async function tokens(argv: string[]): Promise<void> {
     if (action === 'create') {
       const { token, stored } = generateToken(scopes, values.name ?? null, Date.now());
       await store.insertToken(stored);
+      if (fresh && !values.quiet) stderr.write(`updraft: note: created a new store at ${sqliteFile}\n`);
       if (values.json) console.log(JSON.stringify({ token, id: stored.id, scopes: stored.scopes, name: stored.name }));
       else {
         // The token on stdout alone (scripts capture it); what it is on stderr.

@@ -4,6 +4,9 @@ import type { Store } from './store.js';
 
 const POSTGRES = /^postgres(?:ql)?:\/\//i;
 
+/** Whether `location` names PostgreSQL rather than a SQLite directory. */
+export const isPostgresLocation = (location: string): boolean => POSTGRES.test(location);
+
 /**
  * The store at `location`: a `postgres://` (or `postgresql://`) URL opens PostgreSQL, creating
  * the schema if needed; anything else is a directory holding SQLite's `updraft.db`.
