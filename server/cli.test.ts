@@ -170,6 +170,26 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
+  it('a --data serve or tokens cannot use is `io` naming the path, not `listen`', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const dbIsDir = join(dir, 'db-is-dir');
+    mkdirSync(join(dbIsDir, 'updraft.db'), { recursive: true });
+    const cases: [string, RegExp][] = [
+      [file, new RegExp(`^updraft: io: cannot use ${file}: EEXIST: `)],
+      [join(file, 'sub'), new RegExp(`^updraft: io: cannot use ${join(file, 'sub')}: ENOTDIR: `)],
+      // SQLite's own open fails: its message alone ("unable to open database file") names no file.
+      [dbIsDir, new RegExp(`^updraft: io: cannot open ${join(dbIsDir, 'updraft.db')}: unable to open database file$`)],
+    ];
+    for (const [data, pattern] of cases) {
+      for (const args of [['serve', '--port', '0', '--data', data], ['tokens', 'create', '--scope', 'read', '--data', data]]) {
+        const res = await cli(args);
+        expect(res.code, args.join(' ')).toBe(1);
+        expect(res.stderr.trim()).toMatch(pattern);
+      }
+    }
+  });
+
   it('a dist whose bytes do not match its manifest fails with hash_mismatch and publishes nothing', async () => {
     const d = await fakeDist({ 'index.html': '<h1>tampered</h1>' }, { app: 'tampered' });
     await writeDist(join(dir, 'bad'), d);

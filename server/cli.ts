@@ -133,6 +133,21 @@ function capacity(value: string, cdn: readonly string[]): Record<string, Budget>
   }
 }
 
+/** Errors of the file system with a path, from making --data, its blobs/ or temp files. */
+const FS_CODES = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOSPC', 'ELOOP', 'ENAMETOOLONG']);
+
+/**
+ * What failed while opening a store and its data directory: the disk (`io`, naming the path; a
+ * --data that is a file, unwritable, read-only), SQLite's own open (`io`, naming updraft.db), or
+ * a PostgreSQL (`db`, password redacted). Anything else is not the user's to fix: `internal`.
+ */
+function storeError(err: NodeJS.ErrnoException, location: string): Error {
+  if (typeof err.path === 'string' && err.code && FS_CODES.has(err.code)) return new CliError('io', `cannot use ${err.path}: ${err.message}`);
+  if (typeof err.code === 'string' && err.code.startsWith('SQLITE_')) return new CliError('io', `cannot open ${resolve(location, 'updraft.db')}: ${err.message}`);
+  if (isPostgresLocation(location)) return new CliError('db', `cannot open ${redactStoreLocation(location)}: ${err.message}`);
+  return err;
+}
+
 async function serve(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, {
     port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, cdn: { type: 'string', multiple: true },
@@ -168,9 +183,8 @@ async function serve(argv: string[]): Promise<void> {
     ...(budget ? { capacity: budget } : {}),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
-    // Before listening, startServer opens the store: with --db, that is what failed (unreachable, refused, ...).
-    if (values.db && err.syscall !== 'listen') throw new CliError('db', `cannot open ${redactStoreLocation(values.db)}: ${err.message}`);
-    throw new CliError('listen', err.message);
+    if (err.syscall === 'listen') throw new CliError('listen', err.message);
+    throw storeError(err, values.db ?? values.data ?? '.updraft');
   });
   console.log(running.url);
   // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
@@ -365,8 +379,8 @@ async function tokens(argv: string[]): Promise<void> {
   const sqliteFile = isPostgresLocation(location) ? null : resolve(location, 'updraft.db');
   const fresh = sqliteFile !== null && !existsSync(sqliteFile);
   if (fresh && action !== 'create') throw new CliError('io', `no store at ${sqliteFile} (check --data; updraft serve or tokens create makes one)`);
-  const store = await openStore(location).catch((err: Error) => {
-    throw new CliError('db', `cannot open ${redactStoreLocation(location)}: ${err.message}`);
+  const store = await openStore(location).catch((err: NodeJS.ErrnoException) => {
+    throw storeError(err, location);
   });
   try {
     if (action === 'create') {
