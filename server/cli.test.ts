@@ -1,6 +1,6 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -391,9 +391,38 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
+  it('keys generate: --force leaves the new key 0600, a .pub that cannot be written leaves no .key behind, a missing directory is io', async () => {
+    const keys = join(dir, 'keys-edge');
+    mkdirSync(keys);
+    const base = join(keys, 'k');
+    expect((await cli(['keys', 'generate', '--out', base, '-q'])).code).toBe(0);
+    chmodSync(`${base}.key`, 0o644); // say, copied around with a loose mode
+    const forced = await cli(['keys', 'generate', '--out', base, '--force', '--json']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(statSync(`${base}.key`).mode & 0o777).toBe(0o600);
+    expect(readFileSync(`${base}.pub`, 'utf8').trim()).toBe((JSON.parse(forced.stdout) as { publicKey: string }).publicKey);
+
+    // <out>.pub is a directory: nothing is written, with or without --force.
+    const blocked = join(keys, 'blocked');
+    mkdirSync(`${blocked}.pub`);
+    const res = await cli(['keys', 'generate', '--out', blocked]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(new RegExp(`^updraft: io: cannot write ${blocked}\\.pub: EISDIR: `));
+    expect(existsSync(`${blocked}.key`)).toBe(false);
+    writeFileSync(`${blocked}.key`, 'old key');
+    expect((await cli(['keys', 'generate', '--out', blocked, '--force'])).stderr).toMatch(/^updraft: io: cannot write .*blocked\.pub: EISDIR: /);
+    expect(readFileSync(`${blocked}.key`, 'utf8')).toBe('old key');
+    expect(readdirSync(keys).sort()).toEqual(['blocked.key', 'blocked.pub', 'k.key', 'k.pub']); // no temp files left
+
+    const nowhere = await cli(['keys', 'generate', '--out', join(keys, 'no', 'such', 'k')]);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(new RegExp(`^updraft: io: cannot write ${join(keys, 'no', 'such', 'k')}\\.pub: ENOENT: `));
+  });
+
   it('--help prints usage', async () => {
     const res = await cli(['--help']);
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('updraft publish <dist>');
+    expect(res.stdout).toContain('updraft keys generate [--out updraft-signing] [--force] [--json]');
   });
 });

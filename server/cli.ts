@@ -21,7 +21,7 @@ Usage:
                   [--app A] [--channel stable] [--check-in-interval S] [--spread-ms N]
                   [--public-url URL] [--capacity JSON] [--token-file F] [--upload-limit BYTES] [--csp POLICY]
                   [--signing-key FILE]... [--plan-ref-min-bytes N]
-  updraft keys generate [--out updraft-signing] [--force]
+  updraft keys generate [--out updraft-signing] [--force] [--json]
   updraft publish <dist> [--channel C] [--percent P] [--activation POLICY] [--json] [--progress]
   updraft rollout <channel> [--release ID] [--percent P] [--activation POLICY] [--pause [--reason TEXT] | --resume]
                   [--minimum ID|none] [--app A] [--json]
@@ -324,7 +324,7 @@ async function status(argv: string[]): Promise<void> {
 
 async function keys(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
-  if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force]');
+  if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force] [--json]');
   const k = await generateKeyFiles(values.out ?? 'updraft-signing', values.force ?? false);
   if (values.json) return console.log(JSON.stringify(k));
   if (values.quiet) return;
