@@ -102,12 +102,25 @@ export class UpdraftDriver {
   async message<T>(request: PageRequest, { timeout = 15_000 }: WaitOptions = {}): Promise<T> {
     const reply = await this.page.evaluate(
       async ({ request, timeout }) => {
-        const reg = await navigator.serviceWorker.ready;
+        const deadline = Date.now() + timeout;
+        // `ready` never settles on a page no worker registered for: race it, or this evaluate (and
+        // the caller's timeout with it) would wait for the test's own timeout.
+        let waiting: ReturnType<typeof setTimeout> | undefined;
+        const reg = await Promise.race([
+          navigator.serviceWorker.ready,
+          new Promise<never>((_, reject) => {
+            waiting = setTimeout(async () => {
+              const found = await navigator.serviceWorker.getRegistration();
+              const what = found ? `no service worker of ${found.scope} became active` : `no service worker is registered for ${location.href}`;
+              reject(new Error(`${what} within ${timeout} ms (awaiting navigator.serviceWorker.ready for ${request.type})`));
+            }, timeout);
+          }),
+        ]).finally(() => clearTimeout(waiting));
         const sw = navigator.serviceWorker.controller ?? reg.active;
         if (!sw) throw new Error('no active service worker');
         return await new Promise<unknown>((resolve, reject) => {
           const channel = new MessageChannel();
-          const timer = setTimeout(() => reject(new Error(`no reply to ${request.type} within ${timeout} ms`)), timeout);
+          const timer = setTimeout(() => reject(new Error(`no reply to ${request.type} within ${timeout} ms`)), Math.max(0, deadline - Date.now()));
           channel.port1.onmessage = (e) => {
             clearTimeout(timer);
             resolve(e.data);
@@ -131,12 +144,27 @@ export class UpdraftDriver {
   async state({ timeout = 5_000 }: WaitOptions = {}): Promise<SwDebugState> {
     return this.page.evaluate(
       async ({ path, timeout }) => {
-        const reg = await navigator.serviceWorker.ready;
-        const url = new URL(path, reg.scope).href;
         const ctl = new AbortController();
-        const timer = setTimeout(() => ctl.abort(), timeout);
+        let registered = false;
+        let why = `no debug state within ${timeout} ms`;
+        // One timer bounds both the wait for a worker and the fetch: `ready` never settles on a
+        // page no worker registered for, and the caller's timeout must hold there too.
+        const timer = setTimeout(async () => {
+          if (!registered) {
+            const found = await navigator.serviceWorker.getRegistration();
+            const what = found ? `no service worker of ${found.scope} became active` : `no service worker is registered for ${location.href}`;
+            why = `${what} within ${timeout} ms (awaiting navigator.serviceWorker.ready for the debug state)`;
+          }
+          ctl.abort();
+        }, timeout);
+        const aborted = new Promise<never>((_, reject) => ctl.signal.addEventListener('abort', () => reject(new Error(why))));
+        aborted.catch(() => {}); // only raced while awaiting `ready`; the fetch reports its own abort below
         try {
-          const res = await fetch(url, { cache: 'no-store', signal: ctl.signal });
+          const reg = await Promise.race([navigator.serviceWorker.ready, aborted]);
+          registered = true;
+          const res = await fetch(new URL(path, reg.scope).href, { cache: 'no-store', signal: ctl.signal }).catch((e: unknown) => {
+            throw ctl.signal.aborted ? new Error(why) : e;
+          });
           if (!res.ok) throw new Error(`debug state answered ${res.status}`);
           return (await res.json()) as SwDebugState;
         } finally {
@@ -154,7 +182,8 @@ export class UpdraftDriver {
     let lastError: unknown = null;
     for (;;) {
       try {
-        last = await this.state();
+        // Each poll gets what is left (at most state()'s default), so `timeout` bounds the whole wait.
+        last = await this.state({ timeout: Math.max(1, Math.min(5_000, deadline - Date.now())) });
         if (predicate(last)) return last;
       } catch (e) {
         lastError = e;

@@ -1,0 +1,30 @@
+import { test, expect } from './kit/index.js';
+import { Harness } from './support/harness.js';
+
+// The kit's own promises: its timeouts hold even when the page has no service worker, and its
+// errors say what was awaited. A page of the harness's origin before anything is published has
+// no worker (nothing serves sw.js), which is what a test that forgot to publish sees.
+
+test.describe('on a page no service worker controls', () => {
+  // Before the kit bounded its wait for `navigator.serviceWorker.ready`, these hung until the
+  // test timeout: keep that short so a regression fails in seconds, not in a minute.
+  test.setTimeout(20_000);
+
+  test('waitForRelease, state and message reject within their timeout, saying what they awaited', async ({ page, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      await page.goto(h.url);
+      expect(await page.evaluate(() => navigator.serviceWorker.getRegistration())).toBeUndefined();
+      const started = Date.now();
+      await expect(updraft.waitForRelease('0123456789abcdef', { timeout: 2_000 })).rejects.toThrow(
+        /timed out after 2000 ms waiting for release 0123456789abcdef to be active; last: .*no service worker is registered for http:\/\/127\.0\.0\.1:\d+\/ within (19\d\d|2000) ms/,
+      );
+      // The documented timeout is the bound, give or take one poll: not the test's 20 s.
+      expect(Date.now() - started).toBeLessThan(6_000);
+      await expect(updraft.state({ timeout: 1_000 })).rejects.toThrow(/no service worker is registered for .* within 1000 ms \(awaiting navigator\.serviceWorker\.ready for the debug state\)/);
+      await expect(updraft.message({ type: 'updraft:check-now' }, { timeout: 1_000 })).rejects.toThrow(/no service worker is registered for .* within 1000 ms \(awaiting navigator\.serviceWorker\.ready for updraft:check-now\)/);
+    } finally {
+      await h.close();
+    }
+  });
+});
