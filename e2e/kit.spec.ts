@@ -27,4 +27,18 @@ test.describe('on a page no service worker controls', () => {
       await h.close();
     }
   });
+
+  test('waitForActivated rejects within its timeout, saying it awaited a controller and what the page had', async ({ page, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      await page.goto(h.url);
+      const started = Date.now();
+      await expect(updraft.waitForActivated({ timeout: 2_000 })).rejects.toThrow(
+        /timed out after 2000 ms waiting for a service worker to control the page; last: \{"controller":null,"registration":null\}/,
+      );
+      expect(Date.now() - started).toBeLessThan(6_000);
+    } finally {
+      await h.close();
+    }
+  });
 });

@@ -221,9 +221,23 @@ export class UpdraftDriver {
   }
 
   /** Waits until the SW has an active release and controls the page (the first install finished). */
-  async waitForActivated(options?: WaitOptions): Promise<SwDebugState> {
-    await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: options?.timeout ?? 15_000 });
-    return this.waitForState((s) => s.active !== null, options, 'an active release');
+  async waitForActivated({ timeout = 15_000 }: WaitOptions = {}): Promise<SwDebugState> {
+    // One deadline for both stages, so `timeout` bounds the whole wait.
+    const deadline = Date.now() + timeout;
+    try {
+      await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout });
+    } catch (err) {
+      if (!(err instanceof Error) || err.name !== 'TimeoutError') throw err;
+      const last = await this.page
+        .evaluate(async () => {
+          const reg = await navigator.serviceWorker.getRegistration();
+          const registration = reg ? { scope: reg.scope, installing: reg.installing?.state ?? null, waiting: reg.waiting?.state ?? null, active: reg.active?.state ?? null } : null;
+          return JSON.stringify({ controller: navigator.serviceWorker.controller?.scriptURL ?? null, registration });
+        })
+        .catch((e: unknown) => String(e));
+      throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for a service worker to control the page; last: ${last}`);
+    }
+    return this.waitForState((s) => s.active !== null, { timeout: Math.max(1, deadline - Date.now()) }, 'an active release');
   }
 
   /** Waits until the current plan has no unfinished task (or no plan is left). */
