@@ -42,3 +42,21 @@ test.describe('on a page no service worker controls', () => {
     }
   });
 });
+
+test('updateTo(v1) with v1 active passes at once even when the server offers v2, and starts no plan', async ({ page, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    await h.publish('2.0.0');
+    const checkIns = h.traffic.count('/v1/check-in');
+    const state = await updraft.updateTo(v1.id);
+    expect(state.active).toBe(v1.id);
+    // No check-in went out, so the worker learnt nothing of v2 and has no plan towards it.
+    expect(h.traffic.count('/v1/check-in')).toBe(checkIns);
+    expect((await updraft.state()).plan?.to ?? null).not.toBe(h.manifest('2.0.0').id);
+  } finally {
+    await h.close();
+  }
+});

@@ -204,20 +204,27 @@ export class UpdraftDriver {
   /**
    * The whole move to `release`, as most tests want it: a check-in that must offer `release` (it
    * fails at once with the server's answer when it offers anything else), a Background Sync to run
-   * the plan now, then a wait until `release` is active. A worker already on `release` passes.
-   * Open pages keep the release they loaded with until they navigate.
+   * the plan now, then a wait until `release` is active. A worker already on `release` passes at
+   * once, without checking in. `timeout` bounds the whole move. Open pages keep the release they
+   * loaded with until they navigate.
    */
-  async updateTo(release: string, options?: WaitOptions): Promise<SwDebugState> {
-    const reply = await this.checkNow();
+  async updateTo(release: string, { timeout = 15_000 }: WaitOptions = {}): Promise<SwDebugState> {
+    const deadline = Date.now() + timeout;
+    const left = () => Math.max(1, deadline - Date.now());
+    // Before any check-in: one would start the plan to whatever newer release the server offers.
+    const before = await this.state({ timeout: Math.min(5_000, left()) });
+    if (before.active === release) return before;
+    const reply = await this.message<CheckNowReply>({ type: 'updraft:check-now' }, { timeout: left() });
     if (reply.result === 'current') {
-      const now = await this.state();
+      // The first install may have finished on `release` since the state above.
+      const now = await this.state({ timeout: Math.min(5_000, left()) });
       if (now.active === release) return now;
     }
     if (reply.result !== 'update' || reply.release !== release) {
       throw new Error(`updraft/playwright: the check-in did not offer ${release}: ${JSON.stringify(reply)}`);
     }
     await this.sync();
-    return this.waitForRelease(release, options);
+    return this.waitForRelease(release, { timeout: left() });
   }
 
   /** Waits until the SW has an active release and controls the page (the first install finished). */
