@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { test, expect } from './kit/index.js';
 import { Harness } from './support/harness.js';
+import { E2E_KEY_BASE, buildDir } from './support/builds.js';
 
 // The kit's own promises: its timeouts hold even when the page has no service worker, and its
 // errors say what was awaited. A page of the harness's origin before anything is published has
@@ -59,4 +61,21 @@ test('updateTo(v1) with v1 active passes at once even when the server offers v2,
   } finally {
     await h.close();
   }
+});
+
+test.describe('the updraftServer fixture with updraftServerOptions', () => {
+  // Every e2e build trusts E2E_KEY_BASE's public key (`publicKeys`): its worker refuses unsigned plans.
+  test.use({ updraftServerOptions: { signingKeys: [readFileSync(`${E2E_KEY_BASE}.key`, 'utf8')], token: 'fixture-token' } });
+
+  test('signs plans for a build with publicKeys, so the first install and an update land', async ({ page, updraft, updraftServer }) => {
+    expect(updraftServer.token).toBe('fixture-token');
+    await updraftServer.publish(buildDir('1.0.0'));
+    await page.goto(updraftServer.url);
+    const first = await updraft.waitForActivated();
+    const v2 = await updraftServer.publish(buildDir('2.0.0'));
+    expect(first.active).not.toBe(v2.id);
+    expect((await updraft.updateTo(v2.id)).active).toBe(v2.id);
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+  });
 });
