@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { test, expect } from './kit/index.js';
 import { Harness } from './support/harness.js';
 import { E2E_KEY_BASE, buildDir } from './support/builds.js';
@@ -78,4 +79,65 @@ test.describe('the updraftServer fixture with updraftServerOptions', () => {
     await page.reload();
     await expect(page.locator('#version')).toHaveText('2.0.0');
   });
+});
+
+interface ProbeOrigin {
+  url: string;
+  tags: string[];
+  close(): Promise<void>;
+}
+
+/** A plain origin whose worker reports each sync event it gets to `/synced?tag=`, which it records. */
+async function syncProbeOrigin(port: number): Promise<ProbeOrigin> {
+  const tags: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/sw.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(`self.addEventListener('sync', (e) => e.waitUntil(fetch('/synced?tag=' + e.tag)));`);
+    } else if (url.pathname === '/synced') {
+      tags.push(url.searchParams.get('tag') ?? '');
+      res.end();
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><script>navigator.serviceWorker.register('/sw.js')</script>`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}/`, tags, close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // The open page may still hold a connection: close() alone would wait for it.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('sync() reaches this origin\'s worker, not one on a port its port is a prefix of', async ({ page, updraft }) => {
+  // Ports P and P·10+1 (http://127.0.0.1:4000 and :40001): the second's scope starts with the
+  // first's origin. P is at most 6553 so both are valid; try a few in case one is taken.
+  let pair: [ProbeOrigin, ProbeOrigin] | null = null;
+  for (let attempt = 0; !pair && attempt < 20; attempt++) {
+    const p = 2000 + Math.floor(Math.random() * 4500);
+    const short = await syncProbeOrigin(p).catch(() => null);
+    const long = short && (await syncProbeOrigin(p * 10 + 1).catch(() => null));
+    if (short && long) pair = [short, long];
+    else await short?.close();
+  }
+  if (!pair) throw new Error('no free pair of ports P and P*10+1');
+  const [short, long] = pair;
+  try {
+    // The longer port's registration first, so the driver has seen it before the other exists.
+    await page.goto(long.url);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await updraft.sync('long');
+    await page.goto(short.url);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await updraft.sync('short');
+    await expect.poll(() => short.tags).toEqual(['short']);
+    expect(long.tags).toEqual(['long']);
+  } finally {
+    await short.close();
+    await long.close();
+  }
 });

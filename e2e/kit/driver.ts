@@ -48,7 +48,7 @@ export class UpdraftDriver {
     const origin = this.origin;
     const deadline = Date.now() + 5_000;
     for (;;) {
-      for (const [id, r] of this.#registrations) if (!r.isDeleted && r.scopeURL.startsWith(origin)) return id;
+      for (const [id, r] of this.#registrations) if (!r.isDeleted && new URL(r.scopeURL).origin === origin) return id;
       if (Date.now() > deadline) throw new Error(`updraft/playwright: no service worker registration for ${origin}`);
       await new Promise((r) => setTimeout(r, 20));
     }
