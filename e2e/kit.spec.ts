@@ -64,6 +64,24 @@ test('updateTo(v1) with v1 active passes at once even when the server offers v2,
   }
 });
 
+test('updateTo\'s timeout bounds the whole move, and its error names that timeout, the release and the plan', async ({ page, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    const v2 = await h.publish('2.0.0');
+    // v2's page never arrives, so the plan cannot finish: the move runs out of time mid-download.
+    h.faults.add(v2.assets.find((a) => a.path === 'index.html')!.sha256, { kind: 'hang', times: Infinity });
+    await expect(updraft.updateTo(v2.id, { timeout: 3_000 })).rejects.toThrow(
+      new RegExp(`timed out after 3000 ms waiting for release ${v2.id} to be active; last: .*"plan":\\{"planId":"[^"]+","from":"${v1.id}","to":"${v2.id}"`),
+    );
+    expect((await updraft.state()).active).toBe(v1.id);
+  } finally {
+    await h.close();
+  }
+});
+
 test.describe('the updraftServer fixture with updraftServerOptions', () => {
   // Every e2e build trusts E2E_KEY_BASE's public key (`publicKeys`): its worker refuses unsigned plans.
   test.use({ updraftServerOptions: { signingKeys: [readFileSync(`${E2E_KEY_BASE}.key`, 'utf8')], token: 'fixture-token' } });

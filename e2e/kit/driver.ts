@@ -176,8 +176,12 @@ export class UpdraftDriver {
   }
 
   /** Polls the SW's state until `predicate` holds; the last state is in the timeout error. */
-  async waitForState(predicate: (s: SwDebugState) => boolean, { timeout = 15_000 }: WaitOptions = {}, what = 'state'): Promise<SwDebugState> {
-    const deadline = Date.now() + timeout;
+  waitForState(predicate: (s: SwDebugState) => boolean, { timeout = 15_000 }: WaitOptions = {}, what = 'state'): Promise<SwDebugState> {
+    return this.#poll(predicate, Date.now() + timeout, timeout, what);
+  }
+
+  /** waitForState() up to `deadline`, which the caller may have started earlier: its error names the caller's whole `timeout`. */
+  async #poll(predicate: (s: SwDebugState) => boolean, deadline: number, timeout: number, what: string): Promise<SwDebugState> {
     let last: SwDebugState | null = null;
     let lastError: unknown = null;
     for (;;) {
@@ -224,7 +228,7 @@ export class UpdraftDriver {
       throw new Error(`updraft/playwright: the check-in did not offer ${release}: ${JSON.stringify(reply)}`);
     }
     await this.sync();
-    return this.waitForRelease(release, { timeout: left() });
+    return this.#poll((s) => s.active === release, deadline, timeout, `release ${release} to be active`);
   }
 
   /** Waits until the SW has an active release and controls the page (the first install finished). */
@@ -244,7 +248,7 @@ export class UpdraftDriver {
         .catch((e: unknown) => String(e));
       throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for a service worker to control the page; last: ${last}`);
     }
-    return this.waitForState((s) => s.active !== null, { timeout: Math.max(1, deadline - Date.now()) }, 'an active release');
+    return this.#poll((s) => s.active !== null, deadline, timeout, 'an active release');
   }
 
   /** Waits until the current plan has no unfinished task (or no plan is left). */
