@@ -48,7 +48,7 @@ export class UpdraftDriver {
     const origin = this.origin;
     const deadline = Date.now() + 5_000;
     for (;;) {
-      for (const [id, r] of this.#registrations) if (!r.isDeleted && r.scopeURL.startsWith(origin)) return id;
+      for (const [id, r] of this.#registrations) if (!r.isDeleted && new URL(r.scopeURL).origin === origin) return id;
       if (Date.now() > deadline) throw new Error(`updraft/playwright: no service worker registration for ${origin}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -102,12 +102,25 @@ export class UpdraftDriver {
   async message<T>(request: PageRequest, { timeout = 15_000 }: WaitOptions = {}): Promise<T> {
     const reply = await this.page.evaluate(
       async ({ request, timeout }) => {
-        const reg = await navigator.serviceWorker.ready;
+        const deadline = Date.now() + timeout;
+        // `ready` never settles on a page no worker registered for: race it, or this evaluate (and
+        // the caller's timeout with it) would wait for the test's own timeout.
+        let waiting: ReturnType<typeof setTimeout> | undefined;
+        const reg = await Promise.race([
+          navigator.serviceWorker.ready,
+          new Promise<never>((_, reject) => {
+            waiting = setTimeout(async () => {
+              const found = await navigator.serviceWorker.getRegistration();
+              const what = found ? `no service worker of ${found.scope} became active` : `no service worker is registered for ${location.href}`;
+              reject(new Error(`${what} within ${timeout} ms (awaiting navigator.serviceWorker.ready for ${request.type})`));
+            }, timeout);
+          }),
+        ]).finally(() => clearTimeout(waiting));
         const sw = navigator.serviceWorker.controller ?? reg.active;
         if (!sw) throw new Error('no active service worker');
         return await new Promise<unknown>((resolve, reject) => {
           const channel = new MessageChannel();
-          const timer = setTimeout(() => reject(new Error(`no reply to ${request.type} within ${timeout} ms`)), timeout);
+          const timer = setTimeout(() => reject(new Error(`no reply to ${request.type} within ${timeout} ms`)), Math.max(0, deadline - Date.now()));
           channel.port1.onmessage = (e) => {
             clearTimeout(timer);
             resolve(e.data);
@@ -131,12 +144,27 @@ export class UpdraftDriver {
   async state({ timeout = 5_000 }: WaitOptions = {}): Promise<SwDebugState> {
     return this.page.evaluate(
       async ({ path, timeout }) => {
-        const reg = await navigator.serviceWorker.ready;
-        const url = new URL(path, reg.scope).href;
         const ctl = new AbortController();
-        const timer = setTimeout(() => ctl.abort(), timeout);
+        let registered = false;
+        let why = `no debug state within ${timeout} ms`;
+        // One timer bounds both the wait for a worker and the fetch: `ready` never settles on a
+        // page no worker registered for, and the caller's timeout must hold there too.
+        const timer = setTimeout(async () => {
+          if (!registered) {
+            const found = await navigator.serviceWorker.getRegistration();
+            const what = found ? `no service worker of ${found.scope} became active` : `no service worker is registered for ${location.href}`;
+            why = `${what} within ${timeout} ms (awaiting navigator.serviceWorker.ready for the debug state)`;
+          }
+          ctl.abort();
+        }, timeout);
+        const aborted = new Promise<never>((_, reject) => ctl.signal.addEventListener('abort', () => reject(new Error(why))));
+        aborted.catch(() => {}); // only raced while awaiting `ready`; the fetch reports its own abort below
         try {
-          const res = await fetch(url, { cache: 'no-store', signal: ctl.signal });
+          const reg = await Promise.race([navigator.serviceWorker.ready, aborted]);
+          registered = true;
+          const res = await fetch(new URL(path, reg.scope).href, { cache: 'no-store', signal: ctl.signal }).catch((e: unknown) => {
+            throw ctl.signal.aborted ? new Error(why) : e;
+          });
           if (!res.ok) throw new Error(`debug state answered ${res.status}`);
           return (await res.json()) as SwDebugState;
         } finally {
@@ -148,13 +176,18 @@ export class UpdraftDriver {
   }
 
   /** Polls the SW's state until `predicate` holds; the last state is in the timeout error. */
-  async waitForState(predicate: (s: SwDebugState) => boolean, { timeout = 15_000 }: WaitOptions = {}, what = 'state'): Promise<SwDebugState> {
-    const deadline = Date.now() + timeout;
+  waitForState(predicate: (s: SwDebugState) => boolean, { timeout = 15_000 }: WaitOptions = {}, what = 'state'): Promise<SwDebugState> {
+    return this.#poll(predicate, Date.now() + timeout, timeout, what);
+  }
+
+  /** waitForState() up to `deadline`, which the caller may have started earlier: its error names the caller's whole `timeout`. */
+  async #poll(predicate: (s: SwDebugState) => boolean, deadline: number, timeout: number, what: string): Promise<SwDebugState> {
     let last: SwDebugState | null = null;
     let lastError: unknown = null;
     for (;;) {
       try {
-        last = await this.state();
+        // Each poll gets what is left (at most state()'s default), so `timeout` bounds the whole wait.
+        last = await this.state({ timeout: Math.max(1, Math.min(5_000, deadline - Date.now())) });
         if (predicate(last)) return last;
       } catch (e) {
         lastError = e;
@@ -175,26 +208,47 @@ export class UpdraftDriver {
   /**
    * The whole move to `release`, as most tests want it: a check-in that must offer `release` (it
    * fails at once with the server's answer when it offers anything else), a Background Sync to run
-   * the plan now, then a wait until `release` is active. A worker already on `release` passes.
-   * Open pages keep the release they loaded with until they navigate.
+   * the plan now, then a wait until `release` is active. A worker already on `release` passes at
+   * once, without checking in. `timeout` bounds the whole move. Open pages keep the release they
+   * loaded with until they navigate.
    */
-  async updateTo(release: string, options?: WaitOptions): Promise<SwDebugState> {
-    const reply = await this.checkNow();
+  async updateTo(release: string, { timeout = 15_000 }: WaitOptions = {}): Promise<SwDebugState> {
+    const deadline = Date.now() + timeout;
+    const left = () => Math.max(1, deadline - Date.now());
+    // Before any check-in: one would start the plan to whatever newer release the server offers.
+    const before = await this.state({ timeout: Math.min(5_000, left()) });
+    if (before.active === release) return before;
+    const reply = await this.message<CheckNowReply>({ type: 'updraft:check-now' }, { timeout: left() });
     if (reply.result === 'current') {
-      const now = await this.state();
+      // The first install may have finished on `release` since the state above.
+      const now = await this.state({ timeout: Math.min(5_000, left()) });
       if (now.active === release) return now;
     }
     if (reply.result !== 'update' || reply.release !== release) {
       throw new Error(`updraft/playwright: the check-in did not offer ${release}: ${JSON.stringify(reply)}`);
     }
     await this.sync();
-    return this.waitForRelease(release, options);
+    return this.#poll((s) => s.active === release, deadline, timeout, `release ${release} to be active`);
   }
 
   /** Waits until the SW has an active release and controls the page (the first install finished). */
-  async waitForActivated(options?: WaitOptions): Promise<SwDebugState> {
-    await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: options?.timeout ?? 15_000 });
-    return this.waitForState((s) => s.active !== null, options, 'an active release');
+  async waitForActivated({ timeout = 15_000 }: WaitOptions = {}): Promise<SwDebugState> {
+    // One deadline for both stages, so `timeout` bounds the whole wait.
+    const deadline = Date.now() + timeout;
+    try {
+      await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout });
+    } catch (err) {
+      if (!(err instanceof Error) || err.name !== 'TimeoutError') throw err;
+      const last = await this.page
+        .evaluate(async () => {
+          const reg = await navigator.serviceWorker.getRegistration();
+          const registration = reg ? { scope: reg.scope, installing: reg.installing?.state ?? null, waiting: reg.waiting?.state ?? null, active: reg.active?.state ?? null } : null;
+          return JSON.stringify({ controller: navigator.serviceWorker.controller?.scriptURL ?? null, registration });
+        })
+        .catch((e: unknown) => String(e));
+      throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for a service worker to control the page; last: ${last}`);
+    }
+    return this.#poll((s) => s.active !== null, deadline, timeout, 'an active release');
   }
 
   /** Waits until the current plan has no unfinished task (or no plan is left). */

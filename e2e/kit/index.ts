@@ -6,7 +6,7 @@
  */
 import { test as base } from '@playwright/test';
 import { UpdraftDriver } from './driver.js';
-import { startTestServer, type TestServer } from './server.js';
+import { startTestServer, type TestServer, type TestServerOptions } from './server.js';
 
 export { expect } from '@playwright/test';
 export { UpdraftDriver, TASKS_SYNC_TAG, CHECK_IN_SYNC_TAG, type WaitOptions } from './driver.js';
@@ -20,12 +20,22 @@ export interface UpdraftFixtures {
   updraftServer: TestServer;
 }
 
-export const test = base.extend<UpdraftFixtures>({
+export interface UpdraftOptions {
+  /**
+   * What `updraftServer` passes to `startTestServer()`: `test.use({ updraftServerOptions: { signingKeys: [pem] } })`
+   * for a build with `publicKeys`, whose worker refuses unsigned plans.
+   * @default {}
+   */
+  updraftServerOptions: TestServerOptions;
+}
+
+export const test = base.extend<UpdraftFixtures & UpdraftOptions>({
+  updraftServerOptions: [{}, { option: true }],
   updraft: async ({ page }, use) => {
     await use(new UpdraftDriver(page));
   },
-  updraftServer: async ({}, use) => {
-    const server = await startTestServer();
+  updraftServer: async ({ updraftServerOptions }, use) => {
+    const server = await startTestServer(updraftServerOptions);
     await use(server);
     await server.close();
   },

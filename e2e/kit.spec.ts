@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { test, expect } from './kit/index.js';
+import { Harness } from './support/harness.js';
+import { E2E_KEY_BASE, buildDir } from './support/builds.js';
+
+// The kit's own promises: its timeouts hold even when the page has no service worker, and its
+// errors say what was awaited. A page of the harness's origin before anything is published has
+// no worker (nothing serves sw.js), which is what a test that forgot to publish sees.
+
+test.describe('on a page no service worker controls', () => {
+  // Before the kit bounded its wait for `navigator.serviceWorker.ready`, these hung until the
+  // test timeout: keep that short so a regression fails in seconds, not in a minute.
+  test.setTimeout(20_000);
+
+  test('waitForRelease, state and message reject within their timeout, saying what they awaited', async ({ page, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      await page.goto(h.url);
+      expect(await page.evaluate(() => navigator.serviceWorker.getRegistration())).toBeUndefined();
+      const started = Date.now();
+      await expect(updraft.waitForRelease('0123456789abcdef', { timeout: 2_000 })).rejects.toThrow(
+        /timed out after 2000 ms waiting for release 0123456789abcdef to be active; last: .*no service worker is registered for http:\/\/127\.0\.0\.1:\d+\/ within (19\d\d|2000) ms/,
+      );
+      // The documented timeout is the bound, give or take one poll: not the test's 20 s.
+      expect(Date.now() - started).toBeLessThan(6_000);
+      await expect(updraft.state({ timeout: 1_000 })).rejects.toThrow(/no service worker is registered for .* within 1000 ms \(awaiting navigator\.serviceWorker\.ready for the debug state\)/);
+      await expect(updraft.message({ type: 'updraft:check-now' }, { timeout: 1_000 })).rejects.toThrow(/no service worker is registered for .* within 1000 ms \(awaiting navigator\.serviceWorker\.ready for updraft:check-now\)/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('waitForActivated rejects within its timeout, saying it awaited a controller and what the page had', async ({ page, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      await page.goto(h.url);
+      const started = Date.now();
+      await expect(updraft.waitForActivated({ timeout: 2_000 })).rejects.toThrow(
+        /timed out after 2000 ms waiting for a service worker to control the page; last: \{"controller":null,"registration":null\}/,
+      );
+      expect(Date.now() - started).toBeLessThan(6_000);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+test('updateTo(v1) with v1 active passes at once even when the server offers v2, and starts no plan', async ({ page, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    await h.publish('2.0.0');
+    const checkIns = h.traffic.count('/v1/check-in');
+    const state = await updraft.updateTo(v1.id);
+    expect(state.active).toBe(v1.id);
+    // No check-in went out, so the worker learnt nothing of v2 and has no plan towards it.
+    expect(h.traffic.count('/v1/check-in')).toBe(checkIns);
+    expect((await updraft.state()).plan?.to ?? null).not.toBe(h.manifest('2.0.0').id);
+  } finally {
+    await h.close();
+  }
+});
+
+test('updateTo\'s timeout bounds the whole move, and its error names that timeout, the release and the plan', async ({ page, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    const v2 = await h.publish('2.0.0');
+    // v2's page never arrives, so the plan cannot finish: the move runs out of time mid-download.
+    h.faults.add(v2.assets.find((a) => a.path === 'index.html')!.sha256, { kind: 'hang', times: Infinity });
+    await expect(updraft.updateTo(v2.id, { timeout: 3_000 })).rejects.toThrow(
+      new RegExp(`timed out after 3000 ms waiting for release ${v2.id} to be active; last: .*"plan":\\{"planId":"[^"]+","from":"${v1.id}","to":"${v2.id}"`),
+    );
+    expect((await updraft.state()).active).toBe(v1.id);
+  } finally {
+    await h.close();
+  }
+});
+
+test.describe('the updraftServer fixture with updraftServerOptions', () => {
+  // Every e2e build trusts E2E_KEY_BASE's public key (`publicKeys`): its worker refuses unsigned plans.
+  test.use({ updraftServerOptions: { signingKeys: [readFileSync(`${E2E_KEY_BASE}.key`, 'utf8')], token: 'fixture-token' } });
+
+  test('signs plans for a build with publicKeys, so the first install and an update land', async ({ page, updraft, updraftServer }) => {
+    expect(updraftServer.token).toBe('fixture-token');
+    await updraftServer.publish(buildDir('1.0.0'));
+    await page.goto(updraftServer.url);
+    const first = await updraft.waitForActivated();
+    const v2 = await updraftServer.publish(buildDir('2.0.0'));
+    expect(first.active).not.toBe(v2.id);
+    expect((await updraft.updateTo(v2.id)).active).toBe(v2.id);
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+  });
+});
+
+interface ProbeOrigin {
+  url: string;
+  tags: string[];
+  close(): Promise<void>;
+}
+
+/** A plain origin whose worker reports each sync event it gets to `/synced?tag=`, which it records. */
+async function syncProbeOrigin(port: number): Promise<ProbeOrigin> {
+  const tags: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/sw.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(`self.addEventListener('sync', (e) => e.waitUntil(fetch('/synced?tag=' + e.tag)));`);
+    } else if (url.pathname === '/synced') {
+      tags.push(url.searchParams.get('tag') ?? '');
+      res.end();
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><script>navigator.serviceWorker.register('/sw.js')</script>`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}/`, tags, close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        // The open page may still hold a connection: close() alone would wait for it.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('sync() reaches this origin\'s worker, not one on a port its port is a prefix of', async ({ page, updraft }) => {
+  // Ports P and P·10+1 (http://127.0.0.1:4000 and :40001): the second's scope starts with the
+  // first's origin. P is at most 6553 so both are valid; try a few in case one is taken.
+  let pair: [ProbeOrigin, ProbeOrigin] | null = null;
+  for (let attempt = 0; !pair && attempt < 20; attempt++) {
+    const p = 2000 + Math.floor(Math.random() * 4500);
+    const short = await syncProbeOrigin(p).catch(() => null);
+    const long = short && (await syncProbeOrigin(p * 10 + 1).catch(() => null));
+    if (short && long) pair = [short, long];
+    else await short?.close();
+  }
+  if (!pair) throw new Error('no free pair of ports P and P*10+1');
+  const [short, long] = pair;
+  try {
+    // The longer port's registration first, so the driver has seen it before the other exists.
+    await page.goto(long.url);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await updraft.sync('long');
+    await page.goto(short.url);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await updraft.sync('short');
+    await expect.poll(() => short.tags).toEqual(['short']);
+    expect(long.tags).toEqual(['long']);
+  } finally {
+    await short.close();
+    await long.close();
+  }
+});
