@@ -20,7 +20,7 @@ export interface UpdraftFixtures {
   updraftServer: TestServer;
 }
 
-export interface UpdraftOptions {
+export interface UpdraftTestOptions {
   /**
    * What `updraftServer` passes to `startTestServer()`: `test.use({ updraftServerOptions: { signingKeys: [pem] } })`
    * for a build with `publicKeys`, whose worker refuses unsigned plans.
@@ -29,7 +29,7 @@ export interface UpdraftOptions {
   updraftServerOptions: TestServerOptions;
 }
 
-export const test = base.extend<UpdraftFixtures & UpdraftOptions>({
+export const test = base.extend<UpdraftFixtures & UpdraftTestOptions>({
   updraftServerOptions: [{}, { option: true }],
   updraft: async ({ page }, use) => {
     await use(new UpdraftDriver(page));
