@@ -18,6 +18,17 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
+/** A SQLite store with one release on `demo/stable`. */
+async function oneChannel() {
+  const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
+  const sqlite = openSqliteStore(dir);
+  cleanups.push(() => sqlite.close(), () => rmSync(dir, { recursive: true, force: true }));
+  const r = (await fakeDist({ 'index.html': 'x' })).manifest;
+  await sqlite.insertRelease(r, 1);
+  await sqlite.putChannel('demo', 'stable', { release: r.id }, 1);
+  return { sqlite, r };
+}
+
 async function setup(o: Partial<UpdateServerOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
   const store = openSqliteStore(dir);
@@ -113,12 +124,7 @@ describe('CheckInCache without a change counter', () => {
   });
 
   it('concurrent misses share one read; client-supplied unknown releases never grow it past maxTemplates', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
-    const sqlite = openSqliteStore(dir);
-    cleanups.push(() => sqlite.close(), () => rmSync(dir, { recursive: true, force: true }));
-    const r = (await fakeDist({ 'index.html': 'x' })).manifest;
-    await sqlite.insertRelease(r, 1);
-    await sqlite.putChannel('demo', 'stable', { release: r.id }, 1);
+    const { sqlite, r } = await oneChannel();
     const cache = new CheckInCache({ store: sqlite, maxTemplates: 8 });
     const [a, b] = [cache.channel('demo', 'stable'), cache.channel('demo', 'stable')];
     expect(a).toBe(b);
@@ -129,12 +135,7 @@ describe('CheckInCache without a change counter', () => {
   });
 
   it('client-supplied channel names that do not exist never grow it past UNKNOWN_CHANNELS_KEPT, and real channels stay cached', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'updraft-cache-'));
-    const sqlite = openSqliteStore(dir);
-    cleanups.push(() => sqlite.close(), () => rmSync(dir, { recursive: true, force: true }));
-    const r = (await fakeDist({ 'index.html': 'x' })).manifest;
-    await sqlite.insertRelease(r, 1);
-    await sqlite.putChannel('demo', 'stable', { release: r.id }, 1);
+    const { sqlite, r } = await oneChannel();
     const cache = new CheckInCache({ store: sqlite, maxAgeMs: 60_000 });
     const stable = await cache.channel('demo', 'stable');
     for (let i = 0; i < UNKNOWN_CHANNELS_KEPT * 3; i++) expect((await cache.channel('demo', `made-up-${i}`)).channel).toBeNull();
