@@ -50,7 +50,7 @@ export function renderState(s: SwDebugState): string {
     '',
   ];
   if (s.plan) {
-    out.push(`plan ${s.plan.planId}: ${s.plan.from ?? '-'} → ${s.plan.to} (${s.plan.activation})`);
+    out.push(`plan ${s.plan.planId}: ${s.plan.from ?? '-'} → ${s.plan.to} (${s.plan.activation}${s.plan.applied ? ', applied' : ''})`);
     for (const t of s.plan.tasks) {
       const next = t.nextAttemptAt ? ` next ${time(t.nextAttemptAt)}` : '';
       const err = t.lastError ? ` last error: ${t.lastError}` : '';

@@ -749,9 +749,13 @@ describe('task runner', () => {
     await (await rt.runner()).run();
     expect(a.events().slice(before).map((e) => e.name).filter((n) => n === 'progress' || n === 'update-ready')).toEqual([]);
     expect(a.events().filter((e) => e.name !== 'check-in-at' && e.name !== 'wake-at').at(-1)?.name).toBe('update-ready');
+    expect(s.plan?.applied).toBe(false);
     const reply = await rt.onMessage({ type: 'updraft:apply' }, 'window-1');
     expect(reply).toEqual({ ok: true, value: { release: r2.manifest.id } });
     s = await state(rt);
+    // The consent shows in the debug state, JSON and text.
+    expect(s.plan?.applied).toBe(true);
+    expect(await (await rt.onFetch({ request: new Request(APP + '__updraft/state'), clientId: 'window-1', resultingClientId: '' })!).text()).toContain('(prompt, applied)');
     expect(s.active).toBe(r2.manifest.id);
     expect(s.staged).toBeNull();
     expect(a.events('activated')[0]).toMatchObject({ policy: 'prompt' });
