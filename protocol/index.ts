@@ -10,3 +10,4 @@ export * from './report.js';
 export * from './admin.js';
 export * from './validate.js';
 export * from './messages.js';
+export * from './range.js';

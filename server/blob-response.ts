@@ -7,7 +7,7 @@ import type { BlobStore } from './blob-store.js';
 import { errorResponse } from './errors.js';
 import { etagFor, noneMatch } from './etag.js';
 import { chooseEncoding, encodedPath, encodedSizes, type Encoding } from './precompress.js';
-import { parseRange } from './range.js';
+import { parseRange } from '../protocol/index.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 

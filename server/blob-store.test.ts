@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpdraftError } from '../protocol/index.js';
 import { BlobStore } from './blob-store.js';
-import { parseRange } from './range.js';
+import { parseRange } from '../protocol/index.js';
 
 const bytes = new TextEncoder().encode('hello updraft');
 const sha = createHash('sha256').update(bytes).digest('hex');

@@ -795,6 +795,27 @@ describe('fetch handling', () => {
   const nav = (url: string, resultingClientId: string) => ({ request: navigation(url), clientId: '', resultingClientId });
   const sub = (url: string, clientId: string) => ({ request: new Request(url), clientId, resultingClientId: '' });
 
+  it('answers a Range request (a media element\'s) with 206 and that slice, or 416, from the release, never reaching the network', async () => {
+    const { a, rt } = await installed();
+    a.server.clear();
+    const ranged = (range: string) => rt.onFetch({ request: new Request(APP + 'assets/app-1.js', { headers: { range } }), clientId: 'window-1', resultingClientId: '' })!;
+    const text = V1['assets/app-1.js'];
+    for (const [range, start, end] of [['bytes=0-', 0, text.length - 1], ['bytes=2-5', 2, 5], ['bytes=-3', text.length - 3, text.length - 1]] as const) {
+      const res = await ranged(range);
+      expect(res.status, range).toBe(206);
+      expect(res.headers.get('content-range'), range).toBe(`bytes ${start}-${end}/${text.length}`);
+      expect(res.headers.get('accept-ranges'), range).toBe('bytes');
+      expect(res.headers.get('content-type'), range).toBe('text/javascript');
+      expect(await res.text(), range).toBe(text.slice(start, end + 1));
+    }
+    const outside = await ranged(`bytes=${text.length}-`);
+    expect(outside.status).toBe(416);
+    expect(outside.headers.get('content-range')).toBe(`bytes */${text.length}`);
+    // Without a Range, the whole part as before.
+    expect((await rt.onFetch(sub(APP + 'assets/app-1.js', 'window-1'))!).status).toBe(200);
+    expect(a.server.requests).toEqual([]);
+  });
+
   it('answers navigations with the active release and pins the new client; pinned clients keep their release', async () => {
     const { a, rt, r1 } = await installed();
     a.server.clear();

@@ -309,7 +309,8 @@ export class Runtime {
     const pinning = navigate && input.resultingClientId ? this.pin(ctx, input.resultingClientId, release.id) : null;
     let response: Response | null = null;
     try {
-      response = await serveAsset(ctx, asset);
+      // A navigation's Range is not the page's to slice: documents are answered whole.
+      response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
     } finally {
       await pinning;
       // A page the worker did not serve is pinned to nothing, as when the pin came after.

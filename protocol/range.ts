@@ -1,3 +1,4 @@
+/** HTTP byte ranges (RFC 9110 §14): shared by the server's blob route and the worker's answers to media elements. */
 export interface ByteRange { start: number; end: number }
 
 /**
