@@ -42,6 +42,8 @@ export interface Adapter {
   store(): Promise<SwStore>;
   /** Window clients, controlled or not. */
   windows(): Promise<WindowClientInfo[]>;
+  /** Ids of every client, windows and workers: whose pins garbage collection keeps. */
+  clientIds(): Promise<string[]>;
   postMessage(clientId: string, message: unknown): Promise<void>;
   claim(): Promise<void>;
   skipWaiting(): Promise<void>;

@@ -20,7 +20,8 @@ export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
   const now = adapter.now();
   // Before the first install finished nothing is referenced yet, and install may be copying parts right now.
   if ((await store.pointers()).active === null) return { pinsDropped: [], partsDeleted: 0, releasesDeleted: [] };
-  const live = new Set((await adapter.windows()).map((c) => c.id));
+  // Workers too: a page's dedicated worker is pinned to its page's release (runtime.ts).
+  const live = new Set(await adapter.clientIds());
   const pins = await store.pins();
   const dropped = pins.filter((p) => !live.has(p.clientId) && now - p.createdAt > PIN_GRACE_MS);
   if (dropped.length > 0) {

@@ -84,6 +84,7 @@ function browserAdapter(): Adapter {
       const list = await self.clients.matchAll({ includeUncontrolled: true, type: 'window' });
       return list.map((c) => ({ id: c.id, url: c.url }));
     },
+    clientIds: async () => (await self.clients.matchAll({ includeUncontrolled: true, type: 'all' })).map((c) => c.id),
     postMessage: async (id, message) => {
       (await self.clients.get(id))?.postMessage(message);
     },

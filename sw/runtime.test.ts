@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
 import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
+import { collectGarbage, PIN_GRACE_MS } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
@@ -840,6 +841,37 @@ describe('fetch handling', () => {
     expect((await rt.onMessage({ type: 'updraft:hello' }, 'page-old')) as SwReply<HelloReply>).toEqual({
       ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null, pending: null, nextCheckInAt: expect.any(Number) },
     });
+  });
+
+  it('a worker a page starts runs the page\'s release after a newer one activates, and its pin lives while the worker does', async () => {
+    const { a, rt, r1 } = await installed();
+    await rt.onFetch(nav(APP, 'page-v1'));
+    // The page starts a dedicated worker: its script's request names the new client.
+    const script = new Request(APP + 'assets/app-1.js');
+    Object.defineProperty(script, 'destination', { value: 'worker' });
+    expect(await (await rt.onFetch({ request: script, clientId: 'page-v1', resultingClientId: 'worker-1' }))!.text()).toBe(V1['assets/app-1.js']);
+    a.clients.push({ id: 'page-v1', url: APP });
+    a.workers.push('worker-1');
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.server.clear();
+    // The worker's own requests get v1, as its page's do (app-1.js is not in v2 at all).
+    expect(await (await rt.onFetch(sub(APP + 'index.html', 'worker-1'))!).text()).toBe(V1['index.html']);
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'worker-1'))!).text()).toBe(V1['assets/app-1.js']);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    // Garbage collection keeps its pin while the worker lives, past the grace a new pin gets.
+    a.clock.advance(PIN_GRACE_MS * 2);
+    await collectGarbage(await rt.ready());
+    expect((await state(rt)).pins.filter((p) => p.release === r1.manifest.id).map((p) => p.clientId).sort()).toEqual(['page-v1', 'window-1', 'worker-1']);
+    // The page closes; its worker goes with it.
+    a.workers.length = 0;
+    a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    await collectGarbage(await rt.ready());
+    expect((await state(rt)).pins.map((p) => p.clientId)).toEqual(['window-1']);
   });
 
   it('answers with the stored part itself when it was stored for the asset\'s type, and wraps it in the asset\'s type otherwise', async () => {

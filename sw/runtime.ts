@@ -305,8 +305,11 @@ export class Runtime {
     const asset = release ? resolveAsset(release, r.path, navigate) : null;
     if (!release || !asset) return this.adapter.fetch(request);
     // The new page's pin is written while its document is read from the cache, not after: the
-    // document waits for both, so the page's first subresource finds the pin stored.
-    const pinning = navigate && input.resultingClientId ? this.pin(ctx, input.resultingClientId, release.id) : null;
+    // document waits for both, so the page's first subresource finds the pin stored. A worker a
+    // page starts (its script's request names the new client) runs the page's release: its own
+    // requests must not follow a later activation while the page stays.
+    const spawns = navigate || isWorkerScript(request);
+    const pinning = spawns && input.resultingClientId ? this.pin(ctx, input.resultingClientId, release.id) : null;
     let response: Response | null = null;
     try {
       // A navigation's Range is not the page's to slice: documents are answered whole.
@@ -317,7 +320,7 @@ export class Runtime {
       if (pinning && !response) await this.unpin(ctx, input.resultingClientId);
     }
     if (!response) return this.adapter.fetch(request);
-    if (pinning) {
+    if (pinning && navigate) {
       // Only a page that is pinned can confirm: start the clock when one can.
       await (await this.boots()).served(release.id).catch((e) => this.log.warn(`boot clock: ${describeError(e)}`));
     }
@@ -427,4 +430,9 @@ export class Runtime {
       this.log.error(what, e);
     }
   }
+}
+
+/** A dedicated or shared worker's script: its request creates a client, as a navigation does. */
+function isWorkerScript(request: Request): boolean {
+  return request.destination === 'worker' || request.destination === 'sharedworker';
 }

@@ -171,6 +171,9 @@ export class TestAdapter implements Adapter {
   parts = async () => this.cache;
   store = async () => this.db;
   windows = async () => [...this.clients];
+  /** Worker clients (a page's dedicated worker), beside the windows in `clients`. */
+  readonly workers: string[] = [];
+  clientIds = async () => [...this.clients.map((c) => c.id), ...this.workers];
   postMessage = async (clientId: string, message: unknown) => {
     this.messages.push({ clientId, message });
   };
