@@ -26,6 +26,8 @@ export class TaskRunner {
   private holdMap: Record<string, number> | null = null;
   /** Wakes the drain loop out of waiting for in-flight tasks (a new plan, or new due work). */
   private kick: (() => void) | null = null;
+  /** A task's outcome could not be stored since the last look for stale `running` records. */
+  private unstored = false;
   /** `planId:partsDone` last broadcast as `progress`; kept across drains so a later pass does not repeat it. */
   private reported = '';
 
@@ -84,8 +86,10 @@ export class TaskRunner {
       const stored = await store.getPlan();
       // A task `running` that this loop is not running: its outcome could not be written (a store
       // write that failed, e.g. on quota). Left so, it would hold a slot and its dependants for
-      // good; it runs again after a backoff instead.
-      const stale = stored ? Object.values(stored.tasks).filter((t) => t.state === 'running' && !inflight.has(`${stored.plan.planId}/${t.id}`)) : [];
+      // good; it runs again after a backoff instead. Looked for only after such a failure: a pass
+      // over every task record on each pass cost a 2,000-part plan's activation.
+      const stale = stored && this.unstored ? Object.values(stored.tasks).filter((t) => t.state === 'running' && !inflight.has(`${stored.plan.planId}/${t.id}`)) : [];
+      if (stored && this.unstored && inflight.size === 0) this.unstored = false;
       if (stale.length > 0) {
         await store.putTasks(stored!.plan.planId, stale.map((t) => ({ ...t, state: 'pending' as const, nextAttemptAt: adapter.now() + backoff(t.attempts + 1, adapter.random()) })));
         continue;
@@ -110,7 +114,10 @@ export class TaskRunner {
         for (const task of start) {
           const key = `${stored.plan.planId}/${task.id}`;
           // A task whose outcome could not be stored is logged and found stale on the next pass.
-          const work = this.runTask(stored, task, holds).catch((e) => this.ctx.log.error(`task ${task.id}`, e));
+          const work = this.runTask(stored, task, holds).catch((e) => {
+            this.unstored = true;
+            this.ctx.log.error(`task ${task.id}`, e);
+          });
           inflight.set(key, work.finally(() => inflight.delete(key)));
         }
       }
