@@ -12,12 +12,12 @@ export const isPostgresLocation = (location: string): boolean => POSTGRES.test(l
  * the schema if needed; anything else is a directory holding SQLite's `updraft.db`.
  */
 export async function openStore(location: string): Promise<Store> {
-  return POSTGRES.test(location) ? openPostgresStore(location) : openSqliteStore(location);
+  return isPostgresLocation(location) ? openPostgresStore(location) : openSqliteStore(location);
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs and errors. */
 export function redactStoreLocation(location: string): string {
-  if (!POSTGRES.test(location)) return location;
+  if (!isPostgresLocation(location)) return location;
   try {
     const u = new URL(location);
     if (u.password) u.password = '***';

@@ -18,7 +18,7 @@ import { loadRelease, type SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { broadcast } from './events.js';
 import { PLAN_DOC_MAX_BYTES, resolvePlanRef } from './plan-doc.js';
-import { readCapped, TooLarge } from './read-capped.js';
+import { cancelBody, readCapped, TooLarge } from './read-capped.js';
 import { rememberSeq, verifyPlan, type PlanProblem } from './plan-verify.js';
 import { isBad } from './readiness.js';
 import { flushOutbox, makeReport } from './reports.js';
@@ -264,10 +264,4 @@ async function readJson(res: Response, progress: () => void): Promise<unknown> {
   } catch {
     return undefined;
   }
-}
-
-/** Lets go of a body nobody reads, so the connection is free. */
-function cancelBody(res: Response): undefined {
-  void res.body?.cancel().catch(() => {});
-  return undefined;
 }

@@ -12,7 +12,7 @@ import { applyDelta, getDeltaTargetSize } from 'fossil-delta';
 import { sha256Hex, type DeltaSource, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
 import type { SwContext } from './context.js';
-import { readCapped, TooLarge } from './read-capped.js';
+import { cancelBody, readCapped, TooLarge } from './read-capped.js';
 import { PART_IDLE_TIMEOUT_MS, watchdog } from './timed-fetch.js';
 import { describeError } from './debug.js';
 import { backoff, originOf, parseRetryAfter } from './scheduler.js';
@@ -76,13 +76,13 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
         // The server said when: waiting for it is no failure. Without a usable Retry-After it is one.
         if (retryAt !== null) failed--;
         errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}${retryAt === null ? ' (no usable Retry-After)' : ''}`);
-        void res.body?.cancel().catch(() => {});
+        cancelBody(res);
         continue;
       }
       if (!res.ok) {
         contentOnly = false;
         errors.push(`transport ${source}: HTTP ${res.status}`);
-        void res.body?.cancel().catch(() => {});
+        cancelBody(res);
         continue;
       }
       try {
@@ -170,7 +170,7 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
       try {
         const res = await dog.guard(adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
         if (!res.ok) {
-          void res.body?.cancel().catch(() => {});
+          cancelBody(res);
           log.info(`delta ${where}: HTTP ${res.status}, fetching the whole part`);
           continue;
         }

@@ -7,7 +7,7 @@ import * as v from 'valibot';
 import { joinUrl, planDocHash, PlanDocument, planFromRef, readErrorBody, sha256Hex, type ErrorCode, type PlanRef, type WirePlan } from '../protocol/index.js';
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
-import { readCapped, TooLarge } from './read-capped.js';
+import { cancelBody, readCapped, TooLarge } from './read-capped.js';
 import { parseRetryAfter } from './scheduler.js';
 import { timedRequest } from './timed-fetch.js';
 
@@ -28,7 +28,7 @@ export async function resolvePlanRef(ctx: SwContext, ref: PlanRef): Promise<Plan
     // The HTTP cache may answer: the URL names the bytes (immutable), and they are checked anyway.
     got = await timedRequest(ctx, url, { method: 'GET' }, async (res, progress) => {
       if (res.status === 429 || res.status === 503) {
-        void res.body?.cancel().catch(() => {});
+        cancelBody(res);
         return { res };
       }
       if (!res.ok) return { res, error: await res.json().catch(() => undefined) };

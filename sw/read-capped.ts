@@ -16,13 +16,19 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
+/** Lets go of a body nobody will read, so its connection is free; a failure to cancel changes nothing. */
+export function cancelBody(res: Response): undefined {
+  void res.body?.cancel().catch(() => {});
+  return undefined;
+}
+
 export async function readCapped(res: Response, max: number, o: ReadOptions = {}): Promise<ArrayBuffer> {
   const length = Number(res.headers.get('content-length'));
   // Content-Length counts encoded bytes; a compressed body may decode larger, so only an identity
   // length is conclusive before reading.
   const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
   if (!encoded && Number.isFinite(length) && length > max) {
-    void res.body?.cancel().catch(() => {});
+    cancelBody(res);
     throw new TooLarge(max);
   }
   if (!res.body) return res.arrayBuffer();

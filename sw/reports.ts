@@ -3,6 +3,7 @@ import { joinUrl, PATHS, type ErrorCode, type Plan, type Report, type ReportBatc
 import type { SwContext } from './context.js';
 import { describeError } from './debug.js';
 import { backoff } from './scheduler.js';
+import { cancelBody } from './read-capped.js';
 import { timedRequest } from './timed-fetch.js';
 
 const BATCH = 100;
@@ -44,7 +45,7 @@ async function flushOnce(ctx: SwContext, force: boolean): Promise<number | null>
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       }, async (res) => {
-        void res.body?.cancel().catch(() => {});
+        cancelBody(res);
         return res.status;
       });
     } catch (e) {
