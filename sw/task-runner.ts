@@ -88,11 +88,14 @@ export class TaskRunner {
       // write that failed, e.g. on quota). Left so, it would hold a slot and its dependants for
       // good; it runs again after a backoff instead. Looked for only after such a failure: a pass
       // over every task record on each pass cost a 2,000-part plan's activation.
-      const stale = stored && this.unstored ? Object.values(stored.tasks).filter((t) => t.state === 'running' && !inflight.has(`${stored.plan.planId}/${t.id}`)) : [];
-      if (stored && this.unstored && inflight.size === 0) this.unstored = false;
-      if (stale.length > 0) {
-        await store.putTasks(stored!.plan.planId, stale.map((t) => ({ ...t, state: 'pending' as const, nextAttemptAt: adapter.now() + backoff(t.attempts + 1, adapter.random()) })));
-        continue;
+      if (stored && this.unstored) {
+        const stale = Object.values(stored.tasks).filter((t) => t.state === 'running' && !inflight.has(`${stored.plan.planId}/${t.id}`));
+        // With nothing else in flight, no other outcome can still fail to be stored.
+        if (inflight.size === 0) this.unstored = false;
+        if (stale.length > 0) {
+          await store.putTasks(stored.plan.planId, stale.map((t) => ({ ...t, state: 'pending' as const, nextAttemptAt: adapter.now() + backoff(t.attempts + 1, adapter.random()) })));
+          continue;
+        }
       }
       if (stored && !installed(stored)) {
         const done = `${stored.plan.planId}:${partsDone(stored)}`;
