@@ -11,7 +11,14 @@ interface Ready { url: string; bareUrl: string; releases: string[]; planBytes: n
 
 // UPDRAFT_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
 const nodeArgs = (process.env.UPDRAFT_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bench/check-in-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// UPDRAFT_BENCH_SERVER_CPU=0 (run the bench itself under `taskset -c 1`) gives the server and the
+// load generator a core each. On this 2-core host that changed nothing (BENCHMARKS.md, ninth
+// session); on a bigger machine it keeps autocannon off the server's cores.
+const serverCpu = process.env.UPDRAFT_BENCH_SERVER_CPU;
+const serverCommand = [process.execPath, ...nodeArgs, '--import', 'tsx', 'bench/check-in-server.ts'];
+const child = serverCpu
+  ? spawn('taskset', ['-c', serverCpu, ...serverCommand], { stdio: ['ignore', 'pipe', 'inherit'] })
+  : spawn(serverCommand[0]!, serverCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
 const ready = await new Promise<Ready>((resolve, reject) => {
   createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as Ready));
   child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
