@@ -27,6 +27,15 @@ describe('route', () => {
     expect(route({ url: 'https://app.test/app/x.js', method: 'POST', mode: 'cors' }, ctx)).toEqual({ kind: 'pass' });
   });
 
+  it('passes only-if-cached requests unless same-origin (fetch() throws on them)', () => {
+    const req = (mode: string, cache: string) => route({ url: 'https://app.test/app/assets/app.js', method: 'GET', mode, cache }, ctx);
+    expect(req('no-cors', 'only-if-cached')).toEqual({ kind: 'pass' });
+    expect(req('cors', 'only-if-cached')).toEqual({ kind: 'pass' });
+    expect(req('navigate', 'only-if-cached')).toEqual({ kind: 'pass' });
+    expect(req('same-origin', 'only-if-cached')).toEqual({ kind: 'asset', path: 'assets/app.js' });
+    expect(req('no-cors', 'no-store')).toEqual({ kind: 'asset', path: 'assets/app.js' });
+  });
+
   it('excludes the API of a server on another path', () => {
     const c = { ...ctx, server: 'https://app.test/app/updraft/' };
     expect(route({ url: 'https://app.test/app/updraft/v1/reports', method: 'GET', mode: 'cors' }, c)).toEqual({ kind: 'pass' });

@@ -19,6 +19,8 @@ export interface RequestInfo {
   url: string;
   method: string;
   mode: string;
+  /** The request's cache mode; absent counts as `default`. */
+  cache?: string;
 }
 
 export type Route =
@@ -34,6 +36,10 @@ const INTERNAL = '__updraft/';
 
 export function route(req: RequestInfo, ctx: RouteContext): Route {
   if (req.method !== 'GET') return { kind: 'pass' };
+  // Chromium's DevTools reopens a page's sources with `only-if-cached` in `no-cors` mode, a pair
+  // fetch() rejects with a TypeError (Fetch, the Request constructor): handed to the network
+  // fallback it would fail. Left alone, the browser answers it from its HTTP cache.
+  if (req.cache === 'only-if-cached' && req.mode !== 'same-origin') return { kind: 'pass' };
   let url: URL;
   try {
     url = new URL(req.url);

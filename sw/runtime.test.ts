@@ -912,6 +912,25 @@ describe('fetch handling', () => {
     expect(await res.json()).toEqual({ live: true });
   });
 
+  it('lets an only-if-cached request of a mode other than same-origin go untouched (DevTools\' kind): fetch() would throw on it', async () => {
+    const { a, rt } = await installed();
+    a.server.on(APP + 'api/data.json', json({ live: true }));
+    a.server.clear();
+    // Request's constructor refuses this pair, as fetch() does when handed it: build it as the browser hands it over.
+    const devtools = (url: string, mode: string) => {
+      const req = new Request(url);
+      Object.defineProperties(req, { cache: { value: 'only-if-cached' }, mode: { value: mode } });
+      return { request: req, clientId: 'window-1', resultingClientId: '' };
+    };
+    for (const path of ['assets/app-1.js', 'api/data.json', '__updraft/state']) {
+      expect(rt.onFetch(devtools(APP + path, 'no-cors')), path).toBeNull();
+      expect(rt.onFetch(devtools(APP + path, 'cors')), path).toBeNull();
+    }
+    // Same-origin mode is a request fetch() accepts: answered as any other.
+    expect(await (await rt.onFetch(devtools(APP + 'assets/app-1.js', 'same-origin'))!).text()).toBe(V1['assets/app-1.js']);
+    expect(a.server.requests).toEqual([]);
+  });
+
   it('refetches a lost part by hash from the server, and falls back to the network when that fails', async () => {
     const { a, rt, r1 } = await installed();
     const asset = r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!;

@@ -276,7 +276,7 @@ export class Runtime {
   /** The response for `input`, or null to let the browser handle it. Never rejects. */
   onFetch(input: FetchInput): Promise<Response> | null {
     const { request } = input;
-    const r = route({ url: request.url, method: request.method, mode: request.mode }, this.urls);
+    const r = route({ url: request.url, method: request.method, mode: request.mode, cache: request.cache }, this.urls);
     if (r.kind === 'pass') return null;
     return this.answer(input, r).catch((e) => {
       this.log.error(`fetch ${request.url}`, e);
