@@ -61,4 +61,19 @@ describe('resolveAsset', () => {
   ] as const)('%j navigate=%s → %j', (path, navigate, expected) => {
     expect(resolveAsset(release, path, navigate)?.path ?? null).toBe(expected);
   });
+
+  // The same table as the server's (server/serving.test.ts): a URL opens the same page online and offline.
+  it.each([
+    ['', 'main.html'],
+    ['docs/', 'docs/index.html'],
+    ['docs', 'docs/index.html'],
+    ['docs/intro', 'main.html'],
+    ['settings/', 'main.html'],
+    ['index.html', 'index.html'],
+    ['docs/guide.css', 'docs/guide.css'],
+    ['docs/missing.png', null],
+  ] as const)('navigating to %j opens %j, as on the server', (path, expected) => {
+    const pages: ReleaseManifest = { ...release, entry: 'main.html', assets: [asset('main.html'), asset('index.html'), asset('docs/index.html'), asset('docs/guide.css')] };
+    expect(resolveAsset(pages, path, true)?.path ?? null).toBe(expected);
+  });
 });
