@@ -302,22 +302,23 @@ export class Runtime {
     }
     else releaseId = (input.clientId ? ctx.pins.get(input.clientId) : undefined) ?? (await ctx.store.pointers()).active;
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
-    const asset = release ? resolveAsset(release, r.path, navigate) : null;
-    if (!release || !asset) return this.adapter.fetch(request);
+    if (!release) return this.adapter.fetch(request);
+    const asset = resolveAsset(release, r.path, navigate);
     // The new page's pin is written while its document is read from the cache, not after: the
     // document waits for both, so the page's first subresource finds the pin stored. A worker a
     // page starts (its script's request names the new client) runs the page's release: its own
-    // requests must not follow a later activation while the page stays.
+    // requests must not follow a later activation while the page stays. A page the network
+    // answers (a file the release lacks, `report.pdf`; an entry whose part is neither cached nor
+    // refetchable) is pinned likewise: its subresources come from this release now, and must
+    // after the next activation too, or the page would mix two releases.
     const spawns = navigate || isWorkerScript(request);
     const pinning = spawns && input.resultingClientId ? this.pin(ctx, input.resultingClientId, release.id) : null;
     let response: Response | null = null;
     try {
       // A navigation's Range is not the page's to slice: documents are answered whole.
-      response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
+      if (asset) response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
     } finally {
       await pinning;
-      // A page the worker did not serve is pinned to nothing, as when the pin came after.
-      if (pinning && !response) await this.unpin(ctx, input.resultingClientId);
     }
     if (!response) return this.adapter.fetch(request);
     if (pinning && navigate) {
@@ -338,15 +339,6 @@ export class Runtime {
     if (!active) return;
     for (const w of await this.adapter.windows()) {
       if (!ctx.pins.has(w.id)) await this.pin(ctx, w.id, active);
-    }
-  }
-
-  private async unpin(ctx: SwContext, clientId: string): Promise<void> {
-    ctx.pins.delete(clientId);
-    try {
-      await ctx.store.deletePins([clientId]);
-    } catch (e) {
-      this.log.warn(`unpin ${clientId}: ${describeError(e)}`);
     }
   }
 
