@@ -879,6 +879,30 @@ describe('fetch handling', () => {
     expect((await state(rt)).pins.find((p) => p.clientId === 'page-pdf-2')?.release).toBe(r2.manifest.id);
   });
 
+  it('a page whose navigation named no resulting client is pinned at its first request, to the release active then', async () => {
+    const { a, rt, r1 } = await installed();
+    // Browsers without FetchEvent.resultingClientId hand over '' (and some navigations do in any browser).
+    expect(await (await rt.onFetch(nav(APP, ''))!).text()).toBe(V1['index.html']);
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'page-anon'))!).text()).toBe(V1['assets/app-1.js']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-anon')?.release).toBe(r1.manifest.id);
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.server.clear();
+    // Its lazy chunk, which v2 lacks, still from v1: the page does not mix releases.
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'page-anon'))!).text()).toBe(V1['assets/app-1.js']);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    // A client first seen now gets v2, and keeps it.
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-2.js', 'page-anon-2'))!).text()).toBe(V2['assets/app-2.js']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-anon-2')?.release).toBe(r2.manifest.id);
+    // A request without a client id (none to pin) gets the active release and pins nothing.
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-2.js', ''))!).text()).toBe(V2['assets/app-2.js']);
+    expect((await state(rt)).pins.some((p) => p.clientId === '')).toBe(false);
+  });
+
   it('a worker a page starts runs the page\'s release after a newer one activates, and its pin lives while the worker does', async () => {
     const { a, rt, r1 } = await installed();
     await rt.onFetch(nav(APP, 'page-v1'));

@@ -300,7 +300,7 @@ export class Runtime {
       await this.checkBoot();
       releaseId = (await ctx.store.pointers()).active;
     }
-    else releaseId = (input.clientId ? ctx.pins.get(input.clientId) : undefined) ?? (await ctx.store.pointers()).active;
+    else releaseId = await this.clientRelease(ctx, input.clientId);
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
     if (!release) return this.adapter.fetch(request);
     const asset = resolveAsset(release, r.path, navigate);
@@ -340,6 +340,26 @@ export class Runtime {
     for (const w of await this.adapter.windows()) {
       if (!ctx.pins.has(w.id)) await this.pin(ctx, w.id, active);
     }
+  }
+
+  /**
+   * The release answering a subresource of `clientId`: its pin; for a client no pin knows, the
+   * active release, which it is pinned to from now on. Such a client navigated without naming
+   * itself (a browser without `FetchEvent.resultingClientId`, which gives ''), or started without a
+   * fetch through this worker (a `blob:` worker); unpinned, its later requests would follow the next
+   * activation and mix releases. Its first request comes right after its document, so the release
+   * active now is the one that served it, unless an activation fell in between.
+   */
+  private async clientRelease(ctx: SwContext, clientId: string): Promise<string | null> {
+    const pinned = clientId ? ctx.pins.get(clientId) : undefined;
+    if (pinned) return pinned;
+    const active = (await ctx.store.pointers()).active;
+    if (!clientId || !active) return active;
+    // Another request of the same client may have pinned it while the pointers were read.
+    const meanwhile = ctx.pins.get(clientId);
+    if (meanwhile) return meanwhile;
+    await this.pin(ctx, clientId, active);
+    return active;
   }
 
   private async pin(ctx: SwContext, clientId: string, release: string): Promise<void> {
