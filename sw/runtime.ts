@@ -345,9 +345,9 @@ export class Runtime {
   /**
    * The release answering a subresource of `clientId`: its pin; for a client no pin knows, the
    * active release, which it is pinned to from now on. Such a client navigated without naming
-   * itself (a browser without `FetchEvent.resultingClientId`, which gives ''), or started without a
-   * fetch through this worker (a `blob:` worker); unpinned, its later requests would follow the next
-   * activation and mix releases. Its first request comes right after its document, so the release
+   * itself (`FetchEvent.resultingClientId` empty, or absent in a browser without it), or started
+   * without a fetch through this worker (a `blob:` worker); unpinned, its later requests would
+   * follow the next activation and mix releases. Its first request comes right after its document, so the release
    * active now is the one that served it, unless an activation fell in between.
    */
   private async clientRelease(ctx: SwContext, clientId: string): Promise<string | null> {
