@@ -11,3 +11,4 @@ export * from './admin.js';
 export * from './validate.js';
 export * from './messages.js';
 export * from './range.js';
+export * from './page-path.js';

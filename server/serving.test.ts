@@ -148,6 +148,28 @@ describe('serving the app', () => {
     expect(await manifest.json()).toEqual(d.manifest);
   });
 
+  it('a directory path serves its index.html with or without the slash, the root the entry, as the worker resolves them (sw/router.test.ts)', async () => {
+    const pages = { 'main.html': '<h1>main</h1>', 'index.html': '<h1>index</h1>', 'docs/index.html': '<h1>docs</h1>', 'docs/guide.css': 'p{}' };
+    await publish(await fakeDist(pages, { entry: 'main.html' }), {});
+    const app = createUpdateServer({ store, blobs });
+    const cases: [string, number, string | null][] = [
+      ['/', 200, '<h1>main</h1>'],
+      ['/docs/', 200, '<h1>docs</h1>'],
+      ['/docs', 200, '<h1>docs</h1>'],
+      ['/docs/?x=1', 200, '<h1>docs</h1>'],
+      ['/docs/intro', 200, '<h1>main</h1>'],
+      ['/settings/', 200, '<h1>main</h1>'],
+      ['/index.html', 200, '<h1>index</h1>'],
+      ['/docs/guide.css', 200, 'p{}'],
+      ['/docs/missing.png', 404, null],
+    ];
+    for (const [path, status, body] of cases) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(status);
+      if (body) expect(await res.text(), path).toBe(body);
+    }
+  });
+
   it('during a partial rollout, first visits get the previous release', async () => {
     const [d1, d2] = [await dist(1), await dist(2)];
     await publish(d1, {});

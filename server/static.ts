@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { basePath } from 'hono/route';
 import { lookup } from 'mrmime';
-import { MANIFEST_FILE, SW_FILE, UpdraftError, type Asset, type ReleaseManifest } from '../protocol/index.js';
+import { MANIFEST_FILE, SW_FILE, UpdraftError, resolvePagePath, type Asset, type ReleaseManifest } from '../protocol/index.js';
 import { IMMUTABLE, blobResponse } from './blob-response.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -80,9 +80,10 @@ export function staticRoutes(o: ResolvedOptions): Hono {
       return blobResponse(c, o.blobs, manifest.sw.sha256, { contentType: contentType(manifest.sw), cacheControl: NO_CACHE, headers });
     }
     const assets = index.get(manifest);
-    let asset = assets.get(rel === '' ? manifest.entry : rel);
-    // SPA fallback: client-side routes (no extension) get the entry document; missing files stay 404.
-    if (!asset && !/\.[^/]*$/.test(rel)) asset = assets.get(manifest.entry);
+    // The worker opens the same page for the same URL (sw/router.ts): directories their index.html,
+    // client-side routes (no extension) the entry document; missing files stay 404.
+    const page = resolvePagePath(rel, manifest.entry, (p) => assets.has(p));
+    const asset = page === null ? undefined : assets.get(page);
     if (!asset) throw new UpdraftError('not_found', `${rel} is not in release ${manifest.id}`);
     return blobResponse(c, o.blobs, asset.sha256, {
       contentType: contentType(asset),

@@ -27,6 +27,15 @@ describe('route', () => {
     expect(route({ url: 'https://app.test/app/x.js', method: 'POST', mode: 'cors' }, ctx)).toEqual({ kind: 'pass' });
   });
 
+  it('passes only-if-cached requests unless same-origin (fetch() throws on them)', () => {
+    const req = (mode: string, cache: string) => route({ url: 'https://app.test/app/assets/app.js', method: 'GET', mode, cache }, ctx);
+    expect(req('no-cors', 'only-if-cached')).toEqual({ kind: 'pass' });
+    expect(req('cors', 'only-if-cached')).toEqual({ kind: 'pass' });
+    expect(req('navigate', 'only-if-cached')).toEqual({ kind: 'pass' });
+    expect(req('same-origin', 'only-if-cached')).toEqual({ kind: 'asset', path: 'assets/app.js' });
+    expect(req('no-cors', 'no-store')).toEqual({ kind: 'asset', path: 'assets/app.js' });
+  });
+
   it('excludes the API of a server on another path', () => {
     const c = { ...ctx, server: 'https://app.test/app/updraft/' };
     expect(route({ url: 'https://app.test/app/updraft/v1/reports', method: 'GET', mode: 'cors' }, c)).toEqual({ kind: 'pass' });
@@ -51,5 +60,20 @@ describe('resolveAsset', () => {
     ['settings/profile', false, null],
   ] as const)('%j navigate=%s → %j', (path, navigate, expected) => {
     expect(resolveAsset(release, path, navigate)?.path ?? null).toBe(expected);
+  });
+
+  // The same table as the server's (server/serving.test.ts): a URL opens the same page online and offline.
+  it.each([
+    ['', 'main.html'],
+    ['docs/', 'docs/index.html'],
+    ['docs', 'docs/index.html'],
+    ['docs/intro', 'main.html'],
+    ['settings/', 'main.html'],
+    ['index.html', 'index.html'],
+    ['docs/guide.css', 'docs/guide.css'],
+    ['docs/missing.png', null],
+  ] as const)('navigating to %j opens %j, as on the server', (path, expected) => {
+    const pages: ReleaseManifest = { ...release, entry: 'main.html', assets: [asset('main.html'), asset('index.html'), asset('docs/index.html'), asset('docs/guide.css')] };
+    expect(resolveAsset(pages, path, true)?.path ?? null).toBe(expected);
   });
 });

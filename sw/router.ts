@@ -2,7 +2,7 @@
  * Pure routing: which requests the worker answers, and which asset of which release answers them.
  * `main.ts`/`runtime.ts` do the IO (cache lookups, pinning, network fallback).
  */
-import { DEBUG_STATE_JSON_PATH, DEBUG_STATE_PATH, type Asset, type ReleaseManifest } from '../protocol/index.js';
+import { DEBUG_STATE_JSON_PATH, DEBUG_STATE_PATH, resolvePagePath, type Asset, type ReleaseManifest } from '../protocol/index.js';
 
 export interface RouteContext {
   /** Registration scope, absolute, ending in "/". */
@@ -19,6 +19,8 @@ export interface RequestInfo {
   url: string;
   method: string;
   mode: string;
+  /** The request's cache mode; absent counts as `default`. */
+  cache?: string;
 }
 
 export type Route =
@@ -34,6 +36,10 @@ const INTERNAL = '__updraft/';
 
 export function route(req: RequestInfo, ctx: RouteContext): Route {
   if (req.method !== 'GET') return { kind: 'pass' };
+  // Chromium's DevTools reopens a page's sources with `only-if-cached` in `no-cors` mode, a pair
+  // fetch() rejects with a TypeError (Fetch, the Request constructor): handed to the network
+  // fallback it would fail. Left alone, the browser answers it from its HTTP cache.
+  if (req.cache === 'only-if-cached' && req.mode !== 'same-origin') return { kind: 'pass' };
   let url: URL;
   try {
     url = new URL(req.url);
@@ -59,20 +65,14 @@ export function route(req: RequestInfo, ctx: RouteContext): Route {
 }
 
 /**
- * The asset answering `path` in `release`: an exact match; for navigations to extension-less paths
- * (client-side routes, or the scope root) the release's entry document. Null → network.
+ * The asset answering `path` in `release`: for a subresource an exact match; for a navigation the
+ * page the server would answer the same URL with (`resolvePagePath`). Null → network.
  */
 export function resolveAsset(release: ReleaseManifest, path: string, navigate: boolean): Asset | null {
   const byPath = pathIndex(release);
-  const exact = path === '' ? undefined : byPath.get(path);
-  if (exact) return exact;
-  if (!navigate) return null;
-  if (path === '' || path.endsWith('/')) {
-    const index = byPath.get(path + 'index.html');
-    if (index) return index;
-  }
-  if (!hasExtension(path)) return byPath.get(release.entry) ?? null;
-  return null;
+  if (!navigate) return (path === '' ? undefined : byPath.get(path)) ?? null;
+  const page = resolvePagePath(path, release.entry, (p) => byPath.has(p));
+  return (page === null ? undefined : byPath.get(page)) ?? null;
 }
 
 /** Manifests are immutable: index each once, not a scan of every asset per request. */
@@ -87,9 +87,4 @@ function pathIndex(release: ReleaseManifest): Map<string, Asset> {
     indexes.set(release, index);
   }
   return index;
-}
-
-function hasExtension(path: string): boolean {
-  const last = path.slice(path.lastIndexOf('/') + 1);
-  return last.includes('.');
 }

@@ -843,6 +843,66 @@ describe('fetch handling', () => {
     });
   });
 
+  it('a navigation the network answers is pinned all the same, to the release active then: after an activation its subresources still come from that release', async () => {
+    const { a, rt, r1 } = await installed();
+    const entry = r1.manifest.assets.find((x) => x.path === 'index.html')!;
+    a.server.on(APP + 'report.pdf', new Response('%PDF from network'));
+    a.server.on(APP + 'page.html', new Response('<h1>page from network</h1>'));
+    // A file the release lacks, dotted paths both.
+    expect(await (await rt.onFetch(nav(APP + 'report.pdf', 'page-pdf'))!).text()).toBe('%PDF from network');
+    expect(await (await rt.onFetch(nav(APP + 'page.html', 'page-html'))!).text()).toBe('<h1>page from network</h1>');
+    // The entry's part lost from the cache, and its refetch by hash failing: the network answers the document.
+    a.cache.entries.delete(partKey(APP, entry.sha256));
+    a.server.on(origin(entry.sha256), new Response('unavailable', { status: 503 }));
+    a.server.on(APP + 'settings', new Response('<h1>entry from network</h1>'));
+    expect(await (await rt.onFetch(nav(APP + 'settings', 'page-lost'))!).text()).toBe('<h1>entry from network</h1>');
+    expect((await state(rt)).pins.filter((p) => p.clientId.startsWith('page-')).sort((x, y) => x.clientId.localeCompare(y.clientId))).toEqual([
+      { clientId: 'page-html', release: r1.manifest.id },
+      { clientId: 'page-lost', release: r1.manifest.id },
+      { clientId: 'page-pdf', release: r1.manifest.id },
+    ]);
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.server.clear();
+    // v1's chunk, which v2 lacks, from the cache; and v1's bytes where v2 has others at the same path.
+    for (const page of ['page-pdf', 'page-html', 'page-lost']) {
+      expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', page))!).text(), page).toBe(V1['assets/app-1.js']);
+    }
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    // A navigation now is pinned to v2, answered by the network or not.
+    a.server.on(APP + 'report.pdf', new Response('%PDF from network'));
+    await rt.onFetch(nav(APP + 'report.pdf', 'page-pdf-2'));
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-pdf-2')?.release).toBe(r2.manifest.id);
+  });
+
+  it('a page whose navigation named no resulting client is pinned at its first request, to the release active then', async () => {
+    const { a, rt, r1 } = await installed();
+    // Browsers without FetchEvent.resultingClientId hand over '' (and some navigations do in any browser).
+    expect(await (await rt.onFetch(nav(APP, ''))!).text()).toBe(V1['index.html']);
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'page-anon'))!).text()).toBe(V1['assets/app-1.js']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-anon')?.release).toBe(r1.manifest.id);
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.server.clear();
+    // Its lazy chunk, which v2 lacks, still from v1: the page does not mix releases.
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'page-anon'))!).text()).toBe(V1['assets/app-1.js']);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    // A client first seen now gets v2, and keeps it.
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-2.js', 'page-anon-2'))!).text()).toBe(V2['assets/app-2.js']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-anon-2')?.release).toBe(r2.manifest.id);
+    // A request without a client id (none to pin) gets the active release and pins nothing.
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-2.js', ''))!).text()).toBe(V2['assets/app-2.js']);
+    expect((await state(rt)).pins.some((p) => p.clientId === '')).toBe(false);
+  });
+
   it('a worker a page starts runs the page\'s release after a newer one activates, and its pin lives while the worker does', async () => {
     const { a, rt, r1 } = await installed();
     await rt.onFetch(nav(APP, 'page-v1'));
@@ -910,6 +970,25 @@ describe('fetch handling', () => {
     a.server.on(APP + 'api/data.json', json({ live: true }));
     const res = await rt.onFetch(sub(APP + 'api/data.json', 'c'))!;
     expect(await res.json()).toEqual({ live: true });
+  });
+
+  it('lets an only-if-cached request of a mode other than same-origin go untouched (DevTools\' kind): fetch() would throw on it', async () => {
+    const { a, rt } = await installed();
+    a.server.on(APP + 'api/data.json', json({ live: true }));
+    a.server.clear();
+    // Request's constructor refuses this pair, as fetch() does when handed it: build it as the browser hands it over.
+    const devtools = (url: string, mode: string) => {
+      const req = new Request(url);
+      Object.defineProperties(req, { cache: { value: 'only-if-cached' }, mode: { value: mode } });
+      return { request: req, clientId: 'window-1', resultingClientId: '' };
+    };
+    for (const path of ['assets/app-1.js', 'api/data.json', '__updraft/state']) {
+      expect(rt.onFetch(devtools(APP + path, 'no-cors')), path).toBeNull();
+      expect(rt.onFetch(devtools(APP + path, 'cors')), path).toBeNull();
+    }
+    // Same-origin mode is a request fetch() accepts: answered as any other.
+    expect(await (await rt.onFetch(devtools(APP + 'assets/app-1.js', 'same-origin'))!).text()).toBe(V1['assets/app-1.js']);
+    expect(a.server.requests).toEqual([]);
   });
 
   it('refetches a lost part by hash from the server, and falls back to the network when that fails', async () => {

@@ -276,7 +276,7 @@ export class Runtime {
   /** The response for `input`, or null to let the browser handle it. Never rejects. */
   onFetch(input: FetchInput): Promise<Response> | null {
     const { request } = input;
-    const r = route({ url: request.url, method: request.method, mode: request.mode }, this.urls);
+    const r = route({ url: request.url, method: request.method, mode: request.mode, cache: request.cache }, this.urls);
     if (r.kind === 'pass') return null;
     return this.answer(input, r).catch((e) => {
       this.log.error(`fetch ${request.url}`, e);
@@ -300,24 +300,25 @@ export class Runtime {
       await this.checkBoot();
       releaseId = (await ctx.store.pointers()).active;
     }
-    else releaseId = (input.clientId ? ctx.pins.get(input.clientId) : undefined) ?? (await ctx.store.pointers()).active;
+    else releaseId = await this.clientRelease(ctx, input.clientId);
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
-    const asset = release ? resolveAsset(release, r.path, navigate) : null;
-    if (!release || !asset) return this.adapter.fetch(request);
+    if (!release) return this.adapter.fetch(request);
+    const asset = resolveAsset(release, r.path, navigate);
     // The new page's pin is written while its document is read from the cache, not after: the
     // document waits for both, so the page's first subresource finds the pin stored. A worker a
     // page starts (its script's request names the new client) runs the page's release: its own
-    // requests must not follow a later activation while the page stays.
+    // requests must not follow a later activation while the page stays. A page the network
+    // answers (a file the release lacks, `report.pdf`; an entry whose part is neither cached nor
+    // refetchable) is pinned likewise: its subresources come from this release now, and must
+    // after the next activation too, or the page would mix two releases.
     const spawns = navigate || isWorkerScript(request);
     const pinning = spawns && input.resultingClientId ? this.pin(ctx, input.resultingClientId, release.id) : null;
     let response: Response | null = null;
     try {
       // A navigation's Range is not the page's to slice: documents are answered whole.
-      response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
+      if (asset) response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
     } finally {
       await pinning;
-      // A page the worker did not serve is pinned to nothing, as when the pin came after.
-      if (pinning && !response) await this.unpin(ctx, input.resultingClientId);
     }
     if (!response) return this.adapter.fetch(request);
     if (pinning && navigate) {
@@ -341,13 +342,24 @@ export class Runtime {
     }
   }
 
-  private async unpin(ctx: SwContext, clientId: string): Promise<void> {
-    ctx.pins.delete(clientId);
-    try {
-      await ctx.store.deletePins([clientId]);
-    } catch (e) {
-      this.log.warn(`unpin ${clientId}: ${describeError(e)}`);
-    }
+  /**
+   * The release answering a subresource of `clientId`: its pin; for a client no pin knows, the
+   * active release, which it is pinned to from now on. Such a client navigated without naming
+   * itself (`FetchEvent.resultingClientId` empty, or absent in a browser without it), or started
+   * without a fetch through this worker (a `blob:` worker); unpinned, its later requests would
+   * follow the next activation and mix releases. Its first request comes right after its document, so the release
+   * active now is the one that served it, unless an activation fell in between.
+   */
+  private async clientRelease(ctx: SwContext, clientId: string): Promise<string | null> {
+    const pinned = clientId ? ctx.pins.get(clientId) : undefined;
+    if (pinned) return pinned;
+    const active = (await ctx.store.pointers()).active;
+    if (!clientId || !active) return active;
+    // Another request of the same client may have pinned it while the pointers were read.
+    const meanwhile = ctx.pins.get(clientId);
+    if (meanwhile) return meanwhile;
+    await this.pin(ctx, clientId, active);
+    return active;
   }
 
   private async pin(ctx: SwContext, clientId: string, release: string): Promise<void> {

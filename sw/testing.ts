@@ -76,6 +76,11 @@ export class ScriptedFetch {
   }
 
   fetch = async (input: string | Request, init?: RequestInit): Promise<Response> => {
+    // The browser's fetch() rejects this pair (Fetch's Request constructor); a test that hands a
+    // request over as the browser does (its getters shadowed) must see the same rejection here.
+    if (typeof input !== 'string' && input.cache === 'only-if-cached' && input.mode !== 'same-origin' && !init) {
+      throw new TypeError("'only-if-cached' can be set only with 'same-origin' mode");
+    }
     const req = new Request(input, init);
     const body = init?.body != null ? String(init.body) : null;
     this.requests.push({ url: req.url, method: req.method, at: this.clock.now(), body, cache: req.cache });
