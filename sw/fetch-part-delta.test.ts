@@ -136,3 +136,20 @@ describe('fetch task with a delta', () => {
     }
   });
 });
+
+describe('fetch task with a delta: failures that must not cost the update', () => {
+  it('a held base that cannot be read (its cached body errors): the whole part, the plan does not fail', async () => {
+    const { a, rt, r2, from, to, delta, deltaUrl } = await installed();
+    a.server.on(deltaUrl, new Response(delta));
+    const match = a.cache.match.bind(a.cache);
+    // Cache Storage can hand back an entry whose body then fails to read (its backing file gone).
+    a.cache.match = async (key: string) => (key === partKey(APP, from)
+      ? new Response(new ReadableStream({ pull: (c) => c.error(new TypeError('Failed to fetch')) }))
+      : match(key));
+    await run(a, rt, withDelta(r2, to, { from, url: deltaUrl, size: delta.byteLength }));
+    expect(a.server.count(CDN + to)).toBe(1);
+    expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, to)))).toBe(V2['assets/app-BBBBBBBB.js']);
+    expect(reports(a).filter((r) => r.event === 'failed')).toEqual([]);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+});

@@ -150,15 +150,12 @@ async function storePart(ctx: SwContext, task: FetchTask, bytes: ArrayBuffer, re
  * sources to do the work: a delta is an optimisation, never a reason to fail or wait.
  */
 async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly DeltaSource[], reject: (problem: string) => void): Promise<ArrayBuffer | null> {
-  const { adapter, parts, log } = ctx;
+  const { adapter, log } = ctx;
   const bases = new Map<string, Uint8Array | null>();
   for (const d of deltas) {
     // A small delta travels inside the plan as a data: URL: name it shortly in logs and reports.
     const where = d.url.startsWith('data:') ? `inline delta for ${task.sha256.slice(0, 12)}…` : d.url;
-    if (!bases.has(d.from)) {
-      const held = await parts.match(partKey(ctx.urls.scope, d.from));
-      bases.set(d.from, held ? new Uint8Array(await held.arrayBuffer()) : null);
-    }
+    if (!bases.has(d.from)) bases.set(d.from, await heldBase(ctx, d.from));
     const base = bases.get(d.from);
     if (!base) {
       log.info(`delta ${where}: base ${d.from.slice(0, 12)}… not held, fetching the whole part`);
@@ -211,6 +208,20 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
     return bytes;
   }
   return null;
+}
+
+/**
+ * The bytes of a held part to build on, or null. Cache Storage can answer with an entry whose body
+ * then fails to read (its backing file gone): that is a base not held, not a failed plan.
+ */
+async function heldBase(ctx: SwContext, sha256: string): Promise<Uint8Array | null> {
+  try {
+    const held = await ctx.parts.match(partKey(ctx.urls.scope, sha256));
+    return held ? new Uint8Array(await held.arrayBuffer()) : null;
+  } catch (e) {
+    ctx.log.warn(`delta base ${sha256.slice(0, 12)}… unreadable: ${describeError(e)}`);
+    return null;
+  }
 }
 
 /**
