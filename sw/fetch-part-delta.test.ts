@@ -152,4 +152,17 @@ describe('fetch task with a delta: failures that must not cost the update', () =
     expect(reports(a).filter((r) => r.event === 'failed')).toEqual([]);
     expect((await rt.state()).active).toBe(r2.manifest.id);
   });
+
+  it('a delta source that sends more bytes than the plan states: cut off, reported `rejected`, the whole part', async () => {
+    const { a, rt, r2, from, to, delta, deltaUrl } = await installed();
+    const longer = new Uint8Array(delta.byteLength + 64);
+    longer.set(delta);
+    a.server.on(deltaUrl, new Response(longer));
+    await run(a, rt, withDelta(r2, to, { from, url: deltaUrl, size: delta.byteLength }));
+    expect(a.server.count(CDN + to)).toBe(1);
+    const rejected = reports(a).filter((r) => r.event === 'rejected');
+    expect(rejected).toEqual([expect.objectContaining({ code: 'content' })]);
+    expect(rejected[0]!.message).toContain(deltaUrl);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
 });

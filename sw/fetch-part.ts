@@ -172,12 +172,16 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
           continue;
         }
         dog.kick();
-        // Capped like a part: a delta larger than the plan says is cut off (then rejected below).
-        delta = new Uint8Array(await dog.guard(readCapped(res, d.size + 1, { onChunk: dog.kick, signal: dog.signal })));
+        // Capped like a part: a delta larger than the plan says is cut off and rejected.
+        delta = new Uint8Array(await dog.guard(readCapped(res, d.size, { onChunk: dog.kick, signal: dog.signal })));
       } finally {
         dog.done();
       }
     } catch (e) {
+      if (e instanceof TooLarge) {
+        reject(`content ${where}: more than the ${d.size} bytes the plan states, cut off`);
+        continue;
+      }
       log.info(`delta ${where}: ${describeError(e)}, fetching the whole part`);
       continue;
     }
