@@ -1,6 +1,6 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createDelta } from 'fossil-delta';
+import { createDelta, getDeltaTargetSize } from 'fossil-delta';
 import { UpdraftError } from '../protocol/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { fileSize } from './blob-response.js';
@@ -46,8 +46,9 @@ export class DeltaStore {
    */
   async ensure(from: string, to: string, maxBytes: number): Promise<boolean> {
     const path = this.pathFor(from, to);
-    if ((await fileSize(path)) !== null) return true;
     const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
+    // A torn delta (see `whole`) is computed again, written over it.
+    if (b !== null && (await whole(path, b))) return true;
     if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
     const target = await readFile(this.blobs.pathFor(to));
     if (target.byteLength >= 64 && (await incompressible(target))) return false;
@@ -83,13 +84,36 @@ export class DeltaStore {
 
   async #read(from: string, to: string, inlineBytes: number): Promise<DeltaInfo | null> {
     const path = this.pathFor(from, to);
-    const size = await fileSize(path);
+    const part = await this.blobs.size(to);
+    if (part === null) return null;
+    const size = await whole(path, part);
     if (size === null) return null;
-    const whole = await this.blobs.size(to);
-    if (whole === null) return null;
-    const info: DeltaInfo = { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(whole, await encodedSizes(this.blobs.pathFor(to))) };
+    const info: DeltaInfo = { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(part, await encodedSizes(this.blobs.pathFor(to))) };
     if (size <= inlineBytes) info.inline = (await readFile(path)).toString('base64');
     return info;
+  }
+}
+
+/**
+ * The size of the delta at `path` when it looks whole for a part of `partSize` bytes, else null:
+ * its header states that size and it ends with the checksum's `;` (delta_format.wiki). A file cut
+ * short or emptied by a power loss after its rename fails this, so it is neither offered (every
+ * client would fetch it, reject it and fetch the whole part) nor taken by `ensure` as done.
+ */
+async function whole(path: string, partSize: number): Promise<number | null> {
+  const size = await fileSize(path);
+  if (size === null || size < 2) return null;
+  const file = await open(path, 'r');
+  try {
+    // The header is a base-64 number of at most 6 digits (32 bits) and a newline.
+    const { buffer: head, bytesRead } = await file.read(Buffer.alloc(Math.min(size, 8)), 0, Math.min(size, 8), 0);
+    const { buffer: last } = await file.read(Buffer.alloc(1), 0, 1, size - 1);
+    if (last[0] !== 0x3b) return null;
+    return getDeltaTargetSize(head.subarray(0, bytesRead)) === partSize ? size : null;
+  } catch {
+    return null;
+  } finally {
+    await file.close();
   }
 }
 
