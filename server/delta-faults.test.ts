@@ -1,5 +1,5 @@
 /** Deltas on disk that are not what they should be, through a real server on 127.0.0.1 and real files. */
-import { readFileSync, truncateSync } from 'node:fs';
+import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyDelta } from 'fossil-delta';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -82,5 +82,20 @@ describe('deltas that went wrong on disk', () => {
     expect(again.deltas![0]!.url).toMatch(inlineBytes ? /^data:/ : /^http:\/\/127\.0\.0\.1:\d+\/v1\/deltas\//);
     const bytes = new Uint8Array(await (await fetch(again.deltas![0]!.url)).arrayBuffer());
     expect(new TextDecoder().decode(applyDelta(d1.files.get(js(d1).path)!, bytes))).toBe(chunk(2));
+  });
+
+  it('a delta that cannot be looked up (an I/O error, not a missing file) costs the delta, not the check-in', async () => {
+    const { blobs, publish, checkIn } = await setup(0);
+    const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
+    await publish(d1);
+    await publish(d2);
+    // A file where the delta's directory should be: stat() fails with ENOTDIR, not ENOENT.
+    const dir = join(blobs.root, 'deltas', js(d1).sha256.slice(0, 2));
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'not a directory');
+    const answer = await checkIn(d1.manifest.id);
+    expect(answer.status).toBe(200);
+    expect(answer.fetches.map((f) => f.sha256).sort()).toEqual(d2.manifest.assets.filter((a) => !d1.manifest.assets.some((b) => b.sha256 === a.sha256)).map((a) => a.sha256).sort());
+    expect(answer.fetches.every((f) => f.deltas === undefined)).toBe(true);
   });
 });

@@ -62,18 +62,26 @@ export class DeltaStore {
     return true;
   }
 
+  /** Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written. */
+  readonly #known = new Map<string, DeltaInfo>();
+
   /**
    * Sizes for the planner, or null when the delta is not stored. A delta of at most `inlineBytes`
    * also carries its bytes: a request's own headers (~450 bytes) would cost more than it.
    */
-  /** Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written. */
-  readonly #known = new Map<string, DeltaInfo>();
-
   async info(from: string, to: string, inlineBytes = 0): Promise<DeltaInfo | null> {
     const key = `${from}/${to}/${inlineBytes}`;
     const known = this.#known.get(key);
     if (known) return known;
-    const found = await this.#read(from, to, inlineBytes);
+    let found: DeltaInfo | null;
+    try {
+      found = await this.#read(from, to, inlineBytes);
+    } catch (e) {
+      // A delta only saves bytes: one that cannot be read (EACCES, EIO, ENOTDIR) is one not
+      // offered, never a failed check-in for every client moving between these releases.
+      console.warn(`updraft: delta ${from.slice(0, 12)}… → ${to.slice(0, 12)}… not offered: ${(e as Error).message}`);
+      return null;
+    }
     // Not found is not remembered: the delta may be written by a publish still running.
     if (found) {
       if (this.#known.size >= 4096) this.#known.clear();
