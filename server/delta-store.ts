@@ -1,8 +1,9 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createDelta, getDeltaTargetSize } from 'fossil-delta';
+import { getDeltaTargetSize } from 'fossil-delta';
 import { UpdraftError } from '../protocol/index.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { computeDelta } from './delta-compute.js';
 import { fileSize } from './blob-response.js';
 import type { BlobStore } from './blob-store.js';
 import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
@@ -42,9 +43,10 @@ export class DeltaStore {
   /**
    * Computes and stores the delta `from → to` unless it exists. Skipped (false) when either blob
    * is missing or larger than `maxBytes` (delta creation is O(n) memory per file, and publish must
-   * stay bounded), or when `to` looks already compressed (`incompressible`).
+   * stay bounded), when `to` looks already compressed (`incompressible`), or when computing it
+   * takes more than `maxMs` (files too unlike each other: see delta-compute.ts).
    */
-  async ensure(from: string, to: string, maxBytes: number): Promise<boolean> {
+  async ensure(from: string, to: string, { maxBytes, maxMs }: { maxBytes: number; maxMs: number }): Promise<boolean> {
     const path = this.pathFor(from, to);
     const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
     // A torn delta (see `whole`) is computed again, written over it.
@@ -52,7 +54,8 @@ export class DeltaStore {
     if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
     const target = await readFile(this.blobs.pathFor(to));
     if (target.byteLength >= 64 && (await incompressible(target))) return false;
-    const delta = createDelta(await readFile(this.blobs.pathFor(from)), target);
+    const delta = await computeDelta(await readFile(this.blobs.pathFor(from)), target, maxMs);
+    if (!delta) return false;
     await mkdir(dirname(path), { recursive: true });
     // The compressed copies first: once the delta is visible under its name, it is complete. A
     // crash in between leaves temp files (swept at the next start) or copies without a delta,
