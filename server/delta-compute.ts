@@ -16,7 +16,8 @@ import { createDelta } from 'fossil-delta';
  */
 export const IN_THREAD_BYTES = 128 * 1024;
 
-const FOSSIL = pathToFileURL(createRequire(import.meta.url).resolve('fossil-delta')).href;
+/** The codec's module URL for the worker to import; resolved on first use, not when the server loads. */
+let fossil: string | undefined;
 
 // Plain JavaScript run as the worker (`eval`): the same from TypeScript sources (tests, tsx) and dist/.
 const WORKER = `
@@ -29,7 +30,8 @@ import(workerData.fossil).then(({ createDelta }) => {
 /** The delta `source → target`, or null when computing it took more than `budgetMs` (the work is stopped). */
 export async function computeDelta(source: Uint8Array, target: Uint8Array, budgetMs: number): Promise<Uint8Array | null> {
   if (source.byteLength <= IN_THREAD_BYTES && target.byteLength <= IN_THREAD_BYTES) return createDelta(source, target);
-  const worker = new Worker(WORKER, { eval: true, workerData: { fossil: FOSSIL, source, target } });
+  fossil ??= pathToFileURL(createRequire(import.meta.url).resolve('fossil-delta')).href;
+  const worker = new Worker(WORKER, { eval: true, workerData: { fossil, source, target } });
   try {
     return await new Promise<Uint8Array | null>((resolve, reject) => {
       const timer = setTimeout(() => resolve(null), budgetMs);
