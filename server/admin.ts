@@ -168,7 +168,7 @@ async function missingParts(o: ResolvedOptions, sha256s: readonly string[]): Pro
 async function computeDeltas(store: Store, d: Exclude<ResolvedOptions['deltas'], false>, manifest: ReleaseManifest, seq: number): Promise<void> {
   const earlier = (await store.listReleases(manifest.app)).filter((r) => r.seq < seq).sort((a, b) => b.seq - a.seq).slice(0, d.history);
   for (const r of earlier) {
-    for (const pair of predecessors(r.manifest, manifest)) await d.store.ensure(pair.from, pair.to, d.maxBytes);
+    for (const pair of predecessors(r.manifest, manifest)) await d.store.ensure(pair.from, pair.to, d);
   }
 }
 

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UpdraftError } from '../protocol/index.js';
-import { tempPathFor } from './atomic-file.js';
+import { syncDir, tempPathFor } from './atomic-file.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
@@ -122,18 +122,4 @@ function isAlive(pid: number): boolean {
 
 function sizeMismatch(sha256: string, expected: number, actual: number): UpdraftError {
   return new UpdraftError('size_mismatch', `blob ${sha256} is not ${expected} bytes`, { expected, actual });
-}
-
-/** Makes the rename durable; some platforms (Windows) cannot open directories, which is fine to skip. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
-  }
 }

@@ -1,8 +1,9 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createDelta } from 'fossil-delta';
+import { getDeltaTargetSize } from 'fossil-delta';
 import { UpdraftError } from '../protocol/index.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { computeDelta } from './delta-compute.js';
 import { fileSize } from './blob-response.js';
 import type { BlobStore } from './blob-store.js';
 import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
@@ -42,16 +43,19 @@ export class DeltaStore {
   /**
    * Computes and stores the delta `from → to` unless it exists. Skipped (false) when either blob
    * is missing or larger than `maxBytes` (delta creation is O(n) memory per file, and publish must
-   * stay bounded), or when `to` looks already compressed (`incompressible`).
+   * stay bounded), when `to` looks already compressed (`incompressible`), or when computing it
+   * takes more than `maxMs` (files too unlike each other: see delta-compute.ts).
    */
-  async ensure(from: string, to: string, maxBytes: number): Promise<boolean> {
+  async ensure(from: string, to: string, { maxBytes, maxMs }: { maxBytes: number; maxMs: number }): Promise<boolean> {
     const path = this.pathFor(from, to);
-    if ((await fileSize(path)) !== null) return true;
     const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
+    // A torn delta (see `whole`) is computed again, written over it.
+    if (b !== null && (await whole(path, b))) return true;
     if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
     const target = await readFile(this.blobs.pathFor(to));
     if (target.byteLength >= 64 && (await incompressible(target))) return false;
-    const delta = createDelta(await readFile(this.blobs.pathFor(from)), target);
+    const delta = await computeDelta(await readFile(this.blobs.pathFor(from)), target, maxMs);
+    if (!delta) return false;
     await mkdir(dirname(path), { recursive: true });
     // The compressed copies first: once the delta is visible under its name, it is complete. A
     // crash in between leaves temp files (swept at the next start) or copies without a delta,
@@ -61,18 +65,26 @@ export class DeltaStore {
     return true;
   }
 
+  /** Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written. */
+  readonly #known = new Map<string, DeltaInfo>();
+
   /**
    * Sizes for the planner, or null when the delta is not stored. A delta of at most `inlineBytes`
    * also carries its bytes: a request's own headers (~450 bytes) would cost more than it.
    */
-  /** Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written. */
-  readonly #known = new Map<string, DeltaInfo>();
-
   async info(from: string, to: string, inlineBytes = 0): Promise<DeltaInfo | null> {
     const key = `${from}/${to}/${inlineBytes}`;
     const known = this.#known.get(key);
     if (known) return known;
-    const found = await this.#read(from, to, inlineBytes);
+    let found: DeltaInfo | null;
+    try {
+      found = await this.#read(from, to, inlineBytes);
+    } catch (e) {
+      // A delta only saves bytes: one that cannot be read (EACCES, EIO, ENOTDIR) is one not
+      // offered, never a failed check-in for every client moving between these releases.
+      console.warn(`updraft: delta ${from.slice(0, 12)}… → ${to.slice(0, 12)}… not offered: ${(e as Error).message}`);
+      return null;
+    }
     // Not found is not remembered: the delta may be written by a publish still running.
     if (found) {
       if (this.#known.size >= 4096) this.#known.clear();
@@ -83,13 +95,36 @@ export class DeltaStore {
 
   async #read(from: string, to: string, inlineBytes: number): Promise<DeltaInfo | null> {
     const path = this.pathFor(from, to);
-    const size = await fileSize(path);
+    const part = await this.blobs.size(to);
+    if (part === null) return null;
+    const size = await whole(path, part);
     if (size === null) return null;
-    const whole = await this.blobs.size(to);
-    if (whole === null) return null;
-    const info: DeltaInfo = { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(whole, await encodedSizes(this.blobs.pathFor(to))) };
+    const info: DeltaInfo = { from, size, wire: smallest(size, await encodedSizes(path)), wholeWire: smallest(part, await encodedSizes(this.blobs.pathFor(to))) };
     if (size <= inlineBytes) info.inline = (await readFile(path)).toString('base64');
     return info;
+  }
+}
+
+/**
+ * The size of the delta at `path` when it looks whole for a part of `partSize` bytes, else null:
+ * its header states that size and it ends with the checksum's `;` (delta_format.wiki). A file cut
+ * short or emptied by a power loss after its rename fails this, so it is neither offered (every
+ * client would fetch it, reject it and fetch the whole part) nor taken by `ensure` as done.
+ */
+async function whole(path: string, partSize: number): Promise<number | null> {
+  const size = await fileSize(path);
+  if (size === null || size < 2) return null;
+  const file = await open(path, 'r');
+  try {
+    // The header is a base-64 number of at most 6 digits (32 bits) and a newline.
+    const { buffer: head, bytesRead } = await file.read(Buffer.alloc(Math.min(size, 8)), 0, Math.min(size, 8), 0);
+    const { buffer: last } = await file.read(Buffer.alloc(1), 0, 1, size - 1);
+    if (last[0] !== 0x3b) return null;
+    return getDeltaTargetSize(head.subarray(0, bytesRead)) === partSize ? size : null;
+  } catch {
+    return null;
+  } finally {
+    await file.close();
   }
 }
 

@@ -111,11 +111,13 @@ export interface UpdateServerOptions {
   /**
    * Per-part deltas: at publish, the server computes a Fossil delta from each changed part's
    * predecessor (same file name minus the build hash) in the `history` previous releases of the
-   * app, for parts up to `maxBytes`; plans offer one when it is at most half the compressed part.
-   * A delta of at most `inlineBytes` travels inside the plan (a `data:` URL) instead of by its own
-   * request. `false` computes and offers none. @default { history: 3, maxBytes: 8_388_608, inlineBytes: 1024 }
+   * app, for parts up to `maxBytes`, each given up after `maxMs` of computing (off the thread that
+   * serves requests; files that take longer share too little to be worth a delta); plans offer one
+   * when it is at most half the compressed part. A delta of at most `inlineBytes` travels inside
+   * the plan (a `data:` URL) instead of by its own request. `false` computes and offers none.
+   * @default { history: 3, maxBytes: 8_388_608, maxMs: 5000, inlineBytes: 1024 }
    */
-  deltas?: { history?: number; maxBytes?: number; inlineBytes?: number } | false;
+  deltas?: { history?: number; maxBytes?: number; maxMs?: number; inlineBytes?: number } | false;
   /**
    * How long an unchanged client's record stands before a check-in rewrites it, ms: the
    * resolution of its `lastSeen`. Each answer carries `recorded`, an acknowledgement of the state
@@ -155,7 +157,7 @@ export interface ResolvedOptions {
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
   signer: PlanSigner | null;
-  deltas: { store: DeltaStore; history: number; maxBytes: number; inlineBytes: number } | false;
+  deltas: { store: DeltaStore; history: number; maxBytes: number; maxMs: number; inlineBytes: number } | false;
   clientRecordMs: number;
   /** Random per resolved server: a `recorded` token from another process or an earlier start never matches. */
   recordEpoch: string;
@@ -166,7 +168,7 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   const deltas = o.deltas === false ? false : {
-    store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, inlineBytes: o.deltas?.inlineBytes ?? 1024,
+    store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, maxMs: o.deltas?.maxMs ?? 5000, inlineBytes: o.deltas?.inlineBytes ?? 1024,
   };
   // Each default written once: the three fields and the planner's object are the same values.
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 };

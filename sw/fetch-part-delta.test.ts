@@ -136,3 +136,59 @@ describe('fetch task with a delta', () => {
     }
   });
 });
+
+describe('fetch task with a delta: failures that must not cost the update', () => {
+  it('a held base that cannot be read (its cached body errors): the whole part, the plan does not fail', async () => {
+    const { a, rt, r2, from, to, delta, deltaUrl } = await installed();
+    a.server.on(deltaUrl, new Response(delta));
+    const match = a.cache.match.bind(a.cache);
+    // Cache Storage can hand back an entry whose body then fails to read (its backing file gone).
+    a.cache.match = async (key: string) => (key === partKey(APP, from)
+      ? new Response(new ReadableStream({ pull: (c) => c.error(new TypeError('Failed to fetch')) }))
+      : match(key));
+    await run(a, rt, withDelta(r2, to, { from, url: deltaUrl, size: delta.byteLength }));
+    expect(a.server.count(CDN + to)).toBe(1);
+    expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, to)))).toBe(V2['assets/app-BBBBBBBB.js']);
+    expect(reports(a).filter((r) => r.event === 'failed')).toEqual([]);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('a delta source that sends more bytes than the plan states: cut off, reported `rejected`, the whole part', async () => {
+    const { a, rt, r2, from, to, delta, deltaUrl } = await installed();
+    const longer = new Uint8Array(delta.byteLength + 64);
+    longer.set(delta);
+    a.server.on(deltaUrl, new Response(longer));
+    await run(a, rt, withDelta(r2, to, { from, url: deltaUrl, size: delta.byteLength }));
+    expect(a.server.count(CDN + to)).toBe(1);
+    const rejected = reports(a).filter((r) => r.event === 'rejected');
+    expect(rejected).toEqual([expect.objectContaining({ code: 'content' })]);
+    expect(rejected[0]!.message).toContain(deltaUrl);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+});
+
+describe('fetch task with a delta: source holds', () => {
+  it('a delta source answering 429 with Retry-After holds its origin like a part source: the next part goes to the origin\'s delta, not back to it', async () => {
+    const one = { ...config, concurrency: 1 };
+    const W1 = { 'index.html': '<h1>v1</h1>', 'assets/a-AAAAAAAA.js': `${body}\n"a1"`, 'assets/b-AAAAAAAA.js': `${body}\n"b1"` };
+    const W2 = { 'index.html': '<h1>v1</h1>', 'assets/a-BBBBBBBB.js': `${body}\n"a2"`, 'assets/b-BBBBBBBB.js': `${body}\n"b2"` };
+    const { a, rt, r1 } = await installedRuntime(W1, one);
+    const r2 = await buildRelease(W2, '2.0.0');
+    const changed = ['a', 'b'].map((n) => {
+      const from = r1.manifest.assets.find((x) => x.path.startsWith(`assets/${n}-`))!.sha256;
+      const to = r2.manifest.assets.find((x) => x.path.startsWith(`assets/${n}-`))!.sha256;
+      const delta = createDelta(enc(r1.blobs.get(from)!), enc(r2.blobs.get(to)!));
+      const [cdn, app] = [`https://cdn.test/v1/deltas/${from}/${to}`, `${APP}v1/deltas/${from}/${to}`];
+      a.server.on(cdn, new Response('slow down', { status: 429, headers: { 'retry-after': '120' } }));
+      a.server.on(app, new Response(delta));
+      a.server.on(CDN + to, new Response(r2.blobs.get(to)!));
+      return { to, deltas: [{ from, url: cdn, size: delta.byteLength }, { from, url: app, size: delta.byteLength }] };
+    });
+    const plan = buildPlan(r2, { only: changed.map((c) => c.to), sources: [CDN + '{sha}', APP + 'v1/blobs/{sha}'] });
+    plan.tasks = plan.tasks.map((t) => (t.kind === 'fetch' ? { ...t, deltas: changed.find((c) => c.to === t.sha256)!.deltas } : t));
+    await run(a, rt, plan);
+    expect(a.server.urls().filter((u) => u.startsWith('https://cdn.test/'))).toEqual([changed[0]!.deltas[0]!.url]);
+    expect(changed.map((c) => a.server.count(c.deltas[1]!.url))).toEqual([1, 1]);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+});

@@ -9,7 +9,7 @@
  * *local* error (quota) fails the plan without retry.
  */
 import { applyDelta, getDeltaTargetSize } from 'fossil-delta';
-import { sha256Hex, type DeltaSource, type FetchTask } from '../protocol/index.js';
+import { sha256Hex, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
 import type { SwContext } from './context.js';
 import { cancelBody, readCapped, TooLarge } from './read-capped.js';
@@ -39,7 +39,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
   /** Content errors at single sources: reported whatever the outcome, so the server learns which source serves bad bytes. */
   const rejected: string[] = [];
   if (task.deltas?.length) {
-    const built = await fromDelta(ctx, task, task.deltas, reject);
+    const built = await fromDelta(ctx, task, rec, holds, reject);
     if (built) return storePart(ctx, task, built, rejected, type);
   }
   /** Sources that failed for a reason other than a hold. */
@@ -149,19 +149,22 @@ async function storePart(ctx: SwContext, task: FetchTask, bytes: ArrayBuffer, re
  * hash — only logs (a bad delta is also `reject`ed, hence reported) and leaves the whole-part
  * sources to do the work: a delta is an optimisation, never a reason to fail or wait.
  */
-async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly DeltaSource[], reject: (problem: string) => void): Promise<ArrayBuffer | null> {
-  const { adapter, parts, log } = ctx;
+async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, reject: (problem: string) => void): Promise<ArrayBuffer | null> {
+  const { adapter, log } = ctx;
   const bases = new Map<string, Uint8Array | null>();
-  for (const d of deltas) {
+  for (const d of task.deltas ?? []) {
     // A small delta travels inside the plan as a data: URL: name it shortly in logs and reports.
     const where = d.url.startsWith('data:') ? `inline delta for ${task.sha256.slice(0, 12)}…` : d.url;
-    if (!bases.has(d.from)) {
-      const held = await parts.match(partKey(ctx.urls.scope, d.from));
-      bases.set(d.from, held ? new Uint8Array(await held.arrayBuffer()) : null);
-    }
+    if (!bases.has(d.from)) bases.set(d.from, await heldBase(ctx, d.from));
     const base = bases.get(d.from);
     if (!base) {
       log.info(`delta ${where}: base ${d.from.slice(0, 12)}… not held, fetching the whole part`);
+      continue;
+    }
+    // A delta comes from the same servers as parts: a hold one of them asked for (429/503) holds here too.
+    const origin = originOf(d.url);
+    if (adapter.now() < holds.get(origin)) {
+      log.info(`delta ${where}: ${origin} held, trying the next source`);
       continue;
     }
     let delta: Uint8Array;
@@ -169,18 +172,30 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
       const dog = watchdog(ctx, where, PART_IDLE_TIMEOUT_MS);
       try {
         const res = await dog.guard(adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
+        if (res.status === 429 || res.status === 503) {
+          // As for a part source (see the file's comment), and no attempt spent: the delta only saves bytes.
+          const until = parseRetryAfter(res.headers.get('retry-after'), adapter.now()) ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
+          await holds.hold(origin, until);
+          cancelBody(res);
+          log.info(`delta ${where}: HTTP ${res.status}, ${origin} held until ${new Date(until).toISOString()}`);
+          continue;
+        }
         if (!res.ok) {
           cancelBody(res);
           log.info(`delta ${where}: HTTP ${res.status}, fetching the whole part`);
           continue;
         }
         dog.kick();
-        // Capped like a part: a delta larger than the plan says is cut off (then rejected below).
-        delta = new Uint8Array(await dog.guard(readCapped(res, d.size + 1, { onChunk: dog.kick, signal: dog.signal })));
+        // Capped like a part: a delta larger than the plan says is cut off and rejected.
+        delta = new Uint8Array(await dog.guard(readCapped(res, d.size, { onChunk: dog.kick, signal: dog.signal })));
       } finally {
         dog.done();
       }
     } catch (e) {
+      if (e instanceof TooLarge) {
+        reject(`content ${where}: more than the ${d.size} bytes the plan states, cut off`);
+        continue;
+      }
       log.info(`delta ${where}: ${describeError(e)}, fetching the whole part`);
       continue;
     }
@@ -211,6 +226,20 @@ async function fromDelta(ctx: SwContext, task: FetchTask, deltas: readonly Delta
     return bytes;
   }
   return null;
+}
+
+/**
+ * The bytes of a held part to build on, or null. Cache Storage can answer with an entry whose body
+ * then fails to read (its backing file gone): that is a base not held, not a failed plan.
+ */
+async function heldBase(ctx: SwContext, sha256: string): Promise<Uint8Array | null> {
+  try {
+    const held = await ctx.parts.match(partKey(ctx.urls.scope, sha256));
+    return held ? new Uint8Array(await held.arrayBuffer()) : null;
+  } catch (e) {
+    ctx.log.warn(`delta base ${sha256.slice(0, 12)}… unreadable: ${describeError(e)}`);
+    return null;
+  }
 }
 
 /**
