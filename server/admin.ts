@@ -168,7 +168,16 @@ async function missingParts(o: ResolvedOptions, sha256s: readonly string[]): Pro
 async function computeDeltas(store: Store, d: Exclude<ResolvedOptions['deltas'], false>, manifest: ReleaseManifest, seq: number): Promise<void> {
   const earlier = (await store.listReleases(manifest.app)).filter((r) => r.seq < seq).sort((a, b) => b.seq - a.seq).slice(0, d.history);
   for (const r of earlier) {
-    for (const pair of predecessors(r.manifest, manifest)) await d.store.ensure(pair.from, pair.to, d);
+    for (const pair of predecessors(r.manifest, manifest)) {
+      // A delta only saves bytes, and the release is stored by now: one that cannot be written
+      // (disk full, a broken deltas folder) is one not offered, never a failed publish. Publishing
+      // again computes what is missing.
+      try {
+        await d.store.ensure(pair.from, pair.to, d);
+      } catch (e) {
+        console.warn(`updraft: delta ${pair.from.slice(0, 12)}… → ${pair.to.slice(0, 12)}… not written: ${(e as Error).message}`);
+      }
+    }
   }
 }
 

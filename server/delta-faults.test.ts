@@ -1,6 +1,6 @@
 /** Deltas on disk that are not what they should be, through a real server on 127.0.0.1 and real files. */
-import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { applyDelta } from 'fossil-delta';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PATHS, type CheckInResponse, type FetchTask } from '../protocol/index.js';
@@ -97,5 +97,30 @@ describe('deltas that went wrong on disk', () => {
     expect(answer.status).toBe(200);
     expect(answer.fetches.map((f) => f.sha256).sort()).toEqual(d2.manifest.assets.filter((a) => !d1.manifest.assets.some((b) => b.sha256 === a.sha256)).map((a) => a.sha256).sort());
     expect(answer.fetches.every((f) => f.deltas === undefined)).toBe(true);
+  });
+});
+
+describe('a delta that cannot be written at publish', () => {
+  // A delta only saves bytes. Writing one failed (here ENOTDIR; ENOSPC on a full disk) after the
+  // release was stored, and the publish answered 500: the CLI said it failed though the release
+  // was there, and the rest of its deltas were not computed.
+  it('costs that delta, not the publish; publishing again writes it', async () => {
+    const { blobs, publish, checkIn } = await setup(0);
+    const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
+    await publish(d1);
+    const dir = join(blobs.root, 'deltas', js(d1).sha256.slice(0, 2));
+    mkdirSync(dirname(dir), { recursive: true });
+    writeFileSync(dir, 'not a directory');
+    await publish(d2); // expects a 2xx
+    const answer = await checkIn(d1.manifest.id);
+    expect(answer.status).toBe(200);
+    expect(answer.fetches.find((f) => f.sha256 === js(d2).sha256)!.deltas).toBeUndefined();
+
+    rmSync(dir);
+    await publish(d2);
+    const again = (await checkIn(d1.manifest.id)).fetches.find((f) => f.sha256 === js(d2).sha256)!;
+    expect(again.deltas).toHaveLength(1);
+    const bytes = new Uint8Array(await (await fetch(again.deltas![0]!.url)).arrayBuffer());
+    expect(new TextDecoder().decode(applyDelta(d1.files.get(js(d1).path)!, bytes))).toBe(chunk(2));
   });
 });
