@@ -8,9 +8,9 @@
  * server that keeps refusing gets exponentially rarer requests, not a retry every second; a
  * *local* error (quota) fails the plan without retry.
  */
-import { applyDelta, getDeltaTargetSize } from 'fossil-delta';
 import { sha256Hex, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
+import { applyDelta } from './apply-delta.js';
 import type { SwContext } from './context.js';
 import { cancelBody, readCapped, TooLarge } from './read-capped.js';
 import { PART_IDLE_TIMEOUT_MS, watchdog } from './timed-fetch.js';
@@ -205,10 +205,9 @@ async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds
     }
     let out: Uint8Array;
     try {
-      // The header states the output size: check it first, so a hostile delta cannot make us build a huge buffer.
-      const stated = getDeltaTargetSize(delta);
-      if (stated !== task.size) throw new Error(`it builds ${stated} bytes, expected ${task.size}`);
-      out = applyDelta(base, delta);
+      // The header's output size is checked against the part's before any buffer is made, so a
+      // hostile delta cannot make us build a huge one.
+      out = applyDelta(base, delta, task.size);
     } catch (e) {
       reject(`content ${where}: delta does not apply: ${describeError(e)}`);
       continue;
