@@ -33,7 +33,11 @@ function cacheControlFor(path: string, isEntryOrSw: boolean): string {
   return path.startsWith('assets/') ? IMMUTABLE : NO_CACHE;
 }
 
-/** The release first visits get: the channel's previous while a partial rollout is under way, so new pages start on the safe release. */
+/**
+ * The release first visits get: the channel's previous while a partial rollout is under way or the
+ * channel is paused, so new pages start on the safe release (a paused target is the one in doubt:
+ * a first visit installing it would stay on it, as clients on the target stay while paused).
+ */
 async function servedRelease(o: ResolvedOptions, serve: { app: string | null; channel: string }): Promise<ReleaseManifest> {
   let app = serve.app;
   if (!app) {
@@ -45,7 +49,7 @@ async function servedRelease(o: ResolvedOptions, serve: { app: string | null; ch
   if (!app || !channel) {
     throw new UpdraftError('unknown_channel', `nothing published on channel ${serve.channel}: run \`updraft publish <dist> --channel ${serve.channel}\``);
   }
-  const id = channel.percent < 100 && channel.previous ? channel.previous : channel.release;
+  const id = (channel.paused || channel.percent < 100) && channel.previous ? channel.previous : channel.release;
   const release = await o.store.getRelease(id);
   if (!release) throw new UpdraftError('unknown_release', `channel ${serve.channel} points to missing release ${id}`);
   return release.manifest;

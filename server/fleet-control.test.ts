@@ -1,0 +1,90 @@
+/**
+ * Steering a rollout as a team would, over real HTTP against a real server on 127.0.0.1, on a real
+ * SQLite file and (when one is available) a real PostgreSQL: the same scenarios on both stores.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MANIFEST_FILE, PATHS, joinUrl, type ChannelState, type CheckInResponse } from '../protocol/index.js';
+import { fakeDist, type FakeDist } from './fake-dist.js';
+import { startServer } from './node.js';
+import { createTestDatabase, dropTestDatabase, findTestPostgres } from './postgres-test-db.js';
+
+const TOKEN = 'fleet-control-token';
+const pg = await findTestPostgres();
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+type StoreKind = 'sqlite' | 'postgres';
+
+async function setup(kind: StoreKind) {
+  const dir = mkdtempSync(join(tmpdir(), 'updraft-fleet-control-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  let db: string | undefined;
+  if (kind === 'postgres') {
+    const url = await createTestDatabase(pg.url!);
+    db = url;
+    cleanups.push(() => dropTestDatabase(pg.url!, url));
+  }
+  const server = await startServer({ dataDir: join(dir, 'data'), ...(db ? { db } : {}), token: TOKEN });
+  cleanups.push(() => server.close());
+  const base = server.url;
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const init: RequestInit = { method, headers: { Authorization: `Bearer ${TOKEN}` } };
+    if (body !== undefined) init.body = body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body);
+    return fetch(joinUrl(base, path), init);
+  };
+  const publish = async (d: FakeDist) => {
+    for (const a of [...d.manifest.assets, ...(d.manifest.sw ? [d.manifest.sw] : [])]) {
+      expect((await admin('PUT', PATHS.adminBlob(a.sha256), d.files.get(a.path)!)).status).toBe(201);
+    }
+    expect((await admin('POST', PATHS.adminReleases, d.manifest)).status).toBe(201);
+    return d.manifest.id;
+  };
+  const channel = async (update: object) => {
+    const res = await admin('PUT', PATHS.adminChannel('stable'), update);
+    expect(res.status).toBe(200);
+    return (await res.json()) as ChannelState;
+  };
+  const checkIn = async (client: string, release: string | null) => {
+    const res = await fetch(joinUrl(base, PATHS.checkIn), {
+      method: 'POST',
+      body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as CheckInResponse;
+    return body.status === 'update' ? { to: body.plan.to, activation: body.plan.activation } : null;
+  };
+  /** The release a first visit installs: the manifest the server serves beside the app. */
+  const served = async () => {
+    const res = await fetch(joinUrl(base, MANIFEST_FILE));
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const dist = (n: number) => fakeDist({ 'index.html': `<h1>v${n}</h1>`, [`assets/app-${n}.js`]: `v${n}()` }, { version: String(n), sw: 'sw()' });
+  const [r1, r2, r3] = [await publish(await dist(1)), await publish(await dist(2)), await publish(await dist(3))] as [string, string, string];
+  return { channel, checkIn, served, r1, r2, r3 };
+}
+
+const kinds: StoreKind[] = pg.url ? ['sqlite', 'postgres'] : ['sqlite'];
+if (!pg.url) {
+  if (pg.required) it('PostgreSQL is available', () => expect.fail(pg.why));
+  else console.warn(`fleet-control.test.ts: PostgreSQL cases skipped: ${pg.why}`);
+}
+
+describe.each(kinds)('fleet control on %s', (kind) => {
+  it('a paused channel serves its previous release to first visits, not the paused target', async () => {
+    const { channel, served, r1, r2 } = await setup(kind);
+    await channel({ release: r1 });
+    await channel({ release: r2 });
+    expect(await served()).toBe(r2);
+    await channel({ paused: true, pausedReason: 'crash reports' });
+    expect(await served()).toBe(r1);
+    await channel({ paused: false });
+    expect(await served()).toBe(r2);
+  });
+});
