@@ -15,7 +15,10 @@ export interface PublishResponse { id: string; seq: number; created: boolean }
 export const ChannelUpdate = v.object({
   /** The target release. Required when the channel does not exist yet. */
   release: v.optional(ReleaseId),
-  /** Share of clients (0-100) offered `release`; the others stay on the channel's previous release. @default 100 */
+  /**
+   * Share of clients (0-100) offered `release`; the others stay on the channel's previous release.
+   * Lowering it moves nobody back: clients already on `release` keep it. @default 100
+   */
   percent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
   activation: v.optional(ActivationPolicy),
   /** While paused no client gets a plan to `release`; clients already on it stay there. */

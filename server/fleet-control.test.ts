@@ -10,6 +10,7 @@ import { MANIFEST_FILE, PATHS, joinUrl, type ChannelState, type CheckInResponse 
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import { startServer } from './node.js';
 import { createTestDatabase, dropTestDatabase, findTestPostgres } from './postgres-test-db.js';
+import { rolloutBucket } from './rollout-bucket.js';
 
 const TOKEN = 'fleet-control-token';
 const pg = await findTestPostgres();
@@ -70,6 +71,16 @@ async function setup(kind: StoreKind) {
   return { channel, checkIn, served, r1, r2, r3 };
 }
 
+/** Client ids whose bucket for `release` is inside (`< percent`) or outside the rollout. */
+function clientsFor(release: string, n: number, inside: (bucket: number) => boolean): string[] {
+  const ids: string[] = [];
+  for (let i = 0; ids.length < n; i++) {
+    const id = `fleet-client-${String(i).padStart(5, '0')}`;
+    if (inside(rolloutBucket(id, release))) ids.push(id);
+  }
+  return ids;
+}
+
 const kinds: StoreKind[] = pg.url ? ['sqlite', 'postgres'] : ['sqlite'];
 if (!pg.url) {
   if (pg.required) it('PostgreSQL is available', () => expect.fail(pg.why));
@@ -86,5 +97,23 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     expect(await served()).toBe(r1);
     await channel({ paused: false });
     expect(await served()).toBe(r2);
+  });
+
+  it('lowering the percentage leaves clients already on the target where they are', async () => {
+    const { channel, checkIn, r1, r2 } = await setup(kind);
+    await channel({ release: r1 });
+    await channel({ release: r2, percent: 50 });
+    // Inside 50 % but outside 10 %: they got r2 and now fall outside the rollout.
+    const moved = clientsFor(r2, 5, (b) => b >= 10 && b < 50);
+    for (const id of moved) expect(await checkIn(id, r1)).toEqual({ to: r2, activation: 'next-navigation' });
+    await channel({ percent: 10 });
+    for (const id of moved) expect(await checkIn(id, r2)).toBeNull();
+    // Those still on r1 and outside 10 % stay there; 0 % offers r2 to nobody new.
+    for (const id of moved) expect(await checkIn(id, r1)).toBeNull();
+    await channel({ percent: 0 });
+    for (const id of moved) expect(await checkIn(id, r2)).toBeNull();
+    // A roll back is what moves them: an older release as the target.
+    await channel({ release: r1 });
+    for (const id of moved) expect(await checkIn(id, r2)).toEqual({ to: r1, activation: 'next-navigation' });
   });
 });

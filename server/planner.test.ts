@@ -85,7 +85,9 @@ describe('decide', () => {
     { name: 'outside rollout, no previous: current', input: input({ channel: channel({ percent: 0, previous: null }), client: client({ release: null }) }), status: 'current' },
     { name: 'bucket inside 50%', input: input({ channel: channel({ percent: 50 }), bucket: () => 49 }), status: 'update', to: B },
     { name: 'bucket outside 50%', input: input({ channel: channel({ percent: 50 }), bucket: () => 50 }), status: 'current' },
-    { name: 'outside rollout, on target already: moved back to previous', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: B }) }), status: 'update', to: A },
+    { name: 'outside rollout, on target already (percentage lowered): stays', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: B }) }), status: 'current' },
+    { name: 'percent 0, on target already: stays', input: input({ channel: channel({ percent: 0 }), client: client({ release: B }) }), status: 'current' },
+    { name: 'outside rollout, target staged: stays', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: A, staged: B }) }), status: 'current' },
   ];
   it.each(cases)('$name', ({ input: i, status, to, fetch }) => {
     const d = decide(i);

@@ -73,7 +73,7 @@ export interface Personal {
 /**
  * Which release the channel offers this client: the rollout target inside the bucket, else the
  * previous one. A paused channel offers the previous one to everyone (`chooseTarget` keeps the
- * clients already on the target where they are).
+ * clients already on the target where they are, paused or outside a lowered percentage).
  */
 export function targetFor(client: string, channel: ChannelState, bucket = rolloutBucket): string | null {
   if (channel.paused) return channel.previous;
@@ -85,8 +85,11 @@ export function targetFor(client: string, channel: ChannelState, bucket = rollou
 /** The per-client first half of `decide`: the release to offer, or null when the answer is "current". */
 export function chooseTarget(client: CheckInRequest, channel: ChannelState | null, bucket?: (clientId: string, releaseId: string) => number): string | null {
   if (!channel || channel.app !== client.app) return null;
-  // Paused: no plan to the target, and none away from it either (a pause is not a roll back).
-  if (channel.paused && (client.release === channel.release || client.staged === channel.release)) return null;
+  // A client on the target stays there, also when it falls outside the rollout because the
+  // percentage was lowered, or the channel was paused: neither is a roll back (pointing the
+  // channel at an older release is), and moving the clients already updated back and forth would
+  // make every percentage change a downgrade for some of them.
+  if (client.release === channel.release || client.staged === channel.release) return null;
   const to = targetFor(client.client, channel, bucket);
   if (to === null || to === client.release || to === client.staged) return null;
   return to;
