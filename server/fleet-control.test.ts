@@ -116,4 +116,26 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     await channel({ release: r1 });
     for (const id of moved) expect(await checkIn(id, r2)).toEqual({ to: r1, activation: 'next-navigation' });
   });
+
+  it('a minimum above the previous release reaches clients outside the rollout too', async () => {
+    const { channel, checkIn, served, r1, r2, r3 } = await setup(kind);
+    await channel({ release: r1, activation: 'prompt' });
+    await channel({ release: r3, percent: 10, minimum: r2 });
+    const outside = clientsFor(r3, 3, (b) => b >= 10);
+    const inside = clientsFor(r3, 3, (b) => b < 10);
+    // Outside the rollout, below the minimum: at least the minimum, at once.
+    for (const id of outside) expect(await checkIn(id, r1)).toEqual({ to: r2, activation: 'immediate' });
+    for (const id of outside) expect(await checkIn(id, null)).toEqual({ to: r2, activation: 'prompt' });
+    for (const id of outside) expect(await checkIn(id, r2)).toBeNull();
+    for (const id of inside) expect(await checkIn(id, r1)).toEqual({ to: r3, activation: 'immediate' });
+    // First visits start on the minimum too.
+    expect(await served()).toBe(r2);
+    // The target as the minimum: every client below it gets it, whatever its bucket.
+    await channel({ minimum: r3 });
+    for (const id of outside) expect(await checkIn(id, r1)).toEqual({ to: r3, activation: 'immediate' });
+    for (const id of outside) expect(await checkIn(id, r2)).toEqual({ to: r3, activation: 'immediate' });
+    // Paused, the target is offered to nobody, minimum or not.
+    await channel({ paused: true });
+    for (const id of outside) expect(await checkIn(id, r2)).toBeNull();
+  });
 });

@@ -57,6 +57,14 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'minimum, first install: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: null }) }), to: C, activation: 'next-navigation' },
     { name: 'minimum, unknown client release: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: UNKNOWN }) }), to: C, activation: 'next-navigation' },
     { name: 'minimum = target, client older: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three }), to: C, activation: 'immediate' },
+    { name: 'minimum above previous, outside the rollout: the minimum, immediate', input: input({ channel: channel({ release: C, previous: A, minimum: B, percent: 10 }), releases: three, bucket: () => 50 }), to: B, activation: 'immediate' },
+    { name: 'minimum above previous, inside the rollout: the target', input: input({ channel: channel({ release: C, previous: A, minimum: B, percent: 10 }), releases: three, bucket: () => 5 }), to: C, activation: 'immediate' },
+    { name: 'minimum above previous, outside, on the minimum: stays', input: input({ channel: channel({ release: C, previous: A, minimum: B, percent: 10 }), releases: three, bucket: () => 50, client: client({ release: B }) }), to: null },
+    { name: 'minimum = target, outside the rollout: the target', input: input({ channel: channel({ release: C, previous: A, minimum: C, percent: 0 }), releases: three }), to: C, activation: 'immediate' },
+    { name: 'minimum = target, paused: previous, not the target', input: input({ channel: channel({ release: C, previous: A, minimum: C, paused: true }), releases: three, client: client({ release: null }) }), to: A, activation: 'next-navigation' },
+    { name: 'minimum below previous, outside: previous', input: input({ channel: channel({ release: C, previous: B, minimum: A, percent: 0 }), releases: three, client: client({ release: null }) }), to: B, activation: 'next-navigation' },
+    { name: 'minimum newer than the target (left from before a roll back): previous', input: input({ channel: channel({ release: A, previous: B, minimum: C, percent: 0 }), releases: three, client: client({ release: null }) }), to: B, activation: 'next-navigation' },
+    { name: 'fallback older than the client: no downgrade', input: input({ channel: channel({ release: C, previous: A, percent: 0 }), releases: three, client: client({ release: B }) }), to: null },
   ];
   it.each(cases)('$name', ({ input: i, to, activation, rollback }) => {
     const d = decide(i);
