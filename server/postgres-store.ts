@@ -327,11 +327,14 @@ export class PostgresStore implements Store {
   }
 
   async putChannel(app: string, name: string, u: ChannelChange, now: number): Promise<ChannelState> {
-    // A lock per channel (the row may not exist yet, so no SELECT ... FOR UPDATE): two servers
-    // moving the channel at once apply their changes one after the other, never a lost update.
+    // A lock per channel (the row may not exist yet, so SELECT ... FOR UPDATE alone would not do):
+    // two servers moving the channel at once apply their changes one after the other, never a lost
+    // update. FOR UPDATE as well: `pauseChannel` (another server's automatic pause) takes only the
+    // row lock, and a pause committed between this read and the write below would be overwritten
+    // by the state read before it (a percentage change silently resuming a paused rollout).
     return this.#changing(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANNEL_LOCK_NS, `${app}\n${name}`]);
-      const { rows } = await db.query<ChannelRow>('SELECT * FROM channels WHERE app = $1 AND name = $2', [app, name]);
+      const { rows } = await db.query<ChannelRow>('SELECT * FROM channels WHERE app = $1 AND name = $2 FOR UPDATE', [app, name]);
       const next = nextChannel(rows[0] ? toChannel(rows[0]) : null, app, name, { ...u, ...(u.pausedReason !== undefined ? { pausedReason: text(u.pausedReason)! } : {}) }, now);
       await db.query(
         `INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum)
