@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MANIFEST_FILE, PATHS, joinUrl, type ChannelState, type CheckInResponse } from '../protocol/index.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
@@ -68,7 +69,7 @@ async function setup(kind: StoreKind) {
   };
   const dist = (n: number) => fakeDist({ 'index.html': `<h1>v${n}</h1>`, [`assets/app-${n}.js`]: `v${n}()` }, { version: String(n), sw: 'sw()' });
   const [r1, r2, r3] = [await publish(await dist(1)), await publish(await dist(2)), await publish(await dist(3))] as [string, string, string];
-  return { channel, checkIn, served, r1, r2, r3 };
+  return { channel, checkIn, served, db, admin, r1, r2, r3 };
 }
 
 /** Client ids whose bucket for `release` is inside (`< percent`) or outside the rollout. */
@@ -139,3 +140,43 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     for (const id of outside) expect(await checkIn(id, r2)).toBeNull();
   });
 });
+
+if (pg.url) {
+  describe('fleet control on postgres, with another server writing at the same moment', () => {
+    /** A channel move another server committed while `during` was on its way, held until `during` waits for the row. */
+    async function movedMeanwhile(db: string, move: string, during: () => Promise<Response>): Promise<Response> {
+      const other = new Pg.Client({ connectionString: db });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query(`UPDATE channels SET previous = release, release = $1, paused = FALSE, paused_reason = NULL WHERE app = 'demo' AND name = 'stable'`, [move]);
+        const answer = during();
+        await expect.poll(async () => (await other.query<{ n: number }>(
+          `SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'updraft' AND wait_event_type = 'Lock'`,
+        )).rows[0]!.n, { timeout: 5000 }).toBe(1);
+        await other.query('COMMIT');
+        return await answer;
+      } finally {
+        await other.end();
+      }
+    }
+
+    it('a pause (no --release) pauses the release the channel has when it is written, and never moves it back', async () => {
+      const { channel, admin, db, r1, r2, r3 } = await setup('postgres');
+      await channel({ release: r1 });
+      await channel({ release: r2 });
+      const res = await movedMeanwhile(db!, r3, () => admin('PUT', PATHS.adminChannel('stable'), { paused: true, pausedReason: 'hold on' }));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ release: r3, previous: r2, paused: true, pausedReason: 'hold on' });
+    });
+
+    it('a percentage change keeps the release the channel has when it is written', async () => {
+      const { channel, admin, db, r1, r2, r3 } = await setup('postgres');
+      await channel({ release: r1 });
+      await channel({ release: r2, percent: 50 });
+      const res = await movedMeanwhile(db!, r3, () => admin('PUT', PATHS.adminChannel('stable'), { percent: 5 }));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ release: r3, previous: r2, percent: 5, paused: false });
+    });
+  });
+}

@@ -113,6 +113,17 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r1!.id, paused: true, pausedReason: null, minimum: null, updatedAt: 9 });
     });
 
+    it('putChannel without a release keeps the channel\'s own; on a channel that does not exist it is unknown_channel', async () => {
+      const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!]) await store.insertRelease(r, 1);
+      await expect(store.putChannel('demo', 'stable', { percent: 5 }, 1)).rejects.toMatchObject({ code: 'unknown_channel' });
+      expect(await store.getChannel('demo', 'stable')).toBeNull();
+      await store.putChannel('demo', 'stable', { release: r1!.id }, 2);
+      await store.putChannel('demo', 'stable', { release: r2!.id, percent: 10 }, 3);
+      expect(await store.putChannel('demo', 'stable', { paused: true, percent: 5 }, 4)).toMatchObject({ release: r2!.id, previous: r1!.id, percent: 5, paused: true });
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r2!.id, previous: r1!.id, percent: 5, paused: true, updatedAt: 4 });
+    });
+
     it('pauseChannel pauses only a channel still on that release and not paused yet', async () => {
       const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
       for (const r of [r1!, r2!]) await store.insertRelease(r, 1);
