@@ -44,6 +44,13 @@ export interface ChannelState {
   pausedReason: string | null;
   /** The minimum release: clients on an older one (lower seq) update with activation `immediate`. */
   minimum: string | null;
+  /**
+   * Reports received from this time on (server clock, epoch ms) count for the automatic pause:
+   * when the channel last started offering its release (created, moved to it, or resumed), so a
+   * resume is not undone at once by the failures that caused the pause. Absent from servers
+   * before it: every report counts.
+   */
+  sampleSince?: number;
   updatedAt: number;
 }
 

@@ -7,7 +7,9 @@ import type { ChannelChange } from './store.js';
  * - a new `release` makes the old one `previous`, and resumes the channel unless `paused` is given
  *   (a pause is about one target; pointing the channel elsewhere is the admin's decision);
  * - omitted fields keep their value (`release` too: the one `old` has); `pausedReason` lives only
- *   while paused.
+ *   while paused;
+ * - creating, moving or resuming the channel sets `sampleSince` (the automatic pause counts only
+ *   the reports received since).
  */
 export function nextChannel(old: ChannelState | null, app: string, name: string, u: ChannelChange, now: number): ChannelState {
   const release = u.release ?? old?.release;
@@ -22,6 +24,8 @@ export function nextChannel(old: ChannelState | null, app: string, name: string,
     activation: u.activation ?? old?.activation ?? 'next-navigation',
     paused, pausedReason,
     minimum: u.minimum !== undefined ? u.minimum : old?.minimum ?? null,
+    // A new target, or a resume, starts the automatic pause's sample afresh (see `sampleSince`).
+    sampleSince: old === null || moved || (old.paused && !paused) ? now : old.sampleSince ?? 0,
     updatedAt: now,
   };
 }

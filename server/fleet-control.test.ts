@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MANIFEST_FILE, PATHS, joinUrl, type ChannelState, type CheckInResponse } from '../protocol/index.js';
+import { MANIFEST_FILE, PATHS, joinUrl, type ChannelState, type CheckInResponse, type Report } from '../protocol/index.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import { startServer } from './node.js';
+import type { UpdateServerOptions } from './options.js';
 import { createTestDatabase, dropTestDatabase, findTestPostgres } from './postgres-test-db.js';
 import { rolloutBucket } from './rollout-bucket.js';
 
@@ -23,7 +24,7 @@ afterEach(async () => {
 
 type StoreKind = 'sqlite' | 'postgres';
 
-async function setup(kind: StoreKind) {
+async function setup(kind: StoreKind, options: Partial<UpdateServerOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'updraft-fleet-control-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   let db: string | undefined;
@@ -32,7 +33,7 @@ async function setup(kind: StoreKind) {
     db = url;
     cleanups.push(() => dropTestDatabase(pg.url!, url));
   }
-  const server = await startServer({ dataDir: join(dir, 'data'), ...(db ? { db } : {}), token: TOKEN });
+  const server = await startServer({ dataDir: join(dir, 'data'), ...(db ? { db } : {}), token: TOKEN, ...options });
   cleanups.push(() => server.close());
   const base = server.url;
   const admin = async (method: string, path: string, body?: unknown) => {
@@ -61,6 +62,15 @@ async function setup(kind: StoreKind) {
     const body = (await res.json()) as CheckInResponse;
     return body.status === 'update' ? { to: body.plan.to, activation: body.plan.activation } : null;
   };
+  const report = async (release: string, clients: string[], event: Report['event']) => {
+    const reports = clients.map((client) => ({ client, app: 'demo', release, event, at: 1 }));
+    const res = await fetch(joinUrl(base, PATHS.reports), { method: 'POST', body: JSON.stringify({ reports }) });
+    expect(res.status).toBe(202);
+  };
+  const state = async () => {
+    const res = await admin('GET', PATHS.adminStatus);
+    return ((await res.json()) as { channels: ChannelState[] }).channels.find((ch) => ch.name === 'stable')!;
+  };
   /** The release a first visit installs: the manifest the server serves beside the app. */
   const served = async () => {
     const res = await fetch(joinUrl(base, MANIFEST_FILE));
@@ -69,7 +79,7 @@ async function setup(kind: StoreKind) {
   };
   const dist = (n: number) => fakeDist({ 'index.html': `<h1>v${n}</h1>`, [`assets/app-${n}.js`]: `v${n}()` }, { version: String(n), sw: 'sw()' });
   const [r1, r2, r3] = [await publish(await dist(1)), await publish(await dist(2)), await publish(await dist(3))] as [string, string, string];
-  return { channel, checkIn, served, db, admin, r1, r2, r3 };
+  return { channel, checkIn, served, report, state, db, admin, r1, r2, r3 };
 }
 
 /** Client ids whose bucket for `release` is inside (`< percent`) or outside the rollout. */
@@ -89,6 +99,25 @@ if (!pg.url) {
 }
 
 describe.each(kinds)('fleet control on %s', (kind) => {
+  it('a resumed channel stays resumed: the automatic pause counts the reports received since', async () => {
+    const { channel, report, state, r1, r2 } = await setup(kind, { autoPause: { threshold: 0.3, minSample: 5 } });
+    await channel({ release: r1 });
+    await channel({ release: r2 });
+    const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => `pause-client-${String(from + i).padStart(4, '0')}`);
+    await report(r2, ids(0, 3), 'activated');
+    await report(r2, ids(3, 3), 'failed');
+    expect(await state()).toMatchObject({ release: r2, paused: true });
+    // The admin looked, found the cause elsewhere, and resumes: the old failures are not held against it again.
+    expect((await channel({ paused: false })).paused).toBe(false);
+    await report(r2, ids(6, 1), 'downloaded');
+    expect(await state()).toMatchObject({ release: r2, paused: false });
+    await report(r2, ids(7, 3), 'activated');
+    expect(await state()).toMatchObject({ paused: false });
+    // New failures after the resume, over a full sample again: paused again.
+    await report(r2, ids(10, 2), 'failed');
+    expect(await state()).toMatchObject({ release: r2, paused: true });
+  });
+
   it('a paused channel serves its previous release to first visits, not the paused target', async () => {
     const { channel, served, r1, r2 } = await setup(kind);
     await channel({ release: r1 });

@@ -73,7 +73,7 @@ if (!pg.url) {
       const store = await openPostgresStore(url);
       try {
         expect(await store.getChannel('demo', 'stable')).toEqual({
-          name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: 5,
+          name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, sampleSince: 0, updatedAt: 5,
         });
         expect(await store.putChannel('demo', 'stable', { release: r.id, paused: true, minimum: r.id }, 6)).toMatchObject({ paused: true, minimum: r.id });
         const { rows } = await store.pool.query<{ schema_version: number }>('SELECT schema_version FROM updraft_meta');

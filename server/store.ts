@@ -76,8 +76,8 @@ export interface Store {
   insertReports(reports: readonly Report[], now: number): Promise<void>;
   reportCounts(app?: string): Promise<StatusResponse['reportCounts']>;
   recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']>;
-  /** Failure counts for the automatic pause (see `ReleaseHealth`). */
-  releaseHealth(app: string, release: string): Promise<ReleaseHealth>;
+  /** Failure counts for the automatic pause (see `ReleaseHealth`), of the reports received at or after `since` (server clock; default 0: all). */
+  releaseHealth(app: string, release: string, since?: number): Promise<ReleaseHealth>;
 
   /** Records that the blob store holds these bytes (called after the file is renamed into place). */
   putBlob(sha256: string, size: number): Promise<void>;
