@@ -71,7 +71,7 @@ export interface Personal {
 }
 
 /** Releases by id with their seq, as the planner and the check-in cache hold them (null: unknown id). */
-export type ReleaseSeqs = ReadonlyMap<string, KnownRelease | null>;
+export type ReleaseSeqs = ReadonlyMap<string, { readonly seq: number } | null>;
 
 /**
  * The release a channel offers outside its rollout, and to everyone while paused: `previous`,
