@@ -190,6 +190,31 @@ if (pg.url) {
       }
     }
 
+    it('an automatic pause and a roll back made through one server reach the cached answers of another at once', async () => {
+      const a = await setup('postgres', { autoPause: { threshold: 0.5, minSample: 2 }, checkInCacheMs: 3_600_000 });
+      // A second server on the same database, its check-in cache never ageing out: only the change counter can move it.
+      const bDir = mkdtempSync(join(tmpdir(), 'updraft-fleet-control-b-'));
+      cleanups.push(() => rmSync(bDir, { recursive: true, force: true }));
+      const b = await startServer({ dataDir: bDir, db: a.db!, token: TOKEN, checkInCacheMs: 3_600_000 });
+      cleanups.push(() => b.close());
+      const checkInB = async (client: string, release: string | null) => {
+        const res = await fetch(joinUrl(b.url, PATHS.checkIn), {
+          method: 'POST',
+          body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+        });
+        const body = (await res.json()) as CheckInResponse;
+        return body.status === 'update' ? body.plan.to : null;
+      };
+      await a.channel({ release: a.r1 });
+      await a.channel({ release: a.r2 });
+      await expect.poll(() => checkInB('cached-client-0001', a.r1), { timeout: 5000 }).toBe(a.r2);
+      await a.report(a.r2, ['failing-client-01', 'failing-client-02'], 'failed');
+      expect(await a.state()).toMatchObject({ paused: true });
+      await expect.poll(() => checkInB('cached-client-0001', a.r1), { timeout: 5000 }).toBeNull();
+      await a.channel({ release: a.r1 });
+      await expect.poll(() => checkInB('cached-client-0002', a.r2), { timeout: 5000 }).toBe(a.r1);
+    });
+
     it('a pause (no --release) pauses the release the channel has when it is written, and never moves it back', async () => {
       const { channel, admin, db, r1, r2, r3 } = await setup('postgres');
       await channel({ release: r1 });
