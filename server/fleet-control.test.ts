@@ -71,6 +71,15 @@ async function setup(kind: StoreKind, options: Partial<UpdateServerOptions> = {}
     const res = await admin('GET', PATHS.adminStatus);
     return ((await res.json()) as { channels: ChannelState[] }).channels.find((ch) => ch.name === 'stable')!;
   };
+  /** The plan a client with `staged` gets: its target and whether it is a rollback directive. */
+  const planFor = async (client: string, release: string | null, staged: string | null) => {
+    const res = await fetch(joinUrl(base, PATHS.checkIn), {
+      method: 'POST',
+      body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, staged, caps: { sync: true, periodicSync: false } }),
+    });
+    const body = (await res.json()) as CheckInResponse;
+    return body.status === 'update' ? { to: body.plan.to, rollback: body.plan.rollback ?? false } : null;
+  };
   /** The release a first visit installs: the manifest the server serves beside the app. */
   const served = async () => {
     const res = await fetch(joinUrl(base, MANIFEST_FILE));
@@ -79,7 +88,7 @@ async function setup(kind: StoreKind, options: Partial<UpdateServerOptions> = {}
   };
   const dist = (n: number) => fakeDist({ 'index.html': `<h1>v${n}</h1>`, [`assets/app-${n}.js`]: `v${n}()` }, { version: String(n), sw: 'sw()' });
   const [r1, r2, r3] = [await publish(await dist(1)), await publish(await dist(2)), await publish(await dist(3))] as [string, string, string];
-  return { channel, checkIn, served, report, state, db, admin, r1, r2, r3 };
+  return { channel, checkIn, planFor, served, report, state, db, admin, r1, r2, r3 };
 }
 
 /** Client ids whose bucket for `release` is inside (`< percent`) or outside the rollout. */
@@ -127,6 +136,20 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     expect(await served()).toBe(r1);
     await channel({ paused: false });
     expect(await served()).toBe(r2);
+  });
+
+  it('a roll back reaches a client that has the newer release staged: its plan is a rollback directive', async () => {
+    const { channel, planFor, r1, r2, r3 } = await setup(kind);
+    await channel({ release: r1, activation: 'prompt' });
+    await channel({ release: r3 });
+    // Staged r3, waiting for the user's prompt: its worker refuses anything below r3 that is no rollback directive.
+    expect(await planFor('staged-client-01', r1, null)).toEqual({ to: r3, rollback: false });
+    await channel({ release: r2 });
+    expect(await planFor('staged-client-01', r1, r3)).toEqual({ to: r2, rollback: true });
+    expect(await planFor('staged-client-02', r3, null)).toEqual({ to: r2, rollback: true });
+    // Moving forward again is no roll back.
+    await channel({ release: r3 });
+    expect(await planFor('staged-client-03', r1, r2)).toEqual({ to: r3, rollback: false });
   });
 
   it('lowering the percentage leaves clients already on the target where they are', async () => {

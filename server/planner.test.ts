@@ -50,6 +50,8 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'paused, no previous: a first install gets nothing', input: input({ channel: channel({ paused: true, previous: null }), client: client({ release: null }) }), to: null },
     { name: 'resumed: the target again', input: input({ channel: channel({ paused: false }) }), to: B, activation: 'next-navigation' },
     { name: 'rolled back: a client on the newer release gets the older one', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: B }) }), to: A, activation: 'next-navigation', rollback: true },
+    { name: 'rolled back: a client on an older release with the newer one staged gets a rollback directive (its worker\'s floor is the staged one)', input: input({ channel: channel({ release: B, previous: C }), releases: three, client: client({ release: A, staged: C }) }), to: B, activation: 'next-navigation', rollback: true },
+    { name: 'moved forward: no rollback directive for a client on an older release', input: input({ channel: channel({ release: C, previous: B }), releases: three, client: client({ release: A, staged: B }) }), to: C, activation: 'next-navigation' },
     { name: 'rolled back: a client already on the older release stays', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: A }) }), to: null },
     { name: 'minimum above the client: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three }), to: C, activation: 'immediate' },
     { name: 'minimum equal to the client: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three, client: client({ release: B }) }), to: C, activation: 'next-navigation' },

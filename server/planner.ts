@@ -45,7 +45,10 @@ export interface PlanTemplate {
   from: string | null;
   to: string;
   toSeq: number;
-  /** `to` is older (lower seq) than the known `from`: the plan is a signed rollback directive. */
+  /**
+   * The plan is a signed rollback directive: `to` is older (lower seq) than the known `from`, or
+   * the channel is rolled back (`to` is its release, older than its previous).
+   */
   rollback: boolean;
   activation: ChannelState['activation'];
   release: ReleaseManifest;
@@ -196,9 +199,20 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
   const base = input.from ? input.releases.get(input.from)?.manifest : undefined;
   return {
     releasePatch: base && base.app === target.manifest.app ? makeReleasePatch(base, target.manifest) : null,
-    app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: fromSeq !== undefined && fromSeq > target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
+    app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: (fromSeq !== undefined && fromSeq > target.seq) || rolledBack(input, target.seq), activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
+}
+
+/**
+ * Whether `to` is the release of a channel pointed back at it from a newer one. Every plan to it
+ * is then a rollback directive, whatever `from`: a worker refuses a plan below the newest release
+ * it holds, active or staged, and a client on an older release may have the newer one staged
+ * (prompt policy), which the template (shared by every client on `from`) cannot know.
+ */
+function rolledBack(input: TemplateInput, toSeq: number): boolean {
+  const previous = input.channel.previous ? input.releases.get(input.channel.previous) : undefined;
+  return input.to === input.channel.release && previous !== undefined && previous.seq > toSeq;
 }
 
 /**
