@@ -27,8 +27,8 @@ export function pauseReason(release: string, h: ReleaseHealth, o: AutoPauseOptio
 /**
  * After a report batch is stored: pauses every unpaused channel whose target one of the reports
  * is about and whose failure rate, over the reports received since the channel last started
- * offering that target (created, moved or resumed: `sampleSince`), crossed the threshold. Returns the channels it paused (the
- * caller drops cached check-in answers when there are any).
+ * offering that target (created, moved or resumed: `sampleSince`), crossed the threshold. Returns
+ * the channels it paused (the caller drops cached check-in answers when there are any).
  */
 export async function autoPause(store: Store, reports: readonly Report[], o: AutoPauseOptions, now: number): Promise<ChannelState[]> {
   const byApp = new Map<string, Set<string>>();

@@ -164,7 +164,7 @@ export function activationFor(channel: ChannelState, from: string | null, releas
 
 /**
  * Pure and client-independent: the plan skeleton for `from → to`, or null when the server does not
- * know `to`, or when `to` is an older fallback than `from` (see above: no plan then).
+ * know `to`, or when `to` is a fallback older than `from` (a fallback never moves a client down).
  */
 export function planTemplate(input: TemplateInput): PlanTemplate | null {
   const target = input.releases.get(input.to);
