@@ -15,7 +15,10 @@ export interface PublishResponse { id: string; seq: number; created: boolean }
 export const ChannelUpdate = v.object({
   /** The target release. Required when the channel does not exist yet. */
   release: v.optional(ReleaseId),
-  /** Share of clients (0-100) offered `release`; the others stay on the channel's previous release. @default 100 */
+  /**
+   * Share of clients (0-100) offered `release`; the others stay on the channel's previous release.
+   * Lowering it moves nobody back: clients already on `release` keep it. @default 100
+   */
   percent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
   activation: v.optional(ActivationPolicy),
   /** While paused no client gets a plan to `release`; clients already on it stay there. */
@@ -41,6 +44,13 @@ export interface ChannelState {
   pausedReason: string | null;
   /** The minimum release: clients on an older one (lower seq) update with activation `immediate`. */
   minimum: string | null;
+  /**
+   * Reports received from this time on (server clock, epoch ms) count for the automatic pause:
+   * when the channel last started offering its release (created, moved to it, or resumed), so a
+   * resume is not undone at once by the failures that caused the pause. Absent from servers
+   * before it: every report counts.
+   */
+  sampleSince?: number;
   updatedAt: number;
 }
 

@@ -135,7 +135,8 @@ const PlanObject = v.object({
   toSeq: v.pipe(v.number(), v.integer(), v.minValue(1)),
   /**
    * A signed rollback directive: the server moves this client to a release with a lower `toSeq`
-   * on purpose. Without it a SW refuses any plan below the sequence of the release it runs.
+   * on purpose. Without it a SW refuses any plan below the sequence of the release it runs or has
+   * staged.
    * Since 0.2, additive: absent means false.
    */
   rollback: v.optional(v.boolean()),

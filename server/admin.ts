@@ -114,7 +114,9 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
       if (!minimum) throw new UpdraftError('unknown_release', `no release ${update.minimum}`);
       if (minimum.manifest.app !== appName) throw new UpdraftError('bad_request', `minimum ${update.minimum} belongs to app ${minimum.manifest.app}, not ${appName}`);
     }
-    const change: ChannelChange = { ...update, release: releaseId };
+    // Without a release the store keeps the one the channel has when it writes: `releaseId` (read
+    // above, for the checks) may have moved meanwhile, and writing it would undo that move.
+    const change: ChannelChange = { ...update };
     if (update.release && update.percent === undefined) {
       // A roll back is not staged: every client goes back, including those a partial rollout of
       // the newer release left out (they would otherwise be offered it as `previous`).

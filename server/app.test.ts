@@ -97,7 +97,7 @@ describe('publish', () => {
     const res = await admin('PUT', `${PATHS.adminChannel('stable')}?app=demo`, { release: d2.manifest.id, percent: 25, activation: 'prompt' });
     expect(await res.json()).toEqual({
       name: 'stable', app: 'demo', release: d2.manifest.id, previous: d1.manifest.id, percent: 25, activation: 'prompt',
-      paused: false, pausedReason: null, minimum: null, updatedAt: NOW,
+      paused: false, pausedReason: null, minimum: null, sampleSince: NOW, updatedAt: NOW,
     } satisfies ChannelState);
   });
 });

@@ -26,8 +26,9 @@ export function pauseReason(release: string, h: ReleaseHealth, o: AutoPauseOptio
 
 /**
  * After a report batch is stored: pauses every unpaused channel whose target one of the reports
- * is about and whose failure rate crossed the threshold. Returns the channels it paused (the
- * caller drops cached check-in answers when there are any).
+ * is about and whose failure rate, over the reports received since the channel last started
+ * offering that target (created, moved or resumed: `sampleSince`), crossed the threshold. Returns
+ * the channels it paused (the caller drops cached check-in answers when there are any).
  */
 export async function autoPause(store: Store, reports: readonly Report[], o: AutoPauseOptions, now: number): Promise<ChannelState[]> {
   const byApp = new Map<string, Set<string>>();
@@ -42,8 +43,12 @@ export async function autoPause(store: Store, reports: readonly Report[], o: Aut
     const targets = (await store.listChannels(app)).filter((ch) => !ch.paused && releases.has(ch.release));
     const reasons = new Map<string, string | null>();
     for (const ch of targets) {
-      if (!reasons.has(ch.release)) reasons.set(ch.release, pauseReason(ch.release, await store.releaseHealth(app, ch.release), o));
-      const reason = reasons.get(ch.release);
+      // Only the reports since the channel last started offering its release (`sampleSince`): a
+      // resume must not be undone by the very failures that caused the pause.
+      const since = ch.sampleSince ?? 0;
+      const key = `${ch.release}\n${since}`;
+      if (!reasons.has(key)) reasons.set(key, pauseReason(ch.release, await store.releaseHealth(app, ch.release, since), o));
+      const reason = reasons.get(key);
       if (!reason) continue;
       const state = await store.pauseChannel(app, ch.name, ch.release, reason, now);
       if (state) paused.push(state);

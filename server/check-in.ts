@@ -65,7 +65,7 @@ export function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: s
 }
 
 function answerFrom(o: ResolvedOptions, entry: ChannelEntry, req: CheckInRequest, origin: string, now: number, extra: string): Answer | Promise<Answer> {
-  const to = chooseTarget(req, entry.channel);
+  const to = chooseTarget(req, entry.channel, undefined, entry.releases);
   if (!to) return renderCurrent(o.checkInInterval, extra);
   const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
   return found instanceof Promise ? found.then((r) => planFrom(o, r, req, to, now, extra)) : planFrom(o, found, req, to, now, extra);

@@ -173,3 +173,20 @@ describe('paused state', () => {
     expect(render({})).not.toContain('data-paused');
   });
 });
+
+describe('what clients outside the rollout get', () => {
+  const release = (id: string, seq: number) => ({ id, app: 'demo', version: `${seq}.0.0`, seq, createdAt: '2024-01-01', parts: 1, bytes: 1 });
+  const status = (channel: object): StatusResponse => ({
+    releases: [release('r1', 1), release('r2', 2), release('r3', 3)], clients: [], reportCounts: [], recentReports: [],
+    channels: [{ name: 'stable', app: 'demo', release: 'r3', previous: 'r1', percent: 57.1, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: NOW, ...channel }],
+  });
+  const html = (channel: object) => renderDashboard(channelViews({ status: status(channel), reports: new Map(), clients: new Map(), now: NOW }), NOW);
+
+  it('previous, or the minimum when that is newer: the dashboard and `updraft status` say which', () => {
+    expect(html({})).toContain('offered to 57.1%, the rest stay on 1.0.0 #1');
+    expect(formatStatus(status({}))).toContain('\n  the other 42.9% stay on r1 (1.0.0 #1)\n');
+    expect(html({ minimum: 'r2' })).toContain('offered to 57.1%, the rest get the minimum 2.0.0 #2');
+    expect(formatStatus(status({ minimum: 'r2' }))).toContain('\n  the other 42.9% get r2 (2.0.0 #2) (the minimum)\n');
+    expect(formatStatus(status({ minimum: 'r2', paused: true }))).toContain('; no client is offered r3, new clients get r2 (2.0.0 #2) (the minimum)\n');
+  });
+});

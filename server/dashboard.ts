@@ -6,6 +6,7 @@ import type { Principal } from './admin-token.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { isoTime } from './status-format.js';
 import type { ResolvedOptions } from './options.js';
+import { fallbackRelease } from './planner.js';
 
 /**
  * `GET /v1/admin/dashboard`: an HTML page with one card per channel: rollout progress, clients per
@@ -43,6 +44,8 @@ export interface ChannelView {
   name: string;
   release: string;
   previous: string | null;
+  /** What clients outside the rollout get: `previous`, or the minimum when that is newer (`fallbackRelease`). */
+  fallback: string | null;
   percent: number;
   activation: ChannelState['activation'];
   updatedAt: number;
@@ -152,7 +155,7 @@ export function channelViews(d: DashboardData): ChannelView[] {
     // Read defensively: stores and servers older than pausing do not send these fields.
     const { paused, pausedReason } = ch as Partial<Record<'paused' | 'pausedReason', unknown>>;
     return {
-      app: ch.app, name: ch.name, release: ch.release, previous: ch.previous, percent: ch.percent,
+      app: ch.app, name: ch.name, release: ch.release, previous: ch.previous, fallback: fallbackRelease(ch, byId), percent: ch.percent,
       activation: ch.activation, updatedAt: ch.updatedAt, paused: typeof paused === 'boolean' ? paused : undefined,
       pausedReason: typeof pausedReason === 'string' ? pausedReason : null,
       clients, totalClients, onTarget, releases,
@@ -284,7 +287,7 @@ function channelCard(v: ChannelView): string {
   return `<section class="card" data-channel="${esc(v.name)}" data-app="${esc(v.app)}" data-release="${esc(v.release)}" data-percent="${v.percent}">
 <div class="head"><h2>${esc(v.app)} / ${esc(v.name)}</h2>${paused}<span class="muted">→ ${esc(label(v.release))} <code>${esc(v.release)}</code> · ${esc(v.activation)} · updated ${esc(new Date(v.updatedAt).toISOString())}</span></div>
 <div class="grid">
-<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${v.onTarget}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${v.totalClients}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.previous && v.percent < 100 ? `, the rest stay on ${esc(label(v.previous))}` : ''}</span></div>
+<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${v.onTarget}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${v.totalClients}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.fallback && v.percent < 100 ? `, the rest ${v.fallback === v.previous ? 'stay on' : 'get the minimum'} ${esc(label(v.fallback))}` : ''}</span></div>
 ${rolloutChart(v)}<table><tr><th>active release (latest check-in)</th><th>clients</th><th>share</th></tr>${clientRows}</table></div>
 <div><h3>Clients per release over time</h3>${seriesChart(v, color)}<p class="muted">From activation reports (client clocks; a boot-failed rollback counts back to the previous release); every client of ${esc(v.app)}.</p></div>
 <div><h3>Downloads, activations, failures (reports)</h3>${countsChart(v)}</div>

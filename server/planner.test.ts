@@ -50,6 +50,8 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'paused, no previous: a first install gets nothing', input: input({ channel: channel({ paused: true, previous: null }), client: client({ release: null }) }), to: null },
     { name: 'resumed: the target again', input: input({ channel: channel({ paused: false }) }), to: B, activation: 'next-navigation' },
     { name: 'rolled back: a client on the newer release gets the older one', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: B }) }), to: A, activation: 'next-navigation', rollback: true },
+    { name: 'rolled back: a client on an older release with the newer one staged gets a rollback directive (its worker\'s floor is the staged one)', input: input({ channel: channel({ release: B, previous: C }), releases: three, client: client({ release: A, staged: C }) }), to: B, activation: 'next-navigation', rollback: true },
+    { name: 'moved forward: no rollback directive for a client on an older release', input: input({ channel: channel({ release: C, previous: B }), releases: three, client: client({ release: A, staged: B }) }), to: C, activation: 'next-navigation' },
     { name: 'rolled back: a client already on the older release stays', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: A }) }), to: null },
     { name: 'minimum above the client: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three }), to: C, activation: 'immediate' },
     { name: 'minimum equal to the client: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: B }), releases: three, client: client({ release: B }) }), to: C, activation: 'next-navigation' },
@@ -57,6 +59,14 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'minimum, first install: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: null }) }), to: C, activation: 'next-navigation' },
     { name: 'minimum, unknown client release: channel activation', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three, client: client({ release: UNKNOWN }) }), to: C, activation: 'next-navigation' },
     { name: 'minimum = target, client older: immediate', input: input({ channel: channel({ release: C, previous: B, minimum: C }), releases: three }), to: C, activation: 'immediate' },
+    { name: 'minimum above previous, outside the rollout: the minimum, immediate', input: input({ channel: channel({ release: C, previous: A, minimum: B, percent: 10 }), releases: three, bucket: () => 50 }), to: B, activation: 'immediate' },
+    { name: 'minimum above previous, inside the rollout: the target', input: input({ channel: channel({ release: C, previous: A, minimum: B, percent: 10 }), releases: three, bucket: () => 5 }), to: C, activation: 'immediate' },
+    { name: 'minimum above previous, outside, on the minimum: stays', input: input({ channel: channel({ release: C, previous: A, minimum: B, percent: 10 }), releases: three, bucket: () => 50, client: client({ release: B }) }), to: null },
+    { name: 'minimum = target, outside the rollout: the target', input: input({ channel: channel({ release: C, previous: A, minimum: C, percent: 0 }), releases: three }), to: C, activation: 'immediate' },
+    { name: 'minimum = target, paused: previous, not the target', input: input({ channel: channel({ release: C, previous: A, minimum: C, paused: true }), releases: three, client: client({ release: null }) }), to: A, activation: 'next-navigation' },
+    { name: 'minimum below previous, outside: previous', input: input({ channel: channel({ release: C, previous: B, minimum: A, percent: 0 }), releases: three, client: client({ release: null }) }), to: B, activation: 'next-navigation' },
+    { name: 'minimum newer than the target (left from before a roll back): previous', input: input({ channel: channel({ release: A, previous: B, minimum: C, percent: 0 }), releases: three, client: client({ release: null }) }), to: B, activation: 'next-navigation' },
+    { name: 'fallback older than the client: no downgrade', input: input({ channel: channel({ release: C, previous: A, percent: 0 }), releases: three, client: client({ release: B }) }), to: null },
   ];
   it.each(cases)('$name', ({ input: i, to, activation, rollback }) => {
     const d = decide(i);
@@ -85,7 +95,9 @@ describe('decide', () => {
     { name: 'outside rollout, no previous: current', input: input({ channel: channel({ percent: 0, previous: null }), client: client({ release: null }) }), status: 'current' },
     { name: 'bucket inside 50%', input: input({ channel: channel({ percent: 50 }), bucket: () => 49 }), status: 'update', to: B },
     { name: 'bucket outside 50%', input: input({ channel: channel({ percent: 50 }), bucket: () => 50 }), status: 'current' },
-    { name: 'outside rollout, on target already: moved back to previous', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: B }) }), status: 'update', to: A },
+    { name: 'outside rollout, on target already (percentage lowered): stays', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: B }) }), status: 'current' },
+    { name: 'percent 0, on target already: stays', input: input({ channel: channel({ percent: 0 }), client: client({ release: B }) }), status: 'current' },
+    { name: 'outside rollout, target staged: stays', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: A, staged: B }) }), status: 'current' },
   ];
   it.each(cases)('$name', ({ input: i, status, to, fetch }) => {
     const d = decide(i);

@@ -45,7 +45,10 @@ export interface PlanTemplate {
   from: string | null;
   to: string;
   toSeq: number;
-  /** `to` is older (lower seq) than the known `from`: the plan is a signed rollback directive. */
+  /**
+   * The plan is a signed rollback directive: `to` is older (lower seq) than the known `from`, or
+   * the channel is rolled back (`to` is its release, older than its previous).
+   */
   rollback: boolean;
   activation: ChannelState['activation'];
   release: ReleaseManifest;
@@ -70,24 +73,55 @@ export interface Personal {
   signatures?: PlanSignature[];
 }
 
+/** Releases by id with their seq, as the planner and the check-in cache hold them (null: unknown id). */
+export type ReleaseSeqs = ReadonlyMap<string, { readonly seq: number } | null>;
+
 /**
- * Which release the channel offers this client: the rollout target inside the bucket, else the
- * previous one. A paused channel offers the previous one to everyone (`chooseTarget` keeps the
- * clients already on the target where they are).
+ * The release a channel offers outside its rollout, and to everyone while paused: `previous`,
+ * unless the channel's minimum is newer than `previous` (or there is none) and not newer than the
+ * target. Then it is the minimum: a mandatory minimum must reach the clients the rollout leaves
+ * out too, and `previous` would leave them below it. A pause still never offers the target this
+ * way. Without the seqs of all three (`releases` omitted or lacking one), `previous`.
  */
-export function targetFor(client: string, channel: ChannelState, bucket = rolloutBucket): string | null {
-  if (channel.paused) return channel.previous;
-  if (channel.percent >= 100) return channel.release;
-  if (channel.percent <= 0) return channel.previous;
-  return bucket(client, channel.release) < channel.percent ? channel.release : channel.previous;
+export function fallbackRelease(channel: ChannelState, releases?: ReleaseSeqs): string | null {
+  const { minimum, previous } = channel;
+  if (!minimum || minimum === previous || !releases) return previous;
+  if (channel.paused && minimum === channel.release) return previous;
+  const min = releases.get(minimum)?.seq;
+  const target = releases.get(channel.release)?.seq;
+  const prev = previous === null ? -Infinity : releases.get(previous)?.seq;
+  if (min === undefined || target === undefined || prev === undefined) return previous;
+  return prev < min && min <= target ? minimum : previous;
 }
 
-/** The per-client first half of `decide`: the release to offer, or null when the answer is "current". */
-export function chooseTarget(client: CheckInRequest, channel: ChannelState | null, bucket?: (clientId: string, releaseId: string) => number): string | null {
+/**
+ * Which release the channel offers this client: the rollout target inside the bucket, else the
+ * fallback (`previous`, or the minimum above it: `fallbackRelease`). A paused channel offers the
+ * fallback to everyone (`chooseTarget` keeps the clients already on the target where they are,
+ * paused or outside a lowered percentage).
+ */
+export function targetFor(client: string, channel: ChannelState, bucket = rolloutBucket, releases?: ReleaseSeqs): string | null {
+  if (channel.paused) return fallbackRelease(channel, releases);
+  if (channel.percent >= 100) return channel.release;
+  if (channel.percent <= 0) return fallbackRelease(channel, releases);
+  return bucket(client, channel.release) < channel.percent ? channel.release : fallbackRelease(channel, releases);
+}
+
+/**
+ * The per-client first half of `decide`: the release to offer, or null when the answer is
+ * "current". `releases` (holding the channel's release, previous and minimum) lets a minimum
+ * reach clients outside the rollout; without it they get `previous`.
+ */
+export function chooseTarget(
+  client: CheckInRequest, channel: ChannelState | null, bucket?: (clientId: string, releaseId: string) => number, releases?: ReleaseSeqs,
+): string | null {
   if (!channel || channel.app !== client.app) return null;
-  // Paused: no plan to the target, and none away from it either (a pause is not a roll back).
-  if (channel.paused && (client.release === channel.release || client.staged === channel.release)) return null;
-  const to = targetFor(client.client, channel, bucket);
+  // A client on the target stays there, also when it falls outside the rollout because the
+  // percentage was lowered, or the channel was paused: neither is a roll back (pointing the
+  // channel at an older release is), and moving the clients already updated back and forth would
+  // make every percentage change a downgrade for some of them.
+  if (client.release === channel.release || client.staged === channel.release) return null;
+  const to = targetFor(client.client, channel, bucket, releases);
   if (to === null || to === client.release || to === client.staged) return null;
   return to;
 }
@@ -128,10 +162,18 @@ export function activationFor(channel: ChannelState, from: string | null, releas
   return min && have && have.manifest.app === min.manifest.app && have.seq < min.seq ? 'immediate' : channel.activation;
 }
 
-/** Pure and client-independent: the plan skeleton for `from → to`, or null when the server does not know `to`. */
+/**
+ * Pure and client-independent: the plan skeleton for `from → to`, or null when the server does not
+ * know `to`, or when `to` is a fallback older than `from` (a fallback never moves a client down).
+ */
 export function planTemplate(input: TemplateInput): PlanTemplate | null {
   const target = input.releases.get(input.to);
   if (!target || target.manifest.app !== input.app) return null;
+  const fromSeq = input.from ? input.releases.get(input.from)?.seq : undefined;
+  // Only the channel's own release is a roll back directive. The fallback (`previous` or the
+  // minimum) is offered to clients below it, not to pull a client on a newer release down: one
+  // left outside a rollout on a release between them, or come from another channel, stays.
+  if (fromSeq !== undefined && fromSeq > target.seq && input.to !== input.channel.release) return null;
   const have = new Set(input.from ? (input.releases.get(input.from)?.manifest.assets ?? []).map((a) => a.sha256) : []);
   const fetches: FetchTemplate[] = [];
   const seen = new Set<string>();
@@ -154,13 +196,23 @@ export function planTemplate(input: TemplateInput): PlanTemplate | null {
       sources: bases.map((base) => joinUrl(base, path)),
     });
   }
-  const fromSeq = input.from ? input.releases.get(input.from)?.seq : undefined;
   const base = input.from ? input.releases.get(input.from)?.manifest : undefined;
   return {
     releasePatch: base && base.app === target.manifest.app ? makeReleasePatch(base, target.manifest) : null,
-    app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: fromSeq !== undefined && fromSeq > target.seq, activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
+    app: input.app, from: input.from, to: input.to, toSeq: target.seq, rollback: (fromSeq !== undefined && fromSeq > target.seq) || rolledBack(input, target.seq), activation: activationFor(input.channel, input.from, input.releases), release: target.manifest, fetches,
     sourceKeys: [...input.cdn, 'origin'],
   };
+}
+
+/**
+ * Whether `to` is the release of a channel pointed back at it from a newer one. Every plan to it
+ * is then a rollback directive, whatever `from`: a worker refuses a plan below the newest release
+ * it holds, active or staged, and a client on an older release may have the newer one staged
+ * (prompt policy), which the template (shared by every client on `from`) cannot know.
+ */
+function rolledBack(input: TemplateInput, toSeq: number): boolean {
+  const previous = input.channel.previous ? input.releases.get(input.channel.previous) : undefined;
+  return input.to === input.channel.release && previous !== undefined && previous.seq > toSeq;
 }
 
 /**
@@ -215,7 +267,7 @@ export function allAt(t: PlanTemplate, at: number): number[] {
  */
 export function decide(input: PlannerInput): Decision {
   const { client, channel, now, options } = input;
-  const to = chooseTarget(client, channel, input.bucket);
+  const to = chooseTarget(client, channel, input.bucket, input.releases);
   const template = to && channel
     ? planTemplate({ app: client.app, channel, from: client.release, to, releases: input.releases, origin: input.origin, cdn: input.cdn, deltas: input.deltas })
     : null;

@@ -73,7 +73,7 @@ if (!pg.url) {
       const store = await openPostgresStore(url);
       try {
         expect(await store.getChannel('demo', 'stable')).toEqual({
-          name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: 5,
+          name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, sampleSince: 0, updatedAt: 5,
         });
         expect(await store.putChannel('demo', 'stable', { release: r.id, paused: true, minimum: r.id }, 6)).toMatchObject({ paused: true, minimum: r.id });
         const { rows } = await store.pool.query<{ schema_version: number }>('SELECT schema_version FROM updraft_meta');
@@ -117,6 +117,36 @@ if (!pg.url) {
       } finally {
         await a.close();
         await b.close();
+      }
+    });
+
+    it('a pause committed by another server while putChannel waits is kept: a percentage change does not undo it', async () => {
+      const url = await fresh();
+      const store = await openPostgresStore(url);
+      const other = new Pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        const [r1, r2] = [(await fakeDist({ 'index.html': 'race 1' })).manifest, (await fakeDist({ 'index.html': 'race 2' })).manifest];
+        await store.insertRelease(r1, 1);
+        await store.insertRelease(r2, 2);
+        await store.putChannel('demo', 'stable', { release: r1.id }, 3);
+        await store.putChannel('demo', 'stable', { release: r2.id, percent: 10 }, 4);
+        // Another server's automatic pause, held open: pauseChannel's own statement, not yet committed.
+        await other.query('BEGIN');
+        await other.query(
+          `UPDATE channels SET paused = TRUE, paused_reason = 'auto: failure rate', updated_at = 5
+           WHERE app = 'demo' AND name = 'stable' AND release = $1 AND NOT paused`, [r2.id]);
+        const change = store.putChannel('demo', 'stable', { release: r2.id, percent: 20 }, 6);
+        // The admin's change has reached the channel row and waits for the pause's lock.
+        await expect.poll(async () => (await other.query<{ n: number }>(
+          `SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'updraft' AND wait_event_type = 'Lock'`,
+        )).rows[0]!.n, { timeout: 5000 }).toBe(1);
+        await other.query('COMMIT');
+        expect(await change).toMatchObject({ percent: 20, paused: true, pausedReason: 'auto: failure rate' });
+        expect(await store.getChannel('demo', 'stable')).toMatchObject({ percent: 20, paused: true, pausedReason: 'auto: failure rate' });
+      } finally {
+        await other.end();
+        await store.close();
       }
     });
 

@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS channels (
 ALTER TABLE channels ADD COLUMN IF NOT EXISTS paused BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE channels ADD COLUMN IF NOT EXISTS paused_reason TEXT;
 ALTER TABLE channels ADD COLUMN IF NOT EXISTS minimum ${TEXT} REFERENCES releases(id);
+-- Added within schema 2: an older server ignores it (its automatic pause counts every report).
+ALTER TABLE channels ADD COLUMN IF NOT EXISTS sample_since BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS clients (
   app ${TEXT} NOT NULL,
   id ${TEXT} NOT NULL,
@@ -327,18 +329,22 @@ export class PostgresStore implements Store {
   }
 
   async putChannel(app: string, name: string, u: ChannelChange, now: number): Promise<ChannelState> {
-    // A lock per channel (the row may not exist yet, so no SELECT ... FOR UPDATE): two servers
-    // moving the channel at once apply their changes one after the other, never a lost update.
+    // A lock per channel (the row may not exist yet, so SELECT ... FOR UPDATE alone would not do):
+    // two servers moving the channel at once apply their changes one after the other, never a lost
+    // update. FOR UPDATE as well: `pauseChannel` (another server's automatic pause) takes only the
+    // row lock, and a pause committed between this read and the write below would be overwritten
+    // by the state read before it (a percentage change silently resuming a paused rollout).
     return this.#changing(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANNEL_LOCK_NS, `${app}\n${name}`]);
-      const { rows } = await db.query<ChannelRow>('SELECT * FROM channels WHERE app = $1 AND name = $2', [app, name]);
+      const { rows } = await db.query<ChannelRow>('SELECT * FROM channels WHERE app = $1 AND name = $2 FOR UPDATE', [app, name]);
       const next = nextChannel(rows[0] ? toChannel(rows[0]) : null, app, name, { ...u, ...(u.pausedReason !== undefined ? { pausedReason: text(u.pausedReason)! } : {}) }, now);
       await db.query(
-        `INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        `INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum, sample_since)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (app, name) DO UPDATE SET release = excluded.release, previous = excluded.previous, percent = excluded.percent,
-           activation = excluded.activation, updated_at = excluded.updated_at, paused = excluded.paused, paused_reason = excluded.paused_reason, minimum = excluded.minimum`,
-        [app, name, next.release, next.previous, next.percent, next.activation, now, next.paused, next.pausedReason, next.minimum],
+           activation = excluded.activation, updated_at = excluded.updated_at, paused = excluded.paused, paused_reason = excluded.paused_reason, minimum = excluded.minimum,
+           sample_since = excluded.sample_since`,
+        [app, name, next.release, next.previous, next.percent, next.activation, now, next.paused, next.pausedReason, next.minimum, next.sampleSince ?? 0],
       );
       return next;
     });
@@ -402,12 +408,12 @@ export class PostgresStore implements Store {
     );
   }
 
-  async releaseHealth(app: string, release: string): Promise<ReleaseHealth> {
+  async releaseHealth(app: string, release: string, since = 0): Promise<ReleaseHealth> {
     const { rows } = await this.pool.query<ReleaseHealth>(
       `SELECT COUNT(DISTINCT client) FILTER (WHERE event IN ('downloaded', 'activated', 'failed'))::int AS clients,
          COUNT(DISTINCT client) FILTER (WHERE event IN ('failed', 'boot-failed'))::int AS failed
-       FROM reports WHERE app = $1 AND release = $2`,
-      [app, release],
+       FROM reports WHERE app = $1 AND release = $2 AND received_at >= $3`,
+      [app, release, since],
     );
     return rows[0]!;
   }

@@ -15,6 +15,8 @@ const ADDED_COLUMNS: readonly [table: string, column: string, definition: string
   ['channels', 'paused', 'INTEGER NOT NULL DEFAULT 0'],
   ['channels', 'paused_reason', 'TEXT'],
   ['channels', 'minimum', 'TEXT REFERENCES releases(id)'],
+  // Added within schema 2: an older server ignores it (its automatic pause counts every report).
+  ['channels', 'sample_since', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 const SCHEMA = `
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS channels (
   paused INTEGER NOT NULL DEFAULT 0,
   paused_reason TEXT,
   minimum TEXT REFERENCES releases(id),
+  sample_since INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (app, name)
 );
 CREATE TABLE IF NOT EXISTS clients (
@@ -158,10 +161,10 @@ export class SqliteStore implements Store {
       const row = this.db.prepare('SELECT * FROM channels WHERE app = ? AND name = ?').get(app, name) as ChannelRow | undefined;
       const next = nextChannel(row ? toChannel(row) : null, app, name, u, now);
       this.db
-        .prepare(`INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum)
-          VALUES (@app, @name, @release, @previous, @percent, @activation, @updatedAt, @paused, @pausedReason, @minimum)
+        .prepare(`INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum, sample_since)
+          VALUES (@app, @name, @release, @previous, @percent, @activation, @updatedAt, @paused, @pausedReason, @minimum, @sampleSince)
           ON CONFLICT (app, name) DO UPDATE SET release = excluded.release, previous = excluded.previous, percent = excluded.percent, activation = excluded.activation,
-            updated_at = excluded.updated_at, paused = excluded.paused, paused_reason = excluded.paused_reason, minimum = excluded.minimum`)
+            updated_at = excluded.updated_at, paused = excluded.paused, paused_reason = excluded.paused_reason, minimum = excluded.minimum, sample_since = excluded.sample_since`)
         .run({ ...next, paused: next.paused ? 1 : 0 });
       return next;
     });
@@ -247,12 +250,12 @@ export class SqliteStore implements Store {
       .all({ app: app ?? null, limit }) as StatusResponse['recentReports'];
   }
 
-  async releaseHealth(app: string, release: string): Promise<ReleaseHealth> {
+  async releaseHealth(app: string, release: string, since = 0): Promise<ReleaseHealth> {
     return this.db
       .prepare(`SELECT COUNT(DISTINCT CASE WHEN event IN ('downloaded', 'activated', 'failed') THEN client END) AS clients,
           COUNT(DISTINCT CASE WHEN event IN ('failed', 'boot-failed') THEN client END) AS failed
-        FROM reports WHERE app = ? AND release = ?`)
-      .get(app, release) as ReleaseHealth;
+        FROM reports WHERE app = ? AND release = ? AND received_at >= ?`)
+      .get(app, release, since) as ReleaseHealth;
   }
 
   async putBlob(sha256: string, size: number): Promise<void> {

@@ -4,6 +4,7 @@ import { lookup } from 'mrmime';
 import { MANIFEST_FILE, SW_FILE, UpdraftError, resolvePagePath, type Asset, type ReleaseManifest } from '../protocol/index.js';
 import { IMMUTABLE, blobResponse } from './blob-response.js';
 import type { ResolvedOptions } from './options.js';
+import { fallbackRelease, type KnownRelease } from './planner.js';
 
 const NO_CACHE = 'no-cache';
 
@@ -33,7 +34,12 @@ function cacheControlFor(path: string, isEntryOrSw: boolean): string {
   return path.startsWith('assets/') ? IMMUTABLE : NO_CACHE;
 }
 
-/** The release first visits get: the channel's previous while a partial rollout is under way, so new pages start on the safe release. */
+/**
+ * The release first visits get: the channel's fallback (`previous`, or a newer minimum) while a
+ * partial rollout is under way or the channel is paused, so new pages start on the safe release
+ * (a paused target is the one in doubt: a first visit installing it would stay on it, as clients
+ * on the target stay while paused).
+ */
 async function servedRelease(o: ResolvedOptions, serve: { app: string | null; channel: string }): Promise<ReleaseManifest> {
   let app = serve.app;
   if (!app) {
@@ -45,7 +51,12 @@ async function servedRelease(o: ResolvedOptions, serve: { app: string | null; ch
   if (!app || !channel) {
     throw new UpdraftError('unknown_channel', `nothing published on channel ${serve.channel}: run \`updraft publish <dist> --channel ${serve.channel}\``);
   }
-  const id = channel.percent < 100 && channel.previous ? channel.previous : channel.release;
+  let id = channel.release;
+  if (channel.paused || channel.percent < 100) {
+    const seqs = new Map<string, KnownRelease | null>();
+    for (const r of [channel.release, channel.previous, channel.minimum]) if (r && !seqs.has(r)) seqs.set(r, await o.store.getRelease(r));
+    id = fallbackRelease(channel, seqs) ?? channel.release;
+  }
   const release = await o.store.getRelease(id);
   if (!release) throw new UpdraftError('unknown_release', `channel ${serve.channel} points to missing release ${id}`);
   return release.manifest;

@@ -1,4 +1,5 @@
 import type { ChannelState, StatusResponse } from '../protocol/index.js';
+import { fallbackRelease } from './planner.js';
 
 export interface FormatStatusOptions {
   /** Also list every published release and the latest reports. @default false */
@@ -62,9 +63,15 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
 
 function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) => string, version: (id: string) => string): string[] {
   const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}${ch.paused ? '  PAUSED' : ''}`];
+  // What clients outside the rollout get: previous, or the minimum when that is newer.
+  const fallback = fallbackRelease(ch, new Map(s.releases.map((r) => [r.id, r])));
+  const raised = fallback !== ch.previous ? ' (the minimum)' : '';
   if (ch.paused) {
-    lines.push(`  paused${ch.pausedReason ? `: ${ch.pausedReason}` : ''}; no client is offered ${ch.release}${ch.previous ? `, new clients get ${label(ch.previous)}` : ''}`);
-  } else if (ch.previous && ch.percent < 100) lines.push(`  the other ${100 - ch.percent}% stay on ${label(ch.previous)}`);
+    lines.push(`  paused${ch.pausedReason ? `: ${ch.pausedReason}` : ''}; no client is offered ${ch.release}${fallback ? `, new clients get ${label(fallback)}${raised}` : ''}`);
+  } else if (fallback && ch.percent < 100) {
+    // Rounded: 100 - 57.1 is 42.900000000000006 in floating point.
+    lines.push(`  the other ${Math.round((100 - ch.percent) * 1000) / 1000}% ${raised ? 'get' : 'stay on'} ${label(fallback)}${raised}`);
+  }
   if (ch.minimum) lines.push(`  minimum ${label(ch.minimum)}: clients on an older release update immediately`);
 
   const clients = s.clients.filter((c) => c.channel === ch.name);

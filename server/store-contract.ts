@@ -80,7 +80,7 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       await store.insertRelease(r1, 1);
       await store.insertRelease(r2, 2);
       expect(await store.putChannel('demo', 'stable', { release: r1.id }, 10)).toEqual({
-        name: 'stable', app: 'demo', release: r1.id, previous: null, percent: 100, activation: 'next-navigation', paused: false, pausedReason: null, minimum: null, updatedAt: 10,
+        name: 'stable', app: 'demo', release: r1.id, previous: null, percent: 100, activation: 'next-navigation', paused: false, pausedReason: null, minimum: null, sampleSince: 10, updatedAt: 10,
       });
       expect(await store.putChannel('demo', 'stable', { release: r2.id, percent: 10, activation: 'prompt' }, 11)).toMatchObject({ release: r2.id, previous: r1.id, percent: 10 });
       // Same release: only the percentage moves, previous stays.
@@ -90,7 +90,7 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       // Back to r1: r2 becomes previous.
       expect(await store.putChannel('demo', 'stable', { release: r1.id }, 14)).toMatchObject({ release: r1.id, previous: r2.id, percent: 12.5 });
       expect(await store.getChannel('demo', 'stable')).toEqual({
-        name: 'stable', app: 'demo', release: r1.id, previous: r2.id, percent: 12.5, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: 14,
+        name: 'stable', app: 'demo', release: r1.id, previous: r2.id, percent: 12.5, activation: 'prompt', paused: false, pausedReason: null, minimum: null, sampleSince: 14, updatedAt: 14,
       });
       expect(await store.getChannel('demo', 'beta')).toBeNull();
     });
@@ -113,6 +113,17 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r1!.id, paused: true, pausedReason: null, minimum: null, updatedAt: 9 });
     });
 
+    it('putChannel without a release keeps the channel\'s own; on a channel that does not exist it is unknown_channel', async () => {
+      const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!]) await store.insertRelease(r, 1);
+      await expect(store.putChannel('demo', 'stable', { percent: 5 }, 1)).rejects.toMatchObject({ code: 'unknown_channel' });
+      expect(await store.getChannel('demo', 'stable')).toBeNull();
+      await store.putChannel('demo', 'stable', { release: r1!.id }, 2);
+      await store.putChannel('demo', 'stable', { release: r2!.id, percent: 10 }, 3);
+      expect(await store.putChannel('demo', 'stable', { paused: true, percent: 5 }, 4)).toMatchObject({ release: r2!.id, previous: r1!.id, percent: 5, paused: true });
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r2!.id, previous: r1!.id, percent: 5, paused: true, updatedAt: 4 });
+    });
+
     it('pauseChannel pauses only a channel still on that release and not paused yet', async () => {
       const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
       for (const r of [r1!, r2!]) await store.insertRelease(r, 1);
@@ -133,6 +144,24 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       ], 1);
       expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa')).toEqual({ clients: 4, failed: 3 });
       expect(await store.releaseHealth('demo', 'cccccccccccccccc')).toEqual({ clients: 0, failed: 0 });
+      // Only reports received at or after `since` (server clock) count.
+      await store.insertReports([r('c8', 'activated'), r('c9', 'failed'), r('c1', 'failed')], 50);
+      expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa')).toEqual({ clients: 6, failed: 5 });
+      expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa', 50)).toEqual({ clients: 3, failed: 2 });
+      expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa', 51)).toEqual({ clients: 0, failed: 0 });
+    });
+
+    it('sampleSince: set when the channel is created, moved or resumed; kept by other changes and by pauses', async () => {
+      const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!]) await store.insertRelease(r, 1);
+      expect((await store.putChannel('demo', 'stable', { release: r1!.id }, 10)).sampleSince).toBe(10);
+      expect((await store.putChannel('demo', 'stable', { release: r1!.id, percent: 50, minimum: r1!.id }, 11)).sampleSince).toBe(10);
+      expect((await store.putChannel('demo', 'stable', { release: r2!.id }, 12)).sampleSince).toBe(12);
+      expect((await store.pauseChannel('demo', 'stable', r2!.id, 'auto', 13))!.sampleSince).toBe(12);
+      expect((await store.putChannel('demo', 'stable', { percent: 20 }, 14)).sampleSince).toBe(12);
+      expect((await store.putChannel('demo', 'stable', { paused: false }, 15)).sampleSince).toBe(15);
+      expect((await store.putChannel('demo', 'stable', { paused: false }, 16)).sampleSince).toBe(15);
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ sampleSince: 15, updatedAt: 16 });
     });
 
     it('two handles moving one channel at once: neither move is lost, each sees the other as previous', async () => {

@@ -15,9 +15,9 @@ export const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.par
 
 export interface ChannelRow {
   app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number;
-  paused: boolean | number; paused_reason: string | null; minimum: string | null;
+  paused: boolean | number; paused_reason: string | null; minimum: string | null; sample_since: number;
 }
 export const toChannel = (r: ChannelRow): ChannelState => ({
   name: r.name, app: r.app, release: r.release, previous: r.previous, percent: r.percent, activation: r.activation,
-  paused: Boolean(r.paused), pausedReason: r.paused_reason, minimum: r.minimum, updatedAt: r.updated_at,
+  paused: Boolean(r.paused), pausedReason: r.paused_reason, minimum: r.minimum, sampleSince: r.sample_since, updatedAt: r.updated_at,
 });

@@ -34,7 +34,7 @@ it('SqliteStore upgrades a schema 1 database: channels gain paused, paused_reaso
   const store = openSqliteStore(dir);
   expect(store.db.pragma('user_version', { simple: true })).toBe(2);
   expect(await store.getChannel('demo', 'stable')).toEqual({
-    name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, updatedAt: 5,
+    name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, sampleSince: 0, updatedAt: 5,
   });
   expect(await store.putChannel('demo', 'stable', { release: r.id, paused: true, pausedReason: 'why', minimum: r.id }, 6)).toMatchObject({ paused: true, pausedReason: 'why', minimum: r.id });
   await store.close();

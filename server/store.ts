@@ -21,8 +21,12 @@ export interface ClientRecord {
 
 export interface InsertReleaseResult { seq: number; created: boolean }
 
-/** A `ChannelUpdate` with its release resolved (the admin route fills in the current one). */
-export type ChannelChange = Omit<ChannelUpdate, 'release'> & { release: string };
+/**
+ * A `ChannelUpdate` as the store applies it. Without `release` it keeps the release the channel
+ * has when the change is written (read under the store's lock, so a move committed meanwhile by
+ * another request or server is kept, not undone); the channel must then exist.
+ */
+export type ChannelChange = ChannelUpdate;
 
 /** Distinct clients that reported on one release: `clients` sent downloaded, activated or failed; `failed` sent failed or boot-failed. */
 export interface ReleaseHealth { clients: number; failed: number }
@@ -45,6 +49,7 @@ export interface Store {
   /**
    * Creates or updates a channel. When `release` changes, `previous` becomes the old release and
    * the channel is resumed unless `paused` is given. `pausedReason` is kept only while paused.
+   * Without `release` on a channel that does not exist: `UpdraftError('unknown_channel')`.
    */
   putChannel(app: string, name: string, update: ChannelChange, now: number): Promise<ChannelState>;
   /**
@@ -71,8 +76,8 @@ export interface Store {
   insertReports(reports: readonly Report[], now: number): Promise<void>;
   reportCounts(app?: string): Promise<StatusResponse['reportCounts']>;
   recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']>;
-  /** Failure counts for the automatic pause (see `ReleaseHealth`). */
-  releaseHealth(app: string, release: string): Promise<ReleaseHealth>;
+  /** Failure counts for the automatic pause (see `ReleaseHealth`), of the reports received at or after `since` (server clock; default 0: all). */
+  releaseHealth(app: string, release: string, since?: number): Promise<ReleaseHealth>;
 
   /** Records that the blob store holds these bytes (called after the file is renamed into place). */
   putBlob(sha256: string, size: number): Promise<void>;

@@ -126,7 +126,7 @@ export class WriteBehindStore implements Store {
   pauseChannel: Store['pauseChannel'] = (app, name, release, reason, now) => this.inner.pauseChannel(app, name, release, reason, now);
   listChannels: Store['listChannels'] = (app) => this.inner.listChannels(app);
   insertReports: Store['insertReports'] = (r, now) => this.inner.insertReports(r, now);
-  releaseHealth: Store['releaseHealth'] = (app, release) => this.inner.releaseHealth(app, release);
+  releaseHealth: Store['releaseHealth'] = (app, release, since) => this.inner.releaseHealth(app, release, since);
   reportCounts: Store['reportCounts'] = (app) => this.inner.reportCounts(app);
   recentReports: Store['recentReports'] = (limit, app) => this.inner.recentReports(limit, app);
   putBlob: Store['putBlob'] = (sha, size) => this.inner.putBlob(sha, size);
