@@ -112,6 +112,13 @@ describe('the packed package in a consumer', () => {
     for (const entry of ['vite', 'server', 'protocol', 'playwright']) expect(loaded[entry], entry).toBeGreaterThan(2);
   });
 
+  it('runs its bin: updraft --version from the installed package', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    const bin = join(consumer, 'node_modules', pkg.name, pkg.bin.updraft!);
+    const { stdout } = await run(process.execPath, [bin, '--version'], { cwd: consumer });
+    expect(stdout).toBe(`updraft ${version}\n`);
+  });
+
   // A page's, a Node script's and a service worker's view, each without skipLibCheck, so every
   // .d.ts the package ships is checked, with the resolutions Vite's templates (bundler) and Node
   // projects (nodenext) use.
