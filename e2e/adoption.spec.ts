@@ -52,13 +52,13 @@ function run(cmd: string, args: string[], cwd: string, timeout = 4 * MINUTE): Pr
 }
 
 let tarball: Promise<string> | null = null;
-/** `npm pack` of this project (its `prepare` builds dist/), once per worker. */
+/** `npm pack` of this project (its `prepack` builds dist/), once per worker. */
 function packOnce(root: string): Promise<string> {
   tarball ??= (async () => {
     const dest = join(root, 'pack');
     mkdirSync(dest);
     const out = await run('npm', ['pack', '--pack-destination', dest, '--json'], REPO);
-    // `npm pack --json` prints the build's output before the JSON when `prepare` runs.
+    // `npm pack --json` prints the build's output before the JSON when `prepack` runs.
     const [{ filename }] = JSON.parse(out.slice(out.indexOf('[\n'))) as [{ filename: string }];
     return join(dest, filename);
   })();

@@ -81,6 +81,16 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     if (existing && existing.manifest.app !== manifest.app) {
       throw new UpdraftError('release_conflict', `release ${manifest.id} already belongs to app ${existing.manifest.app}`);
     }
+    // The id covers the app's files, not sw.js, and a release never changes: a build whose only
+    // change is its worker (publicKeys added, other plugin options, a new Updraft) would otherwise
+    // be "already published" while /sw.js stayed the old worker, e.g. one that checks no signature.
+    if (existing && (existing.manifest.sw?.sha256 ?? null) !== (manifest.sw?.sha256 ?? null)) {
+      throw new UpdraftError(
+        'release_conflict',
+        `release ${manifest.id} is already published with another sw.js: a release's files never change, and this build differs from it only in its service worker (the plugin's options or the Updraft version changed). Change a file of the app, rebuild and publish that release`,
+        { published: existing.manifest.sw?.sha256 ?? null, sw: manifest.sw?.sha256 ?? null },
+      );
+    }
     const parts = [...manifest.assets, ...(manifest.sw ? [manifest.sw] : [])];
     const missing = await missingParts(o, parts.map((p) => p.sha256));
     if (missing.length > 0) {

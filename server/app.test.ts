@@ -66,6 +66,26 @@ describe('publish', () => {
     expect(((await m2.json()) as { missing: string[] }).missing).toHaveLength(2);
   });
 
+  it('the same files with another sw.js → 409 release_conflict; the release keeps its sw.js, and so does /sw.js', async () => {
+    // The release id covers the app's files, not sw.js: a build whose only change is the worker
+    // (publicKeys added, another plugin option, a new Updraft) has the id of the one published.
+    const { admin, app, store, publish } = setup();
+    const d = await v1();
+    await publish(d, { percent: 100 });
+    const signed = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/style.css': 'body{}' }, { version: '1', sw: 'self.x=2' });
+    expect(signed.manifest.id).toBe(d.manifest.id);
+    expect((await admin('PUT', PATHS.adminBlob(signed.manifest.sw!.sha256), signed.files.get('sw.js'))).status).toBe(201);
+    const res = await admin('POST', PATHS.adminReleases, signed.manifest);
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('release_conflict');
+    expect(body.error.message).toContain(`release ${d.manifest.id} is already published with another sw.js`);
+    expect((await store.getRelease(d.manifest.id))!.manifest.sw!.sha256).toBe(d.manifest.sw!.sha256);
+    expect(await (await app.request('/sw.js')).text()).toBe('self.x=1');
+    // The same build again is still not an error.
+    expect((await admin('POST', PATHS.adminReleases, d.manifest)).status).toBe(200);
+  });
+
   it('hash mismatch upload → 400 hash_mismatch, nothing stored', async () => {
     const { admin } = setup();
     const res = await admin('PUT', PATHS.adminBlob('a'.repeat(64)), new TextEncoder().encode('not that'));

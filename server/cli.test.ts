@@ -419,6 +419,13 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(nowhere.stderr).toMatch(new RegExp(`^updraft: io: cannot write ${join(keys, 'no', 'such', 'k')}\\.pub: ENOENT: `));
   });
 
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await cli(['--version'])).toEqual({ code: 0, stdout: `updraft ${version}\n`, stderr: '' });
+    const extra = await cli(['--version', 'x']);
+    expect([extra.code, extra.stderr]).toEqual([1, 'updraft: usage: unknown command --version (try --help)\n']);
+  });
+
   it('--help prints usage', async () => {
     const res = await cli(['--help']);
     expect(res.code).toBe(0);

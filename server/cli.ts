@@ -29,6 +29,7 @@ Usage:
   updraft tokens  create --scope publish,rollout,read|all [--name N] [--data .updraft] [--db postgres://...] [--json]
   updraft tokens  list [--data .updraft] [--db postgres://...] [--json]
   updraft tokens  revoke <id> [--data .updraft] [--db postgres://...]
+  updraft --version
 
 Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a request with no answer
                      within UPDRAFT_TIMEOUT seconds (default 30, part uploads more) is unreachable
@@ -412,6 +413,20 @@ async function tokens(argv: string[]): Promise<void> {
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, keys, tokens, publish: publishCommand, rollout, status };
 
+/**
+ * This package's version, from its package.json: one level up from server/cli.ts (the repo), two
+ * from dist/server/cli.js (the installed package).
+ */
+async function packageVersion(): Promise<string> {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    const path = new URL(candidate, import.meta.url);
+    if (!existsSync(path)) continue;
+    const pkg = JSON.parse(await readFile(path, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'updraft' && pkg.version) return pkg.version;
+  }
+  throw new CliError('internal', 'cannot find the updraft package.json beside the CLI');
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
@@ -419,6 +434,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    if (command === '--version' && rest.length === 0) {
+      console.log(`updraft ${await packageVersion()}`);
+      return 0;
+    }
     const run = COMMANDS[command];
     if (!run) throw new CliError('usage', `unknown command ${command} (try --help)`);
     await run(rest);

@@ -81,10 +81,11 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   if (recorded) body.recorded = recorded;
 
   // The answer is read whole within the request's deadline; a 429/503's body is not read.
+  const url = joinUrl(ctx.urls.server, PATHS.checkIn);
   let res: Response;
   let json: unknown;
   try {
-    ({ res, json } = await timedRequest(ctx, joinUrl(ctx.urls.server, PATHS.checkIn), {
+    ({ res, json } = await timedRequest(ctx, url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -106,8 +107,16 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   if (!res.ok) {
     await failed(ctx, null);
     const { code, message } = readErrorBody(json, 'internal');
-    log.warn(`check-in: HTTP ${res.status} ${code}`);
-    return { result: 'error', code, message: message ?? `HTTP ${res.status}` };
+    if (message !== null) {
+      log.warn(`check-in: HTTP ${res.status} ${code}`);
+      return { result: 'error', code, message };
+    }
+    // No Updraft error body: something else answers at the server URL, most often a static host
+    // such as `vite preview`, which serves sw.js but no update API. The code stays `internal`;
+    // the message says what to look at.
+    const notUpdraft = `HTTP ${res.status} from ${url}, not an Updraft server's answer: is the update server there (the plugin's \`server\` option)?`;
+    log.warn(`check-in: ${notUpdraft}`);
+    return { result: 'error', code, message: notUpdraft };
   }
   const parsed = v.safeParse(CheckInResponse, json);
   if (!parsed.success) {

@@ -189,6 +189,17 @@ describe('check-in', () => {
     for (const r of a.server.requests.filter((q) => q.url === CHECK_IN)) expect(scanWorkerBody(r.body ?? ''), r.body ?? undefined).not.toBeNull();
   });
 
+  it('a check-in answered by something other than an Updraft server (vite preview\'s 404) says so, with the URL; an Updraft error keeps its own message', async () => {
+    const { a, rt } = await installed();
+    a.server.on(CHECK_IN, new Response('', { status: 404 }), json({ error: { code: 'unknown_app', message: 'no app demo' } }, 404));
+    const reply = await checkNow(rt);
+    const hint = `HTTP 404 from ${CHECK_IN}, not an Updraft server's answer: is the update server there (the plugin's \`server\` option)?`;
+    expect(reply).toEqual({ result: 'error', code: 'internal', message: hint });
+    expect((await state(rt)).log.some((l) => l.includes(`check-in: ${hint}`))).toBe(true);
+    a.clock.advance(24 * 3600_000);
+    expect(await checkNow(rt)).toEqual({ result: 'error', code: 'unknown_app', message: 'no app demo' });
+  });
+
   it('503 + Retry-After holds every check-in until then', async () => {
     const { a, rt } = await installed();
     a.server.on(CHECK_IN, new Response('busy', { status: 503, headers: { 'retry-after': '600' } }));

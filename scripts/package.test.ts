@@ -1,0 +1,167 @@
+/**
+ * The package as `npm pack` makes it, seen from a consumer's folder: what the tarball holds, and
+ * that its entry points load and type-check there with only the dependencies package.json
+ * declares. The consumer's node_modules links just `dependencies` and `peerDependencies` from this
+ * repo's install (plus `@types/node` and the consumer's own `typescript`), so a package this one
+ * needs but does not declare, or types its .d.ts files reference from a devDependency, fail here
+ * as they would in a stranger's app. e2e/adoption.spec.ts covers the rest of the journey
+ * (create-vite, build, serve, publish, update in Chromium).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+interface PackageJson {
+  name: string;
+  bin: Record<string, string>;
+  exports: Record<string, string | { types: string; default: string }>;
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  scripts: Record<string, string>;
+  files: string[];
+}
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as PackageJson;
+
+interface PackedFile {
+  path: string;
+  mode: number;
+}
+
+let dir: string;
+let consumer: string;
+let files: PackedFile[];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'updraft-package-'));
+  // `npm pack` runs `prepack` (the build), so the list is of a fresh dist/, not a stale one.
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
+  const [packed] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as [{ filename: string; files: PackedFile[] }];
+  files = packed.files;
+
+  consumer = join(dir, 'consumer');
+  const installed = join(consumer, 'node_modules', pkg.name);
+  mkdirSync(installed, { recursive: true });
+  await run('tar', ['-xzf', join(dir, packed.filename), '-C', installed, '--strip-components=1']);
+  const linked = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies), '@types/node', 'typescript'];
+  for (const name of linked) {
+    const link = join(consumer, 'node_modules', name);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(REPO, 'node_modules', name), link, 'dir');
+  }
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+}, 180_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('holds the build, README and the guides it links, and nothing from development', () => {
+    const paths = files.map((f) => f.path);
+    const unwanted = paths.filter((p) =>
+      /\.test\.|\.map$|\.tsbuildinfo$|(^|\/)\.tmp\/|^(bench|scripts|e2e|sw|server|plugin|app|protocol)\/|^dist\/(bench|scripts|app\/demo)\/|^dist\/e2e\/(?!kit\/)|(^|\/)(testing|store-contract|temp-store|postgres-test-db)\.|\.ts$(?<!\.d\.ts)/.test(p),
+    );
+    expect(unwanted).toEqual([]);
+    expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'SECURITY.md', 'docs/deploying.md', 'docs/migrating-from-vite-plugin-pwa.md']));
+    // Only the prose guides of docs/: its test and the screenshot stay in the repository.
+    expect(paths.filter((p) => p.startsWith('docs/') && !p.endsWith('.md'))).toEqual([]);
+  });
+
+  it('holds every file exports and bin name, the CLI executable', () => {
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    const targets = Object.values(pkg.exports).flatMap((t) => (typeof t === 'string' ? [t] : [t.types, t.default]));
+    expect(targets.map((t) => t.replace(/^\.\//, '')).filter((t) => !byPath.has(t))).toEqual([]);
+    for (const bin of Object.values(pkg.bin)) {
+      const file = byPath.get(bin.replace(/^\.\//, ''));
+      expect(file, bin).toBeDefined();
+      expect(file!.mode & 0o111, `${bin} is not executable`).not.toBe(0);
+      expect(readFileSync(join(consumer, 'node_modules', pkg.name, bin), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    }
+  });
+
+  it('runs no script when installed', () => {
+    // npm (11) lists a package with any of these, `prepare` included, under "install scripts not
+    // yet covered by allowScripts" when it is installed; the build belongs in `prepack`.
+    expect(Object.keys(pkg.scripts).filter((s) => /^(preinstall|install|postinstall|prepare)$/.test(s))).toEqual([]);
+    expect(pkg.scripts.prepack).toBeDefined();
+  });
+});
+
+describe('the packed package in a consumer', () => {
+  it('loads every Node entry point with only its declared dependencies', async () => {
+    // updraft/client and updraft/sw are browser modules (workbox-window's Node entry is UMD,
+    // workbox-core reads `self` as it loads): resolved only; the build and Chromium load them.
+    const script = `
+      const keys = async (s) => Object.keys(await import(s)).length;
+      console.log(JSON.stringify({
+        vite: await keys('updraft/vite'), server: await keys('updraft/server'), protocol: await keys('updraft/protocol'),
+        playwright: await keys('updraft/playwright'),
+        client: import.meta.resolve('updraft/client').endsWith('/dist/app/index.js'),
+        sw: import.meta.resolve('updraft/sw').endsWith('/dist/sw/index.js'),
+      }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+    const loaded = JSON.parse(stdout) as Record<string, number | boolean>;
+    expect([loaded.client, loaded.sw]).toEqual([true, true]);
+    for (const entry of ['vite', 'server', 'protocol', 'playwright']) expect(loaded[entry], entry).toBeGreaterThan(2);
+  });
+
+  it('runs its bin: updraft --version from the installed package', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    const bin = join(consumer, 'node_modules', pkg.name, pkg.bin.updraft!);
+    const { stdout } = await run(process.execPath, [bin, '--version'], { cwd: consumer });
+    expect(stdout).toBe(`updraft ${version}\n`);
+  });
+
+  // A page's, a Node script's and a service worker's view, each without skipLibCheck, so every
+  // .d.ts the package ships is checked, with the resolutions Vite's templates (bundler) and Node
+  // projects (nodenext) use.
+  const APP = `
+    import updraftDefault, { updraft, resolveOptions, type UpdraftOptions } from 'updraft/vite';
+    import { registerUpdraft, UpdraftError, type Updraft } from 'updraft/client';
+    import { startServer, openSqliteStore, openPostgresStore, PostgresSlotLedger, type UpdateServerOptions } from 'updraft/server';
+    import { test, expect, UpdraftDriver, chromiumLaunchOptions, type TestServer } from 'updraft/playwright';
+    import { PATHS, type SwConfig } from 'updraft/protocol';
+    const options: UpdraftOptions = { app: 'consumer', concurrency: 2 };
+    const page: Updraft = registerUpdraft({ swUrl: '/sw.js' });
+    export const used = [updraftDefault, updraft(options), resolveOptions, page, UpdraftError, startServer, openSqliteStore,
+      openPostgresStore, PostgresSlotLedger, test, expect, UpdraftDriver, chromiumLaunchOptions(), PATHS];
+    export type Used = [UpdateServerOptions, TestServer, SwConfig];
+  `;
+  const WORKER = `
+    import { startUpdraft, type Runtime } from 'updraft/sw';
+    declare const self: ServiceWorkerGlobalScope;
+    const runtime: Runtime = startUpdraft({ concurrency: 2 });
+    self.addEventListener('push', (event) => event.waitUntil(runtime.checkInNow()));
+  `;
+  const cases = [
+    { resolution: 'bundler', module: 'ESNext' },
+    { resolution: 'nodenext', module: 'NodeNext' },
+  ];
+  for (const { resolution, module } of cases) {
+    it(`type-checks every entry point under moduleResolution ${resolution}`, async () => {
+      const base = { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: false };
+      const project = join(consumer, resolution);
+      mkdirSync(project, { recursive: true });
+      writeFileSync(join(project, 'app.ts'), APP);
+      writeFileSync(join(project, 'sw.ts'), WORKER);
+      writeFileSync(join(project, 'tsconfig.app.json'), JSON.stringify({ compilerOptions: { ...base, lib: ['ESNext', 'DOM', 'DOM.Iterable'], types: ['node'] }, files: ['app.ts'] }));
+      writeFileSync(join(project, 'tsconfig.sw.json'), JSON.stringify({ compilerOptions: { ...base, lib: ['ESNext', 'WebWorker'], types: [] }, files: ['sw.ts'] }));
+      const tsc = join(consumer, 'node_modules/typescript/bin/tsc');
+      expect(existsSync(tsc)).toBe(true);
+      for (const config of ['tsconfig.app.json', 'tsconfig.sw.json']) {
+        const result = await run(process.execPath, [tsc, '-p', config], { cwd: project }).then(
+          () => '',
+          (err: { stdout: string }) => err.stdout,
+        );
+        expect(result, `tsc -p ${config}`).toBe('');
+      }
+    }, 120_000);
+  }
+});
