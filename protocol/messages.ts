@@ -69,6 +69,12 @@ export type UpdraftEvent =
    * and `release` is not installed again until the server offers another one (since 0.1, additive).
    */
   | { name: 'rolled-back'; release: string; version: string; active: string; code: 'boot_failed' }
+  /**
+   * The server withdrew `release` (the channel was paused or rolled back, since 0.5): the worker
+   * dropped its plan to it, or the staged copy, and keeps `active`. An `update-ready` or
+   * `update-available` for it no longer holds; `applyUpdate()` rejects with code `withdrawn`.
+   */
+  | { name: 'withdrawn'; release: string; active: string | null }
   /** Local epoch ms at which the SW next has due work; pages without Background Sync nudge it then. */
   | { name: 'wake-at'; at: number }
   /**
