@@ -840,6 +840,33 @@ describe('task runner', () => {
     expect(a.events('withdrawn')).toEqual([]);
   });
 
+  it('a roll back to a release between: the rollback plan supersedes the staged newer release, and apply() meanwhile never activates that one', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serveBlobs(a, r2);
+    serveBlobs(a, r3);
+    offer(a, buildPlan(r3, { activation: 'prompt' }));
+    await checkNow(rt);
+    expect((await state(rt)).staged).toBe(r3.manifest.id);
+    // The channel goes back from 3.0.0 to 2.0.0, activated on the next navigation; its downloads
+    // are booked an hour ahead.
+    offer(a, buildPlan(r2, { rollback: true, toSeq: r2.seq, notBefore: (_, issued) => issued + 3_600_000 }));
+    await checkNow(rt);
+    expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
+    // A page that loads now is not told 3.0.0 is ready.
+    expect((await rt.hello('window-1')).pending).toBeNull();
+    // A page still showing 3.0.0's prompt applies: the plan it gets is 2.0.0's, when it lands.
+    expect(await rt.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r1.manifest.id } });
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+    a.clock.advance(3_600_000);
+    await (await rt.runner()).run();
+    const s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r2.manifest.id, null]);
+    expect(a.events('activated').map((e) => e.release)).toEqual([r2.manifest.id]);
+    expect(s.releases.sort()).toEqual([r1.manifest.id, r2.manifest.id].sort());
+  });
+
   it('an install running when its plan is dropped stages nothing', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2, '2.0.0');
