@@ -32,7 +32,7 @@ export interface HelloReply {
   /**
    * The staged release waiting for activation, with its version and policy. A page that loads
    * while one waits (prompt policy) learns of it here: the `update-ready` broadcast went out before
-   * the page existed.
+   * the page existed. Null while a plan to another release supersedes the staged one.
    */
   pending: { release: string; version: string; policy: ActivationPolicy } | null;
   /** When the next check-in is due (local epoch ms), so a page that loads later can nudge then. */
