@@ -18,7 +18,11 @@ export interface Updraft {
   on<N extends UpdraftEventName>(name: N, handler: UpdraftEventHandler<N>): () => void;
   /** Asks the SW to check in with the update server now. */
   checkNow(): Promise<CheckNowReply>;
-  /** Activates the staged release (the `prompt` policy), then reloads this page so its navigation gets it. */
+  /**
+   * Activates the staged release (the `prompt` policy), then reloads this page so its navigation
+   * gets it. Rejects with code `withdrawn`, without a reload, when the server withdrew the update
+   * (a `withdrawn` event since the last `update-ready`/`update-available`, or while it waits).
+   */
   applyUpdate(): Promise<void>;
   /** Which release serves this page, and which are active and staged. */
   release(): Promise<HelloReply>;
@@ -51,6 +55,10 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     return request<T>((m) => wb.messageSW(m), message, timeoutMs);
   };
 
+  // The release the worker last withdrew (`withdrawn`) since it last offered one
+  // (`update-available`, `update-ready`): `applyUpdate()` then has nothing to apply.
+  let withdrawn: string | null = null;
+
   let reloading = false;
   const reload = () => {
     if (reloading) return;
@@ -69,6 +77,8 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const checkInTimer = createWakeTimer(nudge);
 
   const handle = (event: UpdraftEvent) => {
+    if (event.name === 'withdrawn') withdrawn = event.release;
+    if (event.name === 'update-available' || event.name === 'update-ready') withdrawn = null;
     emitter.emit(event);
     if (event.name === 'activated' && event.policy === 'immediate' && o.onActivatedImmediate === 'reload') reload();
     if (event.name === 'wake-at' && !hasBackgroundSync()) wakeTimer.schedule(event.at);
@@ -118,16 +128,20 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     on: (name, handler) => emitter.on(name, handler),
     checkNow: () => send<CheckNowReply>({ type: 'updraft:check-now' }),
     applyUpdate: async () => {
+      const refuse = (release: string) =>
+        new UpdraftError('withdrawn', `the update to ${release} was withdrawn by the server (the rollout was paused or rolled back); nothing to apply`, { release });
+      if (withdrawn !== null) throw refuse(withdrawn);
       // Before the release is staged the worker answers only once it is active, which can take
       // as long as the download: no time limit. A worker stopped meanwhile (a long download outlives
       // its event) never answers, but the next one finishes the plan and says `activated`: either
-      // ends the wait.
-      let off = () => {};
-      const activated = new Promise<void>((resolve) => (off = emitter.on('activated', () => resolve())));
+      // ends the wait. A withdrawal ends it too, without a reload: there is nothing new to load.
+      const offs: (() => void)[] = [];
+      const activated = new Promise<void>((resolve) => offs.push(emitter.on('activated', () => resolve())));
+      const dropped = new Promise<never>((_, reject) => offs.push(emitter.on('withdrawn', (e) => reject(refuse(e.release)))));
       try {
-        await Promise.race([send<unknown>({ type: 'updraft:apply' }, null), activated]);
+        await Promise.race([send<unknown>({ type: 'updraft:apply' }, null), activated, dropped]);
       } finally {
-        off();
+        for (const off of offs) off();
       }
       reload();
     },

@@ -29,6 +29,11 @@ export const CheckInRequest = v.object({
   release: v.nullable(ReleaseId),
   /** A release staged but not yet active (prompt policy), if any. */
   staged: v.optional(v.nullable(ReleaseId)),
+  /**
+   * The target of a plan the worker holds and has not staged yet (since 0.5): the server answers
+   * `current` with `drop` when it would not have the worker move there now (a pause, a roll back).
+   */
+  pending: v.optional(v.nullable(ReleaseId)),
   caps: Capabilities,
   /**
    * The `recorded` of the last answer: the server skips rewriting a record it acknowledged for the
@@ -44,6 +49,12 @@ export const CheckInCurrent = v.object({
   nextCheckIn: v.pipe(v.number(), v.minValue(0)),
   /** To send back as the next check-in's `recorded`. */
   recorded: v.optional(RecordedToken),
+  /**
+   * Since 0.5: discard every held plan and any staged release, keep running the active one. Sent
+   * when the client reported a `pending` release, or a `staged` one other than the channel's
+   * release: the rollout it came from was paused or rolled back. Workers before 0.5 ignore it.
+   */
+  drop: v.optional(v.literal(true)),
 });
 export const CheckInUpdate = v.object({
   status: v.literal('update'),

@@ -32,7 +32,7 @@ export interface HelloReply {
   /**
    * The staged release waiting for activation, with its version and policy. A page that loads
    * while one waits (prompt policy) learns of it here: the `update-ready` broadcast went out before
-   * the page existed.
+   * the page existed. Null while a plan to another release supersedes the staged one.
    */
   pending: { release: string; version: string; policy: ActivationPolicy } | null;
   /** When the next check-in is due (local epoch ms), so a page that loads later can nudge then. */
@@ -69,6 +69,12 @@ export type UpdraftEvent =
    * and `release` is not installed again until the server offers another one (since 0.1, additive).
    */
   | { name: 'rolled-back'; release: string; version: string; active: string; code: 'boot_failed' }
+  /**
+   * The server withdrew `release` (the channel was paused or rolled back, since 0.5): the worker
+   * dropped its plan to it, or the staged copy, and keeps `active`. An `update-ready` or
+   * `update-available` for it no longer holds; `applyUpdate()` rejects with code `withdrawn`.
+   */
+  | { name: 'withdrawn'; release: string; active: string | null }
   /** Local epoch ms at which the SW next has due work; pages without Background Sync nudge it then. */
   | { name: 'wake-at'; at: number }
   /**

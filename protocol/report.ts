@@ -14,8 +14,11 @@ import { ERROR_CODES, type ErrorCode } from './errors.js';
  *   served. The worker went back to the previous release and will not install this one again.
  *   `code` is `boot_failed`; `planId` is the plan that installed it, when still known. A separate
  *   event, not `failed`: the plan itself completed, and a failure rate per release can count these.
+ * - `dropped` (since 0.5, additive): the server answered a check-in `current` with `drop` (the
+ *   channel was paused or rolled back), and the worker discarded its plan to `release`, or the
+ *   staged `release`, unactivated. Not a failure of the release. `planId` when a plan was held.
  */
-export const ReportEvent = v.picklist(['downloaded', 'activated', 'failed', 'rejected', 'boot-failed']);
+export const ReportEvent = v.picklist(['downloaded', 'activated', 'failed', 'rejected', 'boot-failed', 'dropped']);
 export type ReportEvent = v.InferOutput<typeof ReportEvent>;
 
 export const Report = v.object({

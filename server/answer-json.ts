@@ -157,13 +157,21 @@ export function signedPart(r: RenderedTemplate, now: number, options: PlannerOpt
 /**
  * `{"status":"current","nextCheckIn":N}`: the answer of most check-ins, so made once per interval.
  * `extra` (`,"key":value...`) goes inside the object, for fields outside the plan (`recorded`).
+ * `drop` (`dropsHeld`) adds `"drop":true`: its own cached text, so the common answer stays one
+ * comparison and a returned string.
  */
-export function renderCurrent(checkInInterval: number, extra = ''): string {
+export function renderCurrent(checkInInterval: number, extra = '', drop = false): string {
+  if (drop) {
+    if (extra) return `{"status":"current","nextCheckIn":${checkInInterval},"drop":true${extra}}`;
+    if (lastDrop.interval !== checkInInterval) lastDrop = { interval: checkInInterval, json: JSON.stringify({ status: 'current', nextCheckIn: checkInInterval, drop: true }) };
+    return lastDrop.json;
+  }
   if (extra) return `{"status":"current","nextCheckIn":${checkInInterval}${extra}}`;
   if (lastCurrent.interval !== checkInInterval) lastCurrent = { interval: checkInInterval, json: JSON.stringify({ status: 'current', nextCheckIn: checkInInterval }) };
   return lastCurrent.json;
 }
 let lastCurrent = { interval: Number.NaN, json: '' };
+let lastDrop = { interval: Number.NaN, json: '' };
 
 /** An update answer as the text pieces it is joined from: `renderUpdate`'s, kept apart for gzip. */
 export interface UpdateAnswer {

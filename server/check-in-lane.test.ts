@@ -218,6 +218,54 @@ describe('the Node check-in lane answers as the Hono route does', () => {
     for (const r of [bad, compact]) expect(r.headers['access-control-expose-headers']).toBeUndefined();
   });
 
+  it('a pause or a roll back: `current` with `drop` for a client holding the withdrawn release, the common `current` for the rest, on both paths', async () => {
+    const s = await pair();
+    const [a, b] = s.releases as [string, string];
+    const setChannel = async (update: object) => {
+      const res = await fetch(s.lane.url + PATHS.adminChannel('stable'), { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(update) });
+      expect(res.status).toBe(200);
+    };
+    // As the worker writes it (the scanner's path), and in another key order (the JSON way).
+    const worker = (release: string | null, held: { staged?: string | null; pending?: string | null }) =>
+      `{"client":"client-abc-123","app":"demo","channel":"stable","release":${JSON.stringify(release)}` +
+      `${held.staged !== undefined ? `,"staged":${JSON.stringify(held.staged)}` : ''}${held.pending !== undefined ? `,"pending":${JSON.stringify(held.pending)}` : ''}` +
+      ',"caps":{"sync":true,"periodicSync":false,"compactPlans":true}}';
+    const answers = async (release: string | null, held: { staged?: string | null; pending?: string | null }) => {
+      const out: unknown[] = [];
+      for (const body of [worker(release, held), checkIn(release, held)]) {
+        const [lane, hono] = await both(s, post(body));
+        expect(lane).toEqual(hono);
+        expect(lane.status).toBe(200);
+        const json = JSON.parse(lane.body) as { status: string; drop?: boolean; plan?: { to: string } };
+        out.push(json.status === 'current' ? { status: 'current', drop: json.drop ?? false } : { status: json.status, to: json.plan?.to, drop: 'drop' in json });
+      }
+      expect(out[0], 'both spellings read alike').toEqual(out[1]);
+      return out[0];
+    };
+    const current = (drop: boolean) => ({ status: 'current', drop });
+    // Live rollout: a client holding a plan to the target gets the plan again, never a drop.
+    expect(await answers(a, { pending: b })).toEqual({ status: 'update', to: b, drop: false });
+    expect(await answers(b, { staged: null, pending: null })).toEqual(current(false));
+
+    await setChannel({ paused: true });
+    expect(await answers(a, { pending: b }), 'paused, a plan pending').toEqual(current(true));
+    expect(await answers(a, { staged: b }), 'paused, the target staged: kept').toEqual(current(false));
+    expect(await answers(a, { staged: null, pending: null }), 'paused, nothing held').toEqual(current(false));
+
+    await setChannel({ paused: false, release: a });
+    expect(await answers(a, { staged: b }), 'rolled back, the newer release staged').toEqual(current(true));
+    expect(await answers(a, { pending: b }), 'rolled back, a plan pending').toEqual(current(true));
+    expect(await answers(a, {}), 'rolled back, an old worker').toEqual(current(false));
+    expect(await answers(b, {}), 'rolled back, on the newer release').toEqual({ status: 'update', to: a, drop: false });
+    // The text of the answer, exactly (recorded tokens off: the cached JSON itself).
+    const plain = await pair({ clientRecordMs: 0 });
+    await fetch(plain.lane.url + PATHS.adminChannel('stable'), { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ release: plain.releases[0] }) });
+    const [dropText] = await both(plain, post(checkIn(plain.releases[0]!, { staged: plain.releases[1] })));
+    expect(dropText.body).toBe('{"status":"current","nextCheckIn":3600,"drop":true}');
+    const [plainText] = await both(plain, post(checkIn(plain.releases[0]!)));
+    expect(plainText.body).toBe('{"status":"current","nextCheckIn":3600}');
+  });
+
   it('records the client as the route does', async () => {
     const s = await pair();
     await fetch(s.lane.url + PATHS.checkIn, post(checkIn(s.releases[0]!, { client: 'lane-client-1' })));

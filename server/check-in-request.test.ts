@@ -12,6 +12,7 @@ const body = fc.record(
     channel: fc.oneof(fc.constantFrom('stable', 'beta'), fc.string({ maxLength: 5 })),
     release,
     staged: fc.oneof(release, fc.constant(undefined)),
+    pending: fc.oneof(release, fc.constant(undefined)),
     caps: fc.oneof(
       fc.record({ sync: fc.boolean(), periodicSync: fc.boolean(), quota: fc.oneof(fc.nat(), fc.integer({ min: -5, max: -1 })), usage: fc.double({ noNaN: true, min: 0 }), compactPlans: fc.oneof(fc.boolean(), fc.constant(1)), planRefs: fc.oneof(fc.boolean(), fc.constant('yes')) }, { requiredKeys: ['sync', 'periodicSync'] }),
       fc.anything(),
@@ -55,6 +56,7 @@ describe('parseCheckIn', () => {
         channel: name,
         release: rel,
         staged: rel,
+        pending: rel,
         caps: fc.record({ sync: mostly(fc.boolean(), fc.constant('true')), periodicSync: fc.boolean(), quota: number, usage: number, compactPlans: mostly(fc.boolean(), fc.constant('true')), planRefs: mostly(fc.boolean(), fc.constant(0)) }, { requiredKeys: ['sync', 'periodicSync'] }),
         recorded: mostly(fc.stringMatching(/^[0-9a-z]{1,16}$/), fc.string({ maxLength: 18 })),
       },
@@ -78,7 +80,7 @@ describe('parseCheckIn', () => {
     );
     // Enough valid bodies were generated for the comparison to mean something.
     expect(scanned).toBeGreaterThan(500);
-    const worker = { client: 'client-1234', app: 'demo', channel: 'stable', release: '0123456789abcdef', staged: null, caps: { sync: true, periodicSync: false, quota: 2e11, usage: 3.5, compactPlans: true, planRefs: true }, recorded: 'abc123' };
+    const worker = { client: 'client-1234', app: 'demo', channel: 'stable', release: '0123456789abcdef', staged: null, pending: 'fedcba9876543210', caps: { sync: true, periodicSync: false, quota: 2e11, usage: 3.5, compactPlans: true, planRefs: true }, recorded: 'abc123' };
     expect(scanWorkerBody(JSON.stringify(worker))).toEqual(worker);
     // Another spelling of the same body goes the JSON way, to the same request.
     const { caps, ...rest } = worker;

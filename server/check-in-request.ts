@@ -7,7 +7,7 @@ import { UpdraftError } from '../protocol/index.js';
 const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RELEASE_ID = /^[0-9a-f]{16}$/;
-const KEYS = new Set(['client', 'app', 'channel', 'release', 'staged', 'caps', 'recorded']);
+const KEYS = new Set(['client', 'app', 'channel', 'release', 'staged', 'pending', 'caps', 'recorded']);
 const RECORDED = /^[0-9a-z]{1,16}$/;
 const CAP_KEYS = new Set(['sync', 'periodicSync', 'quota', 'usage', 'compactPlans', 'planRefs']);
 
@@ -23,11 +23,11 @@ function fastCheckIn(body: unknown): CheckInRequest | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const b = body as Record<string, unknown>;
   for (const k in b) if (!KEYS.has(k)) return null;
-  const { client, app, channel, release, staged, caps, recorded } = b;
+  const { client, app, channel, release, staged, pending, caps, recorded } = b;
   if (recorded !== undefined && (typeof recorded !== 'string' || !RECORDED.test(recorded))) return null;
   if (typeof client !== 'string' || !CLIENT_ID.test(client)) return null;
   if (typeof app !== 'string' || !NAME.test(app) || typeof channel !== 'string' || !NAME.test(channel)) return null;
-  if (!isRelease(release) || !(staged === undefined || isRelease(staged))) return null;
+  if (!isRelease(release) || !(staged === undefined || isRelease(staged)) || !(pending === undefined || isRelease(pending))) return null;
   if (typeof caps !== 'object' || caps === null || Array.isArray(caps)) return null;
   const c = caps as Record<string, unknown>;
   for (const k in c) if (!CAP_KEYS.has(k)) return null;
@@ -44,6 +44,7 @@ function fastCheckIn(body: unknown): CheckInRequest | null {
     },
   };
   if (staged !== undefined) out.staged = staged as string | null;
+  if (pending !== undefined) out.pending = pending as string | null;
   if (recorded !== undefined) out.recorded = recorded as string;
   return out;
 }
@@ -55,7 +56,7 @@ const NUMBER = '(?:0|[1-9]\\d*)(?:\\.\\d+)?(?:[eE][+-]?\\d+)?';
 const RELEASE = '(null|"[0-9a-f]{16}")';
 const NAME_SRC = NAME.source.slice(1, -1);
 const WORKER_BODY = new RegExp(
-  `^\\{"client":"(${CLIENT_ID.source.slice(1, -1)})","app":"(${NAME_SRC})","channel":"(${NAME_SRC})","release":${RELEASE}(?:,"staged":${RELEASE})?` +
+  `^\\{"client":"(${CLIENT_ID.source.slice(1, -1)})","app":"(${NAME_SRC})","channel":"(${NAME_SRC})","release":${RELEASE}(?:,"staged":${RELEASE})?(?:,"pending":${RELEASE})?` +
   `,"caps":\\{"sync":(true|false),"periodicSync":(true|false)(?:,"quota":(${NUMBER}))?(?:,"usage":(${NUMBER}))?(?:,"compactPlans":(true|false))?(?:,"planRefs":(true|false))?\\}(?:,"recorded":"(${RECORDED.source.slice(1, -1)})")?\\}$`,
 );
 const releaseOf = (json: string) => (json === 'null' ? null : json.slice(1, -1));
@@ -70,14 +71,15 @@ const releaseOf = (json: string) => (json === 'null' ? null : json.slice(1, -1))
 function scanWorkerBody(text: string): CheckInRequest | null {
   const m = WORKER_BODY.exec(text);
   if (m === null) return null;
-  const caps: CheckInRequest['caps'] = { sync: m[6] === 'true', periodicSync: m[7] === 'true' };
-  if (m[8] !== undefined) caps.quota = Number(m[8]);
-  if (m[9] !== undefined) caps.usage = Number(m[9]);
-  if (m[10] !== undefined) caps.compactPlans = m[10] === 'true';
-  if (m[11] !== undefined) caps.planRefs = m[11] === 'true';
+  const caps: CheckInRequest['caps'] = { sync: m[7] === 'true', periodicSync: m[8] === 'true' };
+  if (m[9] !== undefined) caps.quota = Number(m[9]);
+  if (m[10] !== undefined) caps.usage = Number(m[10]);
+  if (m[11] !== undefined) caps.compactPlans = m[11] === 'true';
+  if (m[12] !== undefined) caps.planRefs = m[12] === 'true';
   const out: CheckInRequest = { client: m[1]!, app: m[2]!, channel: m[3]!, release: releaseOf(m[4]!), caps };
   if (m[5] !== undefined) out.staged = releaseOf(m[5]);
-  if (m[12] !== undefined) out.recorded = m[12];
+  if (m[6] !== undefined) out.pending = releaseOf(m[6]);
+  if (m[13] !== undefined) out.recorded = m[13];
   return out;
 }
 

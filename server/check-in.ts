@@ -6,7 +6,7 @@ import { planDoc, refAnswer, refAnswerAt, renderCurrent, signedPart, updateAnswe
 import { parseCheckIn } from './check-in-request.js';
 import type { ChannelEntry } from './check-in-cache.js';
 import type { ResolvedOptions } from './options.js';
-import { allAt, chooseTarget, spreadStart, type Personal, type PlanTemplate } from './planner.js';
+import { allAt, chooseTarget, dropsHeld, spreadStart, type Personal, type PlanTemplate } from './planner.js';
 import { isSharedSlotLedger, type Budget, type SlotLedger, type Slots } from './slot-ledger.js';
 import { planSlots } from './slot-planner.js';
 
@@ -66,13 +66,14 @@ export function answerCheckIn(o: ResolvedOptions, req: CheckInRequest, origin: s
 
 function answerFrom(o: ResolvedOptions, entry: ChannelEntry, req: CheckInRequest, origin: string, now: number, extra: string): Answer | Promise<Answer> {
   const to = chooseTarget(req, entry.channel, undefined, entry.releases);
-  if (!to) return renderCurrent(o.checkInInterval, extra);
+  // A worker that holds nothing withdrawn (the common case: two reads) gets the common cached answer.
+  if (!to) return renderCurrent(o.checkInInterval, extra, dropsHeld(req, entry.channel));
   const found = o.checkInCache.template(entry, req.release, to, origin, o.cdn);
-  return found instanceof Promise ? found.then((r) => planFrom(o, r, req, to, now, extra)) : planFrom(o, found, req, to, now, extra);
+  return found instanceof Promise ? found.then((r) => planFrom(o, r, entry, req, to, now, extra)) : planFrom(o, found, entry, req, to, now, extra);
 }
 
-function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, req: CheckInRequest, to: string, now: number, extra: string): Answer | Promise<Answer> {
-  if (!rendered) return renderCurrent(o.checkInInterval, extra);
+function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, entry: ChannelEntry, req: CheckInRequest, to: string, now: number, extra: string): Answer | Promise<Answer> {
+  if (!rendered) return renderCurrent(o.checkInInterval, extra, dropsHeld(req, entry.channel));
   const planner = o.planner;
   const signed = signedPart(rendered, now, planner, o.signer);
   // A worker that fetches plan documents gets its update by reference when the template has one

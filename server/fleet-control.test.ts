@@ -88,7 +88,7 @@ async function setup(kind: StoreKind, options: Partial<UpdateServerOptions> = {}
   };
   const dist = (n: number) => fakeDist({ 'index.html': `<h1>v${n}</h1>`, [`assets/app-${n}.js`]: `v${n}()` }, { version: String(n), sw: 'sw()' });
   const [r1, r2, r3] = [await publish(await dist(1)), await publish(await dist(2)), await publish(await dist(3))] as [string, string, string];
-  return { channel, checkIn, planFor, served, report, state, db, admin, r1, r2, r3 };
+  return { channel, checkIn, planFor, served, report, state, db, admin, base, r1, r2, r3 };
 }
 
 /** Client ids whose bucket for `release` is inside (`< percent`) or outside the rollout. */
@@ -150,6 +150,32 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     // Moving forward again is no roll back.
     await channel({ release: r3 });
     expect(await planFor('staged-client-03', r1, r2)).toEqual({ to: r3, rollback: false });
+  });
+
+  it('a pause and a roll back reach what clients hold: current + drop, `dropped` reports accepted, counted, and no failure for the automatic pause', async () => {
+    const { channel, report, state, admin, base, r1, r2 } = await setup(kind, { autoPause: { threshold: 0.3, minSample: 2 } });
+    await channel({ release: r1, activation: 'prompt' });
+    await channel({ release: r2 });
+    const answer = async (client: string, held: { staged?: string; pending?: string }) => {
+      const res = await fetch(joinUrl(base, PATHS.checkIn), {
+        method: 'POST',
+        body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: r1, ...held, caps: { sync: true, periodicSync: false } }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as CheckInResponse;
+    };
+    expect(await answer('held-client-01', { pending: r2 })).toMatchObject({ status: 'update', plan: { to: r2 } });
+    await channel({ paused: true, pausedReason: 'looking into it' });
+    expect(await answer('held-client-01', { pending: r2 })).toMatchObject({ status: 'current', drop: true });
+    expect(await answer('held-client-02', { staged: r2 })).not.toHaveProperty('drop');
+    await channel({ release: r1 });
+    expect(await answer('held-client-02', { staged: r2 })).toMatchObject({ status: 'current', drop: true });
+    await channel({ release: r2 });
+    // Drops are reported, stored and shown, and are no failures of the release.
+    await report(r2, ['held-client-01', 'held-client-02', 'held-client-03'], 'dropped');
+    expect(await state()).toMatchObject({ release: r2, paused: false });
+    const status = (await (await admin('GET', PATHS.adminStatus)).json()) as { reportCounts: { release: string; event: string; count: number }[] };
+    expect(status.reportCounts.filter((r) => r.release === r2 && r.event === 'dropped').reduce((n, r) => n + r.count, 0)).toBe(3);
   });
 
   it('lowering the percentage leaves clients already on the target where they are', async () => {

@@ -11,7 +11,7 @@ export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './p
 export { openStore } from './open-store.js';
 export { BlobStore, type WrittenBlob } from './blob-store.js';
 export {
-  decide, targetFor, chooseTarget, fallbackRelease, planTemplate, personalize,
+  decide, targetFor, chooseTarget, dropsHeld, fallbackRelease, planTemplate, personalize,
   type Decision, type PlannerInput, type PlannerOptions, type KnownRelease, type ReleaseSeqs, type PlanTemplate, type Personal,
 } from './planner.js';
 export { CheckInCache, type CheckInCacheOptions } from './check-in-cache.js';

@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
 import { CheckInResponse, expandPlan, PlanDocument, planDocHash, planFromRef, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
-import { decide, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
+import { decide, dropsHeld, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 import { planDoc, refAnswer, renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
 import { createHash } from 'node:crypto';
@@ -182,6 +182,38 @@ describe('decide', () => {
     const at10 = ids.filter((id) => rolloutBucket(id, B) < 10);
     const at50 = new Set(ids.filter((id) => rolloutBucket(id, B) < 50));
     expect(at10.every((id) => at50.has(id))).toBe(true);
+  });
+});
+
+describe('dropsHeld: a `current` answer withdraws what the client holds (protocol 0.5)', () => {
+  const C = '000000000000000c';
+  const three = new Map(releases).set(C, { manifest: release(C, { 'index.html': '6', 'assets/shared.css': '3' }), seq: 3 });
+  const cases: { name: string; input: PlannerInput; status: 'current' | 'update'; drop: boolean; to?: string }[] = [
+    { name: 'rolled back, the newer release staged: dropped', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: A, staged: B }) }), status: 'current', drop: true },
+    { name: 'rolled back, a plan to the newer release pending: dropped', input: input({ channel: channel({ release: A, previous: B }), client: client({ release: A, pending: B }) }), status: 'current', drop: true },
+    { name: 'paused, a plan to the target pending: dropped', input: input({ channel: channel({ paused: true }), client: client({ release: A, pending: B }) }), status: 'current', drop: true },
+    { name: 'paused, the target staged: kept (as chooseTarget keeps it)', input: input({ channel: channel({ paused: true }), client: client({ release: A, staged: B }) }), status: 'current', drop: false },
+    { name: 'percentage lowered below the client, a plan pending: dropped', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: A, pending: B }) }), status: 'current', drop: true },
+    { name: 'percentage lowered below the client, the target staged: kept', input: input({ channel: channel({ percent: 50 }), bucket: () => 99, client: client({ release: A, staged: B }) }), status: 'current', drop: false },
+    { name: 'on the target, a plan to another release pending: dropped', input: input({ channel: channel({ release: C, previous: B }), releases: three, client: client({ release: C, pending: B }) }), status: 'current', drop: true },
+    { name: 'on the target, another release staged: dropped', input: input({ channel: channel({ release: C, previous: B }), releases: three, client: client({ release: C, staged: B }) }), status: 'current', drop: true },
+    { name: 'unknown channel, a plan pending: dropped', input: input({ channel: null, client: client({ release: A, pending: B }) }), status: 'current', drop: true },
+    { name: 'current, nothing held: no drop', input: input({ client: client({ release: B }) }), status: 'current', drop: false },
+    { name: 'current, held fields null (a worker that holds nothing): no drop', input: input({ client: client({ release: B, staged: null, pending: null }) }), status: 'current', drop: false },
+    { name: 'an update answer never drops: the new plan replaces the pending one', input: input({ client: client({ release: A, pending: B }) }), status: 'update', drop: false, to: B },
+    { name: 'an update over an older staged release supersedes it', input: input({ channel: channel({ release: C, previous: B }), releases: three, client: client({ release: A, staged: B }) }), status: 'update', drop: false, to: C },
+  ];
+  it.each(cases)('$name', ({ input: i, status, drop, to }) => {
+    const d = decide(i);
+    expect(d.status).toBe(status);
+    expect(v.safeParse(CheckInResponse, d).success).toBe(true);
+    if (d.status === 'current') {
+      expect(d.drop === true).toBe(drop);
+      expect(dropsHeld(i.client, i.channel)).toBe(drop);
+    } else {
+      expect(d).not.toHaveProperty('drop');
+      expect(d.status === 'update' && d.plan.to).toBe(to);
+    }
   });
 });
 

@@ -126,6 +126,21 @@ export function chooseTarget(
   return to;
 }
 
+/**
+ * Whether a `current` answer tells the client to drop what it holds (`drop: true`, protocol 0.5):
+ * a plan it has not staged yet (`pending`: the server would not have it move now, so the plan was
+ * made before a pause, a lowered percentage or a roll back), or a staged release other than the
+ * channel's (a roll back, or a channel pointed elsewhere, left it behind). A client staged with the
+ * channel's own release keeps it, as `chooseTarget` keeps it under a pause or a lowered percentage.
+ * Only for `current`: an update answer replaces the held plan anyway, and its release supersedes
+ * whatever is staged.
+ */
+export function dropsHeld(client: CheckInRequest, channel: ChannelState | null): boolean {
+  if (client.pending) return true;
+  if (!client.staged) return false;
+  return !channel || channel.app !== client.app || client.staged !== channel.release;
+}
+
 export interface TemplateInput {
   app: string;
   channel: ChannelState;
@@ -271,6 +286,6 @@ export function decide(input: PlannerInput): Decision {
   const template = to && channel
     ? planTemplate({ app: client.app, channel, from: client.release, to, releases: input.releases, origin: input.origin, cdn: input.cdn, deltas: input.deltas })
     : null;
-  if (!template) return { status: 'current', nextCheckIn: options.checkInInterval };
+  if (!template) return { status: 'current', nextCheckIn: options.checkInInterval, ...(dropsHeld(client, channel) ? { drop: true as const } : {}) };
   return personalize(template, { client: client.client, now, notBefore: spreadNotBefore(template, client.client, now, options.spreadMs), options });
 }

@@ -26,6 +26,7 @@ import { backoff } from './scheduler.js';
 import { timedRequest } from './timed-fetch.js';
 import { parseRetryAfter } from './scheduler.js';
 import type { StoredPlan, TaskRecord } from './store.js';
+import { dropHeld, pendingTarget } from './withdrawal.js';
 
 export const PERIODIC_TAG = 'updraft-check-in';
 
@@ -58,7 +59,8 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   const hold = (await store.getMeta('checkInHoldUntil')) ?? 0;
   if (adapter.now() < hold) return { result: 'retry', retryAt: hold };
 
-  const ptr = await store.pointers();
+  const [ptr, held] = await Promise.all([store.pointers(), store.getPlan()]);
+  const pending = pendingTarget(held, ptr);
   const estimate = await adapter.estimate().catch(() => ({}) as { quota?: number; usage?: number });
   const body: CheckInRequest = {
     client: ctx.clientId,
@@ -66,6 +68,8 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     channel: ctx.config.channel,
     release: ptr.active,
     staged: ptr.staged,
+    // Only when there is one: the common body stays the one every server reads fastest.
+    ...(pending ? { pending } : {}),
     caps: { sync: adapter.hasSync(), periodicSync: (await store.getMeta('periodicSync')) ?? false },
   };
   if (typeof estimate.quota === 'number') body.caps.quota = estimate.quota;
@@ -151,7 +155,10 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   await broadcast(ctx, { name: 'check-in-at', at: nextCheckInAt });
   await registerPeriodic(ctx, answer.nextCheckIn * 1000);
   if (!wire) {
-    log.info(`check-in: current, next in ${answer.nextCheckIn}s`);
+    log.info(`check-in: current${answer.status === 'current' && answer.drop ? ', drop what is held' : ''}, next in ${answer.nextCheckIn}s`);
+    // A pause or a roll back since the plan (or the staged release) came: the server would not
+    // have us move there now.
+    if (answer.status === 'current' && answer.drop) await dropHeld(ctx);
     return { result: 'current' };
   }
   // A manifest sent as a patch is rebuilt from our copy of its base (the release we run) first:

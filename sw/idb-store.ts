@@ -5,8 +5,8 @@
  * `previous` → release id or null), `plan` (`current` → header, `state` → PlanState,
  * `task:<id>` → TaskRecord),
  * `pins` (keyPath `clientId`), `outbox` (auto-increment key → Report).
- * Pointer switches (with the boot watch in `meta`, and on rollback the bad mark and its report) and
- * plan replacement are single transactions: a killed worker leaves either
+ * Pointer switches (with the boot watch in `meta`, and on rollback the bad mark and its report),
+ * plan replacement and a withdrawal (`dropHeld`: plan, staged pointer and reports) are single transactions: a killed worker leaves either
  * the old or the new state, never half of each. Nothing else is awaited inside a transaction
  * (idb's TL;DR: a transaction commits as soon as it has nothing queued).
  */
@@ -112,10 +112,14 @@ export class IdbStore implements SwStore {
     return ptr;
   }
 
-  async stage(release: ReleaseManifest) {
-    const tx = this.db.transaction(['releases', 'pointers'], 'readwrite');
-    void tx.objectStore('releases').put(release);
+  async stage(release: ReleaseManifest, planId?: string) {
+    const tx = this.db.transaction(['releases', 'pointers', 'plan'], 'readwrite');
     const ptr = await readPointers(tx.objectStore('pointers'));
+    if (planId !== undefined && (await planState(tx.objectStore('plan')))?.planId !== planId) {
+      await tx.done;
+      return ptr;
+    }
+    void tx.objectStore('releases').put(release);
     ptr.staged = release.id;
     void tx.objectStore('pointers').put(release.id, 'staged');
     await tx.done;
@@ -230,6 +234,16 @@ export class IdbStore implements SwStore {
 
   async clearPlan() {
     await this.db.clear('plan');
+  }
+
+  async dropHeld(reports: Report[]) {
+    const tx = this.db.transaction(['plan', 'pointers', 'outbox'], 'readwrite');
+    void tx.objectStore('plan').clear();
+    void tx.objectStore('pointers').put(null, 'staged');
+    for (const r of reports) void tx.objectStore('outbox').add(r);
+    const ptr = await readPointers(tx.objectStore('pointers'));
+    await tx.done;
+    return ptr;
   }
 
   pins() {

@@ -38,7 +38,8 @@ export class MemoryStore implements SwStore {
     if (this.ptr.active === null) this.ptr.active = release.id;
     return { ...this.ptr };
   }
-  async stage(release: ReleaseManifest) {
+  async stage(release: ReleaseManifest, planId?: string) {
+    if (planId !== undefined && this.plan?.plan.planId !== planId) return { ...this.ptr };
     this.releases.set(release.id, clone(release));
     this.ptr.staged = release.id;
     return { ...this.ptr };
@@ -93,6 +94,13 @@ export class MemoryStore implements SwStore {
   async clearPlan() {
     this.plan = null;
     this.tasks.clear();
+  }
+  async dropHeld(reports: Report[]) {
+    this.plan = null;
+    this.tasks.clear();
+    this.ptr = { ...this.ptr, staged: null };
+    for (const r of reports) this.box.set(this.nextOutboxId++, clone(r));
+    return { ...this.ptr };
   }
 
   async pins() {

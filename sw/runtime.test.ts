@@ -773,6 +773,146 @@ describe('task runner', () => {
     expect(a.events('activated')[0]).toMatchObject({ policy: 'prompt' });
   });
 
+  it('a roll back withdraws a staged release: current + drop clears staged and the plan, reports dropped, tells pages; apply then activates nothing', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2, { activation: 'prompt' }));
+    await checkNow(rt);
+    expect((await state(rt)).staged).toBe(r2.manifest.id);
+    // The channel is pointed back at v1: the server answers `current` with `drop`.
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, drop: true }));
+    a.server.clear();
+    expect(await checkNow(rt)).toEqual({ result: 'current' });
+    const sent = JSON.parse(a.server.requests.find((r) => r.url === CHECK_IN)!.body!) as Record<string, unknown>;
+    // The staged release was reported as such; nothing is pending (its plan is staged).
+    expect(sent).toMatchObject({ release: r1.manifest.id, staged: r2.manifest.id });
+    expect(sent).not.toHaveProperty('pending');
+    const s = await state(rt);
+    expect(s.active).toBe(r1.manifest.id);
+    expect(s.staged).toBeNull();
+    expect(s.plan).toBeNull();
+    expect(a.events('withdrawn')).toEqual([{ name: 'withdrawn', release: r2.manifest.id, active: r1.manifest.id }]);
+    expect(reportsSent(a)).toEqual([expect.objectContaining({ event: 'dropped', release: r2.manifest.id, planId: `plan-${r2.manifest.id}` })]);
+    // v2's own parts and its release record are collected; v1's stay.
+    expect(s.releases).toEqual([r1.manifest.id]);
+    expect((await a.cache.keys()).sort()).toEqual([...r1.blobs.keys()].map((sha) => partKey(APP, sha)).sort());
+    // A page that still shows "apply" activates nothing.
+    expect(await rt.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r1.manifest.id } });
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+    expect(a.events('activated')).toEqual([]);
+    expect((await rt.hello('window-1')).pending).toBeNull();
+  });
+
+  it('a pause withdraws a pending plan: the check-in says pending, current + drop ends its downloads before they start', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    // Downloads booked an hour ahead (capacity slots).
+    offer(a, buildPlan(r2, { notBefore: (_, issued) => issued + 3_600_000 }));
+    await checkNow(rt);
+    expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, drop: true }));
+    a.server.clear();
+    await checkNow(rt);
+    const body = a.server.requests.find((r) => r.url === CHECK_IN)!.body!;
+    // As the worker writes it, the server's scanner reads it (no JSON.parse fallback).
+    expect(scanWorkerBody(body)).toMatchObject({ release: r1.manifest.id, staged: null, pending: r2.manifest.id });
+    expect((await state(rt)).plan).toBeNull();
+    expect(a.events('withdrawn')).toEqual([{ name: 'withdrawn', release: r2.manifest.id, active: r1.manifest.id }]);
+    expect(reportsSent(a)).toEqual([expect.objectContaining({ event: 'dropped', release: r2.manifest.id, planId: `plan-${r2.manifest.id}` })]);
+    // The slot comes and goes: no part is asked for, nothing is staged or activated.
+    a.clock.advance(2 * 3_600_000);
+    await rt.wake('sync');
+    await (await rt.runner()).run();
+    expect(a.server.urls().filter((u) => u.startsWith(CDN) || u.startsWith(APP + 'v1/blobs/'))).toEqual([]);
+    const s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r1.manifest.id, null]);
+    expect(a.events('update-ready')).toEqual([]);
+    // The next check-in holds nothing: no `pending`, and a plain `current` leaves it so.
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+    a.server.clear();
+    await checkNow(rt);
+    expect(JSON.parse(a.server.requests.find((r) => r.url === CHECK_IN)!.body!)).not.toHaveProperty('pending');
+  });
+
+  it('a plain current (a server before 0.5, or nothing withdrawn) keeps a pending plan and a staged release', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2, { notBefore: (_, issued) => issued + 3_600_000 }));
+    await checkNow(rt);
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+    await checkNow(rt);
+    expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
+    a.clock.advance(3_600_000);
+    await (await rt.runner()).run();
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    expect(a.events('withdrawn')).toEqual([]);
+  });
+
+  it('a roll back to a release between: the rollback plan supersedes the staged newer release, and apply() meanwhile never activates that one', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serveBlobs(a, r2);
+    serveBlobs(a, r3);
+    offer(a, buildPlan(r3, { activation: 'prompt' }));
+    await checkNow(rt);
+    expect((await state(rt)).staged).toBe(r3.manifest.id);
+    // The channel goes back from 3.0.0 to 2.0.0, activated on the next navigation; its downloads
+    // are booked an hour ahead.
+    offer(a, buildPlan(r2, { rollback: true, toSeq: r2.seq, notBefore: (_, issued) => issued + 3_600_000 }));
+    await checkNow(rt);
+    expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
+    // A page that loads now is not told 3.0.0 is ready.
+    expect((await rt.hello('window-1')).pending).toBeNull();
+    // A page still showing 3.0.0's prompt applies: the plan it gets is 2.0.0's, when it lands.
+    expect(await rt.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r1.manifest.id } });
+    expect((await state(rt)).active).toBe(r1.manifest.id);
+    a.clock.advance(3_600_000);
+    await (await rt.runner()).run();
+    const s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r2.manifest.id, null]);
+    expect(a.events('activated').map((e) => e.release)).toEqual([r2.manifest.id]);
+    expect(s.releases.sort()).toEqual([r1.manifest.id, r2.manifest.id].sort());
+  });
+
+  it('an install running when its plan is dropped stages nothing', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    // As the server plans it: no fetch for the part v1 shares.
+    const shared = [...r2.blobs.keys()].find((sha) => r1.blobs.has(sha))!;
+    offer(a, buildPlan(r2, { activation: 'prompt', only: [...r2.blobs.keys()].filter((sha) => sha !== shared) }));
+    // The install needs that part, evicted meanwhile: its refetch is held until the drop is done,
+    // as if the answer came while the install ran.
+    await a.cache.delete(partKey(APP, shared));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    a.server.on(origin(shared), async () => {
+      await held;
+      return new Response(r2.blobs.get(shared)!);
+    });
+    a.server.on(cdn(shared), async () => {
+      await held;
+      return new Response(r2.blobs.get(shared)!);
+    });
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    const drain = (await rt.runner()).run();
+    await until(() => a.server.count(origin(shared)) + a.server.count(cdn(shared)) > 0, 'the install\'s refetch');
+    expect((await task(rt, 'install'))?.state).toBe('running');
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, drop: true }));
+    // The check-in runs while the install waits (its plan is not staged: reported pending).
+    const reply = await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    expect(reply).toEqual({ ok: true, value: { result: 'current' } });
+    release();
+    await drain;
+    const s = await state(rt);
+    expect([s.active, s.staged, s.plan]).toEqual([r1.manifest.id, null, null]);
+    expect(a.events('update-ready')).toEqual([]);
+  });
+
   it('drops an expired plan with a plan_expired report', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2);

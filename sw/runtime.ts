@@ -240,12 +240,18 @@ export class Runtime {
   /** `updraft:apply`: the prompt policy's consent. Activates now when staged, else once the plan gets there. */
   async apply(): Promise<{ release: string | null }> {
     const ctx = await this.ready();
-    const stored = await ctx.store.getPlan();
-    if (stored && !stored.failure && stored.plan.activation === 'prompt') {
+    const [stored, ptr] = await Promise.all([ctx.store.getPlan(), ctx.store.pointers()]);
+    // A live plan to another release than the staged one supersedes it (a newer release, or a
+    // roll back from the staged one): the consent goes to that plan, never to the staged release.
+    const superseding = stored !== null && ptr.staged !== null && stored.plan.to !== ptr.staged && stored.plan.to !== ptr.active;
+    if (stored && !stored.failure && (stored.plan.activation === 'prompt' || superseding)) {
       await ctx.store.updatePlan(stored.plan.planId, { applied: true });
       await (await this.runner()).run();
       return { release: (await ctx.store.pointers()).active };
     }
+    // Superseded by a plan that failed since: still not the staged release's turn (it may be the
+    // one a roll back moved away from); the server offers again at the next check-in.
+    if (superseding) return { release: ptr.active };
     const id = await switchToStaged(ctx, 'prompt');
     if (id) await collectGarbage(ctx);
     return { release: id ?? (await ctx.store.pointers()).active };
@@ -266,7 +272,9 @@ export class Runtime {
     const staged = ptr.staged ? await loadRelease(ctx, ptr.staged) : undefined;
     const plan = await ctx.store.getPlan();
     const policy = plan && plan.plan.to === ptr.staged ? plan.plan.activation : 'prompt';
-    const pending = staged ? { release: staged.id, version: staged.version, policy } : null;
+    // A staged release a live plan to another one supersedes is not announced: applying goes to that plan.
+    const superseded = plan !== null && !plan.failure && plan.plan.to !== ptr.staged && plan.plan.to !== ptr.active;
+    const pending = staged && !superseded ? { release: staged.id, version: staged.version, policy } : null;
     const nextCheckInAt = (await ctx.store.getMeta('nextCheckInAt')) ?? null;
     return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged, pending, nextCheckInAt };
   }

@@ -31,7 +31,11 @@ export async function stageRelease(ctx: SwContext, stored: StoredPlan): Promise<
   if (missing.length > 0) {
     return { kind: 'fail', code: 'install', message: `parts missing for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? '…' : ''}` };
   }
-  await ctx.store.stage(plan.release);
+  // Only while this plan is still held: the server may have withdrawn it meanwhile (`drop`).
+  if ((await ctx.store.stage(plan.release, plan.planId)).staged !== plan.to) {
+    ctx.log.info(`plan ${plan.planId} was dropped while it installed: ${plan.to} not staged`);
+    return { kind: 'done' };
+  }
   ctx.releases.set(plan.release.id, plan.release);
   ctx.log.info(`staged ${plan.to} (${plan.release.version})`);
   await broadcast(ctx, { name: 'update-ready', release: plan.to, version: plan.release.version, policy: plan.activation });

@@ -98,6 +98,30 @@ export function describeStore(name: string, make: () => Promise<SwStore>): void 
       expect(await s.getPlan()).toBeNull();
     });
 
+    it('drops what it holds in one step: plan, tasks and staged, with its reports; active and previous stay', async () => {
+      const s = await make();
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (t) => (await buildRelease({ 'index.html': t }))));
+      await s.installInitial(r1!.manifest);
+      await s.stage(r2!.manifest);
+      await s.activateStaged(true);
+      await s.stage(r3!.manifest);
+      const plan = buildPlan(r3!, { planId: 'held' });
+      await s.putPlan({ plan, receivedAt: 1, applied: true, failure: null, tasks: { install: { id: 'install', state: 'done', attempts: 1, nextAttemptAt: 0, lastError: null } } });
+      const report = { client: 'abcdefgh', app: 'demo', planId: 'held', release: r3!.manifest.id, event: 'dropped' as const, at: 7 };
+      expect(await s.dropHeld([report])).toEqual({ active: r2!.manifest.id, staged: null, previous: r1!.manifest.id });
+      expect(await s.pointers()).toEqual({ active: r2!.manifest.id, staged: null, previous: r1!.manifest.id });
+      expect(await s.getPlan()).toBeNull();
+      expect((await s.outbox(10)).map((e) => e.report)).toEqual([report]);
+      // The boot watch on the active release is not the withdrawal's to touch.
+      expect((await s.getMeta('boot'))?.release).toBe(r2!.manifest.id);
+      // An install of the dropped plan that finishes late stages nothing; the current plan's does.
+      expect((await s.stage(r3!.manifest, 'held')).staged).toBeNull();
+      expect((await s.pointers()).staged).toBeNull();
+      await s.putPlan({ plan: buildPlan(r3!, { planId: 'next' }), receivedAt: 2, applied: false, failure: null, tasks: {} });
+      expect((await s.stage(r3!.manifest, 'held')).staged).toBeNull();
+      expect((await s.stage(r3!.manifest, 'next')).staged).toBe(r3!.manifest.id);
+    });
+
     it('keeps pins and an outbox in order', async () => {
       const s = await make();
       await s.putPin({ clientId: 'c1', release: 'r1', createdAt: 1 });

@@ -104,8 +104,12 @@ export interface SwStore {
   pointers(): Promise<Pointers>;
   /** One transaction: store the release and make it active unless one is. Returns the pointers after. */
   installInitial(release: ReleaseManifest): Promise<Pointers>;
-  /** One transaction: store the release and set `staged`. */
-  stage(release: ReleaseManifest): Promise<Pointers>;
+  /**
+   * One transaction: store the release and set `staged`. With `planId`, only while that plan is
+   * still the current one (else nothing changes): an install that was running when its plan was
+   * dropped (`dropHeld`) must not stage the release the server withdrew.
+   */
+  stage(release: ReleaseManifest, planId?: string): Promise<Pointers>;
   /**
    * One transaction: previous = active, active = staged, staged = null, and `Meta.boot` = a watch on
    * the new active release when `watch` (else null). When the release being replaced was itself
@@ -132,6 +136,12 @@ export interface SwStore {
   /** Updates the plan header (applied, failure) without touching task records. */
   updatePlan(planId: string, patch: Partial<Pick<StoredPlan, 'applied' | 'failure'>>): Promise<void>;
   clearPlan(): Promise<void>;
+  /**
+   * One transaction (the server withdrew what this worker holds: `drop`, protocol 0.5): the plan
+   * and every task record cleared, `staged` = null, `reports` queued in the outbox. `active`,
+   * `previous` and the boot watch stay. Returns the pointers after.
+   */
+  dropHeld(reports: Report[]): Promise<Pointers>;
 
   pins(): Promise<Pin[]>;
   putPin(pin: Pin): Promise<void>;

@@ -32,6 +32,8 @@ function toastText(e: UpdraftEvent): string | null {
       return `The update failed (${e.code}): ${e.message}`;
     case 'rolled-back':
       return `Version ${e.version} did not start: back to the previous version on your next visit.`;
+    case 'withdrawn':
+      return 'The update was withdrawn: you stay on this version.';
     case 'wake-at':
     case 'check-in-at':
       return null;
@@ -53,7 +55,7 @@ $('version').textContent = __DEMO_VERSION__;
 const updraft = registerUpdraft();
 window.updraft = updraft;
 
-for (const name of ['update-available', 'progress', 'update-ready', 'activated', 'failed', 'rolled-back'] as const) {
+for (const name of ['update-available', 'progress', 'update-ready', 'activated', 'failed', 'rolled-back', 'withdrawn'] as const) {
   updraft.on(name, showToast);
 }
 
