@@ -24,6 +24,8 @@ interface PackageJson {
   exports: Record<string, string | { types: string; default: string }>;
   dependencies: Record<string, string>;
   peerDependencies: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  engines: { node: string };
   scripts: Record<string, string>;
   files: string[];
 }
@@ -37,6 +39,7 @@ interface PackedFile {
 let dir: string;
 let consumer: string;
 let files: PackedFile[];
+let tarball: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'updraft-package-'));
@@ -44,6 +47,7 @@ beforeAll(async () => {
   const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
   const [packed] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as [{ filename: string; files: PackedFile[] }];
   files = packed.files;
+  tarball = join(dir, packed.filename);
 
   consumer = join(dir, 'consumer');
   const installed = join(consumer, 'node_modules', pkg.name);
@@ -110,6 +114,31 @@ describe('the packed package in a consumer', () => {
     const loaded = JSON.parse(stdout) as Record<string, number | boolean>;
     expect([loaded.client, loaded.sw]).toEqual([true, true]);
     for (const entry of ['vite', 'server', 'protocol', 'playwright']) expect(loaded[entry], entry).toBeGreaterThan(2);
+  });
+
+  it('serves without a build tool or a test runner: every peer is optional, and the server, the protocol and the CLI load without them', async () => {
+    // A server-only install (a deploy image, a CI publish step) must not pull in Vite or
+    // Playwright: npm installs required peers itself. Each peer serves one opt-in entry
+    // (updraft/vite, updraft/playwright), whose users have it anyway.
+    const required = Object.keys(pkg.peerDependencies).filter((name) => !pkg.peerDependenciesMeta?.[name]?.optional);
+    expect(required).toEqual([]);
+    const lean = join(dir, 'lean');
+    const installed = join(lean, 'node_modules', pkg.name);
+    mkdirSync(installed, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+    for (const name of Object.keys(pkg.dependencies)) {
+      const link = join(lean, 'node_modules', name);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(join(REPO, 'node_modules', name), link, 'dir');
+    }
+    writeFileSync(join(lean, 'package.json'), JSON.stringify({ name: 'lean', private: true, type: 'module' }));
+    const script = `console.log(Object.keys(await import('updraft/server')).length, Object.keys(await import('updraft/protocol')).length)`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: lean });
+    const [server, protocol] = stdout.trim().split(' ').map(Number);
+    expect(server).toBeGreaterThan(2);
+    expect(protocol).toBeGreaterThan(2);
+    const version = await run(process.execPath, [join(installed, pkg.bin.updraft!), '--version'], { cwd: lean });
+    expect(version.stdout).toMatch(/^updraft /);
   });
 
   it('runs its bin: updraft --version from the installed package', async () => {
