@@ -73,7 +73,7 @@ describe('npm pack', () => {
       /\.test\.|\.map$|\.tsbuildinfo$|(^|\/)\.tmp\/|^(bench|scripts|e2e|sw|server|plugin|app|protocol)\/|^dist\/(bench|scripts|app\/demo)\/|^dist\/e2e\/(?!kit\/)|(^|\/)(testing|store-contract|temp-store|postgres-test-db)\.|\.ts$(?<!\.d\.ts)/.test(p),
     );
     expect(unwanted).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['package.json', 'README.md', 'SECURITY.md', 'docs/deploying.md', 'docs/migrating-from-vite-plugin-pwa.md']));
+    expect(paths).toEqual(expect.arrayContaining(['package.json', 'LICENSE', 'README.md', 'SECURITY.md', 'docs/deploying.md', 'docs/migrating-from-vite-plugin-pwa.md']));
     // Only the prose guides of docs/: its test and the screenshot stay in the repository.
     expect(paths.filter((p) => p.startsWith('docs/') && !p.endsWith('.md'))).toEqual([]);
   });
