@@ -13,7 +13,8 @@ const SAMPLE: ReadonlySet<Report['event']> = new Set(['downloaded', 'activated',
 
 /**
  * Pure: why a release's reports should pause its rollout, or null. The rate is failed clients
- * (`failed` or `boot-failed`) over clients that reported `downloaded`, `activated` or `failed`;
+ * (`failed` or `boot-failed`) over clients that reported `downloaded`, `activated` or `failed`,
+ * leaving out failures about the device rather than the release (`NOT_THE_RELEASE` in store.ts);
  * it counts once that sample reaches `minSample`, and pauses at `rate >= threshold`.
  */
 export function pauseReason(release: string, h: ReleaseHealth, o: AutoPauseOptions): string | null {

@@ -3,7 +3,7 @@ import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../p
 import type { StoredToken } from './admin-token.js';
 import { nextChannel } from './channel-change.js';
 import { toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
-import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
+import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `updraft_meta.schema_version`. */
 const SCHEMA_VERSION = 2;
@@ -410,8 +410,8 @@ export class PostgresStore implements Store {
 
   async releaseHealth(app: string, release: string, since = 0): Promise<ReleaseHealth> {
     const { rows } = await this.pool.query<ReleaseHealth>(
-      `SELECT COUNT(DISTINCT client) FILTER (WHERE event IN ('downloaded', 'activated', 'failed'))::int AS clients,
-         COUNT(DISTINCT client) FILTER (WHERE event IN ('failed', 'boot-failed'))::int AS failed
+      `SELECT COUNT(DISTINCT client) FILTER (WHERE event IN ('downloaded', 'activated') OR (event = 'failed' AND ${COUNTED_FAILURE_SQL}))::int AS clients,
+         COUNT(DISTINCT client) FILTER (WHERE ${COUNTED_FAILURE_SQL})::int AS failed
        FROM reports WHERE app = $1 AND release = $2 AND received_at >= $3`,
       [app, release, since],
     );

@@ -5,7 +5,7 @@ import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../p
 import { nextChannel } from './channel-change.js';
 import type { StoredToken } from './admin-token.js';
 import { toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
-import type { ChannelChange, ClientRecord, InsertReleaseResult, ReleaseHealth, Store, StoredRelease } from './store.js';
+import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
 const SCHEMA_VERSION = 2;
@@ -252,8 +252,8 @@ export class SqliteStore implements Store {
 
   async releaseHealth(app: string, release: string, since = 0): Promise<ReleaseHealth> {
     return this.db
-      .prepare(`SELECT COUNT(DISTINCT CASE WHEN event IN ('downloaded', 'activated', 'failed') THEN client END) AS clients,
-          COUNT(DISTINCT CASE WHEN event IN ('failed', 'boot-failed') THEN client END) AS failed
+      .prepare(`SELECT COUNT(DISTINCT CASE WHEN event IN ('downloaded', 'activated') OR (event = 'failed' AND ${COUNTED_FAILURE_SQL}) THEN client END) AS clients,
+          COUNT(DISTINCT CASE WHEN ${COUNTED_FAILURE_SQL} THEN client END) AS failed
         FROM reports WHERE app = ? AND release = ? AND received_at >= ?`)
       .get(app, release, since) as ReleaseHealth;
   }

@@ -151,6 +151,19 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa', 51)).toEqual({ clients: 0, failed: 0 });
     });
 
+    it('releaseHealth leaves out failures that say nothing about the release (an expired plan, a full disk, a newer plan, a withdrawal)', async () => {
+      const r = (c: string, event: Report['event'], code?: Report['code']): Report => ({ client: c, app: 'demo', release: 'aaaaaaaaaaaaaaaa', event, at: 1, ...(code ? { code } : {}) });
+      await store.insertReports([
+        r('c1', 'activated'), r('c2', 'failed', 'content'), r('c3', 'failed', 'transport'), r('c4', 'boot-failed', 'boot_failed'),
+        r('c5', 'failed', 'plan_expired'), r('c6', 'failed', 'quota'), r('c7', 'failed', 'superseded'), r('c8', 'failed', 'withdrawn'),
+        // A device whose first plan expired and whose second failed on content counts once, as failed.
+        r('c9', 'failed', 'plan_expired'), r('c9', 'failed', 'content'),
+        // One that downloaded, then ran out of space: in the sample, not failed.
+        r('c10', 'downloaded'), r('c10', 'failed', 'quota'),
+      ], 1);
+      expect(await store.releaseHealth('demo', 'aaaaaaaaaaaaaaaa')).toEqual({ clients: 5, failed: 4 });
+    });
+
     it('sampleSince: set when the channel is created, moved or resumed; kept by other changes and by pauses', async () => {
       const [r1, r2] = await Promise.all(['1', '2'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
       for (const r of [r1!, r2!]) await store.insertRelease(r, 1);

@@ -1,5 +1,5 @@
 import type { StoredToken } from './admin-token.js';
-import type { Capabilities, ChannelState, ChannelUpdate, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import type { Capabilities, ChannelState, ChannelUpdate, ErrorCode, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
 
 export interface StoredRelease {
   manifest: ReleaseManifest;
@@ -28,8 +28,22 @@ export interface InsertReleaseResult { seq: number; created: boolean }
  */
 export type ChannelChange = ChannelUpdate;
 
-/** Distinct clients that reported on one release: `clients` sent downloaded, activated or failed; `failed` sent failed or boot-failed. */
+/**
+ * Distinct clients that reported on one release: `clients` sent downloaded, activated or a
+ * counted failed; `failed` sent a counted failed, or boot-failed. A `failed` whose code says
+ * nothing about the release (`NOT_THE_RELEASE`) counts in neither.
+ */
 export interface ReleaseHealth { clients: number; failed: number }
+
+/**
+ * Failure codes that are about the device or the rollout, not the release: a plan that outlived
+ * its 24 h (a device offline, a slot far ahead), a full disk, a newer plan, a withdrawal. Counted
+ * as failures, a fleet of phones that sleep for a day would pause a sound release.
+ */
+export const NOT_THE_RELEASE = ['plan_expired', 'quota', 'superseded', 'withdrawn'] as const satisfies readonly ErrorCode[];
+
+/** SQL for a report that counts as a failure of its release (`event`, `code` columns; the codes are constants). */
+export const COUNTED_FAILURE_SQL = `(event = 'boot-failed' OR (event = 'failed' AND (code IS NULL OR code NOT IN (${NOT_THE_RELEASE.map((c) => `'${c}'`).join(', ')}))))`;
 
 /**
  * Everything the server persists except blob bytes. Every method is async because the
