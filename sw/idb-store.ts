@@ -18,7 +18,12 @@ import type { BootWatch, Meta, OutboxEntry, Pin, Pointers, StoredPlan, SwStore, 
 export const DB_NAME = 'updraft';
 export const DB_VERSION = 1;
 
-type PointerName = keyof Pointers;
+/**
+ * `withdrawn`: the id of the last plan the server withdrew (`dropHeld`). It lives beside the
+ * pointers so that `stage` checks it in its own transaction (`releases` + `pointers`) without
+ * holding the `plan` store, which the task runner and pages read while an install writes.
+ */
+type PointerName = keyof Pointers | 'withdrawn';
 type PlanHeader = Omit<StoredPlan, 'tasks'>;
 
 /**
@@ -113,9 +118,9 @@ export class IdbStore implements SwStore {
   }
 
   async stage(release: ReleaseManifest, planId?: string) {
-    const tx = this.db.transaction(['releases', 'pointers', 'plan'], 'readwrite');
-    const ptr = await readPointers(tx.objectStore('pointers'));
-    if (planId !== undefined && (await planState(tx.objectStore('plan')))?.planId !== planId) {
+    const tx = this.db.transaction(['releases', 'pointers'], 'readwrite');
+    const [ptr, withdrawn] = await Promise.all([readPointers(tx.objectStore('pointers')), tx.objectStore('pointers').get('withdrawn')]);
+    if (planId !== undefined && withdrawn === planId) {
       await tx.done;
       return ptr;
     }
@@ -238,8 +243,10 @@ export class IdbStore implements SwStore {
 
   async dropHeld(reports: Report[]) {
     const tx = this.db.transaction(['plan', 'pointers', 'outbox'], 'readwrite');
+    const held = await planState(tx.objectStore('plan'));
     void tx.objectStore('plan').clear();
     void tx.objectStore('pointers').put(null, 'staged');
+    if (held) void tx.objectStore('pointers').put(held.planId, 'withdrawn');
     for (const r of reports) void tx.objectStore('outbox').add(r);
     const ptr = await readPointers(tx.objectStore('pointers'));
     await tx.done;

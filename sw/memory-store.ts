@@ -9,6 +9,8 @@ export class MemoryStore implements SwStore {
   private ptr: Pointers = { active: null, staged: null, previous: null };
   private plan: Omit<StoredPlan, 'tasks'> | null = null;
   private tasks = new Map<string, TaskRecord>();
+  /** The id of the last plan the server withdrew (`dropHeld`): a late `stage` of it stages nothing. */
+  private withdrawn: string | null = null;
   private pinMap = new Map<string, Pin>();
   private box = new Map<number, Report>();
   private nextOutboxId = 1;
@@ -39,7 +41,7 @@ export class MemoryStore implements SwStore {
     return { ...this.ptr };
   }
   async stage(release: ReleaseManifest, planId?: string) {
-    if (planId !== undefined && this.plan?.plan.planId !== planId) return { ...this.ptr };
+    if (planId !== undefined && this.withdrawn === planId) return { ...this.ptr };
     this.releases.set(release.id, clone(release));
     this.ptr.staged = release.id;
     return { ...this.ptr };
@@ -96,6 +98,7 @@ export class MemoryStore implements SwStore {
     this.tasks.clear();
   }
   async dropHeld(reports: Report[]) {
+    if (this.plan) this.withdrawn = this.plan.plan.planId;
     this.plan = null;
     this.tasks.clear();
     this.ptr = { ...this.ptr, staged: null };

@@ -105,9 +105,10 @@ export interface SwStore {
   /** One transaction: store the release and make it active unless one is. Returns the pointers after. */
   installInitial(release: ReleaseManifest): Promise<Pointers>;
   /**
-   * One transaction: store the release and set `staged`. With `planId`, only while that plan is
-   * still the current one (else nothing changes): an install that was running when its plan was
-   * dropped (`dropHeld`) must not stage the release the server withdrew.
+   * One transaction: store the release and set `staged`. With `planId`, only unless that plan was
+   * withdrawn (`dropHeld`; else nothing changes): an install that was running when its plan was
+   * dropped must not stage the release the server withdrew. The transaction does not hold the
+   * plan store (pages and the task runner read it while an install writes).
    */
   stage(release: ReleaseManifest, planId?: string): Promise<Pointers>;
   /**
