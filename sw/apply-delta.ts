@@ -4,7 +4,7 @@
  * `fossil-delta`'s `applyDelta` builds its output one byte at a time in a JavaScript array: a
  * quarter to half a second for an 8 MiB part on the machine of BENCHMARKS.md, more on a phone,
  * during which the worker's only thread answers no page request. Here the output is one buffer of
- * the size the header states, filled by `set` from the base and the delta: ~26× as fast
+ * the size the header states, filled by `set` from the base and the delta: ~25× as fast
  * (`npm run bench`, bench/delta-apply.ts), and 2.5 KB minified where fossil-delta's was 3.7 KB.
  *
  * Every command is bounds-checked before it copies, so a hostile or torn delta fails with a
