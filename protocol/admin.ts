@@ -12,7 +12,9 @@ export interface PublishResponse { id: string; seq: number; created: boolean }
  * Change a channel. Omitted fields keep their current value, except that pointing the channel at
  * another `release` resumes it (a pause is about one target) unless `paused` is given too.
  */
-export const ChannelUpdate = v.object({
+// Every field is optional and valibot's `object` takes an array as an object with none of them:
+// without this check `[]` would be a no-op update answered 200.
+export const ChannelUpdate = v.pipe(v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), 'must be a JSON object'), v.object({
   /** The target release. Required when the channel does not exist yet. */
   release: v.optional(ReleaseId),
   /**
@@ -27,7 +29,7 @@ export const ChannelUpdate = v.object({
   pausedReason: v.optional(v.pipe(v.string(), v.maxLength(500))),
   /** Clients on a release published before this one (lower `seq`) get their plan with activation `immediate`; null clears it. */
   minimum: v.optional(v.nullable(ReleaseId)),
-});
+}));
 export type ChannelUpdate = v.InferOutput<typeof ChannelUpdate>;
 
 export interface ChannelState {

@@ -114,6 +114,13 @@ describe('publish', () => {
     expect(await code(await admin('PUT', PATHS.adminChannel('stable'), { release: 'ffffffffffffffff' }))).toBe('unknown_release');
     expect(await code(await admin('PUT', `${PATHS.adminChannel('stable')}?app=other`, { release: d2.manifest.id }))).toBe('bad_request');
     expect(await code(await admin('PUT', PATHS.adminChannel('stable'), { release: d2.manifest.id, percent: 101 }))).toBe('invalid_body');
+    // An array is no update (valibot's object schema takes one, and every field here is optional):
+    // a 400, not a silent no-op 200 that a script sending the wrong shape would take for success.
+    for (const body of [[], [{ paused: true }]]) {
+      const arr = await admin('PUT', PATHS.adminChannel('stable'), body);
+      expect(arr.status).toBe(400);
+      expect(await code(arr)).toBe('invalid_body');
+    }
     const res = await admin('PUT', `${PATHS.adminChannel('stable')}?app=demo`, { release: d2.manifest.id, percent: 25, activation: 'prompt' });
     expect(await res.json()).toEqual({
       name: 'stable', app: 'demo', release: d2.manifest.id, previous: d1.manifest.id, percent: 25, activation: 'prompt',
