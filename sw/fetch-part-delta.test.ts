@@ -192,3 +192,24 @@ describe('fetch task with a delta: source holds', () => {
     expect((await rt.state()).active).toBe(r2.manifest.id);
   });
 });
+
+describe('fetch task: the parts cache fails a lookup', () => {
+  it('a lookup that throws (Cache Storage failing a read) counts as not held: the part is fetched and verified, the plan does not fail', async () => {
+    const { a, rt, r2, to } = await installed();
+    const match = a.cache.match.bind(a.cache);
+    let thrown = 0;
+    a.cache.match = async (key: string) => {
+      if (key === partKey(APP, to) && thrown === 0) {
+        thrown++;
+        throw new DOMException('Unexpected internal error.', 'UnknownError');
+      }
+      return match(key);
+    };
+    await run(a, rt, buildPlan(r2, { only: [to], sources: [CDN + '{sha}', APP + 'v1/blobs/{sha}'] }));
+    expect(thrown).toBe(1);
+    expect(a.server.count(CDN + to)).toBe(1);
+    expect(new TextDecoder().decode(a.cache.entries.get(partKey(APP, to)))).toBe(V2['assets/app-BBBBBBBB.js']);
+    expect(reports(a).filter((r) => r.event === 'failed')).toEqual([]);
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+});

@@ -32,8 +32,14 @@ export interface Holds {
 export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, type?: string): Promise<TaskOutcome> {
   const { adapter, parts, log } = ctx;
   const key = partKey(ctx.urls.scope, task.sha256);
-  // Already here from an earlier or superseded plan, or the installed release: no network.
-  if (await parts.match(key)) return { kind: 'done' };
+  // Already here from an earlier or superseded plan, or the installed release: no network. A
+  // lookup that fails (Cache Storage can fail a read: `UnknownError`) is a part not held: fetching
+  // it again costs bytes, failing the plan would cost the update.
+  const held = await parts.match(key).catch((e: unknown) => {
+    log.warn(`part ${task.sha256.slice(0, 12)}…: cache lookup failed (${describeError(e)}), fetching it`);
+    return undefined;
+  });
+  if (held) return { kind: 'done' };
 
   const errors: string[] = [];
   /** Content errors at single sources: reported whatever the outcome, so the server learns which source serves bad bytes. */
