@@ -116,6 +116,16 @@ describe('dashboard content', () => {
     expect(html).toContain(`data-series-release="${v2.id}" data-count="1"`);
     expect(html).toContain('<svg class="series"');
     expect(html).toContain('data-paused="false"');
+    // Withdrawals (protocol 0.5) appear once some were reported.
+    expect(html).not.toContain('data-event="dropped"');
+  });
+
+  it('counts withdrawals: devices that dropped a release after a pause or a roll back', async () => {
+    const { app, store, v2 } = await setup();
+    await store.insertReports([{ client: 'client-dddd', app: 'demo', release: v2.id, event: 'dropped', at: NOW - 500 }], NOW);
+    const html = await (await app.request(URL_, { headers: bearer })).text();
+    expect(html).toContain(`data-release="${v2.id}" data-event="dropped" data-count="1"`);
+    expect(html).toContain('dropped</span>'); // in the legend
   });
 
   it('escapes what it shows', async () => {

@@ -57,7 +57,7 @@ export interface ChannelView {
   totalClients: number;
   onTarget: number;
   /** Per release of the channel's app: report counts. */
-  releases: { id: string; label: string; downloaded: number; activated: number; failed: number; bootFailed: number; rejected: number }[];
+  releases: { id: string; label: string; downloaded: number; activated: number; failed: number; bootFailed: number; rejected: number; dropped: number }[];
   /** For the target release: (failed + boot-failed) / (downloaded + failed), null without attempts. */
   failureRate: number | null;
   failures: number;
@@ -137,7 +137,7 @@ export function channelViews(d: DashboardData): ChannelView[] {
     const releases = appReleases.map((id) => ({
       id, label: label(id),
       downloaded: count(id, 'downloaded'), activated: count(id, 'activated'), failed: count(id, 'failed'),
-      bootFailed: count(id, 'boot-failed'), rejected: count(id, 'rejected'),
+      bootFailed: count(id, 'boot-failed'), rejected: count(id, 'rejected'), dropped: count(id, 'dropped'),
     }));
     const target = releases.find((r) => r.id === ch.release);
     const failures = target ? target.failed + target.bootFailed : 0;
@@ -236,11 +236,12 @@ function seriesChart(v: ChannelView, color: (id: string) => string): string {
 }
 
 function countsChart(v: ChannelView): string {
-  const rows = v.releases.filter((r) => r.downloaded + r.activated + r.failed + r.bootFailed + r.rejected > 0 || r.id === v.release || r.id === v.previous);
+  const rows = v.releases.filter((r) => r.downloaded + r.activated + r.failed + r.bootFailed + r.rejected + r.dropped > 0 || r.id === v.release || r.id === v.previous);
   if (rows.length === 0) return '<p class="muted">No releases.</p>';
-  // Downloads, activations and failures always; boot-failed and rejected only once some were reported.
+  // Downloads, activations and failures always; boot-failed, rejected and dropped (a pause or a roll
+  // back withdrew the release from devices holding it) only once some were reported.
   const kinds = ([
-    ['downloaded', '#2563eb'], ['activated', '#16a34a'], ['failed', '#dc2626'], ['bootFailed', '#d97706'], ['rejected', '#6b7280'],
+    ['downloaded', '#2563eb'], ['activated', '#16a34a'], ['failed', '#dc2626'], ['bootFailed', '#d97706'], ['rejected', '#6b7280'], ['dropped', '#7c3aed'],
   ] as const).filter(([k]) => k === 'downloaded' || k === 'activated' || k === 'failed' || rows.some((r) => r[k] > 0));
   const max = Math.max(1, ...rows.flatMap((r) => kinds.map(([k]) => r[k])));
   const labelW = 110, w = 520, barH = 13, rowH = kinds.length * (barH + 2) + 10;
