@@ -118,6 +118,22 @@ describe('dashboard content', () => {
     expect(html).toContain('data-paused="false"');
     // Withdrawals (protocol 0.5) appear once some were reported.
     expect(html).not.toContain('data-event="dropped"');
+    // What the automatic pause acts on, beside the event counts: distinct clients since the channel
+    // last started offering v2, a quota failure left out (client-bbbb), client-cccc's transport
+    // failure counted once. 1 of 2, under the default 20 % of 20.
+    expect(html).toContain('data-auto-pause="on" data-auto-pause-failed="1" data-auto-pause-clients="2"');
+    expect(html).toContain('it pauses at 20% once 20 have reported');
+  });
+
+  it('says when the automatic pause is off', async () => {
+    const { dir, store } = tempStore({ prefix: 'updraft-dash-' });
+    const app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW, autoPause: false });
+    const v1 = (await fakeDist({ 'index.html': '1' })).manifest;
+    await store.insertRelease(v1, NOW);
+    await store.putChannel('demo', 'stable', { release: v1.id }, NOW);
+    const html = await (await app.request(URL_, { headers: bearer })).text();
+    expect(html).toContain('data-auto-pause="off"');
+    expect(html).not.toContain('data-auto-pause-failed');
   });
 
   it('counts withdrawals: devices that dropped a release after a pause or a roll back', async () => {

@@ -7,6 +7,8 @@ import { jsonBodyLimit } from './json-body-limit.js';
 import { isoTime } from './status-format.js';
 import type { ResolvedOptions } from './options.js';
 import { fallbackRelease } from './planner.js';
+import type { AutoPauseOptions } from './auto-pause.js';
+import type { ReleaseHealth } from './store.js';
 
 /**
  * `GET /v1/admin/dashboard`: an HTML page with one card per channel: rollout progress, clients per
@@ -64,6 +66,12 @@ export interface ChannelView {
   attempts: number;
   /** Failure reasons on the target release (failed and boot-failed), most frequent first. */
   reasons: { code: string; count: number }[];
+  /**
+   * What the automatic pause sees for the target (distinct clients since the channel's
+   * `sampleSince`, device-side codes left out: `releaseHealth`), against its settings; null when
+   * it is off or the figure is not known. The event counts above are not what it acts on.
+   */
+  autoPause: { clients: number; failed: number; since: number; threshold: number; minSample: number } | null;
   /** Clients per release over time, from activation reports (client clocks). */
   series: SeriesPoint[];
   seriesReleases: string[];
@@ -115,6 +123,9 @@ export interface DashboardData {
   reports: Map<string, Reports>;
   /** Per app: clients per channel and release. */
   clients: Map<string, StatusResponse['clients']>;
+  /** Per `app\nchannel`: the automatic pause's sample for the channel's target, when it is on. */
+  health?: Map<string, ReleaseHealth>;
+  autoPause?: AutoPauseOptions | false;
   now: number;
 }
 
@@ -160,8 +171,15 @@ export function channelViews(d: DashboardData): ChannelView[] {
       pausedReason: typeof pausedReason === 'string' ? pausedReason : null,
       clients, totalClients, onTarget, releases,
       failureRate: attempts > 0 ? failures / attempts : null, failures, attempts, reasons, series, seriesReleases,
+      autoPause: autoPauseView(d, ch),
     };
   });
+}
+
+function autoPauseView(d: DashboardData, ch: ChannelState): ChannelView['autoPause'] {
+  const h = d.health?.get(`${ch.app}\n${ch.name}`);
+  if (!d.autoPause || !h) return null;
+  return { ...h, since: ch.sampleSince ?? 0, threshold: d.autoPause.threshold, minSample: d.autoPause.minSample };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +282,12 @@ function reasonsChart(v: ChannelView): string {
   const rate = v.failureRate === null ? '–' : pct(v.failureRate);
   const head = `<div><span class="big" data-failure-rate="${v.failureRate === null ? '' : v.failureRate.toFixed(4)}">${rate}</span> ` +
     `<span class="muted">failed on the target: <span data-failures="${v.failures}">${v.failures}</span> of <span data-attempts="${v.attempts}">${v.attempts}</span> attempts (failed + boot-failed / downloaded + failed)</span></div>`;
-  if (v.reasons.length === 0) return `${head}<p class="muted">No failures reported.</p>`;
+  const a = v.autoPause;
+  const sample = a === null
+    ? '<p class="muted" data-auto-pause="off">Automatic pause: off.</p>'
+    : `<p class="muted" data-auto-pause="on" data-auto-pause-failed="${a.failed}" data-auto-pause-clients="${a.clients}">Automatic pause sees ${a.failed} failed of ${a.clients} clients since ${esc(isoTime(a.since))} ` +
+      `(distinct clients; expired plans, full disks and withdrawals not counted): it pauses at ${pct(a.threshold)} once ${a.minSample} have reported.</p>`;
+  if (v.reasons.length === 0) return `${head}${sample}<p class="muted">No failures reported.</p>`;
   const max = Math.max(...v.reasons.map((r) => r.count));
   const w = 520, labelW = 110, barH = 16;
   const bars = v.reasons.map((r, i) => {
@@ -273,7 +296,7 @@ function reasonsChart(v: ChannelView): string {
     return `<text x="0" y="${y + 12}">${esc(r.code)}</text><rect x="${labelW}" y="${y}" width="${bw.toFixed(1)}" height="${barH}" rx="3" fill="#dc2626" data-reason="${esc(r.code)}" data-count="${r.count}"/>` +
       `<text x="${(labelW + bw + 4).toFixed(1)}" y="${y + 12}">${r.count}</text>`;
   }).join('');
-  return `${head}<svg class="reasons" width="${w}" height="${v.reasons.length * (barH + 4)}" role="img" aria-label="failure reasons">${bars}</svg>`;
+  return `${head}${sample}<svg class="reasons" width="${w}" height="${v.reasons.length * (barH + 4)}" role="img" aria-label="failure reasons">${bars}</svg>`;
 }
 
 function channelCard(v: ChannelView): string {
@@ -383,8 +406,12 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
       reports.set(a, await o.store.recentReports(SERIES_REPORTS, a));
       clients.set(a, await o.store.countClients(a));
     }
+    const health = new Map<string, ReleaseHealth>();
+    if (o.autoPause) {
+      for (const ch of status.channels) health.set(`${ch.app}\n${ch.name}`, await o.store.releaseHealth(ch.app, ch.release, ch.sampleSince ?? 0));
+    }
     secure(c);
-    return c.html(renderDashboard(channelViews({ status, reports, clients, now }), now));
+    return c.html(renderDashboard(channelViews({ status, reports, clients, health, autoPause: o.autoPause, now }), now));
   });
 
   // The sign-in form holds one token: a few KiB is plenty, and parseBody would otherwise read any size.
