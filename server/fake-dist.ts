@@ -34,14 +34,15 @@ export async function fakeDist(assets: Record<string, string | Uint8Array>, o: F
   };
   const list = await Promise.all(Object.entries(assets).map(([p, c]) => describe(p, c)));
   const entry = o.entry ?? 'index.html';
+  const sw = o.sw !== undefined ? await describe('sw.js', o.sw) : undefined;
   const manifest: ReleaseManifest = {
-    id: await computeReleaseId(list, entry),
+    id: await computeReleaseId(list, entry, sw),
     app: o.app ?? 'demo',
     version: o.version ?? '1.0.0',
     createdAt: o.createdAt ?? new Date(0).toISOString(),
     entry,
     assets: list,
-    ...(o.sw !== undefined ? { sw: await describe('sw.js', o.sw) } : {}),
+    ...(sw ? { sw } : {}),
   };
   return { manifest, files };
 }
