@@ -52,17 +52,11 @@ export async function sha256Hex(data: BufferSource | string): Promise<string> {
 
 /**
  * A release id is the first 16 hex digits of the SHA-256 of its sorted `path\tsha256\n` lines plus
- * the entry and the service worker's hash: two builds with the same bytes at the same paths and the
- * same `sw.js` are the same release. A build whose only change is its worker (the plugin's options,
- * `publicKeys` in a key rotation, a new Updraft) is a new release, so its worker ships.
- *
- * The worker's line (`/sw\t…`: no asset path starts with `/`) came in with protocol 0.5; ids of
- * releases built before cover the app's files only, and `checkManifestConsistency` accepts both
- * forms so that those releases can still be published again and rolled back to.
+ * the entry: two builds with the same bytes at the same paths are the same release.
  */
-export async function computeReleaseId(assets: readonly Pick<Asset, 'path' | 'sha256'>[], entry: string, sw?: Pick<Asset, 'sha256'>): Promise<string> {
+export async function computeReleaseId(assets: readonly Pick<Asset, 'path' | 'sha256'>[], entry: string): Promise<string> {
   const lines = assets.map((a) => `${a.path}\t${a.sha256}\n`).sort();
-  return (await sha256Hex(`entry\t${entry}\n${sw ? `/sw\t${sw.sha256}\n` : ''}${lines.join('')}`)).slice(0, 16);
+  return (await sha256Hex(`entry\t${entry}\n${lines.join('')}`)).slice(0, 16);
 }
 
 /** Checks what a schema cannot: entry present, paths unique, id matches content. Returns a problem or null. */
@@ -73,9 +67,7 @@ export async function checkManifestConsistency(m: ReleaseManifest): Promise<stri
     paths.add(a.path);
   }
   if (!paths.has(m.entry)) return `entry ${m.entry} is not among the assets`;
-  const id = await computeReleaseId(m.assets, m.entry, m.sw);
-  if (id === m.id) return null;
-  // A release built before its id covered sw.js (see `computeReleaseId`).
-  if (m.sw && (await computeReleaseId(m.assets, m.entry)) === m.id) return null;
-  return `release id ${m.id} does not match its assets (expected ${id})`;
+  const id = await computeReleaseId(m.assets, m.entry);
+  if (id !== m.id) return `release id ${m.id} does not match its assets (expected ${id})`;
+  return null;
 }

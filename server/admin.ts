@@ -81,13 +81,13 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     if (existing && existing.manifest.app !== manifest.app) {
       throw new UpdraftError('release_conflict', `release ${manifest.id} already belongs to app ${existing.manifest.app}`);
     }
-    // Ids cover sw.js since protocol 0.5, so this can only be a release whose id was made before
-    // (the app's files only) sent with another worker. A release never changes: "already
-    // published" would leave /sw.js the old worker, e.g. one that checks no signature.
+    // The id covers the app's files, not sw.js, and a release never changes: a build whose only
+    // change is its worker (publicKeys added, other plugin options, a new Updraft) would otherwise
+    // be "already published" while /sw.js stayed the old worker, e.g. one that checks no signature.
     if (existing && (existing.manifest.sw?.sha256 ?? null) !== (manifest.sw?.sha256 ?? null)) {
       throw new UpdraftError(
         'release_conflict',
-        `release ${manifest.id} is already published with another sw.js: its id was made by an Updraft before 0.5 and covers the app's files only. Rebuild with this Updraft (its ids cover sw.js) and publish that release`,
+        `release ${manifest.id} is already published with another sw.js: a release's files never change, and this build differs from it only in its service worker (the plugin's options or the Updraft version changed). Change a file of the app, rebuild and publish that release`,
         { published: existing.manifest.sw?.sha256 ?? null, sw: manifest.sw?.sha256 ?? null },
       );
     }

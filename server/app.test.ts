@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { computeReleaseId, PATHS, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
+import { PATHS, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
@@ -66,36 +66,24 @@ describe('publish', () => {
     expect(((await m2.json()) as { missing: string[] }).missing).toHaveLength(2);
   });
 
-  it('the same files with another sw.js are another release: published (201), and /sw.js serves the new worker', async () => {
-    // The release id covers sw.js (since protocol 0.5): a build whose only change is the worker
-    // (publicKeys added in a key rotation, another plugin option, a new Updraft) must ship it.
-    const { admin, app, publish } = setup();
+  it('the same files with another sw.js → 409 release_conflict; the release keeps its sw.js, and so does /sw.js', async () => {
+    // The release id covers the app's files, not sw.js: a build whose only change is the worker
+    // (publicKeys added, another plugin option, a new Updraft) has the id of the one published.
+    const { admin, app, store, publish } = setup();
     const d = await v1();
     await publish(d, { percent: 100 });
     const signed = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/style.css': 'body{}' }, { version: '1', sw: 'self.x=2' });
-    expect(signed.manifest.id).not.toBe(d.manifest.id);
-    await publish(signed, { percent: 100 });
-    expect(await (await app.request('/sw.js')).text()).toBe('self.x=2');
-    // The same build again is still not an error.
-    expect((await admin('POST', PATHS.adminReleases, signed.manifest)).status).toBe(200);
-  });
-
-  it('a release published before its id covered sw.js: published again as it is; another sw.js under its id → 409 release_conflict', async () => {
-    const { admin, store } = setup();
-    const old = await v1();
-    // Its id as builds before protocol 0.5 made it: the app's files only.
-    const legacy = { ...old.manifest, id: await computeReleaseId(old.manifest.assets, old.manifest.entry) };
-    for (const a of [...legacy.assets, legacy.sw!]) {
-      expect((await admin('PUT', PATHS.adminBlob(a.sha256), old.files.get(a.path))).status).toBe(201);
-    }
-    expect((await admin('POST', PATHS.adminReleases, legacy)).status).toBe(201);
-    expect((await admin('POST', PATHS.adminReleases, legacy)).status).toBe(200);
-    const other = await fakeDist({ 'index.html': '<h1>v1</h1>' }, { sw: 'self.x=3' });
-    expect((await admin('PUT', PATHS.adminBlob(other.manifest.sw!.sha256), other.files.get('sw.js'))).status).toBe(201);
-    const res = await admin('POST', PATHS.adminReleases, { ...legacy, sw: other.manifest.sw });
+    expect(signed.manifest.id).toBe(d.manifest.id);
+    expect((await admin('PUT', PATHS.adminBlob(signed.manifest.sw!.sha256), signed.files.get('sw.js'))).status).toBe(201);
+    const res = await admin('POST', PATHS.adminReleases, signed.manifest);
     expect(res.status).toBe(409);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('release_conflict');
-    expect((await store.getRelease(legacy.id))!.manifest.sw!.sha256).toBe(legacy.sw!.sha256);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('release_conflict');
+    expect(body.error.message).toContain(`release ${d.manifest.id} is already published with another sw.js`);
+    expect((await store.getRelease(d.manifest.id))!.manifest.sw!.sha256).toBe(d.manifest.sw!.sha256);
+    expect(await (await app.request('/sw.js')).text()).toBe('self.x=1');
+    // The same build again is still not an error.
+    expect((await admin('POST', PATHS.adminReleases, d.manifest)).status).toBe(200);
   });
 
   it('hash mismatch upload → 400 hash_mismatch, nothing stored', async () => {

@@ -34,15 +34,14 @@ export async function fakeDist(assets: Record<string, string | Uint8Array>, o: F
   };
   const list = await Promise.all(Object.entries(assets).map(([p, c]) => describe(p, c)));
   const entry = o.entry ?? 'index.html';
-  const sw = o.sw !== undefined ? await describe('sw.js', o.sw) : undefined;
   const manifest: ReleaseManifest = {
-    id: await computeReleaseId(list, entry, sw),
+    id: await computeReleaseId(list, entry),
     app: o.app ?? 'demo',
     version: o.version ?? '1.0.0',
     createdAt: o.createdAt ?? new Date(0).toISOString(),
     entry,
     assets: list,
-    ...(sw ? { sw } : {}),
+    ...(o.sw !== undefined ? { sw: await describe('sw.js', o.sw) } : {}),
   };
   return { manifest, files };
 }
