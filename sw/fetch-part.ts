@@ -76,13 +76,10 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       dog.kick();
       if (res.status === 429 || res.status === 503) {
         contentOnly = false;
-        const retryAt = parseRetryAfter(res.headers.get('retry-after'), adapter.now());
-        const until = retryAt ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
-        await holds.hold(origin, until);
+        const { until, told } = await holdOrigin(ctx, holds, origin, res, rec);
         // The server said when: waiting for it is no failure. Without a usable Retry-After it is one.
-        if (retryAt !== null) failed--;
-        errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}${retryAt === null ? ' (no usable Retry-After)' : ''}`);
-        cancelBody(res);
+        if (told) failed--;
+        errors.push(`${res.status} ${source}, held until ${new Date(until).toISOString()}${told ? '' : ' (no usable Retry-After)'}`);
         continue;
       }
       if (!res.ok) {
@@ -179,10 +176,8 @@ async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds
       try {
         const res = await dog.guard(adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
         if (res.status === 429 || res.status === 503) {
-          // As for a part source (see the file's comment), and no attempt spent: the delta only saves bytes.
-          const until = parseRetryAfter(res.headers.get('retry-after'), adapter.now()) ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
-          await holds.hold(origin, until);
-          cancelBody(res);
+          // As for a part source, and no attempt spent: the delta only saves bytes.
+          const { until } = await holdOrigin(ctx, holds, origin, res, rec);
           log.info(`delta ${where}: HTTP ${res.status}, ${origin} held until ${new Date(until).toISOString()}`);
           continue;
         }
@@ -231,6 +226,20 @@ async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds
     return bytes;
   }
   return null;
+}
+
+/**
+ * Holds `origin` after its 429 or 503 `res` (whose body is let go): until its Retry-After, or for
+ * a backoff in the task's attempts when it gave none usable. One rule for part and delta sources,
+ * which share the holds. `told`: the server said when.
+ */
+async function holdOrigin(ctx: SwContext, holds: Holds, origin: string, res: Response, rec: TaskRecord): Promise<{ until: number; told: boolean }> {
+  const { adapter } = ctx;
+  const retryAt = parseRetryAfter(res.headers.get('retry-after'), adapter.now());
+  const until = retryAt ?? adapter.now() + backoff(rec.attempts + 1, adapter.random());
+  await holds.hold(origin, until);
+  cancelBody(res);
+  return { until, told: retryAt !== null };
 }
 
 /**
