@@ -161,17 +161,16 @@ export function signedPart(r: RenderedTemplate, now: number, options: PlannerOpt
  * comparison and a returned string.
  */
 export function renderCurrent(checkInInterval: number, extra = '', drop = false): string {
-  if (drop) {
-    if (extra) return `{"status":"current","nextCheckIn":${checkInInterval},"drop":true${extra}}`;
-    if (lastDrop.interval !== checkInInterval) lastDrop = { interval: checkInInterval, json: JSON.stringify({ status: 'current', nextCheckIn: checkInInterval, drop: true }) };
-    return lastDrop.json;
+  if (extra) return `{"status":"current","nextCheckIn":${checkInInterval}${drop ? ',"drop":true' : ''}${extra}}`;
+  const last = lastAnswer[drop ? 1 : 0]!;
+  if (last.interval !== checkInInterval) {
+    last.interval = checkInInterval;
+    last.json = JSON.stringify({ status: 'current', nextCheckIn: checkInInterval, ...(drop ? { drop: true } : {}) });
   }
-  if (extra) return `{"status":"current","nextCheckIn":${checkInInterval}${extra}}`;
-  if (lastCurrent.interval !== checkInInterval) lastCurrent = { interval: checkInInterval, json: JSON.stringify({ status: 'current', nextCheckIn: checkInInterval }) };
-  return lastCurrent.json;
+  return last.json;
 }
-let lastCurrent = { interval: Number.NaN, json: '' };
-let lastDrop = { interval: Number.NaN, json: '' };
+/** The last plain and drop answers made (`renderCurrent`), by `drop`. */
+const lastAnswer = [{ interval: Number.NaN, json: '' }, { interval: Number.NaN, json: '' }];
 
 /** An update answer as the text pieces it is joined from: `renderUpdate`'s, kept apart for gzip. */
 export interface UpdateAnswer {
