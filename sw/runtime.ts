@@ -18,6 +18,7 @@ import { MemoryStore } from './memory-store.js';
 import { resolveAsset, route } from './router.js';
 import { serveAsset } from './serve.js';
 import { SYNC_TAG, TaskRunner } from './task-runner.js';
+import { pendingTarget } from './withdrawal.js';
 
 /** Wake-ups from fetch and message events look for due work at most this often. */
 export const WAKE_THROTTLE_MS = 30_000;
@@ -273,7 +274,7 @@ export class Runtime {
     const plan = await ctx.store.getPlan();
     const policy = plan && plan.plan.to === ptr.staged ? plan.plan.activation : 'prompt';
     // A staged release a live plan to another one supersedes is not announced: applying goes to that plan.
-    const superseded = plan !== null && !plan.failure && plan.plan.to !== ptr.staged && plan.plan.to !== ptr.active;
+    const superseded = pendingTarget(plan, ptr) !== null;
     const pending = staged && !superseded ? { release: staged.id, version: staged.version, policy } : null;
     const nextCheckInAt = (await ctx.store.getMeta('nextCheckInAt')) ?? null;
     return { release, version: manifest?.version ?? null, active: ptr.active, staged: ptr.staged, pending, nextCheckInAt };
