@@ -1,15 +1,5 @@
 import { test, expect } from './kit/index.js';
-import { Harness, TOKEN } from './support/harness.js';
-
-/** Points `channel` back at `release` through the admin API, as `updraft rollout <ch> --release <id>` does. */
-async function pointChannel(h: Harness, channel: string, release: string): Promise<void> {
-  const res = await fetch(new URL(`v1/admin/channels/${channel}`, h.url), {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ release }),
-  });
-  expect(res.status).toBe(200);
-}
+import { Harness } from './support/harness.js';
 
 test('rolling the channel back to an older release moves a client on the newer one back, atomically on the next navigation', async ({ page, updraft }) => {
   const h = await Harness.start();
@@ -24,7 +14,7 @@ test('rolling the channel back to an older release moves a client on the newer o
     await page.reload();
     await expect(page.locator('#version')).toHaveText('2.0.0');
 
-    await pointChannel(h, 'stable', v1.id);
+    await h.rollout({ release: v1.id });
     await updraft.updateTo(v1.id);
     // The open page keeps v2 (its lazy chunk included) until it navigates: no mix of releases.
     await expect(page.locator('#version')).toHaveText('2.0.0');

@@ -4,17 +4,7 @@
  * it has not finished, keeps running the active one, and tells its pages `withdrawn`.
  */
 import { test, expect } from './kit/index.js';
-import { Harness, TOKEN, changedParts } from './support/harness.js';
-
-/** Changes the channel through the admin API, as `updraft rollout stable ...` does. */
-async function rollout(h: Harness, update: object): Promise<void> {
-  const res = await fetch(new URL('v1/admin/channels/stable', h.url), {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(update),
-  });
-  expect(res.status).toBe(200);
-}
+import { Harness, changedParts } from './support/harness.js';
 
 const dropped = async (h: Harness, release: string) =>
   (await h.status()).reportCounts.filter((r) => r.release === release && r.event === 'dropped').reduce((n, r) => n + r.count, 0);
@@ -32,7 +22,7 @@ test('a roll back withdraws a staged release (prompt): the page hears `withdrawn
     await expect(page.locator('#apply')).toBeVisible();
 
     // 2.0.0 turns out bad before the user applied it: the channel goes back to 1.0.0.
-    await rollout(h, { release: v1.id });
+    await h.rollout({ release: v1.id });
     await page.locator('#check').click();
     // The drop, then its garbage collection (which runs after it): v2's manifest is gone too.
     const s = await updraft.waitForState((st) => st.staged === null && st.plan === null && st.releases.length === 1, {}, 'v2 dropped and collected');
@@ -75,7 +65,7 @@ test('a pause withdraws a plan whose downloads are held: no part is requested af
     expect([held.plan?.to, held.staged, held.active]).toEqual([v2.id, null, v1.id]);
 
     // The rollout is paused: the next check-in reports the pending plan and is told to drop it.
-    await rollout(h, { paused: true });
+    await h.rollout({ paused: true });
     const cdnBefore = h.cdn!.traffic.blobs().length;
     const originBefore = h.traffic.blobs().length;
     await page.locator('#check').click();

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
-import type { ReleaseManifest, StatusResponse } from '../../protocol/index.js';
-import { MANIFEST_FILE } from '../../protocol/index.js';
+import type { ChannelState, ChannelUpdate, ReleaseManifest, StatusResponse } from '../../protocol/index.js';
+import { MANIFEST_FILE, PATHS } from '../../protocol/index.js';
 import { BlobStore, createPlanSigner, createUpdateServer, loadSigningKey, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore, type UpdateServerOptions } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
@@ -148,6 +148,17 @@ export class Harness {
     const res = await fetch(new URL('v1/admin/status', this.url), { headers: { authorization: `Bearer ${TOKEN}` } });
     if (!res.ok) throw new Error(`status answered ${res.status}`);
     return (await res.json()) as StatusResponse;
+  }
+
+  /** Changes a channel through the admin API, as `updraft rollout` does (`release` back is a roll back); expects 200. */
+  async rollout(update: ChannelUpdate, channel = 'stable'): Promise<ChannelState> {
+    const res = await fetch(new URL(PATHS.adminChannel(channel), this.url), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(update),
+    });
+    if (res.status !== 200) throw new Error(`channel ${channel}: ${JSON.stringify(update)} answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as ChannelState;
   }
 
   async close(): Promise<void> {
