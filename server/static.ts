@@ -51,13 +51,18 @@ async function servedRelease(o: ResolvedOptions, serve: { app: string | null; ch
   if (!app || !channel) {
     throw new UpdraftError('unknown_channel', `nothing published on channel ${serve.channel}: run \`updraft publish <dist> --channel ${serve.channel}\``);
   }
+  // Each release read once: the one served is among those the fallback was chosen from.
+  const known = new Map<string, KnownRelease | null>();
+  const read = async (r: string) => {
+    if (!known.has(r)) known.set(r, await o.store.getRelease(r));
+    return known.get(r) ?? null;
+  };
   let id = channel.release;
   if (channel.paused || channel.percent < 100) {
-    const seqs = new Map<string, KnownRelease | null>();
-    for (const r of [channel.release, channel.previous, channel.minimum]) if (r && !seqs.has(r)) seqs.set(r, await o.store.getRelease(r));
-    id = fallbackRelease(channel, seqs) ?? channel.release;
+    for (const r of [channel.release, channel.previous, channel.minimum]) if (r) await read(r);
+    id = fallbackRelease(channel, known) ?? channel.release;
   }
-  const release = await o.store.getRelease(id);
+  const release = await read(id);
   if (!release) throw new UpdraftError('unknown_release', `channel ${serve.channel} points to missing release ${id}`);
   return release.manifest;
 }
