@@ -94,7 +94,7 @@ for (const version of ['1.0.0', '2.0.0']) {
 
 const plan = await fetch(`${server.url}v1/check-in`, {
   method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false, compactPlans: true, ...(process.env.UPDRAFT_BENCH_REFS !== '0' ? { planRefs: true } : {}) } }),
+  body: JSON.stringify({ client: 'bench-plan-sample', app: 'bench', channel: 'stable', release: releases[0], caps: { sync: true, periodicSync: false, compactPlans: true, ...(process.env.UPDRAFT_BENCH_REFS !== '0' ? { planRefs: true } : {}), swIds: true } }),
 });
 // The update answer the bench's clients get, as a static file: the like-for-like limit.
 staticPlan = new Uint8Array(await plan.arrayBuffer());
@@ -104,7 +104,7 @@ const planDocBytes = planDoc ? (await (await fetch(`${server.url}${planDoc}`)).a
 
 const clients = Number(process.env.UPDRAFT_BENCH_CLIENTS ?? 100_000);
 const rssBefore = process.memoryUsage().rss;
-const caps = { sync: true, periodicSync: false };
+const caps = { sync: true, periodicSync: false, swIds: true };
 for (let i = 0; i < clients; i++) {
   await store.upsertClient({ id: `seed-client-${i}`, app: 'bench', channel: 'stable', release: releases[i % 2]!, staged: null, caps, lastSeen: Date.now() });
 }

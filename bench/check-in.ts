@@ -41,7 +41,7 @@ const CLIENTS = 10_000;
 const refs = process.env.UPDRAFT_BENCH_REFS !== '0';
 const onTarget = (m: Mix, i: number) => (m === 'current' ? true : m === 'update' ? false : i % 2 === 1);
 const state = (i: number, current: boolean) =>
-  ({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: ready.releases[current ? 1 : 0], caps: { sync: true, periodicSync: false, compactPlans: true, ...(refs ? { planRefs: true } : {}) } } as Record<string, unknown>);
+  ({ client: `bench-client-${i}`, app: 'bench', channel: 'stable', release: ready.releases[current ? 1 : 0], caps: { sync: true, periodicSync: false, compactPlans: true, ...(refs ? { planRefs: true } : {}), swIds: true } } as Record<string, unknown>);
 // The `recorded` acknowledgement each client gets for each of its two states (below).
 const tokens: [string | undefined, string | undefined][] = Array.from({ length: CLIENTS }, () => [undefined, undefined]);
 const bodiesFor = (m: Mix) => Array.from({ length: CLIENTS }, (_, i) => {

@@ -27,7 +27,7 @@ test('the dashboard shows the figures the store holds, and a screenshot of it is
     await expect.poll(async () => (await h.status()).clients.find((c) => c.release === v2.id)?.count).toBe(1);
 
     // Synthetic clients: three stay on 1.0.0 and report failures on 2.0.0, for a failure rate with reasons.
-    const caps = { sync: true, periodicSync: false };
+    const caps = { sync: true, periodicSync: false, swIds: true };
     const start = Date.now() - 60_000;
     const synthetic = ['synthetic-a1', 'synthetic-b2', 'synthetic-c3'];
     for (const [i, client] of synthetic.entries()) {

@@ -12,7 +12,7 @@ import { blobPath, storedParts, visitV1 } from './support/fault-kit.js';
 async function plannedFetches(h: Harness, from: ReleaseManifest): Promise<FetchTask[]> {
   const res = await fetch(new URL('v1/check-in', h.url), {
     method: 'POST',
-    body: JSON.stringify({ client: 'probe-client-0000000000', app: from.app, channel: 'stable', release: from.id, caps: { sync: true, periodicSync: false } }),
+    body: JSON.stringify({ client: 'probe-client-0000000000', app: from.app, channel: 'stable', release: from.id, caps: { sync: true, periodicSync: false, swIds: true } }),
   });
   const body = (await res.json()) as CheckInResponse;
   if (body.status !== 'update') throw new Error(`expected an update plan, got ${body.status}`);

@@ -78,9 +78,11 @@ describe('build', () => {
     });
     expect(manifest.assets.filter((a) => a.path.endsWith('.js')).every((a) => a.type === 'text/javascript')).toBe(true);
 
-    expect(manifest.id).toBe(await computeReleaseId(manifest.assets, 'index.html'));
     const sw = readFileSync(join(outDir, SW_FILE));
     expect(manifest.sw).toEqual({ path: SW_FILE, sha256: sha256(sw), size: sw.byteLength, type: 'text/javascript' });
+    // The id covers the worker too (protocol 0.6): a build that changes only sw.js is another release.
+    expect(manifest.id).toBe(await computeReleaseId(manifest.assets, 'index.html', manifest.sw));
+    expect(manifest.id).not.toBe(await computeReleaseId(manifest.assets, 'index.html'));
   });
 
   test('content types mrmime lacks or gets wrong for a browser: .ico, .cjs', async () => {

@@ -13,7 +13,7 @@ export interface ReleaseInput {
 /** Assembles the manifest and checks it against the wire schema, so a bad build fails here and not at publish. */
 export async function createReleaseManifest(input: ReleaseInput): Promise<ReleaseManifest> {
   const manifest: ReleaseManifest = {
-    id: await computeReleaseId(input.assets, input.entry),
+    id: await computeReleaseId(input.assets, input.entry, input.sw),
     app: input.app,
     version: input.version,
     createdAt: (input.now ?? new Date()).toISOString(),

@@ -15,6 +15,12 @@ export const Capabilities = v.object({
   compactPlans: v.optional(v.boolean()),
   /** The worker fetches a plan document an answer names (since 0.4): the server may answer `update-ref`. */
   planRefs: v.optional(v.boolean()),
+  /**
+   * The worker accepts release ids that cover `sw.js` (since 0.6, `releaseIdForm`): the server may
+   * offer it such a release. A worker before 0.6 would refuse the plan (and its first install
+   * from such a manifest); it is not offered one (see `chooseTarget`).
+   */
+  swIds: v.optional(v.boolean()),
 });
 export type Capabilities = v.InferOutput<typeof Capabilities>;
 

@@ -29,7 +29,7 @@ export const ReleaseId = v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, 'must be 1
 export const Name = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -'));
 
 export const ReleaseManifest = v.object({
-  /** Derived from the asset list: see `computeReleaseId`. */
+  /** Derived from the asset list and `sw`: see `computeReleaseId`. */
   id: ReleaseId,
   app: Name,
   version: v.pipe(v.string(), v.maxLength(100)),
@@ -52,14 +52,36 @@ export async function sha256Hex(data: BufferSource | string): Promise<string> {
 
 /**
  * A release id is the first 16 hex digits of the SHA-256 of its sorted `path\tsha256\n` lines plus
- * the entry: two builds with the same bytes at the same paths are the same release.
+ * the entry and the service worker's hash: two builds with the same bytes at the same paths and the
+ * same `sw.js` are the same release. A build whose only change is its worker (the plugin's options,
+ * `publicKeys` in a key rotation, a new Updraft) is a new release, so its worker ships.
+ *
+ * The worker's line (`/sw\t…`: no asset path starts with `/`) came in with protocol 0.6; ids made
+ * before cover the app's files only (`sw` omitted gives that form). Both stay valid: see
+ * `releaseIdForm`.
  */
-export async function computeReleaseId(assets: readonly Pick<Asset, 'path' | 'sha256'>[], entry: string): Promise<string> {
+export async function computeReleaseId(assets: readonly Pick<Asset, 'path' | 'sha256'>[], entry: string, sw?: Pick<Asset, 'sha256'>): Promise<string> {
   const lines = assets.map((a) => `${a.path}\t${a.sha256}\n`).sort();
-  return (await sha256Hex(`entry\t${entry}\n${lines.join('')}`)).slice(0, 16);
+  return (await sha256Hex(`entry\t${entry}\n${sw ? `/sw\t${sw.sha256}\n` : ''}${lines.join('')}`)).slice(0, 16);
 }
 
-/** Checks what a schema cannot: entry present, paths unique, id matches content. Returns a problem or null. */
+/**
+ * Which form a manifest's id has: `'sw'` when it covers `sw.js` (builds since protocol 0.6), `'files'`
+ * when it covers the app's files only (builds before, and any manifest without `sw`), null when it
+ * is neither. Workers before 0.6 accept only `'files'`: the server offers a `'sw'` release only to
+ * a worker whose check-in says `caps.swIds`.
+ */
+export async function releaseIdForm(m: Pick<ReleaseManifest, 'id' | 'assets' | 'entry' | 'sw'>): Promise<ReleaseIdForm | null> {
+  if (m.sw && (await computeReleaseId(m.assets, m.entry, m.sw)) === m.id) return 'sw';
+  return (await computeReleaseId(m.assets, m.entry)) === m.id ? 'files' : null;
+}
+export type ReleaseIdForm = 'sw' | 'files';
+
+/**
+ * Checks what a schema cannot: entry present, paths unique, id matches content (in either form,
+ * `releaseIdForm`, so releases published before 0.6 stay valid and can be rolled back to). Returns
+ * a problem or null.
+ */
 export async function checkManifestConsistency(m: ReleaseManifest): Promise<string | null> {
   const paths = new Set<string>();
   for (const a of m.assets) {
@@ -67,7 +89,6 @@ export async function checkManifestConsistency(m: ReleaseManifest): Promise<stri
     paths.add(a.path);
   }
   if (!paths.has(m.entry)) return `entry ${m.entry} is not among the assets`;
-  const id = await computeReleaseId(m.assets, m.entry);
-  if (id !== m.id) return `release id ${m.id} does not match its assets (expected ${id})`;
-  return null;
+  if ((await releaseIdForm(m)) !== null) return null;
+  return `release id ${m.id} does not match its assets (expected ${await computeReleaseId(m.assets, m.entry, m.sw)})`;
 }

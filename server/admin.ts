@@ -81,13 +81,13 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     if (existing && existing.manifest.app !== manifest.app) {
       throw new UpdraftError('release_conflict', `release ${manifest.id} already belongs to app ${existing.manifest.app}`);
     }
-    // The id covers the app's files, not sw.js, and a release never changes: a build whose only
-    // change is its worker (publicKeys added, other plugin options, a new Updraft) would otherwise
-    // be "already published" while /sw.js stayed the old worker, e.g. one that checks no signature.
+    // Ids cover sw.js since protocol 0.6, so this can only be an id of the older form (the app's
+    // files only) sent with another worker. A release never changes: "already published" would
+    // leave /sw.js the old worker, e.g. one that checks no signature.
     if (existing && (existing.manifest.sw?.sha256 ?? null) !== (manifest.sw?.sha256 ?? null)) {
       throw new UpdraftError(
         'release_conflict',
-        `release ${manifest.id} is already published with another sw.js: a release's files never change, and this build differs from it only in its service worker (the plugin's options or the Updraft version changed). Change a file of the app, rebuild and publish that release`,
+        `release ${manifest.id} is already published with another sw.js: its id covers the app's files only (made by an Updraft before protocol 0.6, or edited by hand). Rebuild with this Updraft, whose release ids cover sw.js, and publish that release`,
         { published: existing.manifest.sw?.sha256 ?? null, sw: manifest.sw?.sha256 ?? null },
       );
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { PATHS, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
+import { computeReleaseId, PATHS, type ChannelState, type CheckInResponse, type FetchTask, type StatusResponse } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
@@ -40,7 +40,7 @@ function setup(o: Partial<UpdateServerOptions> = {}, dir = mkdtempSync(join(tmpd
 const v1 = () => fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/style.css': 'body{}' }, { version: '1', sw: 'self.x=1' });
 const v2 = () => fakeDist({ 'index.html': '<h1>v2</h1>', 'assets/app-2.js': 'console.log(2)', 'assets/style.css': 'body{}' }, { version: '2', sw: 'self.x=1' });
 const client = (release: string | null, o: object = {}) => ({
-  client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false }, ...o,
+  client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true }, ...o,
 });
 const code = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 
@@ -64,26 +64,6 @@ describe('publish', () => {
     // The shared stylesheet and sw are already there.
     const m2 = await admin('POST', PATHS.adminMissingBlobs, { sha256s: [...d2.manifest.assets, d2.manifest.sw!].map((a) => a.sha256) });
     expect(((await m2.json()) as { missing: string[] }).missing).toHaveLength(2);
-  });
-
-  it('the same files with another sw.js → 409 release_conflict; the release keeps its sw.js, and so does /sw.js', async () => {
-    // The release id covers the app's files, not sw.js: a build whose only change is the worker
-    // (publicKeys added, another plugin option, a new Updraft) has the id of the one published.
-    const { admin, app, store, publish } = setup();
-    const d = await v1();
-    await publish(d, { percent: 100 });
-    const signed = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/style.css': 'body{}' }, { version: '1', sw: 'self.x=2' });
-    expect(signed.manifest.id).toBe(d.manifest.id);
-    expect((await admin('PUT', PATHS.adminBlob(signed.manifest.sw!.sha256), signed.files.get('sw.js'))).status).toBe(201);
-    const res = await admin('POST', PATHS.adminReleases, signed.manifest);
-    expect(res.status).toBe(409);
-    const body = (await res.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('release_conflict');
-    expect(body.error.message).toContain(`release ${d.manifest.id} is already published with another sw.js`);
-    expect((await store.getRelease(d.manifest.id))!.manifest.sw!.sha256).toBe(d.manifest.sw!.sha256);
-    expect(await (await app.request('/sw.js')).text()).toBe('self.x=1');
-    // The same build again is still not an error.
-    expect((await admin('POST', PATHS.adminReleases, d.manifest)).status).toBe(200);
   });
 
   it('hash mismatch upload → 400 hash_mismatch, nothing stored', async () => {
@@ -126,6 +106,108 @@ describe('publish', () => {
       name: 'stable', app: 'demo', release: d2.manifest.id, previous: d1.manifest.id, percent: 25, activation: 'prompt',
       paused: false, pausedReason: null, minimum: null, sampleSince: NOW, updatedAt: NOW,
     } satisfies ChannelState);
+  });
+});
+
+describe('release ids that cover sw.js (protocol 0.6)', () => {
+  // The same app files as v1 with another worker: a key rotation's build, another plugin option.
+  const v1Worker2 = () => fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)', 'assets/style.css': 'body{}' }, { version: '1', sw: 'self.x=2' });
+  /** A worker before 0.6: its check-in says no `swIds`. */
+  const oldWorker = (release: string | null, o: object = {}) => client(release, { caps: { sync: true, periodicSync: false, compactPlans: true, planRefs: true }, ...o });
+  const answer = async (res: Response) => (await res.json()) as CheckInResponse;
+
+  it('a build whose only change is its worker is another release: published (201, no 409), /sw.js serves it, and a worker that says swIds is offered it with nothing to fetch', async () => {
+    const { admin, app, store, publish, checkIn } = setup();
+    const d = await v1();
+    await publish(d, { percent: 100 });
+    const w2 = await v1Worker2();
+    expect(w2.manifest.id).not.toBe(d.manifest.id);
+    await publish(w2, { percent: 100 });
+    expect((await store.getRelease(w2.manifest.id))!.idCoversSw).toBe(true);
+    expect(await (await app.request('/sw.js')).text()).toBe('self.x=2');
+    const a = await answer(await checkIn(client(d.manifest.id)));
+    expect(a.status).toBe('update');
+    if (a.status !== 'update') return;
+    expect(a.plan.to).toBe(w2.manifest.id);
+    expect(a.plan.tasks.filter((t) => t.kind === 'fetch')).toEqual([]);
+    // The same build again is still not an error.
+    expect((await admin('POST', PATHS.adminReleases, w2.manifest)).status).toBe(200);
+  });
+
+  it('a worker before 0.6 is not offered a release whose id covers sw.js: current (its browser gets that release\'s worker at /sw.js), then, checking in with swIds, the plan', async () => {
+    const { app, publish, checkIn } = setup();
+    const old = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)' }, { version: '1', sw: 'self.old=1', legacyId: true });
+    await publish(old, { percent: 100 });
+    const d = await v2();
+    await publish(d, { percent: 100 });
+    const held = await answer(await checkIn(oldWorker(old.manifest.id)));
+    expect(held.status).toBe('current');
+    expect('drop' in held).toBe(false);
+    // Nor on a first install (it would refuse that manifest too).
+    expect((await answer(await checkIn(oldWorker(null)))).status).toBe('current');
+    // What its browser fetches at its next navigation: the worker that says swIds.
+    expect(await (await app.request('/sw.js')).text()).toBe('self.x=1');
+    const a = await answer(await checkIn(client(old.manifest.id)));
+    expect(a.status === 'update' && a.plan.to).toBe(d.manifest.id);
+  });
+
+  it('a release whose id covers the app\'s files only (published before 0.6) is offered to every worker, rolled back to included', async () => {
+    const { admin, publish, checkIn } = setup();
+    const old = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)' }, { version: '1', sw: 'self.old=1', legacyId: true });
+    const d = await v2();
+    await publish(old, { percent: 100 });
+    await publish(d, { percent: 100 });
+    expect((await admin('PUT', PATHS.adminChannel('stable'), { release: old.manifest.id })).status).toBe(200);
+    for (const body of [oldWorker(d.manifest.id), client(d.manifest.id)]) {
+      const a = await answer(await checkIn(body));
+      expect(a.status === 'update' && [a.plan.to, a.plan.rollback]).toEqual([old.manifest.id, true]);
+    }
+  });
+
+  it('an id of the app\'s files only, published as it is (again: 200); sent with another sw.js → 409 release_conflict, the release keeps its own', async () => {
+    const { admin, store } = setup();
+    const old = await v1();
+    const legacy = { ...old.manifest, id: await computeReleaseId(old.manifest.assets, old.manifest.entry) };
+    for (const a of [...legacy.assets, legacy.sw!]) {
+      expect((await admin('PUT', PATHS.adminBlob(a.sha256), old.files.get(a.path))).status).toBe(201);
+    }
+    expect((await admin('POST', PATHS.adminReleases, legacy)).status).toBe(201);
+    expect((await admin('POST', PATHS.adminReleases, legacy)).status).toBe(200);
+    expect((await store.getRelease(legacy.id))!.idCoversSw).toBe(false);
+    const other = await v1Worker2();
+    expect((await admin('PUT', PATHS.adminBlob(other.manifest.sw!.sha256), other.files.get('sw.js'))).status).toBe(201);
+    const res = await admin('POST', PATHS.adminReleases, { ...legacy, sw: other.manifest.sw });
+    expect(res.status).toBe(409);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('release_conflict');
+    expect(body.error.message).toContain(`release ${legacy.id} is already published with another sw.js`);
+    expect((await store.getRelease(legacy.id))!.manifest.sw!.sha256).toBe(legacy.sw!.sha256);
+  });
+
+  it('a partial rollout of such a release over an older-form one: /sw.js serves the target\'s worker, the pages and manifest stay the fallback\'s; paused or at 0 %, the fallback\'s worker', async () => {
+    const { admin, app, publish } = setup();
+    const old = await fakeDist({ 'index.html': '<h1>v1</h1>', 'assets/app-1.js': 'console.log(1)' }, { version: '1', sw: 'self.old=1', legacyId: true });
+    const d = await v2();
+    await publish(old, { percent: 100 });
+    await publish(d, { percent: 10 });
+    const served = async () => ({
+      sw: await (await app.request('/sw.js')).text(),
+      page: await (await app.request('/')).text(),
+      manifest: ((await (await app.request('/updraft-release.json')).json()) as { id: string }).id,
+    });
+    // Every old worker must be able to become one that is offered the target; the app files follow the percentage.
+    expect(await served()).toEqual({ sw: 'self.x=1', page: '<h1>v1</h1>', manifest: old.manifest.id });
+    const channel = async (update: object) => expect((await admin('PUT', PATHS.adminChannel('stable'), update)).status).toBe(200);
+    await channel({ paused: true });
+    expect(await served()).toEqual({ sw: 'self.old=1', page: '<h1>v1</h1>', manifest: old.manifest.id });
+    await channel({ paused: false, percent: 0 });
+    expect((await served()).sw).toBe('self.old=1');
+    await channel({ percent: 100 });
+    expect(await served()).toEqual({ sw: 'self.x=1', page: '<h1>v2</h1>', manifest: d.manifest.id });
+    // Both forms new: the fallback's own worker already takes the target, so it is the one served.
+    const d3 = await fakeDist({ 'index.html': '<h1>v3</h1>' }, { version: '3', sw: 'self.x=3' });
+    await publish(d3, { percent: 10 });
+    expect(await served()).toEqual({ sw: 'self.x=1', page: '<h1>v2</h1>', manifest: d.manifest.id });
   });
 });
 

@@ -43,7 +43,7 @@ async function setup(o: Partial<UpdateServerOptions> = {}) {
   };
   const checkIn = async (release: string | null, client = 'client-abc-123') =>
     (await (await app.request(`http://localhost/${PATHS.checkIn}`, {
-      method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+      method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }),
     })).json()) as CheckInResponse;
   const [d1, d2] = [
     await fakeDist({ 'index.html': '1', 'a.js': 'a1', 'big.bin': 'x'.repeat(4000) }, { version: '1' }),

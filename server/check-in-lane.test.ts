@@ -90,8 +90,8 @@ async function heldCheckIn(server: string, length: number, first: string): Promi
 }
 
 const checkIn = (release: string | null, o: object = {}) =>
-  JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false }, ...o });
-const COMPACT = { sync: true, periodicSync: false, compactPlans: true };
+  JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true }, ...o });
+const COMPACT = { sync: true, periodicSync: false, compactPlans: true, swIds: true };
 const post = (body: string, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('the Node check-in lane answers as the Hono route does', () => {
@@ -229,7 +229,7 @@ describe('the Node check-in lane answers as the Hono route does', () => {
     const worker = (release: string | null, held: { staged?: string | null; pending?: string | null }) =>
       `{"client":"client-abc-123","app":"demo","channel":"stable","release":${JSON.stringify(release)}` +
       `${held.staged !== undefined ? `,"staged":${JSON.stringify(held.staged)}` : ''}${held.pending !== undefined ? `,"pending":${JSON.stringify(held.pending)}` : ''}` +
-      ',"caps":{"sync":true,"periodicSync":false,"compactPlans":true}}';
+      ',"caps":{"sync":true,"periodicSync":false,"compactPlans":true,"swIds":true}}';
     const answers = async (release: string | null, held: { staged?: string | null; pending?: string | null }) => {
       const out: unknown[] = [];
       for (const body of [worker(release, held), checkIn(release, held)]) {

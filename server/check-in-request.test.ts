@@ -14,7 +14,7 @@ const body = fc.record(
     staged: fc.oneof(release, fc.constant(undefined)),
     pending: fc.oneof(release, fc.constant(undefined)),
     caps: fc.oneof(
-      fc.record({ sync: fc.boolean(), periodicSync: fc.boolean(), quota: fc.oneof(fc.nat(), fc.integer({ min: -5, max: -1 })), usage: fc.double({ noNaN: true, min: 0 }), compactPlans: fc.oneof(fc.boolean(), fc.constant(1)), planRefs: fc.oneof(fc.boolean(), fc.constant('yes')) }, { requiredKeys: ['sync', 'periodicSync'] }),
+      fc.record({ sync: fc.boolean(), periodicSync: fc.boolean(), quota: fc.oneof(fc.nat(), fc.integer({ min: -5, max: -1 })), usage: fc.double({ noNaN: true, min: 0 }), compactPlans: fc.oneof(fc.boolean(), fc.constant(1)), planRefs: fc.oneof(fc.boolean(), fc.constant('yes')), swIds: fc.oneof(fc.boolean(), fc.constant('1')) }, { requiredKeys: ['sync', 'periodicSync'] }),
       fc.anything(),
     ),
     extra: fc.anything(),
@@ -57,7 +57,7 @@ describe('parseCheckIn', () => {
         release: rel,
         staged: rel,
         pending: rel,
-        caps: fc.record({ sync: mostly(fc.boolean(), fc.constant('true')), periodicSync: fc.boolean(), quota: number, usage: number, compactPlans: mostly(fc.boolean(), fc.constant('true')), planRefs: mostly(fc.boolean(), fc.constant(0)) }, { requiredKeys: ['sync', 'periodicSync'] }),
+        caps: fc.record({ sync: mostly(fc.boolean(), fc.constant('true')), periodicSync: fc.boolean(), quota: number, usage: number, compactPlans: mostly(fc.boolean(), fc.constant('true')), planRefs: mostly(fc.boolean(), fc.constant(0)), swIds: mostly(fc.boolean(), fc.constant(null)) }, { requiredKeys: ['sync', 'periodicSync'] }),
         recorded: mostly(fc.stringMatching(/^[0-9a-z]{1,16}$/), fc.string({ maxLength: 18 })),
       },
       { requiredKeys: ['app', 'channel', 'release', 'caps'] },
@@ -80,7 +80,7 @@ describe('parseCheckIn', () => {
     );
     // Enough valid bodies were generated for the comparison to mean something.
     expect(scanned).toBeGreaterThan(500);
-    const worker = { client: 'client-1234', app: 'demo', channel: 'stable', release: '0123456789abcdef', staged: null, pending: 'fedcba9876543210', caps: { sync: true, periodicSync: false, quota: 2e11, usage: 3.5, compactPlans: true, planRefs: true }, recorded: 'abc123' };
+    const worker = { client: 'client-1234', app: 'demo', channel: 'stable', release: '0123456789abcdef', staged: null, pending: 'fedcba9876543210', caps: { sync: true, periodicSync: false, quota: 2e11, usage: 3.5, compactPlans: true, planRefs: true, swIds: true }, recorded: 'abc123' };
     expect(scanWorkerBody(JSON.stringify(worker))).toEqual(worker);
     // Another spelling of the same body goes the JSON way, to the same request.
     const { caps, ...rest } = worker;

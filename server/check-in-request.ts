@@ -9,7 +9,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const RELEASE_ID = /^[0-9a-f]{16}$/;
 const KEYS = new Set(['client', 'app', 'channel', 'release', 'staged', 'pending', 'caps', 'recorded']);
 const RECORDED = /^[0-9a-z]{1,16}$/;
-const CAP_KEYS = new Set(['sync', 'periodicSync', 'quota', 'usage', 'compactPlans', 'planRefs']);
+const CAP_KEYS = new Set(['sync', 'periodicSync', 'quota', 'usage', 'compactPlans', 'planRefs', 'swIds']);
 
 const isCount = (x: unknown) => x === undefined || (typeof x === 'number' && x >= 0 && !Number.isNaN(x));
 const isRelease = (x: unknown) => x === null || (typeof x === 'string' && RELEASE_ID.test(x));
@@ -34,6 +34,7 @@ function fastCheckIn(body: unknown): CheckInRequest | null {
   if (typeof c.sync !== 'boolean' || typeof c.periodicSync !== 'boolean' || !isCount(c.quota) || !isCount(c.usage)) return null;
   if (c.compactPlans !== undefined && typeof c.compactPlans !== 'boolean') return null;
   if (c.planRefs !== undefined && typeof c.planRefs !== 'boolean') return null;
+  if (c.swIds !== undefined && typeof c.swIds !== 'boolean') return null;
   const out: CheckInRequest = {
     client, app, channel, release: release as string | null,
     caps: {
@@ -41,6 +42,7 @@ function fastCheckIn(body: unknown): CheckInRequest | null {
       ...(c.quota !== undefined ? { quota: c.quota as number } : {}), ...(c.usage !== undefined ? { usage: c.usage as number } : {}),
       ...(c.compactPlans !== undefined ? { compactPlans: c.compactPlans } : {}),
       ...(c.planRefs !== undefined ? { planRefs: c.planRefs } : {}),
+      ...(c.swIds !== undefined ? { swIds: c.swIds } : {}),
     },
   };
   if (staged !== undefined) out.staged = staged as string | null;
@@ -57,7 +59,7 @@ const RELEASE = '(null|"[0-9a-f]{16}")';
 const NAME_SRC = NAME.source.slice(1, -1);
 const WORKER_BODY = new RegExp(
   `^\\{"client":"(${CLIENT_ID.source.slice(1, -1)})","app":"(${NAME_SRC})","channel":"(${NAME_SRC})","release":${RELEASE}(?:,"staged":${RELEASE})?(?:,"pending":${RELEASE})?` +
-  `,"caps":\\{"sync":(true|false),"periodicSync":(true|false)(?:,"quota":(${NUMBER}))?(?:,"usage":(${NUMBER}))?(?:,"compactPlans":(true|false))?(?:,"planRefs":(true|false))?\\}(?:,"recorded":"(${RECORDED.source.slice(1, -1)})")?\\}$`,
+  `,"caps":\\{"sync":(true|false),"periodicSync":(true|false)(?:,"quota":(${NUMBER}))?(?:,"usage":(${NUMBER}))?(?:,"compactPlans":(true|false))?(?:,"planRefs":(true|false))?(?:,"swIds":(true|false))?\\}(?:,"recorded":"(${RECORDED.source.slice(1, -1)})")?\\}$`,
 );
 const releaseOf = (json: string) => (json === 'null' ? null : json.slice(1, -1));
 
@@ -76,10 +78,11 @@ function scanWorkerBody(text: string): CheckInRequest | null {
   if (m[10] !== undefined) caps.usage = Number(m[10]);
   if (m[11] !== undefined) caps.compactPlans = m[11] === 'true';
   if (m[12] !== undefined) caps.planRefs = m[12] === 'true';
+  if (m[13] !== undefined) caps.swIds = m[13] === 'true';
   const out: CheckInRequest = { client: m[1]!, app: m[2]!, channel: m[3]!, release: releaseOf(m[4]!), caps };
   if (m[5] !== undefined) out.staged = releaseOf(m[5]);
   if (m[6] !== undefined) out.pending = releaseOf(m[6]);
-  if (m[13] !== undefined) out.recorded = m[13];
+  if (m[14] !== undefined) out.recorded = m[14];
   return out;
 }
 

@@ -53,7 +53,7 @@ describe('startServer + updraft CLI (child process)', () => {
 
     const checkIn = await fetch(joinUrl(server.url, PATHS.checkIn), {
       method: 'POST',
-      body: JSON.stringify({ client: 'client-cli-0001', app: 'demo', channel: 'stable', release: null, caps: { sync: false, periodicSync: false } }),
+      body: JSON.stringify({ client: 'client-cli-0001', app: 'demo', channel: 'stable', release: null, caps: { sync: false, periodicSync: false, swIds: true } }),
     });
     const body = (await checkIn.json()) as CheckInResponse;
     expect(body.status).toBe('update');
@@ -255,7 +255,7 @@ describe('startServer + updraft CLI (child process)', () => {
     const checkIn = (client: string, app: string, release: string | null) =>
       fetch(joinUrl(server.url, PATHS.checkIn), {
         method: 'POST',
-        body: JSON.stringify({ client, app, channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+        body: JSON.stringify({ client, app, channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }),
       });
     for (const [client, release] of [['shop-a-01', v1.manifest.id], ['shop-b-01', v1.manifest.id], ['shop-c-01', v1.manifest.id], ['shop-d-01', v2.manifest.id], ['shop-e-01', null]] as const) {
       expect((await checkIn(client, 'shop', release)).ok).toBe(true);
@@ -335,7 +335,7 @@ describe('startServer + updraft CLI (child process)', () => {
       expect((await cli(['publish', join(dir, 'proxied'), '--channel', 'stable', '--server', url, '--token', TOKEN])).code).toBe(0);
       const res = await fetch(joinUrl(url, PATHS.checkIn), {
         method: 'POST',
-        body: JSON.stringify({ client: 'client-proxied-01', app: 'proxied', channel: 'stable', release: null, caps: { sync: false, periodicSync: false } }),
+        body: JSON.stringify({ client: 'client-proxied-01', app: 'proxied', channel: 'stable', release: null, caps: { sync: false, periodicSync: false, swIds: true } }),
       });
       const body = (await res.json()) as CheckInResponse;
       const task = body.status === 'update' ? body.plan.tasks.find((t) => t.kind === 'fetch') : undefined;
@@ -378,7 +378,7 @@ describe('startServer + updraft CLI (child process)', () => {
       expect((await cli(['publish', join(dir, 'signed'), '--channel', 'stable', '--server', url, '--token', TOKEN])).code).toBe(0);
       const res = await fetch(joinUrl(url, PATHS.checkIn), {
         method: 'POST',
-        body: JSON.stringify({ client: 'client-signed-001', app: 'signed', channel: 'stable', release: null, caps: { sync: false, periodicSync: false } }),
+        body: JSON.stringify({ client: 'client-signed-001', app: 'signed', channel: 'stable', release: null, caps: { sync: false, periodicSync: false, swIds: true } }),
       });
       const body = (await res.json()) as CheckInResponse;
       if (body.status !== 'update') throw new Error('expected a plan');

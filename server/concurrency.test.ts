@@ -46,7 +46,7 @@ async function storm(urls: string[], n: number, release: string, tag: string): P
     if (i % 2 === 0) {
       return fetch(new URL(PATHS.checkIn, base), {
         method: 'POST',
-        body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false } }),
+        body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false, swIds: true } }),
       });
     }
     const reports = Array.from({ length: REPORTS_PER_BATCH }, (_, k) => ({ client, app: 'demo', release, event: 'downloaded', at: i * 10 + k }));

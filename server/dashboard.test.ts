@@ -21,7 +21,7 @@ async function setup(token: string | undefined = TOKEN) {
   await store.putChannel('demo', 'stable', { release: v1.id }, NOW - 10_000);
   await store.insertRelease(v2, NOW - 5_000);
   await store.putChannel('demo', 'stable', { release: v2.id, percent: 50 }, NOW - 5_000);
-  const caps = { sync: true, periodicSync: false };
+  const caps = { sync: true, periodicSync: false, swIds: true };
   const client = (id: string, release: string | null) => store.upsertClient({ id, app: 'demo', channel: 'stable', release, staged: null, caps, lastSeen: NOW });
   await client('client-aaaa', v2.id);
   await client('client-bbbb', v1.id);

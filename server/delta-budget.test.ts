@@ -37,7 +37,7 @@ describe('delta computation at publish', () => {
     };
     const checkIn = async (from: string) => {
       const res = await fetch(new URL(PATHS.checkIn, server.url), {
-        method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release: from, caps: { sync: true, periodicSync: false } }),
+        method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release: from, caps: { sync: true, periodicSync: false, swIds: true } }),
       });
       expect(res.status).toBe(200);
       return (await res.json()) as CheckInResponse;

@@ -38,7 +38,7 @@ async function setup(inlineBytes: number) {
   /** The check-in answer's status and, for an update, its fetch tasks. */
   const checkIn = async (from: string) => {
     const res = await fetch(new URL(PATHS.checkIn, server.url), {
-      method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release: from, caps: { sync: true, periodicSync: false } }),
+      method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release: from, caps: { sync: true, periodicSync: false, swIds: true } }),
     });
     const body = (await res.json()) as CheckInResponse | { error: { code: string } };
     const fetches = 'status' in body && body.status === 'update' ? body.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch') : [];

@@ -31,7 +31,7 @@ function setup(o: Partial<UpdateServerOptions> = {}) {
   };
   const plan = async (from: string) => {
     const res = await app.request(`http://localhost/${PATHS.checkIn}`, {
-      method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release: from, caps: { sync: true, periodicSync: false } }),
+      method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release: from, caps: { sync: true, periodicSync: false, swIds: true } }),
     });
     const body = (await res.json()) as CheckInResponse;
     if (body.status !== 'update') throw new Error('expected an update');
@@ -133,7 +133,7 @@ describe('compressed check-in answers', () => {
     await publish(d1);
     await publish(d2);
     for (const compactPlans of [false, true]) {
-      const body = (release: string) => JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, compactPlans } });
+      const body = (release: string) => JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, compactPlans, swIds: true } });
       const ask = (release: string, ae?: string) => app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: body(release), headers: ae ? { 'Accept-Encoding': ae } : {} });
       const plain = await ask(d1.manifest.id);
       expect(plain.headers.get('Content-Encoding')).toBeNull();
@@ -161,7 +161,7 @@ describe('compressed check-in answers', () => {
 });
 
 const ask2 = (app: { request: (url: string, init: RequestInit) => Response | Promise<Response> }, release: string, ae: string) =>
-  app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }), headers: { 'Accept-Encoding': ae } });
+  app.request(`http://localhost/${PATHS.checkIn}`, { method: 'POST', body: JSON.stringify({ client: 'client-abc-123', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }), headers: { 'Accept-Encoding': ae } });
 
 describe('precompressed parts', () => {
   it('brotli or gzip by Accept-Encoding, with Vary and an ETag per coding; identity for Range and for clients that accept neither', async () => {

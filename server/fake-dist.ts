@@ -16,6 +16,11 @@ export interface FakeDistOptions {
   entry?: string;
   /** Source of `sw.js` (served by the server, not an asset). Omit for no sw. */
   sw?: string;
+  /**
+   * The id as builds before protocol 0.6 made it: of the app's files only, not `sw.js` (a release
+   * published by an older Updraft, whose worker does not say `caps.swIds`). @default false
+   */
+  legacyId?: boolean;
   createdAt?: string;
 }
 
@@ -34,14 +39,15 @@ export async function fakeDist(assets: Record<string, string | Uint8Array>, o: F
   };
   const list = await Promise.all(Object.entries(assets).map(([p, c]) => describe(p, c)));
   const entry = o.entry ?? 'index.html';
+  const sw = o.sw !== undefined ? await describe('sw.js', o.sw) : undefined;
   const manifest: ReleaseManifest = {
-    id: await computeReleaseId(list, entry),
+    id: await computeReleaseId(list, entry, o.legacyId ? undefined : sw),
     app: o.app ?? 'demo',
     version: o.version ?? '1.0.0',
     createdAt: o.createdAt ?? new Date(0).toISOString(),
     entry,
     assets: list,
-    ...(o.sw !== undefined ? { sw: await describe('sw.js', o.sw) } : {}),
+    ...(sw ? { sw } : {}),
   };
   return { manifest, files };
 }

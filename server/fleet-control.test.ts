@@ -56,7 +56,7 @@ async function setup(kind: StoreKind, options: Partial<UpdateServerOptions> = {}
   const checkIn = async (client: string, release: string | null) => {
     const res = await fetch(joinUrl(base, PATHS.checkIn), {
       method: 'POST',
-      body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+      body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }),
     });
     expect(res.status).toBe(200);
     const body = (await res.json()) as CheckInResponse;
@@ -75,7 +75,7 @@ async function setup(kind: StoreKind, options: Partial<UpdateServerOptions> = {}
   const planFor = async (client: string, release: string | null, staged: string | null) => {
     const res = await fetch(joinUrl(base, PATHS.checkIn), {
       method: 'POST',
-      body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, staged, caps: { sync: true, periodicSync: false } }),
+      body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, staged, caps: { sync: true, periodicSync: false, swIds: true } }),
     });
     const body = (await res.json()) as CheckInResponse;
     return body.status === 'update' ? { to: body.plan.to, rollback: body.plan.rollback ?? false } : null;
@@ -159,7 +159,7 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     const answer = async (client: string, held: { staged?: string; pending?: string }) => {
       const res = await fetch(joinUrl(base, PATHS.checkIn), {
         method: 'POST',
-        body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: r1, ...held, caps: { sync: true, periodicSync: false } }),
+        body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: r1, ...held, caps: { sync: true, periodicSync: false, swIds: true } }),
       });
       expect(res.status).toBe(200);
       return (await res.json()) as CheckInResponse;
@@ -249,7 +249,7 @@ if (pg.url) {
       const checkInB = async (client: string, release: string | null) => {
         const res = await fetch(joinUrl(b.url, PATHS.checkIn), {
           method: 'POST',
-          body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+          body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }),
         });
         const body = (await res.json()) as CheckInResponse;
         return body.status === 'update' ? body.plan.to : null;

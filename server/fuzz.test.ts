@@ -82,7 +82,7 @@ async function expectAlive(target = app): Promise<void> {
   expect((await call('GET', '/', {}, target)).status).toBe(200);
 }
 
-const checkIn = (client: string, o: object = {}) => ({ client, app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false }, ...o });
+const checkIn = (client: string, o: object = {}) => ({ client, app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false, swIds: true }, ...o });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'updraft-fuzz-'));

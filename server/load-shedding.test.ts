@@ -35,7 +35,7 @@ async function setup(size = 64 * 1024) {
 
 const checkIn = (client: string) => ({
   method: 'POST',
-  body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false } }),
+  body: JSON.stringify({ client, app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false, swIds: true } }),
 });
 const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 

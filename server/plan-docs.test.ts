@@ -33,7 +33,7 @@ async function setup(o: { prefix?: string; dir?: string; pem?: string; planRefMi
     expect((await admin('PUT', PATHS.adminChannel('stable'), { release: d.manifest.id, percent: 100 })).status).toBe(200);
   };
   const checkIn = async (release: string | null, caps: object = { planRefs: true, compactPlans: true }) => {
-    const res = await app.request(base + PATHS.checkIn, { method: 'POST', body: JSON.stringify({ client: 'client-aaaaaaaa', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, ...caps } }) });
+    const res = await app.request(base + PATHS.checkIn, { method: 'POST', body: JSON.stringify({ client: 'client-aaaaaaaa', app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true, ...caps } }) });
     expect(res.status).toBe(200);
     return v.parse(CheckInResponse, await res.json());
   };

@@ -31,7 +31,7 @@ async function setup(pems: string[]) {
     expect((await admin('PUT', PATHS.adminChannel('stable'), { release: d.manifest.id, percent: 100 })).status).toBe(200);
   };
   const plan = async (client: string, release: string | null = null): Promise<Plan> => {
-    const res = await app.request('/' + PATHS.checkIn, { method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }) });
+    const res = await app.request('/' + PATHS.checkIn, { method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }) });
     const body = (await res.json()) as CheckInResponse;
     if (body.status !== 'update') throw new Error('expected a plan');
     // A client on a known release gets the manifest as a patch: rebuild it as the worker does.

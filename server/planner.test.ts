@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
 import { CheckInResponse, expandPlan, PlanDocument, planDocHash, planFromRef, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
-import { decide, dropsHeld, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
+import { chooseTarget, decide, dropsHeld, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 import { planDoc, refAnswer, renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
 import { createHash } from 'node:crypto';
@@ -28,7 +28,7 @@ const channel = (o: Partial<ChannelState> = {}): ChannelState => ({
   name: 'stable', app: 'demo', release: B, previous: A, percent: 100, activation: 'next-navigation', paused: false, pausedReason: null, minimum: null, updatedAt: 0, ...o,
 });
 const client = (o: Partial<CheckInRequest> = {}): CheckInRequest => ({
-  client: 'client-0001', app: 'demo', channel: 'stable', release: A, caps: { sync: true, periodicSync: false }, ...o,
+  client: 'client-0001', app: 'demo', channel: 'stable', release: A, caps: { sync: true, periodicSync: false, swIds: true }, ...o,
 });
 const NOW = 1_700_000_000_000;
 const input = (o: Partial<PlannerInput> = {}): PlannerInput => ({
@@ -214,6 +214,36 @@ describe('dropsHeld: a `current` answer withdraws what the client holds (protoco
       expect(d).not.toHaveProperty('drop');
       expect(d.status === 'update' && d.plan.to).toBe(to);
     }
+  });
+});
+
+describe('chooseTarget: a release whose id covers sw.js only for a worker that says caps.swIds (protocol 0.6)', () => {
+  // B (and C) built since 0.6: their ids cover sw.js. A built before.
+  const C = '000000000000000c';
+  const forms = new Map(releases).set(B, { ...releases.get(B)!, idCoversSw: true })
+    .set(C, { manifest: release(C, { 'index.html': '6', 'assets/shared.css': '3' }), seq: 3, idCoversSw: true });
+  const old = { sync: true, periodicSync: false, compactPlans: true, planRefs: true };
+  const cases: { name: string; input: PlannerInput; to: string | null; drop?: boolean; rollback?: boolean }[] = [
+    { name: 'a worker with the cap: offered the new-form target', input: input({ releases: forms }), to: B },
+    { name: 'a worker without it: current, not a plan it would refuse', input: input({ releases: forms, client: client({ caps: old }) }), to: null },
+    { name: 'caps.swIds false is no cap', input: input({ releases: forms, client: client({ caps: { ...old, swIds: false } }) }), to: null },
+    { name: 'without it, a first install: current', input: input({ releases: forms, client: client({ release: null, caps: old }) }), to: null },
+    { name: 'without it, inside a partial rollout: current', input: input({ releases: forms, channel: channel({ percent: 50 }), bucket: () => 0, client: client({ caps: old }) }), to: null },
+    { name: 'without it, a plan pending to the target (made before): dropped', input: input({ releases: forms, client: client({ caps: old, pending: B }) }), to: null, drop: true },
+    { name: 'without it, an old-form target: offered', input: input({ client: client({ caps: old }) }), to: B },
+    { name: 'without it, a minimum of the new form: current', input: input({ releases: forms, channel: channel({ release: C, previous: B, minimum: C }), client: client({ caps: old }) }), to: null },
+    { name: 'rolled back to an old-form release, a worker without the cap: offered, a rollback', input: input({ releases: forms, channel: channel({ release: A, previous: B }), client: client({ release: B, caps: old }) }), to: A, rollback: true },
+    { name: 'rolled back to an old-form release, a worker with it: offered, a rollback', input: input({ releases: forms, channel: channel({ release: A, previous: B }), client: client({ release: B }) }), to: A, rollback: true },
+    { name: 'rolled back to a new-form release, a worker with it: offered, a rollback', input: input({ releases: forms, channel: channel({ release: B, previous: C }), client: client({ release: C }) }), to: B, rollback: true },
+    { name: 'rolled back to a new-form release, a worker without it: current', input: input({ releases: forms, channel: channel({ release: B, previous: C }), client: client({ release: C, caps: old }) }), to: null },
+  ];
+  it.each(cases)('$name', ({ input: i, to, drop, rollback }) => {
+    const d = decide(i);
+    expect(v.safeParse(CheckInResponse, d).success).toBe(true);
+    expect(chooseTarget(i.client, i.channel, i.bucket, i.releases)).toBe(to);
+    expect(d.status === 'update' ? d.plan.to : null).toBe(to);
+    if (d.status === 'update') expect(d.plan.rollback).toBe(rollback ?? false);
+    if (d.status === 'current') expect(d.drop === true).toBe(drop ?? false);
   });
 });
 

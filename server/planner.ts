@@ -2,7 +2,12 @@ import { PATHS, joinUrl, type ChannelState, type CheckInRequest, type CheckInRes
 import type { DeltaInfo } from './delta-store.js';
 import { planIdFor, rolloutBucket, spreadOffset } from './rollout-bucket.js';
 
-export interface KnownRelease { manifest: ReleaseManifest; seq: number }
+export interface KnownRelease {
+  manifest: ReleaseManifest;
+  seq: number;
+  /** Its id covers `sw.js` (`StoredRelease.idCoversSw`): offered only to workers that say `caps.swIds`. @default false */
+  idCoversSw?: boolean;
+}
 
 export interface PlannerOptions {
   /** Seconds until the next check-in. */
@@ -73,8 +78,8 @@ export interface Personal {
   signatures?: PlanSignature[];
 }
 
-/** Releases by id with their seq, as the planner and the check-in cache hold them (null: unknown id). */
-export type ReleaseSeqs = ReadonlyMap<string, { readonly seq: number } | null>;
+/** Releases by id with their seq and id form, as the planner and the check-in cache hold them (null: unknown id). */
+export type ReleaseSeqs = ReadonlyMap<string, { readonly seq: number; readonly idCoversSw?: boolean } | null>;
 
 /**
  * The release a channel offers outside its rollout, and to everyone while paused: `previous`,
@@ -111,6 +116,13 @@ export function targetFor(client: string, channel: ChannelState, bucket = rollou
  * The per-client first half of `decide`: the release to offer, or null when the answer is
  * "current". `releases` (holding the channel's release, previous and minimum) lets a minimum
  * reach clients outside the rollout; without it they get `previous`.
+ *
+ * A worker that does not say `caps.swIds` (before protocol 0.6) is not offered a release whose id
+ * covers `sw.js` (`idCoversSw` in `releases`): it would refuse the plan, and report a failure the
+ * automatic pause counts, at every check-in. It stays where it is (`current`) until its browser
+ * installs a newer worker, which the server's `/sw.js` hands it at its next navigation or update
+ * check (static.ts, `servedWorker`); that worker says `swIds` and is offered the release then.
+ * Offering it another release meanwhile (the fallback) would make it download twice.
  */
 export function chooseTarget(
   client: CheckInRequest, channel: ChannelState | null, bucket?: (clientId: string, releaseId: string) => number, releases?: ReleaseSeqs,
@@ -123,6 +135,7 @@ export function chooseTarget(
   if (client.release === channel.release || client.staged === channel.release) return null;
   const to = targetFor(client.client, channel, bucket, releases);
   if (to === null || to === client.release || to === client.staged) return null;
+  if (client.caps.swIds !== true && releases?.get(to)?.idCoversSw === true) return null;
   return to;
 }
 

@@ -49,7 +49,7 @@ async function stop(child: ChildProcess): Promise<void> {
 const checkIn = async (server: string, client: string, release: string | null, app = 'fleet') => {
   const res = await fetch(joinUrl(server, PATHS.checkIn), {
     method: 'POST',
-    body: JSON.stringify({ client, app, channel: 'stable', release, caps: { sync: true, periodicSync: false } }),
+    body: JSON.stringify({ client, app, channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }),
   });
   expect(res.status).toBe(200);
   return (await res.json()) as CheckInResponse;

@@ -51,9 +51,9 @@ if (!pg.url) {
       await Promise.all(stores.map((s) => s.close()));
     });
 
-    it('upgrades a schema 1 database: channels gain paused, paused_reason and minimum', async () => {
+    it('upgrades a schema 1 database: channels gain paused, paused_reason and minimum, releases the form of their id', async () => {
       const url = await fresh();
-      const r = (await fakeDist({ 'index.html': 'old' })).manifest;
+      const r = (await fakeDist({ 'index.html': 'old' }, { sw: 'self.x=1', legacyId: true })).manifest;
       const old = new Pg.Client({ connectionString: url });
       await old.connect();
       try {
@@ -76,6 +76,8 @@ if (!pg.url) {
           name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, sampleSince: 0, updatedAt: 5,
         });
         expect(await store.putChannel('demo', 'stable', { release: r.id, paused: true, minimum: r.id }, 6)).toMatchObject({ paused: true, minimum: r.id });
+        // Every release an older server stored has an id of the app's files only.
+        expect((await store.getRelease(r.id))?.idCoversSw).toBe(false);
         const { rows } = await store.pool.query<{ schema_version: number }>('SELECT schema_version FROM updraft_meta');
         expect(rows).toEqual([{ schema_version: 2 }]);
       } finally {

@@ -1,8 +1,8 @@
 import pg from 'pg';
-import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import { releaseIdForm, type ChannelState, type ReleaseManifest, type Report, type StatusResponse } from '../protocol/index.js';
 import type { StoredToken } from './admin-token.js';
 import { nextChannel } from './channel-change.js';
-import { toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
+import { RELEASE_COLUMNS, toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
 import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `updraft_meta.schema_version`. */
@@ -57,6 +57,9 @@ ALTER TABLE channels ADD COLUMN IF NOT EXISTS paused_reason TEXT;
 ALTER TABLE channels ADD COLUMN IF NOT EXISTS minimum ${TEXT} REFERENCES releases(id);
 -- Added within schema 2: an older server ignores it (its automatic pause counts every report).
 ALTER TABLE channels ADD COLUMN IF NOT EXISTS sample_since BIGINT NOT NULL DEFAULT 0;
+-- Added within schema 2: FALSE is right for every release an older server stored (it accepted only
+-- ids of the app's files), and one cannot store another form.
+ALTER TABLE releases ADD COLUMN IF NOT EXISTS id_covers_sw BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE TABLE IF NOT EXISTS clients (
   app ${TEXT} NOT NULL,
   id ${TEXT} NOT NULL,
@@ -283,6 +286,7 @@ export class PostgresStore implements Store {
   }
 
   async insertRelease(m: ReleaseManifest, now: number): Promise<InsertReleaseResult> {
+    const coversSw = (await releaseIdForm(m)) === 'sw';
     return this.#changing(async (db) => {
       // Serialises publishes of one app across every process: MAX(seq) + 1 is then safe.
       await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NS, m.app]);
@@ -291,11 +295,11 @@ export class PostgresStore implements Store {
       // ON CONFLICT: the same id published at once under another app's lock; SQLite would answer
       // `created: false` there too, not an error.
       const { rows } = await db.query<{ seq: number }>(
-        `INSERT INTO releases (id, app, seq, version, created_at, published_at, manifest)
-         SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6 FROM releases WHERE app = $2
+        `INSERT INTO releases (id, app, seq, version, created_at, published_at, manifest, id_covers_sw)
+         SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7 FROM releases WHERE app = $2
          ON CONFLICT (id) DO NOTHING
          RETURNING seq`,
-        [m.id, m.app, text(m.version), text(m.createdAt), now, JSON.stringify(m)],
+        [m.id, m.app, text(m.version), text(m.createdAt), now, JSON.stringify(m), coversSw],
       );
       if (rows[0]) return { seq: rows[0].seq, created: true };
       const raced = await db.query<{ seq: number }>('SELECT seq FROM releases WHERE id = $1', [m.id]);
@@ -304,17 +308,17 @@ export class PostgresStore implements Store {
   }
 
   async getRelease(id: string): Promise<StoredRelease | null> {
-    const { rows } = await this.pool.query<ReleaseRow>('SELECT manifest, seq, published_at FROM releases WHERE id = $1', [id]);
+    const { rows } = await this.pool.query<ReleaseRow>(`SELECT ${RELEASE_COLUMNS} FROM releases WHERE id = $1`, [id]);
     return rows[0] ? toRelease(rows[0]) : null;
   }
 
   async listReleases(app?: string): Promise<StoredRelease[]> {
-    const { rows } = await this.pool.query<ReleaseRow>(`SELECT manifest, seq, published_at FROM releases WHERE ${APP} ORDER BY app, seq`, [app ?? null]);
+    const { rows } = await this.pool.query<ReleaseRow>(`SELECT ${RELEASE_COLUMNS} FROM releases WHERE ${APP} ORDER BY app, seq`, [app ?? null]);
     return rows.map(toRelease);
   }
 
   async latestRelease(app: string): Promise<StoredRelease | null> {
-    const { rows } = await this.pool.query<ReleaseRow>('SELECT manifest, seq, published_at FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT 1', [app]);
+    const { rows } = await this.pool.query<ReleaseRow>(`SELECT ${RELEASE_COLUMNS} FROM releases WHERE app = $1 ORDER BY seq DESC LIMIT 1`, [app]);
     return rows[0] ? toRelease(rows[0]) : null;
   }
 

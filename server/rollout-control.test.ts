@@ -28,7 +28,7 @@ async function setup(o: Partial<UpdateServerOptions> = {}) {
     return dist.manifest.id;
   };
   const checkIn = async (release: string | null, client = 'client-abc-123') => {
-    const res = await app.request(`/${PATHS.checkIn}`, { method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false } }) });
+    const res = await app.request(`/${PATHS.checkIn}`, { method: 'POST', body: JSON.stringify({ client, app: 'demo', channel: 'stable', release, caps: { sync: true, periodicSync: false, swIds: true } }) });
     const body = (await res.json()) as CheckInResponse;
     return body.status === 'update' ? { to: body.plan.to, activation: body.plan.activation } : null;
   };

@@ -39,7 +39,7 @@ async function published() {
   return { dir, store, blobs, d, app };
 }
 
-const checkIn = { method: 'POST', body: JSON.stringify({ client: 'client-head-01', app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false } }) };
+const checkIn = { method: 'POST', body: JSON.stringify({ client: 'client-head-01', app: 'demo', channel: 'stable', release: null, caps: { sync: true, periodicSync: false, swIds: true } }) };
 
 describe('surfaces', () => {
   it('the app gets a CSP only when one is configured', () => {

@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChannelState, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
+import { releaseIdForm, type ChannelState, type ReleaseManifest, type Report, type StatusResponse } from '../protocol/index.js';
 import { nextChannel } from './channel-change.js';
 import type { StoredToken } from './admin-token.js';
-import { toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
+import { RELEASE_COLUMNS, toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
 import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
@@ -17,6 +17,9 @@ const ADDED_COLUMNS: readonly [table: string, column: string, definition: string
   ['channels', 'minimum', 'TEXT REFERENCES releases(id)'],
   // Added within schema 2: an older server ignores it (its automatic pause counts every report).
   ['channels', 'sample_since', 'INTEGER NOT NULL DEFAULT 0'],
+  // Added within schema 2: 0 is right for every release an older server stored (it accepted only
+  // ids of the app's files), and one cannot store another form.
+  ['releases', 'id_covers_sw', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 const SCHEMA = `
@@ -28,6 +31,7 @@ CREATE TABLE IF NOT EXISTS releases (
   created_at TEXT NOT NULL,
   published_at INTEGER NOT NULL,
   manifest TEXT NOT NULL,
+  id_covers_sw INTEGER NOT NULL DEFAULT 0,
   UNIQUE (app, seq)
 );
 CREATE TABLE IF NOT EXISTS channels (
@@ -117,14 +121,15 @@ export class SqliteStore implements Store {
   }
 
   async insertRelease(m: ReleaseManifest, now: number): Promise<InsertReleaseResult> {
+    const coversSw = (await releaseIdForm(m)) === 'sw' ? 1 : 0;
     // One immediate transaction: two publishes for the same app never get the same seq.
     const insert = this.db.transaction((): InsertReleaseResult => {
       const existing = this.db.prepare('SELECT seq FROM releases WHERE id = ?').get(m.id) as { seq: number } | undefined;
       if (existing) return { seq: existing.seq, created: false };
       const { next } = this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM releases WHERE app = ?').get(m.app) as { next: number };
       this.db
-        .prepare('INSERT INTO releases (id, app, seq, version, created_at, published_at, manifest) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(m.id, m.app, next, m.version, m.createdAt, now, JSON.stringify(m));
+        .prepare('INSERT INTO releases (id, app, seq, version, created_at, published_at, manifest, id_covers_sw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(m.id, m.app, next, m.version, m.createdAt, now, JSON.stringify(m), coversSw);
       return { seq: next, created: true };
     });
     const result = insert.immediate();
@@ -133,17 +138,17 @@ export class SqliteStore implements Store {
   }
 
   async getRelease(id: string): Promise<StoredRelease | null> {
-    const row = this.db.prepare('SELECT manifest, seq, published_at FROM releases WHERE id = ?').get(id) as ReleaseRow | undefined;
+    const row = this.db.prepare(`SELECT ${RELEASE_COLUMNS} FROM releases WHERE id = ?`).get(id) as ReleaseRow | undefined;
     return row ? toRelease(row) : null;
   }
 
   async listReleases(app?: string): Promise<StoredRelease[]> {
-    const rows = this.db.prepare(`SELECT manifest, seq, published_at FROM releases WHERE ${APP} ORDER BY app, seq`).all({ app: app ?? null }) as ReleaseRow[];
+    const rows = this.db.prepare(`SELECT ${RELEASE_COLUMNS} FROM releases WHERE ${APP} ORDER BY app, seq`).all({ app: app ?? null }) as ReleaseRow[];
     return rows.map(toRelease);
   }
 
   async latestRelease(app: string): Promise<StoredRelease | null> {
-    const row = this.db.prepare('SELECT manifest, seq, published_at FROM releases WHERE app = ? ORDER BY seq DESC LIMIT 1').get(app) as ReleaseRow | undefined;
+    const row = this.db.prepare(`SELECT ${RELEASE_COLUMNS} FROM releases WHERE app = ? ORDER BY seq DESC LIMIT 1`).get(app) as ReleaseRow | undefined;
     return row ? toRelease(row) : null;
   }
 

@@ -59,6 +59,19 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(await store.getRelease('ffffffffffffffff')).toBeNull();
     });
 
+    it('records the form of a release\'s id: covering sw.js (since protocol 0.6) or the app\'s files only; read back by every read, and by another handle', async () => {
+      const current = (await fakeDist({ 'index.html': 'new' }, { sw: 'self.x=1' })).manifest;
+      const legacy = (await fakeDist({ 'index.html': 'old' }, { sw: 'self.x=1', legacyId: true })).manifest;
+      const noWorker = (await fakeDist({ 'index.html': 'none' })).manifest;
+      for (const [i, m] of [legacy, current, noWorker].entries()) await store.insertRelease(m, i + 1);
+      const expected = [[legacy.id, false], [current.id, true], [noWorker.id, false]];
+      expect((await store.listReleases('demo')).map((r) => [r.manifest.id, r.idCoversSw])).toEqual(expected);
+      for (const [id, covers] of expected) expect((await store.getRelease(id as string))?.idCoversSw).toBe(covers);
+      expect((await store.latestRelease('demo'))?.idCoversSw).toBe(false);
+      const other = await open();
+      expect((await other.getRelease(current.id))?.idCoversSw).toBe(true);
+    });
+
     it('two handles publishing at once give every release its own seq, 1..n per app', async () => {
       const other = await open();
       const manifests = await Promise.all(

@@ -10,8 +10,12 @@ import type { StoredRelease } from './store.js';
 export interface TokenRow { id: string; sha256: string; scopes: string; name: string | null; created_at: number }
 export const toToken = (r: TokenRow): StoredToken => ({ id: r.id, sha256: r.sha256, scopes: r.scopes.split(',').filter(isScope), name: r.name, createdAt: r.created_at });
 
-export interface ReleaseRow { manifest: string; seq: number; published_at: number }
-export const toRelease = (r: ReleaseRow): StoredRelease => ({ manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at });
+export interface ReleaseRow { manifest: string; seq: number; published_at: number; id_covers_sw: boolean | number }
+/** The columns `toRelease` reads. */
+export const RELEASE_COLUMNS = 'manifest, seq, published_at, id_covers_sw';
+export const toRelease = (r: ReleaseRow): StoredRelease => ({
+  manifest: JSON.parse(r.manifest) as ReleaseManifest, seq: r.seq, publishedAt: r.published_at, idCoversSw: Boolean(r.id_covers_sw),
+});
 
 export interface ChannelRow {
   app: string; name: string; release: string; previous: string | null; percent: number; activation: ChannelState['activation']; updated_at: number;

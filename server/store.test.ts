@@ -17,9 +17,9 @@ it('SqliteStore runs in WAL mode', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('SqliteStore upgrades a schema 1 database: channels gain paused, paused_reason and minimum', async () => {
+it('SqliteStore upgrades a schema 1 database: channels gain paused, paused_reason and minimum, releases the form of their id', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'updraft-store-'));
-  const r = (await fakeDist({ 'index.html': 'old' })).manifest;
+  const r = (await fakeDist({ 'index.html': 'old' }, { sw: 'self.x=1', legacyId: true })).manifest;
   const old = new Database(join(dir, 'updraft.db'));
   old.exec(`
     CREATE TABLE releases (id TEXT PRIMARY KEY, app TEXT NOT NULL, seq INTEGER NOT NULL, version TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -33,6 +33,8 @@ it('SqliteStore upgrades a schema 1 database: channels gain paused, paused_reaso
 
   const store = openSqliteStore(dir);
   expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+  // Every release an older server stored has an id of the app's files only.
+  expect((await store.getRelease(r.id))?.idCoversSw).toBe(false);
   expect(await store.getChannel('demo', 'stable')).toEqual({
     name: 'stable', app: 'demo', release: r.id, previous: null, percent: 40, activation: 'prompt', paused: false, pausedReason: null, minimum: null, sampleSince: 0, updatedAt: 5,
   });

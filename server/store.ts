@@ -7,6 +7,12 @@ export interface StoredRelease {
   seq: number;
   /** Server clock, epoch ms. */
   publishedAt: number;
+  /**
+   * Its id covers `sw.js` (`releaseIdForm` is `'sw'`: built since protocol 0.6), so only workers
+   * that say `caps.swIds` are offered it. Found once, at insert; false for every release an older
+   * server stored (it accepted no other form).
+   */
+  idCoversSw: boolean;
 }
 
 export interface ClientRecord {
@@ -50,7 +56,10 @@ export const COUNTED_FAILURE_SQL = `(event = 'boot-failed' OR (event = 'failed' 
  * PostgreSQL store will implement the same interface; the SQLite one just resolves at once.
  */
 export interface Store {
-  /** Inserts a release, assigning the app's next `seq` in the same transaction. An existing id returns its seq with `created: false`. */
+  /**
+   * Inserts a release, assigning the app's next `seq` in the same transaction, and records the form
+   * of its id (`StoredRelease.idCoversSw`). An existing id returns its seq with `created: false`.
+   */
   insertRelease(manifest: ReleaseManifest, now: number): Promise<InsertReleaseResult>;
   getRelease(id: string): Promise<StoredRelease | null>;
   /** Oldest first; every app when `app` is omitted. */

@@ -80,6 +80,9 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   // once, cacheably, not in every answer. Not right after a document failed us (`inlinePlansOnce`).
   const inlineOnce = (await store.getMeta('inlinePlansOnce')) === true;
   if (!inlineOnce) body.caps.planRefs = true;
+  // And verify release ids that cover sw.js (protocol 0.6): without it the server offers no
+  // release built since, as workers before 0.6 would refuse its plan.
+  body.caps.swIds = true;
   // Spares the server a write when our state is the one it acknowledged.
   const recorded = await store.getMeta('recorded');
   if (recorded) body.recorded = recorded;

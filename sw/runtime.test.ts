@@ -85,7 +85,7 @@ describe('bootstrap', () => {
     expect((await a.cache.keys()).sort()).toEqual([...r1.blobs.keys()].map((sha) => partKey(APP, sha)).sort());
     const checkIn = a.server.requests.find((r) => r.url === CHECK_IN);
     const body = JSON.parse(checkIn?.body ?? '{}');
-    expect(body).toMatchObject({ app: 'demo', channel: 'stable', release: r1.manifest.id, staged: null, caps: { sync: true, periodicSync: false, quota: 1e9, usage: 1000 } });
+    expect(body).toMatchObject({ app: 'demo', channel: 'stable', release: r1.manifest.id, staged: null, caps: { sync: true, periodicSync: false, quota: 1e9, usage: 1000, compactPlans: true, planRefs: true, swIds: true } });
     expect(body.client).toMatch(/^[A-Za-z0-9_-]{16,}$/);
     expect(s.nextCheckInAt).toBe(a.clock.now() + 3600_000);
   });
@@ -373,6 +373,20 @@ describe('task runner', () => {
     expect(a.events().map((e) => e.name).filter((n) => n !== 'check-in-at')).toEqual(['update-available', ...Array(4).fill('progress'), 'update-ready', 'activated']);
     expect(a.events('progress').at(-1)).toMatchObject({ partsDone: 4, partsTotal: 4 });
     expect(a.events('activated')[0]).toMatchObject({ release: r2.manifest.id, version: '2.0.0', policy: 'next-navigation' });
+    expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
+  });
+
+  it('says it takes release ids that cover sw.js (protocol 0.6), and runs a plan to one whose only change is its worker: nothing to fetch', async () => {
+    const { a, rt, r1 } = await installed();
+    // The same app files, another worker: a key rotation's build. Its id covers the worker; v1's is of the older form.
+    const r2 = await buildRelease(V1, '1.0.1', 'index.html', 'self.rotated = 1');
+    expect(r2.manifest.id).not.toBe(r1.manifest.id);
+    offer(a, buildPlan(r2, { from: r1.manifest.id }));
+    a.server.clear();
+    expect(await checkNow(rt)).toEqual({ result: 'update', release: r2.manifest.id });
+    expect(JSON.parse(a.server.requests.find((r) => r.url === CHECK_IN)!.body!).caps.swIds).toBe(true);
+    expect(a.server.urls().filter((u) => u.startsWith(CDN) || u.includes('/v1/blobs/'))).toEqual([]);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
     expect(reportsSent(a).map((r) => r.event).sort()).toEqual(['activated', 'downloaded']);
   });
 

@@ -244,7 +244,8 @@ const TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript'
 /** Releases built later get higher sequences, as if published in the order a test builds them. */
 let lastSeq = 0;
 
-export async function buildRelease(files: Record<string, string>, version = '1.0.0', entry = 'index.html'): Promise<BuiltRelease> {
+/** `sw`: the worker script's text, which the id then covers (as builds since protocol 0.6); omitted, no `sw`. */
+export async function buildRelease(files: Record<string, string>, version = '1.0.0', entry = 'index.html', sw?: string): Promise<BuiltRelease> {
   const blobs = new Map<string, string>();
   const assets = [];
   for (const [path, text] of Object.entries(files)) {
@@ -252,8 +253,9 @@ export async function buildRelease(files: Record<string, string>, version = '1.0
     blobs.set(sha256, text);
     assets.push({ path, sha256, size: new TextEncoder().encode(text).byteLength, type: TYPES[path.split('.').pop() ?? ''] ?? 'application/octet-stream' });
   }
-  const id = await computeReleaseId(assets, entry);
-  return { manifest: { id, app: 'demo', version, createdAt: '2030-01-01T00:00:00.000Z', entry, assets }, files, blobs, seq: ++lastSeq };
+  const worker = sw === undefined ? undefined : { path: 'sw.js', sha256: await sha256Hex(sw), size: new TextEncoder().encode(sw).byteLength, type: 'text/javascript' };
+  const id = await computeReleaseId(assets, entry, worker);
+  return { manifest: { id, app: 'demo', version, createdAt: '2030-01-01T00:00:00.000Z', entry, assets, ...(worker ? { sw: worker } : {}) }, files, blobs, seq: ++lastSeq };
 }
 
 export interface PlanOptions {

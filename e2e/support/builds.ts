@@ -18,13 +18,21 @@ export const READINESS_BUILDS = {
   'ready-3.0.0': { version: '3.0.0', broken: false },
 } as const;
 export type ReadinessBuild = keyof typeof READINESS_BUILDS;
-export type BuildName = DemoVersion | ReadinessBuild;
+
+/**
+ * Build for e2e/worker-only.spec.ts: 1.0.0's app, built with a worker that also trusts
+ * `E2E_NEXT_KEY_BASE` (step 2 of a key rotation): the same app files, another `sw.js`.
+ */
+export const ROTATED_BUILD = 'rotated-1.0.0';
+export type BuildName = DemoVersion | ReadinessBuild | typeof ROTATED_BUILD;
 
 /**
  * The signing key pair of every e2e build, made fresh by global setup: each worker trusts the
  * public key, and the harness signs plans with the private one unless a test says otherwise.
  */
 export const E2E_KEY_BASE = resolve(BUILDS_DIR, 'keys/e2e-signing');
+/** The next key of a rotation, trusted besides `E2E_KEY_BASE` by `ROTATED_BUILD` only. */
+export const E2E_NEXT_KEY_BASE = resolve(BUILDS_DIR, 'keys/e2e-next-signing');
 
 export function buildDir(name: BuildName): string {
   return resolve(BUILDS_DIR, name);

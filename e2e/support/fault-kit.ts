@@ -120,7 +120,7 @@ export async function publishDerived(h: Harness, base: DemoVersion, donor: DemoV
   const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as ReleaseManifest;
   const donorAsset = h.manifest(donor).assets.find((a) => a.path === donorPath)!;
   manifest.assets = [...manifest.assets.filter((a) => a.path !== donorPath), donorAsset];
-  manifest.id = await computeReleaseId(manifest.assets, manifest.entry);
+  manifest.id = await computeReleaseId(manifest.assets, manifest.entry, manifest.sw);
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest));
   await publishDirectory(dir, { server: h.url, token: TOKEN, channel: 'stable' });
   return manifest;

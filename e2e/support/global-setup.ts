@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { resolve } from 'node:path';
 import { build } from 'vite';
 import { generateKeyFiles } from '../../server/index.js';
-import { BUILDS_DIR, E2E_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, VERSIONS, buildDir, type BuildName } from './builds.js';
+import { BUILDS_DIR, E2E_KEY_BASE, E2E_NEXT_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, ROTATED_BUILD, VERSIONS, buildDir, type BuildName } from './builds.js';
 
 /** Builds the demo PWA once per version with the real plugin; tests publish these directories. */
 export default async function globalSetup(): Promise<void> {
@@ -11,9 +11,12 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(dirname(E2E_KEY_BASE), { recursive: true });
   // Every build trusts this key, so every e2e test runs with signed plans, as production should.
   const { publicKey } = await generateKeyFiles(E2E_KEY_BASE);
+  const next = await generateKeyFiles(E2E_NEXT_KEY_BASE);
   process.env.UPDRAFT_DEMO_PUBLIC_KEYS = publicKey;
   try {
     await buildAll();
+    // Last: the same app as 1.0.0, its worker trusting the next key too (only sw.js differs).
+    await demoBuild(ROTATED_BUILD, { UPDRAFT_DEMO_VERSION: '1.0.0', UPDRAFT_DEMO_PUBLIC_KEYS: `${publicKey},${next.publicKey}` });
   } finally {
     // Workers inherit this process's environment; `npm start` in demo.spec.ts must build its own way.
     delete process.env.UPDRAFT_DEMO_PUBLIC_KEYS;
