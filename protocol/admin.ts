@@ -18,7 +18,8 @@ export const ChannelUpdate = v.pipe(v.custom<Record<string, unknown>>((x) => typ
   /** The target release. Required when the channel does not exist yet. */
   release: v.optional(ReleaseId),
   /**
-   * Share of clients (0-100) offered `release`; the others stay on the channel's previous release.
+   * Share of clients (0-100) offered `release`; the others stay on the channel's previous release
+   * (after a roll back, where they are: a release rolled back from is offered to nobody).
    * Lowering it moves nobody back: clients already on `release` keep it. @default 100
    */
   percent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),

@@ -242,6 +242,33 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     expect(await channel({ release: r1, minimum: null })).toMatchObject({ release: r1, previous: r2, minimum: null });
   });
 
+  it('a partial roll back offers the release rolled back from to nobody: first visits, first installs and older clients outside stay off it', async () => {
+    const { channel, checkIn, served, r1, r2, r3 } = await setup(kind);
+    await channel({ release: r1 });
+    await channel({ release: r3 });
+    await channel({ release: r2, percent: 50 });
+    const outside = clientsFor(r2, 3, (b) => b >= 50);
+    const inside = clientsFor(r2, 3, (b) => b < 50);
+    for (const id of outside) {
+      expect(await checkIn(id, null)).toBeNull();
+      expect(await checkIn(id, r1)).toBeNull();
+      // The roll back is partial: outside it, a client on r3 stays there.
+      expect(await checkIn(id, r3)).toBeNull();
+    }
+    for (const id of inside) expect(await checkIn(id, r3)).toEqual({ to: r2, activation: 'next-navigation' });
+    expect(await served()).toBe(r2);
+    // A full roll back whose percentage is lowered afterwards: the same.
+    await channel({ release: r1 });
+    await channel({ release: r3 });
+    await channel({ release: r2 });
+    await channel({ percent: 10 });
+    for (const id of outside) expect(await checkIn(id, null)).toBeNull();
+    expect(await served()).toBe(r2);
+    await channel({ paused: true });
+    for (const id of [...outside, ...inside]) expect(await checkIn(id, r1)).toBeNull();
+    expect(await served()).toBe(r2);
+  });
+
   it('a minimum above the previous release reaches clients outside the rollout too', async () => {
     const { channel, checkIn, served, r1, r2, r3 } = await setup(kind);
     await channel({ release: r1, activation: 'prompt' });
