@@ -75,7 +75,9 @@ async function firstVisit(s: Sized): Promise<Client> {
 async function round(c: Client, counted: boolean): Promise<void> {
   const { s, driver } = c;
   const next = c.running === s.v1 ? s.v2 : s.v1;
-  await publishDirectory(next.dir, { channel: 'stable', activation: 'prompt', server: s.h.url, token: TOKEN });
+  // Back to v1 is a roll back: a publish moves a channel only forward.
+  if (next === s.v1) await s.h.rollout({ release: next.manifest.id, activation: 'prompt' });
+  else await publishDirectory(next.dir, { channel: 'stable', activation: 'prompt', server: s.h.url, token: TOKEN });
   await driver.checkNow();
   await driver.sync();
   await driver.waitForState((st) => st.staged === next.manifest.id, { timeout: 60_000 }, `${next.manifest.version} staged`);

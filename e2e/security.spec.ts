@@ -180,7 +180,7 @@ test('a downgrade without a rollback directive is refused; the server\'s signed 
     await updraft.updateTo(v2.id);
     await page.goto(h.url);
     await expect(page.locator('#version')).toHaveText('2.0.0');
-    await h.publish('1.0.0'); // the channel goes back to 1.0.0: the server signs a rollback directive
+    await h.rollout({ release: v1.id }); // the channel goes back to 1.0.0: the server signs a rollback directive
     // Someone holding the signing key (a leaked CI secret, a buggy signing path) drops the directive.
     const signer = createPlanSigner([await loadSigningKey(readFileSync(`${E2E_KEY_BASE}.key`, 'utf8'))])!;
     await rewriteCheckIns(context, h, (a) => {

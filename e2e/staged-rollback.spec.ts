@@ -15,7 +15,7 @@ test('a roll back reaches a worker that has the newer release staged (prompt): i
     await updraft.waitForState((s) => s.staged === v3.id, {}, 'v3 staged');
     // 3.0.0 turns out bad before the user applied it: the channel goes back to 2.0.0. The worker
     // runs 1.0.0 but holds 3.0.0, so only a signed rollback directive may move it to 2.0.0.
-    await h.publish('2.0.0');
+    await h.rollout({ release: v2.id });
     await page.locator('#check').click();
     await updraft.sync();
     const s = await updraft.waitForState((st) => st.staged === v2.id, {}, 'v2 staged in place of v3');

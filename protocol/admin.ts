@@ -18,7 +18,8 @@ export const ChannelUpdate = v.pipe(v.custom<Record<string, unknown>>((x) => typ
   /** The target release. Required when the channel does not exist yet. */
   release: v.optional(ReleaseId),
   /**
-   * Share of clients (0-100) offered `release`; the others stay on the channel's previous release.
+   * Share of clients (0-100) offered `release`; the others stay on the channel's previous release
+   * (after a roll back, where they are: a release rolled back from is offered to nobody).
    * Lowering it moves nobody back: clients already on `release` keep it. @default 100
    */
   percent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
@@ -29,6 +30,13 @@ export const ChannelUpdate = v.pipe(v.custom<Record<string, unknown>>((x) => typ
   pausedReason: v.optional(v.pipe(v.string(), v.maxLength(500))),
   /** Clients on a release published before this one (lower `seq`) get their plan with activation `immediate`; null clears it. */
   minimum: v.optional(v.nullable(ReleaseId)),
+  /**
+   * Move the channel only forward: when it targets a release newer (higher seq) than `release`,
+   * nothing changes and the answer says so (`moved: false`). Checked under the store's lock, so
+   * of two publishes racing, the older release never ends up the target after the newer one.
+   * `updraft publish --channel` sends it; a roll back (`updraft rollout --release`) does not.
+   */
+  forwardOnly: v.optional(v.boolean()),
 }));
 export type ChannelUpdate = v.InferOutput<typeof ChannelUpdate>;
 
@@ -54,6 +62,16 @@ export interface ChannelState {
    */
   sampleSince?: number;
   updatedAt: number;
+}
+
+/** The answer to `PUT admin/channels/:name`: the channel's state after the change. */
+export interface ChannelAnswer extends ChannelState {
+  /**
+   * Only for a `forwardOnly` change: true when the channel now targets `release`; false when it
+   * was left on a newer release (`reason` says which), and nothing was changed.
+   */
+  moved?: boolean;
+  reason?: string;
 }
 
 export interface ReleaseSummary { id: string; app: string; version: string; seq: number; createdAt: string; parts: number; bytes: number }

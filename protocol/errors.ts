@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   size_mismatch: 400,
   missing_parts: 409,
   release_conflict: 409,
+  // channels
+  minimum_ahead: 409, // a channel's minimum release would be newer than the release it offers
   // load
   overloaded: 503,
   too_many_requests: 429,

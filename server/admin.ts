@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, UpdraftError, checkManifestConsistency, parse,
-  type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseSummary, type StatusResponse,
+  type ChannelAnswer, type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseSummary, type StatusResponse,
 } from '../protocol/index.js';
 import { adminAuth, requireScope, type AdminEnv } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
@@ -136,7 +136,7 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     }
     const state: ChannelState = await o.store.putChannel(appName, name, change, o.now());
     o.checkInCache.invalidate();
-    return c.json(state);
+    return c.json(await channelAnswer(o, name, update, state, release));
   });
 
   app.get(`/${PATHS.adminStatus}`, read, async (c) => {
@@ -151,6 +151,19 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     return c.json(body);
   });
   return app;
+}
+
+/**
+ * `state` as the answer says it: for a `forwardOnly` change, also whether the channel moved, and
+ * why not when the store left it on a newer release (a publish that committed first).
+ */
+async function channelAnswer(o: ResolvedOptions, name: string, update: ChannelUpdate, state: ChannelState, asked: StoredRelease): Promise<ChannelAnswer> {
+  if (!update.forwardOnly) return state;
+  if (state.release === asked.manifest.id) return { ...state, moved: true };
+  const newer = await o.store.getRelease(state.release);
+  const reason = `channel ${name} targets ${state.release}${newer ? ` (#${newer.seq})` : ''}, newer than ${asked.manifest.id} (#${asked.seq}): `
+    + `a publish moves a channel only forward (\`updraft rollout ${name} --release ${asked.manifest.id}\` rolls it back)`;
+  return { ...state, moved: false, reason };
 }
 
 /** The channel an update without `release` changes (pause, resume, minimum): it must exist, and be the only one of that name without `?app`. */

@@ -134,6 +134,25 @@ describe('CheckInCache without a change counter', () => {
     expect(entry.releases.size).toBeLessThanOrEqual(9);
   });
 
+  it('templates rendered for many origins (a Host per request) never grow it past maxTemplateBytes', async () => {
+    const { store, d1, d2 } = await setup();
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    // What one template of d1 → d2 holds, measured on a cache of its own.
+    const probe = new CheckInCache({ store });
+    const one = await probe.channel('demo', 'stable');
+    await probe.template(one, d1, d2, 'https://o0.test/', []);
+    const cache = new CheckInCache({ store, maxTemplateBytes: 3 * one.templateBytes });
+    expect(one.templateBytes).toBeGreaterThan(0);
+    const entry = await cache.channel('demo', 'stable');
+    for (let i = 0; i < 50; i++) {
+      const t = await cache.template(entry, d1, d2, `https://o${i}.test/`, []);
+      expect(t?.template.fetches[0]?.sources[0]).toMatch(new RegExp(`^https://o${i}\\.test/`));
+      // Within the budget, plus the one template that crossed it.
+      expect(entry.templateBytes).toBeLessThanOrEqual(4 * one.templateBytes);
+      expect(entry.templates.size).toBeLessThanOrEqual(4);
+    }
+  });
+
   it('client-supplied channel names that do not exist never grow it past UNKNOWN_CHANNELS_KEPT, and real channels stay cached', async () => {
     const { sqlite, r } = await oneChannel();
     const cache = new CheckInCache({ store: sqlite, maxAgeMs: 60_000 });

@@ -15,6 +15,14 @@ export interface CheckInCacheOptions {
   maxAgeMs?: number;
   /** Templates (distinct from/to/origin answers) kept per channel before the entry starts over. @default 256 */
   maxTemplates?: number;
+  /**
+   * Bytes of rendered templates kept per channel before the entry starts over (their JSON text:
+   * the manifest or its patch, and every inline delta). The count alone does not bound them: a
+   * template holds its inline deltas, and `origin` comes from the request's Host unless
+   * `publicUrl` is set, so one `from → to` can be rendered once per Host a client sends.
+   * @default 67_108_864 (64 MiB)
+   */
+  maxTemplateBytes?: number;
   /** Where stored deltas are looked up for each template; null offers none. @default null */
   deltas?: DeltaStore | null;
   /** Deltas up to this many bytes travel inside the plan. @default 0 */
@@ -30,6 +38,8 @@ export interface ChannelEntry {
   releases: Map<string, KnownRelease | null>;
   /** A Promise while the template loads: concurrent check-ins for one key share the load. */
   templates: Map<string, RenderedTemplate | null | Promise<RenderedTemplate | null>>;
+  /** The text held by `templates`, about (`renderedBytes`): bounded by `maxTemplateBytes`. */
+  templateBytes: number;
   /**
    * The last template found, by its key's parts: during a rollout nearly every update check-in on
    * a channel is for one `from → to`, and comparing three short strings costs less than building
@@ -40,6 +50,18 @@ export interface ChannelEntry {
   /** The store's change counter when loaded (-1 without one). */
   counter: number;
   generation: number;
+}
+
+/**
+ * About what a rendered template holds: its JSON text (UTF-16 strings count as a byte per char,
+ * as V8 stores the ASCII the answers are). The forms made from it on first use (compact, deflated,
+ * the plan document) are a small multiple of it, not counted.
+ */
+function renderedBytes(r: RenderedTemplate): number {
+  let n = r.head.length + r.body.length + r.tail.length;
+  for (const f of r.fetchHeads) n += f.length;
+  for (const f of r.fetchSources) n += f.length;
+  return n;
 }
 
 const templateKey = (from: string | null, to: string, origin: string) => `${from ?? ''}\n${to}\n${origin}`;
@@ -60,6 +82,7 @@ export class CheckInCache {
   readonly #store: Store;
   readonly #maxAgeMs: number;
   readonly #maxTemplates: number;
+  readonly #maxTemplateBytes: number;
   readonly #clock: () => number;
   readonly #deltas: DeltaStore | null;
   readonly #inlineDeltaBytes: number;
@@ -72,6 +95,7 @@ export class CheckInCache {
     this.#store = o.store;
     this.#maxAgeMs = o.maxAgeMs ?? 1000;
     this.#maxTemplates = o.maxTemplates ?? 256;
+    this.#maxTemplateBytes = o.maxTemplateBytes ?? 64 * 1024 * 1024;
     this.#clock = o.clock ?? Date.now;
     this.#deltas = o.deltas ?? null;
     this.#inlineDeltaBytes = o.inlineDeltaBytes ?? 0;
@@ -159,13 +183,14 @@ export class CheckInCache {
     for (const id of [channel?.release, channel?.previous, channel?.minimum]) {
       if (id && !releases.has(id)) releases.set(id, await this.#store.getRelease(id));
     }
-    return { channel, releases, templates: new Map(), loadedAt: this.#clock(), counter, generation };
+    return { channel, releases, templates: new Map(), templateBytes: 0, loadedAt: this.#clock(), counter, generation };
   }
 
   async #loadTemplate(entry: ChannelEntry, key: string, from: string | null, to: string, origin: string, cdn: readonly string[]): Promise<RenderedTemplate | null> {
-    if (entry.templates.size >= this.#maxTemplates) {
-      // Unknown `from` ids are client-supplied: never let them grow the entry without bound.
+    if (entry.templates.size >= this.#maxTemplates || entry.templateBytes >= this.#maxTemplateBytes) {
+      // Unknown `from` ids and origins are client-supplied: never let them grow the entry without bound.
       entry.templates.clear();
+      entry.templateBytes = 0;
       entry.last = undefined;
       const keep = [entry.channel?.release, entry.channel?.previous, entry.channel?.minimum];
       for (const id of entry.releases.keys()) if (!keep.includes(id)) entry.releases.delete(id);
@@ -178,7 +203,10 @@ export class CheckInCache {
     const deltas = await this.#deltaInfo(from ? known.get(from) : undefined, known.get(to));
     const t = entry.channel ? planTemplate({ app: entry.channel.app, channel: entry.channel, from, to, releases: known, origin, cdn, deltas }) : null;
     const rendered = t ? renderTemplate(t) : null;
-    if (entry.templates.has(key)) entry.templates.set(key, rendered);
+    if (entry.templates.has(key)) {
+      entry.templates.set(key, rendered);
+      if (rendered) entry.templateBytes += renderedBytes(rendered);
+    }
     return rendered;
   }
 

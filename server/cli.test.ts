@@ -307,6 +307,17 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(JSON.parse(resumed.stdout)).toMatchObject({ release: b, paused: false, pausedReason: null, minimum: null });
     const back = await cli(['rollout', 'stable', '--app', 'pz', '--release', a], env());
     expect(back.stdout.trim()).toBe(`pz/stable: ${a} at 100% (previous ${b}, activation next-navigation)`);
+
+    // A minimum the channel does not offer: one line saying why and what to do, nothing changed.
+    const ahead = await cli(['rollout', 'stable', '--app', 'pz', '--minimum', b], env());
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(new RegExp(`^updraft: minimum_ahead: minimum ${b} \\(#2\\) is newer than ${a} \\(#1\\), the release channel stable of app pz offers: .*\n$`));
+    // Publishing the older build again to the channel, once it is on the newer one: published, channel left.
+    expect((await cli(['publish', join(dir, 'pz2'), '--channel', 'stable'], env())).code).toBe(0);
+    const older = await cli(['publish', join(dir, 'pz1'), '--channel', 'stable'], env());
+    expect(older.code).toBe(0);
+    expect(older.stdout).toContain(`channel stable not moved: channel stable targets ${b} (#2), newer than ${a} (#1): a publish moves a channel only forward`);
+    expect(older.stdout).toContain(`pz/stable: ${b} at 100% (previous ${a}, activation next-navigation)`);
   });
 
   it('publish --percent or --activation without --channel is a usage error, not silently ignored', async () => {

@@ -37,9 +37,11 @@ Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a req
                      rollout the rollout scope, status the read scope
         -q, --quiet  print nothing but errors (--json output still prints)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
-publish --channel without --percent sets 100%. rollout keeps omitted fields; --release of an older
-release rolls back (every client, 100% unless --percent); a new --release resumes a paused channel.
---minimum: clients on an older release update with the immediate policy (none clears it).
+publish --channel without --percent sets 100%, and moves the channel only forward (never to a
+release older than its own). rollout keeps omitted fields; --release of an older release rolls back
+(every client, 100% unless --percent); a new --release resumes a paused channel.
+--minimum: clients on an older release update with the immediate policy (none clears it); it may
+not be newer than the channel's release (a roll back below it must give --minimum too).
 publish shows progress on stderr when it is a terminal; --progress forces it, --quiet hides it.
 serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blobs stay under --data
 (servers sharing one --db need one shared --data, or a CDN in front of one origin).
@@ -274,6 +276,7 @@ async function publishCommand(argv: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify(result));
   else if (!values.quiet) {
     console.log(publishSummary(result, (performance.now() - start) / 1000));
+    if (result.channel?.moved === false) console.log(`channel ${result.channel.name} not moved: ${result.channel.reason ?? 'it targets a newer release'}`);
     if (result.channel) console.log(describeChannel(result.channel));
   }
 }

@@ -215,4 +215,14 @@ describe('what clients outside the rollout get', () => {
     expect(formatStatus(status({ minimum: 'r2' }))).toContain('\n  the other 42.9% get r2 (2.0.0 #2) (the minimum)\n');
     expect(formatStatus(status({ minimum: 'r2', paused: true }))).toContain('; no client is offered r3, new clients get r2 (2.0.0 #2) (the minimum)\n');
   });
+
+  it('after a partial roll back nothing: the release rolled back from is offered to nobody, and neither page names it as what the rest get', () => {
+    const back = { release: 'r2', previous: 'r3' };
+    expect(html(back)).toContain('offered to 57.1%, the rest stay where they are (rolled back from 3.0.0 #3: offered to nobody)');
+    expect(html(back)).not.toContain('the rest stay on');
+    expect(formatStatus(status(back))).toContain('\n  the other 42.9% stay where they are (rolled back from r3 (3.0.0 #3): offered to nobody)\n');
+    expect(formatStatus(status({ ...back, paused: true }))).toContain('; no client is offered r2\n');
+    // A minimum below the target still reaches them.
+    expect(formatStatus(status({ ...back, minimum: 'r1' }))).toContain('\n  the other 42.9% get r1 (1.0.0 #1) (the minimum)\n');
+  });
 });

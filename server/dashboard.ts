@@ -46,7 +46,7 @@ export interface ChannelView {
   name: string;
   release: string;
   previous: string | null;
-  /** What clients outside the rollout get: `previous`, or the minimum when that is newer (`fallbackRelease`). */
+  /** What clients outside the rollout get: `previous`, or the minimum when that is newer; none after a roll back (`fallbackRelease`). */
   fallback: string | null;
   percent: number;
   activation: ChannelState['activation'];
@@ -311,7 +311,7 @@ function channelCard(v: ChannelView): string {
   return `<section class="card" data-channel="${esc(v.name)}" data-app="${esc(v.app)}" data-release="${esc(v.release)}" data-percent="${v.percent}">
 <div class="head"><h2>${esc(v.app)} / ${esc(v.name)}</h2>${paused}<span class="muted">→ ${esc(label(v.release))} <code>${esc(v.release)}</code> · ${esc(v.activation)} · updated ${esc(new Date(v.updatedAt).toISOString())}</span></div>
 <div class="grid">
-<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${v.onTarget}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${v.totalClients}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.fallback && v.percent < 100 ? `, the rest ${v.fallback === v.previous ? 'stay on' : 'get the minimum'} ${esc(label(v.fallback))}` : ''}</span></div>
+<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${v.onTarget}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${v.totalClients}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.percent >= 100 ? '' : v.fallback ? `, the rest ${v.fallback === v.previous ? 'stay on' : 'get the minimum'} ${esc(label(v.fallback))}` : v.previous ? `, the rest stay where they are (rolled back from ${esc(label(v.previous))}: offered to nobody)` : ''}</span></div>
 ${rolloutChart(v)}<table><tr><th>active release (latest check-in)</th><th>clients</th><th>share</th></tr>${clientRows}</table></div>
 <div><h3>Clients per release over time</h3>${seriesChart(v, color)}<p class="muted">From activation reports (client clocks; a boot-failed rollback counts back to the previous release); every client of ${esc(v.app)}.</p></div>
 <div><h3>Downloads, activations, failures (reports)</h3>${countsChart(v)}</div>

@@ -5,10 +5,24 @@ import { UpdraftError } from '../protocol/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { computeDelta } from './delta-compute.js';
 import { fileSize } from './blob-response.js';
+import { ByteLru } from './byte-lru.js';
 import type { BlobStore } from './blob-store.js';
 import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Entries `info` remembers, whatever their size. */
+const KNOWN_ENTRIES = 4096;
+/** What one remembered entry costs beyond its inline bytes: its key, sizes and the Map's own. */
+const ENTRY_OVERHEAD = 256;
+
+export interface DeltaStoreOptions {
+  /**
+   * Bytes of found deltas `info` keeps in memory, inline bytes (base64) included, the least
+   * recently used dropped first. @default 67_108_864 (64 MiB)
+   */
+  cacheBytes?: number;
+}
 
 /** What the planner needs to know about one stored delta. */
 export interface DeltaInfo {
@@ -31,8 +45,21 @@ export interface DeltaInfo {
 export class DeltaStore {
   readonly root: string;
 
-  constructor(readonly blobs: BlobStore) {
+  /**
+   * Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written.
+   * Capped in bytes, not only in count: with a large `inlineBytes` each entry holds up to that
+   * many bytes of delta, and 4096 of them could be gigabytes.
+   */
+  readonly #known: ByteLru<string, DeltaInfo>;
+
+  constructor(readonly blobs: BlobStore, o: DeltaStoreOptions = {}) {
     this.root = join(blobs.root, 'deltas');
+    this.#known = new ByteLru(KNOWN_ENTRIES, o.cacheBytes ?? 64 * 1024 * 1024);
+  }
+
+  /** Bytes `info` holds in memory now (see `DeltaStoreOptions.cacheBytes`). */
+  get cachedBytes(): number {
+    return this.#known.bytes;
   }
 
   pathFor(from: string, to: string): string {
@@ -65,9 +92,6 @@ export class DeltaStore {
     return true;
   }
 
-  /** Found deltas, by `from/to/inlineBytes`: a delta and its part never change once written. */
-  readonly #known = new Map<string, DeltaInfo>();
-
   /**
    * Sizes for the planner, or null when the delta is not stored. A delta of at most `inlineBytes`
    * also carries its bytes: a request's own headers (~450 bytes) would cost more than it.
@@ -86,10 +110,7 @@ export class DeltaStore {
       return null;
     }
     // Not found is not remembered: the delta may be written by a publish still running.
-    if (found) {
-      if (this.#known.size >= 4096) this.#known.clear();
-      this.#known.set(key, found);
-    }
+    if (found) this.#known.set(key, found, key.length + (found.inline?.length ?? 0) + ENTRY_OVERHEAD);
     return found;
   }
 

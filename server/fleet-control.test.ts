@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MANIFEST_FILE, PATHS, joinUrl, type ChannelState, type CheckInResponse, type Report } from '../protocol/index.js';
+import { MANIFEST_FILE, PATHS, joinUrl, type ChannelAnswer, type ChannelState, type CheckInResponse, type Report } from '../protocol/index.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import { startServer } from './node.js';
 import type { UpdateServerOptions } from './options.js';
@@ -196,6 +196,79 @@ describe.each(kinds)('fleet control on %s', (kind) => {
     for (const id of moved) expect(await checkIn(id, r2)).toEqual({ to: r1, activation: 'next-navigation' });
   });
 
+  it('two publishes racing to move the channel: the newer release stays the target, the older one\'s answer says it did not move', async () => {
+    const { channel, admin, state, r1, r2, r3 } = await setup(kind);
+    const move = async (release: string) => {
+      const res = await admin('PUT', PATHS.adminChannel('stable'), { release, percent: 100, forwardOnly: true });
+      expect(res.status).toBe(200);
+      return (await res.json()) as ChannelAnswer;
+    };
+    await channel({ release: r1 });
+    // The newer publish's move commits first: the older one's leaves the channel as it is, and says why.
+    expect(await move(r3)).toMatchObject({ release: r3, previous: r1, moved: true });
+    const late = await move(r2);
+    expect(late).toMatchObject({ release: r3, previous: r1, moved: false });
+    expect(late.reason).toBe(`channel stable targets ${r3} (#3), newer than ${r2} (#2): a publish moves a channel only forward (\`updraft rollout stable --release ${r2}\` rolls it back)`);
+    // Both at once, in both orders, several times: r3 whichever commits last.
+    for (let i = 0; i < 6; i++) {
+      await channel({ release: r1 });
+      const [older, newer] = i % 2 ? await Promise.all([move(r2), move(r3)]) : (await Promise.all([move(r3), move(r2)])).reverse() as [ChannelAnswer, ChannelAnswer];
+      expect(await state()).toMatchObject({ release: r3 });
+      expect(newer).toMatchObject({ release: r3, moved: true });
+      // The older one moved only if it committed first; else it says so.
+      expect([{ release: r2, moved: true }, { release: r3, moved: false }]).toContainEqual({ release: older!.release, moved: older!.moved });
+    }
+    // A roll back (no forwardOnly, as `updraft rollout --release`) still moves it back.
+    expect(await channel({ release: r2 })).toMatchObject({ release: r2, previous: r3 });
+  });
+
+  it('a minimum newer than the channel\'s release is 409 minimum_ahead, set or left behind by a roll back; nothing changes', async () => {
+    const { channel, admin, state, r1, r2, r3 } = await setup(kind);
+    const put = async (update: object) => {
+      const res = await admin('PUT', PATHS.adminChannel('stable'), update);
+      return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+    };
+    await channel({ release: r1 });
+    await channel({ release: r2 });
+    const ahead = await put({ minimum: r3 });
+    expect(ahead.status).toBe(409);
+    expect(ahead.body.error).toMatchObject({ code: 'minimum_ahead' });
+    expect(ahead.body.error!.message).toContain(`minimum ${r3} (#3) is newer than ${r2} (#2)`);
+    await channel({ minimum: r2 });
+    const back = await put({ release: r1 });
+    expect(back.status).toBe(409);
+    expect(back.body.error!.message).toContain(`--release ${r1} --minimum none`);
+    expect(await state()).toMatchObject({ release: r2, previous: r1, minimum: r2 });
+    expect(await channel({ release: r1, minimum: null })).toMatchObject({ release: r1, previous: r2, minimum: null });
+  });
+
+  it('a partial roll back offers the release rolled back from to nobody: first visits, first installs and older clients outside stay off it', async () => {
+    const { channel, checkIn, served, r1, r2, r3 } = await setup(kind);
+    await channel({ release: r1 });
+    await channel({ release: r3 });
+    await channel({ release: r2, percent: 50 });
+    const outside = clientsFor(r2, 3, (b) => b >= 50);
+    const inside = clientsFor(r2, 3, (b) => b < 50);
+    for (const id of outside) {
+      expect(await checkIn(id, null)).toBeNull();
+      expect(await checkIn(id, r1)).toBeNull();
+      // The roll back is partial: outside it, a client on r3 stays there.
+      expect(await checkIn(id, r3)).toBeNull();
+    }
+    for (const id of inside) expect(await checkIn(id, r3)).toEqual({ to: r2, activation: 'next-navigation' });
+    expect(await served()).toBe(r2);
+    // A full roll back whose percentage is lowered afterwards: the same.
+    await channel({ release: r1 });
+    await channel({ release: r3 });
+    await channel({ release: r2 });
+    await channel({ percent: 10 });
+    for (const id of outside) expect(await checkIn(id, null)).toBeNull();
+    expect(await served()).toBe(r2);
+    await channel({ paused: true });
+    for (const id of [...outside, ...inside]) expect(await checkIn(id, r1)).toBeNull();
+    expect(await served()).toBe(r2);
+  });
+
   it('a minimum above the previous release reaches clients outside the rollout too', async () => {
     const { channel, checkIn, served, r1, r2, r3 } = await setup(kind);
     await channel({ release: r1, activation: 'prompt' });
@@ -271,6 +344,14 @@ if (pg.url) {
       const res = await movedMeanwhile(db!, r3, () => admin('PUT', PATHS.adminChannel('stable'), { paused: true, pausedReason: 'hold on' }));
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ release: r3, previous: r2, paused: true, pausedReason: 'hold on' });
+    });
+
+    it('a publish whose channel move waits behind a newer release another server committed leaves the channel on the newer one', async () => {
+      const { channel, admin, db, r1, r2, r3 } = await setup('postgres');
+      await channel({ release: r1 });
+      const res = await movedMeanwhile(db!, r3, () => admin('PUT', PATHS.adminChannel('stable'), { release: r2, percent: 100, forwardOnly: true }));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ release: r3, previous: r1, moved: false });
     });
 
     it('a percentage change keeps the release the channel has when it is written', async () => {

@@ -114,10 +114,12 @@ export interface UpdateServerOptions {
    * app, for parts up to `maxBytes`, each given up after `maxMs` of computing (off the thread that
    * serves requests; files that take longer share too little to be worth a delta); plans offer one
    * when it is at most half the compressed part. A delta of at most `inlineBytes` travels inside
-   * the plan (a `data:` URL) instead of by its own request. `false` computes and offers none.
-   * @default { history: 3, maxBytes: 8_388_608, maxMs: 5000, inlineBytes: 1024 }
+   * the plan (a `data:` URL) instead of by its own request. What the server learnt of the deltas
+   * it offers (sizes, and the bytes of inline ones) stays in memory up to `cacheBytes`, the least
+   * recently used dropped first. `false` computes and offers none.
+   * @default { history: 3, maxBytes: 8_388_608, maxMs: 5000, inlineBytes: 1024, cacheBytes: 67_108_864 }
    */
-  deltas?: { history?: number; maxBytes?: number; maxMs?: number; inlineBytes?: number } | false;
+  deltas?: { history?: number; maxBytes?: number; maxMs?: number; inlineBytes?: number; cacheBytes?: number } | false;
   /**
    * How long an unchanged client's record stands before a check-in rewrites it, ms: the
    * resolution of its `lastSeen`. Each answer carries `recorded`, an acknowledgement of the state
@@ -168,7 +170,7 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   const deltas = o.deltas === false ? false : {
-    store: new DeltaStore(o.blobs), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, maxMs: o.deltas?.maxMs ?? 5000, inlineBytes: o.deltas?.inlineBytes ?? 1024,
+    store: new DeltaStore(o.blobs, o.deltas ?? {}), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, maxMs: o.deltas?.maxMs ?? 5000, inlineBytes: o.deltas?.inlineBytes ?? 1024,
   };
   // Each default written once: the three fields and the planner's object are the same values.
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 };

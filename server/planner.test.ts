@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import * as v from 'valibot';
 import { CheckInResponse, expandPlan, PlanDocument, planDocHash, planFromRef, type ChannelState, type CheckInRequest, type FetchTask, type ReleaseManifest } from '../protocol/index.js';
-import { chooseTarget, decide, dropsHeld, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
+import { chooseTarget, decide, dropsHeld, fallbackRelease, personalize, planTemplate, spreadNotBefore, type KnownRelease, type PlannerInput } from './planner.js';
 import { rolloutBucket, spreadOffset } from './rollout-bucket.js';
 import { planDoc, refAnswer, renderCurrent, renderTemplate, renderUpdate, signedPart, updateAnswer } from './answer-json.js';
 import { createHash } from 'node:crypto';
@@ -65,7 +65,15 @@ describe('decide: pause, roll back, minimum', () => {
     { name: 'minimum = target, outside the rollout: the target', input: input({ channel: channel({ release: C, previous: A, minimum: C, percent: 0 }), releases: three }), to: C, activation: 'immediate' },
     { name: 'minimum = target, paused: previous, not the target', input: input({ channel: channel({ release: C, previous: A, minimum: C, paused: true }), releases: three, client: client({ release: null }) }), to: A, activation: 'next-navigation' },
     { name: 'minimum below previous, outside: previous', input: input({ channel: channel({ release: C, previous: B, minimum: A, percent: 0 }), releases: three, client: client({ release: null }) }), to: B, activation: 'next-navigation' },
-    { name: 'minimum newer than the target (left from before a roll back): previous', input: input({ channel: channel({ release: A, previous: B, minimum: C, percent: 0 }), releases: three, client: client({ release: null }) }), to: B, activation: 'next-navigation' },
+    // B is the release rolled back from: never offered (below). The minimum, newer than the target, neither.
+    { name: 'minimum newer than the target (left from before a roll back): nothing', input: input({ channel: channel({ release: A, previous: B, minimum: C, percent: 0 }), releases: three, client: client({ release: null }) }), to: null },
+    // A partial roll back (C → B at 50 %): C, the release rolled back from, is offered to nobody.
+    { name: 'partial roll back, outside: a first install is not offered the release rolled back from', input: input({ channel: channel({ release: B, previous: C, percent: 50 }), releases: three, bucket: () => 90, client: client({ release: null }) }), to: null },
+    { name: 'partial roll back, outside: a client on an older release is not offered it either', input: input({ channel: channel({ release: B, previous: C, percent: 50 }), releases: three, bucket: () => 90, client: client({ release: A }) }), to: null },
+    { name: 'partial roll back, outside: a client on the newer release stays (the roll back is partial)', input: input({ channel: channel({ release: B, previous: C, percent: 50 }), releases: three, bucket: () => 90, client: client({ release: C }) }), to: null },
+    { name: 'partial roll back, inside: a client on the newer release goes back', input: input({ channel: channel({ release: B, previous: C, percent: 50 }), releases: three, bucket: () => 10, client: client({ release: C }) }), to: B, activation: 'next-navigation', rollback: true },
+    { name: 'partial roll back, outside, a minimum below the target: the minimum', input: input({ channel: channel({ release: B, previous: C, percent: 0, minimum: A }), releases: three, client: client({ release: null }) }), to: A, activation: 'next-navigation' },
+    { name: 'rolled back and paused: a first install is not offered the release rolled back from', input: input({ channel: channel({ release: B, previous: C, paused: true }), releases: three, client: client({ release: null }) }), to: null },
     { name: 'fallback older than the client: no downgrade', input: input({ channel: channel({ release: C, previous: A, percent: 0 }), releases: three, client: client({ release: B }) }), to: null },
   ];
   it.each(cases)('$name', ({ input: i, to, activation, rollback }) => {
@@ -183,6 +191,19 @@ describe('decide', () => {
     const at50 = new Set(ids.filter((id) => rolloutBucket(id, B) < 50));
     expect(at10.every((id) => at50.has(id))).toBe(true);
   });
+});
+
+describe('fallbackRelease', () => {
+  const C = '000000000000000c';
+  const three = new Map(releases).set(C, { manifest: release(C, { 'index.html': '6', 'assets/shared.css': '3' }), seq: 3 });
+  it.each([
+    { name: 'rolled out: previous', ch: channel({ release: C, previous: B, percent: 50 }), want: B },
+    { name: 'rolled back, partial: none (the release rolled back from is offered to nobody)', ch: channel({ release: B, previous: C, percent: 50 }), want: null },
+    { name: 'rolled back, then the percentage lowered: none', ch: channel({ release: A, previous: C, percent: 10 }), want: null },
+    { name: 'rolled back, paused: none', ch: channel({ release: B, previous: C, paused: true }), want: null },
+    { name: 'rolled back, a minimum below the target: the minimum', ch: channel({ release: B, previous: C, percent: 50, minimum: A }), want: A },
+    { name: 'rolled back, the target as minimum, paused: none', ch: channel({ release: B, previous: C, paused: true, minimum: B }), want: null },
+  ])('$name', ({ ch, want }) => expect(fallbackRelease(ch, three)).toBe(want));
 });
 
 describe('dropsHeld: a `current` answer withdraws what the client holds (protocol 0.5)', () => {

@@ -87,14 +87,24 @@ export type ReleaseSeqs = ReadonlyMap<string, { readonly seq: number; readonly i
  * target. Then it is the minimum: a mandatory minimum must reach the clients the rollout leaves
  * out too, and `previous` would leave them below it. A pause still never offers the target this
  * way. Without the seqs of all three (`releases` omitted or lacking one), `previous`.
+ *
+ * A channel rolled back (`previous` newer than its release) offers `previous` to nobody: it is
+ * the release the admin pointed the channel away from. Outside a partial roll back (or while it
+ * is paused) clients stay where they are, but for the minimum when it is not newer than the
+ * target (null when there is none to offer). First visits then get the target (static.ts).
  */
 export function fallbackRelease(channel: ChannelState, releases?: ReleaseSeqs): string | null {
   const { minimum, previous } = channel;
-  if (!minimum || minimum === previous || !releases) return previous;
-  if (channel.paused && minimum === channel.release) return previous;
-  const min = releases.get(minimum)?.seq;
+  if (!releases) return previous;
   const target = releases.get(channel.release)?.seq;
   const prev = previous === null ? -Infinity : releases.get(previous)?.seq;
+  const min = minimum ? releases.get(minimum)?.seq : undefined;
+  if (target !== undefined && prev !== undefined && prev > target) {
+    if (min === undefined || min > target || (channel.paused && minimum === channel.release)) return null;
+    return minimum;
+  }
+  if (!minimum || minimum === previous) return previous;
+  if (channel.paused && minimum === channel.release) return previous;
   if (min === undefined || target === undefined || prev === undefined) return previous;
   return prev < min && min <= target ? minimum : previous;
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { releaseIdForm, type ChannelState, type ReleaseManifest, type Report, type StatusResponse } from '../protocol/index.js';
 import type { StoredToken } from './admin-token.js';
-import { nextChannel } from './channel-change.js';
+import { channelSeqIds, nextChannel } from './channel-change.js';
 import { RELEASE_COLUMNS, toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
 import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
@@ -341,7 +341,12 @@ export class PostgresStore implements Store {
     return this.#changing(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CHANNEL_LOCK_NS, `${app}\n${name}`]);
       const { rows } = await db.query<ChannelRow>('SELECT * FROM channels WHERE app = $1 AND name = $2 FOR UPDATE', [app, name]);
-      const next = nextChannel(rows[0] ? toChannel(rows[0]) : null, app, name, { ...u, ...(u.pausedReason !== undefined ? { pausedReason: text(u.pausedReason)! } : {}) }, now);
+      const old = rows[0] ? toChannel(rows[0]) : null;
+      // Releases never change: their seqs need no lock, only the channel row does.
+      const found = await db.query<{ id: string; seq: number }>('SELECT id, seq FROM releases WHERE id = ANY($1)', [channelSeqIds(old, u)]);
+      const seqs = new Map(found.rows.map((r) => [r.id, Number(r.seq)]));
+      const next = nextChannel(old, app, name, { ...u, ...(u.pausedReason !== undefined ? { pausedReason: text(u.pausedReason)! } : {}) }, now, seqs);
+      if (!next) return old!;
       await db.query(
         `INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum, sample_since)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)

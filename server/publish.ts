@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import {
   MANIFEST_FILE, PATHS, ReleaseManifest, UpdraftError, parse,
-  type ActivationPolicy, type Asset, type ChannelState, type PublishResponse,
+  type ActivationPolicy, type Asset, type ChannelAnswer, type PublishResponse,
 } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 
@@ -35,7 +35,12 @@ export interface PublishResult extends PublishResponse {
   /** Parts the server lacked and that were uploaded. */
   uploaded: number;
   bytes: number;
-  channel: ChannelState | null;
+  /**
+   * The channel's state after the change, or null without `channel`. `moved: false` (with a
+   * `reason`) when it was left on a newer release: a publish only moves a channel forward, so of
+   * two racing publishes the newer release stays the target whichever commits last.
+   */
+  channel: ChannelAnswer | null;
 }
 
 async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
@@ -98,11 +103,11 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, queue.length) }, worker));
   const bytes = progress.bytesDone;
   const { body: published } = await client.request<PublishResponse>('POST', PATHS.adminReleases, manifest);
-  let channel: ChannelState | null = null;
+  let channel: ChannelAnswer | null = null;
   if (o.channel) {
-    const update = { release: manifest.id, percent: o.percent ?? 100, ...(o.activation ? { activation: o.activation } : {}) };
+    const update = { release: manifest.id, percent: o.percent ?? 100, ...(o.activation ? { activation: o.activation } : {}), forwardOnly: true };
     try {
-      channel = (await client.request<ChannelState>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
+      channel = (await client.request<ChannelAnswer>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
     } catch (err) {
       // The release is stored by now: say so, or the user would think nothing happened (a
       // publish-only token is refused only here, and nothing can check its scope up front).

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { releaseIdForm, type ChannelState, type ReleaseManifest, type Report, type StatusResponse } from '../protocol/index.js';
-import { nextChannel } from './channel-change.js';
+import { channelSeqIds, nextChannel } from './channel-change.js';
 import type { StoredToken } from './admin-token.js';
 import { RELEASE_COLUMNS, toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
 import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
@@ -162,9 +162,13 @@ export class SqliteStore implements Store {
   }
 
   async putChannel(app: string, name: string, u: ChannelChange, now: number): Promise<ChannelState> {
-    const put = this.db.transaction((): ChannelState => {
+    const put = this.db.transaction((): ChannelState | { kept: ChannelState } => {
       const row = this.db.prepare('SELECT * FROM channels WHERE app = ? AND name = ?').get(app, name) as ChannelRow | undefined;
-      const next = nextChannel(row ? toChannel(row) : null, app, name, u, now);
+      const old = row ? toChannel(row) : null;
+      const ids = channelSeqIds(old, u);
+      const seqs = new Map((this.db.prepare(`SELECT id, seq FROM releases WHERE id IN (${ids.map(() => '?').join(', ')})`).all(...ids) as { id: string; seq: number }[]).map((r) => [r.id, r.seq]));
+      const next = nextChannel(old, app, name, u, now, seqs);
+      if (!next) return { kept: old! };
       this.db
         .prepare(`INSERT INTO channels (app, name, release, previous, percent, activation, updated_at, paused, paused_reason, minimum, sample_since)
           VALUES (@app, @name, @release, @previous, @percent, @activation, @updatedAt, @paused, @pausedReason, @minimum, @sampleSince)
@@ -174,6 +178,7 @@ export class SqliteStore implements Store {
       return next;
     });
     const state = put.immediate();
+    if ('kept' in state) return state.kept;
     this.#changes++;
     return state;
   }

@@ -45,7 +45,9 @@ interface Served {
  * The release first visits get: the channel's fallback (`previous`, or a newer minimum) while a
  * partial rollout is under way or the channel is paused, so new pages start on the safe release
  * (a paused target is the one in doubt: a first visit installing it would stay on it, as clients
- * on the target stay while paused). Its worker, except in the case `servedWorker` bridges.
+ * on the target stay while paused). A channel rolled back has no fallback but a minimum below it
+ * (the release rolled back from is offered to nobody): first visits get its release. Its worker,
+ * except in the case `servedWorker` bridges.
  */
 async function servedRelease(o: ResolvedOptions, serve: { app: string | null; channel: string }): Promise<Served> {
   let app = serve.app;

@@ -63,14 +63,17 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
 
 function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) => string, version: (id: string) => string): string[] {
   const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}${ch.paused ? '  PAUSED' : ''}`];
-  // What clients outside the rollout get: previous, or the minimum when that is newer.
+  // What clients outside the rollout get: previous, or the minimum when that is newer; none after a roll back.
   const fallback = fallbackRelease(ch, new Map(s.releases.map((r) => [r.id, r])));
   const raised = fallback !== ch.previous ? ' (the minimum)' : '';
   if (ch.paused) {
     lines.push(`  paused${ch.pausedReason ? `: ${ch.pausedReason}` : ''}; no client is offered ${ch.release}${fallback ? `, new clients get ${label(fallback)}${raised}` : ''}`);
-  } else if (fallback && ch.percent < 100) {
+  } else if (ch.percent < 100) {
     // Rounded: 100 - 57.1 is 42.900000000000006 in floating point.
-    lines.push(`  the other ${Math.round((100 - ch.percent) * 1000) / 1000}% ${raised ? 'get' : 'stay on'} ${label(fallback)}${raised}`);
+    const others = `  the other ${Math.round((100 - ch.percent) * 1000) / 1000}%`;
+    if (fallback) lines.push(`${others} ${raised ? 'get' : 'stay on'} ${label(fallback)}${raised}`);
+    // No fallback beside a previous release: the channel was rolled back from it (`fallbackRelease`).
+    else if (ch.previous) lines.push(`${others} stay where they are (rolled back from ${label(ch.previous)}: offered to nobody)`);
   }
   if (ch.minimum) lines.push(`  minimum ${label(ch.minimum)}: clients on an older release update immediately`);
 

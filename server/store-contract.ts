@@ -200,6 +200,49 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect(new Set([ch.release, ch.previous])).toEqual(new Set([r2!.id, r3!.id]));
     });
 
+    it('minimum: never newer than the release; a new minimum or a roll back below it is minimum_ahead unless the change gives one that fits; a pause is never refused', async () => {
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!, r3!]) await store.insertRelease(r, 1);
+      await store.putChannel('demo', 'stable', { release: r2!.id }, 1);
+      // A minimum the channel does not offer yet: refused, and nothing written.
+      await expect(store.putChannel('demo', 'stable', { minimum: r3!.id }, 2)).rejects.toMatchObject({ code: 'minimum_ahead', details: { minimum: r3!.id, release: r2!.id } });
+      await expect(store.putChannel('demo', 'stable', { release: r1!.id, minimum: r2!.id }, 2)).rejects.toMatchObject({ code: 'minimum_ahead' });
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r2!.id, minimum: null, updatedAt: 1 });
+      // The same minimum with a release that offers it: fine (the target itself is a minimum).
+      expect(await store.putChannel('demo', 'stable', { release: r3!.id, minimum: r3!.id }, 3)).toMatchObject({ release: r3!.id, minimum: r3!.id });
+      // A roll back below the minimum it leaves: refused unless it says what the minimum becomes.
+      await expect(store.putChannel('demo', 'stable', { release: r2!.id }, 4)).rejects.toMatchObject({ code: 'minimum_ahead', details: { minimum: r3!.id, release: r2!.id } });
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r3!.id, minimum: r3!.id });
+      expect(await store.putChannel('demo', 'stable', { release: r2!.id, minimum: r1!.id }, 5)).toMatchObject({ release: r2!.id, previous: r3!.id, minimum: r1!.id });
+      await store.putChannel('demo', 'stable', { release: r3!.id, minimum: r3!.id }, 6);
+      expect(await store.putChannel('demo', 'stable', { release: r1!.id, minimum: null }, 7)).toMatchObject({ release: r1!.id, minimum: null });
+      // A change that neither moves the channel nor sets a minimum is never refused for it.
+      expect(await store.putChannel('demo', 'stable', { paused: true, percent: 50 }, 8)).toMatchObject({ release: r1!.id, paused: true, percent: 50 });
+    });
+
+    it('forwardOnly: never moves the channel to an older release (nothing written), also when two handles race; without it a roll back moves it', async () => {
+      const other = await open();
+      const [r1, r2, r3] = await Promise.all(['1', '2', '3'].map(async (x) => (await fakeDist({ 'index.html': x })).manifest));
+      for (const r of [r1!, r2!, r3!]) await store.insertRelease(r, 1);
+      // Creating a channel and moving it forward are what a publish does.
+      expect(await store.putChannel('demo', 'stable', { release: r1!.id, forwardOnly: true }, 1)).toMatchObject({ release: r1!.id, previous: null });
+      // The newer publish commits first, the older one after it: the older is left out, nothing written.
+      expect(await store.putChannel('demo', 'stable', { release: r3!.id, percent: 100, forwardOnly: true }, 2)).toMatchObject({ release: r3!.id, previous: r1!.id });
+      expect(await other.putChannel('demo', 'stable', { release: r2!.id, percent: 10, forwardOnly: true }, 3)).toMatchObject({ release: r3!.id, previous: r1!.id, percent: 100, updatedAt: 2 });
+      expect(await store.getChannel('demo', 'stable')).toMatchObject({ release: r3!.id, previous: r1!.id, percent: 100, updatedAt: 2 });
+      // Two handles at once, each order: the newer release is the target whichever commits last.
+      for (let i = 0; i < 4; i++) {
+        await store.putChannel('demo', 'stable', { release: r1!.id }, 10 + i);
+        const moves = [store.putChannel('demo', 'stable', { release: r2!.id, forwardOnly: true }, 20 + i), other.putChannel('demo', 'stable', { release: r3!.id, forwardOnly: true }, 20 + i)];
+        await Promise.all(i % 2 ? moves : moves.reverse());
+        expect(await other.getChannel('demo', 'stable')).toMatchObject({ release: r3!.id });
+      }
+      // The same release again (a publish run twice) is not older: its other fields apply.
+      expect(await store.putChannel('demo', 'stable', { release: r3!.id, percent: 40, forwardOnly: true }, 30)).toMatchObject({ release: r3!.id, percent: 40 });
+      // An explicit roll back (no forwardOnly) moves it back.
+      expect(await store.putChannel('demo', 'stable', { release: r2!.id }, 31)).toMatchObject({ release: r2!.id, previous: r3!.id });
+    });
+
     it('changeCounter, when present, moves with each publish and channel change, not with check-ins or reports', async () => {
       if (!store.changeCounter) return;
       const counter = () => store.changeCounter!();

@@ -72,7 +72,10 @@ export interface Store {
   /**
    * Creates or updates a channel. When `release` changes, `previous` becomes the old release and
    * the channel is resumed unless `paused` is given. `pausedReason` is kept only while paused.
-   * Without `release` on a channel that does not exist: `UpdraftError('unknown_channel')`.
+   * Without `release` on a channel that does not exist: `UpdraftError('unknown_channel')`; a
+   * minimum newer than the release it leaves: `UpdraftError('minimum_ahead')` (`nextChannel`).
+   * `forwardOnly` with a `release` older than the channel's: nothing is written, and the state
+   * returned is the channel's, its `release` not the one asked for.
    */
   putChannel(app: string, name: string, update: ChannelChange, now: number): Promise<ChannelState>;
   /**
