@@ -205,8 +205,7 @@ export class TestAdapter implements Adapter {
       const res = await this.server.fetch(e.url);
       if (!res.ok) throw new Error(`precache ${e.url}: HTTP ${res.status}`);
       const bytes = await res.arrayBuffer();
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      if ('sha256-' + btoa(String.fromCharCode(...digest)) !== e.integrity) throw new TypeError(`integrity mismatch for ${e.url}`);
+      if (bytes.byteLength !== e.size || (await sha256Hex(bytes)) !== e.sha256) throw new Error(`precache ${e.url}: the bytes do not match the manifest's sha256 and size`);
       this.precached.set(e.url, bytes);
     }
     return async (url) => {
