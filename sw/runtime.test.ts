@@ -9,7 +9,7 @@ import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
 import { REFETCH_TIMEOUT_MS } from './serve.js';
 import { REQUEST_TOTAL_MS } from './timed-fetch.js';
-import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, updateAnswer, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
@@ -38,8 +38,9 @@ function serveBlobs(a: TestAdapter, rel: BuiltRelease, where: 'cdn' | 'origin' |
   }
 }
 
+/** Answers check-ins with `plan`, for the release each check-in names (these workers trust no key). */
 function offer(a: TestAdapter, plan: Plan) {
-  a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan }));
+  a.server.on(CHECK_IN, updateAnswer(plan));
 }
 
 async function checkNow(rt: Runtime): Promise<CheckNowReply> {

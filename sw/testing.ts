@@ -306,6 +306,19 @@ export function buildPlan(target: BuiltRelease, o: PlanOptions = {}): Plan {
 }
 
 /**
+ * A check-in's `update` answer with `plan`, issued as the server issues one: for the release the
+ * check-in names (`from`), unless the plan names one. For unsigned plans (a signed plan names its
+ * `from` before it is signed).
+ */
+export function updateAnswer(plan: Plan): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const { release } = (await req.json()) as { release: string | null };
+    const body = { status: 'update', nextCheckIn: 3600, plan: { ...plan, from: plan.from ?? release } };
+    return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
+  };
+}
+
+/**
  * A worker installed and activated on a release of `files` (served at the adapter's scope, with a
  * manifest, a `current` check-in and a reports endpoint), and one window open: where most runtime
  * tests start.
