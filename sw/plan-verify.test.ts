@@ -15,6 +15,7 @@ import {
   type SwReply,
   type WirePlan,
 } from '../protocol/index.js';
+import { switchToStaged } from './activation.js';
 import { verifySignature } from './plan-verify.js';
 import { Runtime } from './runtime.js';
 import { buildPlan, buildRelease, byReference, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
@@ -279,6 +280,33 @@ describe('freshness and rollback protection', () => {
     // The plan the server issues this device, for the release it runs, lands.
     expect(await offerAndCheck(a, rt, await sign(buildPlan(r2, { from: r1.manifest.id }), key))).toEqual({ result: 'update', release: r2.manifest.id });
     expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('an answer overtaken by an activation (issued for the release active when the worker asked) is ignored, not reported as a refusal', async () => {
+    const { a, rt, r1 } = await installed([]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serve(a, r2);
+    serve(a, r3);
+    expect(await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id, activation: 'prompt' }))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).staged).toBe(r2.manifest.id);
+    // The next check-in asks for r1; while its answer is on the way, a page applies r2.
+    a.server.on(CHECK_IN, async (req) => {
+      expect(((await req.json()) as { release: string }).release).toBe(r1.manifest.id);
+      await switchToStaged(await rt.ready(), 'prompt');
+      return json({ status: 'update', nextCheckIn: 3600, plan: buildPlan(r3, { from: r1.manifest.id }) });
+    });
+    a.server.clear();
+    const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
+    expect(reply).toEqual({ ok: true, value: { result: 'current' } });
+    const s = await rt.state();
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.plan?.to).toBe(r2.manifest.id);
+    expect(reportsSent(a).filter((r) => r.event === 'failed')).toEqual([]);
+    expect(a.events('failed')).toEqual([]);
+    // The next check-in, for r2, gets the plan issued for r2.
+    expect(await offerAndCheck(a, rt, buildPlan(r3, { from: r2.manifest.id }))).toEqual({ result: 'update', release: r3.manifest.id });
+    expect((await rt.state()).active).toBe(r3.manifest.id);
   });
 
   it('without configured keys, plans are not signature-checked but freshness and sequence still are', async () => {
