@@ -108,3 +108,39 @@ test('a healthy release confirmed by ready() stays active past the timeout', asy
     await h.close();
   }
 });
+
+test('a page whose document the network answered (entry part lost, refetch failing) does not confirm the watched release; a page it served does', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await firstVisit(h, page, updraft);
+    const v3 = await h.publish('ready-3.0.0');
+    await updraft.checkNow();
+    await updraft.sync();
+    await updraft.waitForRelease(v3.id);
+    // v3's entry part lost from the worker's cache, and its refetch by hash failing.
+    const entry = v3.assets.find((a) => a.path === v3.entry)!;
+    const evicted = await page.evaluate(async (sha) => {
+      const cache = await caches.open('updraft-parts');
+      const key = (await cache.keys()).find((r) => r.url.endsWith(sha));
+      return key ? cache.delete(key) : false;
+    }, entry.sha256);
+    expect(evicted).toBe(true);
+    h.faults.add(entry.sha256, { kind: 'status', status: 503, times: Infinity });
+
+    // The network answers the document; the page, pinned to v3, calls ready(): it does not count.
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('3.0.0');
+    await expect(page.locator('html')).toHaveAttribute('data-updraft-ready', 'network');
+    const s = await updraft.state();
+    expect(s.boot).toEqual({ release: v3.id, previous: v1.id, deadline: null });
+    expect(s.pins).toContainEqual(expect.objectContaining({ release: v3.id, network: true }));
+
+    // Once the worker can answer from v3 again, the page it serves confirms it.
+    h.faults.clear();
+    await page.reload();
+    await expect(page.locator('html')).toHaveAttribute('data-updraft-ready', 'confirmed');
+    expect((await updraft.state()).boot).toBeNull();
+  } finally {
+    await h.close();
+  }
+});

@@ -172,6 +172,37 @@ test('a replayed older plan is refused with `downgrade` once the client runs a n
   }
 });
 
+test('a fresh device (its release from the first visit, no sequence known yet) refuses a signed plan issued for another release: no downgrade by replay', async ({ page, context, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await h.publish('1.0.0');
+    const v2 = await h.publish('2.0.0');
+    // Anyone can ask the server for a plan: an attacker checks in as a device on 1.0.0 and keeps
+    // the validly signed answer, to 2.0.0 (a release with a known bug, say).
+    const res = await fetch(new URL('v1/check-in', h.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client: 'attacker-0001', app: v1.app, channel: 'stable', release: v1.id, caps: { sync: false, periodicSync: false } }),
+    });
+    const answer = v.parse(CheckInResponse, await res.json());
+    if (answer.status !== 'update') throw new Error(`expected an update, got ${answer.status}`);
+    expect(answer.plan.to).toBe(v2.id);
+    // Its manifest came as a patch to 1.0.0's, which a device on 3.0.0 lacks: the attacker sends it
+    // whole (manifests are public), which the signatures cover all the same.
+    const { releasePatch: _patch, ...whole } = expandPlan(answer.plan, v1)!;
+    const captured: CheckInResponse = { ...answer, plan: whole };
+    const v3 = await h.publish('3.0.0');
+    // A fresh device: its first visit installs 3.0.0 from the build's manifest, with no sequence.
+    await page.goto(h.url);
+    await updraft.waitForRelease(v3.id);
+    // Within the plan's lifetime the attacker answers its check-in with the captured plan.
+    await rewriteCheckIns(context, h, () => captured);
+    await expectRefused(page, updraft, h, v3, v2.id, 'downgrade');
+  } finally {
+    await h.close();
+  }
+});
+
 test('a downgrade without a rollback directive is refused; the server\'s signed rollback is followed', async ({ page, context, updraft }) => {
   const h = await Harness.start();
   try {

@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   superseded: 0, // a newer plan replaced this one
   plan_expired: 0,
   signature: 0, // a plan without a valid signature by a trusted key: refused, never stored (since 0.2)
-  downgrade: 0, // a plan to a lower release sequence without a signed rollback directive: refused (since 0.2)
+  downgrade: 0, // a plan to a lower release sequence without a signed rollback directive, or one issued for another release than the one running (`from`): refused (since 0.2)
   boot_failed: 0, // no page confirmed the activated release (`ready()`) in time: rolled back (since 0.1, additive)
   withdrawn: 0, // the server withdrew the update (a pause or a roll back): `applyUpdate()` has nothing to apply (since 0.5)
   internal: 500,

@@ -47,8 +47,11 @@ export interface ReadyReply {
    * - `none-pending`: nothing awaits confirmation from this page's release (confirmed before, never
    *   watched, or already rolled back).
    * - `other-release`: another release awaits confirmation; a page on this one does not count.
+   * - `network`: this page's release awaits confirmation, but the network answered this page's
+   *   document (not the worker, from the release): it ran other bytes, so it does not count
+   *   (additive).
    */
-  result: 'confirmed' | 'none-pending' | 'other-release';
+  result: 'confirmed' | 'none-pending' | 'other-release' | 'network';
 }
 
 export type CheckNowReply =
@@ -128,7 +131,8 @@ export interface SwDebugState {
     applied: boolean;
     tasks: { id: string; kind: string; state: string; attempts: number; nextAttemptAt: number; lastError: string | null; sha256?: string }[];
   };
-  pins: { clientId: string; release: string }[];
+  /** `network`: the network answered the client's document, so its `ready()` confirms nothing. */
+  pins: { clientId: string; release: string; network?: true }[];
   /** The activated release awaiting a page's `ready()`, and its deadline (null until it served a navigation). */
   boot: { release: string; previous: string; deadline: number | null } | null;
   /** Releases rolled back for failing to boot: plans to them are ignored. */

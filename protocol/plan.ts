@@ -130,6 +130,11 @@ export function finalTasks(fetchIds: string[]): Task[] {
 const PlanObject = v.object({
   planId: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
   app: Name,
+  /**
+   * The release the plan was issued for: the one the check-in named (null: none). Signed; a worker
+   * refuses a plan whose `from` is not the release it runs (`downgrade`), so a plan captured from
+   * one device cannot be replayed to another.
+   */
   from: v.nullable(ReleaseId),
   to: ReleaseId,
   toSeq: v.pipe(v.number(), v.integer(), v.minValue(1)),

@@ -22,7 +22,9 @@ export interface WindowClientInfo {
 export interface PrecacheEntry {
   url: string;
   revision: string;
-  integrity: string;
+  /** The manifest's hash and size: the bytes are checked against them before they are cached. */
+  sha256: string;
+  size: number;
 }
 
 /** Reads back what `precache` stored, by URL (without the revision parameter). */
@@ -54,7 +56,11 @@ export interface Adapter {
   /** Whether `registration.sync` exists. */
   hasSync(): boolean;
   estimate(): Promise<{ quota?: number; usage?: number }>;
-  /** Precaches with workbox-precaching during `install` (integrity-checked); `event` is the install event. */
+  /**
+   * Precaches with workbox-precaching during `install`, each request under the part fetches'
+   * deadline and its bytes checked before they are cached (`precache-deadline.ts`); `event` is the
+   * install event.
+   */
   precache(entries: PrecacheEntry[], event?: unknown): Promise<PrecacheLookup>;
   /** Deletes the precache cache once its bytes live in the parts cache. */
   dropPrecache(): Promise<void>;

@@ -78,8 +78,11 @@ export class BootGuard {
     });
   }
 
-  /** A page's `ready()`: judged by `pinned`, the release that served it, never by what the page says. */
-  confirm(pinned: string | null): Promise<ReadyReply> {
+  /**
+   * A page's `ready()`: judged by `pinned`, the release that served it, never by what the page
+   * says; `fromNetwork`: the network answered its document, so it confirms nothing.
+   */
+  confirm(pinned: string | null, fromNetwork = false): Promise<ReadyReply> {
     return this.serial(async () => {
       const { store, log } = this.ctx;
       if (this.readySeen !== true) {
@@ -87,7 +90,7 @@ export class BootGuard {
         if (!(await store.getMeta('readySeen'))) await store.setMeta('readySeen', true);
       }
       // A late confirmation still counts while the watch stands: the release evidently boots.
-      let result = judgeReady(this.ctx.boot, pinned);
+      let result = judgeReady(this.ctx.boot, pinned, fromNetwork);
       if (result === 'confirmed' && pinned !== null) {
         if (await store.confirmBoot(pinned)) log.info(`boot check: ${pinned} confirmed by a page it served`);
         else result = 'none-pending';

@@ -1,6 +1,7 @@
 /**
  * First install (`install` event): the release the page was built from, read from the manifest
- * the plugin emitted beside the build, precached with workbox-precaching (integrity checked),
+ * the plugin emitted beside the build, precached with workbox-precaching (each request under a
+ * deadline, its bytes checked against the manifest: `precache-deadline.ts`),
  * then copied into the parts cache by hash and recorded as the active release if none is.
  */
 import * as v from 'valibot';
@@ -28,7 +29,7 @@ export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise
     return null;
   }
   // Under the request watchdog: a host that sends the headers and stalls would hold the install
-  // event until the browser gives up on it. (The precache's own fetches are workbox's.)
+  // event until the browser gives up on it. (The precache's own fetches: `precache-deadline.ts`.)
   const text = await timedRequest(ctx, urls.manifest, { cache: 'no-store' }, async (res, progress) => {
     if (!res.ok) throw new Error(`manifest ${urls.manifest}: HTTP ${res.status}`);
     return new TextDecoder().decode(await readCapped(res, PLAN_DOC_MAX_BYTES, { onChunk: progress }));
@@ -50,7 +51,8 @@ export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise
   const entries: PrecacheEntry[] = missing.map((a) => ({
     url: new URL(a.path, urls.scope).href,
     revision: a.sha256,
-    integrity: 'sha256-' + hexToBase64(a.sha256),
+    sha256: a.sha256,
+    size: a.size,
   }));
   const lookup = await adapter.precache(entries, installEvent);
   let copied = 0;
@@ -59,7 +61,8 @@ export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise
     const cached = await lookup(url);
     if (!cached) throw new Error(`precache lost ${a.path}`);
     const bytes = await cached.arrayBuffer();
-    // Workbox checked integrity on the network response; hashing again costs little and also covers an opaque cache hit.
+    // Checked before caching (precache-deadline.ts); hashing again costs little and also covers a
+    // precache entry left by an earlier attempt, which Workbox does not fetch again.
     if ((await sha256Hex(bytes)) !== a.sha256) throw new Error(`precache of ${a.path} does not match its sha256`);
     await parts.put(partKey(urls.scope, a.sha256), partResponse(bytes, a.sha256, a.type));
     copied++;
@@ -69,10 +72,4 @@ export async function bootstrap(ctx: SwContext, installEvent?: unknown): Promise
   const activated = after.active === manifest.id;
   log.info(`install: release ${manifest.id} (${manifest.version}), ${copied} parts copied${activated ? ', active' : ''}`);
   return { release: manifest.id, activated, copied };
-}
-
-export function hexToBase64(hex: string): string {
-  let binary = '';
-  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
-  return btoa(binary);
 }

@@ -177,6 +177,14 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
     log.warn(`check-in: plan rejected: ${problem ?? 'target does not match its release'}`);
     return { result: 'error', code: 'invalid_body', message: problem ?? 'plan target does not match its release' };
   }
+  if (plan.from === body.release && (await store.pointers()).active !== body.release) {
+    // The active release changed while the answer was on its way (an activation, a boot check's
+    // rollback): the plan was issued for the release this worker ran when it asked. Stale, not an
+    // attack: `acceptPlan` would refuse it (`from`) and report a refusal; the next check-in asks
+    // again for the release running now.
+    log.info(`check-in: plan ${plan.planId} ignored, issued for ${plan.from}, which is no longer active`);
+    return { result: 'current' };
+  }
   if (isBad(await store.getMeta('badReleases'), plan.to)) {
     // Rolled back here for failing to boot: wait for the server to offer another release.
     log.info(`check-in: plan to ${plan.to} ignored, that release failed to boot here`);

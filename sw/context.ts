@@ -15,6 +15,8 @@ export interface SwContext {
   clientId: string;
   /** Window client id → release id; mirrors the `pins` store for synchronous-ish routing. */
   pins: Map<string, string>;
+  /** Client ids whose pin says the network answered them (`Pin.network`): their `ready()` confirms nothing. */
+  fromNetwork: Set<string>;
   /** Release manifests read so far (they are immutable). */
   releases: Map<string, ReleaseManifest>;
   /** Mirrors `Meta.boot`, so fetches can check the deadline without a read. */

@@ -44,7 +44,7 @@ export function renderState(s: SwDebugState): string {
     `holds: ${Object.entries(s.holdUntil).map(([o, t]) => `${o} until ${time(t)}`).join(', ') || '-'}`,
     `releases: ${s.releases.join(', ') || '-'}`,
     `parts: ${s.parts}`,
-    `pins: ${s.pins.map((p) => `${p.clientId}→${p.release}`).join(', ') || '-'}`,
+    `pins: ${s.pins.map((p) => `${p.clientId}→${p.release}${p.network ? ' (network)' : ''}`).join(', ') || '-'}`,
     `boot check: ${s.boot ? `${s.boot.release} awaits ready(), else back to ${s.boot.previous}${s.boot.deadline ? ` at ${time(s.boot.deadline)}` : ' (clock starts at its first page)'}` : '-'}`,
     `bad releases: ${s.bad.join(', ') || '-'}`,
     '',

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Plan, ReportBatch, SwConfig } from '../protocol/index.js';
 import { partKey } from './adapter.js';
 import type { Runtime } from './runtime.js';
-import { buildPlan, buildRelease, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, installedRuntime, TestAdapter, updateAnswer, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
@@ -39,7 +39,7 @@ function withDelta(r2: BuiltRelease, to: string, d: { from: string; url: string;
 }
 
 async function run(a: TestAdapter, rt: Runtime, plan: Plan) {
-  a.server.on(APP + 'v1/check-in', json({ status: 'update', nextCheckIn: 3600, plan }));
+  a.server.on(APP + 'v1/check-in', updateAnswer(plan));
   a.server.clear();
   await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
   await (await rt.runner()).run();

@@ -60,7 +60,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     failed++;
     // A source that stalls (no headers, or no next chunk, for PART_IDLE_TIMEOUT_MS) is a transport
     // failure like any other: the next source is tried at once instead of the task hanging.
-    const dog = watchdog(ctx, source, PART_IDLE_TIMEOUT_MS);
+    const dog = watchdog(ctx.adapter, source, PART_IDLE_TIMEOUT_MS);
     let bytes: ArrayBuffer;
     try {
       let res: Response;
@@ -172,7 +172,7 @@ async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds
     }
     let delta: Uint8Array;
     try {
-      const dog = watchdog(ctx, where, PART_IDLE_TIMEOUT_MS);
+      const dog = watchdog(ctx.adapter, where, PART_IDLE_TIMEOUT_MS);
       try {
         const res = await dog.guard(adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
         if (res.status === 429 || res.status === 503) {

@@ -26,7 +26,10 @@ export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
   const dropped = pins.filter((p) => !live.has(p.clientId) && now - p.createdAt > PIN_GRACE_MS);
   if (dropped.length > 0) {
     await store.deletePins(dropped.map((p) => p.clientId));
-    for (const p of dropped) ctx.pins.delete(p.clientId);
+    for (const p of dropped) {
+      ctx.pins.delete(p.clientId);
+      ctx.fromNetwork.delete(p.clientId);
+    }
   }
 
   const ptr = await store.pointers();

@@ -7,6 +7,7 @@ import type { SwConfig } from '../protocol/index.js';
 import { PARTS_CACHE, PRECACHE_CACHE, type Adapter, type PartsCache, type PrecacheEntry } from './adapter.js';
 import { resolveConfig } from './config.js';
 import { openIdbStore } from './idb-store.js';
+import { precacheDeadline } from './precache-deadline.js';
 import { Runtime } from './runtime.js';
 
 declare const self: ServiceWorkerGlobalScope & { __UPDRAFT_CONFIG__?: SwConfig };
@@ -110,9 +111,13 @@ function browserAdapter(): Adapter {
     },
     estimate: async () => (await self.navigator.storage?.estimate?.()) ?? {},
     precache: async (entries: PrecacheEntry[], event?: unknown) => {
-      const controller = new PrecacheController({ cacheName: PRECACHE_CACHE });
+      // Each request under the part fetches' deadline: a stalled host must not hold `install` for
+      // minutes. No `integrity` in the entries: the plugin checks the bytes (see its comment).
+      const expected = new Map(entries.map((e) => [e.url, { sha256: e.sha256, size: e.size }]));
+      const timers = { setTimeout: (fn: () => void, ms: number) => self.setTimeout(fn, ms), clearTimeout: (h: unknown) => self.clearTimeout(h as number) };
+      const controller = new PrecacheController({ cacheName: PRECACHE_CACHE, plugins: [precacheDeadline(timers, expected)] });
       if (entries.length > 0) {
-        controller.addToCacheList(entries);
+        controller.addToCacheList(entries.map((e) => ({ url: e.url, revision: e.revision })));
         if (!event) throw new Error('precache needs the install event');
         await controller.install(event as ExtendableEvent);
       }

@@ -15,6 +15,7 @@ import {
   type SwReply,
   type WirePlan,
 } from '../protocol/index.js';
+import { switchToStaged } from './activation.js';
 import { verifySignature } from './plan-verify.js';
 import { Runtime } from './runtime.js';
 import { buildPlan, buildRelease, byReference, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
@@ -82,10 +83,10 @@ async function expectRefused(a: TestAdapter, rt: Runtime, reply: CheckNowReply, 
 describe('signed plans', () => {
   it('a plan signed by a trusted key is accepted and lands; per-client fields (plan id, notBefore, source order) are outside the signature', async () => {
     const key = await newKey();
-    const { a, rt } = await installed([key.publicKey]);
+    const { a, rt, r1 } = await installed([key.publicKey]);
     const r2 = await buildRelease(V2, '2.0.0');
     serve(a, r2);
-    const signed = await sign(buildPlan(r2, { sources: ['https://app.test/v1/blobs/{sha}', CDN + '{sha}'] }), key);
+    const signed = await sign(buildPlan(r2, { from: r1.manifest.id, sources: ['https://app.test/v1/blobs/{sha}', CDN + '{sha}'] }), key);
     // What a server does per client after signing once: its own plan id, slots and source order.
     const personal: Plan = {
       ...signed,
@@ -105,7 +106,7 @@ describe('signed plans', () => {
     serve(a, r2);
     const bases = [CDN, APP];
     for (const [sha, text] of r2.blobs) a.server.on(`${bases[0]}v1/blobs/${sha}`, new Response(text));
-    const split = await byReference(buildPlan(r2, { sources: bases.map((b) => `${b}v1/blobs/{sha}`) }), bases, async (p) => (await sign(p, key)).signatures!);
+    const split = await byReference(buildPlan(r2, { from: r1.manifest.id, sources: bases.map((b) => `${b}v1/blobs/{sha}`) }), bases, async (p) => (await sign(p, key)).signatures!);
     // Whoever can rewrite the answer can rewrite the document too, and name it by its new hash:
     // another manifest and another base. Only the signature stands in the way.
     for (const edit of [
@@ -114,7 +115,7 @@ describe('signed plans', () => {
     ]) {
       const doc = JSON.stringify(edit(JSON.parse(split.doc) as Record<string, unknown>));
       const parsed = JSON.parse(doc) as { to: string };
-      const path = planDocPath('demo', 'stable', null, parsed.to, await sha256Hex(doc));
+      const path = planDocPath('demo', 'stable', r1.manifest.id, parsed.to, await sha256Hex(doc));
       a.server.on(APP + path, new Response(doc));
       a.server.clear();
       await expectRefused(a, rt, await answerAndCheck(a, rt, { ...split.answer, ref: { ...split.answer.ref, doc: path } }), r1.manifest.id, 'signature');
@@ -131,7 +132,7 @@ describe('signed plans', () => {
     const r2 = await buildRelease(V2, '2.0.0');
     serve(a, r2);
     a.server.clear();
-    await expectRefused(a, rt, await offerAndCheck(a, rt, buildPlan(r2)), r1.manifest.id, 'signature');
+    await expectRefused(a, rt, await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id })), r1.manifest.id, 'signature');
   });
 
   it('a tampered plan is refused: another part hash, another manifest, a new source, a flipped rollback flag', async () => {
@@ -140,7 +141,7 @@ describe('signed plans', () => {
     const r2 = await buildRelease(V2, '2.0.0');
     const r3 = await buildRelease(V3, '3.0.0');
     serve(a, r2);
-    const signed = await sign(buildPlan(r2), key);
+    const signed = await sign(buildPlan(r2, { from: r1.manifest.id }), key);
     const fetch0 = signed.tasks.findIndex((t) => t.kind === 'fetch');
     const tampered: Plan[] = [
       { ...signed, release: { ...signed.release, version: '2.0.1' } },
@@ -166,20 +167,20 @@ describe('signed plans', () => {
     const r2 = await buildRelease(V2, '2.0.0');
     serve(a, r2);
     a.server.clear();
-    const reply = await offerAndCheck(a, rt, await sign(buildPlan(r2), stranger));
+    const reply = await offerAndCheck(a, rt, await sign(buildPlan(r2, { from: r1.manifest.id }), stranger));
     await expectRefused(a, rt, reply, r1.manifest.id, 'signature');
     expect(reply).toMatchObject({ message: expect.stringContaining(stranger.keyId) });
     // The server signs with the current and the next key: a worker built before the rotation trusts the first.
-    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2), next, current))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2, { from: r1.manifest.id }), next, current))).toEqual({ result: 'update', release: r2.manifest.id });
   });
 
   it('a bad signature by a trusted key does not hide a good one by another trusted key', async () => {
     const current = await newKey();
     const next = await newKey();
-    const { a, rt } = await installed([current.publicKey, next.publicKey]);
+    const { a, rt, r1 } = await installed([current.publicKey, next.publicKey]);
     const r2 = await buildRelease(V2, '2.0.0');
     serve(a, r2);
-    const good = await sign(buildPlan(r2), current, next);
+    const good = await sign(buildPlan(r2, { from: r1.manifest.id }), current, next);
     const broken = { ...good, signatures: [{ ...good.signatures![0]!, sig: good.signatures![1]!.sig }, good.signatures![1]!] };
     expect(await offerAndCheck(a, rt, broken)).toEqual({ result: 'update', release: r2.manifest.id });
   });
@@ -200,7 +201,7 @@ describe('signed plans', () => {
     const key = await newKey();
     const { a, rt, r1 } = await installed([key.publicKey]);
     const r2 = await buildRelease(V2, '2.0.0');
-    const plan = await sign(buildPlan(r2, { notBefore: (_, issued) => issued + 60_000 }), key);
+    const plan = await sign(buildPlan(r2, { from: r1.manifest.id, notBefore: (_, issued) => issued + 60_000 }), key);
     await offerAndCheck(a, rt, plan);
     // A same-origin script rewrites the stored plan (here: the manifest's version) before the downloads are due.
     const stored = (await a.db.getPlan())!;
@@ -224,50 +225,104 @@ describe('freshness and rollback protection', () => {
     serve(a, r2);
     const now = a.clock.now();
     // Signed three days ago with a one-day lifetime.
-    const old = await sign(buildPlan(r2, { issuedAt: now - 3 * 86_400_000, expiresIn: 86_400_000 }), key);
+    const old = await sign(buildPlan(r2, { from: r1.manifest.id, issuedAt: now - 3 * 86_400_000, expiresIn: 86_400_000 }), key);
     a.server.clear();
     await expectRefused(a, rt, await offerAndCheck(a, rt, old), r1.manifest.id, 'plan_expired');
     // A clock a few minutes off is no reason to refuse: within MAX_CLOCK_SKEW_MS it is accepted.
-    const skewed = await sign(buildPlan(r2, { issuedAt: now - 86_400_000 - 600_000, expiresIn: 86_400_000 }), key);
+    const skewed = await sign(buildPlan(r2, { from: r1.manifest.id, issuedAt: now - 86_400_000 - 600_000, expiresIn: 86_400_000 }), key);
     expect(await offerAndCheck(a, rt, skewed)).toEqual({ result: 'update', release: r2.manifest.id });
   });
 
   it('a plan to a lower sequence is refused with `downgrade` unless it is a signed rollback directive', async () => {
     const key = await newKey();
-    const { a, rt } = await installed([key.publicKey]);
+    const { a, rt, r1 } = await installed([key.publicKey]);
     const r2 = await buildRelease(V2, '2.0.0');
     const r3 = await buildRelease(V3, '3.0.0');
     serve(a, r2);
     serve(a, r3);
-    expect(await offerAndCheck(a, rt, await sign(buildPlan(r3), key))).toEqual({ result: 'update', release: r3.manifest.id });
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r3, { from: r1.manifest.id }), key))).toEqual({ result: 'update', release: r3.manifest.id });
     expect((await rt.state()).active).toBe(r3.manifest.id);
     // A replay of an older, validly signed plan (r2 has the lower sequence).
     a.server.clear();
-    const replay = await sign(buildPlan(r2), key);
+    const replay = await sign(buildPlan(r2, { from: r3.manifest.id }), key);
     await expectRefused(a, rt, await offerAndCheck(a, rt, replay), r3.manifest.id, 'downgrade');
     // The same sequence for another release is no upgrade either.
     a.server.clear();
-    const same = await sign(buildPlan(r2, { toSeq: r3.seq }), key);
+    const same = await sign(buildPlan(r2, { from: r3.manifest.id, toSeq: r3.seq }), key);
     await expectRefused(a, rt, await offerAndCheck(a, rt, same), r3.manifest.id, 'downgrade');
     // The server rolling the channel back says so, signed.
-    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2, { rollback: true }), key))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2, { from: r3.manifest.id, rollback: true }), key))).toEqual({ result: 'update', release: r2.manifest.id });
     expect((await rt.state()).active).toBe(r2.manifest.id);
   });
 
-  it('without configured keys, plans are not signature-checked but freshness and sequence still are', async () => {
-    const { a, rt } = await installed([]);
+  it('a fresh device (its release from the manifest, no sequence known yet) refuses a signed, unexpired plan issued for another release', async () => {
+    const key = await newKey();
+    // Published before the release this device installs: the lower sequence, say one with a known bug.
+    const older = await buildRelease(V3, '0.9.0');
+    const { a, rt, r1 } = await installed([key.publicKey]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    expect(older.seq).toBeLessThan(r1.seq);
+    serve(a, older);
+    serve(a, r2);
+    // Sequences come with plans: a device that installed from the build's manifest knows none, so
+    // the sequence floor cannot stand in the way. The plan's signed `from` does.
+    const ctx = await rt.ready();
+    expect((await ctx.store.getMeta('releaseSeqs')) ?? []).toEqual([]);
+    // Captured from a device that checked in with no release (anyone can ask the server for one).
+    a.server.clear();
+    await expectRefused(a, rt, await offerAndCheck(a, rt, await sign(buildPlan(older, { from: null }), key)), r1.manifest.id, 'downgrade');
+    // A rollback directive the server issued to devices on another release.
+    a.server.clear();
+    await expectRefused(a, rt, await offerAndCheck(a, rt, await sign(buildPlan(older, { from: r2.manifest.id, rollback: true }), key)), r1.manifest.id, 'downgrade');
+    // Not only downgrades: an upgrade issued for another release is refused too (it was planned against that release's parts).
+    a.server.clear();
+    await expectRefused(a, rt, await offerAndCheck(a, rt, await sign(buildPlan(r2, { from: older.manifest.id }), key)), r1.manifest.id, 'downgrade');
+    // The plan the server issues this device, for the release it runs, lands.
+    expect(await offerAndCheck(a, rt, await sign(buildPlan(r2, { from: r1.manifest.id }), key))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).active).toBe(r2.manifest.id);
+  });
+
+  it('an answer overtaken by an activation (issued for the release active when the worker asked) is ignored, not reported as a refusal', async () => {
+    const { a, rt, r1 } = await installed([]);
     const r2 = await buildRelease(V2, '2.0.0');
     const r3 = await buildRelease(V3, '3.0.0');
     serve(a, r2);
     serve(a, r3);
-    expect(await offerAndCheck(a, rt, buildPlan(r3))).toEqual({ result: 'update', release: r3.manifest.id });
-    expect(await offerAndCheck(a, rt, buildPlan(r2))).toMatchObject({ result: 'error', code: 'downgrade' });
+    expect(await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id, activation: 'prompt' }))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect((await rt.state()).staged).toBe(r2.manifest.id);
+    // The next check-in asks for r1; while its answer is on the way, a page applies r2.
+    a.server.on(CHECK_IN, async (req) => {
+      expect(((await req.json()) as { release: string }).release).toBe(r1.manifest.id);
+      await switchToStaged(await rt.ready(), 'prompt');
+      return json({ status: 'update', nextCheckIn: 3600, plan: buildPlan(r3, { from: r1.manifest.id }) });
+    });
+    a.server.clear();
+    const reply = (await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')) as SwReply<CheckNowReply>;
+    expect(reply).toEqual({ ok: true, value: { result: 'current' } });
+    const s = await rt.state();
+    expect(s.active).toBe(r2.manifest.id);
+    expect(s.plan?.to).toBe(r2.manifest.id);
+    expect(reportsSent(a).filter((r) => r.event === 'failed')).toEqual([]);
+    expect(a.events('failed')).toEqual([]);
+    // The next check-in, for r2, gets the plan issued for r2.
+    expect(await offerAndCheck(a, rt, buildPlan(r3, { from: r2.manifest.id }))).toEqual({ result: 'update', release: r3.manifest.id });
+    expect((await rt.state()).active).toBe(r3.manifest.id);
+  });
+
+  it('without configured keys, plans are not signature-checked but freshness and sequence still are', async () => {
+    const { a, rt, r1 } = await installed([]);
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serve(a, r2);
+    serve(a, r3);
+    expect(await offerAndCheck(a, rt, buildPlan(r3, { from: r1.manifest.id }))).toEqual({ result: 'update', release: r3.manifest.id });
+    expect(await offerAndCheck(a, rt, buildPlan(r2, { from: r3.manifest.id }))).toMatchObject({ result: 'error', code: 'downgrade' });
   });
 });
 
 describe('endless data', () => {
   it('a source sending more than the stated size is cut off after size + one chunk, reported, and the next source serves the part', async () => {
-    const { a, rt } = await installed([]);
+    const { a, rt, r1 } = await installed([]);
     const r2 = await buildRelease(V2, '2.0.0');
     const [bigSha] = [...r2.blobs.keys()];
     let pulled = 0;
@@ -282,7 +337,7 @@ describe('endless data', () => {
       a.server.on(CDN + sha, sha === bigSha ? endless : new Response(text));
       a.server.on(APP + 'v1/blobs/' + sha, new Response(text));
     }
-    expect(await offerAndCheck(a, rt, buildPlan(r2))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect(await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id }))).toEqual({ result: 'update', release: r2.manifest.id });
     expect((await rt.state()).active).toBe(r2.manifest.id);
     expect(cancelled).toBe(true);
     expect(pulled).toBeLessThanOrEqual(2 * chunk.byteLength);
@@ -291,7 +346,7 @@ describe('endless data', () => {
   });
 
   it('a Content-Length above the stated size is refused before any byte is read', async () => {
-    const { a, rt } = await installed([]);
+    const { a, rt, r1 } = await installed([]);
     const r2 = await buildRelease(V2, '2.0.0');
     const [bigSha] = [...r2.blobs.keys()];
     let pulled = 0;
@@ -301,7 +356,7 @@ describe('endless data', () => {
         : new Response(text));
       a.server.on(APP + 'v1/blobs/' + sha, new Response(text));
     }
-    expect(await offerAndCheck(a, rt, buildPlan(r2))).toEqual({ result: 'update', release: r2.manifest.id });
+    expect(await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id }))).toEqual({ result: 'update', release: r2.manifest.id });
     expect(pulled).toBeLessThanOrEqual(1); // a stream may be asked for its first chunk when made; none is read
   });
 });
@@ -319,7 +374,7 @@ describe('manifest patches', () => {
     const { a, rt, r1 } = await installed([key.publicKey]);
     const r2 = await buildRelease({ ...V1, 'assets/app-2.js': 'console.log(2)' }, '2.0.0');
     serve(a, r2);
-    const wire = await patched(buildPlan(r2), { manifest: r1.manifest } as BuiltRelease, key);
+    const wire = await patched(buildPlan(r2, { from: r1.manifest.id }), { manifest: r1.manifest } as BuiltRelease, key);
     expect(wire.releasePatch!.changed.map((x) => x.path)).toEqual(['assets/app-2.js']);
     expect(await offerAndCheck(a, rt, wire )).toEqual({ result: 'update', release: r2.manifest.id });
     expect((await rt.state()).active).toBe(r2.manifest.id);
@@ -330,7 +385,7 @@ describe('manifest patches', () => {
     const { a, rt, r1 } = await installed([key.publicKey]);
     const r2 = await buildRelease({ ...V1, 'assets/app-2.js': 'console.log(2)' }, '2.0.0');
     serve(a, r2);
-    const wire = await patched(buildPlan(r2), { manifest: r1.manifest } as BuiltRelease, key);
+    const wire = await patched(buildPlan(r2, { from: r1.manifest.id }), { manifest: r1.manifest } as BuiltRelease, key);
     const dropped = { ...wire, releasePatch: { ...wire.releasePatch!, version: '2.0.0-evil' } };
     expect(await offerAndCheck(a, rt, dropped )).toMatchObject({ result: 'error', code: 'signature' });
     const elsewhere = { ...wire, releasePatch: { ...wire.releasePatch!, base: '0123456789abcdef' } };

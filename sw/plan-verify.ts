@@ -1,7 +1,8 @@
 /**
  * The checks a plan passes before it is stored, after TUF's client workflow: a signature by a
- * trusted key (`SwConfig.publicKeys`), freshness on this device's clock (freeze and replay), and
- * no move to a lower release sequence unless the signed plan says it is a rollback. The manifest
+ * trusted key (`SwConfig.publicKeys`), freshness on this device's clock (freeze and replay), issued
+ * for the release this device runs (`from`: replay to another device), and no move to a lower
+ * release sequence unless the signed plan says it is a rollback. The manifest
  * itself is part of what is signed, and its id is its content hash (`checkManifestConsistency`),
  * so the release staged is exactly the one the server signed.
  */
@@ -88,6 +89,15 @@ export async function verifyPlan(ctx: SwContext, plan: Plan): Promise<PlanProble
   const now = ctx.adapter.now();
   if (plan.expiresAt + MAX_CLOCK_SKEW_MS < now) {
     return { code: 'plan_expired', message: `plan expired at ${new Date(plan.expiresAt).toISOString()}, before it arrived` };
+  }
+  // A plan is issued for the release this device runs (`from`, signed; the server writes the
+  // release the check-in named). A captured plan replayed to a device on another release is
+  // refused: that is the only check a fresh device has, which installed its release from the
+  // build's manifest and knows no sequence for it until its first plan, so the floor below is
+  // empty and a signed, unexpired plan to an older release would otherwise pass.
+  const ptr = await ctx.store.pointers();
+  if (plan.from !== ptr.active) {
+    return { code: 'downgrade', message: `plan issued for a device on ${plan.from ?? 'no release'}, this one runs ${ptr.active ?? 'none'}` };
   }
   const floor = await seqFloor(ctx);
   if (floor && plan.toSeq <= floor.seq && plan.to !== floor.release && plan.rollback !== true) {

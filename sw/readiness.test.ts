@@ -44,13 +44,17 @@ describe('startClock', () => {
 
 describe('judgeReady', () => {
   it.each([
-    ['a page the watched release served', running, B, 'confirmed'],
-    ['before its clock started', unstarted, B, 'confirmed'],
-    ['a page still on the old release', running, A, 'other-release'],
-    ['a page the SW never served (no pin)', running, null, 'other-release'],
-    ['nothing watched', null, B, 'none-pending'],
-  ] as const)('%s → %s', (_, watch, pinned, expected) => {
-    expect(judgeReady(watch, pinned)).toBe(expected);
+    ['a page the watched release served', running, B, false, 'confirmed'],
+    ['before its clock started', unstarted, B, false, 'confirmed'],
+    ['a page pinned to the watched release whose document the network answered', running, B, true, 'network'],
+    ['the same before the clock started', unstarted, B, true, 'network'],
+    ['a page still on the old release', running, A, false, 'other-release'],
+    ['a page on the old release the network answered', running, A, true, 'other-release'],
+    ['a page the SW never served (no pin)', running, null, false, 'other-release'],
+    ['nothing watched', null, B, false, 'none-pending'],
+    ['nothing watched, the network answered', null, B, true, 'none-pending'],
+  ] as const)('%s → %s', (_, watch, pinned, fromNetwork, expected) => {
+    expect(judgeReady(watch, pinned, fromNetwork)).toBe(expected);
   });
 });
 

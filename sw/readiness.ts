@@ -41,12 +41,13 @@ export function startClock(watch: BootWatch | null | undefined, served: string, 
 
 /**
  * What a page's `ready()` means, judged by `pinned`: the release that served the page, never what
- * the page says. A page still on the old release does not confirm the new one.
+ * the page says. A page still on the old release does not confirm the new one; nor does a page
+ * pinned to it whose document the network answered (`fromNetwork`): it ran other bytes.
  */
-export function judgeReady(watch: BootWatch | null | undefined, pinned: string | null): ReadyReply['result'] {
+export function judgeReady(watch: BootWatch | null | undefined, pinned: string | null, fromNetwork = false): ReadyReply['result'] {
   if (!watch) return 'none-pending';
-  if (pinned !== null && pinned === watch.release) return 'confirmed';
-  return 'other-release';
+  if (pinned === null || pinned !== watch.release) return 'other-release';
+  return fromNetwork ? 'network' : 'confirmed';
 }
 
 export function isBad(bad: readonly BadRelease[] | undefined, release: string): boolean {

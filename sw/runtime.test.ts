@@ -9,7 +9,7 @@ import { flushOutbox } from './reports.js';
 import { Runtime } from './runtime.js';
 import { REFETCH_TIMEOUT_MS } from './serve.js';
 import { REQUEST_TOTAL_MS } from './timed-fetch.js';
-import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, type BuiltRelease } from './testing.js';
+import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, updateAnswer, type BuiltRelease } from './testing.js';
 
 const config: SwConfig = { server: '/', app: 'demo', channel: 'stable', manifest: 'updraft-release.json', concurrency: 3, bootTimeoutMs: 30_000 };
 const APP = 'https://app.test/';
@@ -38,8 +38,9 @@ function serveBlobs(a: TestAdapter, rel: BuiltRelease, where: 'cdn' | 'origin' |
   }
 }
 
+/** Answers check-ins with `plan`, for the release each check-in names (these workers trust no key). */
 function offer(a: TestAdapter, plan: Plan) {
-  a.server.on(CHECK_IN, json({ status: 'update', nextCheckIn: 3600, plan }));
+  a.server.on(CHECK_IN, updateAnswer(plan));
 }
 
 async function checkNow(rt: Runtime): Promise<CheckNowReply> {
@@ -92,7 +93,8 @@ describe('bootstrap', () => {
 
   it('pins the windows it claims (loaded before it controlled them) to the release it installed', async () => {
     const { a, rt, r1 } = await installed();
-    expect((await state(rt)).pins).toEqual([{ clientId: 'window-1', release: r1.manifest.id }]);
+    // The network answered its document (it loaded before the worker existed): its ready() confirms nothing.
+    expect((await state(rt)).pins).toEqual([{ clientId: 'window-1', release: r1.manifest.id, network: true }]);
     const r2 = await buildRelease(V2);
     serveBlobs(a, r2);
     offer(a, buildPlan(r2));
@@ -1022,9 +1024,9 @@ describe('fetch handling', () => {
     a.server.on(APP + 'settings', new Response('<h1>entry from network</h1>'));
     expect(await (await rt.onFetch(nav(APP + 'settings', 'page-lost'))!).text()).toBe('<h1>entry from network</h1>');
     expect((await state(rt)).pins.filter((p) => p.clientId.startsWith('page-')).sort((x, y) => x.clientId.localeCompare(y.clientId))).toEqual([
-      { clientId: 'page-html', release: r1.manifest.id },
-      { clientId: 'page-lost', release: r1.manifest.id },
-      { clientId: 'page-pdf', release: r1.manifest.id },
+      { clientId: 'page-html', release: r1.manifest.id, network: true },
+      { clientId: 'page-lost', release: r1.manifest.id, network: true },
+      { clientId: 'page-pdf', release: r1.manifest.id, network: true },
     ]);
 
     const r2 = await buildRelease(V2);
@@ -1329,6 +1331,30 @@ describe('readiness', () => {
     expect(s.active).toBe(r2.manifest.id);
     expect(s.bad).toEqual([]);
     expect(reportsSent(a).map((r) => r.event)).not.toContain('boot-failed');
+  });
+
+  it('a page pinned to the watched release whose document the network answered does not confirm it, across a restart; a page the release served does', async () => {
+    const { a, rt, r1, r2 } = await activatedV2();
+    // v2's entry part lost and its refetch failing: the network answers the navigation.
+    const entry = r2.manifest.assets.find((x) => x.path === 'index.html')!;
+    a.cache.entries.delete(partKey(APP, entry.sha256));
+    a.server.on(origin(entry.sha256), new Response('unavailable', { status: 503 }));
+    a.server.on(APP, new Response('<h1>whatever the network has</h1>'));
+    expect(await (await rt.onFetch(nav(APP, 'page-net'))!).text()).toBe('<h1>whatever the network has</h1>');
+    // Pinned all the same (its subresources come from v2), and marked as answered by the network.
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-net')).toEqual({ clientId: 'page-net', release: r2.manifest.id, network: true });
+    expect(await ready(rt, 'page-net')).toEqual({ release: r2.manifest.id, result: 'network' });
+    expect((await state(rt)).boot).toEqual({ release: r2.manifest.id, previous: r1.manifest.id, deadline: null });
+    // The mark is stored with the pin: a worker started later judges the page the same way.
+    const later = new Runtime(a.restart(), config);
+    expect(await ready(later, 'page-net')).toEqual({ release: r2.manifest.id, result: 'network' });
+    expect((await state(later)).boot?.release).toBe(r2.manifest.id);
+
+    // Once v2 can serve its entry again, a page it served confirms it.
+    serveBlobs(a, r2);
+    expect(await (await later.onFetch(nav(APP, 'page-v2'))!).text()).toBe(V2['index.html']);
+    expect(await ready(later, 'page-v2')).toEqual({ release: r2.manifest.id, result: 'confirmed' });
+    expect((await state(later)).boot).toBeNull();
   });
 
   it('ready() from a page on the old release does not count: at the deadline the worker rolls back, reports and broadcasts', async () => {

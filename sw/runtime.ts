@@ -82,9 +82,11 @@ export class Runtime {
       clientId = adapter.randomId();
       await store.setMeta('clientId', clientId);
     }
-    const pins = new Map((await store.pins()).map((p) => [p.clientId, p.release] as const));
+    const stored = await store.pins();
+    const pins = new Map(stored.map((p) => [p.clientId, p.release] as const));
+    const fromNetwork = new Set(stored.filter((p) => p.network).map((p) => p.clientId));
     const boot = (await store.getMeta('boot')) ?? null;
-    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, releases: new Map(), boot };
+    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot };
     this.runnerInstance = new TaskRunner(ctx);
     await this.runnerInstance.resume();
     this.bootGuard = new BootGuard(ctx, async () => {
@@ -258,11 +260,14 @@ export class Runtime {
     return { release: id ?? (await ctx.store.pointers()).active };
   }
 
-  /** `updraft:ready`: the asking page booted. Its pin says which release that confirms. */
+  /**
+   * `updraft:ready`: the asking page booted. Its pin says which release that confirms, unless the
+   * network answered its document: then it ran other bytes, and confirms nothing.
+   */
   async confirmReady(sourceId: string | null): Promise<ReadyReply> {
     const ctx = await this.ready();
     const pinned = (sourceId ? ctx.pins.get(sourceId) : undefined) ?? null;
-    return (await this.boots()).confirm(pinned);
+    return (await this.boots()).confirm(pinned, sourceId !== null && ctx.fromNetwork.has(sourceId));
   }
 
   async hello(sourceId: string | null): Promise<HelloReply> {
@@ -328,6 +333,10 @@ export class Runtime {
       if (asset) response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
     } finally {
       await pinning;
+      // The network answers (here or in `onFetch`'s fallback): the pin stays, so the page's
+      // subresources come from this release, but the page did not run this release's document and
+      // its ready() must not confirm the release (readiness.ts `judgeReady`).
+      if (pinning && !response) await this.pin(ctx, input.resultingClientId, release.id, true);
     }
     if (!response) return this.adapter.fetch(request);
     if (pinning && navigate) {
@@ -347,7 +356,9 @@ export class Runtime {
     const active = (await ctx.store.pointers()).active;
     if (!active) return;
     for (const w of await this.adapter.windows()) {
-      if (!ctx.pins.has(w.id)) await this.pin(ctx, w.id, active);
+      // The network answered these documents: their ready() confirms nothing (a window
+      // shift-reloaded past a watched release's worker, claimed by a new worker script).
+      if (!ctx.pins.has(w.id)) await this.pin(ctx, w.id, active, true);
     }
   }
 
@@ -371,10 +382,13 @@ export class Runtime {
     return active;
   }
 
-  private async pin(ctx: SwContext, clientId: string, release: string): Promise<void> {
+  /** Pins `clientId` to `release`; `network`: the network, not the release, answered its document. */
+  private async pin(ctx: SwContext, clientId: string, release: string, network = false): Promise<void> {
     ctx.pins.set(clientId, release);
+    if (network) ctx.fromNetwork.add(clientId);
+    else ctx.fromNetwork.delete(clientId);
     try {
-      await ctx.store.putPin({ clientId, release, createdAt: this.adapter.now() });
+      await ctx.store.putPin({ clientId, release, createdAt: this.adapter.now(), ...(network ? { network: true as const } : {}) });
     } catch (e) {
       this.log.warn(`pin ${clientId}: ${describeError(e)}`);
     }
@@ -435,7 +449,7 @@ export class Runtime {
           };
         }),
       },
-      pins: pins.map((p) => ({ clientId: p.clientId, release: p.release })),
+      pins: pins.map((p) => ({ clientId: p.clientId, release: p.release, ...(p.network ? { network: true as const } : {}) })),
       boot: boot ? { release: boot.release, previous: boot.previous, deadline: boot.deadline } : null,
       bad: (bad ?? []).map((b) => b.release),
       releases,

@@ -37,6 +37,13 @@ export interface Pin {
   clientId: string;
   release: string;
   createdAt: number;
+  /**
+   * The network answered the client's document (or worker script), not the release's bytes: a
+   * file the release lacks, an entry part lost and not refetchable, or a window that loaded before
+   * this worker controlled it. Its subresources still come from `release`, but its `ready()`
+   * confirms nothing. Absent: the release's bytes answered it (or a pin from before 0.1.x).
+   */
+  network?: true;
 }
 
 /**

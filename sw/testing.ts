@@ -205,8 +205,7 @@ export class TestAdapter implements Adapter {
       const res = await this.server.fetch(e.url);
       if (!res.ok) throw new Error(`precache ${e.url}: HTTP ${res.status}`);
       const bytes = await res.arrayBuffer();
-      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-      if ('sha256-' + btoa(String.fromCharCode(...digest)) !== e.integrity) throw new TypeError(`integrity mismatch for ${e.url}`);
+      if (bytes.byteLength !== e.size || (await sha256Hex(bytes)) !== e.sha256) throw new Error(`precache ${e.url}: the bytes do not match the manifest's sha256 and size`);
       this.precached.set(e.url, bytes);
     }
     return async (url) => {
@@ -305,6 +304,19 @@ export function buildPlan(target: BuiltRelease, o: PlanOptions = {}): Plan {
     activation: o.activation ?? 'next-navigation',
     release: target.manifest,
     tasks,
+  };
+}
+
+/**
+ * A check-in's `update` answer with `plan`, issued as the server issues one: for the release the
+ * check-in names (`from`), unless the plan names one. For unsigned plans (a signed plan names its
+ * `from` before it is signed).
+ */
+export function updateAnswer(plan: Plan): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const { release } = (await req.json()) as { release: string | null };
+    const body = { status: 'update', nextCheckIn: 3600, plan: { ...plan, from: plan.from ?? release } };
+    return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
   };
 }
 

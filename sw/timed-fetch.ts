@@ -3,7 +3,11 @@
  * A source that accepts the connection and then stalls would otherwise hold its task, or a
  * check-in and every check-in joined to it, until the browser ends the worker's event.
  */
+import type { Adapter } from './adapter.js';
 import type { SwContext } from './context.js';
+
+/** The worker's timers: `ctx.adapter`, or in `main.ts` the global ones (the precache runs there). */
+export type Timers = Pick<Adapter, 'setTimeout' | 'clearTimeout'>;
 
 /** For a check-in, a report batch or a plan document: the longest wait for the headers or for the next chunk of the body. */
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -38,15 +42,15 @@ export interface Watchdog {
 }
 
 /** Fires when `ms` pass without a `kick()`: aborts the request and fails what it guards. */
-export function watchdog(ctx: SwContext, url: string, ms: number): Watchdog {
+export function watchdog(timers: Timers, url: string, ms: number): Watchdog {
   const controller = new AbortController();
   let timer: unknown = null;
   let fire: (e: RequestTimeout) => void = () => {};
   const fired = new Promise<never>((_, reject) => (fire = reject));
   fired.catch(() => {}); // only the guarded work reports it
   const arm = () => {
-    if (timer !== null) ctx.adapter.clearTimeout(timer);
-    timer = ctx.adapter.setTimeout(() => {
+    if (timer !== null) timers.clearTimeout(timer);
+    timer = timers.setTimeout(() => {
       const err = new RequestTimeout(url, ms);
       controller.abort(err);
       fire(err);
@@ -58,7 +62,7 @@ export function watchdog(ctx: SwContext, url: string, ms: number): Watchdog {
     guard: (work) => Promise.race([work, fired]),
     kick: arm,
     done: () => {
-      if (timer !== null) ctx.adapter.clearTimeout(timer);
+      if (timer !== null) timers.clearTimeout(timer);
       timer = null;
     },
     abort: (reason) => controller.abort(reason),
@@ -77,7 +81,7 @@ export function watchdog(ctx: SwContext, url: string, ms: number): Watchdog {
 export async function timedRequest<T>(
   ctx: SwContext, url: string, init: RequestInit, read: (res: Response, progress: () => void) => Promise<T>, ms = REQUEST_TIMEOUT_MS, totalMs = REQUEST_TOTAL_MS,
 ): Promise<T> {
-  const dog = watchdog(ctx, url, ms);
+  const dog = watchdog(ctx.adapter, url, ms);
   // The whole request's limit: its own timer, aborting the same request.
   let timesUp: (e: RequestTimeout) => void = () => {};
   const total = new Promise<never>((_, reject) => (timesUp = reject));
