@@ -177,12 +177,13 @@ test('a fresh device (its release from the first visit, no sequence known yet) r
   try {
     const v1 = await h.publish('1.0.0');
     const v2 = await h.publish('2.0.0');
-    // Anyone can ask the server for a plan: an attacker checks in as a device on 1.0.0 and keeps
-    // the validly signed answer, to 2.0.0 (a release with a known bug, say).
+    // Anyone can ask the server for a plan: an attacker checks in as a device on 1.0.0 (saying
+    // what a worker of protocol 0.6 says, `swIds`) and keeps the validly signed answer, to 2.0.0
+    // (a release with a known bug, say).
     const res = await fetch(new URL('v1/check-in', h.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client: 'attacker-0001', app: v1.app, channel: 'stable', release: v1.id, caps: { sync: false, periodicSync: false } }),
+      body: JSON.stringify({ client: 'attacker-0001', app: v1.app, channel: 'stable', release: v1.id, caps: { sync: false, periodicSync: false, swIds: true } }),
     });
     const answer = v.parse(CheckInResponse, await res.json());
     if (answer.status !== 'update') throw new Error(`expected an update, got ${answer.status}`);
