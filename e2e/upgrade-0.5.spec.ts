@@ -9,9 +9,10 @@ import { createHash } from 'node:crypto';
 import type { Page } from '@playwright/test';
 import { releaseIdForm, type ReleaseManifest } from '../protocol/index.js';
 import { rolloutBucket } from '../server/index.js';
-import { expect, test, type UpdraftDriver } from './kit/index.js';
-import { LEGACY_BUILD, type DemoVersion } from './support/builds.js';
+import { expect, test, UpdraftDriver } from './kit/index.js';
+import { LEGACY_BUILD, LEGACY_NEXT_BUILD, type DemoVersion } from './support/builds.js';
 import { Harness, changedParts } from './support/harness.js';
+import { partsOf, storedParts } from './support/fault-kit.js';
 
 interface CheckInBody {
   client: string;
@@ -115,7 +116,7 @@ test('at 100 % a 0.5 worker is told current; at the next navigation the browser 
   }
 });
 
-test('during a partial rollout /sw.js bridges: the target\'s worker over the fallback\'s files; the device\'s new worker then follows the percentage', async ({ page, updraft }) => {
+test('during a partial rollout /sw.js bridges: the target\'s worker over the fallback\'s files; the device\'s new worker then follows the percentage', async ({ page, updraft, browser }) => {
   const h = await Harness.start();
   try {
     const { v1, client } = await visitLegacy(page, updraft, h);
@@ -149,6 +150,23 @@ test('during a partial rollout /sw.js bridges: the target\'s worker over the fal
     expect(outside.plan).toBeNull();
     expect(await failureReports(h)).toEqual([]);
 
+    // A first visit meanwhile (another browser): the bridged worker installs over 1.0.0's files
+    // (an id of the files only, which it accepts) and says swIds.
+    const other = await browser.newContext();
+    try {
+      const first = await other.newPage();
+      const firstDriver = new UpdraftDriver(first);
+      h.checkIns.length = 0;
+      await first.goto(h.url);
+      await expect(first.locator('#release')).toHaveText(v1.id);
+      const installed = await firstDriver.waitForActivated();
+      expect(installed.log.some((l) => l.includes(`install: release ${v1.id} (1.0.0)`) && l.includes('active'))).toBe(true);
+      await expect.poll(() => bodies(h).length).toBeGreaterThan(0);
+      for (const b of bodies(h)) expect(b.caps.swIds).toBe(true);
+    } finally {
+      await other.close();
+    }
+
     // One more percent takes it in: the new worker gets the plan; the bridge still serves.
     await h.rollout({ percent: pick.bucket + 1 });
     await updraft.updateTo(target.id);
@@ -156,6 +174,54 @@ test('during a partial rollout /sw.js bridges: the target\'s worker over the fal
     await page.reload();
     await expect(page.locator('#version')).toHaveText(target.version);
     await expect(page.locator('#release')).toHaveText(target.id);
+    expect(await failureReports(h)).toEqual([]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a 0.5 worker replaced halfway through a plan: the new worker takes over its state and the channel\'s newer release replaces the unfinished plan', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const { v1, client } = await visitLegacy(page, updraft, h);
+    // 1.1.0, built by 0.5 too: the old worker gets its plan and downloads all but its page, which
+    // both sources fail for now (a server error: the task waits for its retry, the plan stays).
+    // Not a hung request: Chromium activates the next worker only once the active one's events
+    // have ended, and a hung download holds its sync event (in the field, until its timeout).
+    const v11 = await h.publish(LEGACY_NEXT_BUILD);
+    const held = assetSha(v11, v11.entry);
+    for (const faults of [h.faults, h.cdn!.faults]) faults.add(held, { kind: 'status', status: 500, times: Infinity });
+    expect(await updraft.checkNow()).toEqual({ result: 'update', release: v11.id });
+    await updraft.sync();
+    const others = changedParts(v1, v11).filter((sha) => sha !== held);
+    const half = await updraft.waitForState(
+      (s) => others.every((sha) => s.plan?.tasks.find((t) => t.sha256 === sha)?.state === 'done') && (s.plan?.tasks.find((t) => t.sha256 === held)?.attempts ?? 0) > 0,
+      {},
+      '1.1.0 half done',
+    );
+    expect(half.plan?.to).toBe(v11.id);
+
+    // Then the team upgrades Updraft and publishes 2.0.0; the next navigation brings its worker.
+    const v2 = await h.publish('2.0.0');
+    h.checkIns.length = 0;
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    await updraft.waitForRelease(v2.id);
+    const asked = bodies(h).filter((b) => b.caps.swIds === true);
+    expect(asked[0]).toMatchObject({ client, release: v1.id });
+    // It read the old worker's plan (the new plan superseded it, not a second one beside it), and
+    // collected what only 1.1.0 needed: the parts are 1.0.0's (active before, and this page's) and 2.0.0's.
+    const s = await updraft.state();
+    expect(s.plan?.to).toBe(v2.id);
+    expect(s.log.some((l) => l.includes(`plan ${half.plan!.planId} superseded by ${s.plan!.planId}`))).toBe(true);
+    expect([...s.releases].sort()).toEqual([v1.id, v2.id].sort());
+    await expect.poll(async () => Object.keys(await storedParts(page)).sort()).toEqual(partsOf(v1, v2));
+    for (const faults of [h.faults, h.cdn!.faults]) faults.clear();
+
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await expect(page.locator('#release')).toHaveText(v2.id);
+    await expect.poll(async () => (await h.status()).reportCounts.some((r) => r.release === v2.id && r.event === 'activated')).toBe(true);
     expect(await failureReports(h)).toEqual([]);
   } finally {
     await h.close();
