@@ -24,7 +24,18 @@ export type ReadinessBuild = keyof typeof READINESS_BUILDS;
  * `E2E_NEXT_KEY_BASE` (step 2 of a key rotation): the same app files, another `sw.js`.
  */
 export const ROTATED_BUILD = 'rotated-1.0.0';
-export type BuildName = DemoVersion | ReadinessBuild | typeof ROTATED_BUILD;
+/**
+ * Builds for e2e/upgrade-0.5.spec.ts: the demo made by the previous Updraft (protocol 0.5,
+ * `LEGACY_COMMIT`, the last commit before 0.6): its plugin, its worker (which does not say
+ * `caps.swIds`) and its page client, so an upgrade starts from what devices in the field run.
+ * Global setup builds them from that commit's source (`git archive`), with this checkout's
+ * node_modules. Name → version; 1.1.0 is a release that worker may be downloading when it is replaced.
+ */
+export const LEGACY_BUILDS = { 'v0.5-1.0.0': '1.0.0', 'v0.5-1.1.0': '1.1.0' } as const;
+export const LEGACY_BUILD = 'v0.5-1.0.0';
+export const LEGACY_NEXT_BUILD = 'v0.5-1.1.0';
+export const LEGACY_COMMIT = '2b5e41f';
+export type BuildName = DemoVersion | ReadinessBuild | typeof ROTATED_BUILD | keyof typeof LEGACY_BUILDS;
 
 /**
  * The signing key pair of every e2e build, made fresh by global setup: each worker trusts the

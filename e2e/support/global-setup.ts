@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { resolve } from 'node:path';
 import { build } from 'vite';
 import { generateKeyFiles } from '../../server/index.js';
-import { BUILDS_DIR, E2E_KEY_BASE, E2E_NEXT_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, ROTATED_BUILD, VERSIONS, buildDir, type BuildName } from './builds.js';
+import { BUILDS_DIR, E2E_KEY_BASE, LEGACY_BUILDS, LEGACY_COMMIT, E2E_NEXT_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, ROTATED_BUILD, VERSIONS, buildDir, type BuildName } from './builds.js';
 
 /** Builds the demo PWA once per version with the real plugin; tests publish these directories. */
 export default async function globalSetup(): Promise<void> {
@@ -17,6 +18,7 @@ export default async function globalSetup(): Promise<void> {
     await buildAll();
     // Last: the same app as 1.0.0, its worker trusting the next key too (only sw.js differs).
     await demoBuild(ROTATED_BUILD, { UPDRAFT_DEMO_VERSION: '1.0.0', UPDRAFT_DEMO_PUBLIC_KEYS: `${publicKey},${next.publicKey}` });
+    await legacyBuild(publicKey);
   } finally {
     // Workers inherit this process's environment; `npm start` in demo.spec.ts must build its own way.
     delete process.env.UPDRAFT_DEMO_PUBLIC_KEYS;
@@ -34,11 +36,39 @@ async function buildAll(): Promise<void> {
   }
 }
 
+const REPO = resolve(import.meta.dirname, '../..');
+
+/**
+ * `LEGACY_BUILDS`: the demo built by the previous Updraft from its own source, taken from git history
+ * (a clone has it; nothing prebuilt is committed, so it cannot drift from what that commit built).
+ * What the build reads: the plugin, the worker runtime, the protocol it shares, the demo app and
+ * its page client, the Vite config, and package.json/tsconfig.json for how they load. The
+ * dependencies are this checkout's (a symlink): no install, and the lock file is the same as at
+ * that commit (when it changes, these builds take the new versions, as an old build would not).
+ */
+async function legacyBuild(publicKey: string): Promise<void> {
+  const src = resolve(BUILDS_DIR, `src-${LEGACY_COMMIT}`);
+  mkdirSync(src, { recursive: true });
+  const tar = resolve(BUILDS_DIR, `src-${LEGACY_COMMIT}.tar`);
+  try {
+    execFileSync('git', ['archive', '--format=tar', '-o', tar, LEGACY_COMMIT, '--', 'app', 'plugin', 'protocol', 'sw', 'vite.config.ts', 'package.json', 'tsconfig.json', ':(exclude,glob)**/*.test.ts'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    const why = e instanceof Error && 'stderr' in e ? String(e.stderr).trim() : String(e);
+    throw new Error(`e2e global setup: the builds of the previous Updraft need commit ${LEGACY_COMMIT} (a shallow clone lacks it: \`git fetch --unshallow\`): ${why}`);
+  }
+  execFileSync('tar', ['-xf', tar, '-C', src]);
+  rmSync(tar);
+  symlinkSync(resolve(REPO, 'node_modules'), resolve(src, 'node_modules'), 'dir');
+  for (const [name, version] of Object.entries(LEGACY_BUILDS)) {
+    await demoBuild(name as BuildName, { UPDRAFT_DEMO_VERSION: version, UPDRAFT_DEMO_PUBLIC_KEYS: publicKey }, resolve(src, 'vite.config.ts'));
+  }
+}
+
 /** vite.config.ts reads these from the environment; set them for one build only. */
-async function demoBuild(name: BuildName, env: Record<string, string>): Promise<void> {
+async function demoBuild(name: BuildName, env: Record<string, string>, configFile = resolve(REPO, 'vite.config.ts')): Promise<void> {
   Object.assign(process.env, env, { UPDRAFT_DEMO_OUT: buildDir(name) });
   try {
-    await build({ configFile: resolve(import.meta.dirname, '../../vite.config.ts'), logLevel: 'warn' });
+    await build({ configFile, logLevel: 'warn' });
   } finally {
     for (const key of [...Object.keys(env), 'UPDRAFT_DEMO_OUT']) delete process.env[key];
   }
