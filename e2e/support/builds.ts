@@ -28,13 +28,15 @@ export const ROTATED_BUILD = 'rotated-1.0.0';
  * Builds for e2e/upgrade-0.5.spec.ts: the demo made by the previous Updraft (protocol 0.5,
  * `LEGACY_COMMIT`, the last commit before 0.6): its plugin, its worker (which does not say
  * `caps.swIds`) and its page client, so an upgrade starts from what devices in the field run.
- * Global setup builds them from that commit's source (`git archive`), with this checkout's
- * node_modules. Name → version; 1.1.0 is a release that worker may be downloading when it is replaced.
+ * Global setup builds them from that commit's source (`LEGACY_SOURCE`, its `git archive`), with
+ * this checkout's node_modules. Name → version; 1.1.0 is a release that worker may be downloading when it is replaced.
  */
 export const LEGACY_BUILDS = { 'v0.5-1.0.0': '1.0.0', 'v0.5-1.1.0': '1.1.0' } as const;
 export const LEGACY_BUILD = 'v0.5-1.0.0';
 export const LEGACY_NEXT_BUILD = 'v0.5-1.1.0';
 export const LEGACY_COMMIT = '2b5e41f';
+/** `LEGACY_COMMIT`'s source for these builds (scripts/legacy-source.mjs): committed, as a shallow clone lacks that commit. */
+export const LEGACY_SOURCE = resolve(import.meta.dirname, '../fixtures/updraft-0.5-src.tar.gz');
 export type BuildName = DemoVersion | ReadinessBuild | typeof ROTATED_BUILD | keyof typeof LEGACY_BUILDS;
 
 /**

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { resolve } from 'node:path';
 import { build } from 'vite';
 import { generateKeyFiles } from '../../server/index.js';
-import { BUILDS_DIR, E2E_KEY_BASE, LEGACY_BUILDS, LEGACY_COMMIT, E2E_NEXT_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, ROTATED_BUILD, VERSIONS, buildDir, type BuildName } from './builds.js';
+import { BUILDS_DIR, E2E_KEY_BASE, LEGACY_BUILDS, LEGACY_COMMIT, LEGACY_SOURCE, E2E_NEXT_KEY_BASE, READINESS_BOOT_TIMEOUT_MS, READINESS_BUILDS, ROTATED_BUILD, VERSIONS, buildDir, type BuildName } from './builds.js';
 
 /** Builds the demo PWA once per version with the real plugin; tests publish these directories. */
 export default async function globalSetup(): Promise<void> {
@@ -39,25 +39,18 @@ async function buildAll(): Promise<void> {
 const REPO = resolve(import.meta.dirname, '../..');
 
 /**
- * `LEGACY_BUILDS`: the demo built by the previous Updraft from its own source, taken from git history
- * (a clone has it; nothing prebuilt is committed, so it cannot drift from what that commit built).
- * What the build reads: the plugin, the worker runtime, the protocol it shares, the demo app and
- * its page client, the Vite config, and package.json/tsconfig.json for how they load. The
+ * `LEGACY_BUILDS`: the demo built by the previous Updraft from its own source: the plugin, the
+ * worker runtime, the protocol it shares, the demo app and its page client, the Vite config, and
+ * package.json/tsconfig.json for how they load, as `git archive` of `LEGACY_COMMIT` gave them
+ * (`LEGACY_SOURCE`, committed: a shallow clone lacks that commit; scripts/legacy-source.mjs
+ * writes it). Nothing prebuilt is committed, so the builds are what that source makes. The
  * dependencies are this checkout's (a symlink): no install, and the lock file is the same as at
  * that commit (when it changes, these builds take the new versions, as an old build would not).
  */
 async function legacyBuild(publicKey: string): Promise<void> {
   const src = resolve(BUILDS_DIR, `src-${LEGACY_COMMIT}`);
   mkdirSync(src, { recursive: true });
-  const tar = resolve(BUILDS_DIR, `src-${LEGACY_COMMIT}.tar`);
-  try {
-    execFileSync('git', ['archive', '--format=tar', '-o', tar, LEGACY_COMMIT, '--', 'app', 'plugin', 'protocol', 'sw', 'vite.config.ts', 'package.json', 'tsconfig.json', ':(exclude,glob)**/*.test.ts'], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (e) {
-    const why = e instanceof Error && 'stderr' in e ? String(e.stderr).trim() : String(e);
-    throw new Error(`e2e global setup: the builds of the previous Updraft need commit ${LEGACY_COMMIT} (a shallow clone lacks it: \`git fetch --unshallow\`): ${why}`);
-  }
-  execFileSync('tar', ['-xf', tar, '-C', src]);
-  rmSync(tar);
+  execFileSync('tar', ['-xzf', LEGACY_SOURCE, '-C', src]);
   symlinkSync(resolve(REPO, 'node_modules'), resolve(src, 'node_modules'), 'dir');
   for (const [name, version] of Object.entries(LEGACY_BUILDS)) {
     await demoBuild(name as BuildName, { UPDRAFT_DEMO_VERSION: version, UPDRAFT_DEMO_PUBLIC_KEYS: publicKey }, resolve(src, 'vite.config.ts'));
