@@ -16,6 +16,7 @@ import { describeError, Log, renderState } from './debug.js';
 import { collectGarbage } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { resolveAsset, route } from './router.js';
+import { RunningTasks } from './running-tasks.js';
 import { serveAsset } from './serve.js';
 import { SYNC_TAG, TaskRunner } from './task-runner.js';
 import { pendingTarget } from './withdrawal.js';
@@ -86,7 +87,7 @@ export class Runtime {
     const pins = new Map(stored.map((p) => [p.clientId, p.release] as const));
     const fromNetwork = new Set(stored.filter((p) => p.network).map((p) => p.clientId));
     const boot = (await store.getMeta('boot')) ?? null;
-    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot };
+    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot, running: new RunningTasks() };
     this.runnerInstance = new TaskRunner(ctx);
     await this.runnerInstance.resume();
     this.bootGuard = new BootGuard(ctx, async () => {
