@@ -1139,6 +1139,35 @@ describe('fetch handling', () => {
     expect((await state(rt)).pins.some((p) => p.clientId === '')).toBe(false);
   });
 
+  it('an iframe navigated again after an activation stays on its page\'s release; a new iframe (its navigation names no client) gets the active one', async () => {
+    const { a, rt, r1 } = await installed();
+    const frameNav = (url: string, clientId: string, resultingClientId: string) => {
+      const request = navigation(url);
+      Object.defineProperty(request, 'destination', { value: 'iframe' });
+      return { request, clientId, resultingClientId };
+    };
+    await rt.onFetch(nav(APP, 'page-v1'));
+    // The page opens an iframe on v1: a first navigation names no client (as Chromium sends it).
+    expect(await (await rt.onFetch(frameNav(APP + '?frame', '', 'frame-doc-1'))!).text()).toBe(V1['index.html']);
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.server.clear();
+    // The iframe navigates (a link in it, or the page sets its src): Chromium names the document
+    // the frame held. Its new document and that one's subresources are v1's, from the cache.
+    expect(await (await rt.onFetch(frameNav(APP + '?again', 'frame-doc-1', 'frame-doc-2'))!).text()).toBe(V1['index.html']);
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'frame-doc-2'))!).text()).toBe(V1['assets/app-1.js']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'frame-doc-2')?.release).toBe(r1.manifest.id);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    // A top-level navigation that names the document it replaces (a reload) moves to the active release.
+    expect(await (await rt.onFetch({ request: navigation(APP), clientId: 'page-v1', resultingClientId: 'page-v2' })!).text()).toBe(V2['index.html']);
+    // A new iframe names no client: the active release (the sharp edge README describes).
+    expect(await (await rt.onFetch(frameNav(APP + '?new', '', 'frame-doc-3'))!).text()).toBe(V2['index.html']);
+  });
+
   it('a worker a page starts runs the page\'s release after a newer one activates, and its pin lives while the worker does', async () => {
     const { a, rt, r1 } = await installed();
     await rt.onFetch(nav(APP, 'page-v1'));

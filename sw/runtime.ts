@@ -313,7 +313,13 @@ export class Runtime {
     if (navigate) {
       // Before picking the release: a navigation after the deadline gets the previous one.
       await this.checkBoot();
-      releaseId = (await ctx.store.pointers()).active;
+      // An iframe navigated again stays on its page's release. Chromium (156, seen in e2e) names
+      // the document the frame held as `FetchEvent.clientId` (the spec names the navigation's
+      // initiator: the parent page, or the frame itself); either is a client of the same page, so
+      // its pin is the page's release. A new iframe's first navigation names no client in Chromium
+      // (`clientId` empty, and `Client` says no parent): it gets the active release (README, sharp edges).
+      const frame = isFrame(request) && input.clientId ? ctx.pins.get(input.clientId) : undefined;
+      releaseId = frame ?? (await ctx.store.pointers()).active;
     }
     else releaseId = await this.clientRelease(ctx, input.clientId);
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
@@ -466,6 +472,11 @@ export class Runtime {
       this.log.error(what, e);
     }
   }
+}
+
+/** A navigation inside a page: an iframe's (or a frameset's frame's) document. */
+function isFrame(request: Request): boolean {
+  return request.destination === 'iframe' || request.destination === 'frame';
 }
 
 /** A dedicated or shared worker's script: its request creates a client, as a navigation does. */
