@@ -314,10 +314,11 @@ export class Runtime {
       // Before picking the release: a navigation after the deadline gets the previous one.
       await this.checkBoot();
       // An iframe navigated again stays on its page's release. Chromium (156, seen in e2e) names
-      // the document the frame held as `FetchEvent.clientId` (the spec names the navigation's
-      // initiator: the parent page, or the frame itself); either is a client of the same page, so
-      // its pin is the page's release. A new iframe's first navigation names no client in Chromium
-      // (`clientId` empty, and `Client` says no parent): it gets the active release (README, sharp edges).
+      // the document the frame held as `FetchEvent.clientId`, whoever started the navigation: a
+      // client in the same frame, so of the same page, whose pin is the page's release. The spec
+      // now says navigations carry no `clientId` (w3c/ServiceWorker#1832, 2026): where a browser
+      // sends none, such a navigation gets the active release, as a new iframe's does in Chromium
+      // too (its `clientId` is empty, and a `Client` names no parent; README, sharp edges).
       const frame = isFrame(request) && input.clientId ? ctx.pins.get(input.clientId) : undefined;
       releaseId = frame ?? (await ctx.store.pointers()).active;
     }
