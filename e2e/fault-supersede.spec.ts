@@ -3,7 +3,7 @@ import { test, expect } from './kit/index.js';
 import { Harness, changedParts } from './support/harness.js';
 import { blobPath, partsOf, publishDerived, storedParts, visitV1 } from './support/fault-kit.js';
 
-test('a newer release published mid-download supersedes the plan: shared parts reused, no leftovers', async ({ page, updraft }) => {
+test('a newer release published mid-download supersedes the plan: its request for a part the new one lacks is aborted, shared parts reused, no leftovers', async ({ page, updraft }) => {
   const h = await Harness.start();
   try {
     const v1 = await visitV1(page, updraft, h);
@@ -22,7 +22,9 @@ test('a newer release published mid-download supersedes the plan: shared parts r
     const v3 = await publishDerived(h, '3.0.0', '2.0.0', mainChunk.path);
     expect(changedParts(v2, v3)).not.toContain(mainChunk.sha256);
     await updraft.updateTo(v3.id);
-    // The superseded plan's request comes back only now, after v3 is active and collected.
+    // The superseded plan's request for a part v3 lacks was aborted when v3's plan came (the CDN
+    // saw its connection close unanswered); its answer goes out only now, to nobody.
+    await expect.poll(() => h.cdn!.traffic.aborted).toEqual([blobPath(held)]);
     h.cdn!.faults.releaseAll();
 
     // The shared chunk was fetched once, by the v2 plan; v3 fetched only what it alone has.

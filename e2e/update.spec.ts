@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test';
 import { test, expect } from './kit/index.js';
 import { Harness, changedParts } from './support/harness.js';
 import { visitV1 } from './support/fault-kit.js';
@@ -69,6 +70,53 @@ test('a page open on v1 still loads its lazy chunk after v2 activated in another
     await expect(page.locator('#version')).toHaveText('1.0.0');
     await tabB.locator('#load-about').click();
     await expect(tabB.locator('#lazy')).toHaveAttribute('data-version', '2.0.0');
+  } finally {
+    await h.close();
+  }
+});
+
+/** Sets the iframe `#frame`'s src (making it first), resolved once its document loaded. */
+const frameTo = (page: Page, url: string) =>
+  page.evaluate((src) => new Promise<void>((resolve) => {
+    let f = document.getElementById('frame') as HTMLIFrameElement | null;
+    if (!f) {
+      f = document.createElement('iframe');
+      f.id = 'frame';
+      document.body.append(f);
+    }
+    f.onload = () => resolve();
+    f.src = src;
+  }), url);
+
+test('an iframe a page on v1 opened stays on v1 when it navigates after v2 activated; a new iframe gets v2 (its navigation names no client)', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    await frameTo(page, `${h.url}?frame=1`);
+    const frame = page.frameLocator('#frame');
+    await expect(frame.locator('#version')).toHaveText('1.0.0');
+    const v2 = await h.publish('2.0.0');
+    await updraft.updateTo(v2.id);
+
+    // The page sets the iframe's src again, with every server gone: Chromium names the document the
+    // frame held (pinned to v1), and the new document and its lazy chunk are v1's, from the worker.
+    await h.stopAll();
+    await frameTo(page, `${h.url}?frame=2`);
+    await expect(frame.locator('#version')).toHaveText('1.0.0');
+    await frame.locator('#load-about').click();
+    await expect(frame.locator('#lazy')).toHaveAttribute('data-version', '1.0.0');
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    // It did navigate: the document shown is the new one.
+    expect(page.frames().map((f) => f.url())).toContain(`${h.url}?frame=2`);
+
+    // The sharp edge README states: a new iframe's navigation names no client (FetchEvent.clientId
+    // is empty in Chromium), so it gets the active release while its page stays on v1.
+    await page.evaluate(() => document.getElementById('frame')!.remove());
+    await frameTo(page, `${h.url}?frame=3`);
+    await expect(frame.locator('#version')).toHaveText('2.0.0');
+    const s = await updraft.state();
+    expect(s.active).toBe(v2.id);
+    expect(s.pins.some((p) => p.release === v1.id)).toBe(true);
   } finally {
     await h.close();
   }

@@ -46,7 +46,7 @@ test('a roll back withdraws a staged release (prompt): the page hears `withdrawn
   }
 });
 
-test('a pause withdraws a plan whose downloads are held: no part is requested after the next check-in, nothing is activated', async ({ page, updraft }) => {
+test('a pause withdraws a plan whose downloads are held: the part requests open at the drop are aborted, no part is requested after it, nothing is activated', async ({ page, updraft }) => {
   const h = await Harness.start();
   try {
     const v1 = await h.publish('1.0.0');
@@ -63,6 +63,8 @@ test('a pause withdraws a plan whose downloads are held: no part is requested af
     await expect.poll(() => h.cdn!.traffic.blobs().length).toBe(Math.min(changed.length, 3));
     const held = await updraft.state();
     expect([held.plan?.to, held.staged, held.active]).toEqual([v2.id, null, v1.id]);
+    expect(h.cdn!.faults.hanging).toBe(Math.min(changed.length, 3));
+    expect(h.cdn!.traffic.aborted).toEqual([]);
 
     // The rollout is paused: the next check-in reports the pending plan and is told to drop it.
     await h.rollout({ paused: true });
@@ -72,8 +74,15 @@ test('a pause withdraws a plan whose downloads are held: no part is requested af
     await updraft.waitForState((st) => st.plan === null, {}, 'the plan dropped');
     expect(h.checkIns.at(-1)?.body).toMatchObject({ release: v1.id, pending: v2.id });
     await expect(page.locator('#toast')).toHaveAttribute('data-event', 'withdrawn');
+    // The requests still open at the CDN are aborted by the worker at the drop, not left to bring
+    // up to three whole parts nobody wants: the CDN sees their connections close unanswered.
+    const open = h.cdn!.traffic.blobs().map((sha) => `/v1/blobs/${sha}`).sort();
+    await expect.poll(() => [...h.cdn!.traffic.aborted].sort()).toEqual(open);
+    // Aborted is no failure: not reported as one, and nothing of v2 stayed in the parts cache.
+    expect((await h.status()).reportCounts.filter((r) => r.release === v2.id && r.event === 'failed')).toEqual([]);
+    expect((await updraft.state()).parts).toBe(held.parts);
 
-    // The requests already made end; nothing follows them: no retry elsewhere, no install.
+    // The hung answers go out now, to closed connections; nothing follows: no retry elsewhere, no install.
     h.cdn!.faults.releaseAll();
     h.cdn!.faults.clear();
     await updraft.sync();

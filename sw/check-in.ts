@@ -230,7 +230,13 @@ export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
   for (const t of plan.tasks) tasks[t.id] = { id: t.id, state: 'pending', attempts: 0, nextAttemptAt: 0, lastError: null };
   const stored: StoredPlan = { plan, receivedAt: adapter.now(), applied: false, failure: null, tasks };
   await store.putPlan(stored);
-  if (current && current.plan.planId !== plan.planId) log.info(`plan ${current.plan.planId} superseded by ${plan.planId}`);
+  ctx.running.accepted(plan.planId);
+  if (current && current.plan.planId !== plan.planId) {
+    // Its requests in flight end now, but for parts this plan needs too: those bytes are wanted
+    // (stored by hash), and this plan's task for such a part waits for them (task-runner.ts).
+    const aborted = ctx.running.cancel(current.plan.planId, `superseded by ${plan.planId}`, new Set(plan.release.assets.map((a) => a.sha256)));
+    log.info(`plan ${current.plan.planId} superseded by ${plan.planId}${aborted ? `, ${aborted} request(s) aborted` : ''}`);
+  }
   log.info(`plan ${plan.planId}: ${plan.from ?? '-'} → ${plan.to}, ${plan.tasks.length} tasks, ${plan.activation}`);
   const fetches = plan.tasks.filter((t) => t.kind === 'fetch');
   await broadcast(ctx, {

@@ -2,6 +2,7 @@
 import type { ReleaseManifest, SwConfig } from '../protocol/index.js';
 import type { Adapter, PartsCache } from './adapter.js';
 import type { Urls } from './config.js';
+import type { RunningTasks } from './running-tasks.js';
 import type { Log } from './debug.js';
 import type { BootWatch, SwStore } from './store.js';
 
@@ -21,6 +22,8 @@ export interface SwContext {
   releases: Map<string, ReleaseManifest>;
   /** Mirrors `Meta.boot`, so fetches can check the deadline without a read. */
   boot: BootWatch | null;
+  /** The task runner's tasks in flight: a withdrawn or superseded plan's requests are aborted through it. */
+  running: RunningTasks;
 }
 
 export async function loadRelease(ctx: SwContext, id: string): Promise<ReleaseManifest | undefined> {

@@ -28,9 +28,14 @@ export interface Holds {
   hold(origin: string, until: number): Promise<void>;
 }
 
-/** `type`: the content type of the asset in the plan's release that has this part (see `partResponse`). */
-export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, type?: string): Promise<TaskOutcome> {
+/**
+ * `type`: the content type of the asset in the plan's release that has this part (see
+ * `partResponse`). `signal`: the task's (running-tasks.ts); once it aborts, every request ends and
+ * the outcome is `aborted`, whatever the sources did, and nothing is stored.
+ */
+export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, type?: string, signal?: AbortSignal): Promise<TaskOutcome> {
   const { adapter, parts, log } = ctx;
+  const aborted = (): TaskOutcome | null => (signal?.aborted ? { kind: 'aborted', why: describeError(signal.reason) } : null);
   const key = partKey(ctx.urls.scope, task.sha256);
   // Already here from an earlier or superseded plan, or the installed release: no network. A
   // lookup that fails (Cache Storage can fail a read: `UnknownError`) is a part not held: fetching
@@ -45,13 +50,16 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
   /** Content errors at single sources: reported whatever the outcome, so the server learns which source serves bad bytes. */
   const rejected: string[] = [];
   if (task.deltas?.length) {
-    const built = await fromDelta(ctx, task, rec, holds, reject);
+    const built = await fromDelta(ctx, task, rec, holds, reject, signal);
+    if (aborted()) return aborted()!;
     if (built) return storePart(ctx, task, built, rejected, type);
   }
   /** Sources that failed for a reason other than a hold. */
   let failed = 0;
   let contentOnly = true;
   for (const source of task.sources) {
+    // A failure that the abort caused is no failure of this source, nor of the next.
+    if (aborted()) return aborted()!;
     const origin = originOf(source);
     if (adapter.now() < holds.get(origin)) {
       errors.push(`${origin} held`);
@@ -60,7 +68,7 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
     failed++;
     // A source that stalls (no headers, or no next chunk, for PART_IDLE_TIMEOUT_MS) is a transport
     // failure like any other: the next source is tried at once instead of the task hanging.
-    const dog = watchdog(ctx.adapter, source, PART_IDLE_TIMEOUT_MS);
+    const dog = watchdog(ctx.adapter, source, PART_IDLE_TIMEOUT_MS, signal);
     let bytes: ArrayBuffer;
     try {
       let res: Response;
@@ -111,8 +119,12 @@ export async function fetchPart(ctx: SwContext, task: FetchTask, rec: TaskRecord
       reject(`content ${source}: sha256 ${hash.slice(0, 12)}…, expected ${task.sha256.slice(0, 12)}…`);
       continue;
     }
+    // Aborted while hashing: the plan that wanted the part is gone, and the drop's garbage
+    // collection may already have run; a part stored now would stay until the next one.
+    if (aborted()) return aborted()!;
     return storePart(ctx, task, bytes, rejected, type);
   }
+  if (aborted()) return aborted()!;
 
   const error = errors.join('; ');
   const firstOpen = Math.min(...task.sources.map((s) => holds.get(originOf(s))));
@@ -152,10 +164,11 @@ async function storePart(ctx: SwContext, task: FetchTask, bytes: ArrayBuffer, re
  * hash — only logs (a bad delta is also `reject`ed, hence reported) and leaves the whole-part
  * sources to do the work: a delta is an optimisation, never a reason to fail or wait.
  */
-async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, reject: (problem: string) => void): Promise<ArrayBuffer | null> {
+async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds: Holds, reject: (problem: string) => void, signal?: AbortSignal): Promise<ArrayBuffer | null> {
   const { adapter, log } = ctx;
   const bases = new Map<string, Uint8Array | null>();
   for (const d of task.deltas ?? []) {
+    if (signal?.aborted) return null;
     // A small delta travels inside the plan as a data: URL: name it shortly in logs and reports.
     const where = d.url.startsWith('data:') ? `inline delta for ${task.sha256.slice(0, 12)}…` : d.url;
     if (!bases.has(d.from)) bases.set(d.from, await heldBase(ctx, d.from));
@@ -172,7 +185,7 @@ async function fromDelta(ctx: SwContext, task: FetchTask, rec: TaskRecord, holds
     }
     let delta: Uint8Array;
     try {
-      const dog = watchdog(ctx.adapter, where, PART_IDLE_TIMEOUT_MS);
+      const dog = watchdog(ctx.adapter, where, PART_IDLE_TIMEOUT_MS, signal);
       try {
         const res = await dog.guard(adapter.fetch(d.url, { mode: 'cors', credentials: 'omit', cache: 'no-store', signal: dog.signal }));
         if (res.status === 429 || res.status === 503) {

@@ -643,7 +643,7 @@ describe('task runner', () => {
     expect((await state(rt)).active).toBe(r3.manifest.id);
   });
 
-  it('a superseding plan starts at once though the old plan has a request hanging, and the late part is collected', async () => {
+  it('a superseding plan starts at once and aborts the old plan\'s request hanging for a part it does not need: nothing is stored', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2);
     const r3 = await buildRelease(V3);
@@ -652,27 +652,52 @@ describe('task runner', () => {
     let answer: (r: Response) => void = () => {};
     a.server.on(cdn(extra), () => new Promise<Response>((resolve) => (answer = resolve)));
     offer(a, buildPlan(r2, { only: [extra] }));
-    const first = rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
-    await first;
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    const drain = (await rt.runner()).run();
     await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
 
     offer(a, buildPlan(r3));
     await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
-    // r3 activates while r2's request still hangs: the new plan did not queue behind it.
+    // r3 activates; r2's request was aborted when r3's plan was stored, not left to finish.
     await until(async () => (await state(rt)).active === r3.manifest.id, 'r3 to activate');
-
-    let stored = 0;
-    const put = a.cache.put.bind(a.cache);
-    a.cache.put = async (key, res) => {
-      await put(key, res);
-      if (key === partKey(APP, extra)) stored++;
-    };
+    expect(a.server.aborted()).toEqual([cdn(extra)]);
+    // The abort is no failure of the source: the next one was not tried.
+    expect(a.server.count(origin(extra))).toBe(0);
     answer(new Response('extra'));
+    await drain;
     await (await rt.runner()).idle();
+    expect(a.events('failed')).toEqual([]);
+    expect(reportsSent(a).filter((r) => r.event === 'failed')).toEqual([]);
     const keep = new Set([...r1.manifest.assets, ...r3.manifest.assets].map((x) => partKey(APP, x.sha256)));
-    // The late answer is stored (it was verified), then collected: no plan or release needs it.
-    await until(() => stored === 1 && !a.cache.entries.has(partKey(APP, extra)), 'the late part to be stored, then collected');
     expect([...a.cache.entries.keys()].sort()).toEqual([...keep].sort());
+  });
+
+  it('a superseding plan lets the old plan\'s request for a part both need finish, and waits for it instead of asking again', async () => {
+    const { a, rt } = await installed();
+    const r2 = await buildRelease(V2);
+    const r3 = await buildRelease(V3);
+    serveBlobs(a, r3);
+    // app-2.js is in both releases.
+    const shared = r2.manifest.assets.find((x) => x.path === 'assets/app-2.js')!.sha256;
+    let answer: (r: Response) => void = () => {};
+    a.server.on(cdn(shared), () => new Promise<Response>((resolve) => (answer = resolve)));
+    offer(a, buildPlan(r2, { only: [shared] }));
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    void (await rt.runner()).run();
+    await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
+
+    offer(a, buildPlan(r3));
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    // r3's other parts arrive; its task for the shared part waits for r2's request.
+    const others = [...r3.blobs.keys()].filter((sha) => sha !== shared && !a.cache.entries.has(partKey(APP, sha)));
+    await until(() => others.every((sha) => a.cache.entries.has(partKey(APP, sha))), 'r3\'s other parts');
+    expect((await state(rt)).active).not.toBe(r3.manifest.id);
+    expect(a.server.aborted()).toEqual([]);
+    answer(new Response(r3.blobs.get(shared)));
+    await until(async () => (await state(rt)).active === r3.manifest.id, 'r3 to activate');
+    // One request for the part, for both plans.
+    expect(a.server.count(cdn(shared)) + a.server.count(origin(shared))).toBe(1);
+    expect(a.cache.entries.has(partKey(APP, shared))).toBe(true);
   });
 
   it('a source that stalls (no headers, or no next chunk, for 30 s) is left for the next one; the update lands', async () => {
@@ -850,6 +875,50 @@ describe('task runner', () => {
     a.server.clear();
     await checkNow(rt);
     expect(JSON.parse(a.server.requests.find((r) => r.url === CHECK_IN)!.body!)).not.toHaveProperty('pending');
+  });
+
+  it('a drop aborts the plan\'s part requests in flight: not failures, no next source, no retry, nothing stored', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2, 'origin');
+    const missing = [...r2.blobs.keys()].filter((sha) => !a.cache.entries.has(partKey(APP, sha)));
+    expect(missing.length).toBe(3);
+    const [silent, trickle, whole] = missing as [string, string, string];
+    // One source never answers, one sends its headers and a byte and then nothing, one would answer
+    // once let go: a pause comes while all three are open.
+    let bodyCancelled = false;
+    let answer: (r: Response) => void = () => {};
+    a.server.on(cdn(silent), () => new Promise<Response>(() => {}));
+    a.server.on(cdn(trickle), () => new Response(new ReadableStream<Uint8Array>({
+      start(c) { c.enqueue(new Uint8Array([1])); },
+      cancel() { bodyCancelled = true; },
+    })));
+    a.server.on(cdn(whole), () => new Promise<Response>((resolve) => (answer = resolve)));
+    offer(a, buildPlan(r2, { only: missing }));
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    const drain = (await rt.runner()).run();
+    await until(() => missing.every((sha) => a.server.count(cdn(sha)) === 1), 'the three part requests');
+    await until(async () => (await state(rt)).plan?.tasks.filter((t) => t.state === 'running').length === 3, 'three tasks running');
+
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, drop: true }));
+    expect(await rt.onMessage({ type: 'updraft:check-now' }, 'window-1')).toEqual({ ok: true, value: { result: 'current' } });
+    // Ended at once, on the worker's clock: no deadline had to pass. The two waiting for headers
+    // were aborted; the one reading its body let go of the stream.
+    await until(() => a.server.aborted().length === 2 && bodyCancelled, 'the open requests to be aborted');
+    expect(a.server.aborted().sort()).toEqual([cdn(silent), cdn(whole)].sort());
+    await drain;
+    answer(new Response(r2.blobs.get(whole)));
+    await (await rt.runner()).idle();
+    // Nothing was tried elsewhere, later, or counted against the plan.
+    a.clock.advance(3_600_000);
+    await (await rt.runner()).run();
+    expect(a.server.urls().filter((u) => u.startsWith(APP + 'v1/blobs/'))).toEqual([]);
+    expect(missing.map((sha) => a.server.count(cdn(sha)))).toEqual([1, 1, 1]);
+    expect(a.events('failed')).toEqual([]);
+    expect(reportsSent(a).map((r) => r.event)).toEqual(['dropped']);
+    const s = await state(rt);
+    expect([s.active, s.staged, s.plan]).toEqual([r1.manifest.id, null, null]);
+    expect([...a.cache.entries.keys()].sort()).toEqual([...r1.blobs.keys()].map((sha) => partKey(APP, sha)).sort());
   });
 
   it('a plain current (a server before 0.5, or nothing withdrawn) keeps a pending plan and a staged release', async () => {
@@ -1068,6 +1137,35 @@ describe('fetch handling', () => {
     // A request without a client id (none to pin) gets the active release and pins nothing.
     expect(await (await rt.onFetch(sub(APP + 'assets/app-2.js', ''))!).text()).toBe(V2['assets/app-2.js']);
     expect((await state(rt)).pins.some((p) => p.clientId === '')).toBe(false);
+  });
+
+  it('an iframe navigated again after an activation stays on its page\'s release; a new iframe (its navigation names no client) gets the active one', async () => {
+    const { a, rt, r1 } = await installed();
+    const frameNav = (url: string, clientId: string, resultingClientId: string) => {
+      const request = navigation(url);
+      Object.defineProperty(request, 'destination', { value: 'iframe' });
+      return { request, clientId, resultingClientId };
+    };
+    await rt.onFetch(nav(APP, 'page-v1'));
+    // The page opens an iframe on v1: a first navigation names no client (as Chromium sends it).
+    expect(await (await rt.onFetch(frameNav(APP + '?frame', '', 'frame-doc-1'))!).text()).toBe(V1['index.html']);
+
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    a.server.clear();
+    // The iframe navigates (a link in it, or the page sets its src): Chromium names the document
+    // the frame held. Its new document and that one's subresources are v1's, from the cache.
+    expect(await (await rt.onFetch(frameNav(APP + '?again', 'frame-doc-1', 'frame-doc-2'))!).text()).toBe(V1['index.html']);
+    expect(await (await rt.onFetch(sub(APP + 'assets/app-1.js', 'frame-doc-2'))!).text()).toBe(V1['assets/app-1.js']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'frame-doc-2')?.release).toBe(r1.manifest.id);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    // A top-level navigation that names the document it replaces (a reload) moves to the active release.
+    expect(await (await rt.onFetch({ request: navigation(APP), clientId: 'page-v1', resultingClientId: 'page-v2' })!).text()).toBe(V2['index.html']);
+    // A new iframe names no client: the active release (the sharp edge README describes).
+    expect(await (await rt.onFetch(frameNav(APP + '?new', '', 'frame-doc-3'))!).text()).toBe(V2['index.html']);
   });
 
   it('a worker a page starts runs the page\'s release after a newer one activates, and its pin lives while the worker does', async () => {

@@ -16,6 +16,7 @@ import { describeError, Log, renderState } from './debug.js';
 import { collectGarbage } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { resolveAsset, route } from './router.js';
+import { RunningTasks } from './running-tasks.js';
 import { serveAsset } from './serve.js';
 import { SYNC_TAG, TaskRunner } from './task-runner.js';
 import { pendingTarget } from './withdrawal.js';
@@ -86,7 +87,7 @@ export class Runtime {
     const pins = new Map(stored.map((p) => [p.clientId, p.release] as const));
     const fromNetwork = new Set(stored.filter((p) => p.network).map((p) => p.clientId));
     const boot = (await store.getMeta('boot')) ?? null;
-    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot };
+    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot, running: new RunningTasks() };
     this.runnerInstance = new TaskRunner(ctx);
     await this.runnerInstance.resume();
     this.bootGuard = new BootGuard(ctx, async () => {
@@ -312,7 +313,14 @@ export class Runtime {
     if (navigate) {
       // Before picking the release: a navigation after the deadline gets the previous one.
       await this.checkBoot();
-      releaseId = (await ctx.store.pointers()).active;
+      // An iframe navigated again stays on its page's release. Chromium (156, seen in e2e) names
+      // the document the frame held as `FetchEvent.clientId`, whoever started the navigation: a
+      // client in the same frame, so of the same page, whose pin is the page's release. The spec
+      // now says navigations carry no `clientId` (w3c/ServiceWorker#1832, 2026): where a browser
+      // sends none, such a navigation gets the active release, as a new iframe's does in Chromium
+      // too (its `clientId` is empty, and a `Client` names no parent; README, sharp edges).
+      const frame = isFrame(request) && input.clientId ? ctx.pins.get(input.clientId) : undefined;
+      releaseId = frame ?? (await ctx.store.pointers()).active;
     }
     else releaseId = await this.clientRelease(ctx, input.clientId);
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
@@ -465,6 +473,11 @@ export class Runtime {
       this.log.error(what, e);
     }
   }
+}
+
+/** A navigation inside a page: an iframe's (or a frameset's frame's) document. */
+function isFrame(request: Request): boolean {
+  return request.destination === 'iframe' || request.destination === 'frame';
 }
 
 /** A dedicated or shared worker's script: its request creates a client, as a navigation does. */

@@ -10,4 +10,6 @@ export type TaskOutcome = (
   | { kind: 'retry'; at: number; counted: boolean; error: string; code: 'content' | 'transport' }
   /** The plan fails for good. */
   | { kind: 'fail'; code: ErrorCode; message: string }
+  /** Its plan was withdrawn or superseded while it ran (running-tasks.ts): no outcome to record. */
+  | { kind: 'aborted'; why: string }
 ) & { rejected?: string[] };

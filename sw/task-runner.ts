@@ -141,19 +141,31 @@ export class TaskRunner {
   /** Runs one task and persists its outcome. */
   private async runTask(stored: StoredPlan, task: Task, holds: Holds & { snapshot: Record<string, number> }): Promise<void> {
     const rec = record(stored, task);
+    const planId = stored.plan.planId;
+    const { store, log, running } = this.ctx;
+    // Its requests end when its plan is withdrawn or superseded (running-tasks.ts).
+    const signal = running.start(planId, task.id, task.kind === 'fetch' ? task.sha256 : null);
     let outcome: TaskOutcome;
     try {
-      outcome = await this.execute(stored, task, rec, holds);
+      outcome = await this.execute(stored, task, rec, holds, signal);
     } catch (e) {
-      outcome = { kind: 'fail', code: 'internal', message: `${task.kind} ${task.id}: ${describeError(e)}` };
+      outcome = signal.aborted
+        ? { kind: 'aborted', why: describeError(signal.reason) }
+        : { kind: 'fail', code: 'internal', message: `${task.kind} ${task.id}: ${describeError(e)}` };
+    } finally {
+      running.end(planId, task.id);
     }
-    const planId = stored.plan.planId;
-    const { store, log } = this.ctx;
     if (outcome.rejected?.length) {
       // Non-fatal: the plan goes on (or fails on its own account below); the server learns which source lied.
       await store.addReports(outcome.rejected.map((m) => makeReport(this.ctx, stored.plan, 'rejected', 'content', m)));
     }
     switch (outcome.kind) {
+      case 'aborted':
+        // Not the sources' fault: no attempt, no failure, no report. Its plan is gone (store writes
+        // for it are ignored); were it still here, the task would simply run again.
+        log.info(`${task.id}: aborted (${outcome.why})`);
+        await store.putTasks(planId, [{ ...rec, state: 'pending' }]);
+        return;
       case 'done': {
         await store.putTasks(planId, [{ ...rec, state: 'done', lastError: null }]);
         // A superseded plan's fetch that lands late may store a part no release or plan needs now.
@@ -179,10 +191,16 @@ export class TaskRunner {
     }
   }
 
-  private async execute(stored: StoredPlan, task: Task, rec: TaskRecord, holds: Holds): Promise<TaskOutcome> {
+  private async execute(stored: StoredPlan, task: Task, rec: TaskRecord, holds: Holds, signal: AbortSignal): Promise<TaskOutcome> {
     switch (task.kind) {
-      case 'fetch':
-        return fetchPart(this.ctx, task, rec, holds, stored.plan.release.assets.find((a) => a.sha256 === task.sha256)?.type);
+      case 'fetch': {
+        // A plan this one superseded is still fetching this part, which both need: its bytes land
+        // in the parts cache by hash, where `fetchPart` then finds them. Else (it failed) this
+        // task fetches them itself, as it would have.
+        const earlier = this.ctx.running.fetching(task.sha256, stored.plan.planId);
+        if (earlier) await Promise.race([earlier, abortedSignal(signal)]);
+        return fetchPart(this.ctx, task, rec, holds, stored.plan.release.assets.find((a) => a.sha256 === task.sha256)?.type, signal);
+      }
       case 'install':
         return stageRelease(this.ctx, stored);
       case 'activate':
@@ -255,6 +273,11 @@ export class TaskRunner {
     if (taskAt !== null && taskAt > adapter.now()) await broadcast(this.ctx, { name: 'wake-at', at: taskAt });
     return at;
   }
+}
+
+/** Resolves when `signal` aborts. */
+function abortedSignal(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 }
 
 /** Fetch tasks of the plan that are done. */

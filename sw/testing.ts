@@ -52,6 +52,8 @@ export interface SeenRequest {
   body: string | null;
   /** The request's cache mode (`default`, `no-store`, ...). */
   cache: RequestCache;
+  /** Its signal aborted before the answer came: the fetch rejected with the signal's reason, as a browser's does. */
+  aborted: boolean;
 }
 
 /** A table of URL → responses. Each call takes the next scripted answer; the last one repeats. Unknown URLs → 404. */
@@ -83,7 +85,36 @@ export class ScriptedFetch {
     }
     const req = new Request(input, init);
     const body = init?.body != null ? String(init.body) : null;
-    this.requests.push({ url: req.url, method: req.method, at: this.clock.now(), body, cache: req.cache });
+    const seen: SeenRequest = { url: req.url, method: req.method, at: this.clock.now(), body, cache: req.cache, aborted: false };
+    this.requests.push(seen);
+    const signal = init?.signal ?? (typeof input === 'string' ? null : input.signal);
+    if (!signal) return this.answer(req);
+    if (signal.aborted) {
+      seen.aborted = true;
+      throw signal.reason;
+    }
+    // An answer held open (a scripted promise) ends when the request is aborted, as in a browser.
+    let stop: () => void = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      stop = () => {
+        seen.aborted = true;
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', stop, { once: true });
+    });
+    try {
+      return await Promise.race([this.answer(req), aborted]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  };
+
+  /** URLs of the requests whose signal ended them before their answer. */
+  aborted(): string[] {
+    return this.requests.filter((r) => r.aborted).map((r) => r.url);
+  }
+
+  private answer = async (req: Request): Promise<Response> => {
     const queue = this.table.get(req.url);
     // data: URLs (inline deltas) never reach a server: the platform's fetch decodes them, as the browser's does.
     if (!queue && req.url.startsWith('data:')) return globalThis.fetch(req.url);

@@ -41,11 +41,14 @@ export interface Watchdog {
   abort(reason: unknown): void;
 }
 
-/** Fires when `ms` pass without a `kick()`: aborts the request and fails what it guards. */
-export function watchdog(timers: Timers, url: string, ms: number): Watchdog {
+/**
+ * Fires when `ms` pass without a `kick()`: aborts the request and fails what it guards. `parent`
+ * (a task's signal, running-tasks.ts) does the same when it aborts, with its reason.
+ */
+export function watchdog(timers: Timers, url: string, ms: number, parent?: AbortSignal): Watchdog {
   const controller = new AbortController();
   let timer: unknown = null;
-  let fire: (e: RequestTimeout) => void = () => {};
+  let fire: (e: unknown) => void = () => {};
   const fired = new Promise<never>((_, reject) => (fire = reject));
   fired.catch(() => {}); // only the guarded work reports it
   const arm = () => {
@@ -57,6 +60,12 @@ export function watchdog(timers: Timers, url: string, ms: number): Watchdog {
     }, ms);
   };
   arm();
+  const cancel = () => {
+    controller.abort(parent!.reason);
+    fire(parent!.reason);
+  };
+  if (parent?.aborted) cancel();
+  else parent?.addEventListener('abort', cancel, { once: true });
   return {
     signal: controller.signal,
     guard: (work) => Promise.race([work, fired]),
@@ -64,6 +73,7 @@ export function watchdog(timers: Timers, url: string, ms: number): Watchdog {
     done: () => {
       if (timer !== null) timers.clearTimeout(timer);
       timer = null;
+      parent?.removeEventListener('abort', cancel);
     },
     abort: (reason) => controller.abort(reason),
   };

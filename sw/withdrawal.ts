@@ -35,6 +35,11 @@ export async function dropHeld(ctx: SwContext): Promise<string[]> {
   if (planTarget) reports.push(report(planTarget, stored!.plan.planId));
   if (ptr.staged !== null && ptr.staged !== planTarget) reports.push(report(ptr.staged));
   const after = await store.dropHeld(reports);
+  // Its part requests in flight end now, not after whole parts nobody wants: a pause is when the
+  // operator wants the load to stop. After the drop is stored, so that no task outcome can be
+  // written for a plan that is still held; none is written for one that is gone.
+  const aborted = stored ? ctx.running.cancel(stored.plan.planId, 'withdrawn by the server') : 0;
+  if (aborted > 0) log.info(`${aborted} task(s) of plan ${stored!.plan.planId} aborted`);
   const withdrawn = reports.map((r) => r.release);
   if (withdrawn.length > 0) log.info(`server withdrew ${withdrawn.join(', ')}: dropped, staying on ${after.active ?? '-'}`);
   for (const release of withdrawn) await broadcast(ctx, { name: 'withdrawn', release, active: after.active });

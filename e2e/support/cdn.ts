@@ -75,6 +75,12 @@ export class TestCdn {
       return;
     }
     const sha = match[1] ?? url.pathname;
+    // The connection closing before the answer ended is how a browser's abort shows at a server.
+    // Not when this server cut it (a `drop` fault, `stop()`).
+    let cut = false;
+    res.on('close', () => {
+      if (!res.writableFinished && !cut && this.#server !== null) this.traffic.aborted.push(url.pathname);
+    });
     const verdict = await this.faults.apply(url.pathname, sha);
     if (verdict.kind === 'status') {
       res.writeHead(verdict.status, { ...cors, 'content-type': 'application/json', ...(verdict.retryAfter !== undefined ? { 'retry-after': String(verdict.retryAfter) } : {}) });
@@ -82,6 +88,7 @@ export class TestCdn {
       return;
     }
     if (verdict.kind === 'drop') {
+      cut = true;
       req.socket.destroy();
       return;
     }

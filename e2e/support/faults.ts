@@ -16,6 +16,8 @@ export interface RequestRecord { path: string; at: number; via: 'browser' | 'cdn
 
 export class Traffic {
   readonly requests: RequestRecord[] = [];
+  /** Paths of requests whose client went away before the answer was sent whole (the browser aborted them). */
+  readonly aborted: string[] = [];
   #bytes = new Map<string, number>();
 
   record(path: string, via: RequestRecord['via'] = 'browser'): void {
@@ -48,6 +50,7 @@ export class Traffic {
 
   clear(): void {
     this.requests.length = 0;
+    this.aborted.length = 0;
     this.#bytes.clear();
   }
 }
