@@ -102,6 +102,9 @@ const decoded = (file: string): Buffer => {
 
 /** Every invariant a crash must not break, checked through the restarted server and on disk. */
 async function expectConsistent(s: Server, context: string): Promise<StatusResponse> {
+  // The server computes deltas after a publish answered (and at start, those a kill left
+  // pending): what is on disk is checked once it has none left to write.
+  await expect.poll(async () => (await admin<StatusResponse>(s, PATHS.adminStatus)).deltas?.pending, { timeout: 20_000, interval: 20 }).toBe(0);
   const status = await admin<StatusResponse>(s, PATHS.adminStatus);
   const ids = new Set(status.releases.map((r) => r.id));
   for (const summary of status.releases) {
