@@ -203,10 +203,11 @@ export class DeltaQueue {
       }
       current.left--;
     }
-    this.#current = null;
     if (this.#abort.signal.aborted) return;
-    // Queued again meanwhile (a re-publish): its marker is that job's now.
+    // Queued again meanwhile (a re-publish): its marker is that job's now. Removed while the job
+    // is still `#current`, so a `resume` meanwhile does not queue the release a second time.
     if (!this.#waiting.has(job.id)) await unlink(join(this.#dir, job.id)).catch(() => {});
+    this.#current = null;
     const ms = performance.now() - started;
     if (ms >= LOG_AFTER_MS) {
       console.info(`updraft: deltas of ${job.app} ${job.id}: ${stored} of ${job.pairs.length} stored in ${(ms / 1000).toFixed(1)} s; ${this.pending()} pair(s) pending`);
