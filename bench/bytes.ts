@@ -2,7 +2,7 @@
  * `npm run bench:bytes`: the bytes a service worker downloads to move one client from build 1 to
  * build 2 of a real Vite app (bench/vite-app.ts: create-vite vanilla-ts with a lazy route and
  * dayjs), in Chromium, in one run:
- * - Updraft with deltas (the server computes them at publish), and with deltas off;
+ * - Updraft with deltas (the server computes them after publish; the client checks in once they are), and with deltas off;
  * - vite-plugin-pwa (Workbox precache, generateSW) on a well-configured static host
  *   (bench/support/static-host.ts: brotli/gzip, ETags, immutable hashed files).
  * Two changes: one line in one module (`one-module`) and a dependency bump (`dep-bump`).
@@ -60,6 +60,8 @@ async function updraftRun(browser: Browser, change: Change, deltas: boolean): Pr
     seen.reset();
     const target = manifest(buildDir('updraft', change));
     await publishDirectory(buildDir('updraft', change), { server: server.url, token: TOKEN, channel: 'stable' });
+    // The publish answers before the deltas are computed: what is measured is a move with them.
+    await server.deltas?.idle();
     const reply = await driver.checkNow();
     if (reply.result !== 'update') throw new Error(`expected an update plan, got ${JSON.stringify(reply)}`);
     await driver.sync();

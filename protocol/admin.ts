@@ -84,4 +84,10 @@ export interface StatusResponse {
   /** Report counts per release and event (and code, for failures). */
   reportCounts: { release: string; event: string; code: string | null; count: number }[];
   recentReports: { client: string; release: string; event: string; code: string | null; at: number }[];
+  /**
+   * Deltas this server process has yet to compute (pairs of parts, of `?app` when given): a
+   * publish answers before they are computed, and plans fetch those parts whole until each is
+   * stored. Absent when the server computes no deltas, and from older servers.
+   */
+  deltas?: { pending: number };
 }

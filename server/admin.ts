@@ -7,9 +7,8 @@ import {
 import { adminAuth, requireScope, type AdminEnv } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { predecessors } from './delta-match.js';
 import { precompress } from './precompress.js';
-import type { ChannelChange, Store, StoredRelease } from './store.js';
+import type { ChannelChange, StoredRelease } from './store.js';
 
 const RECENT_REPORTS = 50;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -100,8 +99,11 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     const wrong = parts.find((p) => sizes.get(p.sha256) !== p.size);
     if (wrong) throw new UpdraftError('size_mismatch', `${wrong.path} is ${sizes.get(wrong.sha256)} bytes, manifest says ${wrong.size}`);
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
-    // Also on a re-publish: deltas that exist are skipped, so a publish cut short (crash, disk full) is completed.
-    if (o.deltas) await computeDeltas(o.store, o.deltas, manifest, seq);
+    // Queued, not computed: a release is usable without deltas (plans fetch those parts whole
+    // until each lands), and computing them could hold this answer for minutes (one `maxMs` per
+    // rewritten large file per earlier release). Also on a re-publish, which completes deltas a
+    // crash or a full disk cut short.
+    if (o.deltas) await o.deltas.queue.enqueue({ manifest, seq });
     if (created) o.checkInCache.invalidate();
     const body: PublishResponse = { id: manifest.id, seq, created };
     return c.json(body, created ? 201 : 200);
@@ -147,6 +149,7 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
       clients: await o.store.countClients(only),
       reportCounts: await o.store.reportCounts(only),
       recentReports: await o.store.recentReports(RECENT_REPORTS, only),
+      ...(o.deltas ? { deltas: { pending: o.deltas.queue.pending(only) } } : {}),
     };
     return c.json(body);
   });
@@ -183,27 +186,6 @@ async function missingParts(o: ResolvedOptions, sha256s: readonly string[]): Pro
     if (!known.has(sha) || (await o.blobs.size(sha)) === null) missing.push(sha);
   }
   return missing;
-}
-
-/**
- * At publish, before any plan names the release: the delta from each changed part's predecessor
- * in the app's `history` previous releases. Bounded work (history × parts, each ≤ maxBytes), and
- * the release stays immutable: its deltas exist before a client can be offered them.
- */
-async function computeDeltas(store: Store, d: Exclude<ResolvedOptions['deltas'], false>, manifest: ReleaseManifest, seq: number): Promise<void> {
-  const earlier = (await store.listReleases(manifest.app)).filter((r) => r.seq < seq).sort((a, b) => b.seq - a.seq).slice(0, d.history);
-  for (const r of earlier) {
-    for (const pair of predecessors(r.manifest, manifest)) {
-      // A delta only saves bytes, and the release is stored by now: one that cannot be written
-      // (disk full, a broken deltas folder) is one not offered, never a failed publish. Publishing
-      // again computes what is missing.
-      try {
-        await d.store.ensure(pair.from, pair.to, d);
-      } catch (e) {
-        console.warn(`updraft: delta ${pair.from.slice(0, 12)}… → ${pair.to.slice(0, 12)}… not written: ${(e as Error).message}`);
-      }
-    }
-  }
 }
 
 /** `?app=`, checked as a name: a value no app can have (a NUL byte, which PostgreSQL refuses outright) is a 400, not a query. */

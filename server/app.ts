@@ -6,6 +6,7 @@ import { blobRoutes } from './blobs.js';
 import { planDocRoutes } from './plan-docs.js';
 import { checkInRoutes } from './check-in.js';
 import { dashboardRoutes } from './dashboard.js';
+import type { DeltaQueue } from './delta-queue.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { checkInLane, type Lane } from './check-in-lane.js';
@@ -69,6 +70,11 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.all('/*', onNotFound);
   // The lane answers with what this chain's CORS and public-surface headers give a check-in.
   lanes.set(app, checkInLane(o, { inFlight, checkIns }, [...corsHeaders(apiCors), ...apiHeaders()]));
+  if (o.deltas) {
+    queues.set(app, o.deltas.queue);
+    // What a stopped server (this one before a restart, or another sharing the blobs) left pending.
+    void o.deltas.queue.resume();
+  }
   return app;
 }
 
@@ -90,6 +96,17 @@ const lanes = new WeakMap<Hono, Lane>();
  */
 export function checkInLaneOf(app: Hono): Lane | undefined {
   return lanes.get(app);
+}
+
+const queues = new WeakMap<Hono, DeltaQueue>();
+
+/**
+ * The delta queue of an app made by `createUpdateServer`, undefined for any other app or with
+ * `deltas: false`: `await deltaQueueOf(app)?.idle()` waits until the deltas of every publish so
+ * far are stored (or given up), and `close()` stops it before the store is closed.
+ */
+export function deltaQueueOf(app: Hono): DeltaQueue | undefined {
+  return queues.get(app);
 }
 
 export type { UpdateServerOptions };

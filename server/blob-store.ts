@@ -100,6 +100,8 @@ export class BlobStore {
     for (const d of await readdir(join(this.root, 'deltas')).catch(() => [] as string[])) {
       if (/^[0-9a-f]{2}$/.test(d)) await sweep(join(this.root, 'deltas', d), /^[0-9a-f]{64}-[0-9a-f]{64}(?:\.br|\.gz)?\.(\d+)-[0-9a-f]+\.tmp$/);
     }
+    // Markers of releases with deltas pending (delta-queue.ts): `deltas/pending/<id>.<pid>-<hex>.tmp`.
+    await sweep(join(this.root, 'deltas', 'pending'), /^[0-9a-f]{16}\.(\d+)-[0-9a-f]+\.tmp$/);
     return removed;
   }
 

@@ -123,6 +123,22 @@ describe('CheckInCache without a change counter', () => {
     expect(reads).toBe(3);
   });
 
+  it('invalidateApp drops that app\'s channels only (a delta landed for one of its releases)', async () => {
+    const { sqlite, r } = await oneChannel();
+    const other = (await fakeDist({ 'index.html': 'y' }, { app: 'other' })).manifest;
+    await sqlite.insertRelease(other, 1);
+    await sqlite.putChannel('other', 'stable', { release: other.id }, 1);
+    const cache = new CheckInCache({ store: sqlite, maxAgeMs: 60_000 });
+    const [demo, kept] = [await cache.channel('demo', 'stable'), await cache.channel('other', 'stable')];
+    expect(demo.channel?.release).toBe(r.id);
+    cache.invalidateApp('demo');
+    // Read again (a Promise: a miss), while the other app's entry is answered from memory.
+    const again = cache.channel('demo', 'stable');
+    expect(again instanceof Promise).toBe(true);
+    expect(await again).not.toBe(demo);
+    expect(cache.channel('other', 'stable')).toBe(kept);
+  });
+
   it('concurrent misses share one read; client-supplied unknown releases never grow it past maxTemplates', async () => {
     const { sqlite, r } = await oneChannel();
     const cache = new CheckInCache({ store: sqlite, maxTemplates: 8 });

@@ -74,7 +74,8 @@ export const UNKNOWN_CHANNELS_KEPT = 1024;
  * lacks, the serialised manifest — computed once per (app, channel, from, to, origin) and reused
  * (CodePush's lesson). Per-client work (bucket, slot, plan id) happens after it.
  *
- * Invalidation: `invalidate()` (the admin routes call it after a publish or a channel change), the
+ * Invalidation: `invalidate()` (the admin routes call it after a publish or a channel change),
+ * `invalidateApp()` (the delta queue calls it as each delta is stored), the
  * store's optional `changeCounter()` (read on every lookup: the hook for several processes sharing
  * one database), and `maxAgeMs`, which bounds staleness for changes neither of them sees.
  */
@@ -106,6 +107,16 @@ export class CheckInCache {
     this.#generation++;
     this.#entries.clear();
     this.#unknown.clear();
+  }
+
+  /**
+   * Drops the cached answers of `app`'s channels only: what a new delta changes (delta-queue.ts
+   * stores them after the publish), while other apps' templates stay. A channel read under way
+   * is not kept when it ends (`channel` stores a load only if its key still holds it).
+   */
+  invalidateApp(app: string): void {
+    const prefix = `${app}\n`;
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
   }
 
   /** Channels cached now, known or not. */

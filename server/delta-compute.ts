@@ -27,14 +27,24 @@ import(workerData.fossil).then(({ createDelta }) => {
   parentPort.postMessage(delta, [delta.buffer]);
 });`;
 
-/** The delta `source → target`, or null when computing it took more than `budgetMs` (the work is stopped). */
-export async function computeDelta(source: Uint8Array, target: Uint8Array, budgetMs: number): Promise<Uint8Array | null> {
+/**
+ * The delta `source → target`, or null when computing it took more than `budgetMs` or `signal`
+ * aborted it (the work is stopped either way: a server closing does not wait out a budget).
+ */
+export async function computeDelta(source: Uint8Array, target: Uint8Array, budgetMs: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+  if (signal?.aborted) return null;
   if (source.byteLength <= IN_THREAD_BYTES && target.byteLength <= IN_THREAD_BYTES) return createDelta(source, target);
   fossil ??= pathToFileURL(createRequire(import.meta.url).resolve('fossil-delta')).href;
   const worker = new Worker(WORKER, { eval: true, workerData: { fossil, source, target } });
+  let abort = () => {};
   try {
     return await new Promise<Uint8Array | null>((resolve, reject) => {
       const timer = setTimeout(() => resolve(null), budgetMs);
+      abort = () => {
+        clearTimeout(timer);
+        resolve(null);
+      };
+      signal?.addEventListener('abort', abort, { once: true });
       worker.once('message', (delta: Uint8Array) => {
         clearTimeout(timer);
         resolve(delta);
@@ -49,6 +59,8 @@ export async function computeDelta(source: Uint8Array, target: Uint8Array, budge
       });
     });
   } finally {
+    // The signal outlives this pair (one per queue): a listener left on it would pile up.
+    signal?.removeEventListener('abort', abort);
     // Stops a computation past its budget where it is (V8 interrupts running code).
     await worker.terminate();
   }

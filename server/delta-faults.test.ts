@@ -34,6 +34,8 @@ async function setup(inlineBytes: number) {
     const channel = await admin('PUT', PATHS.adminChannel('stable'), { release: dist.manifest.id });
     expect(channel.status).toBe(200);
     await channel.arrayBuffer();
+    // The publish answered before its deltas were computed: these tests are about the deltas.
+    await server.deltas!.idle();
   };
   /** The check-in answer's status and, for an update, its fetch tasks. */
   const checkIn = async (from: string) => {
@@ -100,7 +102,7 @@ describe('deltas that went wrong on disk', () => {
   });
 });
 
-describe('a delta that cannot be written at publish', () => {
+describe('a delta that cannot be written after publish', () => {
   // A delta only saves bytes. Writing one failed (here ENOTDIR; ENOSPC on a full disk) after the
   // release was stored, and the publish answered 500: the CLI said it failed though the release
   // was there, and the rest of its deltas were not computed.

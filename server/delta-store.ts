@@ -71,9 +71,10 @@ export class DeltaStore {
    * Computes and stores the delta `from → to` unless it exists. Skipped (false) when either blob
    * is missing or larger than `maxBytes` (delta creation is O(n) memory per file, and publish must
    * stay bounded), when `to` looks already compressed (`incompressible`), or when computing it
-   * takes more than `maxMs` (files too unlike each other: see delta-compute.ts).
+   * takes more than `maxMs` (files too unlike each other: see delta-compute.ts), or `signal`
+   * aborted it (nothing is written then).
    */
-  async ensure(from: string, to: string, { maxBytes, maxMs }: { maxBytes: number; maxMs: number }): Promise<boolean> {
+  async ensure(from: string, to: string, { maxBytes, maxMs }: { maxBytes: number; maxMs: number }, signal?: AbortSignal): Promise<boolean> {
     const path = this.pathFor(from, to);
     const [a, b] = [await this.blobs.size(from), await this.blobs.size(to)];
     // A torn delta (see `whole`) is computed again, written over it.
@@ -81,8 +82,8 @@ export class DeltaStore {
     if (a === null || b === null || a > maxBytes || b > maxBytes) return false;
     const target = await readFile(this.blobs.pathFor(to));
     if (target.byteLength >= 64 && (await incompressible(target))) return false;
-    const delta = await computeDelta(await readFile(this.blobs.pathFor(from)), target, maxMs);
-    if (!delta) return false;
+    const delta = await computeDelta(await readFile(this.blobs.pathFor(from)), target, maxMs, signal);
+    if (!delta || signal?.aborted) return false;
     await mkdir(dirname(path), { recursive: true });
     // The compressed copies first: once the delta is visible under its name, it is complete. A
     // crash in between leaves temp files (swept at the next start) or copies without a delta,
@@ -109,7 +110,8 @@ export class DeltaStore {
       console.warn(`updraft: delta ${from.slice(0, 12)}… → ${to.slice(0, 12)}… not offered: ${(e as Error).message}`);
       return null;
     }
-    // Not found is not remembered: the delta may be written by a publish still running.
+    // Not found is not remembered: the delta may be written soon by the background queue
+    // (delta-queue.ts), of this process or of another sharing the blobs directory.
     if (found) this.#known.set(key, found, key.length + (found.inline?.length ?? 0) + ENTRY_OVERHEAD);
     return found;
   }

@@ -4,7 +4,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { applyDelta } from 'fossil-delta';
 import { describe, expect, it } from 'vitest';
 import { PATHS, type CheckInResponse, type FetchTask } from '../protocol/index.js';
-import { createUpdateServer } from './app.js';
+import { createUpdateServer, deltaQueueOf } from './app.js';
 import { BlobStore } from './blob-store.js';
 import { fakeDist, type FakeDist } from './fake-dist.js';
 import type { UpdateServerOptions } from './options.js';
@@ -28,6 +28,8 @@ function setup(o: Partial<UpdateServerOptions> = {}) {
     }
     expect((await admin('POST', PATHS.adminReleases, dist.manifest)).status).toBe(201);
     expect((await admin('PUT', PATHS.adminChannel('stable'), { release: dist.manifest.id })).status).toBe(200);
+    // The publish answered before its deltas were computed: these tests are about the deltas.
+    await deltaQueueOf(app)?.idle();
   };
   const plan = async (from: string) => {
     const res = await app.request(`http://localhost/${PATHS.checkIn}`, {
@@ -47,7 +49,7 @@ const build = (n: number, hash: string) =>
 const js = (d: FakeDist) => d.manifest.assets.find((a) => a.path.endsWith('.js'))!;
 
 describe('deltas', () => {
-  it('are computed at publish from the predecessor of the same logical file, offered in the plan (CDN first), and build the part exactly', async () => {
+  it('are computed after publish from the predecessor of the same logical file, offered in the plan (CDN first), and build the part exactly', async () => {
     const { app, publish, plan } = setup({ deltas: { inlineBytes: 0 } });
     const [d1, d2] = [await build(1, 'AAAAAAAA'), await build(2, 'BBBBBBBB')];
     await publish(d1);
@@ -97,7 +99,7 @@ describe('deltas', () => {
     await publish(d1);
     await publish(d2);
     await publish(d3);
-    // From v1 (two releases back): the v1 → v3 delta was computed at v3's publish (history 3).
+    // From v1 (two releases back): the v1 → v3 delta was computed after v3's publish (history 3).
     const fromV1 = (await plan(d1.manifest.id)).find((f) => f.sha256 === js(d3).sha256)!;
     expect(fromV1.deltas?.[0]?.from).toBe(js(d1).sha256);
     const fresh = (await plan('0123456789abcdef')).find((f) => f.sha256 === js(d3).sha256)!;

@@ -14,7 +14,7 @@ import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CheckInRequest, CheckInResponse, ChannelUpdate, ERROR_CODES, MANIFEST_FILE, MissingBlobsRequest, Name, PATHS, ReleaseManifest, ReportBatch,
-  checkManifestConsistency, isErrorCode, type ErrorCode,
+  checkManifestConsistency, isErrorCode, type ErrorCode, type StatusResponse,
 } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
@@ -515,7 +515,8 @@ describe('fuzz: admin routes', () => {
         const a = await call('GET', `/${PATHS.adminStatus}?app=${encodeURIComponent(appName)}`, { auth: true });
         if (appName === '' || v.is(Name, appName)) {
           expect(a.status).toBe(200);
-          expect(Object.keys(a.json as object).sort()).toEqual(['channels', 'clients', 'recentReports', 'releases', 'reportCounts']);
+          expect(Object.keys(a.json as object).sort()).toEqual(['channels', 'clients', 'deltas', 'recentReports', 'releases', 'reportCounts']);
+          expect((a.json as StatusResponse).deltas).toEqual({ pending: expect.any(Number) });
         } else {
           expect(a.status).toBe(400);
           expect((a.json as { error: { code: string } }).error.code).toBe('invalid_body');

@@ -1,4 +1,5 @@
-export { createUpdateServer } from './app.js';
+export { createUpdateServer, deltaQueueOf } from './app.js';
+export type { DeltaQueue } from './delta-queue.js';
 export type { UpdateServerOptions, ResolvedOptions } from './options.js';
 export { SCOPES, generateToken, hashToken, parseScopes, parseTokenFile, type Scope, type StoredToken, type ConfigToken, type Principal } from './admin-token.js';
 export { AdminTokens } from './admin-auth.js';

@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
-import { checkInLaneOf, createUpdateServer } from './app.js';
+import { checkInLaneOf, createUpdateServer, deltaQueueOf } from './app.js';
+import type { DeltaQueue } from './delta-queue.js';
 import { BlobStore } from './blob-store.js';
 import type { UpdateServerOptions } from './options.js';
 import { openStore } from './open-store.js';
@@ -41,7 +42,15 @@ export interface RunningServer {
   port: number;
   store: Store;
   blobs: BlobStore;
-  /** Stops listening, drops open connections (keep-alive included) and closes a store it opened. */
+  /**
+   * The queue computing deltas after each publish (`idle()` resolves once they are all stored),
+   * null with `deltas: false` or for a given `app` whose update server is not `checkInLane`.
+   */
+  deltas: DeltaQueue | null;
+  /**
+   * Stops listening, drops open connections (keep-alive included), stops the delta queue (what
+   * it had pending is computed at the next start) and closes a store it opened.
+   */
   close(): Promise<void>;
 }
 
@@ -69,6 +78,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
 
   const honoListener = getRequestListener(app.fetch, { hostname: host });
   const lane = checkInLaneOf(options.checkInLane ?? app);
+  const deltas = deltaQueueOf(options.checkInLane ?? app) ?? null;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(lane ? (req, res) => lane(req, res) || void honoListener(req, res) : honoListener);
     s.listen(options.port ?? 0, host);
@@ -88,8 +98,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       // close() alone waits for idle keep-alive sockets to time out; tests need "down" to mean down now.
       server.closeAllConnections();
     }).then(async () => {
+      // Before the store closes: the queue reads releases from it.
+      await deltas?.close();
       if (ownStore) await store.close();
     }));
 
-  return { url: `http://${urlHost}:${port}/`, port, store, blobs, close };
+  return { url: `http://${urlHost}:${port}/`, port, store, blobs, deltas, close };
 }

@@ -4,6 +4,7 @@ import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { SecurityHeadersOptions } from './security-headers.js';
 import type { BlobStore } from './blob-store.js';
+import { DeltaQueue } from './delta-queue.js';
 import { DeltaStore } from './delta-store.js';
 import { CheckInCache } from './check-in-cache.js';
 import type { PlanSigner } from './plan-signer.js';
@@ -109,10 +110,12 @@ export interface UpdateServerOptions {
    */
   signer?: PlanSigner | null;
   /**
-   * Per-part deltas: at publish, the server computes a Fossil delta from each changed part's
-   * predecessor (same file name minus the build hash) in the `history` previous releases of the
-   * app, for parts up to `maxBytes`, each given up after `maxMs` of computing (off the thread that
-   * serves requests; files that take longer share too little to be worth a delta); plans offer one
+   * Per-part deltas: after a publish (which does not wait for them), the server computes a Fossil
+   * delta from each changed part's predecessor (same file name minus the build hash) in the
+   * `history` previous releases of the app, for parts up to `maxBytes`, one pair at a time, each
+   * given up after `maxMs` of computing (off the thread that serves requests; files that take
+   * longer share too little to be worth a delta); until a delta is stored, plans fetch that part
+   * whole. Pending deltas survive a restart (delta-queue.ts). Plans offer one
    * when it is at most half the compressed part. A delta of at most `inlineBytes` travels inside
    * the plan (a `data:` URL) instead of by its own request. What the server learnt of the deltas
    * it offers (sizes, and the bytes of inline ones) stays in memory up to `cacheBytes`, the least
@@ -159,7 +162,8 @@ export interface ResolvedOptions {
   checkInCache: CheckInCache;
   autoPause: AutoPauseOptions | false;
   signer: PlanSigner | null;
-  deltas: { store: DeltaStore; history: number; maxBytes: number; maxMs: number; inlineBytes: number } | false;
+  /** `queue` computes them after each publish (delta-queue.ts). */
+  deltas: { store: DeltaStore; queue: DeltaQueue; history: number; maxBytes: number; maxMs: number; inlineBytes: number } | false;
   clientRecordMs: number;
   /** Random per resolved server: a `recorded` token from another process or an earlier start never matches. */
   recordEpoch: string;
@@ -169,8 +173,15 @@ export interface ResolvedOptions {
 const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
-  const deltas = o.deltas === false ? false : {
-    store: new DeltaStore(o.blobs, o.deltas ?? {}), history: o.deltas?.history ?? 3, maxBytes: o.deltas?.maxBytes ?? 8 * 1024 * 1024, maxMs: o.deltas?.maxMs ?? 5000, inlineBytes: o.deltas?.inlineBytes ?? 1024,
+  const d = o.deltas === false ? null : (o.deltas ?? {});
+  const store = d && new DeltaStore(o.blobs, d);
+  const inlineBytes = d?.inlineBytes ?? 1024;
+  const checkInCache = new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: store, inlineDeltaBytes: store ? inlineBytes : 0 });
+  const limits = { history: d?.history ?? 3, maxBytes: d?.maxBytes ?? 8 * 1024 * 1024, maxMs: d?.maxMs ?? 5000 };
+  const deltas = store === null ? false : {
+    store, ...limits, inlineBytes,
+    // A new delta changes the plans of its app only: the other apps' cached answers stay.
+    queue: new DeltaQueue({ store: o.store, deltas: store, ...limits, onDelta: (app) => checkInCache.invalidateApp(app) }),
   };
   // Each default written once: the three fields and the planner's object are the same values.
   const planner: PlannerOptions = { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 };
@@ -194,7 +205,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     securityHeaders: o.securityHeaders ?? {},
     capacity: o.capacity ? resolveCapacity(o.capacity, o.cdn) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
-    checkInCache: new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: deltas ? deltas.store : null, inlineDeltaBytes: deltas ? deltas.inlineBytes : 0 }),
+    checkInCache,
     deltas,
     autoPause: o.autoPause === false ? false : resolveAutoPause(o.autoPause ?? { threshold: 0.2, minSample: 20 }),
     signer: o.signer ?? null,

@@ -49,6 +49,9 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
     if (lines.length) lines.push('');
     lines.push(...channelBlock(s, ch, label, version));
   }
+  // Only while there are some: once none are pending, every delta is stored (or given up).
+  const pending = s.deltas?.pending ?? 0;
+  if (pending > 0) lines.push('', `deltas: ${pending} pending (computed after publish; until then those parts are fetched whole)`);
 
   if (o.verbose) {
     lines.push('', `releases (${s.releases.length}):`);

@@ -8,7 +8,7 @@ export interface TestServer {
   url: string;
   token: string;
   dataDir: string;
-  /** `updraft publish <dist>` against this server. */
+  /** `updraft publish <dist>` against this server; resolves once the server has computed the release's deltas. */
   publish(dist: string, options?: PublishOptions): Promise<PublishResult>;
   close(): Promise<void>;
 }
@@ -35,7 +35,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     url: server.url,
     token,
     dataDir,
-    publish: (dist, o = {}) => publishDirectory(dist, { channel: 'stable', ...o, server: server.url, token }),
+    publish: async (dist, o = {}) => {
+      const published = await publishDirectory(dist, { channel: 'stable', ...o, server: server.url, token });
+      // The server answers before computing the release's deltas: a test's next update then
+      // always gets them, instead of whichever happened to be stored by its check-in.
+      await server.deltas?.idle();
+      return published;
+    },
     close: async () => {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { Hono } from 'hono';
 import type { ChannelState, ChannelUpdate, ReleaseManifest, StatusResponse } from '../../protocol/index.js';
 import { MANIFEST_FILE, PATHS } from '../../protocol/index.js';
-import { BlobStore, createPlanSigner, createUpdateServer, loadSigningKey, openSqliteStore, publishDirectory, startServer, type PublishOptions, type RunningServer, type SqliteStore, type UpdateServerOptions } from '../../server/index.js';
+import { BlobStore, createPlanSigner, createUpdateServer, deltaQueueOf, loadSigningKey, openSqliteStore, publishDirectory, startServer, type PublishOptions, type DeltaQueue, type RunningServer, type SqliteStore, type UpdateServerOptions } from '../../server/index.js';
 import { Faults } from './faults.js';
 import { CDN_PULL_HEADER, TestCdn, corrupt } from './cdn.js';
 import { E2E_KEY_BASE, buildDir, type BuildName } from './builds.js';
@@ -50,6 +50,7 @@ export class Harness {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'updraft-e2e-'));
   #server: RunningServer | null = null;
   #ownStore: SqliteStore | null = null;
+  #deltas: DeltaQueue | null = null;
   #port = 0;
   #options: HarnessOptions;
 
@@ -115,6 +116,7 @@ export class Harness {
     });
     app.route('/', updates);
     this.#server = await startServer({ app, port: this.#port, store, blobs });
+    this.#deltas = deltaQueueOf(updates) ?? null;
     this.#ownStore = store;
     this.#port = this.#server.port;
   }
@@ -122,6 +124,9 @@ export class Harness {
   async stopOrigin(): Promise<void> {
     this.faults.releaseAll();
     await this.#server?.close();
+    // Before the store: the queue reads releases from it (what it had pending resumes at the next start).
+    await this.#deltas?.close();
+    this.#deltas = null;
     await this.#ownStore?.close();
     this.#server = null;
     this.#ownStore = null;
@@ -140,6 +145,9 @@ export class Harness {
   /** Publishes a demo build and points `channel` at it; returns its manifest. */
   async publish(version: BuildName, options: PublishOptions = {}): Promise<ReleaseManifest> {
     await publishDirectory(buildDir(version), { channel: 'stable', ...options, server: this.url, token: TOKEN });
+    // The server answers before it has computed the release's deltas (with `deltas` on): specs
+    // plan and count traffic against a server that has them all.
+    await this.#deltas?.idle();
     return this.manifest(version);
   }
 
