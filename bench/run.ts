@@ -1,8 +1,8 @@
 // `npm run bench`: every benchmark, one after the other (each prints its closing ratio line).
 import { spawnSync } from 'node:child_process';
 
-// The browser benchmarks after the server one: each launches Chromium and real servers of its own.
-const benches = ['bench/check-in.ts', 'bench/activation.ts', 'bench/cached-load.ts', 'bench/delta-apply.ts'];
+// The browser benchmarks after the server ones: each launches Chromium and real servers of its own.
+const benches = ['bench/check-in.ts', 'bench/publish.ts', 'bench/activation.ts', 'bench/cached-load.ts', 'bench/delta-apply.ts'];
 let failed = 0;
 for (const b of benches) {
   console.log(`\n== ${b}`);
