@@ -16,7 +16,9 @@ const REPS = Number(process.env.UPDRAFT_BENCH_REPS_LOAD ?? 40);
 const ASSETS = 50;
 
 const app = await buildBenchApp({ assets: ASSETS, version: '1.0.0', images: ASSETS - 2 });
-const h = await Harness.start({ cdn: false });
+// Unsigned plans: the bench app's worker trusts no key, and the e2e key (made by e2e's global
+// setup) is not there on a fresh clone, where `npm run bench` must run before any test.
+const h = await Harness.start({ cdn: false, signingKeys: [] });
 await publishDirectory(app.dir, { channel: 'stable', server: h.url, token: TOKEN });
 const wb = await startWorkboxOrigin(app, await bundleWorkboxWorker(app));
 const browser = await launchChromium();
