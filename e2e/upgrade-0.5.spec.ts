@@ -85,6 +85,8 @@ test('at 100 % a 0.5 worker is told current; at the next navigation the browser 
     await expect(page.locator('#version')).toHaveText('1.0.0');
     await expect(page.locator('#release')).toHaveText(v1.id);
     expect(h.traffic.count('/sw.js')).toBeGreaterThan(0);
+    // At the server first, as in the halfway test below: the kit's polling goes through the old worker.
+    await expect.poll(() => bodies(h).some((b) => b.caps.swIds === true), { timeout: 15_000 }).toBe(true);
     await updraft.waitForRelease(v2.id);
     // The new worker read the old one's state: same client, on the old release, and it says swIds.
     const asked = bodies(h).filter((b) => b.caps.swIds === true);
@@ -207,8 +209,10 @@ test('a 0.5 worker replaced halfway through a plan: the new worker takes over it
     await page.reload();
     await expect(page.locator('#version')).toHaveText('1.0.0');
     // The browser installs the new worker, which activates once the old one has no event in flight
-    // and then checks in. The kit holds its state reads (fetches the old worker would answer) while
-    // a worker waits: read every 50 ms, they put this activation off past the timeout in 1 run of 3.
+    // and then checks in. Waited for at the server: the kit's `waitFor...` read the worker's state
+    // through a fetch every 50 ms, which the old worker answers while it is active, and that stream
+    // of events put the activation off past the timeout in 1 run of 3 (it takes ~2 s otherwise).
+    await expect.poll(() => bodies(h).some((b) => b.caps.swIds === true), { timeout: 15_000 }).toBe(true);
     await updraft.waitForRelease(v2.id);
     const asked = bodies(h).filter((b) => b.caps.swIds === true);
     expect(asked[0]).toMatchObject({ client, release: v1.id });

@@ -180,33 +180,20 @@ export class UpdraftDriver {
     return this.#poll(predicate, Date.now() + timeout, timeout, what);
   }
 
-  /** Whether the page's registration has a worker installed and waiting to activate (read in the page: no event in the worker). */
-  #workerWaiting(): Promise<boolean> {
-    return this.page.evaluate(async () => ((await navigator.serviceWorker?.getRegistration())?.waiting ?? null) !== null);
-  }
-
   /** waitForState() up to `deadline`, which the caller may have started earlier: its error names the caller's whole `timeout`. */
   async #poll(predicate: (s: SwDebugState) => boolean, deadline: number, timeout: number, what: string): Promise<SwDebugState> {
     let last: SwDebugState | null = null;
     let lastError: unknown = null;
-    let waiting = false;
     for (;;) {
       try {
-        // While a new worker waits to take over, the state is not read: each read is a fetch the
-        // active worker answers, and Chromium activates the next worker only once the active one
-        // has no event in flight. Read every 50 ms, they put a worker update (a new Updraft, a key
-        // rotation) off past any timeout (e2e/upgrade-0.5.spec.ts saw it in 1 run of 3).
-        waiting = await this.#workerWaiting();
-        if (!waiting) {
-          // Each poll gets what is left (at most state()'s default), so `timeout` bounds the whole wait.
-          last = await this.state({ timeout: Math.max(1, Math.min(5_000, deadline - Date.now())) });
-          if (predicate(last)) return last;
-        }
+        // Each poll gets what is left (at most state()'s default), so `timeout` bounds the whole wait.
+        last = await this.state({ timeout: Math.max(1, Math.min(5_000, deadline - Date.now())) });
+        if (predicate(last)) return last;
       } catch (e) {
         lastError = e;
       }
       if (Date.now() > deadline) {
-        const detail = `${waiting ? 'a new service worker is still waiting to activate; ' : ''}${last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError)}`;
+        const detail = last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError);
         throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for ${what}; last: ${detail}`);
       }
       await new Promise((r) => setTimeout(r, 50));
