@@ -17,6 +17,7 @@ import { partsOf, storedParts } from './support/fault-kit.js';
 interface CheckInBody {
   client: string;
   release: string | null;
+  staged?: string | null;
   caps: { swIds?: boolean };
 }
 
@@ -228,6 +229,48 @@ test('a 0.5 worker replaced halfway through a plan: the new worker takes over it
     await page.reload();
     await expect(page.locator('#version')).toHaveText('2.0.0');
     await expect(page.locator('#release')).toHaveText(v2.id);
+    await expect.poll(async () => (await h.status()).reportCounts.some((r) => r.release === v2.id && r.event === 'activated')).toBe(true);
+    expect(await failureReports(h)).toEqual([]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a 0.5 worker with a release staged for the prompt is replaced: the new worker stages the channel\'s newer release in its place, and the user applies that one', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const { v1, client } = await visitLegacy(page, updraft, h);
+    // 1.1.0, built by 0.5, with the prompt policy: the old worker downloads and stages it, and the
+    // page offers to apply it.
+    const v11 = await h.publish(LEGACY_NEXT_BUILD, { activation: 'prompt' });
+    await page.locator('#check').click();
+    await updraft.sync();
+    await updraft.waitForState((s) => s.staged === v11.id, {}, '1.1.0 staged by the 0.5 worker');
+
+    // Before the user applies it, the team upgrades Updraft and publishes 2.0.0, also for the prompt.
+    const v2 = await h.publish('2.0.0', { activation: 'prompt' });
+    h.checkIns.length = 0;
+    await page.reload();
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    // The new worker read what the old one staged and says so in its check-in: the server's plan
+    // to 2.0.0 supersedes it. Its check-in waited for at the server first, as above.
+    await expect.poll(() => bodies(h).some((b) => b.caps.swIds === true), { timeout: 15_000 }).toBe(true);
+    const moved = await updraft.waitForState((s) => s.plan?.to === v2.id || s.staged === v2.id, {}, 'a plan to 2.0.0 in the new worker');
+    expect(moved.active).toBe(v1.id);
+    const asked = bodies(h).filter((b) => b.caps.swIds === true);
+    expect(asked[0]).toMatchObject({ client, release: v1.id, staged: v11.id });
+    await updraft.sync();
+    const staged = await updraft.waitForState((s) => s.staged === v2.id, {}, '2.0.0 staged in place of 1.1.0');
+    expect(staged.active).toBe(v1.id);
+
+    // The user applies the update the page offers: 2.0.0, never 1.1.0.
+    await page.reload();
+    await expect(page.locator('#apply')).toBeVisible();
+    await page.locator('#apply').click();
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    const after = await updraft.waitForRelease(v2.id);
+    // 1.1.0 was collected once 2.0.0 activated: nothing keeps the release the user never applied.
+    expect(after.releases).not.toContain(v11.id);
     await expect.poll(async () => (await h.status()).reportCounts.some((r) => r.release === v2.id && r.event === 'activated')).toBe(true);
     expect(await failureReports(h)).toEqual([]);
   } finally {
