@@ -1,12 +1,11 @@
 import { test, expect } from './kit/index.js';
+import { visitV1 } from './support/fault-kit.js';
 import { Harness } from './support/harness.js';
 
 test('a roll back reaches a worker that has the newer release staged (prompt): it stages the older one instead', async ({ page, updraft }) => {
   const h = await Harness.start();
   try {
-    const v1 = await h.publish('1.0.0');
-    await page.goto(h.url);
-    await updraft.waitForRelease(v1.id);
+    const v1 = await visitV1(page, updraft, h);
     // 2.0.0 is published but not offered; 3.0.0 is, with the prompt policy: it waits staged.
     const v2 = await h.publish('2.0.0', { channel: undefined });
     const v3 = await h.publish('3.0.0', { activation: 'prompt' });

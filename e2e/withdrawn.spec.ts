@@ -4,6 +4,7 @@
  * it has not finished, keeps running the active one, and tells its pages `withdrawn`.
  */
 import { test, expect } from './kit/index.js';
+import { visitV1 } from './support/fault-kit.js';
 import { Harness, changedParts } from './support/harness.js';
 
 const dropped = async (h: Harness, release: string) =>
@@ -12,9 +13,7 @@ const dropped = async (h: Harness, release: string) =>
 test('a roll back withdraws a staged release (prompt): the page hears `withdrawn`, applyUpdate() activates nothing, the worker stays on the older release', async ({ page, updraft }) => {
   const h = await Harness.start();
   try {
-    const v1 = await h.publish('1.0.0');
-    await page.goto(h.url);
-    await updraft.waitForRelease(v1.id);
+    const v1 = await visitV1(page, updraft, h);
     const v2 = await h.publish('2.0.0', { activation: 'prompt' });
     await page.locator('#check').click();
     await updraft.sync();
@@ -49,9 +48,7 @@ test('a roll back withdraws a staged release (prompt): the page hears `withdrawn
 test('a pause withdraws a plan whose downloads are held: the part requests open at the drop are aborted, no part is requested after it, nothing is activated', async ({ page, updraft }) => {
   const h = await Harness.start();
   try {
-    const v1 = await h.publish('1.0.0');
-    await page.goto(h.url);
-    await updraft.waitForRelease(v1.id);
+    const v1 = await visitV1(page, updraft, h);
     const v2 = await h.publish('2.0.0');
     const changed = changedParts(v1, v2);
     // The CDN takes every part request and answers none (until released): the plan stays pending.
