@@ -1,11 +1,11 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { getDeltaTargetSize } from 'fossil-delta';
+import { LRUCache } from 'lru-cache';
 import { UpdraftError } from '../protocol/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { computeDelta } from './delta-compute.js';
 import { fileSize } from './blob-response.js';
-import { ByteLru } from './byte-lru.js';
 import type { BlobStore } from './blob-store.js';
 import { encodedSizes, incompressible, writeEncoded } from './precompress.js';
 
@@ -50,16 +50,18 @@ export class DeltaStore {
    * Capped in bytes, not only in count: with a large `inlineBytes` each entry holds up to that
    * many bytes of delta, and 4096 of them could be gigabytes.
    */
-  readonly #known: ByteLru<string, DeltaInfo>;
+  readonly #known: LRUCache<string, DeltaInfo>;
 
   constructor(readonly blobs: BlobStore, o: DeltaStoreOptions = {}) {
     this.root = join(blobs.root, 'deltas');
-    this.#known = new ByteLru(KNOWN_ENTRIES, o.cacheBytes ?? 64 * 1024 * 1024);
+    // An entry costs its inline bytes plus its key and bookkeeping; one costing more than the
+    // whole budget is not kept (lru-cache's `maxEntrySize` defaults to `maxSize`) and evicts nothing.
+    this.#known = new LRUCache({ max: KNOWN_ENTRIES, maxSize: o.cacheBytes ?? 64 * 1024 * 1024, sizeCalculation: (info, key) => key.length + (info.inline?.length ?? 0) + ENTRY_OVERHEAD });
   }
 
   /** Bytes `info` holds in memory now (see `DeltaStoreOptions.cacheBytes`). */
   get cachedBytes(): number {
-    return this.#known.bytes;
+    return this.#known.calculatedSize;
   }
 
   pathFor(from: string, to: string): string {
@@ -112,7 +114,7 @@ export class DeltaStore {
     }
     // Not found is not remembered: the delta may be written soon by the background queue
     // (delta-queue.ts), of this process or of another sharing the blobs directory.
-    if (found) this.#known.set(key, found, key.length + (found.inline?.length ?? 0) + ENTRY_OVERHEAD);
+    if (found) this.#known.set(key, found);
     return found;
   }
 
