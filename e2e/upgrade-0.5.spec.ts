@@ -269,6 +269,13 @@ test('a 0.5 worker with a release staged for the prompt is replaced: the new wor
     await updraft.sync();
     const staged = await updraft.waitForState((s) => s.staged === v2.id, {}, '2.0.0 staged in place of 1.1.0');
     expect(staged.active).toBe(v1.id);
+    // 1.1.0 is collected as soon as 2.0.0 is staged, before any apply: its record and the parts
+    // only it had go; what 1.0.0 (active, and this page's pin) and 2.0.0 need stays.
+    expect(partsOf(v11).filter((sha) => !partsOf(v1, v2).includes(sha))).not.toEqual([]);
+    const collected = await updraft.waitForState((s) => !s.releases.includes(v11.id), {}, '1.1.0 collected once 2.0.0 is staged');
+    expect([collected.active, collected.staged]).toEqual([v1.id, v2.id]);
+    expect([...collected.releases].sort()).toEqual([v1.id, v2.id].sort());
+    await expect.poll(async () => Object.keys(await storedParts(page)).sort()).toEqual(partsOf(v1, v2));
 
     // The user applies the update the page offers: 2.0.0, never 1.1.0.
     await page.reload();
@@ -276,7 +283,7 @@ test('a 0.5 worker with a release staged for the prompt is replaced: the new wor
     await page.locator('#apply').click();
     await expect(page.locator('#version')).toHaveText('2.0.0');
     const after = await updraft.waitForRelease(v2.id);
-    // 1.1.0 was collected once 2.0.0 activated: nothing keeps the release the user never applied.
+    // And stays so: nothing brought back the release the user never applied.
     expect(after.releases).not.toContain(v11.id);
     await expect.poll(async () => (await h.status()).reportCounts.some((r) => r.release === v2.id && r.event === 'activated')).toBe(true);
     expect(await failureReports(h)).toEqual([]);

@@ -1332,6 +1332,117 @@ describe('gc', () => {
     expect(s.releases.sort()).toEqual([r2.manifest.id, r3.manifest.id].sort());
     expect(s.pins).toEqual([]);
   });
+
+  /** The parts cache's keys for the parts of `releases`, sorted. */
+  const partsOf = (...releases: BuiltRelease[]) => [...new Set(releases.flatMap((r) => [...r.blobs.keys()]))].map((sha) => partKey(APP, sha)).sort();
+  const partOf = (r: BuiltRelease, path: string) => partKey(APP, r.manifest.assets.find((x) => x.path === path)!.sha256);
+
+  it('a staged release a newer one supersedes is collected as soon as the newer one is staged: its record and the parts only it has go, shared parts stay, and apply() gets the newer one', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serveBlobs(a, r2);
+    serveBlobs(a, r3);
+    offer(a, buildPlan(r2, { activation: 'prompt' }));
+    await checkNow(rt);
+    expect((await state(rt)).staged).toBe(r2.manifest.id);
+    expect(a.events('update-ready').map((e) => e.release)).toEqual([r2.manifest.id]);
+    // 3.0.0 comes before the user applied 2.0.0, its downloads booked an hour ahead. Until it is
+    // staged, 2.0.0 stays: the new plan may still fail.
+    offer(a, buildPlan(r3, { activation: 'prompt', notBefore: (_, issued) => issued + 3_600_000 }));
+    await checkNow(rt);
+    let s = await state(rt);
+    expect([s.staged, s.plan?.to]).toEqual([r2.manifest.id, r3.manifest.id]);
+    expect(s.releases).toContain(r2.manifest.id);
+    expect(a.cache.entries.has(partOf(r2, 'assets/extra.js'))).toBe(true);
+
+    a.clock.advance(3_600_000);
+    await (await rt.runner()).run();
+    s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r1.manifest.id, r3.manifest.id]);
+    // Before any apply: 2.0.0's record and its own parts (its page, extra.js) are gone; app-2.js,
+    // which 3.0.0 shares, and shared.css, which the active release shares, stay.
+    expect(s.releases.sort()).toEqual([r1.manifest.id, r3.manifest.id].sort());
+    expect([...a.cache.entries.keys()].sort()).toEqual(partsOf(r1, r3));
+    expect(a.cache.entries.has(partOf(r2, 'index.html'))).toBe(false);
+    expect(a.cache.entries.has(partOf(r2, 'assets/extra.js'))).toBe(false);
+    expect(a.cache.entries.has(partOf(r2, 'assets/app-2.js'))).toBe(true);
+    expect(a.cache.entries.has(partOf(r2, 'assets/shared.css'))).toBe(true);
+    expect((await rt.hello('window-1')).pending).toMatchObject({ release: r3.manifest.id });
+    // The page still showing 2.0.0's prompt applies: it gets 3.0.0.
+    expect(await rt.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r3.manifest.id } });
+    expect(a.events('activated').map((e) => e.release)).toEqual([r3.manifest.id]);
+    // The page that applied still runs 1.0.0's bytes (its pin, and `previous`).
+    expect((await state(rt)).releases.sort()).toEqual([r1.manifest.id, r3.manifest.id].sort());
+  });
+
+  it('collecting a superseded staged release keeps what a live page is pinned to, the previous and the active release', async () => {
+    const { a, rt, r1 } = await installed();
+    await rt.onFetch({ request: navigation(APP), clientId: '', resultingClientId: 'page-v1' });
+    a.clients.push({ id: 'page-v1', url: APP });
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    const r4 = await buildRelease({ 'index.html': '<h1>v4</h1>', 'assets/v3.js': 'three', 'assets/v4.js': 'four' }, '4.0.0');
+    const r5 = await buildRelease({ 'index.html': '<h1>v5</h1>', 'assets/v3.js': 'three', 'assets/v5.js': 'five' }, '5.0.0');
+    for (const r of [r2, r3, r4, r5]) serveBlobs(a, r);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    offer(a, buildPlan(r3));
+    await checkNow(rt);
+    // 1.0.0 lives on only through the open pages pinned to it: 3.0.0 is active, 2.0.0 previous.
+    expect((await state(rt)).active).toBe(r3.manifest.id);
+    offer(a, buildPlan(r4, { activation: 'prompt' }));
+    await checkNow(rt);
+    expect((await state(rt)).staged).toBe(r4.manifest.id);
+    a.clock.advance(PIN_GRACE_MS * 2);
+    offer(a, buildPlan(r5, { activation: 'prompt' }));
+    await checkNow(rt);
+    const s = await state(rt);
+    expect([s.active, s.staged, (await a.db.pointers()).previous]).toEqual([r3.manifest.id, r5.manifest.id, r2.manifest.id]);
+    expect(s.releases.sort()).toEqual([r1, r2, r3, r5].map((r) => r.manifest.id).sort());
+    // 4.0.0's own parts went; v3.js, which 3.0.0 and 5.0.0 share with it, stayed.
+    expect([...a.cache.entries.keys()].sort()).toEqual(partsOf(r1, r2, r3, r5));
+    expect(a.cache.entries.has(partOf(r4, 'assets/v4.js'))).toBe(false);
+    // The page pinned to 1.0.0 still gets its bytes from the cache.
+    a.server.clear();
+    const res = await rt.onFetch({ request: new Request(APP + 'assets/app-1.js'), clientId: 'page-v1', resultingClientId: '' });
+    expect(await res!.text()).toBe(V1['assets/app-1.js']);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+  });
+
+  it('a worker killed while it collects the superseded staged release: the next worker\'s start finishes the collection, and apply() activates the newer release', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    serveBlobs(a, r2);
+    serveBlobs(a, r3);
+    offer(a, buildPlan(r2, { activation: 'prompt' }));
+    await checkNow(rt);
+    // The worker dies in the middle of the collection: one part deleted, the next delete never returns.
+    const remove = a.cache.delete.bind(a.cache);
+    let deletes = 0;
+    a.cache.delete = (key: string) => (++deletes === 1 ? remove(key) : new Promise<boolean>(() => {}));
+    offer(a, buildPlan(r3, { activation: 'prompt' }));
+    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+    void (await rt.runner()).run();
+    await until(() => deletes === 2, 'the collection at staging');
+    let s = await state(rt);
+    expect(s.staged).toBe(r3.manifest.id);
+    expect(s.releases).toContain(r2.manifest.id);
+
+    a.cache.delete = remove;
+    const b = a.restart();
+    const rt2 = new Runtime(b, config);
+    await rt2.onStart();
+    s = await state(rt2);
+    expect([s.active, s.staged]).toEqual([r1.manifest.id, r3.manifest.id]);
+    expect(s.releases.sort()).toEqual([r1.manifest.id, r3.manifest.id].sort());
+    expect([...b.cache.entries.keys()].sort()).toEqual(partsOf(r1, r3));
+    // The install the kill left running is done again (idempotent), then the user applies: 3.0.0.
+    await (await rt2.runner()).run();
+    expect(await rt2.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r3.manifest.id } });
+    expect((await state(rt2)).active).toBe(r3.manifest.id);
+  });
 });
 
 describe('messages', () => {

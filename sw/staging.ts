@@ -3,7 +3,9 @@ import { checkManifestConsistency } from '../protocol/index.js';
 import { partKey } from './adapter.js';
 import { checkSignature } from './plan-verify.js';
 import type { SwContext } from './context.js';
+import { describeError } from './debug.js';
 import { broadcast } from './events.js';
+import { collectGarbage } from './gc.js';
 import { refetchPart } from './serve.js';
 import type { StoredPlan } from './store.js';
 import type { TaskOutcome } from './task-outcome.js';
@@ -37,7 +39,13 @@ export async function stageRelease(ctx: SwContext, stored: StoredPlan): Promise<
     return { kind: 'done' };
   }
   ctx.releases.set(plan.release.id, plan.release);
-  ctx.log.info(`staged ${plan.to} (${plan.release.version})`);
+  ctx.log.info(`staged ${plan.to} (${plan.release.version})${ptr.staged ? ` in place of ${ptr.staged}` : ''}`);
+  // The release it replaces will never be activated (apply() goes to this one): a user of the
+  // prompt policy who never applies would otherwise keep one whole release more on disk per
+  // superseded one until the next activation. Collected now, but for what gc keeps anyway (a page
+  // pinned to it, `previous`, parts this release or the active one shares). Killed before or
+  // during the collection, the next worker's start collects it (gc is idempotent).
+  if (ptr.staged !== null) await collectGarbage(ctx).catch((e) => ctx.log.warn(`gc: ${describeError(e)}`));
   await broadcast(ctx, { name: 'update-ready', release: plan.to, version: plan.release.version, policy: plan.activation });
   return { kind: 'done' };
 }
