@@ -178,6 +178,49 @@ describe('build', () => {
   });
 });
 
+describe('app files where the plugin writes its own', () => {
+  test.each([
+    ['public/sw.js', { 'public/sw.js': '// the app\'s own worker\n' }, {}, /\[updraft\] public\/sw\.js would be written to sw\.js in outDir.*swEntry/],
+    ['public/updraft-release.json', { 'public/updraft-release.json': '{}' }, {}, /\[updraft\] public\/updraft-release\.json would be written to updraft-release\.json/],
+    [
+      'an entry chunk named sw.js (the app building its own worker)',
+      { 'src/sw.js': "self.addEventListener('fetch', () => {});\n" },
+      { input: { index: 'index.html', sw: 'src/sw.js' }, output: { entryFileNames: (c: { name: string }) => (c.name === 'sw' ? '[name].js' : 'assets/[name]-[hash].js') } },
+      /\[updraft\] the chunk of src\/sw\.js would be written to sw\.js in outDir/,
+    ],
+  ])('%s fails the build instead of being overwritten', async (_name, extra, rolldownOptions, message) => {
+    const root = fixture(extra);
+    const input = 'input' in rolldownOptions ? Object.fromEntries(Object.entries(rolldownOptions.input).map(([k, p]) => [k, join(root, p)])) : undefined;
+    const outDir = join(root, 'dist');
+    await expect(
+      build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir, rolldownOptions: { ...rolldownOptions, input } } }),
+    ).rejects.toThrow(message);
+    expect(existsSync(join(outDir, MANIFEST_FILE))).toBe(false);
+  });
+
+  test('with copyPublicDir off, a public/sw.js is not copied and is no clash', async () => {
+    const root = fixture({ 'public/sw.js': '// the app\'s own worker\n' });
+    const outDir = join(root, 'dist');
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir, copyPublicDir: false } });
+    expect(readFileSync(join(outDir, SW_FILE), 'utf8')).toContain('updraft:event');
+  });
+});
+
+describe('a build that fails', () => {
+  // Rolldown calls closeBundle again, without the error, when Vite closes a bundle whose generate
+  // or write failed: hashing then threw its own error ("index.html was not found", ENOENT) in
+  // Vite's `finally`, which replaced the app's, or described a half-written outDir.
+  test.each(['renderChunk', 'generateBundle', 'writeBundle'])('in another plugin\'s %s fails with that error and writes no release', async (hook) => {
+    const root = fixture();
+    const boom: Plugin = { name: 'boom', apply: 'build', [hook]: () => { throw new Error(`boom in ${hook}`); } };
+    await expect(
+      build({ root, configFile: false, logLevel: 'silent', plugins: [boom, updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } }),
+    ).rejects.toThrow(`boom in ${hook}`);
+    expect(existsSync(join(root, 'dist', MANIFEST_FILE))).toBe(false);
+    expect(existsSync(join(root, 'dist', SW_FILE))).toBe(false);
+  });
+});
+
 describe('the app builder with an SSR environment beside the client one', () => {
   // `vite build --app` runs createBuilder().buildApp(): every environment's hooks run with one
   // plugin instance (or one per environment), and configResolved is not the client's config.
