@@ -22,6 +22,16 @@ function clash(what: string, name: string): string {
   return `[updraft] ${what} would be written to ${name} in outDir, which is where the plugin writes ${hint}`;
 }
 
+/** Not an error: the build is still a release; but the user should know what it will not do. */
+function crossOriginBase(base: string): string {
+  return (
+    `[updraft] base is a full URL (${base}): pages will load their scripts, styles and images from there, ` +
+    `and the service worker answers requests to its own origin only, so those are not served from the ` +
+    `installed release: the app will not work offline, and each release's files must be on that host ` +
+    `before it is activated. A path base (/ or /app/) has the worker serve them.`
+  );
+}
+
 /** The service worker's baked-in configuration: only what is stable across releases of one app. */
 export function swConfigFor(options: ResolvedOptions): SwConfig {
   return {
@@ -68,7 +78,9 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       runtime = resolveSwRuntime();
       written.set(this.environment.name, 'pending');
       const env = this.environment.config;
-      if (env.consumer !== 'client' || !env.build.copyPublicDir || !env.publicDir) return;
+      if (env.consumer !== 'client') return;
+      if (/^([a-z][a-z\d+.-]*:)?\/\//i.test(env.base)) this.environment.logger.warn(crossOriginBase(env.base));
+      if (!env.build.copyPublicDir || !env.publicDir) return;
       for (const name of OWN_FILES) {
         const file = join(env.publicDir, name);
         if (existsSync(file)) this.error(clash(relative(env.root, file), name));
