@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Script } from 'node:vm';
@@ -302,6 +302,28 @@ describe('what Vite puts in outDir is the release', () => {
     expect(type('static/js/worker-')).toBe('text/javascript');
     expect(type('icons/icon 192.png')).toBe('image/png');
     for (const p of odd) expect(manifest.assets.find((a) => a.path === p)?.sha256, p).toBe(sha256(Buffer.from(p)));
+  });
+
+  test('a file over 2 GiB (Node reads none that large whole) is hashed and listed', async () => {
+    const root = fixture();
+    const outDir = join(root, 'dist');
+    const size = 2 ** 31 + 1;
+    // Written into outDir rather than public/, so that Vite does not copy 2 GiB: sparse, it reads as zeros and takes no disk.
+    const bigFile: Plugin = {
+      name: 'big-file', apply: 'build',
+      writeBundle() {
+        writeFileSync(join(outDir, 'big.bin'), '');
+        truncateSync(join(outDir, 'big.bin'), size);
+      },
+    };
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [bigFile, updraft({ app: 'fixture' })], build: { outDir } });
+    const manifest = readManifest(outDir);
+    const big = manifest.assets.find((a) => a.path === 'big.bin')!;
+    expect(big.size).toBe(size);
+    const zeros = createHash('sha256');
+    const mib = Buffer.alloc(1 << 20);
+    for (let left = size; left > 0; left -= mib.byteLength) zeros.update(left >= mib.byteLength ? mib : mib.subarray(0, left));
+    expect(big.sha256).toBe(zeros.digest('hex'));
   });
 
   test('an empty public dir, or none, adds nothing', async () => {
