@@ -69,7 +69,14 @@ const PublicKeyText = v.pipe(
 const OptionsSchema = v.strictObject({
   app: v.optional(Name),
   channel: v.optional(Name),
-  server: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  server: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1, 'must not be empty'),
+      // The worker fetches it: only http(s), once resolved against the scope (which is https or localhost).
+      v.check(isHttpUrlOrPath, 'must be an http(s) URL or a path (relative to the service worker scope)'),
+    ),
+  ),
   version: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))),
   swEntry: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
   concurrency: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(64))),
@@ -84,6 +91,14 @@ const OptionsSchema = v.strictObject({
   publicKeys: v.optional(v.union([PublicKeyText, v.pipe(v.array(PublicKeyText), v.maxLength(8))])),
   splitClient: v.optional(v.boolean()),
 });
+
+function isHttpUrlOrPath(server: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(server, 'https://scope.invalid/').protocol);
+  } catch {
+    return false;
+  }
+}
 
 const KNOWN_KEYS = Object.keys(OptionsSchema.entries);
 
