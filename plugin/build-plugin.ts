@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
 import { collectAssets, describeAsset } from './assets.js';
@@ -29,6 +29,24 @@ function crossOriginBase(base: string): string {
     `and the service worker answers requests to its own origin only, so those are not served from the ` +
     `installed release: the app will not work offline, and each release's files must be on that host ` +
     `before it is activated. A path base (/ or /app/) has the worker serve them.`
+  );
+}
+
+/**
+ * Entries of outDir from before this build, when Vite will not empty it (its rule: `emptyOutDir`,
+ * or by default only an outDir inside the root). Our own two files are rewritten anyway.
+ */
+function leftOver(root: string, outDir: string, emptyOutDir: boolean | null): string[] {
+  const inside = !relative(root, outDir).startsWith('..') && !isAbsolute(relative(root, outDir));
+  if ((emptyOutDir ?? inside) || !existsSync(outDir)) return [];
+  return readdirSync(outDir).filter((name) => !(OWN_FILES as readonly string[]).includes(name));
+}
+
+function staleFiles(outDir: string, names: string[]): string {
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? `, … (${names.length})` : '');
+  return (
+    `[updraft] ${outDir} is not emptied before the build and already holds ${shown}: whatever of it this ` +
+    `build does not overwrite stays in the release, and every client downloads it. Set build.emptyOutDir: true.`
   );
 }
 
@@ -80,6 +98,8 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       const env = this.environment.config;
       if (env.consumer !== 'client') return;
       if (/^([a-z][a-z\d+.-]*:)?\/\//i.test(env.base)) this.environment.logger.warn(crossOriginBase(env.base));
+      const stale = env.build.write ? leftOver(env.root, resolve(env.root, env.build.outDir), env.build.emptyOutDir) : [];
+      if (stale.length > 0) this.environment.logger.warn(staleFiles(relative(env.root, resolve(env.root, env.build.outDir)) || '.', stale));
       if (!env.build.copyPublicDir || !env.publicDir) return;
       for (const name of OWN_FILES) {
         const file = join(env.publicDir, name);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { Script } from 'node:vm';
 import * as v from 'valibot';
 import { build, createBuilder, createLogger, type BuildOptions, type Plugin, type Rolldown } from 'vite';
@@ -190,6 +190,17 @@ describe('rebuilds', () => {
     expect(sw2.equals(sw1)).toBe(true);
   });
 
+  test('a version bump changes the release, not sw.js', async () => {
+    const root = fixture();
+    const a = await buildApp(root, { app: 'fixture', version: '1.0.0' });
+    const [ma, swa] = [readManifest(a), readFileSync(join(a, SW_FILE))];
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'fixture', version: '2.0.0', type: 'module' }));
+    const b = await buildApp(root, {});
+    expect(readManifest(b).version).toBe('2.0.0');
+    expect(readFileSync(join(b, SW_FILE)).equals(swa)).toBe(true);
+    expect(readManifest(b).sw).toEqual(ma.sw);
+  });
+
   test('vite build --watch: each rebuild rewrites the manifest for the new files, and sw.js keeps its bytes', async () => {
     const root = fixture();
     const outDir = join(root, 'dist');
@@ -335,6 +346,43 @@ describe('what Vite puts in outDir is the release', () => {
     await build({ root, configFile: false, logLevel: 'silent', publicDir: false, plugins: [updraft({ app: 'fixture' })], build: { outDir: none } });
     expect(readManifest(none).id).toBe(empty.id);
     expect(empty.assets.map((a) => a.path).filter((p) => !p.startsWith('assets/'))).toEqual(['index.html']);
+  });
+});
+
+describe('an outDir Vite does not empty', () => {
+  const warningsOf = () => {
+    const warnings: string[] = [];
+    const logger = createLogger('warn');
+    logger.warn = (msg) => void warnings.push(msg);
+    return { warnings, logger };
+  };
+
+  test.each([
+    ['build.emptyOutDir: false', (root: string) => ({ outDir: join(root, 'dist'), emptyOutDir: false }), 'dist'],
+    ['an outDir outside the root', (root: string) => ({ outDir: join(root, '..', `${basename(root)}-out`) }), '../'],
+  ])('%s: the build warns that the files left in it go into the release', async (_name, settings, shown) => {
+    const root = fixture();
+    const { outDir } = settings(root);
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: settings(root) });
+    const first = readManifest(outDir);
+    writeFileSync(join(root, 'main.js'), "document.querySelector('#app').textContent = 'hello v2';\n");
+    const { warnings, logger } = warningsOf();
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: settings(root) });
+    expect(warnings.filter((w) => w.startsWith('[updraft]'))).toEqual([
+      expect.stringMatching(new RegExp(`^\\[updraft\\] ${shown.replace(/\./g, '\\.')}.* is not emptied before the build and already holds assets, .*build\\.emptyOutDir: true`)),
+    ]);
+    // What it warns of: the first build's chunks are still listed.
+    const stale = first.assets.find((a) => a.path.startsWith('assets/lazy-'))!;
+    expect(readManifest(outDir).assets.map((a) => a.path)).toContain(stale.path);
+  });
+
+  test('an outDir Vite empties, or a first build into a new one, gets no warning', async () => {
+    const root = fixture();
+    const { warnings, logger } = warningsOf();
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, '..', `${basename(root)}-new`) } });
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } });
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } });
+    expect(warnings.filter((w) => w.includes('[updraft]'))).toEqual([]);
   });
 });
 
