@@ -89,7 +89,7 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       return withClientChunk(output);
     },
     configResolved(resolved) {
-      options = resolveOptions(rawOptions, resolved.root);
+      options = resolveOptions(rawOptions, resolved.root, resolved.base);
     },
     buildStart() {
       // Fail before the app is bundled, not after.

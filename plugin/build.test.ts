@@ -250,14 +250,15 @@ describe('Vite base', () => {
   }
 
   test.each([
-    ['/', '/sw.js'],
-    ['/app/', '/app/sw.js'],
-    ['/app', '/app/sw.js'],
-    ['./', '/sw.js'],
-    ['https://cdn.example.com/app/', '/sw.js'],
-  ])('base %j: registerUpdraft() registers %j by default, where the build put sw.js', async (base, expected) => {
+    ['/', '/sw.js', '/'],
+    ['/app/', '/app/sw.js', '/app/'],
+    ['/app', '/app/sw.js', '/app/'],
+    ['./', '/sw.js', '/'],
+    ['https://cdn.example.com/app/', '/sw.js', '/'],
+  ])('base %j: registerUpdraft() registers %j by default, where the build put sw.js, and the worker finds the update server at %j', async (base, expected, server) => {
     const { swUrl, outDir } = await defaultSwUrl(base);
     expect(swUrl).toBe(expected);
+    expect(readFileSync(join(outDir, SW_FILE), 'utf8')).toMatch(new RegExp(`server:["'\`]${server.replace(/\//g, '\\/')}["'\`]`));
     expect(existsSync(join(outDir, SW_FILE))).toBe(true);
     // Paths in the manifest are relative to outDir, whatever the base: the SW maps them under its scope.
     expect(readManifest(outDir).assets.map((a) => a.path)).toContain('index.html');

@@ -19,7 +19,7 @@ export function devPlugin(rawOptions: unknown): Plugin {
     apply: 'serve',
     configResolved(config) {
       // Nothing here uses the options, but a typo in them should show at `vite dev`, not first in CI's build.
-      resolveOptions(rawOptions, config.root);
+      resolveOptions(rawOptions, config.root, config.base);
     },
     configureServer(server) {
       const path = server.config.base + SW_FILE;

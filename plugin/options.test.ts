@@ -26,6 +26,19 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ server }, project(null)).server).toBe(server);
   });
 
+  test.each([
+    ['/', '/'],
+    ['/app/', '/app/'],
+    ['./', '/'],
+    ['', '/'],
+    ['https://cdn.example.com/app/', '/'],
+    ['//cdn.example.com/app/', '/'],
+  ])('with Vite base %j the server defaults to %j; an explicit one wins', (base, server) => {
+    const root = project(null);
+    expect(resolveOptions({}, root, base).server).toBe(server);
+    expect(resolveOptions({ server: 'https://u.example/' }, root, base).server).toBe('https://u.example/');
+  });
+
   test('explicit options win and swEntry becomes absolute', () => {
     const root = project({ name: 'x', version: '1.0.0' });
     writeFileSync(join(root, 'src/sw.ts'), "import { startUpdraft } from 'updraft/sw';\nstartUpdraft();\n");
