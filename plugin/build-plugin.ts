@@ -1,9 +1,10 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
 import { collectAssets, describeAsset } from './assets.js';
+import { clash, crossOriginBase, isFullUrl, leftOver, OWN_FILES, staleFiles } from './build-setup.js';
 import { withClientChunk } from './client-chunk.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createReleaseManifest, formatBytes } from './release-manifest.js';
@@ -11,45 +12,6 @@ import { bundleServiceWorker } from './sw-bundle.js';
 import { resolveSwRuntime } from './sw-runtime.js';
 
 const ENTRY = 'index.html';
-/** What the plugin writes into outDir: an app file at either path would be overwritten without a word. */
-const OWN_FILES = [SW_FILE, MANIFEST_FILE] as const;
-
-function clash(what: string, name: string): string {
-  const hint =
-    name === SW_FILE
-      ? 'the service worker: rename it, or make your worker code a custom `swEntry` that imports startUpdraft from updraft/sw'
-      : 'the release manifest: rename it';
-  return `[updraft] ${what} would be written to ${name} in outDir, which is where the plugin writes ${hint}`;
-}
-
-/** Not an error: the build is still a release; but the user should know what it will not do. */
-function crossOriginBase(base: string): string {
-  return (
-    `[updraft] base is a full URL (${base}): pages will load their scripts, styles and images from there, ` +
-    `and the service worker answers requests to its own origin only, so those are not served from the ` +
-    `installed release: the app will not work offline, and each release's files must be on that host ` +
-    `before it is activated. A path base (/ or /app/) has the worker serve them.`
-  );
-}
-
-/**
- * Entries of outDir from before this build, when Vite will not empty it (its rule: `emptyOutDir`,
- * or by default only an outDir inside the root). Our own two files are rewritten anyway.
- */
-function leftOver(root: string, outDir: string, emptyOutDir: boolean | null): string[] {
-  const inside = !relative(root, outDir).startsWith('..') && !isAbsolute(relative(root, outDir));
-  if ((emptyOutDir ?? inside) || !existsSync(outDir)) return [];
-  return readdirSync(outDir).filter((name) => !(OWN_FILES as readonly string[]).includes(name));
-}
-
-function staleFiles(outDir: string, names: string[]): string {
-  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? `, … (${names.length})` : '');
-  return (
-    `[updraft] ${outDir} is not emptied before the build and already holds ${shown}: whatever of it this ` +
-    `build does not overwrite stays in the release, and every client downloads it. Set build.emptyOutDir: true.`
-  );
-}
-
 /** The service worker's baked-in configuration: only what is stable across releases of one app. */
 export function swConfigFor(options: ResolvedOptions): SwConfig {
   return {
@@ -97,7 +59,7 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       written.set(this.environment.name, 'pending');
       const env = this.environment.config;
       if (env.consumer !== 'client') return;
-      if (/^([a-z][a-z\d+.-]*:)?\/\//i.test(env.base)) this.environment.logger.warn(crossOriginBase(env.base));
+      if (isFullUrl(env.base)) this.environment.logger.warn(crossOriginBase(env.base));
       const stale = env.build.write ? leftOver(env.root, resolve(env.root, env.build.outDir), env.build.emptyOutDir) : [];
       if (stale.length > 0) this.environment.logger.warn(staleFiles(relative(env.root, resolve(env.root, env.build.outDir)) || '.', stale));
       if (!env.build.copyPublicDir || !env.publicDir) return;
