@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { lookup } from 'mrmime';
 import type { Asset } from '../protocol/index.js';
@@ -32,6 +33,20 @@ export async function collectAssets(dir: string, exclude: ReadonlySet<string>): 
     .filter((p) => !exclude.has(p))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const assets: Asset[] = [];
-  for (const path of paths) assets.push(describeAsset(path, await readFile(join(dir, path))));
+  for (const path of paths) assets.push(await describeFile(path, join(dir, path)));
   return assets;
+}
+
+/**
+ * As describeAsset, streamed: reading a file whole held a video or a model in memory while it was
+ * hashed, and Node refuses to read one over 2 GiB (ERR_FS_FILE_TOO_LARGE) at all.
+ */
+async function describeFile(path: string, file: string): Promise<Asset> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { path, sha256: hash.digest('hex'), size, type: contentType(path) };
 }

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
 import { collectAssets, describeAsset } from './assets.js';
+import { clash, crossOriginBase, isFullUrl, leftOver, OWN_FILES, staleFiles } from './build-setup.js';
 import { withClientChunk } from './client-chunk.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { createReleaseManifest, formatBytes } from './release-manifest.js';
@@ -10,7 +12,6 @@ import { bundleServiceWorker } from './sw-bundle.js';
 import { resolveSwRuntime } from './sw-runtime.js';
 
 const ENTRY = 'index.html';
-
 /** The service worker's baked-in configuration: only what is stable across releases of one app. */
 export function swConfigFor(options: ResolvedOptions): SwConfig {
   return {
@@ -31,6 +32,11 @@ export function swConfigFor(options: ResolvedOptions): SwConfig {
 export function buildPlugin(rawOptions: unknown): Plugin {
   let options: ResolvedOptions;
   let runtime: string;
+  // Per environment (the app builder may share this instance): whether this build's output was
+  // written whole. Rolldown calls closeBundle again from `bundle.close()`, with no error, after a
+  // failed generate or write, and Vite closes the bundle in a `finally`: hashing then would
+  // describe a half-written outDir, and an error thrown there would replace the build's own.
+  const written = new Map<string, 'pending' | 'written' | 'failed'>();
   return {
     name: 'updraft:build',
     apply: 'build',
@@ -45,11 +51,38 @@ export function buildPlugin(rawOptions: unknown): Plugin {
       return withClientChunk(output);
     },
     configResolved(resolved) {
-      options = resolveOptions(rawOptions, resolved.root);
+      options = resolveOptions(rawOptions, resolved.root, resolved.base);
     },
     buildStart() {
       // Fail before the app is bundled, not after.
       runtime = resolveSwRuntime();
+      written.set(this.environment.name, 'pending');
+      const env = this.environment.config;
+      if (env.consumer !== 'client') return;
+      if (isFullUrl(env.base)) this.environment.logger.warn(crossOriginBase(env.base));
+      const stale = env.build.write ? leftOver(env.root, resolve(env.root, env.build.outDir), env.build.emptyOutDir) : [];
+      if (stale.length > 0) this.environment.logger.warn(staleFiles(relative(env.root, resolve(env.root, env.build.outDir)) || '.', stale));
+      if (!env.build.copyPublicDir || !env.publicDir) return;
+      for (const name of OWN_FILES) {
+        const file = join(env.publicDir, name);
+        if (existsSync(file)) this.error(clash(relative(env.root, file), name));
+      }
+    },
+    renderError() {
+      written.set(this.environment.name, 'failed');
+    },
+    writeBundle() {
+      if (written.get(this.environment.name) === 'pending') written.set(this.environment.name, 'written');
+    },
+    generateBundle(_output, bundle) {
+      const env = this.environment.config;
+      if (env.consumer !== 'client') return;
+      for (const name of OWN_FILES) {
+        const file = bundle[name];
+        if (!file) continue;
+        const source = file.type === 'chunk' ? file.facadeModuleId : file.originalFileNames[0];
+        this.error(clash(`the ${file.type} of ${source ? relative(env.root, source) : file.name}`, name));
+      }
     },
     // closeBundle, not writeBundle: it runs once every output and every other plugin's writeBundle
     // is done, and `public/` was copied at renderStart, so outDir holds the whole release.
@@ -61,7 +94,9 @@ export function buildPlugin(rawOptions: unknown): Plugin {
         // --app`) configResolved runs once per environment and the last one (often SSR) would
         // win, or with `sharedConfigBuild` it holds the top-level outDir, not the client's.
         const env = this.environment.config;
-        if (error || !env.build.write || env.build.ssr || env.consumer !== 'client') return;
+        const state = written.get(this.environment.name);
+        written.delete(this.environment.name);
+        if (error || state !== 'written' || env.build.ssr || env.consumer !== 'client') return;
         const outDir = resolve(env.root, env.build.outDir);
         const assets = await collectAssets(outDir, new Set([SW_FILE, MANIFEST_FILE]));
         if (!assets.some((a) => a.path === ENTRY)) throw new Error(`[updraft] ${ENTRY} was not found in ${outDir}`);

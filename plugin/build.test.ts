@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { Script } from 'node:vm';
 import * as v from 'valibot';
-import { build, createBuilder, type Plugin } from 'vite';
+import { build, createBuilder, createLogger, type BuildOptions, type Plugin, type Rolldown } from 'vite';
 import { afterAll, describe, expect, test } from 'vitest';
 import { checkManifestConsistency, computeReleaseId, MANIFEST_FILE, ReleaseManifest, SW_FILE } from '../protocol/index.js';
 import { updraft, type UpdraftOptions } from './index.js';
@@ -33,9 +33,9 @@ function fixture(files: Record<string, string> = {}): string {
   return root;
 }
 
-async function buildApp(root: string, options: UpdraftOptions = { app: 'fixture' }): Promise<string> {
+async function buildApp(root: string, options: UpdraftOptions = { app: 'fixture' }, buildOptions: BuildOptions = {}): Promise<string> {
   const outDir = join(root, 'dist');
-  await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft(options)], build: { outDir } });
+  await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft(options)], build: { ...buildOptions, outDir } });
   return outDir;
 }
 
@@ -175,6 +175,286 @@ describe('build', () => {
     await expect(
       build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'x' })], build: { outDir: join(root, 'dist'), rolldownOptions: { input: join(root, 'main.js') } } }),
     ).rejects.toThrow(/^\[updraft\] index.html was not found/);
+  });
+});
+
+describe('rebuilds', () => {
+  test('the same sources built twice give the same release id, manifest and sw.js bytes', async () => {
+    const root = fixture();
+    const first = await buildApp(root);
+    const [m1, sw1] = [readManifest(first), readFileSync(join(first, SW_FILE))];
+    const second = await buildApp(root);
+    const [m2, sw2] = [readManifest(second), readFileSync(join(second, SW_FILE))];
+    expect(m2.id).toBe(m1.id);
+    expect({ ...m2, createdAt: '' }).toEqual({ ...m1, createdAt: '' });
+    expect(sw2.equals(sw1)).toBe(true);
+  });
+
+  test('a version bump changes the release, not sw.js', async () => {
+    const root = fixture();
+    const a = await buildApp(root, { app: 'fixture', version: '1.0.0' });
+    const [ma, swa] = [readManifest(a), readFileSync(join(a, SW_FILE))];
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'fixture', version: '2.0.0', type: 'module' }));
+    const b = await buildApp(root, {});
+    expect(readManifest(b).version).toBe('2.0.0');
+    expect(readFileSync(join(b, SW_FILE)).equals(swa)).toBe(true);
+    expect(readManifest(b).sw).toEqual(ma.sw);
+  });
+
+  test('vite build --watch: each rebuild rewrites the manifest for the new files, and sw.js keeps its bytes', async () => {
+    const root = fixture();
+    const outDir = join(root, 'dist');
+    const watcher = (await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir, watch: {} } })) as Rolldown.RolldownWatcher;
+    try {
+      // The manifest is written in closeBundle, which Vite runs as the watcher reports BUNDLE_END,
+      // so it can land after END: wait for the file itself.
+      const manifestOtherThan = async (id: string | null) => {
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+          if (!existsSync(join(outDir, MANIFEST_FILE))) continue;
+          const m = readManifest(outDir);
+          if (m.id !== id) return m;
+        }
+        throw new Error(`no manifest other than ${id} within 20 s`);
+      };
+      const m1 = await manifestOtherThan(null);
+      const sw1 = readFileSync(join(outDir, SW_FILE));
+      writeFileSync(join(root, 'main.js'), "import './style.css';\ndocument.querySelector('#app').textContent = 'hello v2';\n");
+      const m2 = await manifestOtherThan(m1.id);
+      expect(await checkManifestConsistency(m2)).toBeNull();
+      expect(m2.assets.map((a) => a.path)).toEqual(files(outDir).filter((p) => p !== SW_FILE && p !== MANIFEST_FILE));
+      for (const asset of m2.assets) expect(asset.sha256, asset.path).toBe(sha256(readFileSync(join(outDir, asset.path))));
+      expect(m2.assets.some((a) => a.path.includes('lazy'))).toBe(false); // v2 dropped the lazy chunk
+      expect(readFileSync(join(outDir, SW_FILE)).equals(sw1)).toBe(true);
+    } finally {
+      await watcher.close();
+    }
+  });
+});
+
+describe('Vite base', () => {
+  const options = join(import.meta.dirname, '..', 'app', 'options.ts');
+  /** The swUrl registerUpdraft() picks by default in an app built with `base`, read by running the built entry chunk. */
+  async function defaultSwUrl(base: string): Promise<{ swUrl: string; outDir: string }> {
+    const root = fixture({
+      'main.js': `import { resolveRegisterOptions } from ${JSON.stringify(options)};\nglobalThis.swUrl = resolveRegisterOptions().swUrl;\n`,
+    });
+    const outDir = join(root, 'dist');
+    await build({
+      root, base, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture', splitClient: false })],
+      build: { outDir, modulePreload: { polyfill: false } },
+    });
+    const entry = files(outDir).find((f) => /^assets\/index-.*\.js$/.test(f))!;
+    const context: { swUrl?: string } = {};
+    new Script(readFileSync(join(outDir, entry), 'utf8')).runInNewContext(context);
+    return { swUrl: context.swUrl!, outDir };
+  }
+
+  test.each([
+    ['/', '/sw.js', '/'],
+    ['/app/', '/app/sw.js', '/app/'],
+    ['/app', '/app/sw.js', '/app/'],
+    ['./', '/sw.js', '/'],
+    ['https://cdn.example.com/app/', '/sw.js', '/'],
+  ])('base %j: registerUpdraft() registers %j by default, where the build put sw.js, and the worker finds the update server at %j', async (base, expected, server) => {
+    const { swUrl, outDir } = await defaultSwUrl(base);
+    expect(swUrl).toBe(expected);
+    expect(readFileSync(join(outDir, SW_FILE), 'utf8')).toMatch(new RegExp(`server:["'\`]${server.replace(/\//g, '\\/')}["'\`]`));
+    expect(existsSync(join(outDir, SW_FILE))).toBe(true);
+    // Paths in the manifest are relative to outDir, whatever the base: the SW maps them under its scope.
+    expect(readManifest(outDir).assets.map((a) => a.path)).toContain('index.html');
+  });
+  test('a full-URL base (a CDN) builds, with a warning that those files are not served offline', async () => {
+    const root = fixture();
+    const warnings: string[] = [];
+    const logger = createLogger('warn');
+    logger.warn = (msg) => void warnings.push(msg);
+    await build({ root, base: 'https://cdn.example.com/app/', configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } });
+    expect(warnings.filter((w) => w.startsWith('[updraft]'))).toEqual([expect.stringMatching(/^\[updraft\] base is a full URL \(https:\/\/cdn\.example\.com\/app\/\): .*will not work offline/)]);
+    expect(await checkManifestConsistency(readManifest(join(root, 'dist')))).toBeNull();
+    // A path base is what Updraft serves: no warning.
+    warnings.length = 0;
+    await build({ root, base: '/app/', configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } });
+    expect(warnings.filter((w) => w.includes('[updraft]'))).toEqual([]);
+  });
+});
+
+describe('what Vite puts in outDir is the release', () => {
+  test('custom outDir and assetsDir, several pages, a worker, ?url/?raw imports, wasm, and public files with spaces, #, ?, % and non-ASCII names', async () => {
+    const odd = ['icons/icon 192.png', 'a#b.txt', 'a?b.txt', '100%.txt', 'ünïcødé.txt', '日本.txt'];
+    const root = fixture({
+      'about/index.html': '<!doctype html><html><body><script type="module" src="/main.js"></script></body></html>',
+      'main.js': [
+        "import data from './data.bin?url';",
+        "import text from './notes.txt?raw';",
+        "import wasm from './add.wasm?url';",
+        "const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });",
+        'console.log(data, text, wasm, worker);',
+      ].join('\n'),
+      'worker.js': "self.onmessage = () => self.postMessage('pong');\n",
+      'data.bin': 'x'.repeat(5000), // over assetsInlineLimit, so a file of its own
+      'notes.txt': 'raw text\n',
+      'add.wasm': '\0asm\x01\0\0\0' + '\0'.repeat(5000),
+      'public/manifest.webmanifest': '{"name":"fixture"}',
+      ...Object.fromEntries(odd.map((p) => [`public/${p}`, p])),
+    });
+    const outDir = join(root, 'www', 'out');
+    await build({
+      root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })],
+      build: { outDir, assetsDir: 'static/js', rolldownOptions: { input: [join(root, 'index.html'), join(root, 'about/index.html')] } },
+    });
+    const manifest = readManifest(outDir);
+    expect(await checkManifestConsistency(manifest)).toBeNull();
+    const paths = manifest.assets.map((a) => a.path);
+    expect(paths).toEqual(files(outDir).filter((p) => p !== SW_FILE && p !== MANIFEST_FILE));
+    expect(paths).toEqual(expect.arrayContaining(['index.html', 'about/index.html', 'robots.txt', 'manifest.webmanifest', ...odd]));
+    for (const name of ['data', 'add', 'worker']) expect(paths.some((p) => p.startsWith(`static/js/${name}-`)), name).toBe(true);
+    const type = (p: string) => manifest.assets.find((a) => a.path === p || a.path.startsWith(p))?.type;
+    expect(type('manifest.webmanifest')).toBe('application/manifest+json');
+    expect(type('static/js/add-')).toBe('application/wasm');
+    expect(type('static/js/worker-')).toBe('text/javascript');
+    expect(type('icons/icon 192.png')).toBe('image/png');
+    for (const p of odd) expect(manifest.assets.find((a) => a.path === p)?.sha256, p).toBe(sha256(Buffer.from(p)));
+  });
+
+  test('a file over 2 GiB (Node reads none that large whole) is hashed and listed', async () => {
+    const root = fixture();
+    const outDir = join(root, 'dist');
+    const size = 2 ** 31 + 1;
+    // Written into outDir rather than public/, so that Vite does not copy 2 GiB: sparse, it reads as zeros and takes no disk.
+    const bigFile: Plugin = {
+      name: 'big-file', apply: 'build',
+      writeBundle() {
+        writeFileSync(join(outDir, 'big.bin'), '');
+        truncateSync(join(outDir, 'big.bin'), size);
+      },
+    };
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [bigFile, updraft({ app: 'fixture' })], build: { outDir } });
+    const manifest = readManifest(outDir);
+    const big = manifest.assets.find((a) => a.path === 'big.bin')!;
+    expect(big.size).toBe(size);
+    const zeros = createHash('sha256');
+    const mib = Buffer.alloc(1 << 20);
+    for (let left = size; left > 0; left -= mib.byteLength) zeros.update(left >= mib.byteLength ? mib : mib.subarray(0, left));
+    expect(big.sha256).toBe(zeros.digest('hex'));
+  });
+
+  test('an empty public dir, or none, adds nothing', async () => {
+    const root = fixture();
+    rmSync(join(root, 'public'), { recursive: true });
+    mkdirSync(join(root, 'public'));
+    const empty = readManifest(await buildApp(root));
+    const none = join(root, 'dist-none');
+    await build({ root, configFile: false, logLevel: 'silent', publicDir: false, plugins: [updraft({ app: 'fixture' })], build: { outDir: none } });
+    expect(readManifest(none).id).toBe(empty.id);
+    expect(empty.assets.map((a) => a.path).filter((p) => !p.startsWith('assets/'))).toEqual(['index.html']);
+  });
+});
+
+describe('an outDir Vite does not empty', () => {
+  const warningsOf = () => {
+    const warnings: string[] = [];
+    const logger = createLogger('warn');
+    logger.warn = (msg) => void warnings.push(msg);
+    return { warnings, logger };
+  };
+
+  test.each([
+    ['build.emptyOutDir: false', (root: string) => ({ outDir: join(root, 'dist'), emptyOutDir: false }), 'dist'],
+    ['an outDir outside the root', (root: string) => ({ outDir: join(root, '..', `${basename(root)}-out`) }), '../'],
+  ])('%s: the build warns that the files left in it go into the release', async (_name, settings, shown) => {
+    const root = fixture();
+    const { outDir } = settings(root);
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: settings(root) });
+    const first = readManifest(outDir);
+    writeFileSync(join(root, 'main.js'), "document.querySelector('#app').textContent = 'hello v2';\n");
+    const { warnings, logger } = warningsOf();
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: settings(root) });
+    expect(warnings.filter((w) => w.startsWith('[updraft]'))).toEqual([
+      expect.stringMatching(new RegExp(`^\\[updraft\\] ${shown.replace(/\./g, '\\.')}.* is not emptied before the build and already holds assets, .*build\\.emptyOutDir: true`)),
+    ]);
+    // What it warns of: the first build's chunks are still listed.
+    const stale = first.assets.find((a) => a.path.startsWith('assets/lazy-'))!;
+    expect(readManifest(outDir).assets.map((a) => a.path)).toContain(stale.path);
+  });
+
+  test('an outDir Vite empties, or a first build into a new one, gets no warning', async () => {
+    const root = fixture();
+    const { warnings, logger } = warningsOf();
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, '..', `${basename(root)}-new`) } });
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } });
+    await build({ root, configFile: false, customLogger: logger, plugins: [updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } });
+    expect(warnings.filter((w) => w.includes('[updraft]'))).toEqual([]);
+  });
+});
+
+describe('source maps', () => {
+  test('build.sourcemap puts the .map files in the release; the README recipe moving them out of outDir in writeBundle keeps them out', async () => {
+    const withMaps = await buildApp(fixture(), undefined, { sourcemap: true });
+    const maps = readManifest(withMaps).assets.filter((a) => a.path.endsWith('.map'));
+    expect(maps.length).toBe(2);
+    expect(maps.every((a) => a.type === 'application/json')).toBe(true);
+
+    // The recipe (README, updraft/vite): hidden maps, moved out in writeBundle, which runs before updraft's closeBundle.
+    const root = fixture();
+    const outDir = join(root, 'dist');
+    const mapsDir = join(root, 'sourcemaps');
+    const moveMaps: Plugin = {
+      name: 'move-sourcemaps', apply: 'build',
+      writeBundle(output, bundle) {
+        for (const name of Object.keys(bundle).filter((n) => n.endsWith('.map'))) {
+          mkdirSync(dirname(join(mapsDir, name)), { recursive: true });
+          renameSync(join(output.dir!, name), join(mapsDir, name));
+        }
+      },
+    };
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [moveMaps, updraft({ app: 'fixture' })], build: { outDir, sourcemap: 'hidden' } });
+    const manifest = readManifest(outDir);
+    expect(manifest.assets.some((a) => a.path.endsWith('.map'))).toBe(false);
+    expect(manifest.assets.map((a) => a.path)).toEqual(files(outDir).filter((p) => p !== SW_FILE && p !== MANIFEST_FILE));
+    expect(files(mapsDir).filter((f) => f.endsWith('.js.map'))).toHaveLength(2);
+  });
+});
+
+describe('app files where the plugin writes its own', () => {
+  test.each([
+    ['public/sw.js', { 'public/sw.js': '// the app\'s own worker\n' }, {}, /\[updraft\] public\/sw\.js would be written to sw\.js in outDir.*swEntry/],
+    ['public/updraft-release.json', { 'public/updraft-release.json': '{}' }, {}, /\[updraft\] public\/updraft-release\.json would be written to updraft-release\.json/],
+    [
+      'an entry chunk named sw.js (the app building its own worker)',
+      { 'src/sw.js': "self.addEventListener('fetch', () => {});\n" },
+      { input: { index: 'index.html', sw: 'src/sw.js' }, output: { entryFileNames: (c: { name: string }) => (c.name === 'sw' ? '[name].js' : 'assets/[name]-[hash].js') } },
+      /\[updraft\] the chunk of src\/sw\.js would be written to sw\.js in outDir/,
+    ],
+  ])('%s fails the build instead of being overwritten', async (_name, extra, rolldownOptions, message) => {
+    const root = fixture(extra);
+    const input = 'input' in rolldownOptions ? Object.fromEntries(Object.entries(rolldownOptions.input).map(([k, p]) => [k, join(root, p)])) : undefined;
+    const outDir = join(root, 'dist');
+    await expect(
+      build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir, rolldownOptions: { ...rolldownOptions, input } } }),
+    ).rejects.toThrow(message);
+    expect(existsSync(join(outDir, MANIFEST_FILE))).toBe(false);
+  });
+
+  test('with copyPublicDir off, a public/sw.js is not copied and is no clash', async () => {
+    const root = fixture({ 'public/sw.js': '// the app\'s own worker\n' });
+    const outDir = join(root, 'dist');
+    await build({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'fixture' })], build: { outDir, copyPublicDir: false } });
+    expect(readFileSync(join(outDir, SW_FILE), 'utf8')).toContain('updraft:event');
+  });
+});
+
+describe('a build that fails', () => {
+  // Rolldown calls closeBundle again, without the error, when Vite closes a bundle whose generate
+  // or write failed: hashing then threw its own error ("index.html was not found", ENOENT) in
+  // Vite's `finally`, which replaced the app's, or described a half-written outDir.
+  test.each(['renderChunk', 'generateBundle', 'writeBundle'])('in another plugin\'s %s fails with that error and writes no release', async (hook) => {
+    const root = fixture();
+    const boom: Plugin = { name: 'boom', apply: 'build', [hook]: () => { throw new Error(`boom in ${hook}`); } };
+    await expect(
+      build({ root, configFile: false, logLevel: 'silent', plugins: [boom, updraft({ app: 'fixture' })], build: { outDir: join(root, 'dist') } }),
+    ).rejects.toThrow(`boom in ${hook}`);
+    expect(existsSync(join(root, 'dist', MANIFEST_FILE))).toBe(false);
+    expect(existsSync(join(root, 'dist', SW_FILE))).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { updraft } from './index.js';
+import { updraft, type UpdraftOptions } from './index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'updraft-dev-'));
 let server: ViteDevServer;
@@ -30,4 +30,10 @@ test('vite dev serves a self-unregistering sw.js, never a cached one', async () 
   const body = await res.text();
   expect(body).toContain('registration.unregister()');
   expect(body).not.toContain('__UPDRAFT_CONFIG__');
+});
+
+test('vite dev checks the options as vite build does: a typo fails at once, naming the option', async () => {
+  await expect(
+    createServer({ root, configFile: false, logLevel: 'silent', plugins: [updraft({ app: 'dev', chanel: 'beta' } as UpdraftOptions)], server: { port: 0, host: '127.0.0.1', ws: false } }),
+  ).rejects.toThrow(/^\[updraft\] unknown option "chanel"/);
 });

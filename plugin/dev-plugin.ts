@@ -1,5 +1,6 @@
 import type { Plugin } from 'vite';
 import { SW_FILE } from '../protocol/index.js';
+import { resolveOptions } from './options.js';
 
 /**
  * DEVELOPMENT ONLY: a self-unregistering stand-in for the Updraft service worker. It replaces
@@ -12,10 +13,14 @@ self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.registration.unregister()));
 `;
 
-export function devPlugin(): Plugin {
+export function devPlugin(rawOptions: unknown): Plugin {
   return {
     name: 'updraft:dev',
     apply: 'serve',
+    configResolved(config) {
+      // Nothing here uses the options, but a typo in them should show at `vite dev`, not first in CI's build.
+      resolveOptions(rawOptions, config.root, config.base);
+    },
     configureServer(server) {
       const path = server.config.base + SW_FILE;
       server.middlewares.use((req, res, next) => {

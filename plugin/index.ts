@@ -11,7 +11,7 @@ export { resolveOptions } from './options.js';
  * and a release-independent `sw.js` beside the build; in dev it serves a self-unregistering `sw.js`.
  */
 export function updraft(options: UpdraftOptions = {}): Plugin[] {
-  return [buildPlugin(options), devPlugin()];
+  return [buildPlugin(options), devPlugin(options)];
 }
 
 export default updraft;

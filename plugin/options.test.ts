@@ -22,6 +22,23 @@ describe('resolveOptions', () => {
     });
   });
 
+  test.each(['/', '/updraft/', 'updraft/', '../api/', 'https://u.example/updraft/', 'http://127.0.0.1:8787'])('server %j is accepted', (server) => {
+    expect(resolveOptions({ server }, project(null)).server).toBe(server);
+  });
+
+  test.each([
+    ['/', '/'],
+    ['/app/', '/app/'],
+    ['./', '/'],
+    ['', '/'],
+    ['https://cdn.example.com/app/', '/'],
+    ['//cdn.example.com/app/', '/'],
+  ])('with Vite base %j the server defaults to %j; an explicit one wins', (base, server) => {
+    const root = project(null);
+    expect(resolveOptions({}, root, base).server).toBe(server);
+    expect(resolveOptions({ server: 'https://u.example/' }, root, base).server).toBe('https://u.example/');
+  });
+
   test('explicit options win and swEntry becomes absolute', () => {
     const root = project({ name: 'x', version: '1.0.0' });
     writeFileSync(join(root, 'src/sw.ts'), "import { startUpdraft } from 'updraft/sw';\nstartUpdraft();\n");
@@ -53,6 +70,9 @@ describe('resolveOptions', () => {
     [{ concurrency: 1.5 }, /^\[updraft\] invalid options: concurrency: must be an integer/],
     [{ app: '' }, /^\[updraft\] invalid options: app:/],
     [{ server: 42 }, /^\[updraft\] invalid options: server:/],
+    [{ server: 'ftp://updates.example/' }, /^\[updraft\] invalid options: server: must be an http\(s\) URL or a path/],
+    [{ server: 'javascript:alert(1)' }, /^\[updraft\] invalid options: server: must be an http\(s\) URL or a path/],
+    [{ server: 'http://[::1' }, /^\[updraft\] invalid options: server: must be an http\(s\) URL or a path/],
     [{ bootTimeoutMs: 500 }, /^\[updraft\] invalid options: bootTimeoutMs: must be 0 \(off\) or 1000 to 86400000 ms/],
     [{ bootTimeoutMs: 86_400_001 }, /^\[updraft\] invalid options: bootTimeoutMs:/],
     [{ bootTimeoutMs: 1500.5 }, /^\[updraft\] invalid options: bootTimeoutMs: must be an integer/],

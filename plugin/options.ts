@@ -11,7 +11,10 @@ export interface UpdraftOptions {
   app?: string;
   /** The channel this build's service worker checks in on. @default "stable" */
   channel?: string;
-  /** Base URL of the update server, absolute or relative to the service worker's scope. @default "/" */
+  /**
+   * Base URL of the update server, absolute or relative to the service worker's scope.
+   * @default Vite's `base` when it is a path (`/app/`: the update server mounted, or proxied, where the app is), else `"/"`
+   */
   server?: string;
   /** The release's human version, shown in events and the dashboard. @default the project's package.json `version`, else `"0.0.0"` */
   version?: string;
@@ -69,7 +72,14 @@ const PublicKeyText = v.pipe(
 const OptionsSchema = v.strictObject({
   app: v.optional(Name),
   channel: v.optional(Name),
-  server: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  server: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(1, 'must not be empty'),
+      // The worker fetches it: only http(s), once resolved against the scope (which is https or localhost).
+      v.check(isHttpUrlOrPath, 'must be an http(s) URL or a path (relative to the service worker scope)'),
+    ),
+  ),
   version: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))),
   swEntry: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
   concurrency: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(64))),
@@ -85,10 +95,21 @@ const OptionsSchema = v.strictObject({
   splitClient: v.optional(v.boolean()),
 });
 
+function isHttpUrlOrPath(server: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(server, 'https://scope.invalid/').protocol);
+  } catch {
+    return false;
+  }
+}
+
 const KNOWN_KEYS = Object.keys(OptionsSchema.entries);
 
-/** Validates `options` and fills defaults from the project's package.json (nearest one at or above `root`). */
-export function resolveOptions(options: unknown, root: string): ResolvedOptions {
+/**
+ * Validates `options` and fills defaults from the project's package.json (nearest one at or above
+ * `root`) and Vite's `base`.
+ */
+export function resolveOptions(options: unknown, root: string, base = '/'): ResolvedOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new Error('[updraft] options must be an object');
@@ -115,7 +136,8 @@ export function resolveOptions(options: unknown, root: string): ResolvedOptions 
   return {
     app: o.app ?? sanitizeAppName(pkg?.name),
     channel: o.channel ?? 'stable',
-    server: o.server ?? '/',
+    // `/` for an app at the origin's root, so the same bytes of sw.js as before `base` counted.
+    server: o.server ?? (base.startsWith('/') && !base.startsWith('//') ? base : '/'),
     version: o.version ?? (typeof pkg?.version === 'string' && pkg.version !== '' ? pkg.version.slice(0, 100) : '0.0.0'),
     swEntry,
     concurrency: o.concurrency ?? 3,
