@@ -3,6 +3,9 @@ import * as v from 'valibot';
 /** Lowercase hex SHA-256 of an asset's decoded bytes. */
 export const Sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'));
 
+const CONTROL = /[\x00-\x1f\x7f]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * A path inside a release: relative, POSIX, no `..`, no empty segments, no backslashes.
  * The server serves it at `/<path>`; the SW maps request paths under its scope to it.
@@ -12,9 +15,13 @@ export const AssetPath = v.pipe(
   v.minLength(1),
   v.maxLength(1024),
   v.check(
-    (p) => !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
+    (p) => !p.startsWith('/') && !p.includes('\\') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
     'must be a relative path without "." or ".." segments',
   ),
+  // The release id hashes `path\tsha256\n` lines as UTF-8: a tab or newline in a path could spell
+  // other lines (two different asset lists, one id), and a lone surrogate encodes as U+FFFD like
+  // the real one. Neither can be a request path either (server/static.ts refuses control characters).
+  v.check((p) => !CONTROL.test(p) && !LONE_SURROGATE.test(p), 'must not hold control characters or unpaired surrogates'),
 );
 
 export const Asset = v.object({

@@ -1,0 +1,75 @@
+/**
+ * Hostile input the property tests (fuzz.test.ts) are unlikely to stumble on: each case is a
+ * defect found by hand, held here so it stays fixed. Real app, real SQLite, real blob files.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATHS, computeReleaseId, type ReleaseManifest } from '../protocol/index.js';
+import { createUpdateServer } from './app.js';
+import { BlobStore } from './blob-store.js';
+import { fakeDist, type FakeDist } from './fake-dist.js';
+import { openSqliteStore, type SqliteStore } from './sqlite-store.js';
+
+const TOKEN = 'bad-input-token';
+let dir: string;
+let store: SqliteStore;
+let app: Hono;
+let dist: FakeDist;
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await app.request(`http://localhost/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}` },
+    ...(body === undefined ? {} : { body: body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body) }),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'updraft-bad-input-'));
+  store = openSqliteStore(dir);
+  app = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN });
+  dist = await fakeDist({ 'index.html': '<h1>bad input</h1>', 'x.js': 'x()', 'y.js': 'y()' }, { sw: 'self.bad=1' });
+  for (const part of [...dist.manifest.assets, dist.manifest.sw!]) {
+    expect((await call('PUT', PATHS.adminBlob(part.sha256), dist.files.get(part.path)!)).status).toBe(201);
+  }
+});
+afterAll(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The manifest with `assets` and the id they (and its entry and sw) hash to: consistent, so only the path rule can refuse it. */
+async function withAssets(assets: ReleaseManifest['assets']): Promise<ReleaseManifest> {
+  const m = dist.manifest;
+  return { ...m, assets, id: await computeReleaseId(assets, m.entry, m.sw) };
+}
+
+describe('publish: asset paths', () => {
+  it('a tab, newline or other control character, or an unpaired surrogate, is 400 invalid_body: no two asset lists share an id, and nothing is stored', async () => {
+    const [index, x, y] = ['index.html', 'x.js', 'y.js'].map((p) => dist.manifest.assets.find((a) => a.path === p)!) as [ReleaseManifest['assets'][number], ReleaseManifest['assets'][number], ReleaseManifest['assets'][number]];
+    // One path spelling the lines of two: `x.js\t<x's hash>\ny.js` with y's hash hashes like x.js and y.js.
+    const forged = await withAssets([index, { ...y, path: `x.js\t${x.sha256}\ny.js` }]);
+    const real = await withAssets([index, x, y]);
+    expect(forged.id).toBe(real.id);
+    // A lone surrogate is encoded as U+FFFD: the same id as the real character's path.
+    const lone = await withAssets([index, x, { ...y, path: 'y\ud800.js' }]);
+    expect(lone.id).toBe((await withAssets([index, x, { ...y, path: 'y\ufffd.js' }])).id);
+    const bad = [forged, lone, await withAssets([index, x, { ...y, path: 'y\u0001.js' }]), await withAssets([index, x, { ...y, path: 'y\u007f.js' }])];
+    for (const m of bad) {
+      const res = await call('POST', PATHS.adminReleases, m);
+      expect(res.status).toBe(400);
+      expect(res.json.error.code).toBe('invalid_body');
+      expect(res.json.error.message).toMatch(/control characters or unpaired surrogates/);
+    }
+    expect(await store.getRelease(forged.id)).toBeNull();
+    expect(await store.getRelease(lone.id)).toBeNull();
+    // The real release under that id is then published as itself, not found "already published" as the forged one.
+    const ok = await call('POST', PATHS.adminReleases, real);
+    expect(ok).toEqual({ status: 201, json: { id: real.id, seq: expect.any(Number), created: true } });
+    expect((await store.getRelease(real.id))!.manifest.assets.map((a) => a.path).sort()).toEqual(['index.html', 'x.js', 'y.js']);
+  });
+});
