@@ -170,6 +170,48 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
+  it('a --server that is not an http(s) URL is a usage error; one whose answers are not the admin API\'s (a page, other JSON) is http_<status> naming the URL, never internal', async () => {
+    for (const [server, message] of [
+      ['localhost:8787', '--server must be http(s), got "localhost:8787"'],
+      ['127.0.0.1:8787', '--server must be an absolute URL, got "127.0.0.1:8787"'],
+    ]) {
+      for (const args of [['status', '--server', server!], ['rollout', 'stable', '--percent', '5', '--server', server!]]) {
+        const res = await cli(args, { UPDRAFT_TOKEN: TOKEN });
+        expect(res.code, args.join(' ')).toBe(1);
+        expect(res.stderr).toBe(`updraft: usage: ${message}\n`);
+      }
+    }
+    const fromEnv = await cli(['status'], { UPDRAFT_TOKEN: TOKEN, UPDRAFT_SERVER: 'localhost:8787' });
+    expect(fromEnv.stderr).toBe('updraft: usage: --server (UPDRAFT_SERVER) must be http(s), got "localhost:8787"\n');
+
+    // What a wrong path or port meets: an app whose fallback page answers every path, a JSON API of something else.
+    const answers = [['text/html', '<!doctype html><h1>my app</h1>'], ['application/json', '{"ok":true}']] as const;
+    const d = await fakeDist({ 'index.html': '<h1>elsewhere</h1>' }, { app: 'elsewhere' });
+    await writeDist(join(dir, 'elsewhere'), d);
+    for (const [type, body] of answers) {
+      const other = createServer((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'Content-Type': type }).end(body);
+      });
+      other.listen(0, '127.0.0.1');
+      await once(other, 'listening');
+      try {
+        const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/app/`;
+        for (const [args, method, path] of [
+          [['status'], 'GET', 'v1/admin/status'],
+          [['rollout', 'stable', '--percent', '5'], 'PUT', 'v1/admin/channels/stable'],
+          [['publish', join(dir, 'elsewhere')], 'POST', 'v1/admin/blobs/missing'],
+        ] as const) {
+          const res = await cli([...args], { UPDRAFT_SERVER: url, UPDRAFT_TOKEN: TOKEN });
+          expect(res.code, `${type} ${args.join(' ')}`).toBe(1);
+          expect(res.stderr).toBe(`updraft: http_200: ${method} ${url}${path}: 200 ${type} answer is not the Updraft admin API's: is ${url} the update server's URL?\n`);
+        }
+      } finally {
+        other.close();
+      }
+    }
+  });
+
   it('a --data serve or tokens cannot use is `io` naming the path, not `listen`', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'not a directory');

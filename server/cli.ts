@@ -102,7 +102,10 @@ function client(values: { server?: string; token?: string }): AdminClient {
   if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
     throw new CliError('usage', `UPDRAFT_TIMEOUT must be seconds, a positive number, got ${JSON.stringify(timeout)}`);
   }
-  return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
+  // Checked here: fetch would call `localhost:8787` a URL of scheme "localhost:" and fail as `unreachable (unknown scheme)`.
+  const server = values.server ?? process.env.UPDRAFT_SERVER;
+  if (server !== undefined) httpUrl(server, values.server !== undefined ? 'server' : 'server (UPDRAFT_SERVER)');
+  return new AdminClient(server ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
 }
 
 /**
@@ -307,7 +310,7 @@ async function rollout(argv: string[]): Promise<void> {
   };
   if (Object.keys(update).length === 0) throw new CliError('usage', 'rollout needs --release, --percent, --activation, --pause, --resume or --minimum');
   const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
-  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update);
+  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update, (a) => typeof (a as ChannelState).release === 'string');
   if (values.json) console.log(JSON.stringify(body));
   else if (!values.quiet) console.log(describeChannel(body));
 }
@@ -317,7 +320,7 @@ async function status(argv: string[]): Promise<void> {
   if (positionals.length) throw new CliError('usage', `status takes no arguments (got ${positionals.join(' ')})`);
   const admin = client(values);
   const get = async (app: string | undefined) =>
-    (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''))).body;
+    (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''), undefined, isStatus)).body;
   const body = await get(values.app);
   if (values.json) return console.log(JSON.stringify(body));
   // Client counts carry a channel name but no app: with several apps, ask for each app alone.
@@ -325,6 +328,8 @@ async function status(argv: string[]): Promise<void> {
   const parts = !values.app && apps.length > 1 ? await Promise.all(apps.map(get)) : [body];
   console.log(parts.map((p) => formatStatus(p, { verbose: values.verbose ?? false })).join('\n\n'));
 }
+
+const isStatus = (a: object) => (['releases', 'channels', 'clients', 'reportCounts', 'recentReports'] as const).every((k) => Array.isArray((a as StatusResponse)[k]));
 
 async function keys(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });

@@ -102,12 +102,12 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, queue.length) }, worker));
   const bytes = progress.bytesDone;
-  const { body: published } = await client.request<PublishResponse>('POST', PATHS.adminReleases, manifest);
+  const { body: published } = await client.request<PublishResponse>('POST', PATHS.adminReleases, manifest, (a) => (a as PublishResponse).id === manifest.id);
   let channel: ChannelAnswer | null = null;
   if (o.channel) {
     const update = { release: manifest.id, percent: o.percent ?? 100, ...(o.activation ? { activation: o.activation } : {}), forwardOnly: true };
     try {
-      channel = (await client.request<ChannelAnswer>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
+      channel = (await client.request<ChannelAnswer>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update, (a) => typeof (a as ChannelAnswer).release === 'string')).body;
     } catch (err) {
       // The release is stored by now: say so, or the user would think nothing happened (a
       // publish-only token is refused only here, and nothing can check its scope up front).
