@@ -73,3 +73,29 @@ describe('publish: asset paths', () => {
     expect((await store.getRelease(real.id))!.manifest.assets.map((a) => a.path).sort()).toEqual(['index.html', 'x.js', 'y.js']);
   });
 });
+
+describe('publish: races', () => {
+  it('two publishes of one release id for different apps, or with different workers, at once: one is 201, the other 409 release_conflict, never a 200 for a release that is not its own', async () => {
+    for (let round = 0; round < 5; round++) {
+      // The id covers paths, hashes, the entry and sw.js, not the app: two apps can send one id.
+      const a = await fakeDist({ 'index.html': `<h1>race ${round}</h1>` }, { app: 'race-a', sw: 'self.race=1' });
+      const b = { ...a.manifest, app: 'race-b' };
+      // An id of the files only (before protocol 0.6) sent with two different workers.
+      const legacy = await fakeDist({ 'index.html': `<h1>legacy race ${round}</h1>` }, { app: 'race-a', sw: 'self.one=1', legacyId: true });
+      const other = await fakeDist({ 'index.html': `<h1>legacy race ${round}</h1>` }, { app: 'race-a', sw: 'self.two=2', legacyId: true });
+      expect(other.manifest.id).toBe(legacy.manifest.id);
+      for (const d of [a, legacy, other]) {
+        for (const part of [...d.manifest.assets, d.manifest.sw!]) expect((await call('PUT', PATHS.adminBlob(part.sha256), d.files.get(part.path)!)).status).toBe(201);
+      }
+      for (const [one, two] of [[a.manifest, b], [legacy.manifest, other.manifest]] as const) {
+        const answers = await Promise.all([call('POST', PATHS.adminReleases, one), call('POST', PATHS.adminReleases, two)]);
+        expect(answers.map((x) => x.status).sort()).toEqual([201, 409]);
+        const refused = answers.find((x) => x.status === 409)!;
+        expect(refused.json.error.code).toBe('release_conflict');
+        // And the stored release is the one that was answered 201.
+        const stored = (await store.getRelease(one.id))!.manifest;
+        expect(stored).toEqual(answers[0]!.status === 201 ? one : two);
+      }
+    }
+  });
+});
