@@ -24,11 +24,22 @@ export const AssetPath = v.pipe(
   v.check((p) => !CONTROL.test(p) && !LONE_SURROGATE.test(p), 'must not hold control characters or unpaired surrogates'),
 );
 
+/**
+ * An asset's `Content-Type`: a media type (`type/subtype`, parameters after a `;`), or empty for
+ * one looked up from the path. The server and the worker send it as a header, and a header value
+ * cannot hold CR, LF, NUL or characters past Latin-1: a release with one answered every page 500.
+ */
+const MediaType = v.pipe(
+  v.string(),
+  v.maxLength(200),
+  v.regex(/^(?:[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:[ \t]*;[\x20-\x7e]*)?)?$/, 'must be a media type like "text/html; charset=utf-8" (printable ASCII), or empty'),
+);
+
 export const Asset = v.object({
   path: AssetPath,
   sha256: Sha256,
   size: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  type: v.pipe(v.string(), v.maxLength(200)),
+  type: MediaType,
 });
 export type Asset = v.InferOutput<typeof Asset>;
 

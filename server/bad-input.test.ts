@@ -74,6 +74,36 @@ describe('publish: asset paths', () => {
   });
 });
 
+describe('publish: asset types', () => {
+  it('a type no header can carry (CR/LF, NUL, past Latin-1) is 400 invalid_body, so the served app never answers 500; a media type or empty is taken', async () => {
+    let n = 0;
+    const build = async (type: string) => {
+      const d = await fakeDist({ 'index.html': `<h1>type ${++n}</h1>`, 'a.js': `a(${n})` }, { app: `typed-${n}`, sw: 'self.typed=1' });
+      for (const part of [...d.manifest.assets, d.manifest.sw!]) expect((await call('PUT', PATHS.adminBlob(part.sha256), d.files.get(part.path)!)).status).toBe(201);
+      return { ...d.manifest, assets: d.manifest.assets.map((a) => (a.path === 'index.html' ? { ...a, type } : a)) };
+    };
+    for (const type of ['text/html\r\nSet-Cookie: a=1', 'text/html\u0000', 'текст/html', 'text/html\u00ff', 'html', 'text/html\n']) {
+      const m = await build(type);
+      const res = await call('POST', PATHS.adminReleases, m);
+      expect(res.status, JSON.stringify(type)).toBe(400);
+      expect(res.json.error.code).toBe('invalid_body');
+      expect(res.json.error.message).toMatch(/assets\.\d+\.type: must be a media type/);
+      expect(await store.getRelease(m.id)).toBeNull();
+    }
+    for (const type of ['text/html', 'text/html; charset=utf-8', 'image/svg+xml', '']) {
+      const m = await build(type);
+      expect((await call('POST', PATHS.adminReleases, m)).status, JSON.stringify(type)).toBe(201);
+      expect((await call('PUT', PATHS.adminChannel('stable'), { release: m.id })).status).toBe(200);
+      // Served as the app of that channel: the page answers with the type (or the path's own).
+      const served = createUpdateServer({ store, blobs: new BlobStore(join(dir, 'blobs')), serve: { app: m.app, channel: 'stable' } });
+      const page = await served.request('http://localhost/');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('Content-Type')).toMatch(/^text\/html|^image\/svg\+xml/);
+      expect(await page.text()).toBe(`<h1>type ${n}</h1>`);
+    }
+  });
+});
+
 describe('publish: races', () => {
   it('two publishes of one release id for different apps, or with different workers, at once: one is 201, the other 409 release_conflict, never a 200 for a release that is not its own', async () => {
     for (let round = 0; round < 5; round++) {
