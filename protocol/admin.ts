@@ -1,8 +1,9 @@
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
 import { ActivationPolicy } from './plan.js';
 import { ReleaseId, Sha256 } from './release.js';
 
-export const MissingBlobsRequest = v.object({ sha256s: v.pipe(v.array(Sha256), v.maxLength(100_000)) });
+export const MissingBlobsRequest = v.object({ sha256s: boundedArray(Sha256, 100_000) });
 export type MissingBlobsRequest = v.InferOutput<typeof MissingBlobsRequest>;
 export interface MissingBlobsResponse { missing: string[] }
 

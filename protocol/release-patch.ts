@@ -6,6 +6,7 @@
  * its own copy of `base` before checking them: a wrong patch, or a wrong base, fails there.
  */
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
 import { Asset, AssetPath, ReleaseId, type ReleaseManifest } from './release.js';
 
 export const ReleasePatch = v.object({
@@ -16,9 +17,9 @@ export const ReleasePatch = v.object({
   entry: AssetPath,
   sw: v.optional(Asset),
   /** Paths of `base` the target does not have. */
-  removed: v.pipe(v.array(AssetPath), v.maxLength(100_000)),
+  removed: boundedArray(AssetPath, 100_000),
   /** Assets of the target that `base` lacks or has with another hash, size or type. */
-  changed: v.pipe(v.array(Asset), v.maxLength(100_000)),
+  changed: boundedArray(Asset, 100_000),
 });
 export type ReleasePatch = v.InferOutput<typeof ReleasePatch>;
 

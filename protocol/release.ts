@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
 
 /** Lowercase hex SHA-256 of an asset's decoded bytes. */
 export const Sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'));
@@ -54,7 +55,7 @@ export const ReleaseManifest = v.object({
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   /** The document served for navigations, e.g. `index.html`. Must be one of `assets`. */
   entry: AssetPath,
-  assets: v.pipe(v.array(Asset), v.minLength(1), v.maxLength(100_000)),
+  assets: v.pipe(boundedArray(Asset, 100_000), v.minLength(1)),
   /** The service worker script; served by the server, never precached or staged by the SW itself. */
   sw: v.optional(Asset),
 });

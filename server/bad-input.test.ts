@@ -104,6 +104,28 @@ describe('publish: asset types', () => {
   });
 });
 
+describe('arrays longer than allowed', () => {
+  it('are refused on their length alone, before any item is examined: one problem, whatever the items (a public 1 MB report batch cost seconds and a gigabyte)', async () => {
+    const cases: [string, string, string][] = [
+      [PATHS.reports, `{"reports":[${Array(340_000).fill('{}').join(',')}]}`, 'reports: must hold at most 100 items, got 340000'],
+      [PATHS.reports, `{"reports":[${Array(101).fill('{"client":1}').join(',')}]}`, 'reports: must hold at most 100 items, got 101'],
+      [PATHS.adminMissingBlobs, `{"sha256s":[${Array(100_001).fill('"x"').join(',')}]}`, 'sha256s: must hold at most 100000 items, got 100001'],
+    ];
+    for (const [path, body, problem] of cases) {
+      const res = await app.request(`http://localhost/${path}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { code: string; details: { problems: string[] } } };
+      expect(error.code).toBe('invalid_body');
+      expect(error.details.problems).toEqual([problem]);
+    }
+    const m = dist.manifest;
+    const manifest = { ...m, assets: Array.from({ length: 100_001 }, (_, i) => ({ path: i, sha256: null })) };
+    const res = await call('POST', PATHS.adminReleases, manifest);
+    expect(res.status).toBe(400);
+    expect(res.json.error.details.problems).toEqual(['assets: must hold at most 100000 items, got 100001']);
+  });
+});
+
 describe('publish: races', () => {
   it('two publishes of one release id for different apps, or with different workers, at once: one is 201, the other 409 release_conflict, never a 200 for a release that is not its own', async () => {
     for (let round = 0; round < 5; round++) {
