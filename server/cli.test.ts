@@ -153,6 +153,29 @@ describe('startServer + updraft CLI (child process)', () => {
     await expect(startServer({ dataDir: data, capacity: { origin: {} } })).rejects.toThrow(TypeError);
   });
 
+  it('serve refuses flags no server could work with: an --app or --channel no app can have, a --db that is not postgres://, a --csp no header can carry; a --host naming no address is listen', async () => {
+    const data = join(dir, 'refused-flags');
+    const cases: [string[], string][] = [
+      [['--app', 'my app'], 'updraft: usage: --app must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got "my app"'],
+      [['--channel', ''], 'updraft: usage: --channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ""'],
+      [['--channel', '../beta'], 'updraft: usage: --channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got "../beta"'],
+      [['--db', 'mysql://u:pw@db/x'], 'updraft: usage: --db must be a postgres:// URL (SQLite lives in --data), got "mysql://u:***@db/x"'],
+      [['--csp', "default-src 'self';\r\nscript-src 'self'"], 'updraft: usage: --csp must be printable ASCII on one line (a header value)'],
+      [['--host', 'no-such-host.invalid'], 'updraft: listen: --host no-such-host.invalid names no address to listen on (getaddrinfo ENOTFOUND no-such-host.invalid)'],
+    ];
+    for (const [flags, line] of cases) {
+      const res = await cli(['serve', '--port', '0', '--data', data, ...flags]);
+      expect(res.code, flags.join(' ')).toBe(1);
+      expect(res.stderr).toBe(`${line}\n`);
+    }
+    // `tokens` reads --db the same way: no SQLite directory named after a URL.
+    const tokens = await cli(['tokens', 'create', '--scope', 'read', '--db', 'mysql://db/x'], {});
+    expect(tokens.stderr).toBe('updraft: usage: --db must be a postgres:// URL (SQLite lives in --data), got "mysql://db/x"\n');
+    expect(existsSync(join(ROOT, 'mysql:'))).toBe(false);
+    // API users get the policy check as a TypeError, as for capacity.
+    await expect(startServer({ dataDir: data, securityHeaders: { contentSecurityPolicy: "default-src 'self'\n" } })).rejects.toThrow(new TypeError('securityHeaders.contentSecurityPolicy must be a header value: printable ASCII, no line breaks'));
+  });
+
   it('an admin command against a server that accepts and never answers gives up after UPDRAFT_TIMEOUT seconds: unreachable', async () => {
     const silent = createServer(() => {}); // reads the request, never answers
     silent.listen(0, '127.0.0.1');

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ActivationPolicy, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
+import * as v from 'valibot';
+import { ActivationPolicy, Name, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
@@ -11,6 +12,7 @@ import { startServer } from './node.js';
 import { resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
+import { isHeaderValue } from './security-headers.js';
 import type { Budget } from './slot-ledger.js';
 import { formatBytes, formatStatus } from './status-format.js';
 
@@ -139,6 +141,12 @@ function capacity(value: string, cdn: readonly string[]): Record<string, Budget>
   }
 }
 
+/** `--db`: PostgreSQL only; SQLite is where `--data` says. */
+function postgresUrl(value: string): string {
+  if (!isPostgresLocation(value)) throw new CliError('usage', `--db must be a postgres:// URL (SQLite lives in --data), got ${JSON.stringify(redactStoreLocation(value))}`);
+  return value;
+}
+
 /** Errors of the file system with a path, from making --data, its blobs/ or temp files. */
 const FS_CODES = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOSPC', 'ELOOP', 'ENAMETOOLONG']);
 
@@ -162,6 +170,14 @@ async function serve(argv: string[]): Promise<void> {
     csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true }, 'plan-ref-min-bytes': { type: 'string' },
   });
   if (positionals.length) throw new CliError('usage', `serve takes no arguments (got ${positionals.join(' ')})`);
+  // Each would start a server that serves nothing (no app or channel has such a name), keeps its
+  // store where nobody looks (`--db mysql://x` was a SQLite directory `./mysql:/x`), or answers
+  // every page 500 (a policy no header can carry).
+  for (const flag of ['app', 'channel'] as const) {
+    if (values[flag] !== undefined && !v.is(Name, values[flag])) throw new CliError('usage', `--${flag} must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(values[flag])}`);
+  }
+  if (values.db !== undefined) postgresUrl(values.db);
+  if (values.csp !== undefined && !isHeaderValue(values.csp)) throw new CliError('usage', '--csp must be printable ASCII on one line (a header value)');
   // Checked, but kept as given: --capacity names them the same way.
   const cdn = values.cdn ?? [];
   for (const url of cdn) httpUrl(url, 'cdn');
@@ -190,6 +206,8 @@ async function serve(argv: string[]): Promise<void> {
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen') throw new CliError('listen', err.message);
+    // A --host that names no address (a typo) fails before the listen itself.
+    if (err.syscall === 'getaddrinfo') throw new CliError('listen', `--host ${values.host ?? ''} names no address to listen on (${err.message})`);
     throw storeError(err, values.db ?? values.data ?? '.updraft');
   });
   console.log(running.url);
@@ -381,7 +399,7 @@ async function tokens(argv: string[]): Promise<void> {
       throw new CliError('usage', `--scope: ${(err as Error).message}`);
     }
   }
-  const location = values.db ?? values.data ?? '.updraft';
+  const location = (values.db !== undefined ? postgresUrl(values.db) : undefined) ?? values.data ?? '.updraft';
   // SQLite creates a database wherever it is pointed: a mistyped --data would list an empty store,
   // or put a token where no server reads it. Only `create` may start a store (the first token can
   // come before the first `serve`), and it says so.
