@@ -393,6 +393,16 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
+  it('publish --channel with a name no channel can have is a usage error before anything is uploaded or published', async () => {
+    const d = await fakeDist({ 'index.html': '<h1>bad channel</h1>' }, { app: 'bad-channel' });
+    await writeDist(join(dir, 'bad-channel'), d);
+    const res = await cli(['publish', join(dir, 'bad-channel'), '--channel', 'my beta'], env());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe('updraft: usage: channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got "my beta"\n');
+    expect(await server.store.getRelease(d.manifest.id)).toBeNull();
+    expect(await server.store.missingBlobs(d.manifest.assets.map((a) => a.sha256))).toHaveLength(1);
+  });
+
   it('serve --public-url names that URL as the origin source in plans (a TLS proxy in front)', async () => {
     const bad = await cli(['serve', '--public-url', 'not a url', '--port', '0']);
     expect(bad.code).toBe(1);

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import * as v from 'valibot';
 import {
-  MANIFEST_FILE, PATHS, ReleaseManifest, UpdraftError, parse,
+  MANIFEST_FILE, Name, PATHS, ReleaseManifest, UpdraftError, parse,
   type ActivationPolicy, type Asset, type ChannelAnswer, type PublishResponse,
 } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
@@ -61,6 +62,10 @@ async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
 
 /** Uploads what the server lacks, publishes the release and optionally points a channel at it. */
 export async function publish(client: AdminClient, dist: string, o: PublishOptions = {}): Promise<PublishResult> {
+  // Before anything is uploaded: the server would refuse the name only once the release is stored.
+  if (o.channel !== undefined && !v.is(Name, o.channel)) {
+    throw new CliError('usage', `channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(o.channel)}`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(await readDistFile(dist, MANIFEST_FILE)));
