@@ -193,7 +193,7 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
-  it('a --server that is not an http(s) URL is a usage error; one whose answers are not the admin API\'s (a page, other JSON) is http_<status> naming the URL, never internal', async () => {
+  it('a --server that is not an http(s) URL, or a token no header can carry, is a usage error; one whose answers are not the admin API\'s (a page, other JSON) is http_<status> naming the URL, never internal', async () => {
     for (const [server, message] of [
       ['localhost:8787', '--server must be http(s), got "localhost:8787"'],
       ['127.0.0.1:8787', '--server must be an absolute URL, got "127.0.0.1:8787"'],
@@ -203,6 +203,11 @@ describe('startServer + updraft CLI (child process)', () => {
         expect(res.code, args.join(' ')).toBe(1);
         expect(res.stderr).toBe(`updraft: usage: ${message}\n`);
       }
+    }
+    // A token fetch cannot put in a header: refused as such, not `unreachable`.
+    for (const token of ['токен', 'line\nbreak']) {
+      const res = await cli(['status', '--server', 'http://127.0.0.1:8787/'], { UPDRAFT_TOKEN: token });
+      expect(res.stderr).toBe('updraft: usage: the admin token (--token or UPDRAFT_TOKEN) must be printable ASCII on one line\n');
     }
     const fromEnv = await cli(['status'], { UPDRAFT_TOKEN: TOKEN, UPDRAFT_SERVER: 'localhost:8787' });
     expect(fromEnv.stderr).toBe('updraft: usage: --server (UPDRAFT_SERVER) must be http(s), got "localhost:8787"\n');

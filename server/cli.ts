@@ -100,6 +100,8 @@ function policy(value: string | undefined): ActivationPolicy | undefined {
 function client(values: { server?: string; token?: string }): AdminClient {
   const token = values.token ?? process.env.UPDRAFT_TOKEN;
   if (!token) throw new CliError('usage', 'an admin token is required: --token or UPDRAFT_TOKEN');
+  // fetch refuses such a header before sending anything: it would read as `unreachable`.
+  if (!isHeaderValue(token)) throw new CliError('usage', 'the admin token (--token or UPDRAFT_TOKEN) must be printable ASCII on one line');
   const timeout = process.env.UPDRAFT_TIMEOUT;
   if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
     throw new CliError('usage', `UPDRAFT_TIMEOUT must be seconds, a positive number, got ${JSON.stringify(timeout)}`);
