@@ -510,6 +510,18 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(nowhere.stderr).toMatch(new RegExp(`^updraft: io: cannot write ${join(keys, 'no', 'such', 'k')}\\.pub: ENOENT: `));
   });
 
+  it('keys generate --out naming no file (empty, or a directory with a trailing slash) is a usage error, and writes no hidden .key', async () => {
+    const keys = join(dir, 'keys-out');
+    mkdirSync(keys);
+    for (const out of ['', `${keys}/`]) {
+      const res = await cli(['keys', 'generate', '--out', out]);
+      expect(res.code, JSON.stringify(out)).toBe(1);
+      expect(res.stderr).toBe(`updraft: usage: --out is the keys' file name without .key/.pub (e.g. keys/updraft-signing), got ${JSON.stringify(out)}\n`);
+    }
+    expect(readdirSync(keys)).toEqual([]);
+    expect(existsSync(join(ROOT, '.key'))).toBe(false);
+  });
+
   it('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(await cli(['--version'])).toEqual({ code: 0, stdout: `updraft ${version}\n`, stderr: '' });

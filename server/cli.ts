@@ -354,6 +354,10 @@ const isStatus = (a: object) => (['releases', 'channels', 'clients', 'reportCoun
 async function keys(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force] [--json]');
+  // `--out ''` or `--out dir/` named no file: the private key became a hidden `.key` in that directory.
+  if (values.out !== undefined && (values.out === '' || /[/\\]$/.test(values.out))) {
+    throw new CliError('usage', `--out is the keys' file name without .key/.pub (e.g. keys/updraft-signing), got ${JSON.stringify(values.out)}`);
+  }
   const k = await generateKeyFiles(values.out ?? 'updraft-signing', values.force ?? false);
   if (values.json) return console.log(JSON.stringify(k));
   if (values.quiet) return;
@@ -392,6 +396,8 @@ async function tokens(argv: string[]): Promise<void> {
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new CliError('usage', 'tokens takes create, list or revoke');
   if (action === 'revoke' ? rest.length !== 1 : rest.length !== 0) throw new CliError('usage', action === 'revoke' ? 'tokens revoke takes exactly one <id>' : `tokens ${action} takes no arguments`);
   if (action !== 'create' && (values.scope !== undefined || values.name !== undefined)) throw new CliError('usage', '--scope and --name go with tokens create');
+  // Printed by `tokens list` as it is: a line break or an escape sequence would forge lines there.
+  if (values.name !== undefined && (values.name === '' || /[\x00-\x1f\x7f]/.test(values.name))) throw new CliError('usage', '--name must be one line without control characters');
   let scopes: Scope[] = [];
   if (action === 'create') {
     if (!values.scope) throw new CliError('usage', `tokens create needs --scope (${SCOPES.join(', ')} or all, comma-separated)`);
