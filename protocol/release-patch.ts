@@ -7,12 +7,13 @@
  */
 import * as v from 'valibot';
 import { boundedArray } from './bounded-array.js';
+import { label } from './label.js';
 import { Asset, AssetPath, ReleaseId, type ReleaseManifest } from './release.js';
 
 export const ReleasePatch = v.object({
   /** The release the patch applies to: the plan's `from`. */
   base: ReleaseId,
-  version: v.pipe(v.string(), v.maxLength(100)),
+  version: label(100),
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   entry: AssetPath,
   sw: v.optional(Asset),

@@ -1,10 +1,10 @@
 import * as v from 'valibot';
 import { boundedArray } from './bounded-array.js';
+import { CONTROL, label } from './label.js';
 
 /** Lowercase hex SHA-256 of an asset's decoded bytes. */
 export const Sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'));
 
-const CONTROL = /[\x00-\x1f\x7f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
@@ -51,7 +51,7 @@ export const ReleaseManifest = v.object({
   /** Derived from the asset list and `sw`: see `computeReleaseId`. */
   id: ReleaseId,
   app: Name,
-  version: v.pipe(v.string(), v.maxLength(100)),
+  version: label(100),
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   /** The document served for navigations, e.g. `index.html`. Must be one of `assets`. */
   entry: AssetPath,

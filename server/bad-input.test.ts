@@ -104,6 +104,25 @@ describe('publish: asset types', () => {
   });
 });
 
+describe('text shown to people', () => {
+  it('a release version or pause reason with a line break or an escape sequence is 400 invalid_body: `updraft status` prints them as they are', async () => {
+    const d = await fakeDist({ 'index.html': '<h1>text</h1>' }, { app: 'text', sw: 'self.text=1' });
+    for (const part of [...d.manifest.assets, d.manifest.sw!]) expect((await call('PUT', PATHS.adminBlob(part.sha256), d.files.get(part.path)!)).status).toBe(201);
+    const m = { ...d.manifest, version: '1.0.0\n\x1b[2Jfake row' };
+    const res = await call('POST', PATHS.adminReleases, m);
+    expect(res.status).toBe(400);
+    expect(res.json.error.details.problems).toEqual(['version: must be one line without control characters']);
+    expect(await store.getRelease(m.id)).toBeNull();
+    // The same manifest with a plain version is published, and the channel made for the pause.
+    expect((await call('POST', PATHS.adminReleases, { ...m, version: '1.0.0 (build 7)' })).status).toBe(201);
+    expect((await call('PUT', PATHS.adminChannel('text'), { release: m.id })).status).toBe(200);
+    const pause = await call('PUT', PATHS.adminChannel('text'), { paused: true, pausedReason: 'bad\x1b[31m build' });
+    expect(pause.status).toBe(400);
+    expect(pause.json.error.details.problems).toEqual(['pausedReason: must be one line without control characters']);
+    expect((await store.getChannel(m.app, 'text'))!.paused).toBe(false);
+  });
+});
+
 describe('arrays longer than allowed', () => {
   it('are refused on their length alone, before any item is examined: one problem, whatever the items (a public 1 MB report batch cost seconds and a gigabyte)', async () => {
     const cases: [string, string, string][] = [
