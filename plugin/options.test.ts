@@ -53,6 +53,7 @@ describe('resolveOptions', () => {
     [{ concurrency: 1.5 }, /^\[updraft\] invalid options: concurrency: must be an integer/],
     [{ app: '' }, /^\[updraft\] invalid options: app:/],
     [{ server: 42 }, /^\[updraft\] invalid options: server:/],
+    [{ version: '1.0\n' }, /^\[updraft\] invalid options: version: must be one line without control characters/],
     [{ bootTimeoutMs: 500 }, /^\[updraft\] invalid options: bootTimeoutMs: must be 0 \(off\) or 1000 to 86400000 ms/],
     [{ bootTimeoutMs: 86_400_001 }, /^\[updraft\] invalid options: bootTimeoutMs:/],
     [{ bootTimeoutMs: 1500.5 }, /^\[updraft\] invalid options: bootTimeoutMs: must be an integer/],
