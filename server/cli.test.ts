@@ -267,6 +267,8 @@ describe('startServer + updraft CLI (child process)', () => {
     const res = await cli(['publish', join(dir, 'bad'), '--channel', 'stable'], env());
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^updraft: hash_mismatch: /);
+    // Naming the file: the server knows the part only by its hash.
+    expect(res.stderr.startsWith(`updraft: hash_mismatch: ${join(dir, 'bad', 'index.html')}: body hashes to `)).toBe(true);
     // With progress on, the error line first erases the progress line.
     const shown = await cli(['publish', join(dir, 'bad'), '--progress'], env());
     expect(shown.stderr).toMatch(/^\r\x1b\[Kuploading 0\/1 parts[^\n]*\r\x1b\[Kupdraft: hash_mismatch: [^\n]+\n$/);

@@ -44,6 +44,9 @@ export interface PublishResult extends PublishResponse {
   channel: ChannelAnswer | null;
 }
 
+/** What the server says about one part's bytes. */
+const PART_CODES = new Set(['hash_mismatch', 'size_mismatch', 'body_too_large']);
+
 async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
   const root = resolve(dist);
   const file = resolve(join(root, path));
@@ -95,7 +98,10 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
       const part = queue[next++]!;
       try {
         const data = await readDistFile(dist, part.path);
-        await client.request('PUT', PATHS.adminBlob(part.sha256), data);
+        await client.request('PUT', PATHS.adminBlob(part.sha256), data).catch((err: unknown) => {
+          // The server names the part by its hash only ("body hashes to …", "limited to N bytes"): say which file.
+          throw err instanceof CliError && PART_CODES.has(err.code) ? new CliError(err.code, `${join(dist, part.path)}: ${err.message}`) : err;
+        });
         progress.partsDone += 1;
         progress.bytesDone += data.byteLength;
       } catch (err) {
