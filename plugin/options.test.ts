@@ -73,6 +73,7 @@ describe('resolveOptions', () => {
     [{ server: 'ftp://updates.example/' }, /^\[updraft\] invalid options: server: must be an http\(s\) URL or a path/],
     [{ server: 'javascript:alert(1)' }, /^\[updraft\] invalid options: server: must be an http\(s\) URL or a path/],
     [{ server: 'http://[::1' }, /^\[updraft\] invalid options: server: must be an http\(s\) URL or a path/],
+    [{ version: '1.0\n' }, /^\[updraft\] invalid options: version: must be one line without control characters/],
     [{ bootTimeoutMs: 500 }, /^\[updraft\] invalid options: bootTimeoutMs: must be 0 \(off\) or 1000 to 86400000 ms/],
     [{ bootTimeoutMs: 86_400_001 }, /^\[updraft\] invalid options: bootTimeoutMs:/],
     [{ bootTimeoutMs: 1500.5 }, /^\[updraft\] invalid options: bootTimeoutMs: must be an integer/],

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as v from 'valibot';
 import { decodePublicKey, Name } from '../protocol/index.js';
+import { label } from '../protocol/label.js';
 
 export interface UpdraftOptions {
   /**
@@ -80,7 +81,8 @@ const OptionsSchema = v.strictObject({
       v.check(isHttpUrlOrPath, 'must be an http(s) URL or a path (relative to the service worker scope)'),
     ),
   ),
-  version: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))),
+  // As the server takes it (protocol/label.ts): a build it would refuse fails here, not at publish.
+  version: v.optional(v.pipe(label(100), v.minLength(1, 'must not be empty'))),
   swEntry: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
   concurrency: v.optional(v.pipe(v.number(), v.integer('must be an integer'), v.minValue(1), v.maxValue(64))),
   bootTimeoutMs: v.optional(

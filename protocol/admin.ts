@@ -1,8 +1,10 @@
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
 import { ActivationPolicy } from './plan.js';
+import { label } from './label.js';
 import { ReleaseId, Sha256 } from './release.js';
 
-export const MissingBlobsRequest = v.object({ sha256s: v.pipe(v.array(Sha256), v.maxLength(100_000)) });
+export const MissingBlobsRequest = v.object({ sha256s: boundedArray(Sha256, 100_000) });
 export type MissingBlobsRequest = v.InferOutput<typeof MissingBlobsRequest>;
 export interface MissingBlobsResponse { missing: string[] }
 
@@ -27,7 +29,7 @@ export const ChannelUpdate = v.pipe(v.custom<Record<string, unknown>>((x) => typ
   /** While paused no client gets a plan to `release`; clients already on it stay there. */
   paused: v.optional(v.boolean()),
   /** Why the channel is paused (shown in `updraft status`); ignored unless `paused` is true. */
-  pausedReason: v.optional(v.pipe(v.string(), v.maxLength(500))),
+  pausedReason: v.optional(label(500)),
   /** Clients on a release published before this one (lower `seq`) get their plan with activation `immediate`; null clears it. */
   minimum: v.optional(v.nullable(ReleaseId)),
   /**

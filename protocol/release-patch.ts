@@ -6,19 +6,21 @@
  * its own copy of `base` before checking them: a wrong patch, or a wrong base, fails there.
  */
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
+import { label } from './label.js';
 import { Asset, AssetPath, ReleaseId, type ReleaseManifest } from './release.js';
 
 export const ReleasePatch = v.object({
   /** The release the patch applies to: the plan's `from`. */
   base: ReleaseId,
-  version: v.pipe(v.string(), v.maxLength(100)),
+  version: label(100),
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   entry: AssetPath,
   sw: v.optional(Asset),
   /** Paths of `base` the target does not have. */
-  removed: v.pipe(v.array(AssetPath), v.maxLength(100_000)),
+  removed: boundedArray(AssetPath, 100_000),
   /** Assets of the target that `base` lacks or has with another hash, size or type. */
-  changed: v.pipe(v.array(Asset), v.maxLength(100_000)),
+  changed: boundedArray(Asset, 100_000),
 });
 export type ReleasePatch = v.InferOutput<typeof ReleasePatch>;
 

@@ -1,7 +1,11 @@
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
+import { CONTROL, label } from './label.js';
 
 /** Lowercase hex SHA-256 of an asset's decoded bytes. */
 export const Sha256 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits'));
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * A path inside a release: relative, POSIX, no `..`, no empty segments, no backslashes.
@@ -12,16 +16,31 @@ export const AssetPath = v.pipe(
   v.minLength(1),
   v.maxLength(1024),
   v.check(
-    (p) => !p.startsWith('/') && !p.includes('\\') && !p.includes('\0') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
+    (p) => !p.startsWith('/') && !p.includes('\\') && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..'),
     'must be a relative path without "." or ".." segments',
   ),
+  // The release id hashes `path\tsha256\n` lines as UTF-8: a tab or newline in a path could spell
+  // other lines (two different asset lists, one id), and a lone surrogate encodes as U+FFFD like
+  // the real one. Neither can be a request path either (server/static.ts refuses control characters).
+  v.check((p) => !CONTROL.test(p) && !LONE_SURROGATE.test(p), 'must not hold control characters or unpaired surrogates'),
+);
+
+/**
+ * An asset's `Content-Type`: a media type (`type/subtype`, parameters after a `;`), or empty for
+ * one looked up from the path. The server and the worker send it as a header, and a header value
+ * cannot hold CR, LF, NUL or characters past Latin-1: a release with one answered every page 500.
+ */
+const MediaType = v.pipe(
+  v.string(),
+  v.maxLength(200),
+  v.regex(/^(?:[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:[ \t]*;[\x20-\x7e]*)?)?$/, 'must be a media type like "text/html; charset=utf-8" (printable ASCII), or empty'),
 );
 
 export const Asset = v.object({
   path: AssetPath,
   sha256: Sha256,
   size: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  type: v.pipe(v.string(), v.maxLength(200)),
+  type: MediaType,
 });
 export type Asset = v.InferOutput<typeof Asset>;
 
@@ -32,11 +51,11 @@ export const ReleaseManifest = v.object({
   /** Derived from the asset list and `sw`: see `computeReleaseId`. */
   id: ReleaseId,
   app: Name,
-  version: v.pipe(v.string(), v.maxLength(100)),
+  version: label(100),
   createdAt: v.pipe(v.string(), v.isoTimestamp()),
   /** The document served for navigations, e.g. `index.html`. Must be one of `assets`. */
   entry: AssetPath,
-  assets: v.pipe(v.array(Asset), v.minLength(1), v.maxLength(100_000)),
+  assets: v.pipe(boundedArray(Asset, 100_000), v.minLength(1)),
   /** The service worker script; served by the server, never precached or staged by the SW itself. */
   sw: v.optional(Asset),
 });

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { boundedArray } from './bounded-array.js';
 import { ClientId } from './check-in.js';
 import { Name, ReleaseId } from './release.js';
 import { ERROR_CODES, type ErrorCode } from './errors.js';
@@ -35,5 +36,5 @@ export const Report = v.object({
 });
 export type Report = v.InferOutput<typeof Report>;
 
-export const ReportBatch = v.object({ reports: v.pipe(v.array(Report), v.minLength(1), v.maxLength(100)) });
+export const ReportBatch = v.object({ reports: v.pipe(boundedArray(Report, 100), v.minLength(1)) });
 export type ReportBatch = v.InferOutput<typeof ReportBatch>;

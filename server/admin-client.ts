@@ -35,7 +35,12 @@ export class AdminClient {
     this.#timeoutSeconds = options.timeoutSeconds ?? 30;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /**
+   * `isAnswer` checks a success answer's shape: a `--server` naming another HTTP server (or the
+   * app's own pages, whose fallback answers any path with HTML) would otherwise surface as a
+   * TypeError deep in the command.
+   */
+  async request<T>(method: string, path: string, body?: unknown, isAnswer: (answer: object) => boolean = () => true): Promise<{ status: number; body: T }> {
     const isBytes = body instanceof Uint8Array;
     const seconds = Math.ceil(this.#timeoutSeconds + (isBytes ? body.byteLength / UPLOAD_MIN_RATE : 0));
     const init: RequestInit = {
@@ -81,10 +86,14 @@ export class AdminClient {
       if (error?.code) throw new CliError(error.code, error.message ?? res.statusText);
       throw new CliError(`http_${res.status}`, `${method} ${url}: ${res.status} ${res.statusText}`);
     }
+    if (typeof parsed !== 'object' || parsed === null || !isAnswer(parsed)) {
+      const type = res.headers.get('Content-Type')?.split(';')[0] || 'no Content-Type';
+      throw new CliError(`http_${res.status}`, `${method} ${url}: ${res.status} ${type} answer is not the Updraft admin API's: is ${this.server} the update server's URL?`);
+    }
     return { status: res.status, body: parsed as T };
   }
 
   missing(sha256s: string[]) {
-    return this.request<{ missing: string[] }>('POST', PATHS.adminMissingBlobs, { sha256s });
+    return this.request<{ missing: string[] }>('POST', PATHS.adminMissingBlobs, { sha256s }, (a) => Array.isArray((a as { missing?: unknown }).missing));
   }
 }

@@ -77,19 +77,7 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     const problem = await checkManifestConsistency(manifest);
     if (problem) throw new UpdraftError('invalid_body', problem);
     const existing = await o.store.getRelease(manifest.id);
-    if (existing && existing.manifest.app !== manifest.app) {
-      throw new UpdraftError('release_conflict', `release ${manifest.id} already belongs to app ${existing.manifest.app}`);
-    }
-    // Ids cover sw.js since protocol 0.6, so this can only be an id of the older form (the app's
-    // files only) sent with another worker. A release never changes: "already published" would
-    // leave /sw.js the old worker, e.g. one that checks no signature.
-    if (existing && (existing.manifest.sw?.sha256 ?? null) !== (manifest.sw?.sha256 ?? null)) {
-      throw new UpdraftError(
-        'release_conflict',
-        `release ${manifest.id} is already published with another sw.js: its id covers the app's files only (made by an Updraft before protocol 0.6, or edited by hand). Rebuild with this Updraft, whose release ids cover sw.js, and publish that release`,
-        { published: existing.manifest.sw?.sha256 ?? null, sw: manifest.sw?.sha256 ?? null },
-      );
-    }
+    if (existing) throwIfConflict(existing, manifest);
     const parts = [...manifest.assets, ...(manifest.sw ? [manifest.sw] : [])];
     const missing = await missingParts(o, parts.map((p) => p.sha256));
     if (missing.length > 0) {
@@ -99,6 +87,9 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     const wrong = parts.find((p) => sizes.get(p.sha256) !== p.size);
     if (wrong) throw new UpdraftError('size_mismatch', `${wrong.path} is ${sizes.get(wrong.sha256)} bytes, manifest says ${wrong.size}`);
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
+    // Another publish of this id may have committed since the check above (the store keeps the
+    // first and says `created: false`): that one may be another app's, or carry another worker.
+    if (!created) throwIfConflict((await o.store.getRelease(manifest.id))!, manifest);
     // Queued, not computed: a release is usable without deltas (plans fetch those parts whole
     // until each lands), and computing them could hold this answer for minutes (one `maxMs` per
     // rewritten large file per earlier release). Also on a re-publish, which completes deltas a
@@ -154,6 +145,23 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     return c.json(body);
   });
   return app;
+}
+
+/** `release_conflict` when the stored release under the manifest's id is not this manifest's to re-publish. */
+function throwIfConflict(existing: StoredRelease, manifest: ReleaseManifest): void {
+  if (existing.manifest.app !== manifest.app) {
+    throw new UpdraftError('release_conflict', `release ${manifest.id} already belongs to app ${existing.manifest.app}`);
+  }
+  // Ids cover sw.js since protocol 0.6, so this can only be an id of the older form (the app's
+  // files only) sent with another worker. A release never changes: "already published" would
+  // leave /sw.js the old worker, e.g. one that checks no signature.
+  if ((existing.manifest.sw?.sha256 ?? null) !== (manifest.sw?.sha256 ?? null)) {
+    throw new UpdraftError(
+      'release_conflict',
+      `release ${manifest.id} is already published with another sw.js: its id covers the app's files only (made by an Updraft before protocol 0.6, or edited by hand). Rebuild with this Updraft, whose release ids cover sw.js, and publish that release`,
+      { published: existing.manifest.sw?.sha256 ?? null, sw: manifest.sw?.sha256 ?? null },
+    );
+  }
 }
 
 /**

@@ -129,6 +129,17 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     expect(existsSync(typo)).toBe(false);
   });
 
+  it('tokens create --name with a line break or an escape sequence is a usage error, and no token is made', async () => {
+    const fresh = join(dir, 'names');
+    for (const name of ['ops\nfake-id  all', 'red\x1b[31m', '']) {
+      const res = await cli(['tokens', 'create', '--scope', 'read', '--name', name, '--data', fresh]);
+      expect(res.code, JSON.stringify(name)).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toBe('updraft: usage: --name must be one line without control characters\n');
+    }
+    expect(existsSync(fresh)).toBe(false);
+  });
+
   it('serve refuses a bad token file instead of starting without its tokens', async () => {
     writeFileSync(join(dir, 'bad.txt'), 'read ok-token\nsuperuser nope\n');
     const bad = await cli(['serve', '--port', '0', '--data', join(dir, 'bad-data'), '--token-file', join(dir, 'bad.txt')]);

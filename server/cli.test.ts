@@ -153,6 +153,29 @@ describe('startServer + updraft CLI (child process)', () => {
     await expect(startServer({ dataDir: data, capacity: { origin: {} } })).rejects.toThrow(TypeError);
   });
 
+  it('serve refuses flags no server could work with: an --app or --channel no app can have, a --db that is not postgres://, a --csp no header can carry; a --host naming no address is listen', async () => {
+    const data = join(dir, 'refused-flags');
+    const cases: [string[], string][] = [
+      [['--app', 'my app'], 'updraft: usage: --app must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got "my app"'],
+      [['--channel', ''], 'updraft: usage: --channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ""'],
+      [['--channel', '../beta'], 'updraft: usage: --channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got "../beta"'],
+      [['--db', 'mysql://u:pw@db/x'], 'updraft: usage: --db must be a postgres:// URL (SQLite lives in --data), got "mysql://u:***@db/x"'],
+      [['--csp', "default-src 'self';\r\nscript-src 'self'"], 'updraft: usage: --csp must be printable ASCII on one line (a header value)'],
+      [['--host', 'no-such-host.invalid'], 'updraft: listen: --host no-such-host.invalid names no address to listen on (getaddrinfo ENOTFOUND no-such-host.invalid)'],
+    ];
+    for (const [flags, line] of cases) {
+      const res = await cli(['serve', '--port', '0', '--data', data, ...flags]);
+      expect(res.code, flags.join(' ')).toBe(1);
+      expect(res.stderr).toBe(`${line}\n`);
+    }
+    // `tokens` reads --db the same way: no SQLite directory named after a URL.
+    const tokens = await cli(['tokens', 'create', '--scope', 'read', '--db', 'mysql://db/x'], {});
+    expect(tokens.stderr).toBe('updraft: usage: --db must be a postgres:// URL (SQLite lives in --data), got "mysql://db/x"\n');
+    expect(existsSync(join(ROOT, 'mysql:'))).toBe(false);
+    // API users get the policy check as a TypeError, as for capacity.
+    await expect(startServer({ dataDir: data, securityHeaders: { contentSecurityPolicy: "default-src 'self'\n" } })).rejects.toThrow(new TypeError('securityHeaders.contentSecurityPolicy must be a header value: printable ASCII, no line breaks'));
+  });
+
   it('an admin command against a server that accepts and never answers gives up after UPDRAFT_TIMEOUT seconds: unreachable', async () => {
     const silent = createServer(() => {}); // reads the request, never answers
     silent.listen(0, '127.0.0.1');
@@ -167,6 +190,53 @@ describe('startServer + updraft CLI (child process)', () => {
     } finally {
       silent.closeAllConnections();
       silent.close();
+    }
+  });
+
+  it('a --server that is not an http(s) URL, or a token no header can carry, is a usage error; one whose answers are not the admin API\'s (a page, other JSON) is http_<status> naming the URL, never internal', async () => {
+    for (const [server, message] of [
+      ['localhost:8787', '--server must be http(s), got "localhost:8787"'],
+      ['127.0.0.1:8787', '--server must be an absolute URL, got "127.0.0.1:8787"'],
+    ]) {
+      for (const args of [['status', '--server', server!], ['rollout', 'stable', '--percent', '5', '--server', server!]]) {
+        const res = await cli(args, { UPDRAFT_TOKEN: TOKEN });
+        expect(res.code, args.join(' ')).toBe(1);
+        expect(res.stderr).toBe(`updraft: usage: ${message}\n`);
+      }
+    }
+    // A token fetch cannot put in a header: refused as such, not `unreachable`.
+    for (const token of ['токен', 'line\nbreak']) {
+      const res = await cli(['status', '--server', 'http://127.0.0.1:8787/'], { UPDRAFT_TOKEN: token });
+      expect(res.stderr).toBe('updraft: usage: the admin token (--token or UPDRAFT_TOKEN) must be printable ASCII on one line\n');
+    }
+    const fromEnv = await cli(['status'], { UPDRAFT_TOKEN: TOKEN, UPDRAFT_SERVER: 'localhost:8787' });
+    expect(fromEnv.stderr).toBe('updraft: usage: --server (UPDRAFT_SERVER) must be http(s), got "localhost:8787"\n');
+
+    // What a wrong path or port meets: an app whose fallback page answers every path, a JSON API of something else.
+    const answers = [['text/html', '<!doctype html><h1>my app</h1>'], ['application/json', '{"ok":true}']] as const;
+    const d = await fakeDist({ 'index.html': '<h1>elsewhere</h1>' }, { app: 'elsewhere' });
+    await writeDist(join(dir, 'elsewhere'), d);
+    for (const [type, body] of answers) {
+      const other = createServer((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'Content-Type': type }).end(body);
+      });
+      other.listen(0, '127.0.0.1');
+      await once(other, 'listening');
+      try {
+        const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}/app/`;
+        for (const [args, method, path] of [
+          [['status'], 'GET', 'v1/admin/status'],
+          [['rollout', 'stable', '--percent', '5'], 'PUT', 'v1/admin/channels/stable'],
+          [['publish', join(dir, 'elsewhere')], 'POST', 'v1/admin/blobs/missing'],
+        ] as const) {
+          const res = await cli([...args], { UPDRAFT_SERVER: url, UPDRAFT_TOKEN: TOKEN });
+          expect(res.code, `${type} ${args.join(' ')}`).toBe(1);
+          expect(res.stderr).toBe(`updraft: http_200: ${method} ${url}${path}: 200 ${type} answer is not the Updraft admin API's: is ${url} the update server's URL?\n`);
+        }
+      } finally {
+        other.close();
+      }
     }
   });
 
@@ -197,6 +267,8 @@ describe('startServer + updraft CLI (child process)', () => {
     const res = await cli(['publish', join(dir, 'bad'), '--channel', 'stable'], env());
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^updraft: hash_mismatch: /);
+    // Naming the file: the server knows the part only by its hash.
+    expect(res.stderr.startsWith(`updraft: hash_mismatch: ${join(dir, 'bad', 'index.html')}: body hashes to `)).toBe(true);
     // With progress on, the error line first erases the progress line.
     const shown = await cli(['publish', join(dir, 'bad'), '--progress'], env());
     expect(shown.stderr).toMatch(/^\r\x1b\[Kuploading 0\/1 parts[^\n]*\r\x1b\[Kupdraft: hash_mismatch: [^\n]+\n$/);
@@ -328,6 +400,16 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
+  it('publish --channel with a name no channel can have is a usage error before anything is uploaded or published', async () => {
+    const d = await fakeDist({ 'index.html': '<h1>bad channel</h1>' }, { app: 'bad-channel' });
+    await writeDist(join(dir, 'bad-channel'), d);
+    const res = await cli(['publish', join(dir, 'bad-channel'), '--channel', 'my beta'], env());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe('updraft: usage: channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got "my beta"\n');
+    expect(await server.store.getRelease(d.manifest.id)).toBeNull();
+    expect(await server.store.missingBlobs(d.manifest.assets.map((a) => a.sha256))).toHaveLength(1);
+  });
+
   it('serve --public-url names that URL as the origin source in plans (a TLS proxy in front)', async () => {
     const bad = await cli(['serve', '--public-url', 'not a url', '--port', '0']);
     expect(bad.code).toBe(1);
@@ -428,6 +510,18 @@ describe('startServer + updraft CLI (child process)', () => {
     const nowhere = await cli(['keys', 'generate', '--out', join(keys, 'no', 'such', 'k')]);
     expect(nowhere.code).toBe(1);
     expect(nowhere.stderr).toMatch(new RegExp(`^updraft: io: cannot write ${join(keys, 'no', 'such', 'k')}\\.pub: ENOENT: `));
+  });
+
+  it('keys generate --out naming no file (empty, or a directory with a trailing slash) is a usage error, and writes no hidden .key', async () => {
+    const keys = join(dir, 'keys-out');
+    mkdirSync(keys);
+    for (const out of ['', `${keys}/`]) {
+      const res = await cli(['keys', 'generate', '--out', out]);
+      expect(res.code, JSON.stringify(out)).toBe(1);
+      expect(res.stderr).toBe(`updraft: usage: --out is the keys' file name without .key/.pub (e.g. keys/updraft-signing), got ${JSON.stringify(out)}\n`);
+    }
+    expect(readdirSync(keys)).toEqual([]);
+    expect(existsSync(join(ROOT, '.key'))).toBe(false);
   });
 
   it('--version prints the package version', async () => {

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ActivationPolicy, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
+import * as v from 'valibot';
+import { ActivationPolicy, Name, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
@@ -11,6 +12,7 @@ import { startServer } from './node.js';
 import { resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
+import { isHeaderValue } from './security-headers.js';
 import type { Budget } from './slot-ledger.js';
 import { formatBytes, formatStatus } from './status-format.js';
 
@@ -98,11 +100,16 @@ function policy(value: string | undefined): ActivationPolicy | undefined {
 function client(values: { server?: string; token?: string }): AdminClient {
   const token = values.token ?? process.env.UPDRAFT_TOKEN;
   if (!token) throw new CliError('usage', 'an admin token is required: --token or UPDRAFT_TOKEN');
+  // fetch refuses such a header before sending anything: it would read as `unreachable`.
+  if (!isHeaderValue(token)) throw new CliError('usage', 'the admin token (--token or UPDRAFT_TOKEN) must be printable ASCII on one line');
   const timeout = process.env.UPDRAFT_TIMEOUT;
   if (timeout !== undefined && !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0)) {
     throw new CliError('usage', `UPDRAFT_TIMEOUT must be seconds, a positive number, got ${JSON.stringify(timeout)}`);
   }
-  return new AdminClient(values.server ?? process.env.UPDRAFT_SERVER ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
+  // Checked here: fetch would call `localhost:8787` a URL of scheme "localhost:" and fail as `unreachable (unknown scheme)`.
+  const server = values.server ?? process.env.UPDRAFT_SERVER;
+  if (server !== undefined) httpUrl(server, values.server !== undefined ? 'server' : 'server (UPDRAFT_SERVER)');
+  return new AdminClient(server ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
 }
 
 /**
@@ -136,6 +143,12 @@ function capacity(value: string, cdn: readonly string[]): Record<string, Budget>
   }
 }
 
+/** `--db`: PostgreSQL only; SQLite is where `--data` says. */
+function postgresUrl(value: string): string {
+  if (!isPostgresLocation(value)) throw new CliError('usage', `--db must be a postgres:// URL (SQLite lives in --data), got ${JSON.stringify(redactStoreLocation(value))}`);
+  return value;
+}
+
 /** Errors of the file system with a path, from making --data, its blobs/ or temp files. */
 const FS_CODES = new Set(['EEXIST', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOSPC', 'ELOOP', 'ENAMETOOLONG']);
 
@@ -159,6 +172,14 @@ async function serve(argv: string[]): Promise<void> {
     csp: { type: 'string' }, 'signing-key': { type: 'string', multiple: true }, 'plan-ref-min-bytes': { type: 'string' },
   });
   if (positionals.length) throw new CliError('usage', `serve takes no arguments (got ${positionals.join(' ')})`);
+  // Each would start a server that serves nothing (no app or channel has such a name), keeps its
+  // store where nobody looks (`--db mysql://x` was a SQLite directory `./mysql:/x`), or answers
+  // every page 500 (a policy no header can carry).
+  for (const flag of ['app', 'channel'] as const) {
+    if (values[flag] !== undefined && !v.is(Name, values[flag])) throw new CliError('usage', `--${flag} must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(values[flag])}`);
+  }
+  if (values.db !== undefined) postgresUrl(values.db);
+  if (values.csp !== undefined && !isHeaderValue(values.csp)) throw new CliError('usage', '--csp must be printable ASCII on one line (a header value)');
   // Checked, but kept as given: --capacity names them the same way.
   const cdn = values.cdn ?? [];
   for (const url of cdn) httpUrl(url, 'cdn');
@@ -187,6 +208,8 @@ async function serve(argv: string[]): Promise<void> {
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.syscall === 'listen') throw new CliError('listen', err.message);
+    // A --host that names no address (a typo) fails before the listen itself.
+    if (err.syscall === 'getaddrinfo') throw new CliError('listen', `--host ${values.host ?? ''} names no address to listen on (${err.message})`);
     throw storeError(err, values.db ?? values.data ?? '.updraft');
   });
   console.log(running.url);
@@ -307,7 +330,7 @@ async function rollout(argv: string[]): Promise<void> {
   };
   if (Object.keys(update).length === 0) throw new CliError('usage', 'rollout needs --release, --percent, --activation, --pause, --resume or --minimum');
   const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
-  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update);
+  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update, (a) => typeof (a as ChannelState).release === 'string');
   if (values.json) console.log(JSON.stringify(body));
   else if (!values.quiet) console.log(describeChannel(body));
 }
@@ -317,7 +340,7 @@ async function status(argv: string[]): Promise<void> {
   if (positionals.length) throw new CliError('usage', `status takes no arguments (got ${positionals.join(' ')})`);
   const admin = client(values);
   const get = async (app: string | undefined) =>
-    (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''))).body;
+    (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''), undefined, isStatus)).body;
   const body = await get(values.app);
   if (values.json) return console.log(JSON.stringify(body));
   // Client counts carry a channel name but no app: with several apps, ask for each app alone.
@@ -326,9 +349,15 @@ async function status(argv: string[]): Promise<void> {
   console.log(parts.map((p) => formatStatus(p, { verbose: values.verbose ?? false })).join('\n\n'));
 }
 
+const isStatus = (a: object) => (['releases', 'channels', 'clients', 'reportCounts', 'recentReports'] as const).every((k) => Array.isArray((a as StatusResponse)[k]));
+
 async function keys(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force] [--json]');
+  // `--out ''` or `--out dir/` named no file: the private key became a hidden `.key` in that directory.
+  if (values.out !== undefined && (values.out === '' || /[/\\]$/.test(values.out))) {
+    throw new CliError('usage', `--out is the keys' file name without .key/.pub (e.g. keys/updraft-signing), got ${JSON.stringify(values.out)}`);
+  }
   const k = await generateKeyFiles(values.out ?? 'updraft-signing', values.force ?? false);
   if (values.json) return console.log(JSON.stringify(k));
   if (values.quiet) return;
@@ -367,6 +396,8 @@ async function tokens(argv: string[]): Promise<void> {
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new CliError('usage', 'tokens takes create, list or revoke');
   if (action === 'revoke' ? rest.length !== 1 : rest.length !== 0) throw new CliError('usage', action === 'revoke' ? 'tokens revoke takes exactly one <id>' : `tokens ${action} takes no arguments`);
   if (action !== 'create' && (values.scope !== undefined || values.name !== undefined)) throw new CliError('usage', '--scope and --name go with tokens create');
+  // Printed by `tokens list` as it is: a line break or an escape sequence would forge lines there.
+  if (values.name !== undefined && (values.name === '' || /[\x00-\x1f\x7f]/.test(values.name))) throw new CliError('usage', '--name must be one line without control characters');
   let scopes: Scope[] = [];
   if (action === 'create') {
     if (!values.scope) throw new CliError('usage', `tokens create needs --scope (${SCOPES.join(', ')} or all, comma-separated)`);
@@ -376,7 +407,7 @@ async function tokens(argv: string[]): Promise<void> {
       throw new CliError('usage', `--scope: ${(err as Error).message}`);
     }
   }
-  const location = values.db ?? values.data ?? '.updraft';
+  const location = (values.db !== undefined ? postgresUrl(values.db) : undefined) ?? values.data ?? '.updraft';
   // SQLite creates a database wherever it is pointed: a mistyped --data would list an empty store,
   // or put a token where no server reads it. Only `create` may start a store (the first token can
   // come before the first `serve`), and it says so.

@@ -15,14 +15,16 @@ export async function openStore(location: string): Promise<Store> {
   return isPostgresLocation(location) ? openPostgresStore(location) : openSqliteStore(location);
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs and errors. */
+/**
+ * `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs and errors; also any
+ * other URL with a password (a `--db` of the wrong kind is named in its error).
+ */
 export function redactStoreLocation(location: string): string {
-  if (!isPostgresLocation(location)) return location;
   try {
     const u = new URL(location);
     if (u.password) u.password = '***';
-    return u.href;
+    return u.password || isPostgresLocation(location) ? u.href : location;
   } catch {
-    return 'postgres://…';
+    return isPostgresLocation(location) ? 'postgres://…' : location;
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AdminTokens } from './admin-auth.js';
 import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
-import type { SecurityHeadersOptions } from './security-headers.js';
+import { resolveSecurityHeaders, type SecurityHeadersOptions } from './security-headers.js';
 import type { BlobStore } from './blob-store.js';
 import { DeltaQueue } from './delta-queue.js';
 import { DeltaStore } from './delta-store.js';
@@ -202,7 +202,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     retryAfter: o.retryAfter ?? 5,
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
     clientReports: o.clientReports ?? { max: 60, windowMs: 60_000 },
-    securityHeaders: o.securityHeaders ?? {},
+    securityHeaders: resolveSecurityHeaders(o.securityHeaders ?? {}),
     capacity: o.capacity ? resolveCapacity(o.capacity, o.cdn) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
     checkInCache,

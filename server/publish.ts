@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import * as v from 'valibot';
 import {
-  MANIFEST_FILE, PATHS, ReleaseManifest, UpdraftError, parse,
+  MANIFEST_FILE, Name, PATHS, ReleaseManifest, UpdraftError, parse,
   type ActivationPolicy, type Asset, type ChannelAnswer, type PublishResponse,
 } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
@@ -43,6 +44,9 @@ export interface PublishResult extends PublishResponse {
   channel: ChannelAnswer | null;
 }
 
+/** What the server says about one part's bytes. */
+const PART_CODES = new Set(['hash_mismatch', 'size_mismatch', 'body_too_large']);
+
 async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
   const root = resolve(dist);
   const file = resolve(join(root, path));
@@ -61,6 +65,10 @@ async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
 
 /** Uploads what the server lacks, publishes the release and optionally points a channel at it. */
 export async function publish(client: AdminClient, dist: string, o: PublishOptions = {}): Promise<PublishResult> {
+  // Before anything is uploaded: the server would refuse the name only once the release is stored.
+  if (o.channel !== undefined && !v.is(Name, o.channel)) {
+    throw new CliError('usage', `channel must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(o.channel)}`);
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(await readDistFile(dist, MANIFEST_FILE)));
@@ -90,7 +98,10 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
       const part = queue[next++]!;
       try {
         const data = await readDistFile(dist, part.path);
-        await client.request('PUT', PATHS.adminBlob(part.sha256), data);
+        await client.request('PUT', PATHS.adminBlob(part.sha256), data).catch((err: unknown) => {
+          // The server names the part by its hash only ("body hashes to …", "limited to N bytes"): say which file.
+          throw err instanceof CliError && PART_CODES.has(err.code) ? new CliError(err.code, `${join(dist, part.path)}: ${err.message}`) : err;
+        });
         progress.partsDone += 1;
         progress.bytesDone += data.byteLength;
       } catch (err) {
@@ -102,12 +113,12 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, queue.length) }, worker));
   const bytes = progress.bytesDone;
-  const { body: published } = await client.request<PublishResponse>('POST', PATHS.adminReleases, manifest);
+  const { body: published } = await client.request<PublishResponse>('POST', PATHS.adminReleases, manifest, (a) => (a as PublishResponse).id === manifest.id);
   let channel: ChannelAnswer | null = null;
   if (o.channel) {
     const update = { release: manifest.id, percent: o.percent ?? 100, ...(o.activation ? { activation: o.activation } : {}), forwardOnly: true };
     try {
-      channel = (await client.request<ChannelAnswer>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update)).body;
+      channel = (await client.request<ChannelAnswer>('PUT', `${PATHS.adminChannel(o.channel)}?app=${encodeURIComponent(manifest.app)}`, update, (a) => typeof (a as ChannelAnswer).release === 'string')).body;
     } catch (err) {
       // The release is stored by now: say so, or the user would think nothing happened (a
       // publish-only token is refused only here, and nothing can check its scope up front).

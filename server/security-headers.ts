@@ -56,6 +56,20 @@ export function apiHeaders(): [string, string][] {
   return headersFor('public').filter(([k]) => k === 'X-Content-Type-Options');
 }
 
+/** What a header value can hold (RFC 9110 §5.5, without obs-text): no CR, LF or NUL, nothing past ASCII. */
+export const isHeaderValue = (value: string): boolean => /^[\t\x20-\x7e]*$/.test(value);
+
+/**
+ * The options as given, once each value is one a header can carry: a policy with a line break
+ * (pasted from a multi-line config) made every page of the app answer 500.
+ */
+export function resolveSecurityHeaders(o: SecurityHeadersOptions): SecurityHeadersOptions {
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== undefined && (typeof v !== 'string' || !isHeaderValue(v))) throw new TypeError(`securityHeaders.${k} must be a header value: printable ASCII, no line breaks`);
+  }
+  return o;
+}
+
 /**
  * The headers of one surface, for `app.use(pattern, securityHeaders(surface))` on that surface's
  * paths (app.ts: `*` for the app, `/v1/*` public, `/v1/admin/*` admin; a later one overrides an
