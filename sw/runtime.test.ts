@@ -6,7 +6,7 @@ import { partKey } from './adapter.js';
 import { collectGarbage, PIN_GRACE_MS } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
-import { Runtime } from './runtime.js';
+import { Runtime, SKIP_WAITING_AGAIN_MS } from './runtime.js';
 import { REFETCH_TIMEOUT_MS } from './serve.js';
 import { REQUEST_TOTAL_MS } from './timed-fetch.js';
 import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, updateAnswer, type BuiltRelease } from './testing.js';
@@ -103,6 +103,31 @@ describe('bootstrap', () => {
     // The first-visit window keeps v1's assets after v2 activated.
     const res = await rt.onFetch({ request: new Request(APP + 'assets/app-1.js'), clientId: 'window-1', resultingClientId: '' });
     expect(await res!.text()).toBe('console.log(1)');
+  });
+
+  it('still waiting a second after its install, asks to activate once more: Chromium forgets the first ask when the outgoing worker is restarted while it stops', async () => {
+    const a = new TestAdapter();
+    const r1 = await buildRelease(V1);
+    a.server.on(APP + 'updraft-release.json', json(r1.manifest));
+    for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
+    const rt = new Runtime(a, config);
+    await rt.onInstall();
+    expect(a.skippedWaiting).toBe(1);
+    a.clock.advance(SKIP_WAITING_AGAIN_MS - 1);
+    expect(a.skippedWaiting).toBe(1);
+    a.clock.advance(1);
+    expect(a.skippedWaiting).toBe(2);
+    // Once: Chromium re-runs its activation check for the first call made while waiting only.
+    a.clock.advance(60 * SKIP_WAITING_AGAIN_MS);
+    expect(a.skippedWaiting).toBe(2);
+  });
+
+  it('does not ask again once it activates', async () => {
+    const { a } = await installed();
+    expect(a.skippedWaiting).toBe(1);
+    a.clock.advance(10 * SKIP_WAITING_AGAIN_MS);
+    expect(a.skippedWaiting).toBe(1);
   });
 
   it('rejects a manifest whose id does not match its assets', async () => {

@@ -24,6 +24,9 @@ import { pendingTarget } from './withdrawal.js';
 /** Wake-ups from fetch and message events look for due work at most this often. */
 export const WAKE_THROTTLE_MS = 30_000;
 
+/** A worker still waiting to activate this long after its install calls skipWaiting once more (see `onInstall`). */
+export const SKIP_WAITING_AGAIN_MS = 1_000;
+
 export interface FetchInput {
   request: Request;
   clientId: string;
@@ -41,6 +44,9 @@ export class Runtime {
   private lastWake = -Infinity;
   /** The check-in and drain started when activation ended (`onActivate`), while they run. */
   private afterActivate: Promise<void> | null = null;
+  /** The second skipWaiting, while this worker waits to activate (`onInstall`). */
+  private skipWaitingTimer: unknown = null;
+  private activating = false;
 
   constructor(
     readonly adapter: Adapter,
@@ -128,10 +134,27 @@ export class Runtime {
     });
   }
 
+  /**
+   * Installs and asks to activate; still waiting `SKIP_WAITING_AGAIN_MS` later, asks once more.
+   * Chromium (156) answers skipWaiting by telling the outgoing worker to stop as soon as it has no
+   * event in flight, and activates this one once it has stopped. An event for the outgoing worker
+   * that arrives while it is stopping (a page's fetch, a message, a sync) starts it again, and the
+   * new instance is not told: the activation then waits until it has been idle for its whole idle
+   * timeout (30 s, which each fetch of its pages starts again), or 5 minutes. The call made from
+   * the `installed` state tells it again (`ActivateWaitingVersionWhenReady`); Chromium does so for
+   * the first call only (later ones wait on that one's promise, which settles at activation), so
+   * there is one. e2e/worker-takeover.spec.ts; README, sharp edges.
+   */
   async onInstall(event?: unknown): Promise<BootstrapResult | null> {
     const ctx = await this.ready();
     const result = await bootstrap(ctx, event);
+    // During `install` this resolves at once and starts nothing: the activation is attempted when
+    // `install` ends.
     await this.adapter.skipWaiting();
+    this.skipWaitingTimer = this.adapter.setTimeout(() => {
+      this.skipWaitingTimer = null;
+      if (!this.activating) this.adapter.skipWaiting().catch((e) => this.log.warn(`skipWaiting: ${describeError(e)}`));
+    }, SKIP_WAITING_AGAIN_MS);
     return result;
   }
 
@@ -145,6 +168,9 @@ export class Runtime {
    * alive.
    */
   async onActivate(): Promise<void> {
+    this.activating = true;
+    if (this.skipWaitingTimer !== null) this.adapter.clearTimeout(this.skipWaitingTimer);
+    this.skipWaitingTimer = null;
     await this.guard('activate', async () => {
       await this.adapter.claim();
       // The parts cache holds the only copy; the precache served its purpose at install.

@@ -12,6 +12,12 @@ export const TASKS_SYNC_TAG = 'updraft-tasks';
 export const CHECK_IN_SYNC_TAG = 'updraft-check-in';
 
 /**
+ * A new worker that still waits this long is asked again to activate (`#waitingWorker`): after
+ * the worker's own second ask (`SKIP_WAITING_AGAIN_MS` in sw/runtime.ts), so the kit only helps where it failed.
+ */
+const NUDGE_AFTER_MS = 2_000;
+
+/**
  * Drives one page's Updraft service worker deterministically: Background Sync and periodic sync
  * dispatched through CDP, the worker stopped as a browser would, the network cut, and waits on the
  * SW's own debug state instead of guessed sleeps.
@@ -21,6 +27,9 @@ export class UpdraftDriver {
   readonly context: BrowserContext;
   #cdp: CDPSession | null = null;
   #registrations = new Map<string, { scopeURL: string; isDeleted: boolean }>();
+  /** Every worker version CDP reported (by version id): which one waits to activate, and since when. */
+  #versions = new Map<string, { registrationId: string; status: string; runningStatus: string; since: number }>();
+  #lastNudge = 0;
 
   constructor(page: Page) {
     this.page = page;
@@ -37,6 +46,13 @@ export class UpdraftDriver {
     const cdp = await this.context.newCDPSession(this.page);
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => {
       for (const r of e.registrations) this.#registrations.set(r.registrationId, { scopeURL: r.scopeURL, isDeleted: r.isDeleted });
+    });
+    cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+      for (const v of e.versions) {
+        const before = this.#versions.get(v.versionId);
+        const since = before?.status === v.status ? before.since : Date.now();
+        this.#versions.set(v.versionId, { registrationId: v.registrationId, status: v.status, runningStatus: v.runningStatus, since });
+      }
     });
     await cdp.send('ServiceWorker.enable');
     this.#cdp = cdp;
@@ -184,20 +200,54 @@ export class UpdraftDriver {
   async #poll(predicate: (s: SwDebugState) => boolean, deadline: number, timeout: number, what: string): Promise<SwDebugState> {
     let last: SwDebugState | null = null;
     let lastError: unknown = null;
+    let waiting = false;
+    // Version updates arrive from here on: whether a new worker waits is known without a read.
+    await this.#session().catch(() => {});
     for (;;) {
       try {
-        // Each poll gets what is left (at most state()'s default), so `timeout` bounds the whole wait.
-        last = await this.state({ timeout: Math.max(1, Math.min(5_000, deadline - Date.now())) });
-        if (predicate(last)) return last;
+        waiting = await this.#waitingWorker();
+        if (!waiting) {
+          // Each poll gets what is left (at most state()'s default), so `timeout` bounds the whole wait.
+          last = await this.state({ timeout: Math.max(1, Math.min(5_000, deadline - Date.now())) });
+          if (predicate(last)) return last;
+        }
       } catch (e) {
         lastError = e;
       }
       if (Date.now() > deadline) {
-        const detail = last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError);
+        const detail = `${waiting ? 'a new service worker is still waiting to activate; ' : ''}${last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError)}`;
         throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for ${what}; last: ${detail}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /**
+   * Whether a new worker of this page's origin waits to activate; if it has waited for
+   * `NUDGE_AFTER_MS` while the worker it replaces runs, asks Chromium again to activate it when
+   * that one is idle (`ServiceWorker.skipWaiting`: what the Updraft worker asked at install). Reads
+   * of the state wait meanwhile: each is a fetch the outgoing worker answers. One that arrives while
+   * Chromium stops that worker for the activation starts it again, and the new instance is not
+   * told: with DevTools attached (Playwright) it is then never stopped as idle, and the new worker
+   * waits 5 minutes (without DevTools, until the old one has been idle for 30 s). README, sharp edges.
+   */
+  async #waitingWorker(): Promise<boolean> {
+    const cdp = this.#cdp;
+    if (!cdp) return false;
+    const origin = this.origin;
+    const ours = [...this.#versions.values()].filter((v) => {
+      const r = this.#registrations.get(v.registrationId);
+      return r !== undefined && !r.isDeleted && new URL(r.scopeURL).origin === origin;
+    });
+    const waiting = ours.find((v) => v.status === 'installed');
+    if (!waiting) return false;
+    const outgoing = ours.find((v) => v.registrationId === waiting.registrationId && (v.status === 'activated' || v.status === 'activating'));
+    const now = Date.now();
+    if (outgoing?.runningStatus === 'running' && now - waiting.since >= NUDGE_AFTER_MS && now - this.#lastNudge >= NUDGE_AFTER_MS) {
+      this.#lastNudge = now;
+      await cdp.send('ServiceWorker.skipWaiting', { scopeURL: this.#registrations.get(waiting.registrationId)!.scopeURL });
+    }
+    return true;
   }
 
   /** Waits until `release` is the SW's active release. */
