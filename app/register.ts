@@ -35,23 +35,28 @@ export interface Updraft {
   ready(): Promise<ReadyReply>;
   /** Resolves once a service worker controls this page; rejects if registration failed. */
   controlled: Promise<void>;
-  /** The workbox-window instance, for anything Updraft does not wrap. */
-  workbox: workboxWindow.Workbox;
+  /**
+   * The workbox-window instance, for anything Updraft does not wrap; null where this page has no
+   * service workers (workbox-window cannot be constructed there).
+   */
+  workbox: workboxWindow.Workbox | null;
 }
 
 /**
  * Registers the Updraft service worker and connects this page to it. Call it once per page.
- * It never throws for a browser without service workers: `controlled` then rejects and requests fail
- * with code `internal`, and the page runs from the network as usual.
+ * It never throws where the page has no service workers (an insecure origin, a sandboxed iframe):
+ * `controlled` then rejects, requests fail with code `internal`, and the page runs from the network.
  */
 export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const o = resolveRegisterOptions(options);
-  const wb = new Workbox(o.swUrl, o.scope === undefined ? undefined : { scope: o.scope });
+  const { container, why } = serviceWorkerContainer();
+  // workbox-window's constructor subscribes to `navigator.serviceWorker` at once: only where it is.
+  const wb = container ? new Workbox(o.swUrl, o.scope === undefined ? undefined : { scope: o.scope }) : null;
   const emitter = createEmitter();
-  const container = typeof navigator !== 'undefined' && 'serviceWorker' in navigator ? navigator.serviceWorker : null;
+  const unavailable = () => new UpdraftError('internal', `service workers are not available here (${why}); the page runs from the network`);
 
   const send = async <T>(message: PageRequest, timeoutMs?: number | null): Promise<T> => {
-    if (!container) throw new UpdraftError('internal', 'service workers are not available in this browser or context');
+    if (!wb) throw unavailable();
     return request<T>((m) => wb.messageSW(m), message, timeoutMs);
   };
 
@@ -86,8 +91,8 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   };
 
   let controlled: Promise<void>;
-  if (!container) {
-    controlled = Promise.reject(new UpdraftError('internal', 'service workers are not available in this browser or context'));
+  if (!container || !wb) {
+    controlled = Promise.reject(unavailable());
   } else {
     // Listen on the container itself: workbox-window only forwards messages from the worker it
     // registered, and events must reach the page from whichever worker controls it.
@@ -153,4 +158,23 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     controlled,
     workbox: wb,
   };
+}
+
+/**
+ * The page's service worker container, or why there is none. Not only `'serviceWorker' in
+ * navigator`: an insecure origin (plain http, not localhost) has no property at all, and a
+ * sandboxed iframe without `allow-same-origin` has it, but reading it throws a `SecurityError`
+ * (Chromium, Firefox); SSR has no `navigator`.
+ */
+function serviceWorkerContainer(): { container: ServiceWorkerContainer; why: null } | { container: null; why: string } {
+  if (typeof navigator === 'undefined') return { container: null, why: 'no navigator' };
+  if (!('serviceWorker' in navigator)) {
+    return { container: null, why: typeof isSecureContext === 'boolean' && !isSecureContext ? 'not a secure context' : 'no navigator.serviceWorker' };
+  }
+  try {
+    const container = navigator.serviceWorker;
+    return container ? { container, why: null } : { container: null, why: 'no navigator.serviceWorker' };
+  } catch (error) {
+    return { container: null, why: error instanceof Error ? error.message : String(error) };
+  }
 }
