@@ -13,8 +13,14 @@ import { resolveRegisterOptions, type RegisterOptions } from './options.js';
 import { request } from './request.js';
 import { createWakeTimer, hasBackgroundSync } from './wake.js';
 
+/** A staged release waiting for activation, as `update-ready` announced it. */
+export type PendingUpdate = NonNullable<HelloReply['pending']>;
+
 export interface Updraft {
-  /** Subscribes to the SW's broadcasts; the returned function unsubscribes. */
+  /**
+   * Subscribes to the SW's broadcasts from now on (a handler added later does not get earlier
+   * events: read `pending` for the one that matters); the returned function unsubscribes.
+   */
   on<N extends UpdraftEventName>(name: N, handler: UpdraftEventHandler<N>): () => void;
   /** Asks the SW to check in with the update server now. */
   checkNow(): Promise<CheckNowReply>;
@@ -33,6 +39,12 @@ export interface Updraft {
    * page claims. Waits for `controlled`; rejects (code `internal`) without a service worker.
    */
   ready(): Promise<ReadyReply>;
+  /**
+   * The update this page was told is ready (the last `update-ready`, also the one a page that loads
+   * while an update waits is told), until a `withdrawn`, an `activated` or an `update-available` for
+   * another release ends it; else null. For a listener that subscribes after the event came.
+   */
+  readonly pending: PendingUpdate | null;
   /** Resolves once a service worker controls this page; rejects if registration failed. */
   controlled: Promise<void>;
   /**
@@ -63,6 +75,7 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   // The release the worker last withdrew (`withdrawn`) since it last offered one
   // (`update-available`, `update-ready`): `applyUpdate()` then has nothing to apply.
   let withdrawn: string | null = null;
+  let pending: PendingUpdate | null = null;
 
   let reloading = false;
   const reload = () => {
@@ -84,6 +97,9 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const handle = (event: UpdraftEvent) => {
     if (event.name === 'withdrawn') withdrawn = event.release;
     if (event.name === 'update-available' || event.name === 'update-ready') withdrawn = null;
+    if (event.name === 'update-ready') pending = { release: event.release, version: event.version, policy: event.policy };
+    // A plan to another release supersedes the staged one (the worker no longer announces it).
+    else if (event.name === 'withdrawn' || event.name === 'activated' || (event.name === 'update-available' && event.release !== pending?.release)) pending = null;
     emitter.emit(event);
     if (event.name === 'activated' && event.policy === 'immediate' && o.onActivatedImmediate === 'reload') reload();
     if (event.name === 'wake-at' && !hasBackgroundSync()) wakeTimer.schedule(event.at);
@@ -151,6 +167,9 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       reload();
     },
     release: () => send<HelloReply>({ type: 'updraft:hello' }),
+    get pending() {
+      return pending;
+    },
     ready: async () => {
       await controlled;
       return send<ReadyReply>({ type: 'updraft:ready' });

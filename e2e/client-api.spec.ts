@@ -64,3 +64,77 @@ test('without service workers (plain http, a sandboxed iframe) registerUpdraft()
   const sandboxed = await registerWithoutWorkers(frame);
   expect(sandboxed).toEqual({ ...expected, message: expect.stringContaining('sandboxed') });
 });
+
+/** Publishes 2.0.0 with the prompt policy and waits until the worker staged it. */
+async function stagePromptV2(h: Harness, updraft: import('./kit/index.js').UpdraftDriver) {
+  const v2 = await h.publish('2.0.0', { activation: 'prompt' });
+  await updraft.checkNow();
+  await updraft.sync();
+  await updraft.waitForState((s) => s.staged === v2.id, {}, 'v2 staged');
+  return v2;
+}
+
+/** Loads the client bundle into the page and registers a second time, as a second component would. */
+async function registerAgain(page: Page): Promise<void> {
+  await page.addScriptTag({ content: await clientBundle() });
+  await page.evaluate(() => void ((window as { second?: unknown }).second = window.UpdraftClient!.registerUpdraft()));
+}
+
+const pendingOf = (page: Page, which: 'updraft' | 'second') =>
+  page.evaluate((w) => (window as unknown as Record<string, import('../app/index.js').Updraft>)[w]!.pending, which);
+
+test('a listener that subscribes after update-ready came (a component mounting late, a second registerUpdraft()) reads it from `pending`; a withdrawal clears it', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    const v2 = await stagePromptV2(h, updraft);
+    // The page loads while v2 waits: the worker's answer to its hello announces it, before any late subscriber.
+    await page.reload();
+    const ready = { release: v2.id, version: '2.0.0', policy: 'prompt' };
+    await expect.poll(() => pendingOf(page, 'updraft')).toEqual(ready);
+    await registerAgain(page);
+    await expect.poll(() => pendingOf(page, 'second')).toEqual(ready);
+
+    await h.rollout({ release: v1.id });
+    await updraft.checkNow();
+    await expect.poll(() => pendingOf(page, 'updraft')).toBeNull();
+    await expect.poll(() => pendingOf(page, 'second')).toBeNull();
+    await expect(page.locator('#toast')).toHaveAttribute('data-event', 'withdrawn');
+  } finally {
+    await h.close();
+  }
+});
+
+test('two registerUpdraft() on one page: each handler gets each event once, applyUpdate() from both at once reloads the page once into the update', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    await visitV1(page, updraft, h);
+    await registerAgain(page);
+    await page.evaluate(() => {
+      const w = window as unknown as Record<string, import('../app/index.js').Updraft> & { seen: string[] };
+      w.seen = [];
+      for (const which of ['updraft', 'second']) {
+        for (const name of ['update-available', 'update-ready'] as const) w[which]!.on(name, (e) => w.seen.push(`${which} ${e.name}`));
+      }
+    });
+    const v2 = await stagePromptV2(h, updraft);
+    const seen = () => page.evaluate(() => (window as unknown as { seen: string[] }).seen.slice().sort());
+    await expect.poll(seen).toEqual(['second update-available', 'second update-ready', 'updraft update-available', 'updraft update-ready']);
+
+    let loads = 0;
+    page.on('load', () => loads++);
+    const reloaded = page.waitForEvent('load');
+    await page.evaluate(() => {
+      const w = window as unknown as Record<string, import('../app/index.js').Updraft>;
+      void Promise.all([w.updraft!.applyUpdate(), w.second!.applyUpdate()]);
+    });
+    await reloaded;
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await expect(page.locator('#release')).toHaveText(v2.id);
+    expect((await updraft.state()).active).toBe(v2.id);
+    // The one reload was the only navigation: a second would show as a second load by now (the page rendered).
+    expect(loads).toBe(1);
+  } finally {
+    await h.close();
+  }
+});
