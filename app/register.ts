@@ -26,7 +26,8 @@ export interface Updraft {
   checkNow(): Promise<CheckNowReply>;
   /**
    * Activates the staged release (the `prompt` policy), then reloads this page so its navigation
-   * gets it. Rejects with code `withdrawn`, without a reload, when the server withdrew the update
+   * gets it. With nothing to activate, while this page runs the active release, it resolves
+   * without a reload. Rejects with code `withdrawn`, without a reload, when the server withdrew the update
    * (a `withdrawn` event since the last `update-ready`/`update-available`, or while it waits).
    */
   applyUpdate(): Promise<void>;
@@ -157,12 +158,19 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       // its event) never answers, but the next one finishes the plan and says `activated`: either
       // ends the wait. A withdrawal ends it too, without a reload: there is nothing new to load.
       const offs: (() => void)[] = [];
-      const activated = new Promise<void>((resolve) => offs.push(emitter.on('activated', () => resolve())));
+      const activated = new Promise<null>((resolve) => offs.push(emitter.on('activated', () => resolve(null))));
       const dropped = new Promise<never>((_, reject) => offs.push(emitter.on('withdrawn', (e) => reject(refuse(e.release)))));
+      let answer: { release?: unknown } | null;
       try {
-        await Promise.race([send<unknown>({ type: 'updraft:apply' }, null), activated, dropped]);
+        answer = await Promise.race([send<{ release?: unknown } | null>({ type: 'updraft:apply' }, null), activated, dropped]);
       } finally {
         for (const off of offs) off();
+      }
+      // The worker activated nothing (nothing staged or planned) and this page already runs its
+      // active release: a reload would load the same release and lose the page's state for nothing.
+      if (answer !== null && typeof answer.release === 'string') {
+        const hello = await send<HelloReply>({ type: 'updraft:hello' }).catch(() => null);
+        if (hello?.release === answer.release) return;
       }
       reload();
     },

@@ -138,3 +138,58 @@ test('two registerUpdraft() on one page: each handler gets each event once, appl
     await h.close();
   }
 });
+
+/** How `applyUpdate()` ended on the page ('resolved' or the error code), and whether the page reloaded meanwhile. */
+async function applyOutcome(page: Page): Promise<{ outcome: string; reloaded: boolean }> {
+  await page.evaluate(() => void ((window as { marker?: number }).marker = 1));
+  const outcome = await page.evaluate(() => window.updraft!.applyUpdate().then(() => 'resolved', (e: { code?: string }) => e.code ?? String(e)));
+  // The marker is gone after a reload; a reload was started before the call resolved (it runs `location.reload()` first).
+  await page.waitForLoadState('load');
+  const reloaded = await page.evaluate(() => (window as { marker?: number }).marker !== 1);
+  return { outcome, reloaded };
+}
+
+test('applyUpdate() with nothing to apply resolves without reloading the page, online, offline and twice at once; offline it applies a staged update from the worker', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const v1 = await visitV1(page, updraft, h);
+    await page.locator('#version').evaluate((el) => (el.dataset.state = 'typed by the user'));
+    expect(await applyOutcome(page)).toEqual({ outcome: 'resolved', reloaded: false });
+    const both = await page.evaluate(() => Promise.all([window.updraft!.applyUpdate(), window.updraft!.applyUpdate()]).then(() => 'resolved'));
+    expect(both).toBe('resolved');
+    await updraft.offline();
+    expect(await applyOutcome(page)).toEqual({ outcome: 'resolved', reloaded: false });
+    await expect(page.locator('#version')).toHaveAttribute('data-state', 'typed by the user');
+    await updraft.online();
+    expect((await updraft.state()).active).toBe(v1.id);
+
+    // Staged while online, applied offline: activation needs no network, and the reload is the worker's.
+    const v2 = await stagePromptV2(h, updraft);
+    await updraft.offline();
+    const reloaded = page.waitForEvent('load');
+    void page.evaluate(() => window.updraft!.applyUpdate()).catch(() => {});
+    await reloaded;
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await expect(page.locator('#release')).toHaveText(v2.id);
+    await updraft.online();
+  } finally {
+    await h.close();
+  }
+});
+
+test('applyUpdate() on a page that runs an older release than the active one (next-navigation policy) reloads it into the active release', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    await visitV1(page, updraft, h);
+    const v2 = await h.publish('2.0.0');
+    await updraft.updateTo(v2.id);
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    const reloaded = page.waitForEvent('load');
+    void page.evaluate(() => window.updraft!.applyUpdate()).catch(() => {});
+    await reloaded;
+    await expect(page.locator('#version')).toHaveText('2.0.0');
+    await expect(page.locator('#release')).toHaveText(v2.id);
+  } finally {
+    await h.close();
+  }
+});
