@@ -193,3 +193,62 @@ test('applyUpdate() on a page that runs an older release than the active one (ne
     await h.close();
   }
 });
+
+test('checkNow() offline, against a 503 with Retry-After, and twice at once: it resolves with what happened (error transport, retry at the server\'s time, one check-in for both), never rejects', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    await visitV1(page, updraft, h);
+    const checkNow = () => page.evaluate(() => window.updraft!.checkNow());
+    const both = await page.evaluate(() => Promise.all([window.updraft!.checkNow(), window.updraft!.checkNow()]));
+    expect(both).toEqual([{ result: 'current' }, { result: 'current' }]);
+    expect(h.checkIns).toHaveLength(1);
+
+    await updraft.offline();
+    expect(await checkNow()).toEqual({ result: 'error', code: 'transport', message: expect.any(String) });
+    await updraft.online();
+
+    h.faults.add('/v1/check-in', { kind: 'status', status: 503, retryAfter: 120 });
+    const before = Date.now();
+    const busy = await checkNow();
+    expect(busy).toEqual({ result: 'retry', retryAt: expect.any(Number) });
+    const retryAt = (busy as { retryAt: number }).retryAt;
+    expect(retryAt).toBeGreaterThanOrEqual(before + 119_000);
+    expect(retryAt).toBeLessThanOrEqual(Date.now() + 121_000);
+    // Until then the worker holds off: a second call gets the same time and asks nothing.
+    const asked = h.checkIns.length;
+    expect(await checkNow()).toEqual({ result: 'retry', retryAt });
+    expect(h.checkIns).toHaveLength(asked);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a page open across two releases: it hears each update, `pending` follows the newest, and applyUpdate() reloads it into the newest', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    await visitV1(page, updraft, h);
+    await page.evaluate(() => {
+      const w = window as unknown as { seen: string[] };
+      w.seen = [];
+      for (const name of ['update-available', 'update-ready', 'activated', 'withdrawn'] as const) window.updraft!.on(name, (e) => w.seen.push(`${e.name} ${e.release}`));
+    });
+    const seen = () => page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    const v2 = await stagePromptV2(h, updraft);
+    await expect.poll(() => page.evaluate(() => window.updraft!.pending?.release)).toBe(v2.id);
+    // The user does not apply 2.0.0; 3.0.0 comes: its plan supersedes the staged 2.0.0.
+    const v3 = await h.publish('3.0.0', { activation: 'prompt' });
+    await updraft.checkNow();
+    await updraft.sync();
+    await updraft.waitForState((s) => s.staged === v3.id, {}, 'v3 staged');
+    await expect.poll(() => page.evaluate(() => window.updraft!.pending?.release)).toBe(v3.id);
+    expect(await seen()).toEqual([`update-available ${v2.id}`, `update-ready ${v2.id}`, `update-available ${v3.id}`, `update-ready ${v3.id}`]);
+
+    const reloaded = page.waitForEvent('load');
+    void page.evaluate(() => window.updraft!.applyUpdate()).catch(() => {});
+    await reloaded;
+    await expect(page.locator('#version')).toHaveText('3.0.0');
+    expect((await updraft.state()).active).toBe(v3.id);
+  } finally {
+    await h.close();
+  }
+});
