@@ -252,3 +252,58 @@ test('a page open across two releases: it hears each update, `pending` follows t
     await h.close();
   }
 });
+
+test('registered before DOMContentLoaded (an inline script in <head>) and after load, on a first visit at a deep path and in a same-origin iframe: each is controlled and hears the update once', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const code = await clientBundle();
+    // Runs before the document's own scripts, while it is still parsing.
+    await page.addInitScript(`${code}
+      window.UpdraftClient = UpdraftClient; // init scripts run in a function scope
+      window.early = { readyState: document.readyState, seen: [] };
+      if (window.top === window) {
+        const u = UpdraftClient.registerUpdraft();
+        u.on('update-ready', (e) => window.early.seen.push(e.release));
+        u.controlled.then(() => (window.early.controlled = true), (e) => (window.early.controlled = String(e)));
+      }`);
+    const v1 = await h.publish('1.0.0');
+    await page.goto(`${h.url}deep/route?tab=2`);
+    await updraft.waitForRelease(v1.id);
+    type Early = { readyState: string; seen: string[]; controlled?: true | string };
+    const early = () => page.evaluate(() => (window as unknown as { early: Early }).early);
+    await expect.poll(early).toMatchObject({ readyState: 'loading', controlled: true });
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+
+    // After load: a lazily loaded component registers, and a same-origin iframe (its own page) does too.
+    await page.evaluate(() => {
+      const w = window as unknown as { late: string[]; lateControlled?: boolean };
+      w.late = [];
+      const u = window.UpdraftClient!.registerUpdraft();
+      u.on('update-ready', (e) => w.late.push(e.release));
+      void u.controlled.then(() => (w.lateControlled = true));
+    });
+    await page.evaluate((src) => new Promise<void>((resolve) => {
+      const f = document.createElement('iframe');
+      f.onload = () => resolve();
+      f.src = src;
+      document.body.append(f);
+    }), `${h.url}deep/frame`);
+    const frame = page.frames().find((f) => f !== page.mainFrame())!;
+    await expect(frame.locator('#version')).toHaveText('1.0.0');
+    await frame.evaluate(() => {
+      const w = window as unknown as { seen: string[] };
+      w.seen = [];
+      window.updraft!.on('update-ready', (e) => w.seen.push(e.release));
+    });
+    const v2 = await stagePromptV2(h, updraft);
+    await expect.poll(async () => (await early()).seen).toEqual([v2.id]);
+    await expect.poll(() => page.evaluate(() => {
+      const w = window as unknown as { late: string[]; lateControlled?: boolean };
+      return { late: w.late, lateControlled: w.lateControlled };
+    })).toEqual({ late: [v2.id], lateControlled: true });
+    await expect.poll(() => frame.evaluate(() => (window as unknown as { seen: string[] }).seen)).toEqual([v2.id]);
+    expect(await frame.evaluate(() => window.updraft!.pending?.release)).toBe(v2.id);
+  } finally {
+    await h.close();
+  }
+});
