@@ -160,18 +160,17 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       const offs: (() => void)[] = [];
       const activated = new Promise<null>((resolve) => offs.push(emitter.on('activated', () => resolve(null))));
       const dropped = new Promise<never>((_, reject) => offs.push(emitter.on('withdrawn', (e) => reject(refuse(e.release)))));
+      let before: HelloReply | null = null;
       let answer: { release?: unknown } | null;
       try {
+        before = await Promise.race([send<HelloReply>({ type: 'updraft:hello' }).catch(() => null), dropped]);
         answer = await Promise.race([send<{ release?: unknown } | null>({ type: 'updraft:apply' }, null), activated, dropped]);
       } finally {
         for (const off of offs) off();
       }
-      // The worker activated nothing (nothing staged or planned) and this page already runs its
-      // active release: a reload would load the same release and lose the page's state for nothing.
-      if (answer !== null && typeof answer.release === 'string') {
-        const hello = await send<HelloReply>({ type: 'updraft:hello' }).catch(() => null);
-        if (hello?.release === answer.release) return;
-      }
+      // The worker switched nothing (nothing staged or planned), and this page runs its active
+      // release: a reload would load the same release and lose the page's state for nothing.
+      if (answer !== null && before !== null && before.active !== null && answer.release === before.active && before.release === before.active) return;
       reload();
     },
     release: () => send<HelloReply>({ type: 'updraft:hello' }),
