@@ -46,7 +46,7 @@ export interface Updraft {
    * another release ends it; else null. For a listener that subscribes after the event came.
    */
   readonly pending: PendingUpdate | null;
-  /** Resolves once a service worker controls this page; rejects if registration failed. */
+  /** Resolves once a service worker controls this page; rejects if registration failed or the page is outside the scope. */
   controlled: Promise<void>;
   /**
    * The workbox-window instance, for anything Updraft does not wrap; null where this page has no
@@ -126,6 +126,11 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     });
     const registered = wb.register().then((registration) => {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
+      // A page outside the scope (an app built with base `/app/` opened at `/app`) is never
+      // controlled: say so, rather than leave `controlled` and `ready()` waiting for good.
+      if (!container.controller && !location.href.startsWith(registration.scope)) {
+        throw new UpdraftError('internal', `this page (${location.href}) is outside the service worker's scope ${registration.scope}: no worker will control it; open it under the scope`);
+      }
     });
     // A worker whose install failed (its manifest or a file could not be had) goes redundant and
     // never controls this page: say so, rather than leave `controlled` and `ready()` waiting. The

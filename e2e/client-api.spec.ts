@@ -307,3 +307,33 @@ test('registered before DOMContentLoaded (an inline script in <head>) and after 
     await h.close();
   }
 });
+
+test('a page outside the scope it registers (an app built with base /app/ opened at /app): controlled and ready() reject with code internal naming the scope, instead of waiting for good', async ({ page, context }) => {
+  const h = await Harness.start();
+  try {
+    await h.publish('1.0.0');
+    const code = await clientBundle();
+    const html = `<!doctype html><p id="app">app</p><script>${code.replace(/<\/script/g, '<\\/script')}</script>`;
+    // The release as a build with base /app/ would lay it out: every file under /app/ (the worker's fetches too).
+    await context.route(`${h.url}app/**`, (r) =>
+      r.fetch({ url: r.request().url().replace(`${h.url}app/`, h.url) }).then((response) => r.fulfill({ response }), () => r.abort().catch(() => {})));
+    // The host answers /app (no trailing slash) with the entry, as many static hosts do.
+    await page.route(`${h.url}app`, (r) => r.fulfill({ contentType: 'text/html', body: html }));
+    await page.goto(`${h.url}app`);
+    const outcome = await page.evaluate(async () => {
+      const updraft = window.UpdraftClient!.registerUpdraft({ scope: '/app/' });
+      const settle = (p: Promise<unknown>) => Promise.race([
+        p.then(() => 'resolved', (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000)),
+      ]);
+      const [controlled, ready] = await Promise.all([settle(updraft.controlled), settle(updraft.ready())]);
+      const registration = await navigator.serviceWorker.getRegistration('/app/');
+      return { controlled, ready, scope: registration?.scope, state: registration?.active?.state ?? registration?.installing?.state };
+    });
+    const rejected = `internal: this page (${h.url}app) is outside the service worker's scope ${h.url}app/: no worker will control it; open it under the scope`;
+    expect(outcome).toEqual({ controlled: rejected, ready: rejected, scope: `${h.url}app/`, state: expect.any(String) });
+    await expect(page.locator('#app')).toHaveText('app');
+  } finally {
+    await h.close();
+  }
+});
