@@ -1,7 +1,7 @@
 /**
  * `updraft/client` as a web developer adding it to an app meets it, in Chromium: pages without
- * service workers, a second `registerUpdraft()` on one page, requests in odd moments, and
- * listeners added late. The client is bundled from app/ (`clientBundle()`) where the demo build
+ * service workers or outside the scope, a second `registerUpdraft()` on one page, requests in odd
+ * moments, and listeners added late. The client is bundled from app/ (`clientBundle()`) where the demo build
  * does not make the page.
  */
 import type { Frame, Page } from '@playwright/test';
