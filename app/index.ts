@@ -1,4 +1,4 @@
-export { registerUpdraft, type Updraft } from './register.js';
+export { registerUpdraft, type Updraft, type PendingUpdate } from './register.js';
 export type { RegisterOptions } from './options.js';
 export type { UpdraftEventName, UpdraftEventOf, UpdraftEventHandler } from './events.js';
 export type { UpdraftEvent, CheckNowReply, HelloReply, ReadyReply } from '../protocol/messages.js';

@@ -1,17 +1,21 @@
+/**
+ * Every field may be `undefined` (its default), so `exactOptionalPropertyTypes` apps can pass
+ * `{ scope: import.meta.env.VITE_SCOPE }` as is.
+ */
 export interface RegisterOptions {
   /**
    * URL of the service worker script the Vite plugin emits.
    * @default Vite's `base` + `"sw.js"` when `base` is a path (`/app/` → `/app/sw.js`), else `"/sw.js"`
    */
-  swUrl?: string;
+  swUrl?: string | undefined;
   /** Registration scope. @default the browser's default: the directory of `swUrl` */
-  scope?: string;
+  scope?: string | undefined;
   /**
    * What to do when the SW reports a release `activated` with the `immediate` policy:
    * `reload` reloads this page so it runs the new release, `none` leaves it to your `activated` handler.
    * @default "reload"
    */
-  onActivatedImmediate?: 'reload' | 'none';
+  onActivatedImmediate?: 'reload' | 'none' | undefined;
 }
 
 export interface ResolvedRegisterOptions {

@@ -13,14 +13,21 @@ import { resolveRegisterOptions, type RegisterOptions } from './options.js';
 import { request } from './request.js';
 import { createWakeTimer, hasBackgroundSync } from './wake.js';
 
+/** A staged release waiting for activation, as `update-ready` announced it. */
+export type PendingUpdate = NonNullable<HelloReply['pending']>;
+
 export interface Updraft {
-  /** Subscribes to the SW's broadcasts; the returned function unsubscribes. */
+  /**
+   * Subscribes to the SW's broadcasts from now on (a handler added later does not get earlier
+   * events: read `pending` for the one that matters); the returned function unsubscribes.
+   */
   on<N extends UpdraftEventName>(name: N, handler: UpdraftEventHandler<N>): () => void;
   /** Asks the SW to check in with the update server now. */
   checkNow(): Promise<CheckNowReply>;
   /**
    * Activates the staged release (the `prompt` policy), then reloads this page so its navigation
-   * gets it. Rejects with code `withdrawn`, without a reload, when the server withdrew the update
+   * gets it. With nothing to activate, while this page runs the active release, it resolves
+   * without a reload. Rejects with code `withdrawn`, without a reload, when the server withdrew the update
    * (a `withdrawn` event since the last `update-ready`/`update-available`, or while it waits).
    */
   applyUpdate(): Promise<void>;
@@ -33,31 +40,43 @@ export interface Updraft {
    * page claims. Waits for `controlled`; rejects (code `internal`) without a service worker.
    */
   ready(): Promise<ReadyReply>;
-  /** Resolves once a service worker controls this page; rejects if registration failed. */
+  /**
+   * The update this page was told is ready (the last `update-ready`, also the one a page that loads
+   * while an update waits is told), until a `withdrawn`, an `activated` or an `update-available` for
+   * another release ends it; else null. For a listener that subscribes after the event came.
+   */
+  readonly pending: PendingUpdate | null;
+  /** Resolves once a service worker controls this page; rejects if registration failed or the page is outside the scope. */
   controlled: Promise<void>;
-  /** The workbox-window instance, for anything Updraft does not wrap. */
-  workbox: workboxWindow.Workbox;
+  /**
+   * The workbox-window instance, for anything Updraft does not wrap; null where this page has no
+   * service workers (workbox-window cannot be constructed there).
+   */
+  workbox: workboxWindow.Workbox | null;
 }
 
 /**
  * Registers the Updraft service worker and connects this page to it. Call it once per page.
- * It never throws for a browser without service workers: `controlled` then rejects and requests fail
- * with code `internal`, and the page runs from the network as usual.
+ * It never throws where the page has no service workers (an insecure origin, a sandboxed iframe):
+ * `controlled` then rejects, requests fail with code `internal`, and the page runs from the network.
  */
 export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const o = resolveRegisterOptions(options);
-  const wb = new Workbox(o.swUrl, o.scope === undefined ? undefined : { scope: o.scope });
+  const { container, why } = serviceWorkerContainer();
+  // workbox-window's constructor subscribes to `navigator.serviceWorker` at once: only where it is.
+  const wb = container ? new Workbox(o.swUrl, o.scope === undefined ? undefined : { scope: o.scope }) : null;
   const emitter = createEmitter();
-  const container = typeof navigator !== 'undefined' && 'serviceWorker' in navigator ? navigator.serviceWorker : null;
+  const unavailable = () => new UpdraftError('internal', `service workers are not available here (${why}); the page runs from the network`);
 
   const send = async <T>(message: PageRequest, timeoutMs?: number | null): Promise<T> => {
-    if (!container) throw new UpdraftError('internal', 'service workers are not available in this browser or context');
+    if (!wb) throw unavailable();
     return request<T>((m) => wb.messageSW(m), message, timeoutMs);
   };
 
   // The release the worker last withdrew (`withdrawn`) since it last offered one
   // (`update-available`, `update-ready`): `applyUpdate()` then has nothing to apply.
   let withdrawn: string | null = null;
+  let pending: PendingUpdate | null = null;
 
   let reloading = false;
   const reload = () => {
@@ -79,6 +98,9 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const handle = (event: UpdraftEvent) => {
     if (event.name === 'withdrawn') withdrawn = event.release;
     if (event.name === 'update-available' || event.name === 'update-ready') withdrawn = null;
+    if (event.name === 'update-ready') pending = { release: event.release, version: event.version, policy: event.policy };
+    // A plan to another release supersedes the staged one (the worker no longer announces it).
+    else if (event.name === 'withdrawn' || event.name === 'activated' || (event.name === 'update-available' && event.release !== pending?.release)) pending = null;
     emitter.emit(event);
     if (event.name === 'activated' && event.policy === 'immediate' && o.onActivatedImmediate === 'reload') reload();
     if (event.name === 'wake-at' && !hasBackgroundSync()) wakeTimer.schedule(event.at);
@@ -86,8 +108,8 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   };
 
   let controlled: Promise<void>;
-  if (!container) {
-    controlled = Promise.reject(new UpdraftError('internal', 'service workers are not available in this browser or context'));
+  if (!container || !wb) {
+    controlled = Promise.reject(unavailable());
   } else {
     // Listen on the container itself: workbox-window only forwards messages from the worker it
     // registered, and events must reach the page from whichever worker controls it.
@@ -104,6 +126,11 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     });
     const registered = wb.register().then((registration) => {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
+      // A page outside the scope (an app built with base `/app/` opened at `/app`) is never
+      // controlled: say so, rather than leave `controlled` and `ready()` waiting for good.
+      if (!container.controller && !location.href.startsWith(registration.scope)) {
+        throw new UpdraftError('internal', `this page (${location.href}) is outside the service worker's scope ${registration.scope}: no worker will control it; open it under the scope`);
+      }
     });
     // A worker whose install failed (its manifest or a file could not be had) goes redundant and
     // never controls this page: say so, rather than leave `controlled` and `ready()` waiting. The
@@ -136,16 +163,25 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       // its event) never answers, but the next one finishes the plan and says `activated`: either
       // ends the wait. A withdrawal ends it too, without a reload: there is nothing new to load.
       const offs: (() => void)[] = [];
-      const activated = new Promise<void>((resolve) => offs.push(emitter.on('activated', () => resolve())));
+      const activated = new Promise<null>((resolve) => offs.push(emitter.on('activated', () => resolve(null))));
       const dropped = new Promise<never>((_, reject) => offs.push(emitter.on('withdrawn', (e) => reject(refuse(e.release)))));
+      let before: HelloReply | null = null;
+      let answer: { release?: unknown } | null;
       try {
-        await Promise.race([send<unknown>({ type: 'updraft:apply' }, null), activated, dropped]);
+        before = await Promise.race([send<HelloReply>({ type: 'updraft:hello' }).catch(() => null), dropped]);
+        answer = await Promise.race([send<{ release?: unknown } | null>({ type: 'updraft:apply' }, null), activated, dropped]);
       } finally {
         for (const off of offs) off();
       }
+      // The worker switched nothing (nothing staged or planned), and this page runs its active
+      // release: a reload would load the same release and lose the page's state for nothing.
+      if (answer !== null && before !== null && before.active !== null && answer.release === before.active && before.release === before.active) return;
       reload();
     },
     release: () => send<HelloReply>({ type: 'updraft:hello' }),
+    get pending() {
+      return pending;
+    },
     ready: async () => {
       await controlled;
       return send<ReadyReply>({ type: 'updraft:ready' });
@@ -153,4 +189,23 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     controlled,
     workbox: wb,
   };
+}
+
+/**
+ * The page's service worker container, or why there is none. Not only `'serviceWorker' in
+ * navigator`: an insecure origin (plain http, not localhost) has no property at all, and a
+ * sandboxed iframe without `allow-same-origin` has it, but reading it throws a `SecurityError`
+ * (Chromium, Firefox); SSR has no `navigator`.
+ */
+function serviceWorkerContainer(): { container: ServiceWorkerContainer; why: null } | { container: null; why: string } {
+  if (typeof navigator === 'undefined') return { container: null, why: 'no navigator' };
+  if (!('serviceWorker' in navigator)) {
+    return { container: null, why: typeof isSecureContext === 'boolean' && !isSecureContext ? 'not a secure context' : 'no navigator.serviceWorker' };
+  }
+  try {
+    const container = navigator.serviceWorker;
+    return container ? { container, why: null } : { container: null, why: 'no navigator.serviceWorker' };
+  } catch (error) {
+    return { container: null, why: error instanceof Error ? error.message : String(error) };
+  }
 }

@@ -169,6 +169,53 @@ describe('the packed package in a consumer', () => {
     const runtime: Runtime = startUpdraft({ concurrency: 2 });
     self.addEventListener('push', (event) => event.waitUntil(runtime.checkInNow()));
   `;
+  // A strict app's use of the page client (its options from an env lookup, every reply narrowed),
+  // under the flags strict templates turn on beyond \`strict\`.
+  const STRICT_PAGE = `
+    import { registerUpdraft, UpdraftError, type Updraft, type PendingUpdate, type CheckNowReply } from 'updraft/client';
+    const env: Record<string, string | undefined> = {};
+    const updraft: Updraft = registerUpdraft({ swUrl: env['SW_URL'], scope: env['SCOPE'], onActivatedImmediate: undefined });
+    const off = updraft.on('update-ready', (e) => { const policy: 'prompt' | 'next-navigation' | 'immediate' = e.policy; return policy; });
+    off();
+    updraft.on('failed', (e) => { const release: string | null = e.release; return release; });
+    const pending: PendingUpdate | null = updraft.pending;
+    export const version: string | undefined = pending?.version;
+    export async function main(): Promise<string> {
+      const reply: CheckNowReply = await updraft.checkNow();
+      try {
+        await updraft.applyUpdate();
+      } catch (e) {
+        if (e instanceof UpdraftError && e.code === 'withdrawn') return 'withdrawn';
+      }
+      updraft.workbox?.addEventListener('waiting', () => {});
+      await updraft.controlled;
+      const { result } = await updraft.ready();
+      switch (reply.result) {
+        case 'current': return result;
+        case 'update': return reply.release;
+        case 'retry': return String(reply.retryAt);
+        case 'error': return reply.code;
+      }
+    }
+  `;
+  it('type-checks the page client in an app with exactOptionalPropertyTypes and noUncheckedIndexedAccess', async () => {
+    const project = join(consumer, 'strict');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'page.ts'), STRICT_PAGE);
+    const compilerOptions = {
+      target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler', strict: true, noEmit: true, skipLibCheck: false,
+      exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noImplicitOverride: true, noImplicitReturns: true,
+      noPropertyAccessFromIndexSignature: true, verbatimModuleSyntax: true, lib: ['ESNext', 'DOM', 'DOM.Iterable'], types: [],
+    };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['page.ts'] }));
+    const tsc = join(consumer, 'node_modules/typescript/bin/tsc');
+    const result = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project }).then(
+      () => '',
+      (err: { stdout: string }) => err.stdout,
+    );
+    expect(result).toBe('');
+  }, 120_000);
+
   const cases = [
     { resolution: 'bundler', module: 'ESNext' },
     { resolution: 'nodenext', module: 'NodeNext' },
