@@ -159,3 +159,71 @@ test('sync() reaches this origin\'s worker, not one on a port its port is a pref
     await long.close();
   }
 });
+
+/**
+ * An origin with two workers, as an app with a push or messaging worker of its own has: one at
+ * `/push/` (registered first) and the app's at `/`. Each reports the sync events it gets to
+ * `/synced?tag=&by=`, which the origin records as `by:tag`.
+ */
+async function twoWorkerOrigin(): Promise<ProbeOrigin> {
+  const tags: string[] = [];
+  const worker = (by: string) => `self.addEventListener('sync', (e) => e.waitUntil(fetch('/synced?by=${by}&tag=' + e.tag)));`;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/push/sw.js' || url.pathname === '/sw.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(worker(url.pathname === '/sw.js' ? 'app' : 'push'));
+    } else if (url.pathname === '/synced') {
+      tags.push(`${url.searchParams.get('by')}:${url.searchParams.get('tag')}`);
+      res.end();
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      // `?only=push`: the push worker alone, so `/` has no worker.
+      res.end(`<!doctype html><script>
+        window.registered = navigator.serviceWorker.register('/push/sw.js', { scope: '/push/' })
+          .then((push) => location.search === '?only=push' ? push : navigator.serviceWorker.register('/sw.js'))
+          .then(() => true);
+      </script>`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/`, tags, close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('sync() reaches the worker whose scope covers the page, not the one of the origin that registered first', async ({ page, updraft }) => {
+  const origin = await twoWorkerOrigin();
+  try {
+    await page.goto(origin.url);
+    await page.waitForFunction(() => (window as { registered?: Promise<boolean> }).registered);
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).map((r) => new URL(r.scope).pathname).sort())).toEqual(['/', '/push/']);
+    await updraft.sync('at-root');
+    await expect.poll(() => origin.tags).toEqual(['app:at-root']);
+    // Under /push/ the longer scope covers the page, as it would control it.
+    await page.goto(`${origin.url}push/inbox`);
+    await updraft.sync('under-push');
+    await expect.poll(() => origin.tags).toEqual(['app:at-root', 'push:under-push']);
+  } finally {
+    await origin.close();
+  }
+});
+
+test('sync() on a page no registration covers rejects naming the page and the scopes its origin has', async ({ page, updraft }) => {
+  const origin = await twoWorkerOrigin();
+  try {
+    await page.goto(`${origin.url}?only=push`);
+    await page.waitForFunction(() => (window as { registered?: Promise<boolean> }).registered);
+    await expect(updraft.sync()).rejects.toThrow(`updraft/playwright: no service worker registration covers the page (${origin.url}?only=push); http://127.0.0.1:`);
+    await expect(updraft.periodicSync()).rejects.toThrow(/ has http:\/\/127\.0\.0\.1:\d+\/push\/$/);
+    expect(origin.tags).toEqual([]);
+    await page.goto('about:blank');
+    await expect(updraft.sync()).rejects.toThrow(/^updraft\/playwright: no service worker registration covers the page \(about:blank\)$/);
+  } finally {
+    await origin.close();
+  }
+});

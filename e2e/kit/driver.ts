@@ -59,13 +59,34 @@ export class UpdraftDriver {
     return cdp;
   }
 
-  async #registrationId(): Promise<string> {
+  /**
+   * The registration whose scope covers the page: of several on the origin (the app's worker at
+   * `/` and another at `/push/`, say), the longest matching scope, as the browser picks the one
+   * that controls a page. The first one of the origin would be whichever registered first.
+   */
+  #covering(): { registrationId: string; scopeURL: string } | null {
+    const url = this.page.url();
+    let best: { registrationId: string; scopeURL: string } | null = null;
+    for (const [registrationId, r] of this.#registrations) {
+      if (!r.isDeleted && url.startsWith(r.scopeURL) && (!best || r.scopeURL.length > best.scopeURL.length)) best = { registrationId, scopeURL: r.scopeURL };
+    }
+    return best;
+  }
+
+  /** What a dispatch names: the covering registration and its origin. */
+  async #registration(): Promise<{ registrationId: string; origin: string }> {
     await this.#session();
-    const origin = this.origin;
     const deadline = Date.now() + 5_000;
     for (;;) {
-      for (const [id, r] of this.#registrations) if (!r.isDeleted && new URL(r.scopeURL).origin === origin) return id;
-      if (Date.now() > deadline) throw new Error(`updraft/playwright: no service worker registration for ${origin}`);
+      const found = this.#covering();
+      if (found) return { registrationId: found.registrationId, origin: new URL(found.scopeURL).origin };
+      if (Date.now() > deadline) {
+        const url = this.page.url();
+        const origin = new URL(url).origin;
+        const scopes = [...this.#registrations.values()].filter((r) => !r.isDeleted && new URL(r.scopeURL).origin === origin).map((r) => r.scopeURL);
+        const others = scopes.length ? `; ${origin} has ${scopes.join(', ')}` : '';
+        throw new Error(`updraft/playwright: no service worker registration covers the page (${url})${others}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -73,13 +94,13 @@ export class UpdraftDriver {
   /** Fires a Background Sync event at the SW (default: the task-run tag). Go online first: a dispatch while offline is lost. */
   async sync(tag: string = TASKS_SYNC_TAG): Promise<void> {
     const cdp = await this.#session();
-    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: this.origin, registrationId: await this.#registrationId(), tag, lastChance: false });
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { ...(await this.#registration()), tag, lastChance: false });
   }
 
   /** Fires a periodic sync event (default: the check-in tag). */
   async periodicSync(tag: string = CHECK_IN_SYNC_TAG): Promise<void> {
     const cdp = await this.#session();
-    await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { origin: this.origin, registrationId: await this.#registrationId(), tag });
+    await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { ...(await this.#registration()), tag });
   }
 
   /** Stops every service worker as the browser does when it reclaims one; the next event starts a fresh one. */
@@ -223,7 +244,7 @@ export class UpdraftDriver {
   }
 
   /**
-   * Whether a new worker of this page's origin waits to activate; if it has waited for
+   * Whether a new worker of the registration covering this page waits to activate; if it has waited for
    * `NUDGE_AFTER_MS` while the worker it replaces runs, asks Chromium again to activate it when
    * that one is idle (`ServiceWorker.skipWaiting`: what the Updraft worker asked at install). Reads
    * of the state wait meanwhile: each is a fetch the outgoing worker answers. One that arrives while
@@ -234,14 +255,11 @@ export class UpdraftDriver {
   async #waitingWorker(): Promise<boolean> {
     const cdp = this.#cdp;
     if (!cdp) return false;
-    const origin = this.origin;
-    const ours = [...this.#versions.values()].filter((v) => {
-      const r = this.#registrations.get(v.registrationId);
-      return r !== undefined && !r.isDeleted && new URL(r.scopeURL).origin === origin;
-    });
+    const registrationId = this.#covering()?.registrationId;
+    const ours = [...this.#versions.values()].filter((v) => v.registrationId === registrationId);
     const waiting = ours.find((v) => v.status === 'installed');
     if (!waiting) return false;
-    const outgoing = ours.find((v) => v.registrationId === waiting.registrationId && (v.status === 'activated' || v.status === 'activating'));
+    const outgoing = ours.find((v) => v.status === 'activated' || v.status === 'activating');
     const now = Date.now();
     if (outgoing?.runningStatus === 'running' && now - waiting.since >= NUDGE_AFTER_MS && now - this.#lastNudge >= NUDGE_AFTER_MS) {
       this.#lastNudge = now;
