@@ -227,3 +227,20 @@ test('sync() on a page no registration covers rejects naming the page and the sc
     await origin.close();
   }
 });
+
+test.describe('on about:blank (before the goto, or a page that left the app)', () => {
+  test.setTimeout(20_000);
+
+  test('state, message, waitForRelease and waitForActivated say the page has no navigator.serviceWorker, not a TypeError', async ({ page, updraft }) => {
+    expect(page.url()).toBe('about:blank');
+    const blank = /about:blank has no navigator\.serviceWorker \(not (the app|a secure context)\): go to the app first/;
+    await expect(updraft.state()).rejects.toThrow(blank);
+    await expect(updraft.message({ type: 'updraft:check-now' })).rejects.toThrow(blank);
+    await expect(updraft.waitForRelease('0123456789abcdef', { timeout: 1_000 })).rejects.toThrow(
+      new RegExp(`timed out after 1000 ms waiting for release 0123456789abcdef to be active; last: Error: .*${blank.source}`),
+    );
+    await expect(updraft.waitForActivated({ timeout: 1_000 })).rejects.toThrow(
+      new RegExp(`timed out after 1000 ms waiting for a service worker to control the page; last: ${blank.source}`),
+    );
+  });
+});

@@ -140,6 +140,8 @@ export class UpdraftDriver {
     const reply = await this.page.evaluate(
       async ({ request, timeout }) => {
         const deadline = Date.now() + timeout;
+        // about:blank (no goto yet, or a page that left the app) or an insecure origin: say so, not a TypeError.
+        if (!('serviceWorker' in navigator)) throw new Error(`${location.href} has no navigator.serviceWorker (${isSecureContext ? 'not the app' : 'not a secure context'}): go to the app first`);
         // `ready` never settles on a page no worker registered for: race it, or this evaluate (and
         // the caller's timeout with it) would wait for the test's own timeout.
         let waiting: ReturnType<typeof setTimeout> | undefined;
@@ -181,6 +183,7 @@ export class UpdraftDriver {
   async state({ timeout = 5_000 }: WaitOptions = {}): Promise<SwDebugState> {
     return this.page.evaluate(
       async ({ path, timeout }) => {
+        if (!('serviceWorker' in navigator)) throw new Error(`${location.href} has no navigator.serviceWorker (${isSecureContext ? 'not the app' : 'not a secure context'}): go to the app first`);
         const ctl = new AbortController();
         let registered = false;
         let why = `no debug state within ${timeout} ms`;
@@ -304,11 +307,13 @@ export class UpdraftDriver {
     // One deadline for both stages, so `timeout` bounds the whole wait.
     const deadline = Date.now() + timeout;
     try {
-      await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout });
+      // `?.`: a page still on about:blank (the goto comes next) has no navigator.serviceWorker yet.
+      await this.page.waitForFunction(() => (navigator.serviceWorker?.controller ?? null) !== null, undefined, { timeout });
     } catch (err) {
       if (!(err instanceof Error) || err.name !== 'TimeoutError') throw err;
       const last = await this.page
         .evaluate(async () => {
+          if (!('serviceWorker' in navigator)) return `${location.href} has no navigator.serviceWorker (${isSecureContext ? 'not the app' : 'not a secure context'}): go to the app first`;
           const reg = await navigator.serviceWorker.getRegistration();
           const registration = reg ? { scope: reg.scope, installing: reg.installing?.state ?? null, waiting: reg.waiting?.state ?? null, active: reg.active?.state ?? null } : null;
           return JSON.stringify({ controller: navigator.serviceWorker.controller?.scriptURL ?? null, registration });
