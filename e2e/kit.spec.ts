@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { test, expect } from './kit/index.js';
+import { test, expect, UpdraftDriver } from './kit/index.js';
 import { Harness } from './support/harness.js';
 import { E2E_KEY_BASE, buildDir } from './support/builds.js';
 
@@ -242,5 +242,41 @@ test.describe('on about:blank (before the goto, or a page that left the app)', (
     await expect(updraft.waitForActivated({ timeout: 1_000 })).rejects.toThrow(
       new RegExp(`timed out after 1000 ms waiting for a service worker to control the page; last: ${blank.source}`),
     );
+  });
+});
+
+test.describe('offline() and online() after stopWorker()', () => {
+  // A stopped worker held context.setOffline until the test's timeout: keep it short.
+  test.setTimeout(30_000);
+
+  test('apply from a page that left the app and from a new tab, instead of hanging', async ({ page, context, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      const v1 = await h.publish('1.0.0');
+      await page.goto(h.url);
+      await updraft.waitForRelease(v1.id);
+      await updraft.stopWorker();
+      await page.goto('about:blank');
+      await updraft.offline();
+      // Offline indeed: the worker serves the app, and its check-in cannot reach the server.
+      await page.goto(h.url);
+      await expect(page.locator('#version')).toHaveText('1.0.0');
+      expect(await updraft.checkNow()).toEqual({ result: 'error', code: 'transport', message: expect.any(String) });
+      await updraft.stopWorker();
+      await page.goto('about:blank');
+      await updraft.online();
+      await page.goto(h.url);
+      expect(await updraft.checkNow()).toEqual({ result: 'current' });
+
+      await updraft.stopWorker();
+      const tab = new UpdraftDriver(await context.newPage());
+      await tab.offline();
+      expect(await updraft.checkNow()).toEqual({ result: 'error', code: 'transport', message: expect.any(String) });
+      await updraft.stopWorker();
+      await tab.online();
+      expect(await updraft.checkNow()).toEqual({ result: 'current' });
+    } finally {
+      await h.close();
+    }
   });
 });

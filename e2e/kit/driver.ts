@@ -17,6 +17,9 @@ export const CHECK_IN_SYNC_TAG = 'updraft-check-in';
  */
 const NUDGE_AFTER_MS = 2_000;
 
+/** How long offline()/online() try to start the stopped workers that hold `context.setOffline`. */
+const SET_OFFLINE_TIMEOUT_MS = 10_000;
+
 /**
  * Drives one page's Updraft service worker deterministically: Background Sync and periodic sync
  * dispatched through CDP, the worker stopped as a browser would, the network cut, and waits on the
@@ -120,17 +123,33 @@ export class UpdraftDriver {
   /**
    * `context.setOffline` also applies to the context's service worker targets, and one whose worker
    * was stopped does not answer until the worker runs again: the call hangs, and the restarted worker
-   * may keep the old network state (seen with Playwright 1.65, Chromium 156). So: start the worker
-   * with a page fetch of the debug state, then apply the state again while it runs.
+   * may keep the old network state (seen with Playwright 1.65, Chromium 156). So: start the workers
+   * (through CDP, whatever page this is: one that left the app, or a new tab, cannot start them
+   * with a fetch; then with a page fetch of the debug state too), then apply the state again while
+   * they run. Bounded: an error says what held it instead of a hang until the test's timeout.
    */
   async #setOffline(offline: boolean): Promise<void> {
     const applied = this.context.setOffline(offline).then(() => true);
-    if (await Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), 250))])) return;
-    for (let i = 0; i < 20; i++) {
+    // Given up on below with an error of ours: its late rejection (context closed) is not the test's.
+    applied.catch(() => {});
+    const within = (ms: number) => Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), ms))]);
+    if (await within(250)) return;
+    const cdp = await this.#session();
+    const deadline = Date.now() + SET_OFFLINE_TIMEOUT_MS;
+    for (;;) {
+      // Registrations arrive as events after ServiceWorker.enable: ask each round.
+      for (const { scopeURL, isDeleted } of this.#registrations.values()) {
+        if (!isDeleted) await cdp.send('ServiceWorker.startWorker', { scopeURL }).catch(() => {});
+      }
       await this.state({ timeout: 1_000 }).catch(() => {});
-      if (await Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), 250))])) break;
+      if (await within(250)) break;
+      if (Date.now() > deadline) {
+        const scopes = [...this.#registrations.values()].filter((r) => !r.isDeleted).map((r) => r.scopeURL);
+        throw new Error(
+          `updraft/playwright: context.setOffline(${offline}) did not complete within ${SET_OFFLINE_TIMEOUT_MS} ms: a stopped service worker of this context holds it until it runs again, and starting ${scopes.length ? scopes.join(', ') : 'the workers (none known)'} did not (page: ${this.page.url()})`,
+        );
+      }
     }
-    await applied;
     await this.context.setOffline(!offline);
     await this.context.setOffline(offline);
   }
