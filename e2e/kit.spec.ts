@@ -280,3 +280,23 @@ test.describe('offline() and online() after stopWorker()', () => {
     }
   });
 });
+
+test('a wait whose page closes rejects at once saying so, instead of polling the closed page until its timeout', async ({ context, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const tab = await context.newPage();
+    const driver = new UpdraftDriver(tab);
+    const v1 = await h.publish('1.0.0');
+    await tab.goto(h.url);
+    await driver.waitForRelease(v1.id);
+    const waiting = driver.waitForRelease('0123456789abcdef', { timeout: 30_000 });
+    await tab.close();
+    const started = Date.now();
+    await expect(waiting).rejects.toThrow('updraft/playwright: the page closed while waiting for release 0123456789abcdef to be active');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // The test's own page and driver are untouched.
+    expect(updraft.page.isClosed()).toBe(false);
+  } finally {
+    await h.close();
+  }
+});

@@ -257,6 +257,9 @@ export class UpdraftDriver {
       } catch (e) {
         lastError = e;
       }
+      // Nothing can hold any more: say so now, instead of polling a closed page until the deadline
+      // (after a test that timed out, that loop outlived it, on into the worker's next tests).
+      if (this.page.isClosed()) throw new Error(`updraft/playwright: the page closed while waiting for ${what}`);
       if (Date.now() > deadline) {
         const detail = `${waiting ? 'a new service worker is still waiting to activate; ' : ''}${last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError)}`;
         throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for ${what}; last: ${detail}`);
