@@ -300,3 +300,20 @@ test('a wait whose page closes rejects at once saying so, instead of polling the
     await h.close();
   }
 });
+
+test.describe('in a context that blocks service workers (use: { serviceWorkers: \'block\' })', () => {
+  // Teams set it project-wide so page.route() sees every request; the worker then never registers.
+  test.use({ serviceWorkers: 'block' });
+  test.setTimeout(20_000);
+  const BLOCKED = "updraft/playwright: this test's context blocks service workers (use: { serviceWorkers: 'block' }), so the app's worker never registers; allow them where you use the updraft fixture: test.use({ serviceWorkers: 'allow' })";
+
+  // The fixture's setup is what fails: expected, when its error is exactly that one (Playwright
+  // reports it as `Error: <message>`).
+  test.afterEach(({}, testInfo) => {
+    if (testInfo.errors.length === 1 && testInfo.errors[0]!.message === `Error: ${BLOCKED}`) testInfo.expectedStatus = 'failed';
+  });
+
+  test('the updraft fixture fails at once saying so and how to allow them, instead of each wait timing out with nothing registered', async ({ updraft }) => {
+    throw new Error(`the updraft fixture was set up for ${updraft.page.url()}`);
+  });
+});
