@@ -317,3 +317,34 @@ test.describe('in a context that blocks service workers (use: { serviceWorkers: 
     throw new Error(`the updraft fixture was set up for ${updraft.page.url()}`);
   });
 });
+
+// Traces: the config records one for every test (`trace: 'retain-on-failure'`), beside the kit's CDP session.
+test.describe('beside the user\'s own routes', () => {
+  test('waits and updateTo work under page.route() and context.route() of every request; a check-in faked by context.route() fails updateTo with the worker\'s answer', async ({ page, context, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      const seenByPage: string[] = [];
+      await page.route('**/*', (route) => {
+        seenByPage.push(new URL(route.request().url()).pathname);
+        return route.continue();
+      });
+      await context.route('**/*', (route) => route.continue());
+      const v1 = await h.publish('1.0.0');
+      await page.goto(h.url);
+      expect((await updraft.waitForActivated()).active).toBe(v1.id);
+      const v2 = await h.publish('2.0.0');
+      expect((await updraft.updateTo(v2.id)).active).toBe(v2.id);
+      await page.reload();
+      await expect(page.locator('#version')).toHaveText('2.0.0');
+      // The worker's own requests are not the page's: page.route() never saw a check-in.
+      expect(seenByPage).not.toContain('/v1/check-in');
+
+      await context.route('**/v1/check-in', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"fake":true}' }));
+      const v3 = await h.publish('3.0.0');
+      await expect(updraft.updateTo(v3.id)).rejects.toThrow(`updraft/playwright: the check-in did not offer ${v3.id}: {"result":"error","code":"invalid_body"`);
+      expect((await updraft.state()).active).toBe(v2.id);
+    } finally {
+      await h.close();
+    }
+  });
+});
