@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { test, expect } from './kit/index.js';
+import { test, expect, UpdraftDriver } from './kit/index.js';
 import { Harness } from './support/harness.js';
 import { E2E_KEY_BASE, buildDir } from './support/builds.js';
 
@@ -158,4 +158,193 @@ test('sync() reaches this origin\'s worker, not one on a port its port is a pref
     await short.close();
     await long.close();
   }
+});
+
+/**
+ * An origin with two workers, as an app with a push or messaging worker of its own has: one at
+ * `/push/` (registered first) and the app's at `/`. Each reports the sync events it gets to
+ * `/synced?tag=&by=`, which the origin records as `by:tag`.
+ */
+async function twoWorkerOrigin(): Promise<ProbeOrigin> {
+  const tags: string[] = [];
+  const worker = (by: string) => `self.addEventListener('sync', (e) => e.waitUntil(fetch('/synced?by=${by}&tag=' + e.tag)));`;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/push/sw.js' || url.pathname === '/sw.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(worker(url.pathname === '/sw.js' ? 'app' : 'push'));
+    } else if (url.pathname === '/synced') {
+      tags.push(`${url.searchParams.get('by')}:${url.searchParams.get('tag')}`);
+      res.end();
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      // `?only=push`: the push worker alone, so `/` has no worker.
+      res.end(`<!doctype html><script>
+        window.registered = navigator.serviceWorker.register('/push/sw.js', { scope: '/push/' })
+          .then((push) => location.search === '?only=push' ? push : navigator.serviceWorker.register('/sw.js'))
+          .then(() => true);
+      </script>`);
+    }
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/`, tags, close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('sync() reaches the worker whose scope covers the page, not the one of the origin that registered first', async ({ page, updraft }) => {
+  const origin = await twoWorkerOrigin();
+  try {
+    await page.goto(origin.url);
+    await page.waitForFunction(() => (window as { registered?: Promise<boolean> }).registered);
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).map((r) => new URL(r.scope).pathname).sort())).toEqual(['/', '/push/']);
+    await updraft.sync('at-root');
+    await expect.poll(() => origin.tags).toEqual(['app:at-root']);
+    // Under /push/ the longer scope covers the page, as it would control it.
+    await page.goto(`${origin.url}push/inbox`);
+    await updraft.sync('under-push');
+    await expect.poll(() => origin.tags).toEqual(['app:at-root', 'push:under-push']);
+  } finally {
+    await origin.close();
+  }
+});
+
+test('sync() on a page no registration covers rejects naming the page and the scopes its origin has', async ({ page, updraft }) => {
+  const origin = await twoWorkerOrigin();
+  try {
+    await page.goto(`${origin.url}?only=push`);
+    await page.waitForFunction(() => (window as { registered?: Promise<boolean> }).registered);
+    await expect(updraft.sync()).rejects.toThrow(`updraft/playwright: no service worker registration covers the page (${origin.url}?only=push); http://127.0.0.1:`);
+    await expect(updraft.periodicSync()).rejects.toThrow(/ has http:\/\/127\.0\.0\.1:\d+\/push\/$/);
+    expect(origin.tags).toEqual([]);
+    await page.goto('about:blank');
+    await expect(updraft.sync()).rejects.toThrow(/^updraft\/playwright: no service worker registration covers the page \(about:blank\)$/);
+  } finally {
+    await origin.close();
+  }
+});
+
+test.describe('on about:blank (before the goto, or a page that left the app)', () => {
+  test.setTimeout(20_000);
+
+  test('state, message, waitForRelease and waitForActivated say the page has no navigator.serviceWorker, not a TypeError', async ({ page, updraft }) => {
+    expect(page.url()).toBe('about:blank');
+    const blank = /about:blank has no navigator\.serviceWorker \(not (the app|a secure context)\): go to the app first/;
+    await expect(updraft.state()).rejects.toThrow(blank);
+    await expect(updraft.message({ type: 'updraft:check-now' })).rejects.toThrow(blank);
+    await expect(updraft.waitForRelease('0123456789abcdef', { timeout: 1_000 })).rejects.toThrow(
+      new RegExp(`timed out after 1000 ms waiting for release 0123456789abcdef to be active; last: Error: .*${blank.source}`),
+    );
+    await expect(updraft.waitForActivated({ timeout: 1_000 })).rejects.toThrow(
+      new RegExp(`timed out after 1000 ms waiting for a service worker to control the page; last: ${blank.source}`),
+    );
+  });
+});
+
+test.describe('offline() and online() after stopWorker()', () => {
+  // A stopped worker held context.setOffline until the test's timeout: keep it short.
+  test.setTimeout(30_000);
+
+  test('apply from a page that left the app and from a new tab, instead of hanging', async ({ page, context, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      const v1 = await h.publish('1.0.0');
+      await page.goto(h.url);
+      await updraft.waitForRelease(v1.id);
+      await updraft.stopWorker();
+      await page.goto('about:blank');
+      await updraft.offline();
+      // Offline indeed: the worker serves the app, and its check-in cannot reach the server.
+      await page.goto(h.url);
+      await expect(page.locator('#version')).toHaveText('1.0.0');
+      expect(await updraft.checkNow()).toEqual({ result: 'error', code: 'transport', message: expect.any(String) });
+      await updraft.stopWorker();
+      await page.goto('about:blank');
+      await updraft.online();
+      await page.goto(h.url);
+      expect(await updraft.checkNow()).toEqual({ result: 'current' });
+
+      await updraft.stopWorker();
+      const tab = new UpdraftDriver(await context.newPage());
+      await tab.offline();
+      expect(await updraft.checkNow()).toEqual({ result: 'error', code: 'transport', message: expect.any(String) });
+      await updraft.stopWorker();
+      await tab.online();
+      expect(await updraft.checkNow()).toEqual({ result: 'current' });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+test('a wait whose page closes rejects at once saying so, instead of polling the closed page until its timeout', async ({ context, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const tab = await context.newPage();
+    const driver = new UpdraftDriver(tab);
+    const v1 = await h.publish('1.0.0');
+    await tab.goto(h.url);
+    await driver.waitForRelease(v1.id);
+    const waiting = driver.waitForRelease('0123456789abcdef', { timeout: 30_000 });
+    await tab.close();
+    const started = Date.now();
+    await expect(waiting).rejects.toThrow('updraft/playwright: the page closed while waiting for release 0123456789abcdef to be active');
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // The test's own page and driver are untouched.
+    expect(updraft.page.isClosed()).toBe(false);
+  } finally {
+    await h.close();
+  }
+});
+
+test.describe('in a context that blocks service workers (use: { serviceWorkers: \'block\' })', () => {
+  // Teams set it project-wide so page.route() sees every request; the worker then never registers.
+  test.use({ serviceWorkers: 'block' });
+  test.setTimeout(20_000);
+  const BLOCKED = "updraft/playwright: this test's context blocks service workers (use: { serviceWorkers: 'block' }), so the app's worker never registers; allow them where you use the updraft fixture: test.use({ serviceWorkers: 'allow' })";
+
+  // The fixture's setup is what fails: expected, when its error is exactly that one (Playwright
+  // reports it as `Error: <message>`).
+  test.afterEach(({}, testInfo) => {
+    if (testInfo.errors.length === 1 && testInfo.errors[0]!.message === `Error: ${BLOCKED}`) testInfo.expectedStatus = 'failed';
+  });
+
+  test('the updraft fixture fails at once saying so and how to allow them, instead of each wait timing out with nothing registered', async ({ updraft }) => {
+    throw new Error(`the updraft fixture was set up for ${updraft.page.url()}`);
+  });
+});
+
+// Traces: the config records one for every test (`trace: 'retain-on-failure'`), beside the kit's CDP session.
+test.describe('beside the user\'s own routes', () => {
+  test('waits and updateTo work under page.route() and context.route() of every request; a check-in faked by context.route() fails updateTo with the worker\'s answer', async ({ page, context, updraft }) => {
+    const h = await Harness.start({ cdn: false });
+    try {
+      const seenByPage: string[] = [];
+      await page.route('**/*', (route) => {
+        seenByPage.push(new URL(route.request().url()).pathname);
+        return route.continue();
+      });
+      await context.route('**/*', (route) => route.continue());
+      const v1 = await h.publish('1.0.0');
+      await page.goto(h.url);
+      expect((await updraft.waitForActivated()).active).toBe(v1.id);
+      const v2 = await h.publish('2.0.0');
+      expect((await updraft.updateTo(v2.id)).active).toBe(v2.id);
+      await page.reload();
+      await expect(page.locator('#version')).toHaveText('2.0.0');
+      // The worker's own requests are not the page's: page.route() never saw a check-in.
+      expect(seenByPage).not.toContain('/v1/check-in');
+
+      await context.route('**/v1/check-in', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: '{"fake":true}' }));
+      const v3 = await h.publish('3.0.0');
+      await expect(updraft.updateTo(v3.id)).rejects.toThrow(`updraft/playwright: the check-in did not offer ${v3.id}: {"result":"error","code":"invalid_body"`);
+      expect((await updraft.state()).active).toBe(v2.id);
+    } finally {
+      await h.close();
+    }
+  });
 });

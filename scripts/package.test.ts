@@ -198,6 +198,66 @@ describe('the packed package in a consumer', () => {
       }
     }
   `;
+  // A strict team's own Playwright files: the config with the kit's option, a spec using the
+  // fixtures, `test.use()`, a driver for a second tab and a server of its own, and a fixture built
+  // on top of the kit's (`test.extend`), as the README shows them.
+  const STRICT_CONFIG = `
+    import { defineConfig } from '@playwright/test';
+    import { chromiumLaunchOptions, type UpdraftTestOptions } from 'updraft/playwright';
+    export default defineConfig<UpdraftTestOptions>({
+      fullyParallel: true,
+      use: { launchOptions: chromiumLaunchOptions({ headless: true }), trace: 'on', updraftServerOptions: { token: 'ci' } },
+    });
+  `;
+  const STRICT_SPEC = `
+    import { readFileSync } from 'node:fs';
+    import { test as kit, expect, UpdraftDriver, startTestServer, TASKS_SYNC_TAG, type TestServer, type TestServerOptions, type UpdraftFixtures, type WaitOptions } from 'updraft/playwright';
+    import type { SwDebugState } from 'updraft/protocol';
+    const test = kit.extend<{ v1: string }>({
+      v1: async ({ updraftServer }, use) => { await use((await updraftServer.publish('dist-v1')).id); },
+    });
+    test.use({ updraftServerOptions: { signingKeys: [readFileSync('updraft-signing.key', 'utf8')] } });
+    test('users get v2', async ({ page, context, updraft, updraftServer, v1 }) => {
+      await page.goto(updraftServer.url);
+      const first: SwDebugState = await updraft.waitForActivated();
+      expect(first.active).toBe(v1);
+      const v2 = await updraftServer.publish('dist-v2', { channel: 'beta' });
+      const wait: WaitOptions = { timeout: 30_000 };
+      await updraft.updateTo(v2.id, wait);
+      const tab = await context.newPage();
+      const second: UpdraftDriver = new UpdraftDriver(tab);
+      await second.sync(TASKS_SYNC_TAG);
+      const state = await second.waitForState((s) => s.plan === null, {}, 'no plan');
+      const last: string | undefined = state.log[0];
+      expect(last).toBeDefined();
+      const fixtures: Pick<UpdraftFixtures, 'updraft'> = { updraft: second };
+      expect(fixtures.updraft.page).toBe(tab);
+    });
+    test('a server of its own', async () => {
+      const options: TestServerOptions = { token: 'mine' };
+      const own: TestServer = await startTestServer(options);
+      await own.close();
+    });
+  `;
+  it('type-checks a strict team\'s Playwright config and spec against updraft/playwright', async () => {
+    const project = join(consumer, 'strict-e2e');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'playwright.config.ts'), STRICT_CONFIG);
+    writeFileSync(join(project, 'update.spec.ts'), STRICT_SPEC);
+    const compilerOptions = {
+      target: 'ES2022', module: 'NodeNext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: false,
+      exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noImplicitOverride: true, noImplicitReturns: true,
+      noPropertyAccessFromIndexSignature: true, verbatimModuleSyntax: true, lib: ['ESNext', 'DOM', 'DOM.Iterable'], types: ['node'],
+    };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['playwright.config.ts', 'update.spec.ts'] }));
+    const tsc = join(consumer, 'node_modules/typescript/bin/tsc');
+    const result = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project }).then(
+      () => '',
+      (err: { stdout: string }) => err.stdout,
+    );
+    expect(result).toBe('');
+  }, 120_000);
+
   it('type-checks the page client in an app with exactOptionalPropertyTypes and noUncheckedIndexedAccess', async () => {
     const project = join(consumer, 'strict');
     mkdirSync(project, { recursive: true });

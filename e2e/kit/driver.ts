@@ -17,6 +17,9 @@ export const CHECK_IN_SYNC_TAG = 'updraft-check-in';
  */
 const NUDGE_AFTER_MS = 2_000;
 
+/** How long offline()/online() try to start the stopped workers that hold `context.setOffline`. */
+const SET_OFFLINE_TIMEOUT_MS = 10_000;
+
 /**
  * Drives one page's Updraft service worker deterministically: Background Sync and periodic sync
  * dispatched through CDP, the worker stopped as a browser would, the network cut, and waits on the
@@ -59,13 +62,34 @@ export class UpdraftDriver {
     return cdp;
   }
 
-  async #registrationId(): Promise<string> {
+  /**
+   * The registration whose scope covers the page: of several on the origin (the app's worker at
+   * `/` and another at `/push/`, say), the longest matching scope, as the browser picks the one
+   * that controls a page. The first one of the origin would be whichever registered first.
+   */
+  #covering(): { registrationId: string; scopeURL: string } | null {
+    const url = this.page.url();
+    let best: { registrationId: string; scopeURL: string } | null = null;
+    for (const [registrationId, r] of this.#registrations) {
+      if (!r.isDeleted && url.startsWith(r.scopeURL) && (!best || r.scopeURL.length > best.scopeURL.length)) best = { registrationId, scopeURL: r.scopeURL };
+    }
+    return best;
+  }
+
+  /** What a dispatch names: the covering registration and its origin. */
+  async #registration(): Promise<{ registrationId: string; origin: string }> {
     await this.#session();
-    const origin = this.origin;
     const deadline = Date.now() + 5_000;
     for (;;) {
-      for (const [id, r] of this.#registrations) if (!r.isDeleted && new URL(r.scopeURL).origin === origin) return id;
-      if (Date.now() > deadline) throw new Error(`updraft/playwright: no service worker registration for ${origin}`);
+      const found = this.#covering();
+      if (found) return { registrationId: found.registrationId, origin: new URL(found.scopeURL).origin };
+      if (Date.now() > deadline) {
+        const url = this.page.url();
+        const origin = new URL(url).origin;
+        const scopes = [...this.#registrations.values()].filter((r) => !r.isDeleted && new URL(r.scopeURL).origin === origin).map((r) => r.scopeURL);
+        const others = scopes.length ? `; ${origin} has ${scopes.join(', ')}` : '';
+        throw new Error(`updraft/playwright: no service worker registration covers the page (${url})${others}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -73,13 +97,13 @@ export class UpdraftDriver {
   /** Fires a Background Sync event at the SW (default: the task-run tag). Go online first: a dispatch while offline is lost. */
   async sync(tag: string = TASKS_SYNC_TAG): Promise<void> {
     const cdp = await this.#session();
-    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: this.origin, registrationId: await this.#registrationId(), tag, lastChance: false });
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { ...(await this.#registration()), tag, lastChance: false });
   }
 
   /** Fires a periodic sync event (default: the check-in tag). */
   async periodicSync(tag: string = CHECK_IN_SYNC_TAG): Promise<void> {
     const cdp = await this.#session();
-    await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { origin: this.origin, registrationId: await this.#registrationId(), tag });
+    await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { ...(await this.#registration()), tag });
   }
 
   /** Stops every service worker as the browser does when it reclaims one; the next event starts a fresh one. */
@@ -99,17 +123,33 @@ export class UpdraftDriver {
   /**
    * `context.setOffline` also applies to the context's service worker targets, and one whose worker
    * was stopped does not answer until the worker runs again: the call hangs, and the restarted worker
-   * may keep the old network state (seen with Playwright 1.65, Chromium 156). So: start the worker
-   * with a page fetch of the debug state, then apply the state again while it runs.
+   * may keep the old network state (seen with Playwright 1.65, Chromium 156). So: start the workers
+   * (through CDP, whatever page this is: one that left the app, or a new tab, cannot start them
+   * with a fetch; then with a page fetch of the debug state too), then apply the state again while
+   * they run. Bounded: an error says what held it instead of a hang until the test's timeout.
    */
   async #setOffline(offline: boolean): Promise<void> {
     const applied = this.context.setOffline(offline).then(() => true);
-    if (await Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), 250))])) return;
-    for (let i = 0; i < 20; i++) {
+    // Given up on below with an error of ours: its late rejection (context closed) is not the test's.
+    applied.catch(() => {});
+    const within = (ms: number) => Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), ms))]);
+    if (await within(250)) return;
+    const cdp = await this.#session();
+    const deadline = Date.now() + SET_OFFLINE_TIMEOUT_MS;
+    for (;;) {
+      // Registrations arrive as events after ServiceWorker.enable: ask each round.
+      for (const { scopeURL, isDeleted } of this.#registrations.values()) {
+        if (!isDeleted) await cdp.send('ServiceWorker.startWorker', { scopeURL }).catch(() => {});
+      }
       await this.state({ timeout: 1_000 }).catch(() => {});
-      if (await Promise.race([applied, new Promise<false>((r) => setTimeout(() => r(false), 250))])) break;
+      if (await within(250)) break;
+      if (Date.now() > deadline) {
+        const scopes = [...this.#registrations.values()].filter((r) => !r.isDeleted).map((r) => r.scopeURL);
+        throw new Error(
+          `updraft/playwright: context.setOffline(${offline}) did not complete within ${SET_OFFLINE_TIMEOUT_MS} ms: a stopped service worker of this context holds it until it runs again, and starting ${scopes.length ? scopes.join(', ') : 'the workers (none known)'} did not (page: ${this.page.url()})`,
+        );
+      }
     }
-    await applied;
     await this.context.setOffline(!offline);
     await this.context.setOffline(offline);
   }
@@ -119,6 +159,8 @@ export class UpdraftDriver {
     const reply = await this.page.evaluate(
       async ({ request, timeout }) => {
         const deadline = Date.now() + timeout;
+        // about:blank (no goto yet, or a page that left the app) or an insecure origin: say so, not a TypeError.
+        if (!('serviceWorker' in navigator)) throw new Error(`${location.href} has no navigator.serviceWorker (${isSecureContext ? 'not the app' : 'not a secure context'}): go to the app first`);
         // `ready` never settles on a page no worker registered for: race it, or this evaluate (and
         // the caller's timeout with it) would wait for the test's own timeout.
         let waiting: ReturnType<typeof setTimeout> | undefined;
@@ -160,6 +202,7 @@ export class UpdraftDriver {
   async state({ timeout = 5_000 }: WaitOptions = {}): Promise<SwDebugState> {
     return this.page.evaluate(
       async ({ path, timeout }) => {
+        if (!('serviceWorker' in navigator)) throw new Error(`${location.href} has no navigator.serviceWorker (${isSecureContext ? 'not the app' : 'not a secure context'}): go to the app first`);
         const ctl = new AbortController();
         let registered = false;
         let why = `no debug state within ${timeout} ms`;
@@ -214,6 +257,9 @@ export class UpdraftDriver {
       } catch (e) {
         lastError = e;
       }
+      // Nothing can hold any more: say so now, instead of polling a closed page until the deadline
+      // (after a test that timed out, that loop outlived it, on into the worker's next tests).
+      if (this.page.isClosed()) throw new Error(`updraft/playwright: the page closed while waiting for ${what}`);
       if (Date.now() > deadline) {
         const detail = `${waiting ? 'a new service worker is still waiting to activate; ' : ''}${last ? JSON.stringify({ active: last.active, staged: last.staged, plan: last.plan, log: last.log.slice(-10) }) : String(lastError)}`;
         throw new Error(`updraft/playwright: timed out after ${timeout} ms waiting for ${what}; last: ${detail}`);
@@ -223,7 +269,7 @@ export class UpdraftDriver {
   }
 
   /**
-   * Whether a new worker of this page's origin waits to activate; if it has waited for
+   * Whether a new worker of the registration covering this page waits to activate; if it has waited for
    * `NUDGE_AFTER_MS` while the worker it replaces runs, asks Chromium again to activate it when
    * that one is idle (`ServiceWorker.skipWaiting`: what the Updraft worker asked at install). Reads
    * of the state wait meanwhile: each is a fetch the outgoing worker answers. One that arrives while
@@ -234,14 +280,11 @@ export class UpdraftDriver {
   async #waitingWorker(): Promise<boolean> {
     const cdp = this.#cdp;
     if (!cdp) return false;
-    const origin = this.origin;
-    const ours = [...this.#versions.values()].filter((v) => {
-      const r = this.#registrations.get(v.registrationId);
-      return r !== undefined && !r.isDeleted && new URL(r.scopeURL).origin === origin;
-    });
+    const registrationId = this.#covering()?.registrationId;
+    const ours = [...this.#versions.values()].filter((v) => v.registrationId === registrationId);
     const waiting = ours.find((v) => v.status === 'installed');
     if (!waiting) return false;
-    const outgoing = ours.find((v) => v.registrationId === waiting.registrationId && (v.status === 'activated' || v.status === 'activating'));
+    const outgoing = ours.find((v) => v.status === 'activated' || v.status === 'activating');
     const now = Date.now();
     if (outgoing?.runningStatus === 'running' && now - waiting.since >= NUDGE_AFTER_MS && now - this.#lastNudge >= NUDGE_AFTER_MS) {
       this.#lastNudge = now;
@@ -286,11 +329,13 @@ export class UpdraftDriver {
     // One deadline for both stages, so `timeout` bounds the whole wait.
     const deadline = Date.now() + timeout;
     try {
-      await this.page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout });
+      // `?.`: a page still on about:blank (the goto comes next) has no navigator.serviceWorker yet.
+      await this.page.waitForFunction(() => (navigator.serviceWorker?.controller ?? null) !== null, undefined, { timeout });
     } catch (err) {
       if (!(err instanceof Error) || err.name !== 'TimeoutError') throw err;
       const last = await this.page
         .evaluate(async () => {
+          if (!('serviceWorker' in navigator)) return `${location.href} has no navigator.serviceWorker (${isSecureContext ? 'not the app' : 'not a secure context'}): go to the app first`;
           const reg = await navigator.serviceWorker.getRegistration();
           const registration = reg ? { scope: reg.scope, installing: reg.installing?.state ?? null, waiting: reg.waiting?.state ?? null, active: reg.active?.state ?? null } : null;
           return JSON.stringify({ controller: navigator.serviceWorker.controller?.scriptURL ?? null, registration });

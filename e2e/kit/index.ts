@@ -31,7 +31,12 @@ export interface UpdraftTestOptions {
 
 export const test = base.extend<UpdraftFixtures & UpdraftTestOptions>({
   updraftServerOptions: [{}, { option: true }],
-  updraft: async ({ page }, use) => {
+  updraft: async ({ page, serviceWorkers }, use) => {
+    // Set project-wide so page.route() sees every request, it makes register() a no-op: each wait
+    // would time out much later saying only that nothing registered.
+    if (serviceWorkers === 'block') {
+      throw new Error(`updraft/playwright: this test's context blocks service workers (use: { serviceWorkers: 'block' }), so the app's worker never registers; allow them where you use the updraft fixture: test.use({ serviceWorkers: 'allow' })`);
+    }
     await use(new UpdraftDriver(page));
   },
   updraftServer: async ({ updraftServerOptions }, use) => {
