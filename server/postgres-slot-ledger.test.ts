@@ -99,6 +99,21 @@ if (!pg.url) {
       expect(moved.notBefore).toHaveLength(1);
     });
 
+    it('a booking that waited in its queue past its second finds that bucket still booked, though another process swept since', async () => {
+      const [a, b] = stores.map((s) => new PostgresSlotLedger(s.pool, { utilization: UTIL }));
+      const t = T0 + 1_800_000;
+      const book = (l: PostgresSlotLedger, i: number, now: number) =>
+        l.bookPlan({ client: `app\nq${i}`, to: 'r2', fetches: [{ size: 100, sources: ['origin'] }], earliest: t, now, capacity: CAPACITY });
+      // A fills the origin's requests in second t (7 of 8 × 0.96).
+      const first = await Promise.all(Array.from({ length: 7 }, (_, i) => book(a!, i, t)));
+      // B's first booking, two seconds later, sweeps.
+      await book(b!, 100, t + 2000);
+      // Bookings made at t that waited in A's queue (a loaded process) run now.
+      const late = await Promise.all(Array.from({ length: 7 }, (_, i) => book(a!, 200 + i, t)));
+      const inFirstSecond = [...first, ...late].filter((p) => Math.floor(p.notBefore[0]! / 1000) === t / 1000).length;
+      expect(inFirstSecond).toBe(7);
+    });
+
     it('forgets passed buckets and reservations', async () => {
       const ledger = new PostgresSlotLedger(stores[1]!.pool);
       const later = T0 + 3_600_000;
