@@ -181,7 +181,7 @@ async function channelAnswer(o: ResolvedOptions, name: string, update: ChannelUp
 async function currentChannel(o: ResolvedOptions, name: string, app: string | undefined): Promise<ChannelState> {
   const found = (await o.store.listChannels(app)).filter((ch) => ch.name === name);
   if (found.length === 0) throw new UpdraftError('unknown_channel', `no channel ${name}${app ? ` for app ${app}` : ''}: give a release to create it`);
-  if (found.length > 1) throw new UpdraftError('bad_request', `channel ${name} exists for several apps (${found.map((ch) => ch.app).join(', ')}): pass ?app=`);
+  if (found.length > 1) throw new UpdraftError('bad_request', `channel ${name} exists for several apps (${found.map((ch) => ch.app).join(', ')}): pass ?app= (the CLI's --app)`);
   return found[0]!;
 }
 

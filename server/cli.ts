@@ -39,6 +39,7 @@ Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a req
                      rollout the rollout scope, status the read scope
         -q, --quiet  print nothing but errors (--json output still prints)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
+        -h, --help   this text, anywhere on the line
 publish --channel without --percent sets 100%, and moves the channel only forward (never to a
 release older than its own). rollout keeps omitted fields; --release of an older release rolls back
 (every client, 100% unless --percent); a new --release resumes a paused channel.
@@ -343,6 +344,14 @@ async function status(argv: string[]): Promise<void> {
     (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''), undefined, isStatus)).body;
   const body = await get(values.app);
   if (values.json) return console.log(JSON.stringify(body));
+  // A mistyped --app answers like an empty server ("no channels yet (0 releases published)"),
+  // which reads as "publish first" rather than "no such app": name it, and the apps there are.
+  if (values.app && body.releases.length === 0 && body.channels.length === 0) {
+    const apps = [...new Set((await get(undefined)).releases.map((r) => r.app))];
+    throw new CliError('unknown_app', `nothing published for app ${values.app} on ${admin.server}${apps.length ? ` (its apps: ${apps.join(', ')})` : ''}`);
+  }
+  // --quiet as everywhere: nothing but errors, so `status -q` checks the server and the token by exit status alone.
+  if (values.quiet) return;
   // Client counts carry a channel name but no app: with several apps, ask for each app alone.
   const apps = [...new Set(body.channels.map((c) => c.app))];
   const parts = !values.app && apps.length > 1 ? await Promise.all(apps.map(get)) : [body];
@@ -366,7 +375,9 @@ key id ${k.keyId}
 private key: ${k.privateKeyFile} (keep it secret, off the build machine's public output)
 public key:  ${k.publicKeyFile}
 Next: updraft({ publicKeys: [<contents of ${k.publicKeyFile.split('/').pop()}>] }) in vite.config, and
-      updraft serve --signing-key ${k.privateKeyFile.split('/').pop()}`);
+      updraft serve --signing-key ${k.privateKeyFile.split('/').pop()}
+Replacing a key clients already trust? Keep it beside the new one (both in publicKeys, both
+      --signing-key) until the fleet runs that build: SECURITY.md, "Key rotation".`);
 }
 
 /** `--token-file`: read once at start; a bad line stops the server from starting rather than leaving a token unusable. */
