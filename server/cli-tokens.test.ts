@@ -129,6 +129,20 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     expect(existsSync(typo)).toBe(false);
   });
 
+  it('tokens and keys refuse --server and --token (they work on local files): a create aimed at a remote server makes no local store, no key files', async () => {
+    const local = join(dir, 'remote-typo');
+    const cases: [string[], string][] = [
+      [['tokens', 'create', '--scope', 'read', '--data', local, '--server', url], 'tokens create works on the store directly (--data, or --db), not through a server: --server does not apply'],
+      [['tokens', 'list', '--data', data, '--token', 'x'], 'tokens list works on the store directly (--data, or --db), not through a server: --token does not apply'],
+      [['keys', 'generate', '--out', join(local, 'k'), '--server', url], 'keys generate works on local files, not through a server: --server does not apply'],
+    ];
+    for (const [args, message] of cases) {
+      const res = await cli(args);
+      expect([res.code, res.stdout, res.stderr], args.join(' ')).toEqual([1, '', `updraft: usage: ${message}\n`]);
+    }
+    expect(existsSync(local)).toBe(false);
+  });
+
   it('tokens create --name with a line break or an escape sequence is a usage error, and no token is made', async () => {
     const fresh = join(dir, 'names');
     for (const name of ['ops\nfake-id  all', 'red\x1b[31m', '']) {

@@ -51,6 +51,7 @@ serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blo
 serve --token T (or UPDRAFT_TOKEN) is a token with every scope; --token-file F (or UPDRAFT_TOKEN_FILE)
 holds more, one "<scopes> <token>" a line; tokens created with \`updraft tokens create\` (stored as
 SHA-256 hashes in --data/--db, printed once) count at once, and revoke ends them at once.
+tokens and keys work on local files (the store, key files): --server and --token do not apply.
 --upload-limit BYTES caps one part upload (default 512 MiB); --csp POLICY sets a Content-Security-Policy
 on the served app (none by default).
 --capacity '{"origin":{"bytesPerSecond":5e7,"requestsPerSecond":500}}' books download slots under a
@@ -111,6 +112,17 @@ function client(values: { server?: string; token?: string }): AdminClient {
   const server = values.server ?? process.env.UPDRAFT_SERVER;
   if (server !== undefined) httpUrl(server, values.server !== undefined ? 'server' : 'server (UPDRAFT_SERVER)');
   return new AdminClient(server ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
+}
+
+/**
+ * `tokens` and `keys` work on local files, not over HTTP: a `--server` (or `--token`) given to
+ * them was ignored, so `tokens create --server https://prod/` made a token in a local store no
+ * server reads (saying only "created a new store").
+ */
+function localOnly(command: string, values: { server?: string; token?: string }, where: string): void {
+  for (const flag of ['server', 'token'] as const) {
+    if (values[flag] !== undefined) throw new CliError('usage', `${command} works on ${where}, not through a server: --${flag} does not apply`);
+  }
 }
 
 /**
@@ -363,6 +375,7 @@ const isStatus = (a: object) => (['releases', 'channels', 'clients', 'reportCoun
 async function keys(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force] [--json]');
+  localOnly('keys generate', values, 'local files');
   // `--out ''` or `--out dir/` named no file: the private key became a hidden `.key` in that directory.
   if (values.out !== undefined && (values.out === '' || /[/\\]$/.test(values.out))) {
     throw new CliError('usage', `--out is the keys' file name without .key/.pub (e.g. keys/updraft-signing), got ${JSON.stringify(values.out)}`);
@@ -407,6 +420,7 @@ async function tokens(argv: string[]): Promise<void> {
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new CliError('usage', 'tokens takes create, list or revoke');
   if (action === 'revoke' ? rest.length !== 1 : rest.length !== 0) throw new CliError('usage', action === 'revoke' ? 'tokens revoke takes exactly one <id>' : `tokens ${action} takes no arguments`);
   if (action !== 'create' && (values.scope !== undefined || values.name !== undefined)) throw new CliError('usage', '--scope and --name go with tokens create');
+  localOnly(`tokens ${action}`, values, 'the store directly (--data, or --db)');
   // Printed by `tokens list` as it is: a line break or an escape sequence would forge lines there.
   if (values.name !== undefined && (values.name === '' || /[\x00-\x1f\x7f]/.test(values.name))) throw new CliError('usage', '--name must be one line without control characters');
   let scopes: Scope[] = [];
