@@ -67,6 +67,9 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(status.stdout).toMatch(/^ {2}\(none yet\) +installing +1 +100%$/m);
     const json = await cli(['status', '--json'], env());
     expect(JSON.parse(json.stdout).clients).toEqual([{ channel: 'stable', release: null, count: 1 }]);
+    // The release's parts and bytes as publish counted them ("3 parts, 21 B"): sw.js included.
+    expect(JSON.parse(json.stdout).releases).toEqual([expect.objectContaining({ id: d.manifest.id, parts: 3, bytes: 21 })]);
+    expect((await cli(['status', '--verbose'], env())).stdout).toMatch(new RegExp(`^  ${d.manifest.id} +demo +1\\.2\\.3 #1 +\\S+ +3 +21 B$`, 'm'));
 
     // "Server down": the port refuses connections, then a restart on the same port has everything.
     const port = server.port;
