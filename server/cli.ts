@@ -202,13 +202,14 @@ async function serve(argv: string[]): Promise<void> {
   const uploadLimit = int(values['upload-limit'], 'upload-limit', 1);
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
+  const adminToken = values.token ?? process.env.UPDRAFT_TOKEN;
   const running = await startServer({
     signer,
     port: int(values.port, 'port', 0, 65535) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
     ...(values.db ? { db: values.db } : {}),
-    token: values.token ?? process.env.UPDRAFT_TOKEN,
+    token: adminToken,
     ...(tokenFile ? { tokens: await readTokenFile(tokenFile) } : {}),
     ...(uploadLimit !== undefined ? { uploadLimit } : {}),
     ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
@@ -228,6 +229,11 @@ async function serve(argv: string[]): Promise<void> {
   console.log(running.url);
   // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
   if (!signer && !values.quiet) process.stderr.write('updraft: warning: plans are not signed (no --signing-key); workers built with publicKeys refuse them, others trust any plan this server sends. See SECURITY.md.\n');
+  // With no token at all the admin API refuses everything: a `serve` started in a shell without
+  // UPDRAFT_TOKEN looked fine until the first publish failed with `unauthorized`.
+  if (!values.quiet && !adminToken && !tokenFile && (await running.store.listTokens()).length === 0) {
+    process.stderr.write('updraft: warning: no admin token (--token, UPDRAFT_TOKEN, --token-file, or `updraft tokens create` on this store): the admin API refuses every request, so nothing can be published yet.\n');
+  }
   // Client records still pending are written on the way out; if that fails, say so in one line
   // (what was lost is the last moments of last-seen times) and exit non-zero.
   const stop = () => void running.close().then(
