@@ -136,7 +136,7 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
       clients: await o.store.countClients(only),
       reportCounts: await o.store.reportCounts(only),
       recentReports: await o.store.recentReports(RECENT_REPORTS, only),
-      ...(o.deltas ? { deltas: { pending: o.deltas.queue.pending(only) } } : {}),
+      ...(o.deltas ? { deltas: { pending: o.deltas.queue.pending(only), elsewhere: await o.deltas.queue.pendingElsewhere(only) } } : {}),
     };
     return c.json(body);
   });
