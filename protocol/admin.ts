@@ -89,7 +89,9 @@ export interface StatusResponse {
   /**
    * Deltas this server process has yet to compute (pairs of parts, of `?app` when given): a
    * publish answers before they are computed, and plans fetch those parts whole until each is
-   * stored. Absent when the server computes no deltas, and from older servers.
+   * stored. Absent when the server computes no deltas, and from older servers. `elsewhere`:
+   * releases whose deltas another server sharing the blobs directory has pending (the one that
+   * took the publish, or one that stopped first); absent from older servers.
    */
-  deltas?: { pending: number };
+  deltas?: { pending: number; elsewhere?: number };
 }

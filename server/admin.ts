@@ -2,12 +2,13 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, UpdraftError, checkManifestConsistency, parse,
-  type ChannelAnswer, type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseSummary, type StatusResponse,
+  type ChannelAnswer, type ChannelState, type MissingBlobsResponse, type PublishResponse, type StatusResponse,
 } from '../protocol/index.js';
 import { adminAuth, requireScope, type AdminEnv } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { precompress } from './precompress.js';
+import { releaseSummary } from './release-summary.js';
 import type { ChannelChange, StoredRelease } from './store.js';
 
 const RECENT_REPORTS = 50;
@@ -32,11 +33,6 @@ async function* chunksOf(body: ReadableStream<Uint8Array> | null, limit: number)
     await reader.cancel().catch(() => {});
   }
 }
-
-const summary = (r: StoredRelease): ReleaseSummary => ({
-  id: r.manifest.id, app: r.manifest.app, version: r.manifest.version, seq: r.seq, createdAt: r.manifest.createdAt,
-  parts: r.manifest.assets.length, bytes: r.manifest.assets.reduce((n, a) => n + a.size, 0),
-});
 
 /**
  * Every admin route names the scope it needs: `publish` (parts and releases), `rollout` (channel
@@ -135,12 +131,12 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
   app.get(`/${PATHS.adminStatus}`, read, async (c) => {
     const only = appQuery(c);
     const body: StatusResponse = {
-      releases: (await o.store.listReleases(only)).map(summary),
+      releases: (await o.store.listReleases(only)).map(releaseSummary),
       channels: await o.store.listChannels(only),
       clients: await o.store.countClients(only),
       reportCounts: await o.store.reportCounts(only),
       recentReports: await o.store.recentReports(RECENT_REPORTS, only),
-      ...(o.deltas ? { deltas: { pending: o.deltas.queue.pending(only) } } : {}),
+      ...(o.deltas ? { deltas: { pending: o.deltas.queue.pending(only), elsewhere: await o.deltas.queue.pendingElsewhere(only) } } : {}),
     };
     return c.json(body);
   });
@@ -181,7 +177,7 @@ async function channelAnswer(o: ResolvedOptions, name: string, update: ChannelUp
 async function currentChannel(o: ResolvedOptions, name: string, app: string | undefined): Promise<ChannelState> {
   const found = (await o.store.listChannels(app)).filter((ch) => ch.name === name);
   if (found.length === 0) throw new UpdraftError('unknown_channel', `no channel ${name}${app ? ` for app ${app}` : ''}: give a release to create it`);
-  if (found.length > 1) throw new UpdraftError('bad_request', `channel ${name} exists for several apps (${found.map((ch) => ch.app).join(', ')}): pass ?app=`);
+  if (found.length > 1) throw new UpdraftError('bad_request', `channel ${name} exists for several apps (${found.map((ch) => ch.app).join(', ')}): pass ?app= (the CLI's --app)`);
   return found[0]!;
 }
 

@@ -334,7 +334,8 @@ describe('reports and status', () => {
     expect(await res.json()).toEqual({ accepted: 2 });
     expect((await app.request(`/${PATHS.reports}`, { method: 'POST', body: JSON.stringify({ reports: [{ ...reports[0], code: 'made_up' }] }) })).status).toBe(400);
     const status = (await (await admin('GET', PATHS.adminStatus)).json()) as StatusResponse;
-    expect(status.releases).toEqual([expect.objectContaining({ id: d1.manifest.id, seq: 1, parts: 3 })]);
+    // index.html, two assets and sw.js, as publish counts them.
+    expect(status.releases).toEqual([expect.objectContaining({ id: d1.manifest.id, seq: 1, parts: 4 })]);
     expect(status.channels).toHaveLength(1);
     expect(status.clients).toEqual([{ channel: 'stable', release: null, count: 1 }]);
     expect(status.reportCounts).toEqual([

@@ -129,6 +129,20 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     expect(existsSync(typo)).toBe(false);
   });
 
+  it('tokens and keys refuse --server and --token (they work on local files): a create aimed at a remote server makes no local store, no key files', async () => {
+    const local = join(dir, 'remote-typo');
+    const cases: [string[], string][] = [
+      [['tokens', 'create', '--scope', 'read', '--data', local, '--server', url], 'tokens create works on the store directly (--data, or --db), not through a server: --server does not apply'],
+      [['tokens', 'list', '--data', data, '--token', 'x'], 'tokens list works on the store directly (--data, or --db), not through a server: --token does not apply'],
+      [['keys', 'generate', '--out', join(local, 'k'), '--server', url], 'keys generate works on local files, not through a server: --server does not apply'],
+    ];
+    for (const [args, message] of cases) {
+      const res = await cli(args);
+      expect([res.code, res.stdout, res.stderr], args.join(' ')).toEqual([1, '', `updraft: usage: ${message}\n`]);
+    }
+    expect(existsSync(local)).toBe(false);
+  });
+
   it('tokens create --name with a line break or an escape sequence is a usage error, and no token is made', async () => {
     const fresh = join(dir, 'names');
     for (const name of ['ops\nfake-id  all', 'red\x1b[31m', '']) {
@@ -138,6 +152,43 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
       expect(res.stderr).toBe('updraft: usage: --name must be one line without control characters\n');
     }
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('serve started with no admin token at all says so on stderr (nothing can be published), and not once the store has a token', async () => {
+    const fresh = join(dir, 'no-token-data');
+    const start = async () => {
+      const clean = { ...process.env };
+      delete clean.UPDRAFT_TOKEN;
+      delete clean.UPDRAFT_TOKEN_FILE;
+      const serve = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', fresh], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: clean });
+      let err = '';
+      serve.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      const at = await new Promise<string>((resolve) => serve.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      // The unsigned-plans warning comes first; the token one, when due, right after it.
+      await expect.poll(() => err).toMatch(/plans are not signed.*\n/);
+      return { serve, at, err: () => err };
+    };
+    const stop = async (serve: ChildProcess) => {
+      serve.kill('SIGTERM');
+      await new Promise((resolve) => serve.once('exit', resolve));
+    };
+    const first = await start();
+    try {
+      await expect.poll(first.err).toContain('updraft: warning: no admin token (--token, UPDRAFT_TOKEN, --token-file, or `updraft tokens create` on this store): the admin API refuses every request, so nothing can be published yet.\n');
+      const refused = await cli(['status', '--server', first.at], { UPDRAFT_TOKEN: 'guess' });
+      expect([refused.code, refused.stderr]).toEqual([1, 'updraft: unauthorized: unknown or revoked bearer token\n']);
+    } finally {
+      await stop(first.serve);
+    }
+    expect((await cli(['tokens', 'create', '--scope', 'read', '--data', fresh])).code).toBe(0);
+    const second = await start();
+    try {
+      // Both warnings are written before the first status answers: an admin request proves serve is past them.
+      expect((await cli(['status', '--server', second.at], { UPDRAFT_TOKEN: 'guess' })).code).toBe(1);
+      expect(second.err()).not.toContain('no admin token');
+    } finally {
+      await stop(second.serve);
+    }
   });
 
   it('serve refuses a bad token file instead of starting without its tokens', async () => {

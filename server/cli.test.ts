@@ -67,6 +67,9 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(status.stdout).toMatch(/^ {2}\(none yet\) +installing +1 +100%$/m);
     const json = await cli(['status', '--json'], env());
     expect(JSON.parse(json.stdout).clients).toEqual([{ channel: 'stable', release: null, count: 1 }]);
+    // The release's parts and bytes as publish counted them ("3 parts, 21 B"): sw.js included.
+    expect(JSON.parse(json.stdout).releases).toEqual([expect.objectContaining({ id: d.manifest.id, parts: 3, bytes: 21 })]);
+    expect((await cli(['status', '--verbose'], env())).stdout).toMatch(new RegExp(`^  ${d.manifest.id} +demo +1\\.2\\.3 #1 +\\S+ +3 +21 B$`, 'm'));
 
     // "Server down": the port refuses connections, then a restart on the same port has everything.
     const port = server.port;
@@ -392,6 +395,31 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(older.stdout).toContain(`pz/stable: ${b} at 100% (previous ${a}, activation next-navigation)`);
   });
 
+  it('status --quiet prints nothing (its exit status checks server and token); --app naming no published app is unknown_app listing the apps; a channel several apps share asks for --app', async () => {
+    const a = await fakeDist({ 'index.html': 'qa' }, { app: 'qa', version: '1.0.0' });
+    const b = await fakeDist({ 'index.html': 'qb' }, { app: 'qb', version: '1.0.0' });
+    for (const [name, d] of [['qa', a], ['qb', b]] as const) await writeDist(join(dir, name), d);
+    for (const name of ['qa', 'qb']) expect((await cli(['publish', join(dir, name), '--channel', 'shared-q'], env())).code).toBe(0);
+
+    expect(await cli(['status', '--quiet'], env())).toEqual({ code: 0, stdout: '', stderr: '' });
+    expect(await cli(['status', '-q', '--app', 'qa', '--verbose'], env())).toEqual({ code: 0, stdout: '', stderr: '' });
+    const badToken = await cli(['status', '-q'], { ...env(), UPDRAFT_TOKEN: 'wrong' });
+    expect([badToken.code, badToken.stdout, badToken.stderr]).toEqual([1, '', 'updraft: unauthorized: unknown or revoked bearer token\n']);
+
+    const typo = await cli(['status', '--app', 'qaa'], env());
+    expect(typo.code).toBe(1);
+    expect(typo.stdout).toBe('');
+    expect(typo.stderr).toMatch(new RegExp(`^updraft: unknown_app: nothing published for app qaa on ${server.url} \\(its apps: [^)]*\\bqa, qb\\b[^)]*\\)\n$`));
+    // Scripts reading the raw answer keep it: an empty one for an app with nothing published.
+    const json = await cli(['status', '--app', 'qaa', '--json'], env());
+    expect([json.code, JSON.parse(json.stdout).releases]).toEqual([0, []]);
+
+    const both = await cli(['rollout', 'shared-q', '--percent', '50'], env());
+    expect([both.code, both.stderr]).toEqual([1, "updraft: bad_request: channel shared-q exists for several apps (qa, qb): pass ?app= (the CLI's --app)\n"]);
+    const one = await cli(['rollout', 'shared-q', '--percent', '50', '--app', 'qb'], env());
+    expect(one.stdout.trim()).toBe(`qb/shared-q: ${b.manifest.id} at 50% (previous none, activation next-navigation)`);
+  });
+
   it('publish --percent or --activation without --channel is a usage error, not silently ignored', async () => {
     for (const flags of [['--percent', '10'], ['--activation', 'prompt']]) {
       const res = await cli(['publish', join(dir, 'dist'), ...flags], env());
@@ -441,6 +469,11 @@ describe('startServer + updraft CLI (child process)', () => {
   it('keys generate writes a private key only the owner reads and a public key; serve --signing-key signs every plan with it', async () => {
     const base = join(dir, 'keys', 'signing');
     mkdirSync(join(dir, 'keys'));
+    // The plain output says what to do next, and that a key in use is replaced by a rotation, not at once.
+    const plain = await cli(['keys', 'generate', '--out', join(dir, 'keys', 'plain')]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('updraft serve --signing-key plain.key\n');
+    expect(plain.stdout).toContain('SECURITY.md, "Key rotation"');
     const gen = await cli(['keys', 'generate', '--out', base, '--json']);
     expect(gen.code).toBe(0);
     const k = JSON.parse(gen.stdout) as { publicKey: string; keyId: string; privateKeyFile: string; publicKeyFile: string };
@@ -456,6 +489,10 @@ describe('startServer + updraft CLI (child process)', () => {
     const notAKey = await cli(['serve', '--port', '0', '--data', join(dir, 'bad-key-data'), '--signing-key', `${base}.pub`]);
     expect(notAKey.code).toBe(1);
     expect(notAKey.stderr).toMatch(/^updraft: usage: .*signing\.pub: not a PEM private key/);
+    // A key file that is not there is the disk's failure, as a missing --token-file is.
+    const missing = await cli(['serve', '--port', '0', '--data', join(dir, 'bad-key-data'), '--signing-key', `${base}.nokey`]);
+    expect([missing.code, missing.stdout]).toEqual([1, '']);
+    expect(missing.stderr).toMatch(/^updraft: io: cannot read signing key .*signing\.nokey: ENOENT/);
 
     const data = join(dir, 'signed-data');
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN], {

@@ -39,6 +39,7 @@ Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a req
                      rollout the rollout scope, status the read scope
         -q, --quiet  print nothing but errors (--json output still prints)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
+        -h, --help   this text, anywhere on the line
 publish --channel without --percent sets 100%, and moves the channel only forward (never to a
 release older than its own). rollout keeps omitted fields; --release of an older release rolls back
 (every client, 100% unless --percent); a new --release resumes a paused channel.
@@ -50,6 +51,7 @@ serve keeps its state in SQLite under --data unless --db names a PostgreSQL; blo
 serve --token T (or UPDRAFT_TOKEN) is a token with every scope; --token-file F (or UPDRAFT_TOKEN_FILE)
 holds more, one "<scopes> <token>" a line; tokens created with \`updraft tokens create\` (stored as
 SHA-256 hashes in --data/--db, printed once) count at once, and revoke ends them at once.
+tokens and keys work on local files (the store, key files): --server and --token do not apply.
 --upload-limit BYTES caps one part upload (default 512 MiB); --csp POLICY sets a Content-Security-Policy
 on the served app (none by default).
 --capacity '{"origin":{"bytesPerSecond":5e7,"requestsPerSecond":500}}' books download slots under a
@@ -110,6 +112,17 @@ function client(values: { server?: string; token?: string }): AdminClient {
   const server = values.server ?? process.env.UPDRAFT_SERVER;
   if (server !== undefined) httpUrl(server, values.server !== undefined ? 'server' : 'server (UPDRAFT_SERVER)');
   return new AdminClient(server ?? 'http://127.0.0.1:8787/', token, timeout ? { timeoutSeconds: Number(timeout) } : {});
+}
+
+/**
+ * `tokens` and `keys` work on local files, not over HTTP: a `--server` (or `--token`) given to
+ * them was ignored, so `tokens create --server https://prod/` made a token in a local store no
+ * server reads (saying only "created a new store").
+ */
+function localOnly(command: string, values: { server?: string; token?: string }, where: string): void {
+  for (const flag of ['server', 'token'] as const) {
+    if (values[flag] !== undefined) throw new CliError('usage', `${command} works on ${where}, not through a server: --${flag} does not apply`);
+  }
 }
 
 /**
@@ -189,13 +202,14 @@ async function serve(argv: string[]): Promise<void> {
   const uploadLimit = int(values['upload-limit'], 'upload-limit', 1);
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
+  const adminToken = values.token ?? process.env.UPDRAFT_TOKEN;
   const running = await startServer({
     signer,
     port: int(values.port, 'port', 0, 65535) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
     ...(values.db ? { db: values.db } : {}),
-    token: values.token ?? process.env.UPDRAFT_TOKEN,
+    token: adminToken,
     ...(tokenFile ? { tokens: await readTokenFile(tokenFile) } : {}),
     ...(uploadLimit !== undefined ? { uploadLimit } : {}),
     ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
@@ -215,6 +229,11 @@ async function serve(argv: string[]): Promise<void> {
   console.log(running.url);
   // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
   if (!signer && !values.quiet) process.stderr.write('updraft: warning: plans are not signed (no --signing-key); workers built with publicKeys refuse them, others trust any plan this server sends. See SECURITY.md.\n');
+  // With no token at all the admin API refuses everything: a `serve` started in a shell without
+  // UPDRAFT_TOKEN looked fine until the first publish failed with `unauthorized`.
+  if (!values.quiet && !adminToken && !tokenFile && (await running.store.listTokens()).length === 0) {
+    process.stderr.write('updraft: warning: no admin token (--token, UPDRAFT_TOKEN, --token-file, or `updraft tokens create` on this store): the admin API refuses every request, so nothing can be published yet.\n');
+  }
   // Client records still pending are written on the way out; if that fails, say so in one line
   // (what was lost is the last moments of last-seen times) and exit non-zero.
   const stop = () => void running.close().then(
@@ -343,6 +362,14 @@ async function status(argv: string[]): Promise<void> {
     (await admin.request<StatusResponse>('GET', PATHS.adminStatus + (app ? `?app=${encodeURIComponent(app)}` : ''), undefined, isStatus)).body;
   const body = await get(values.app);
   if (values.json) return console.log(JSON.stringify(body));
+  // A mistyped --app answers like an empty server ("no channels yet (0 releases published)"),
+  // which reads as "publish first" rather than "no such app": name it, and the apps there are.
+  if (values.app && body.releases.length === 0 && body.channels.length === 0) {
+    const apps = [...new Set((await get(undefined)).releases.map((r) => r.app))];
+    throw new CliError('unknown_app', `nothing published for app ${values.app} on ${admin.server}${apps.length ? ` (its apps: ${apps.join(', ')})` : ''}`);
+  }
+  // --quiet as everywhere: nothing but errors, so `status -q` checks the server and the token by exit status alone.
+  if (values.quiet) return;
   // Client counts carry a channel name but no app: with several apps, ask for each app alone.
   const apps = [...new Set(body.channels.map((c) => c.app))];
   const parts = !values.app && apps.length > 1 ? await Promise.all(apps.map(get)) : [body];
@@ -354,6 +381,7 @@ const isStatus = (a: object) => (['releases', 'channels', 'clients', 'reportCoun
 async function keys(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals[0] !== 'generate' || positionals.length > 1) throw new CliError('usage', 'updraft keys generate [--out BASE] [--force] [--json]');
+  localOnly('keys generate', values, 'local files');
   // `--out ''` or `--out dir/` named no file: the private key became a hidden `.key` in that directory.
   if (values.out !== undefined && (values.out === '' || /[/\\]$/.test(values.out))) {
     throw new CliError('usage', `--out is the keys' file name without .key/.pub (e.g. keys/updraft-signing), got ${JSON.stringify(values.out)}`);
@@ -366,7 +394,9 @@ key id ${k.keyId}
 private key: ${k.privateKeyFile} (keep it secret, off the build machine's public output)
 public key:  ${k.publicKeyFile}
 Next: updraft({ publicKeys: [<contents of ${k.publicKeyFile.split('/').pop()}>] }) in vite.config, and
-      updraft serve --signing-key ${k.privateKeyFile.split('/').pop()}`);
+      updraft serve --signing-key ${k.privateKeyFile.split('/').pop()}
+Replacing a key clients already trust? Keep it beside the new one (both in publicKeys, both
+      --signing-key) until the fleet runs that build: SECURITY.md, "Key rotation".`);
 }
 
 /** `--token-file`: read once at start; a bad line stops the server from starting rather than leaving a token unusable. */
@@ -396,6 +426,7 @@ async function tokens(argv: string[]): Promise<void> {
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new CliError('usage', 'tokens takes create, list or revoke');
   if (action === 'revoke' ? rest.length !== 1 : rest.length !== 0) throw new CliError('usage', action === 'revoke' ? 'tokens revoke takes exactly one <id>' : `tokens ${action} takes no arguments`);
   if (action !== 'create' && (values.scope !== undefined || values.name !== undefined)) throw new CliError('usage', '--scope and --name go with tokens create');
+  localOnly(`tokens ${action}`, values, 'the store directly (--data, or --db)');
   // Printed by `tokens list` as it is: a line break or an escape sequence would forge lines there.
   if (values.name !== undefined && (values.name === '' || /[\x00-\x1f\x7f]/.test(values.name))) throw new CliError('usage', '--name must be one line without control characters');
   let scopes: Scope[] = [];

@@ -7,6 +7,7 @@ import { jsonBodyLimit } from './json-body-limit.js';
 import { isoTime } from './status-format.js';
 import type { ResolvedOptions } from './options.js';
 import { fallbackRelease } from './planner.js';
+import { releaseSummary } from './release-summary.js';
 import type { AutoPauseOptions } from './auto-pause.js';
 import type { ReleaseHealth } from './store.js';
 
@@ -428,10 +429,7 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
 async function loadStatus(o: ResolvedOptions): Promise<StatusResponse> {
   const releases = await o.store.listReleases();
   return {
-    releases: releases.map((r) => ({
-      id: r.manifest.id, app: r.manifest.app, version: r.manifest.version, seq: r.seq, createdAt: r.manifest.createdAt,
-      parts: r.manifest.assets.length, bytes: r.manifest.assets.reduce((n, a) => n + a.size, 0),
-    })),
+    releases: releases.map(releaseSummary),
     channels: await o.store.listChannels(),
     clients: await o.store.countClients(),
     reportCounts: await o.store.reportCounts(),

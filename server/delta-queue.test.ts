@@ -67,6 +67,28 @@ const pendingMarkers = (server: RunningServer) => {
 };
 
 describe('deltas after publish', () => {
+  it('a server sharing the blobs directory with the publisher counts its pending release in status (elsewhere), for its app, and nothing once the deltas are done', async () => {
+    const { dir } = tempStore({ prefix: 'updraft-delta-elsewhere-' });
+    const publisher = await serve(dir);
+    const other = await serve(dir);
+    const [d1, d2] = [await build(1, 'AAAAAAAA', data), await build(2, 'BBBBBBBB', rewritten)];
+    await client(publisher).publish(d1);
+    await publisher.deltas!.idle();
+
+    await client(publisher).publish(d2);
+    // The big pair holds the publisher's queue: its own count is pairs, the other server's a release.
+    expect((await client(publisher).status()).deltas).toEqual({ pending: expect.any(Number), elsewhere: 0 });
+    const seen = await client(other).status();
+    expect(seen.deltas).toEqual({ pending: 0, elsewhere: 1 });
+    expect(formatStatus(seen)).toMatch(/\ndeltas: those of 1 release pending on another server sharing the blobs directory \(the one that took the publish; or one that stopped: a start or publish here takes them up\)$/);
+    expect(((await client(other).admin('GET', `${PATHS.adminStatus}?app=another`)).body as StatusResponse).deltas).toEqual({ pending: 0, elsewhere: 0 });
+
+    await publisher.deltas!.idle();
+    const done = await client(other).status();
+    expect(done.deltas).toEqual({ pending: 0, elsewhere: 0 });
+    expect(formatStatus(done)).not.toContain('deltas:');
+  }, 30_000);
+
   it('the publish answers before they are computed; a check-in meanwhile gets the whole part, one after the delta lands gets the delta', async () => {
     const { dir } = tempStore({ prefix: 'updraft-delta-queue-' });
     const server = await serve(dir);
@@ -87,7 +109,7 @@ describe('deltas after publish', () => {
     expect(before.deltas).toBeUndefined();
 
     await server.deltas!.idle();
-    expect((await status()).deltas).toEqual({ pending: 0 });
+    expect((await status()).deltas).toEqual({ pending: 0, elsewhere: 0 });
     expect(formatStatus(await status())).not.toContain('deltas:');
     expect(pendingMarkers(server)).toEqual([]);
     expect(existsSync(index)).toBe(true);

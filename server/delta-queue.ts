@@ -68,6 +68,29 @@ export class DeltaQueue {
   }
 
   /**
+   * Releases with a marker in the pending folder that this process neither computes nor has
+   * queued: another server sharing the blobs directory is computing them (it took the publish),
+   * or stopped before it finished (the next start or publish here takes them up). `pending()`
+   * cannot count those, so a `status` answered by another server than the publisher's said none.
+   * Of `app`'s releases when given; a marker of a release this store does not know is not counted.
+   */
+  async pendingElsewhere(app?: string): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch {
+      return 0;
+    }
+    let n = 0;
+    for (const id of names) {
+      if (!RELEASE_ID.test(id) || this.#waiting.has(id) || this.#current?.job.id === id) continue;
+      const release = await this.#o.store.getRelease(id);
+      if (release && (!app || release.manifest.app === app)) n++;
+    }
+    return n;
+  }
+
+  /**
    * Queues the deltas of `release` (stored by now) and returns once that is durable, not once they
    * are computed. Also on a re-publish: deltas that exist are skipped, so one cut short (crash,
    * disk full) is completed. Then queues what other processes left pending (`resume`).

@@ -70,7 +70,8 @@ export async function signerFromFiles(files: readonly string[]): Promise<PlanSig
       try {
         pem = await readFile(file, 'utf8');
       } catch (e) {
-        throw new CliError('usage', `cannot read signing key ${file}: ${(e as Error).message}`);
+        // The disk's failure, as for --token-file: `usage` is for a file that is there but no such key.
+        throw new CliError('io', `cannot read signing key ${file}: ${(e as Error).message}`);
       }
       try {
         return await loadSigningKey(pem, file);

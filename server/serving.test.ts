@@ -119,6 +119,19 @@ describe('serving the app', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/updraft publish/);
   });
 
+  it('several apps and no serve.app → 404 naming them and the CLI flag; a serve.app with nothing published is named in the 404', async () => {
+    await publish(await fakeDist({ 'index.html': 'a' }, { app: 'alpha', version: '1', sw: 'sw()' }), {});
+    await publish(await fakeDist({ 'index.html': 'b' }, { app: 'beta', version: '1', sw: 'sw()' }), {});
+    const error = async (res: Response) => [res.status, ((await res.json()) as { error: { code: string; message: string } }).error] as const;
+    expect(await error(await createUpdateServer({ store, blobs }).request('/'))).toEqual([404, {
+      code: 'unknown_app', message: 'several apps published (alpha, beta): name the one to serve at / (`updraft serve --app`, or serve.app)',
+    }]);
+    expect(await error(await createUpdateServer({ store, blobs, serve: { app: 'alpah' } }).request('/'))).toEqual([404, {
+      code: 'unknown_channel', message: 'nothing published on channel stable of app alpah: run `updraft publish <dist> --channel stable`',
+    }]);
+    expect((await createUpdateServer({ store, blobs, serve: { app: 'beta' } }).request('/')).status).toBe(200);
+  });
+
   it('serves the channel release with the right headers and SPA fallback', async () => {
     const d = await dist(1);
     await publish(d, {});

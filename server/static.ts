@@ -53,12 +53,12 @@ async function servedRelease(o: ResolvedOptions, serve: { app: string | null; ch
   let app = serve.app;
   if (!app) {
     const apps = await o.store.listApps();
-    if (apps.length > 1) throw new UpdraftError('unknown_app', `several apps published (${apps.join(', ')}): set serve.app`);
+    if (apps.length > 1) throw new UpdraftError('unknown_app', `several apps published (${apps.join(', ')}): name the one to serve at / (\`updraft serve --app\`, or serve.app)`);
     app = apps[0] ?? null;
   }
   const channel = app ? await o.store.getChannel(app, serve.channel) : null;
   if (!app || !channel) {
-    throw new UpdraftError('unknown_channel', `nothing published on channel ${serve.channel}: run \`updraft publish <dist> --channel ${serve.channel}\``);
+    throw new UpdraftError('unknown_channel', `nothing published on channel ${serve.channel}${serve.app ? ` of app ${serve.app}` : ''}: run \`updraft publish <dist> --channel ${serve.channel}\``);
   }
   // Each release read once: the one served is among those the fallback was chosen from.
   const known = new Map<string, StoredRelease | null>();

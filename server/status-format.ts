@@ -52,6 +52,10 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
   // Only while there are some: once none are pending, every delta is stored (or given up).
   const pending = s.deltas?.pending ?? 0;
   if (pending > 0) lines.push('', `deltas: ${pending} pending (computed after publish; until then those parts are fetched whole)`);
+  const elsewhere = s.deltas?.elsewhere ?? 0;
+  if (elsewhere > 0) {
+    lines.push(...(pending > 0 ? [] : ['']), `deltas: those of ${elsewhere} release${elsewhere === 1 ? '' : 's'} pending on another server sharing the blobs directory (the one that took the publish; or one that stopped: a start or publish here takes them up)`);
+  }
 
   if (o.verbose) {
     lines.push('', `releases (${s.releases.length}):`);
