@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { MANIFEST_FILE, SW_FILE, type SwConfig } from '../protocol/index.js';
+import { writeFileAtomic } from '../server/atomic-file.js';
 import { collectAssets, describeAsset } from './assets.js';
 import { clash, crossOriginBase, isFullUrl, leftOver, OWN_FILES, staleFiles } from './build-setup.js';
 import { withClientChunk } from './client-chunk.js';
@@ -107,7 +107,10 @@ export function buildPlugin(rawOptions: unknown): Plugin {
           runtime,
           config: swConfigFor(options),
         });
-        await writeFile(join(outDir, SW_FILE), sw);
+        // Both files appear whole or not at all: under `vite build --watch` a reader (a publish
+        // script, a test) that polls them saw a half-written manifest (`Unexpected end of JSON
+        // input` in build.test.ts's watch test, once in a full run).
+        await writeFileAtomic(join(outDir, SW_FILE), sw);
 
         const manifest = await createReleaseManifest({
           app: options.app,
@@ -116,7 +119,7 @@ export function buildPlugin(rawOptions: unknown): Plugin {
           assets,
           sw: describeAsset(SW_FILE, sw),
         });
-        await writeFile(join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+        await writeFileAtomic(join(outDir, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
 
         const bytes = assets.reduce((sum, a) => sum + a.size, 0);
         this.environment.logger.info(`updraft: release ${manifest.id} (${assets.length} assets, ${formatBytes(bytes)})`);
