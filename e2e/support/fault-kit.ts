@@ -50,6 +50,20 @@ export function partsOf(...releases: ReleaseManifest[]): string[] {
 }
 
 /**
+ * Waits until `superseded`, a staged release a newer one replaced, is collected before any apply:
+ * its record and the parts only it had go, and the worker keeps exactly `kept` (the active
+ * release, the page's pin, the newly staged one) and their parts. Checks first that `superseded`
+ * has parts of its own, so the collection is seen to happen.
+ */
+export async function expectCollected(page: Page, updraft: UpdraftDriver, superseded: ReleaseManifest, kept: ReleaseManifest[], what: string) {
+  expect(partsOf(superseded).filter((sha) => !partsOf(...kept).includes(sha))).not.toEqual([]);
+  const collected = await updraft.waitForState((s) => !s.releases.includes(superseded.id), {}, what);
+  expect([...collected.releases].sort()).toEqual(kept.map((r) => r.id).sort());
+  await expect.poll(async () => Object.keys(await storedParts(page)).sort()).toEqual(partsOf(...kept));
+  return collected;
+}
+
+/**
  * Holds the SW's install step: the page keeps a read-write IndexedDB transaction on the `releases`
  * store alive (a request chain), so the SW's staging transaction (`releases` + `pointers`) queues
  * behind it. Deterministic, and no test hook in the worker. While held, anything in the SW that
