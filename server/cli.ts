@@ -12,6 +12,7 @@ import { startServer } from './node.js';
 import { resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
+import { CONTROL } from '../protocol/label.js';
 import { isHeaderValue } from './security-headers.js';
 import type { Budget } from './slot-ledger.js';
 import { formatBytes, formatStatus } from './status-format.js';
@@ -428,7 +429,7 @@ async function tokens(argv: string[]): Promise<void> {
   if (action !== 'create' && (values.scope !== undefined || values.name !== undefined)) throw new CliError('usage', '--scope and --name go with tokens create');
   localOnly(`tokens ${action}`, values, 'the store directly (--data, or --db)');
   // Printed by `tokens list` as it is: a line break or an escape sequence would forge lines there.
-  if (values.name !== undefined && (values.name === '' || /[\x00-\x1f\x7f]/.test(values.name))) throw new CliError('usage', '--name must be one line without control characters');
+  if (values.name !== undefined && (values.name === '' || CONTROL.test(values.name))) throw new CliError('usage', '--name must be one line without control characters');
   let scopes: Scope[] = [];
   if (action === 'create') {
     if (!values.scope) throw new CliError('usage', `tokens create needs --scope (${SCOPES.join(', ')} or all, comma-separated)`);
