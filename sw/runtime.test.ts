@@ -71,6 +71,20 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
 }
 
 const task = async (rt: Runtime, id: string) => (await state(rt)).plan?.tasks.find((t) => t.id === id);
+
+/**
+ * Offers `release`'s plan for the part `sha` alone, whose CDN request hangs until `answer` is
+ * called, and runs the task runner (`drain`) until that fetch is under way.
+ */
+async function hangingFetch(a: TestAdapter, rt: Runtime, release: BuiltRelease, sha: string) {
+  let answer: (r: Response) => void = () => {};
+  a.server.on(cdn(sha), () => new Promise<Response>((resolve) => (answer = resolve)));
+  offer(a, buildPlan(release, { only: [sha] }));
+  await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
+  const drain = (await rt.runner()).run();
+  await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
+  return { answer: (r: Response) => answer(r), drain };
+}
 const reportsSent = (a: TestAdapter) =>
   a.server.requests.filter((r) => r.url === REPORTS).flatMap((r) => (JSON.parse(r.body ?? '{}') as ReportBatch).reports);
 
@@ -674,12 +688,7 @@ describe('task runner', () => {
     const r3 = await buildRelease(V3);
     serveBlobs(a, r3);
     const extra = r2.manifest.assets.find((x) => x.path === 'assets/extra.js')!.sha256;
-    let answer: (r: Response) => void = () => {};
-    a.server.on(cdn(extra), () => new Promise<Response>((resolve) => (answer = resolve)));
-    offer(a, buildPlan(r2, { only: [extra] }));
-    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
-    const drain = (await rt.runner()).run();
-    await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
+    const { answer, drain } = await hangingFetch(a, rt, r2, extra);
 
     offer(a, buildPlan(r3));
     await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
@@ -704,12 +713,7 @@ describe('task runner', () => {
     serveBlobs(a, r3);
     // app-2.js is in both releases.
     const shared = r2.manifest.assets.find((x) => x.path === 'assets/app-2.js')!.sha256;
-    let answer: (r: Response) => void = () => {};
-    a.server.on(cdn(shared), () => new Promise<Response>((resolve) => (answer = resolve)));
-    offer(a, buildPlan(r2, { only: [shared] }));
-    await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
-    void (await rt.runner()).run();
-    await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
+    const { answer } = await hangingFetch(a, rt, r2, shared);
 
     offer(a, buildPlan(r3));
     await rt.onMessage({ type: 'updraft:check-now' }, 'window-1');
