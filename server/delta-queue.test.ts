@@ -57,7 +57,14 @@ function client(server: RunningServer) {
     return body.plan.tasks.filter((t): t is FetchTask => t.kind === 'fetch');
   };
   const status = async () => (await admin('GET', PATHS.adminStatus)).body as StatusResponse;
-  return { admin, publish, fetches, status };
+  /** The text the plan's one delta for `to`'s index chunk builds from `from`'s, fetched from where the plan says. */
+  const indexDeltaText = async (from: FakeDist, to: FakeDist) => {
+    const task = (await fetches(from.manifest.id)).find((f) => f.sha256 === part(to, 'index').sha256)!;
+    expect(task.deltas).toHaveLength(1);
+    const bytes = new Uint8Array(await (await fetch(task.deltas![0]!.url)).arrayBuffer());
+    return new TextDecoder().decode(applyDelta(from.files.get(part(from, 'index').path)!, bytes));
+  };
+  return { admin, publish, fetches, status, indexDeltaText };
 }
 
 const deltaFile = (server: RunningServer, from: string, to: string) => join(server.blobs.root, 'deltas', from.slice(0, 2), `${from}-${to}`);
@@ -92,7 +99,7 @@ describe('deltas after publish', () => {
   it('the publish answers before they are computed; a check-in meanwhile gets the whole part, one after the delta lands gets the delta', async () => {
     const { dir } = tempStore({ prefix: 'updraft-delta-queue-' });
     const server = await serve(dir);
-    const { publish, fetches, status } = client(server);
+    const { publish, fetches, status, indexDeltaText } = client(server);
     const [d1, d2] = [await build(1, 'AAAAAAAA', data), await build(2, 'BBBBBBBB', rewritten)];
     await publish(d1);
     await server.deltas!.idle();
@@ -114,10 +121,7 @@ describe('deltas after publish', () => {
     expect(pendingMarkers(server)).toEqual([]);
     expect(existsSync(index)).toBe(true);
     // The same from → to as above, its template cached for an hour: the landing delta invalidated it.
-    const after = (await fetches(d1.manifest.id)).find((f) => f.sha256 === part(d2, 'index').sha256)!;
-    expect(after.deltas).toHaveLength(1);
-    const bytes = new Uint8Array(await (await fetch(after.deltas![0]!.url)).arrayBuffer());
-    expect(new TextDecoder().decode(applyDelta(d1.files.get(part(d1, 'index').path)!, bytes))).toBe(chunk(2));
+    expect(await indexDeltaText(d1, d2)).toBe(chunk(2));
   }, 30_000);
 
   it('a server stopped with deltas pending computes them at its next start, and nothing half-made is offered meanwhile', async () => {
@@ -136,16 +140,13 @@ describe('deltas after publish', () => {
     expect(pendingMarkers(first)).toEqual([d2.manifest.id]);
 
     const second = await serve(dir);
-    const { fetches } = client(second);
+    const { indexDeltaText } = client(second);
     // Resumed at start, before any publish of this process.
     await second.deltas!.idle();
     expect(existsSync(big)).toBe(true);
     expect(existsSync(index)).toBe(true);
     expect(pendingMarkers(second)).toEqual([]);
-    const task = (await fetches(d1.manifest.id)).find((f) => f.sha256 === part(d2, 'index').sha256)!;
-    expect(task.deltas).toHaveLength(1);
-    const bytes = new Uint8Array(await (await fetch(task.deltas![0]!.url)).arrayBuffer());
-    expect(new TextDecoder().decode(applyDelta(d1.files.get(part(d1, 'index').path)!, bytes))).toBe(chunk(2));
+    expect(await indexDeltaText(d1, d2)).toBe(chunk(2));
   }, 30_000);
 
   it('two servers sharing the blobs both computing the same deltas: harmless, each stored whole', async () => {
@@ -169,9 +170,7 @@ describe('deltas after publish', () => {
     }
     expect(pendingMarkers(a)).toEqual([]);
     for (const s of [a, b]) {
-      const task = (await client(s).fetches(d1.manifest.id)).find((f) => f.sha256 === part(d2, 'index').sha256)!;
-      const bytes = new Uint8Array(await (await fetch(task.deltas![0]!.url)).arrayBuffer());
-      expect(new TextDecoder().decode(applyDelta(d1.files.get(part(d1, 'index').path)!, bytes))).toBe(chunk(2));
+      expect(await client(s).indexDeltaText(d1, d2)).toBe(chunk(2));
     }
   }, 30_000);
 });
