@@ -229,6 +229,8 @@ export async function acceptPlan(ctx: SwContext, plan: Plan): Promise<boolean> {
   const tasks: Record<string, TaskRecord> = {};
   for (const t of plan.tasks) tasks[t.id] = { id: t.id, state: 'pending', attempts: 0, nextAttemptAt: 0, lastError: null };
   const stored: StoredPlan = { plan, receivedAt: adapter.now(), applied: false, failure: null, tasks };
+  // Its parts are in use from now on: a collection running now starts over (gc.ts).
+  ctx.plansAccepted++;
   await store.putPlan(stored);
   ctx.running.accepted(plan.planId);
   if (current && current.plan.planId !== plan.planId) {

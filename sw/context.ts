@@ -24,6 +24,11 @@ export interface SwContext {
   boot: BootWatch | null;
   /** The task runner's tasks in flight: a withdrawn or superseded plan's requests are aborted through it. */
   running: RunningTasks;
+  /**
+   * Plans accepted by this worker, counted right before each is stored: a collection that sees
+   * the count move starts over (gc.ts).
+   */
+  plansAccepted: number;
 }
 
 export async function loadRelease(ctx: SwContext, id: string): Promise<ReleaseManifest | undefined> {

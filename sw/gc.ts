@@ -2,6 +2,22 @@
  * Garbage collection: forget pins of closed windows, then delete parts and release records that no
  * release still in use needs (active, staged, previous, pinned, or the current plan's target).
  * `previous` is what a failed boot returns to: it stays at least until the new release is confirmed.
+ *
+ * It runs beside everything else (a check-in accepting a plan, the task runner fetching and
+ * staging, an activation, a rollback), and nothing holds those back while it awaits the store and
+ * the cache: a plan accepted then needs parts that gc, which read no such plan, would delete, and
+ * once staged its release record too. Only a plan brings a release into use that gc did not read
+ * as in use: its target becomes staged, then active, then previous (or active again in a
+ * rollback), and a page pinned since names one of those. So:
+ * - gc reads the plan, then the pointers, then the pins: a release that moves on between two reads
+ *   moves to what a later read sees;
+ * - `acceptPlan` counts plans (`ctx.plansAccepted`) before it stores one. gc compares the count
+ *   with the one it started its pass from right before each delete, with no await in between, and
+ *   starts the pass over when it moved. A plan accepted after a delete was issued finds that part
+ *   gone and fetches it.
+ * Not a lock around those writes: an update or a user's apply never waits for a collection.
+ * Every delete is of something unused when it was issued, and release records go last: a worker
+ * killed in the middle leaves only garbage, which the next worker's start collects.
  */
 import { partKey } from './adapter.js';
 import { loadRelease, type SwContext } from './context.js';
@@ -16,7 +32,7 @@ export interface GcResult {
 }
 
 export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
-  const { store, adapter, parts, urls } = ctx;
+  const { store, adapter } = ctx;
   const now = adapter.now();
   // Before the first install finished nothing is referenced yet, and install may be copying parts right now.
   if ((await store.pointers()).active === null) return { pinsDropped: [], partsDeleted: 0, releasesDeleted: [] };
@@ -32,12 +48,34 @@ export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
     }
   }
 
-  const ptr = await store.pointers();
+  // A pass that a plan accepted under it stopped starts over; plans come from check-ins, a few a day.
+  let partsDeleted = 0;
+  let sweep;
+  do {
+    sweep = await collectOnce(ctx);
+    partsDeleted += sweep.partsDeleted;
+  } while (!sweep.done);
+  const { releasesDeleted } = sweep;
+  if (dropped.length || partsDeleted || releasesDeleted.length) {
+    ctx.log.info(`gc: ${dropped.length} pins, ${partsDeleted} parts, ${releasesDeleted.length} releases dropped`);
+  }
+  return { pinsDropped: dropped.map((p) => p.clientId), partsDeleted, releasesDeleted };
+}
+
+/** One pass; `done` false when a plan was accepted before it finished (it stopped deleting then). */
+async function collectOnce(ctx: SwContext): Promise<{ done: boolean; partsDeleted: number; releasesDeleted: string[] }> {
+  const { store, parts, urls } = ctx;
+  const accepted = ctx.plansAccepted;
+  const moved = () => ctx.plansAccepted !== accepted;
+  // In this order (see the top of the file).
   const plan = await store.getPlan();
-  const keepIds = new Set<string>();
+  const ptr = await store.pointers();
   const boot = await store.getMeta('boot');
+  const pins = await store.pins();
+  const keepIds = new Set<string>();
   for (const id of [ptr.active, ptr.staged, ptr.previous, boot?.previous]) if (id) keepIds.add(id);
-  for (const p of pins) if (!dropped.includes(p)) keepIds.add(p.release);
+  // The pins of closed windows are gone by now (`collectGarbage`).
+  for (const p of pins) keepIds.add(p.release);
 
   const keepKeys = new Set<string>();
   for (const id of keepIds) {
@@ -50,15 +88,16 @@ export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
 
   let partsDeleted = 0;
   for (const key of await parts.keys()) {
-    if (!keepKeys.has(key) && (await parts.delete(key))) partsDeleted++;
+    if (keepKeys.has(key)) continue;
+    // Checked right before the delete is issued: no plan can be stored in between.
+    if (moved()) return { done: false, partsDeleted, releasesDeleted: [] };
+    if (await parts.delete(key)) partsDeleted++;
   }
   const releasesDeleted = (await store.releaseIds()).filter((id) => !keepIds.has(id) && id !== plan?.plan.to);
+  if (moved()) return { done: false, partsDeleted, releasesDeleted: [] };
   if (releasesDeleted.length > 0) {
     await store.deleteReleases(releasesDeleted);
     for (const id of releasesDeleted) ctx.releases.delete(id);
   }
-  if (dropped.length || partsDeleted || releasesDeleted.length) {
-    ctx.log.info(`gc: ${dropped.length} pins, ${partsDeleted} parts, ${releasesDeleted.length} releases dropped`);
-  }
-  return { pinsDropped: dropped.map((p) => p.clientId), partsDeleted, releasesDeleted };
+  return { done: true, partsDeleted, releasesDeleted };
 }

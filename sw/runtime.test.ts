@@ -6,7 +6,7 @@ import { partKey } from './adapter.js';
 import { collectGarbage, PIN_GRACE_MS } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
-import { Runtime, SKIP_WAITING_AGAIN_MS } from './runtime.js';
+import { Runtime, SKIP_WAITING_AGAIN_MS, type FetchInput } from './runtime.js';
 import { REFETCH_TIMEOUT_MS } from './serve.js';
 import { REQUEST_TOTAL_MS } from './timed-fetch.js';
 import { buildPlan, buildRelease, byReference, FakeClock, installedRuntime, TestAdapter, updateAnswer, type BuiltRelease } from './testing.js';
@@ -84,6 +84,14 @@ async function hangingFetch(a: TestAdapter, rt: Runtime, release: BuiltRelease, 
   const drain = (await rt.runner()).run();
   await until(async () => (await task(rt, 'fetch-0'))?.state === 'running', 'the hanging fetch to start');
   return { answer: (r: Response) => answer(r), drain };
+}
+/** A plan to 2.0.0 accepted, its downloads booked an hour ahead (capacity slots): it waits, pending. */
+async function pendingPlan(a: TestAdapter, rt: Runtime): Promise<BuiltRelease> {
+  const r2 = await buildRelease(V2, '2.0.0');
+  serveBlobs(a, r2);
+  offer(a, buildPlan(r2, { notBefore: (_, issued) => issued + 3_600_000 }));
+  await checkNow(rt);
+  return r2;
 }
 const reportsSent = (a: TestAdapter) =>
   a.server.requests.filter((r) => r.url === REPORTS).flatMap((r) => (JSON.parse(r.body ?? '{}') as ReportBatch).reports);
@@ -876,11 +884,7 @@ describe('task runner', () => {
 
   it('a pause withdraws a pending plan: the check-in says pending, current + drop ends its downloads before they start', async () => {
     const { a, rt, r1 } = await installed();
-    const r2 = await buildRelease(V2, '2.0.0');
-    serveBlobs(a, r2);
-    // Downloads booked an hour ahead (capacity slots).
-    offer(a, buildPlan(r2, { notBefore: (_, issued) => issued + 3_600_000 }));
-    await checkNow(rt);
+    const r2 = await pendingPlan(a, rt);
     expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
     a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, drop: true }));
     a.server.clear();
@@ -952,10 +956,7 @@ describe('task runner', () => {
 
   it('a plain current (a server before 0.5, or nothing withdrawn) keeps a pending plan and a staged release', async () => {
     const { a, rt } = await installed();
-    const r2 = await buildRelease(V2, '2.0.0');
-    serveBlobs(a, r2);
-    offer(a, buildPlan(r2, { notBefore: (_, issued) => issued + 3_600_000 }));
-    await checkNow(rt);
+    const r2 = await pendingPlan(a, rt);
     a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600 }));
     await checkNow(rt);
     expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
@@ -1366,6 +1367,40 @@ describe('gc', () => {
   const partsOf = (...releases: BuiltRelease[]) => [...new Set(releases.flatMap((r) => [...r.blobs.keys()]))].map((sha) => partKey(APP, sha)).sort();
   const partOf = (r: BuiltRelease, path: string) => partKey(APP, r.manifest.assets.find((x) => x.path === path)!.sha256);
 
+  /** `input` is answered with `text`, and no server but the reports endpoint is asked: the cache answered. */
+  async function answeredFromCache(a: TestAdapter, rt: Runtime, input: FetchInput, text: string) {
+    a.server.clear();
+    const res = await rt.onFetch(input);
+    expect(await res!.text()).toBe(text);
+    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+  }
+
+  /**
+   * The first call of `object[method]` from now on starts only at `release()` (a read or a write
+   * queued behind others); later calls go through at once. `calls()` counts them; `first` holds the
+   * first call's arguments.
+   */
+  function holdFirstCall<T extends object, K extends keyof T>(object: T, method: K) {
+    const original = (object[method] as (...args: unknown[]) => Promise<unknown>).bind(object);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const first: unknown[] = [];
+    object[method] = ((...args: unknown[]) => (++calls === 1 ? (first.push(...args), held.then(() => original(...args))) : original(...args))) as T[K];
+    return { calls: () => calls, first, release: () => release() };
+  }
+
+  /** The worker starts (its start collects); while `held`'s call waits, `plan` is accepted and staged. */
+  async function stagedWhileHeld(a: TestAdapter, rt: Runtime, held: ReturnType<typeof holdFirstCall>, plan: Plan) {
+    const start = rt.onStart();
+    await until(() => held.calls() === 1, 'the collection to make the held call');
+    offer(a, plan);
+    await checkNow(rt);
+    expect((await state(rt)).staged).toBe(plan.to);
+    held.release();
+    await start;
+  }
+
   it('a staged release a newer one supersedes is collected as soon as the newer one is staged: its record and the parts only it has go, shared parts stay, and apply() gets the newer one', async () => {
     const { a, rt, r1 } = await installed();
     const r2 = await buildRelease(V2, '2.0.0');
@@ -1433,10 +1468,7 @@ describe('gc', () => {
     expect([...a.cache.entries.keys()].sort()).toEqual(partsOf(r1, r2, r3, r5));
     expect(a.cache.entries.has(partOf(r4, 'assets/v4.js'))).toBe(false);
     // The page pinned to 1.0.0 still gets its bytes from the cache.
-    a.server.clear();
-    const res = await rt.onFetch({ request: new Request(APP + 'assets/app-1.js'), clientId: 'page-v1', resultingClientId: '' });
-    expect(await res!.text()).toBe(V1['assets/app-1.js']);
-    expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
+    await answeredFromCache(a, rt, { request: new Request(APP + 'assets/app-1.js'), clientId: 'page-v1', resultingClientId: '' }, V1['assets/app-1.js']);
   });
 
   it('a worker killed while it collects the superseded staged release: the next worker\'s start finishes the collection, and apply() activates the newer release', async () => {
@@ -1471,6 +1503,77 @@ describe('gc', () => {
     await (await rt2.runner()).run();
     expect(await rt2.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r3.manifest.id } });
     expect((await state(rt2)).active).toBe(r3.manifest.id);
+  });
+
+  it('a plan accepted, downloaded and staged while a collection waits for the parts cache\'s listing keeps its parts and its release record', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    serveBlobs(a, r2);
+    // The worker's start collects; its listing of the parts cache is made only after the plan below
+    // is staged, and lists its parts too (a listing queued behind their writes).
+    await stagedWhileHeld(a, rt, holdFirstCall(a.cache, 'keys'), buildPlan(r2, { activation: 'prompt' }));
+    const s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r1.manifest.id, r2.manifest.id]);
+    expect(s.releases.sort()).toEqual([r1.manifest.id, r2.manifest.id].sort());
+    expect([...a.cache.entries.keys()].sort()).toEqual(partsOf(r1, r2));
+    // Applied, 2.0.0 is served from the cache: nothing is downloaded again.
+    expect(await rt.onMessage({ type: 'updraft:apply' }, 'window-1')).toEqual({ ok: true, value: { release: r2.manifest.id } });
+    await answeredFromCache(a, rt, { request: navigation(APP), clientId: '', resultingClientId: 'page-v2' }, V2['index.html']);
+  });
+
+  it('a part a collection is about to delete, which a plan accepted meanwhile finds in the cache, stays: the staged release is whole and the part is not downloaded', async () => {
+    const { a, rt, r1 } = await installed();
+    const r2 = await buildRelease(V2, '2.0.0');
+    const r3 = await buildRelease(V3, '3.0.0');
+    // 4.0.0 brings back 1.0.0's script.
+    const r4 = await buildRelease({ 'index.html': '<h1>v4</h1>', 'assets/app-1.js': V1['assets/app-1.js'], 'assets/v4.js': 'four' }, '4.0.0');
+    for (const r of [r2, r3, r4]) serveBlobs(a, r);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    offer(a, buildPlan(r3));
+    await checkNow(rt);
+    // 1.0.0 lives on only through window-1's pin (3.0.0 active, 2.0.0 previous); the window closes.
+    expect((await state(rt)).active).toBe(r3.manifest.id);
+    a.clients.length = 0;
+    a.clock.advance(PIN_GRACE_MS * 2);
+    const app1 = partOf(r1, 'assets/app-1.js');
+    a.server.clear();
+    // The worker's start collects 1.0.0's own parts, its page first (the cache lists in insertion
+    // order); that delete is made only after 4.0.0 is staged, which finds app-1.js in the cache.
+    const deletes = holdFirstCall(a.cache, 'delete');
+    await stagedWhileHeld(a, rt, deletes, buildPlan(r4, { activation: 'prompt' }));
+    expect(deletes.first).toEqual([partOf(r1, 'index.html')]);
+    const s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r3.manifest.id, r4.manifest.id]);
+    expect(s.releases.sort()).toEqual([r2, r3, r4].map((r) => r.manifest.id).sort());
+    expect([...a.cache.entries.keys()].sort()).toEqual(partsOf(r2, r3, r4));
+    // The plan found app-1.js held: it was never downloaded, and must not have to be.
+    expect(a.server.urls().filter((u) => u.endsWith(app1.split('/').pop()!))).toEqual([]);
+  });
+
+  it('a release staged and activated while a collection reads the plan, which the server then withdraws, stays: its parts and record are the active release\'s', async () => {
+    const { a, rt, r1 } = await installed();
+    // Accepted before the collection starts.
+    const r2 = await pendingPlan(a, rt);
+    expect((await state(rt)).plan?.to).toBe(r2.manifest.id);
+    // The collection's read of the plan is made only after the plan ran to its end and was dropped.
+    const read = holdFirstCall(a.db, 'getPlan');
+    const start = rt.onStart();
+    await until(() => read.calls() === 1, 'the collection to read the plan');
+    a.clock.advance(3_600_000);
+    await (await rt.runner()).run();
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    // The server paused the channel after 2.0.0 was installed here: the plan goes, 2.0.0 stays active.
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 3600, drop: true }));
+    await checkNow(rt);
+    expect((await state(rt)).plan).toBeNull();
+    read.release();
+    await start;
+    const s = await state(rt);
+    expect([s.active, s.staged]).toEqual([r2.manifest.id, null]);
+    expect(s.releases.sort()).toEqual([r1.manifest.id, r2.manifest.id].sort());
+    expect([...a.cache.entries.keys()].sort()).toEqual(partsOf(r1, r2));
+    await answeredFromCache(a, rt, { request: navigation(APP), clientId: '', resultingClientId: 'page-v2' }, V2['index.html']);
   });
 });
 

@@ -93,7 +93,7 @@ export class Runtime {
     const pins = new Map(stored.map((p) => [p.clientId, p.release] as const));
     const fromNetwork = new Set(stored.filter((p) => p.network).map((p) => p.clientId));
     const boot = (await store.getMeta('boot')) ?? null;
-    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot, running: new RunningTasks() };
+    const ctx: SwContext = { adapter, store, parts, config: this.config, urls: this.urls, log: this.log, clientId, pins, fromNetwork, releases: new Map(), boot, running: new RunningTasks(), plansAccepted: 0 };
     this.runnerInstance = new TaskRunner(ctx);
     await this.runnerInstance.resume();
     this.bootGuard = new BootGuard(ctx, async () => {
