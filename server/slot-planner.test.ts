@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySlotLedger, type Budget } from './slot-ledger.js';
+import { MemorySlotLedger, type Budget, type SlotLedgerView } from './slot-ledger.js';
 import { planSlots, type SlotRequest } from './slot-planner.js';
 
 const T0 = 1_700_000_000_000;
 const parts = (...sizes: number[]): SlotRequest[] => sizes.map((size) => ({ size, sources: ['origin'] }));
+
+/** `ledger` searched at most `maxSearches` times: a planner that looks for an open bucket forever fails instead of hanging the run. */
+function bounded(ledger: MemorySlotLedger, maxSearches: number): SlotLedgerView {
+  let searches = 0;
+  return {
+    bucketMs: ledger.bucketMs,
+    bytes: (source, index) => ledger.bytes(source, index),
+    requests: (source, index) => ledger.requests(source, index),
+    firstOpen: (source, index) => {
+      if (++searches > maxSearches) throw new Error(`searched ${maxSearches} buckets without finding an open one`);
+      return ledger.firstOpen(source, index);
+    },
+  };
+}
 
 describe('planSlots', () => {
   const cases: {
@@ -91,6 +105,29 @@ describe('planSlots', () => {
     // As early as the budget allows: the booked span is within a few buckets of total ÷ capacity.
     const bound = total / (200_000 * 0.97);
     expect(last - base + 1).toBeLessThan(bound * 1.02 + 3);
+  });
+
+  it.each([1, 0.5, 0.2])('a budget under one request a bucket (requestsPerSecond: %s) starts a request every 1 / budget seconds, never over it', (rps) => {
+    // 0.97 × 1 r/s is less than one request per 1 s bucket: a whole request never fits in one,
+    // and the planner used to search the buckets for one forever (the server hung on its first plan).
+    const ledger = new MemorySlotLedger(1000);
+    const capacity = { origin: { bytesPerSecond: 1e9, requestsPerSecond: rps } };
+    const starts: number[] = [];
+    for (let p = 0; p < 3; p++) {
+      const plan = planSlots({ fetches: parts(100, 200, 300, 400), earliest: T0, capacity, ledger: bounded(ledger, 1000), utilization: 0.97 });
+      ledger.book(plan.charges);
+      starts.push(...plan.notBefore.map((t) => t - T0));
+    }
+    const gap = 1000 / (rps * 0.97);
+    expect(starts[0]).toBe(0);
+    for (let i = 1; i < starts.length; i++) expect(Math.abs(starts[i]! - i * gap)).toBeLessThanOrEqual(1);
+    let booked = 0;
+    const base = T0 / 1000;
+    for (let i = base; i < base + 100; i++) {
+      expect(ledger.requests('origin', i)).toBeLessThanOrEqual(rps * 0.97 + 1e-9);
+      booked += ledger.requests('origin', i);
+    }
+    expect(booked).toBeCloseTo(12, 9);
   });
 
   it('the ledger forgets buckets and reservations once they pass', () => {

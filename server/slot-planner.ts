@@ -29,6 +29,19 @@ export interface SlotPlan {
   charges: Charge[];
 }
 
+/** What is left of a request spilt over buckets by float rounding only. */
+const REQUEST_EPSILON = 1e-9;
+
+/**
+ * Whether a bucket with `used` requests booked can start one more. A cap of at least one request
+ * a bucket needs room for a whole one; a smaller cap (`requestsPerSecond: 1` is 0.96 a 1 s bucket
+ * at the default utilisation) can never hold a whole request, so any room starts one, which
+ * spills into the next buckets. Requiring a whole one there searched for a bucket forever.
+ */
+function requestRoom(used: number, reqCap: number): boolean {
+  return reqCap >= 1 ? used + 1 <= reqCap : used < reqCap * (1 - REQUEST_EPSILON);
+}
+
 /**
  * Pure: when and from where each fetch of one plan should start so the expected load of every
  * source stays under its budget, as early as the budget allows.
@@ -76,7 +89,7 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
       const reqCap = (budget.requestsPerSecond ?? Infinity) * perBucket * util;
       let index = ledger.firstOpen(f.sources[j]!, Math.floor(earliest / bucketMs));
       let u = used(f.sources[j]!, index);
-      while (u.bytes >= bytesCap || u.requests + 1 > reqCap) {
+      while (u.bytes >= bytesCap || !requestRoom(u.requests, reqCap)) {
         index = ledger.firstOpen(f.sources[j]!, index + 1);
         u = used(f.sources[j]!, index);
       }
@@ -90,19 +103,23 @@ export function planSlots(input: SlotPlanInput): SlotPlan {
     plan.sourceFirst.push(best.source);
     if (best.index >= 0) {
       const source = f.sources[best.source]!;
+      const { bytesCap, reqCap } = best;
       let left = f.size;
       let index = best.index;
+      // The fetch's one request: whole in its first bucket, or, under a budget of less than one
+      // request a bucket, spilt over the next ones as bytes are (fluid, like the bytes).
       let requests = 1;
       for (;;) {
         const u = used(source, index);
-        const take = Math.min(left, Math.max(0, best.bytesCap - u.bytes));
-        if (take > 0 || requests > 0) {
-          const full = u.bytes + take >= best.bytesCap || u.requests + requests + 1 > best.reqCap;
-          charge(source, index, take, requests, full);
+        const take = Math.min(left, Math.max(0, bytesCap - u.bytes));
+        const asks = reqCap >= 1 ? requests : Math.min(requests, Math.max(0, reqCap - u.requests));
+        if (take > 0 || asks > 0) {
+          const full = u.bytes + take >= bytesCap || !requestRoom(u.requests + asks, reqCap);
+          charge(source, index, take, asks, full);
         }
         left -= take;
-        requests = 0;
-        if (left <= 0) break;
+        requests -= asks;
+        if (left <= 0 && requests <= REQUEST_EPSILON) break;
         index++;
       }
     }
