@@ -46,6 +46,21 @@ describe('jitteredSeconds', () => {
     expect(jitteredSeconds(5, () => 0.999)).toBe(10);
     expect(jitteredSeconds(0, () => 0.3)).toBe(1);
   });
+
+  it('gives every whole second of [base, 2 × base] its share, base itself included', () => {
+    const seen = (base: number) => {
+      const counts = new Map<number, number>();
+      for (let i = 0; i < 1000; i++) {
+        const s = jitteredSeconds(base, () => i / 1000);
+        counts.set(s, (counts.get(s) ?? 0) + 1);
+      }
+      return [...counts].sort((a, b) => a[0] - b[0]);
+    };
+    // A base of 1 used to send every refused client back after exactly 2 s: one wave again.
+    expect(seen(1)).toEqual([[1, 500], [2, 500]]);
+    expect(seen(3)).toEqual([[3, 250], [4, 250], [5, 250], [6, 250]]);
+    expect(seen(2.5).map(([s]) => s)).toEqual([3, 4, 5]);
+  });
 });
 
 describe('in-flight limit (503 overloaded)', () => {
