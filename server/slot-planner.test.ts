@@ -5,17 +5,17 @@ import { planSlots, type SlotRequest } from './slot-planner.js';
 const T0 = 1_700_000_000_000;
 const parts = (...sizes: number[]): SlotRequest[] => sizes.map((size) => ({ size, sources: ['origin'] }));
 
-/** `ledger` searched at most `maxSearches` times: a planner that looks for an open bucket forever fails instead of hanging the run. */
-function bounded(ledger: MemorySlotLedger, maxSearches: number): SlotLedgerView {
-  let searches = 0;
+/** `ledger` read at most `maxReads` times: a planner that walks the buckets without end fails instead of hanging the run. */
+function bounded(ledger: MemorySlotLedger, maxReads: number): SlotLedgerView {
+  let reads = 0;
+  const read = () => {
+    if (++reads > maxReads) throw new Error(`read ${maxReads} buckets and still planning`);
+  };
   return {
     bucketMs: ledger.bucketMs,
-    bytes: (source, index) => ledger.bytes(source, index),
+    bytes: (source, index) => (read(), ledger.bytes(source, index)),
     requests: (source, index) => ledger.requests(source, index),
-    firstOpen: (source, index) => {
-      if (++searches > maxSearches) throw new Error(`searched ${maxSearches} buckets without finding an open one`);
-      return ledger.firstOpen(source, index);
-    },
+    firstOpen: (source, index) => (read(), ledger.firstOpen(source, index)),
   };
 }
 
@@ -128,6 +128,39 @@ describe('planSlots', () => {
       booked += ledger.requests('origin', i);
     }
     expect(booked).toBeCloseTo(12, 9);
+  });
+
+  it('with a horizon: a plan not through by it at the budget\'s rate books nothing and is null; one that is, is booked as without', () => {
+    const ledger = new MemorySlotLedger(1000);
+    const capacity = { origin: { bytesPerSecond: 1000 } };
+    const horizon = T0 + 5000;
+    const plan = (size: number) => planSlots({ fetches: parts(size), earliest: T0, capacity, ledger, utilization: 0.97, horizon });
+    // 970 B a second: 2 × 1940 B end at 4 s, within the horizon.
+    for (const expected of [0, 2000]) {
+      const p = plan(1940);
+      expect(p?.notBefore.map((t) => t - T0)).toEqual([expected]);
+      ledger.book(p!.charges);
+    }
+    // 970 B more would end exactly at the horizon: still through. Then no room is left.
+    const last = plan(970);
+    expect(last?.notBefore.map((t) => t - T0)).toEqual([4000]);
+    ledger.book(last!.charges);
+    expect(plan(1)).toBeNull();
+    // Room is left before the horizon, but not enough to be through by it: nothing booked.
+    const other = new MemorySlotLedger(1000);
+    expect(planSlots({ fetches: parts(100, 970 * 5), earliest: T0, capacity, ledger: other, utilization: 0.97, horizon })).toBeNull();
+    expect(other.bytes('origin', T0 / 1000)).toBe(0);
+  });
+
+  it.each([
+    ['a few bytes a second', { bytesPerSecond: 10 }],
+    ['a request a day', { requestsPerSecond: 1 / 86_400 }],
+  ])('a budget tiny next to its parts (%s): null after at most a horizon of buckets read, not seconds of walking them', (_, budget) => {
+    // 5 MB at 10 B/s is six days: booking it read and charged 520k buckets (1.5 s of a check-in).
+    const ledger = new MemorySlotLedger(1000);
+    const horizon = T0 + 86_400_000;
+    const plan = planSlots({ fetches: parts(5_000_000, 10), earliest: T0, capacity: { origin: budget }, ledger: bounded(ledger, 2 * 86_400 + 10), horizon });
+    expect(plan).toBeNull();
   });
 
   it('the ledger forgets buckets and reservations once they pass', () => {
