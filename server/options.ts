@@ -263,9 +263,12 @@ export function resolveCapacity(capacity: Record<string, Budget>, cdn: readonly 
     if (!b || typeof b !== 'object' || Array.isArray(b)) throw new TypeError(`capacity.${source} must be { bytesPerSecond?, requestsPerSecond? }`);
     for (const [k, n] of Object.entries(b)) {
       if (k !== 'bytesPerSecond' && k !== 'requestsPerSecond') throw new TypeError(`capacity.${source}.${k} is not a limit (bytesPerSecond or requestsPerSecond)`);
-      if (n !== undefined && !(typeof n === 'number' && n > 0)) throw new TypeError(`capacity.${source}.${k} must be a positive number`);
+      // Infinity (JSON's 1e999) would be a limit that limits nothing: the budget silently off.
+      if (n !== undefined && !(typeof n === 'number' && Number.isFinite(n) && n > 0)) throw new TypeError(`capacity.${source}.${k} must be a positive number`);
     }
     if (b.bytesPerSecond === undefined && b.requestsPerSecond === undefined) throw new TypeError(`capacity.${source} sets no limit (bytesPerSecond or requestsPerSecond)`);
+    // "https://cdn" and "https://cdn/" are one source: the later budget silently replaced the other.
+    if (key in out) throw new TypeError(`capacity: ${JSON.stringify(source)} names a source already given a budget (${key})`);
     out[key] = b;
   }
   return out;
