@@ -216,4 +216,36 @@ describe('check-in with a capacity budget', () => {
     expect(start(second)).toBeGreaterThanOrEqual(1000);
     expect(start(second)).toBeLessThan(1200);
   });
+
+  it('a client whose plan the budget cannot serve before the plan expires is told to check in later, and gets its plan once there is room', async () => {
+    let now = NOW;
+    const { store, checkIn, d1, d2 } = await setup({ capacity: { origin: { bytesPerSecond: 4000 } }, planTtlMs: 5000, now: () => now });
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    const answers: CheckInResponse[] = [];
+    for (let i = 0; i < 6; i++) answers.push(await checkIn(d1, `client-${String(i).padStart(4, '0')}`));
+    // ~4 KB each at 3840 B/s: four are through within the plan's 5 s; the others would start later
+    // than their plan lives (a worker drops an expired plan), so they get no slot, nor a plan.
+    expect(answers.map((a) => a.status)).toEqual(['update', 'update', 'update', 'update', 'current', 'current']);
+    for (const a of answers) {
+      if (a.status !== 'update') continue;
+      for (const t of a.plan.tasks) if (t.kind === 'fetch') expect(t.notBefore).toBeLessThan(a.plan.expiresAt);
+    }
+    // Those booked keep their slots; the budget moves on with the clock.
+    expect(await checkIn(d1, 'client-0000')).toEqual(answers[0]);
+    now += 2000;
+    const later = await checkIn(d1, 'client-0004');
+    expect(later.status).toBe('update');
+  });
+
+  it('a spread wider than a plan lives does not keep the clients it puts late from a plan', async () => {
+    const { store, checkIn, d1, d2 } = await setup({ capacity: { origin: { bytesPerSecond: 4000 } }, planTtlMs: 5000, spreadMs: 600_000 });
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    for (let i = 0; i < 3; i++) {
+      const a = await checkIn(d1, `client-spread-${i}`);
+      if (a.status !== 'update') throw new Error(`client-spread-${i}: ${a.status}`);
+      const starts = a.plan.tasks.flatMap((t) => (t.kind === 'fetch' ? [t.notBefore - NOW] : []));
+      // Most of the 600 s spread lies past the plan's 5 s: these clients start there all the same.
+      expect(Math.min(...starts)).toBeGreaterThan(5000);
+    }
+  });
 });

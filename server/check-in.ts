@@ -39,14 +39,19 @@ let lastOrigin = { url: '', origin: '' };
  * part, and the server cannot tell which parts it already has), so waiting clients never book
  * twice; retries run unbooked, inside the headroom the planner leaves. The ledger forgets a
  * reservation a minute after its last slot; a later check-in books afresh from `earliest`.
+ * Null when the budget is booked too far ahead for the plan to be through by `horizon` (its
+ * `expiresAt`): nothing is booked, and the client is told to check in later.
  */
+export function bookSlots(ledger: SlotLedger, capacity: Readonly<Record<string, Budget>>, t: PlanTemplate, client: string, earliest: number, now: number): Slots;
+export function bookSlots(ledger: SlotLedger, capacity: Readonly<Record<string, Budget>>, t: PlanTemplate, client: string, earliest: number, now: number, horizon?: number): Slots | null;
 export function bookSlots(
-  ledger: SlotLedger, capacity: Readonly<Record<string, Budget>>, t: PlanTemplate, client: string, earliest: number, now: number,
-): Slots {
+  ledger: SlotLedger, capacity: Readonly<Record<string, Budget>>, t: PlanTemplate, client: string, earliest: number, now: number, horizon?: number,
+): Slots | null {
   ledger.releaseBefore(now);
   const prior = ledger.reservation(client);
   if (prior && prior.to === t.to && prior.notBefore.length === t.fetches.length) return prior;
-  const plan = planSlots({ fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, capacity, ledger });
+  const plan = planSlots({ fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, capacity, ledger, horizon });
+  if (!plan) return null;
   ledger.book(plan.charges);
   const slots = { notBefore: plan.notBefore, sourceFirst: plan.sourceFirst };
   ledger.reserve(client, { to: t.to, ...slots });
@@ -87,15 +92,34 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, entry: 
   }
   const client = `${req.app}\n${req.client}`;
   const t = rendered.template;
-  const answer = (slots: Slots): Answer => {
+  const answer = (slots: Slots | null): Answer => {
+    if (!slots) return deferred(o, rendered, extra, dropsHeld(req, entry.channel));
     const p: Personal = { client: req.client, now, ...slots, options: planner };
     return doc ? refAnswer(rendered, doc, signed, p, extra) : updateAnswer(rendered, signed, p, extra, req.caps.compactPlans === true);
   };
+  // A slot after the plan's expiry could never be used (the worker drops an expired plan). Counted
+  // from the client's spread start: a spread wider than a plan's life is its own matter, and must
+  // not keep the clients it puts late from ever getting a plan.
+  const horizon = signed.expiresAt + (earliest - now);
   if (isSharedSlotLedger(o.slotLedger)) {
-    return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity }).then(answer);
+    return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity, horizon }).then(answer);
   }
-  return answer(bookSlots(o.slotLedger, o.capacity, t, client, earliest, now));
+  return answer(bookSlots(o.slotLedger, o.capacity, t, client, earliest, now, horizon));
 }
+
+/**
+ * The answer to a client whose plan the budget cannot serve before the plan would expire: not
+ * now, check in again after the usual interval (by then the budget has room further ahead). Said
+ * on stderr once per template, as a budget so small next to the release is an operator's matter.
+ */
+function deferred(o: ResolvedOptions, rendered: RenderedTemplate, extra: string, drop: boolean): Answer {
+  if (!deferredSaid.has(rendered)) {
+    deferredSaid.add(rendered);
+    console.warn(`updraft: capacity: the download budget is booked past the plans' lifetime (planTtlMs ${o.planTtlMs} ms): clients for ${rendered.template.to} are told to check in later; a part larger than the budget serves in that time never goes out`);
+  }
+  return renderCurrent(o.checkInInterval, extra, drop);
+}
+const deferredSaid = new WeakSet<RenderedTemplate>();
 
 const largeDoc = (doc: PlanDoc | null, min: number): PlanDoc | null => (doc && doc.bytes.byteLength >= min ? doc : null);
 

@@ -140,6 +140,8 @@ describe('startServer + updraft CLI (child process)', () => {
       [['--cdn', 'https://cdn.test', '--capacity', '{"https://other.test/":{"bytesPerSecond":5}}'], /^updraft: usage: --capacity: "https:\/\/other\.test\/" is neither "origin" nor a cdn URL \(https:\/\/cdn\.test\)$/],
       [['--capacity', '{"origin":{}}'], /^updraft: usage: --capacity\.origin sets no limit/],
       [['--capacity', '{"origin":{"bytesPerSecond":0}}'], /^updraft: usage: --capacity\.origin\.bytesPerSecond must be a positive number$/],
+      // 1e999 parses to Infinity: a limit that limits nothing.
+      [['--capacity', '{"origin":{"bytesPerSecond":1e999}}'], /^updraft: usage: --capacity\.origin\.bytesPerSecond must be a positive number$/],
       [['--capacity', '{"origin":{"bps":5}}'], /^updraft: usage: --capacity\.origin\.bps is not a limit/],
       [['extra'], /^updraft: usage: serve takes no arguments \(got extra\)$/],
     ];
@@ -154,6 +156,10 @@ describe('startServer + updraft CLI (child process)', () => {
     // API users get the same check from resolveOptions, as a TypeError, and no store left open.
     await expect(startServer({ dataDir: data, capacity: { orgin: { bytesPerSecond: 5 } } })).rejects.toThrow(new TypeError('capacity: "orgin" is neither "origin" nor a cdn URL (none given)'));
     await expect(startServer({ dataDir: data, capacity: { origin: {} } })).rejects.toThrow(TypeError);
+    await expect(startServer({ dataDir: data, capacity: { origin: { requestsPerSecond: Infinity } } })).rejects.toThrow(new TypeError('capacity.origin.requestsPerSecond must be a positive number'));
+    // One CDN written two ways is one source: which budget holds is no guess to leave to key order.
+    await expect(startServer({ dataDir: data, cdn: ['https://cdn.test'], capacity: { 'https://cdn.test': { bytesPerSecond: 5 }, 'https://cdn.test/': { bytesPerSecond: 50 } } }))
+      .rejects.toThrow(new TypeError('capacity: "https://cdn.test/" names a source already given a budget (https://cdn.test/)'));
   });
 
   it('serve refuses flags no server could work with: an --app or --channel no app can have, a --db that is not postgres://, a --csp no header can carry; a --host naming no address is listen', async () => {

@@ -46,9 +46,36 @@ describe('jitteredSeconds', () => {
     expect(jitteredSeconds(5, () => 0.999)).toBe(10);
     expect(jitteredSeconds(0, () => 0.3)).toBe(1);
   });
+
+  it('gives every whole second of [base, 2 × base] its share, base itself included', () => {
+    const seen = (base: number) => {
+      const counts = new Map<number, number>();
+      for (let i = 0; i < 1000; i++) {
+        const s = jitteredSeconds(base, () => i / 1000);
+        counts.set(s, (counts.get(s) ?? 0) + 1);
+      }
+      return [...counts].sort((a, b) => a[0] - b[0]);
+    };
+    // A base of 1 used to send every refused client back after exactly 2 s: one wave again.
+    expect(seen(1)).toEqual([[1, 500], [2, 500]]);
+    expect(seen(3)).toEqual([[3, 250], [4, 250], [5, 250], [6, 250]]);
+    expect(seen(2.5).map(([s]) => s)).toEqual([3, 4, 5]);
+  });
 });
 
 describe('in-flight limit (503 overloaded)', () => {
+  it('refuses a maxInFlight or retryAfter that would never shed or would send a Retry-After no client can read', async () => {
+    const { app: make } = await setup();
+    // NaN never sheds (`n >= NaN` is false); NaN or 1e21 seconds went out as `Retry-After: NaN` or `1e+21`.
+    for (const maxInFlight of [NaN, -1, 1.5]) expect(() => make({ maxInFlight })).toThrow(/maxInFlight must be a non-negative integer/);
+    for (const retryAfter of [NaN, -1, Infinity, 1e21, 43_201]) expect(() => make({ retryAfter })).toThrow(/retryAfter must be a number of seconds from 0 to 43200/);
+    const app = make({ maxInFlight: 0, retryAfter: 43_200 });
+    const res = await app.request(`/${PATHS.checkIn}`, checkIn('client-bounds-01'));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('Retry-After')).toMatch(/^\d+$/);
+    expect(Number(res.headers.get('Retry-After'))).toBeLessThanOrEqual(86_400);
+  });
+
   it('counts a blob until its body is read or cancelled; beyond maxInFlight check-ins and blobs get 503 with a jittered Retry-After', async () => {
     const { sha, bytes, app: make } = await setup();
     const app = make({ maxInFlight: 2, retryAfter: 5 });

@@ -3,11 +3,15 @@ import { UpdraftError } from '../protocol/index.js';
 import { errorResponse } from './errors.js';
 
 /**
- * Retry-After in whole seconds, spread uniformly over [base, 2 × base]: clients refused in the
- * same second come back at different seconds instead of as one new wave (Omaha's advice).
+ * Retry-After in whole seconds, spread uniformly over the whole seconds of [base, 2 × base]:
+ * clients refused in the same second come back at different seconds instead of as one new wave
+ * (Omaha's advice). Drawn as an integer, not a rounded-up real: `ceil(base × (1 + random))` never
+ * gave `base` itself, so a base of 1 sent every client back after exactly 2 s.
  */
 export function jitteredSeconds(base: number, random: () => number = Math.random): number {
-  return Math.max(1, Math.ceil(base * (1 + random())));
+  const low = Math.max(1, Math.ceil(base));
+  const high = Math.max(low, Math.floor(2 * base));
+  return low + Math.floor(random() * (high - low + 1));
 }
 
 function refuse(c: Context, err: UpdraftError, retryAfter: number): Response {

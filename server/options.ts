@@ -58,10 +58,14 @@ export interface UpdateServerOptions {
   uploadLimit?: number;
   /**
    * Check-in and blob requests in progress at once (a blob counts until its body is sent);
-   * beyond it they answer 503 `overloaded` with a jittered `Retry-After`. @default 1024
+   * beyond it they answer 503 `overloaded` with a jittered `Retry-After`. A non-negative
+   * integer, else a `TypeError`. @default 1024
    */
   maxInFlight?: number;
-  /** Base `Retry-After` of a 503, seconds; each answer is spread over [base, 2 × base]. @default 5 */
+  /**
+   * Base `Retry-After` of a 503, seconds; each answer is spread over [base, 2 × base] (at least 1).
+   * From 0 to 43 200 (twice that is a day, the most a worker honours), else a `TypeError`. @default 5
+   */
   retryAfter?: number;
   /**
    * Check-ins one client (by its id) may make per window; beyond it they answer 429
@@ -198,8 +202,8 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     bodyLimit: o.bodyLimit ?? 1_048_576,
     adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
     uploadLimit: o.uploadLimit ?? 512 * 1024 * 1024,
-    maxInFlight: o.maxInFlight ?? 1024,
-    retryAfter: o.retryAfter ?? 5,
+    maxInFlight: resolveMaxInFlight(o.maxInFlight),
+    retryAfter: resolveRetryAfter(o.retryAfter),
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
     clientReports: o.clientReports ?? { max: 60, windowMs: 60_000 },
     securityHeaders: resolveSecurityHeaders(o.securityHeaders ?? {}),
@@ -219,6 +223,23 @@ function resolveRecordMs(ms: number | undefined): number {
   if (ms === undefined) return 21_600_000;
   if (!(Number.isInteger(ms) && ms >= 0)) throw new TypeError('clientRecordMs must be a non-negative integer');
   return ms;
+}
+
+/** `NaN` (an unset environment variable through `Number`) would never shed: `n >= NaN` is false. */
+function resolveMaxInFlight(n: number | undefined): number {
+  if (n === undefined) return 1024;
+  if (!(Number.isInteger(n) && n >= 0)) throw new TypeError('maxInFlight must be a non-negative integer');
+  return n;
+}
+
+/** Longest base Retry-After: twice it is a day, the most a worker honours (sw/scheduler.ts `RETRY_AFTER_CAP_MS`). */
+const MAX_RETRY_AFTER = 43_200;
+
+/** A Retry-After must be whole seconds (RFC 9110 §10.2.3): `NaN` or `1e21` would go out as `NaN` or `1e+21`. */
+function resolveRetryAfter(s: number | undefined): number {
+  if (s === undefined) return 5;
+  if (!(typeof s === 'number' && s >= 0 && s <= MAX_RETRY_AFTER)) throw new TypeError(`retryAfter must be a number of seconds from 0 to ${MAX_RETRY_AFTER}`);
+  return s;
 }
 
 function resolveAutoPause(a: AutoPauseOptions): AutoPauseOptions {
@@ -242,9 +263,12 @@ export function resolveCapacity(capacity: Record<string, Budget>, cdn: readonly 
     if (!b || typeof b !== 'object' || Array.isArray(b)) throw new TypeError(`capacity.${source} must be { bytesPerSecond?, requestsPerSecond? }`);
     for (const [k, n] of Object.entries(b)) {
       if (k !== 'bytesPerSecond' && k !== 'requestsPerSecond') throw new TypeError(`capacity.${source}.${k} is not a limit (bytesPerSecond or requestsPerSecond)`);
-      if (n !== undefined && !(typeof n === 'number' && n > 0)) throw new TypeError(`capacity.${source}.${k} must be a positive number`);
+      // Infinity (JSON's 1e999) would be a limit that limits nothing: the budget silently off.
+      if (n !== undefined && !(typeof n === 'number' && Number.isFinite(n) && n > 0)) throw new TypeError(`capacity.${source}.${k} must be a positive number`);
     }
     if (b.bytesPerSecond === undefined && b.requestsPerSecond === undefined) throw new TypeError(`capacity.${source} sets no limit (bytesPerSecond or requestsPerSecond)`);
+    // "https://cdn" and "https://cdn/" are one source: the later budget silently replaced the other.
+    if (key in out) throw new TypeError(`capacity: ${JSON.stringify(source)} names a source already given a budget (${key})`);
     out[key] = b;
   }
   return out;

@@ -114,6 +114,20 @@ if (!pg.url) {
       expect(inFirstSecond).toBe(7);
     });
 
+    it('a plan not through by its horizon books nothing and is null', async () => {
+      const ledger = new PostgresSlotLedger(stores[0]!.pool, { utilization: UTIL });
+      const t = T0 + 2_400_000;
+      const count = async () => (await stores[0]!.pool.query<{ n: number }>('SELECT count(*) AS n FROM updraft_slots WHERE bucket >= $1', [t / 1000])).rows[0]!.n;
+      const book = (client: string, size: number) =>
+        ledger.bookPlan({ client, to: 'r2', fetches: [{ size, sources: ['origin'] }], earliest: t, now: t, capacity: CAPACITY, horizon: t + 3000 });
+      // 19 200 B a second at the origin: 3 s hold 57 600 B.
+      expect((await book('app\nh1', 50_000))?.notBefore).toEqual([t]);
+      const booked = await count();
+      expect(await book('app\nh2', 10_000)).toBeNull();
+      expect(await count()).toBe(booked);
+      expect(await book('app\nh3', 5_000)).not.toBeNull();
+    });
+
     it('forgets passed buckets and reservations', async () => {
       const ledger = new PostgresSlotLedger(stores[1]!.pool);
       const later = T0 + 3_600_000;

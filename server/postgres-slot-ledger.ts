@@ -50,13 +50,15 @@ export class PostgresSlotLedger implements SharedSlotLedger {
     this.#maxAttempts = options.maxAttempts ?? 50;
   }
 
-  bookPlan(booking: SlotBooking): Promise<Slots> {
+  bookPlan(booking: SlotBooking & { horizon?: undefined }): Promise<Slots>;
+  bookPlan(booking: SlotBooking): Promise<Slots | null>;
+  bookPlan(booking: SlotBooking): Promise<Slots | null> {
     const run = this.#queue.then(() => this.#book(booking));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #book(b: SlotBooking): Promise<Slots> {
+  async #book(b: SlotBooking): Promise<Slots | null> {
     await this.#sweep(b.now);
     const prior = await this.#pool.query<ReservationRow>(
       'SELECT target, not_before, source_first FROM updraft_slot_reservations WHERE client = $1 AND last_slot >= $2',
@@ -78,7 +80,8 @@ export class PostgresSlotLedger implements SharedSlotLedger {
         );
         view.book(rows.map((x) => ({ source: x.source, index: x.bucket, bytes: x.bytes, requests: x.requests, full: x.is_full })));
       }
-      const plan = planSlots({ fetches: b.fetches, earliest: b.earliest, capacity: b.capacity, ledger: view, utilization: this.#utilization });
+      const plan = planSlots({ fetches: b.fetches, earliest: b.earliest, capacity: b.capacity, ledger: view, utilization: this.#utilization, horizon: b.horizon });
+      if (!plan) return null;
       const slots: Slots = { notBefore: plan.notBefore, sourceFirst: plan.sourceFirst };
       const perBucket = this.bucketMs / 1000;
       const util = this.#utilization ?? 0.96;

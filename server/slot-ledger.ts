@@ -40,6 +40,8 @@ export interface SlotBooking {
   earliest: number;
   now: number;
   capacity: Readonly<Record<string, Budget>>;
+  /** Every fetch must be through by this, epoch ms (the plan's `expiresAt`), else nothing is booked (see `SlotPlanInput.horizon`). */
+  horizon?: number;
 }
 
 /**
@@ -49,7 +51,9 @@ export interface SlotBooking {
  */
 export interface SharedSlotLedger {
   readonly bucketMs: number;
-  bookPlan(booking: SlotBooking): Promise<Slots>;
+  /** The client's slots, or null when the plan would not be through by `booking.horizon` (nothing booked). */
+  bookPlan(booking: SlotBooking & { horizon?: undefined }): Promise<Slots>;
+  bookPlan(booking: SlotBooking): Promise<Slots | null>;
 }
 
 export const isSharedSlotLedger = (l: SlotLedger | SharedSlotLedger): l is SharedSlotLedger => 'bookPlan' in l;

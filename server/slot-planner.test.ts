@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySlotLedger, type Budget } from './slot-ledger.js';
+import { MemorySlotLedger, type Budget, type SlotLedgerView } from './slot-ledger.js';
 import { planSlots, type SlotRequest } from './slot-planner.js';
 
 const T0 = 1_700_000_000_000;
 const parts = (...sizes: number[]): SlotRequest[] => sizes.map((size) => ({ size, sources: ['origin'] }));
+
+/** `ledger` read at most `maxReads` times: a planner that walks the buckets without end fails instead of hanging the run. */
+function bounded(ledger: MemorySlotLedger, maxReads: number): SlotLedgerView {
+  let reads = 0;
+  const read = () => {
+    if (++reads > maxReads) throw new Error(`read ${maxReads} buckets and still planning`);
+  };
+  return {
+    bucketMs: ledger.bucketMs,
+    bytes: (source, index) => (read(), ledger.bytes(source, index)),
+    requests: (source, index) => ledger.requests(source, index),
+    firstOpen: (source, index) => (read(), ledger.firstOpen(source, index)),
+  };
+}
 
 describe('planSlots', () => {
   const cases: {
@@ -91,6 +105,62 @@ describe('planSlots', () => {
     // As early as the budget allows: the booked span is within a few buckets of total ÷ capacity.
     const bound = total / (200_000 * 0.97);
     expect(last - base + 1).toBeLessThan(bound * 1.02 + 3);
+  });
+
+  it.each([1, 0.5, 0.2])('a budget under one request a bucket (requestsPerSecond: %s) starts a request every 1 / budget seconds, never over it', (rps) => {
+    // 0.97 × 1 r/s is less than one request per 1 s bucket: a whole request never fits in one,
+    // and the planner used to search the buckets for one forever (the server hung on its first plan).
+    const ledger = new MemorySlotLedger(1000);
+    const capacity = { origin: { bytesPerSecond: 1e9, requestsPerSecond: rps } };
+    const starts: number[] = [];
+    for (let p = 0; p < 3; p++) {
+      const plan = planSlots({ fetches: parts(100, 200, 300, 400), earliest: T0, capacity, ledger: bounded(ledger, 1000), utilization: 0.97 });
+      ledger.book(plan.charges);
+      starts.push(...plan.notBefore.map((t) => t - T0));
+    }
+    const gap = 1000 / (rps * 0.97);
+    expect(starts[0]).toBe(0);
+    for (let i = 1; i < starts.length; i++) expect(Math.abs(starts[i]! - i * gap)).toBeLessThanOrEqual(1);
+    let booked = 0;
+    const base = T0 / 1000;
+    for (let i = base; i < base + 100; i++) {
+      expect(ledger.requests('origin', i)).toBeLessThanOrEqual(rps * 0.97 + 1e-9);
+      booked += ledger.requests('origin', i);
+    }
+    expect(booked).toBeCloseTo(12, 9);
+  });
+
+  it('with a horizon: a plan not through by it at the budget\'s rate books nothing and is null; one that is, is booked as without', () => {
+    const ledger = new MemorySlotLedger(1000);
+    const capacity = { origin: { bytesPerSecond: 1000 } };
+    const horizon = T0 + 5000;
+    const plan = (size: number) => planSlots({ fetches: parts(size), earliest: T0, capacity, ledger, utilization: 0.97, horizon });
+    // 970 B a second: 2 × 1940 B end at 4 s, within the horizon.
+    for (const expected of [0, 2000]) {
+      const p = plan(1940);
+      expect(p?.notBefore.map((t) => t - T0)).toEqual([expected]);
+      ledger.book(p!.charges);
+    }
+    // 970 B more would end exactly at the horizon: still through. Then no room is left.
+    const last = plan(970);
+    expect(last?.notBefore.map((t) => t - T0)).toEqual([4000]);
+    ledger.book(last!.charges);
+    expect(plan(1)).toBeNull();
+    // Room is left before the horizon, but not enough to be through by it: nothing booked.
+    const other = new MemorySlotLedger(1000);
+    expect(planSlots({ fetches: parts(100, 970 * 5), earliest: T0, capacity, ledger: other, utilization: 0.97, horizon })).toBeNull();
+    expect(other.bytes('origin', T0 / 1000)).toBe(0);
+  });
+
+  it.each([
+    ['a few bytes a second', { bytesPerSecond: 10 }],
+    ['a request a day', { requestsPerSecond: 1 / 86_400 }],
+  ])('a budget tiny next to its parts (%s): null after at most a horizon of buckets read, not seconds of walking them', (_, budget) => {
+    // 5 MB at 10 B/s is six days: booking it read and charged 520k buckets (1.5 s of a check-in).
+    const ledger = new MemorySlotLedger(1000);
+    const horizon = T0 + 86_400_000;
+    const plan = planSlots({ fetches: parts(5_000_000, 10), earliest: T0, capacity: { origin: budget }, ledger: bounded(ledger, 2 * 86_400 + 10), horizon });
+    expect(plan).toBeNull();
   });
 
   it('the ledger forgets buckets and reservations once they pass', () => {

@@ -79,6 +79,8 @@ describe('parseRetryAfter', () => {
     ['120', now + 120_000],
     [' 0 ', now],
     ['999999999', now + RETRY_AFTER_CAP_MS],
+    // Too many digits for a double (Infinity): still a (very long) delay, capped, not "no header".
+    ['9'.repeat(400), now + RETRY_AFTER_CAP_MS],
     [new Date(now + 30_000).toUTCString(), now + 30_000],
     [new Date(now - 30_000).toUTCString(), now],
     [new Date(now + 3 * RETRY_AFTER_CAP_MS).toUTCString(), now + RETRY_AFTER_CAP_MS],

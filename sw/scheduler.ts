@@ -105,7 +105,8 @@ export function parseRetryAfter(header: string | null | undefined, now: number):
   if (value === '') return null;
   let at: number;
   if (/^\d+$/.test(value)) {
-    at = now + Number(value) * 1000;
+    // Capped before adding: 309 digits or more are Infinity, which read as no Retry-After at all.
+    at = now + Math.min(Number(value) * 1000, RETRY_AFTER_CAP_MS);
   } else {
     // Only IMF-fixdate and its obsolete forms have a weekday name or a month name; reject bare numbers like "1.5" or "-3".
     if (!/[A-Za-z]{3}/.test(value)) return null;
