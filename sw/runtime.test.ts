@@ -1072,7 +1072,7 @@ describe('fetch handling', () => {
       expect(res.status, range).toBe(206);
       expect(res.headers.get('content-range'), range).toBe(`bytes ${start}-${end}/${text.length}`);
       expect(res.headers.get('accept-ranges'), range).toBe('bytes');
-      expect(res.headers.get('content-type'), range).toBe('text/javascript');
+      expect(res.headers.get('content-type'), range).toBe('text/javascript; charset=utf-8');
       expect(await res.text(), range).toBe(text.slice(start, end + 1));
     }
     const outside = await ranged(`bytes=${text.length}-`);
@@ -1088,7 +1088,7 @@ describe('fetch handling', () => {
     a.server.clear();
     const res = await rt.onFetch(nav(APP + 'settings', 'page-old'))!;
     expect(await res.text()).toBe(V1['index.html']);
-    expect(res.headers.get('content-type')).toBe('text/html');
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
 
     const r2 = await buildRelease(V2);
     serveBlobs(a, r2);
@@ -1102,7 +1102,7 @@ describe('fetch handling', () => {
     expect(await fresh.text()).toBe(V2['index.html']);
     const chunk = await rt.onFetch(sub(APP + 'assets/app-2.js', 'page-new'))!;
     expect(await chunk.text()).toBe(V2['assets/app-2.js']);
-    expect(chunk.headers.get('content-type')).toBe('text/javascript');
+    expect(chunk.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
     expect((await rt.onMessage({ type: 'updraft:hello' }, 'page-old')) as SwReply<HelloReply>).toEqual({
       ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null, pending: null, nextCheckInAt: expect.any(Number) },
@@ -1245,15 +1245,15 @@ describe('fetch handling', () => {
       const res = await rt.onFetch(sub(APP + path, 'page'))!;
       return { res, direct: matched.includes(res), type: res.headers.get('content-type'), sha: res.headers.get('x-updraft-sha256'), text: await res.clone().text() };
     };
-    expect(await served('app.js')).toMatchObject({ direct: true, type: 'text/javascript', sha: asset('app.js').sha256, text: 'console.log(1)' });
+    expect(await served('app.js')).toMatchObject({ direct: true, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, text: 'console.log(1)' });
     const [css, js] = [await served('same.css'), await served('same.js')];
-    expect([css.type, js.type]).toEqual(['text/css', 'text/javascript']);
+    expect([css.type, js.type]).toEqual(['text/css; charset=utf-8', 'text/javascript; charset=utf-8']);
     expect([css.text, js.text]).toEqual(['same bytes', 'same bytes']);
     expect([css.direct, js.direct].sort()).toEqual([false, true]);
     // A part stored before parts had types (octet-stream, no hash header): wrapped, as before.
     const key = partKey(APP, asset('app.js').sha256);
     await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'application/octet-stream' } }));
-    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript', sha: asset('app.js').sha256, text: 'console.log(1)' });
+    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, text: 'console.log(1)' });
   });
 
   it('passes excluded and unknown paths to the network', async () => {
