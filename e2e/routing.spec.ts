@@ -45,3 +45,59 @@ test('a page without <meta charset> reads the same from the worker as from the s
     await h.close();
   }
 });
+
+test('offline: a query string, an encoded non-ASCII name and a Range are answered from the release; a lost part is refetched by hash online and fails at once offline', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const media = new Uint8Array(100_000).map((_, i) => i % 251);
+    const rel = await publishWith(h, { 'files/naïve file.txt': 'hello naïve', 'media/clip.bin': media });
+    await page.goto(h.url);
+    await updraft.waitForRelease(rel.id);
+    const clip = rel.assets.find((a) => a.path === 'media/clip.bin')!;
+    const script = await page.evaluate(() => [...document.scripts].map((s) => s.src).find((s) => s.includes('/assets/'))!);
+    const ask = (url: string, init?: { method?: string; headers?: Record<string, string> }) =>
+      page.evaluate(async ({ url, init }) => {
+        const t0 = performance.now();
+        try {
+          const r = await fetch(url, init);
+          const body = new Uint8Array(await r.arrayBuffer());
+          return { status: r.status, length: r.headers.get('content-length'), range: r.headers.get('content-range'), type: r.headers.get('content-type'), bytes: body.byteLength, first: body[0] ?? null, ms: performance.now() - t0 };
+        } catch (e) {
+          return { error: String(e), ms: performance.now() - t0 };
+        }
+      }, { url, init });
+    const dropPart = (sha: string) =>
+      page.evaluate(async (sha) => {
+        const cache = await caches.open('updraft-parts');
+        const key = (await cache.keys()).find((r) => r.url.endsWith(sha));
+        return key ? cache.delete(key) : false;
+      }, sha);
+
+    // A part deleted by hand (DevTools, Clear storage) while online: refetched by hash, once.
+    expect(await dropPart(clip.sha256)).toBe(true);
+    h.traffic.clear();
+    expect(await ask('/media/clip.bin', { headers: { range: 'bytes=0-9' } })).toMatchObject({ status: 206, range: 'bytes 0-9/100000', length: '10', bytes: 10 });
+    expect(h.traffic.fromBrowser().map((r) => r.path)).toEqual([`/v1/blobs/${clip.sha256}`]);
+
+    await h.stopAll();
+    expect(await ask(script + '?v=1')).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' });
+    expect(await ask('/files/na%C3%AFve%20file.txt')).toMatchObject({ status: 200, bytes: 'hello naïve'.length + 1, length: String('hello naïve'.length + 1) });
+    // A seek into a media file: Chromium's `<video>` asks `bytes=N-`.
+    expect(await ask('/media/clip.bin', { headers: { range: 'bytes=99990-' } })).toMatchObject({ status: 206, range: 'bytes 99990-99999/100000', length: '10', bytes: 10, first: 99990 % 251 });
+    expect(await ask('/media/clip.bin', { headers: { range: 'bytes=100000-' } })).toMatchObject({ status: 416, range: 'bytes */100000' });
+
+    // Lost again, offline: a network error the page sees at once, not a request left hanging.
+    expect(await dropPart(clip.sha256)).toBe(true);
+    const lost = await ask('/media/clip.bin', { headers: { range: 'bytes=0-' } });
+    expect(lost).toMatchObject({ error: expect.stringContaining('Failed to fetch') });
+    expect(lost.ms).toBeLessThan(5_000);
+
+    // A client-side route opens the entry offline as online; a last segment with a dot names a
+    // file, which the release lacks (README, sharp edges): 404 online, a network error offline.
+    expect((await page.goto(h.url + 'settings/profile/'))?.fromServiceWorker()).toBe(true);
+    await expect(page.locator('#version')).toHaveText('1.0.0');
+    await expect(page.goto(h.url + 'users/john.doe')).rejects.toThrow('ERR_FAILED');
+  } finally {
+    await h.close();
+  }
+});

@@ -1072,6 +1072,7 @@ describe('fetch handling', () => {
       expect(res.status, range).toBe(206);
       expect(res.headers.get('content-range'), range).toBe(`bytes ${start}-${end}/${text.length}`);
       expect(res.headers.get('accept-ranges'), range).toBe('bytes');
+      expect(res.headers.get('content-length'), range).toBe(String(end - start + 1));
       expect(res.headers.get('content-type'), range).toBe('text/javascript; charset=utf-8');
       expect(await res.text(), range).toBe(text.slice(start, end + 1));
     }
@@ -1243,17 +1244,18 @@ describe('fetch handling', () => {
     const asset = (path: string) => r1.manifest.assets.find((x) => x.path === path)!;
     const served = async (path: string) => {
       const res = await rt.onFetch(sub(APP + path, 'page'))!;
-      return { res, direct: matched.includes(res), type: res.headers.get('content-type'), sha: res.headers.get('x-updraft-sha256'), text: await res.clone().text() };
+      return { res, direct: matched.includes(res), type: res.headers.get('content-type'), sha: res.headers.get('x-updraft-sha256'), length: res.headers.get('content-length'), text: await res.clone().text() };
     };
     expect(await served('app.js')).toMatchObject({ direct: true, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, text: 'console.log(1)' });
     const [css, js] = [await served('same.css'), await served('same.js')];
     expect([css.type, js.type]).toEqual(['text/css; charset=utf-8', 'text/javascript; charset=utf-8']);
     expect([css.text, js.text]).toEqual(['same bytes', 'same bytes']);
+    expect([css.length, js.length]).toEqual(['10', '10']);
     expect([css.direct, js.direct].sort()).toEqual([false, true]);
     // A part stored before parts had types (octet-stream, no hash header): wrapped, as before.
     const key = partKey(APP, asset('app.js').sha256);
     await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'application/octet-stream' } }));
-    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, text: 'console.log(1)' });
+    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, length: '14', text: 'console.log(1)' });
   });
 
   it('passes excluded and unknown paths to the network', async () => {

@@ -33,7 +33,8 @@ export async function serveAsset(ctx: SwContext, asset: Asset, range: string | n
   // Otherwise a Blob, not `part.body`: Chromium hands over a cached response's blob without reading it, and
   // the browser reads a blob-backed answer itself, while a ReadableStream body is pumped chunk by
   // chunk through this worker's thread, which the page's other requests keep busy.
-  return new Response(await part.blob(), { status: 200, headers });
+  const blob = await part.blob();
+  return new Response(blob, { status: 200, headers: { ...headers, 'content-length': String(blob.size) } });
 }
 
 /** Fetches a part by hash from the server, verifies size and SHA-256, stores it; undefined when it cannot be had. */
@@ -68,8 +69,10 @@ function rangeResponse(blob: Blob, headers: Record<string, string>, header: stri
   const size = blob.size;
   const r = parseRange(header, size);
   if (r === 'unsatisfiable') return new Response(null, { status: 416, headers: { 'content-range': `bytes */${size}` } });
+  // Content-Length as the server sends it: a Response built on a Blob gets none by itself, and a
+  // page (or a media element sizing its buffer) reading the header found nothing.
   return new Response(blob.slice(r.start, r.end + 1), {
     status: 206,
-    headers: { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}` },
+    headers: { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}`, 'content-length': String(r.end - r.start + 1) },
   });
 }
