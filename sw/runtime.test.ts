@@ -1315,6 +1315,19 @@ describe('fetch handling', () => {
     expect(a.cache.entries.has(partKey(APP, asset.sha256))).toBe(false);
   });
 
+  it('a request the network fallback fails is sent once, not again by the fallback for errors: offline it fails once, at once', async () => {
+    const { a, rt, r1 } = await installed();
+    const asset = r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!;
+    a.cache.entries.delete(partKey(APP, asset.sha256));
+    a.server.on(origin(asset.sha256), new TypeError('Failed to fetch'));
+    a.server.on(APP + 'assets/app-1.js', new TypeError('Failed to fetch'));
+    a.server.on(APP + 'report.pdf', new TypeError('Failed to fetch'));
+    a.server.clear();
+    await expect(rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!).rejects.toThrow('Failed to fetch');
+    await expect(rt.onFetch(nav(APP + 'report.pdf', 'page'))!).rejects.toThrow('Failed to fetch');
+    expect([a.server.count(APP + 'assets/app-1.js'), a.server.count(APP + 'report.pdf')]).toEqual([1, 1]);
+  });
+
   it('any exception while serving falls back to the network', async () => {
     const { a, rt } = await installed();
     a.cache.match = async () => {
