@@ -1,7 +1,8 @@
 /** How the worker answers what a page asks for, in Chromium: types, encodings, Range, lost parts, offline. */
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { test, expect } from './kit/index.js';
+import { chromium } from '@playwright/test';
+import { test, expect, UpdraftDriver, chromiumLaunchOptions } from './kit/index.js';
 import { Harness, TOKEN } from './support/harness.js';
 import { buildDir } from './support/builds.js';
 import { computeReleaseId, MANIFEST_FILE, type ReleaseManifest } from '../protocol/index.js';
@@ -99,5 +100,53 @@ test('offline: a query string, an encoded non-ASCII name and a Range are answere
     await expect(page.goto(h.url + 'users/john.doe')).rejects.toThrow('ERR_FAILED');
   } finally {
     await h.close();
+  }
+});
+
+test('a page restored from the back-forward cache after an activation still gets its own release', async () => {
+  // Playwright turns the back-forward cache off by default (`--disable-back-forward-cache`): this test needs it.
+  const browser = await chromium.launch({ ...chromiumLaunchOptions(), ignoreDefaultArgs: ['--disable-back-forward-cache'] });
+  const h = await Harness.start();
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await new UpdraftDriver(page).waitForRelease(v1.id);
+    await page.reload();
+    await page.evaluate(() => void ((window as unknown as { stayed: boolean }).stayed = true));
+    // The user follows a link to another site: the page goes into the back-forward cache, where
+    // clients.matchAll lists it no more.
+    await page.goto(h.cdn!.url + 'elsewhere');
+    const tabB = await context.newPage();
+    await tabB.goto(h.url);
+    const updraft = new UpdraftDriver(tabB);
+    await updraft.waitForRelease(v1.id);
+    // Pins younger than a minute are never collected (gc.ts PIN_GRACE_MS): age them as a minute would.
+    await tabB.evaluate(() => new Promise<void>((resolve, reject) => {
+      const open = indexedDB.open('updraft');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction('pins', 'readwrite');
+        const pins = tx.objectStore('pins');
+        pins.getAll().onsuccess = (e) => {
+          for (const p of (e.target as IDBRequest<{ createdAt: number }[]>).result) pins.put({ ...p, createdAt: p.createdAt - 120_000 });
+        };
+        tx.oncomplete = () => {
+          open.result.close();
+          resolve();
+        };
+      };
+    }));
+    const v2 = await h.publish('2.0.0');
+    await updraft.updateTo(v2.id); // its activation collects garbage
+    await page.goBack({ waitUntil: 'commit' }); // a restore fires no load event
+    expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
+    // index.html is at the same path in both releases: the restored page must get v1's.
+    const index = await page.evaluate(async () => (await fetch('/index.html')).text());
+    expect(index).toBe(readFileSync(join(buildDir('1.0.0'), 'index.html'), 'utf8'));
+  } finally {
+    await h.close();
+    await browser.close();
   }
 });

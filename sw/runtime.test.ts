@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
 import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
-import { collectGarbage, PIN_GRACE_MS } from './gc.js';
+import { ABSENT_GRACE_MS, collectGarbage, PIN_GRACE_MS } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
 import { Runtime, SKIP_WAITING_AGAIN_MS, type FetchInput } from './runtime.js';
@@ -1223,9 +1223,11 @@ describe('fetch handling', () => {
     a.clock.advance(PIN_GRACE_MS * 2);
     await collectGarbage(await rt.ready());
     expect((await state(rt)).pins.filter((p) => p.release === r1.manifest.id).map((p) => p.clientId).sort()).toEqual(['page-v1', 'window-1', 'worker-1']);
-    // The page closes; its worker goes with it.
+    // The page closes; its worker goes with it (their pins once gone longer than a back-forward cache keeps a page).
     a.workers.length = 0;
     a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    await collectGarbage(await rt.ready());
+    a.clock.advance(ABSENT_GRACE_MS + 1);
     await collectGarbage(await rt.ready());
     expect((await state(rt)).pins.map((p) => p.clientId)).toEqual(['window-1']);
   });
@@ -1369,13 +1371,64 @@ describe('gc', () => {
     expect(a.cache.entries.has(v1only)).toBe(true);
     expect(s.releases).toContain(r1.manifest.id);
 
-    // Both v1 windows close (window-1 was pinned when the installing worker claimed it).
+    // Both v1 windows close (window-1 was pinned when the installing worker claimed it). The first
+    // collection cannot tell them from pages in the back-forward cache: it keeps their pins.
     a.clients.length = 0;
+    await rt.onStart();
+    expect(a.cache.entries.has(v1only)).toBe(true);
+    a.clock.advance(ABSENT_GRACE_MS + 1);
     await rt.onStart();
     s = await state(rt);
     expect(a.cache.entries.has(v1only)).toBe(false);
     expect(s.releases.sort()).toEqual([r2.manifest.id, r3.manifest.id].sort());
     expect(s.pins).toEqual([]);
+  });
+
+  it('a page in the back-forward cache (not listed by clients.matchAll) keeps its pin: restored on Back, it still gets its release', async () => {
+    const { a, rt, r1 } = await installed();
+    await rt.onFetch({ request: navigation(APP), clientId: '', resultingClientId: 'page-v1' });
+    a.clients.push({ id: 'page-v1', url: APP });
+    a.clock.advance(3_600_000);
+    // The user follows a link to another site: Chromium keeps the page in its back-forward cache,
+    // and clients.matchAll lists it no more (Chromium 156, e2e/routing.spec.ts).
+    a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    await rt.onStart();
+    // Back, within the time a browser keeps such a page: restored as it was, its requests go on.
+    a.clock.advance(ABSENT_GRACE_MS - 1);
+    await rt.onStart();
+    a.clients.push({ id: 'page-v1', url: APP });
+    await answeredFromCache(a, rt, { request: new Request(APP + 'index.html'), clientId: 'page-v1', resultingClientId: '' }, V1['index.html']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-v1')?.release).toBe(r1.manifest.id);
+  });
+
+  it('a pin goes once its client has been absent longer than a back-forward cache keeps a page, counted from the first collection that missed it', async () => {
+    const { a, rt } = await installed();
+    await rt.onFetch({ request: navigation(APP), clientId: '', resultingClientId: 'page-v1' });
+    a.clients.push({ id: 'page-v1', url: APP });
+    a.clock.advance(3_600_000);
+    await rt.onStart();
+    a.clients.length = 0;
+    await rt.onStart();
+    a.clock.advance(ABSENT_GRACE_MS);
+    await rt.onStart();
+    expect((await state(rt)).pins.map((p) => p.clientId)).toContain('page-v1');
+    // Seen again meanwhile: the count starts over.
+    a.clients.push({ id: 'page-v1', url: APP });
+    await rt.onStart();
+    a.clients.length = 0;
+    a.clock.advance(1);
+    await rt.onStart();
+    a.clock.advance(ABSENT_GRACE_MS);
+    await rt.onStart();
+    expect((await state(rt)).pins.map((p) => p.clientId)).toContain('page-v1');
+    a.clock.advance(1);
+    await rt.onStart();
+    expect((await state(rt)).pins.map((p) => p.clientId)).not.toContain('page-v1');
   });
 
   /** The parts cache's keys for the parts of `releases`, sorted. */
@@ -1551,6 +1604,9 @@ describe('gc', () => {
     expect((await state(rt)).active).toBe(r3.manifest.id);
     a.clients.length = 0;
     a.clock.advance(PIN_GRACE_MS * 2);
+    // A collection finds the window gone; the next one past the absence grace drops its pin.
+    await collectGarbage(await rt.ready());
+    a.clock.advance(ABSENT_GRACE_MS + 1);
     const app1 = partOf(r1, 'assets/app-1.js');
     a.server.clear();
     // The worker's start collects 1.0.0's own parts, its page first (the cache lists in insertion
