@@ -36,12 +36,29 @@ test('a page without <meta charset> reads the same from the worker as from the s
     await page.goto(h.url);
     await updraft.waitForRelease(rel.id);
     const fromServer = (await fetch(new URL('docs/plain.html', h.url))).headers.get('content-type');
+    // notes.txt's part as a worker before this fix stored it: the manifest's type, no charset.
+    const notes = rel.assets.find((a) => a.path === 'notes.txt')!;
+    const storedType = () =>
+      page.evaluate(async (sha) => {
+        const cache = await caches.open('updraft-parts');
+        const key = (await cache.keys()).find((r) => r.url.endsWith(sha))!;
+        return (await cache.match(key))!.headers.get('content-type');
+      }, notes.sha256);
+    await page.evaluate(async ({ sha, type }) => {
+      const cache = await caches.open('updraft-parts');
+      const key = (await cache.keys()).find((r) => r.url.endsWith(sha))!;
+      const bytes = await (await cache.match(key))!.arrayBuffer();
+      await cache.put(key, new Response(bytes, { headers: { 'content-type': type, 'x-updraft-sha256': sha } }));
+    }, { sha: notes.sha256, type: notes.type });
+    expect(await storedType()).toBe('text/plain');
     for (const path of ['docs/plain.html', 'notes.txt']) {
       const res = await page.goto(h.url + path);
       expect(res?.fromServiceWorker(), path).toBe(true);
       expect(await page.evaluate(() => [document.characterSet, document.body.textContent?.trim()]), path).toEqual(['UTF-8', TEXT]);
       expect(res?.headers()['content-type'], path).toBe(path.endsWith('.html') ? fromServer : 'text/plain; charset=utf-8');
     }
+    // Stored again with its charset, so it is answered straight from the cache from now on.
+    await expect.poll(storedType).toBe('text/plain; charset=utf-8');
   } finally {
     await h.close();
   }

@@ -1260,6 +1260,26 @@ describe('fetch handling', () => {
     expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, length: '14', text: 'console.log(1)' });
   });
 
+  it('a part stored before text types carried their charset is answered with it, and stored again so, to be answered directly from then on', async () => {
+    const { a, rt, r1 } = await installedRuntime({ 'index.html': '<h1>v1</h1>', 'app.js': 'console.log(1)' }, config);
+    const asset = r1.manifest.assets.find((x) => x.path === 'app.js')!;
+    const key = partKey(APP, asset.sha256);
+    // As an earlier worker stored it: the manifest's type, no charset.
+    await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'text/javascript', 'x-updraft-sha256': asset.sha256 } }));
+    const matched: Response[] = [];
+    const match = a.cache.match.bind(a.cache);
+    a.cache.match = async (k: string) => {
+      const r = await match(k);
+      if (r) matched.push(r);
+      return r;
+    };
+    const first = await rt.onFetch(sub(APP + 'app.js', 'page'))!;
+    expect([first.headers.get('content-type'), matched.includes(first), await first.text()]).toEqual(['text/javascript; charset=utf-8', false, 'console.log(1)']);
+    await until(async () => (await a.cache.match(key))?.headers.get('content-type') === 'text/javascript; charset=utf-8', 'the part to be stored again');
+    const next = await rt.onFetch(sub(APP + 'app.js', 'page'))!;
+    expect([next.headers.get('content-type'), next.headers.get('content-length'), matched.includes(next), await next.text()]).toEqual(['text/javascript; charset=utf-8', '14', true, 'console.log(1)']);
+  });
+
   it('passes excluded and unknown paths to the network', async () => {
     const { a, rt } = await installed();
     expect(rt.onFetch(sub(APP + 'v1/blobs/' + 'a'.repeat(64), 'c'))).toBeNull();

@@ -34,7 +34,15 @@ export async function serveAsset(ctx: SwContext, asset: Asset, range: string | n
   // the browser reads a blob-backed answer itself, while a ReadableStream body is pumped chunk by
   // chunk through this worker's thread, which the page's other requests keep busy.
   const blob = await part.blob();
-  return new Response(blob, { status: 200, headers: { ...headers, 'content-length': String(blob.size) } });
+  const wrapped = { ...headers, 'content-length': String(blob.size) };
+  // A part stored by a worker before text types carried their charset (`servedType`) has this
+  // asset's type without it: stored again as it is answered now, it is answered directly from the
+  // next load on, instead of wrapped on every request for good. Not for a part shared with an asset
+  // of another type (the same bytes as `.css` and `.js`): whichever is stored, the other is wrapped.
+  if (part.headers.get('content-type') === asset.type && asset.type !== headers['content-type']) {
+    ctx.parts.put(key, new Response(blob, { headers: wrapped })).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
+  }
+  return new Response(blob, { status: 200, headers: wrapped });
 }
 
 /** Fetches a part by hash from the server, verifies size and SHA-256, stores it; undefined when it cannot be had. */
