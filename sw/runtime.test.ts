@@ -1058,6 +1058,18 @@ describe('task runner', () => {
   });
 });
 
+/** Every response the parts cache hands out from now on, to tell the stored response itself from a wrap of it. */
+function recordMatches(a: TestAdapter): Response[] {
+  const matched: Response[] = [];
+  const match = a.cache.match.bind(a.cache);
+  a.cache.match = async (key: string) => {
+    const r = await match(key);
+    if (r) matched.push(r);
+    return r;
+  };
+  return matched;
+}
+
 describe('fetch handling', () => {
   const nav = (url: string, resultingClientId: string) => ({ request: navigation(url), clientId: '', resultingClientId });
   const sub = (url: string, clientId: string) => ({ request: new Request(url), clientId, resultingClientId: '' });
@@ -1235,13 +1247,7 @@ describe('fetch handling', () => {
   it('answers with the stored part itself when it was stored for the asset\'s type, and wraps it in the asset\'s type otherwise', async () => {
     // The same bytes at two paths of two types are one part, stored with the first one's type.
     const { a, rt, r1 } = await installedRuntime({ 'index.html': '<h1>v1</h1>', 'same.css': 'same bytes', 'same.js': 'same bytes', 'app.js': 'console.log(1)' }, config);
-    const matched: Response[] = [];
-    const match = a.cache.match.bind(a.cache);
-    a.cache.match = async (key: string) => {
-      const r = await match(key);
-      if (r) matched.push(r);
-      return r;
-    };
+    const matched = recordMatches(a);
     await rt.onFetch(nav(APP, 'page'))!;
     const asset = (path: string) => r1.manifest.assets.find((x) => x.path === path)!;
     const served = async (path: string) => {
@@ -1266,13 +1272,7 @@ describe('fetch handling', () => {
     const key = partKey(APP, asset.sha256);
     // As an earlier worker stored it: the manifest's type, no charset.
     await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'text/javascript', 'x-updraft-sha256': asset.sha256 } }));
-    const matched: Response[] = [];
-    const match = a.cache.match.bind(a.cache);
-    a.cache.match = async (k: string) => {
-      const r = await match(k);
-      if (r) matched.push(r);
-      return r;
-    };
+    const matched = recordMatches(a);
     const first = await rt.onFetch(sub(APP + 'app.js', 'page'))!;
     expect([first.headers.get('content-type'), matched.includes(first), await first.text()]).toEqual(['text/javascript; charset=utf-8', false, 'console.log(1)']);
     await until(async () => (await a.cache.match(key))?.headers.get('content-type') === 'text/javascript; charset=utf-8', 'the part to be stored again');
