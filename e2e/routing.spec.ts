@@ -120,6 +120,53 @@ test('offline: a query string, an encoded non-ASCII name and a Range are answere
   }
 });
 
+/** A WAV file: `seconds` of silence, 8 kHz mono 8-bit PCM (44-byte header). */
+function wav(seconds: number): Uint8Array {
+  const data = 8000 * seconds;
+  const b = Buffer.alloc(44 + data, 128);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + data, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(8000, 24);
+  b.writeUInt32LE(8000, 28);
+  b.writeUInt16LE(1, 32);
+  b.writeUInt16LE(8, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(data, 40);
+  return new Uint8Array(b);
+}
+
+test('offline, an <audio> element plays a release file and seeks in it', async ({ page, updraft }) => {
+  const h = await Harness.start();
+  try {
+    const rel = await publishWith(h, { 'media/tone.wav': wav(30) });
+    await page.goto(h.url);
+    await updraft.waitForRelease(rel.id);
+    await h.stopAll();
+    const played = await page.evaluate(async () => {
+      const audio = new Audio('/media/tone.wav');
+      audio.preload = 'auto';
+      const once = (name: string) => new Promise<void>((resolve, reject) => {
+        audio.addEventListener(name, () => resolve(), { once: true });
+        audio.addEventListener('error', () => reject(new Error(`media error ${audio.error?.code}: ${audio.error?.message}`)), { once: true });
+      });
+      await once('loadedmetadata');
+      const duration = audio.duration;
+      const seeked = once('seeked');
+      audio.currentTime = 25;
+      await seeked;
+      return { duration, at: audio.currentTime };
+    });
+    expect(played.duration).toBeCloseTo(30, 0);
+    expect(played.at).toBeCloseTo(25, 0);
+  } finally {
+    await h.close();
+  }
+});
+
 test('a page restored from the back-forward cache after an activation still gets its own release', async () => {
   // Playwright turns the back-forward cache off by default (`--disable-back-forward-cache`): this test needs it.
   const browser = await chromium.launch({ ...chromiumLaunchOptions(), ignoreDefaultArgs: ['--disable-back-forward-cache'] });
