@@ -12,3 +12,4 @@ export * from './validate.js';
 export * from './messages.js';
 export * from './range.js';
 export * from './page-path.js';
+export * from './media-type.js';

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { basePath } from 'hono/route';
 import { lookup } from 'mrmime';
-import { MANIFEST_FILE, SW_FILE, UpdraftError, resolvePagePath, type Asset, type ChannelState, type ReleaseManifest } from '../protocol/index.js';
+import { MANIFEST_FILE, SW_FILE, UpdraftError, resolvePagePath, servedType, type Asset, type ChannelState, type ReleaseManifest } from '../protocol/index.js';
 import { IMMUTABLE, blobResponse } from './blob-response.js';
 import type { ResolvedOptions } from './options.js';
 import { fallbackRelease } from './planner.js';
@@ -24,9 +24,7 @@ class AssetIndex {
 }
 
 function contentType(asset: Asset): string {
-  const type = asset.type || lookup(asset.path) || 'application/octet-stream';
-  // Without a charset, browsers guess the encoding of text; builds are UTF-8.
-  return /^(text\/|application\/(javascript|json))/.test(type) && !/charset=/i.test(type) ? `${type}; charset=utf-8` : type;
+  return servedType(asset.type || lookup(asset.path) || 'application/octet-stream');
 }
 
 function cacheControlFor(path: string, isEntryOrSw: boolean): string {

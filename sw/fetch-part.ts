@@ -8,7 +8,7 @@
  * server that keeps refusing gets exponentially rarer requests, not a retry every second; a
  * *local* error (quota) fails the plan without retry.
  */
-import { sha256Hex, type FetchTask } from '../protocol/index.js';
+import { servedType, sha256Hex, type FetchTask } from '../protocol/index.js';
 import { isQuotaError, partKey } from './adapter.js';
 import { applyDelta } from './apply-delta.js';
 import type { SwContext } from './context.js';
@@ -279,7 +279,11 @@ export function partResponse(bytes: ArrayBuffer, sha256: string, type: string | 
   return new Response(bytes, { headers: { ...partHeaders(sha256, type), 'content-length': String(bytes.byteLength) } });
 }
 
-/** The headers a part is answered with for an asset of `type`: as stored, and as `serveAsset` wraps it. */
+/**
+ * The headers a part is answered with for an asset of `type`: as stored, and as `serveAsset` wraps
+ * it. The type as the server sends it (`servedType`: text gets its charset), so a page decodes the
+ * same bytes the same way online and from the worker.
+ */
 export function partHeaders(sha256: string, type: string | undefined): { 'content-type': string; 'x-updraft-sha256': string } {
-  return { 'content-type': type || 'application/octet-stream', 'x-updraft-sha256': sha256 };
+  return { 'content-type': servedType(type || 'application/octet-stream'), 'x-updraft-sha256': sha256 };
 }

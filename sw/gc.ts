@@ -1,5 +1,5 @@
 /**
- * Garbage collection: forget pins of closed windows, then delete parts and release records that no
+ * Garbage collection: forget pins of closed windows (absent for `ABSENT_GRACE_MS`), then delete parts and release records that no
  * release still in use needs (active, staged, previous, pinned, or the current plan's target).
  * `previous` is what a failed boot returns to: it stays at least until the new release is confirmed.
  *
@@ -21,9 +21,19 @@
  */
 import { partKey } from './adapter.js';
 import { loadRelease, type SwContext } from './context.js';
+import type { Pin } from './store.js';
 
 /** A navigation's resulting client may not be listed yet: keep young pins. */
 export const PIN_GRACE_MS = 60_000;
+
+/**
+ * How long a pin outlives its client's absence from `clients.matchAll`, counted from the first
+ * collection that missed it. A page in the back-forward cache is not listed (Chromium 156,
+ * e2e/routing.spec.ts), yet Back restores it as it was, and its next request must still get its
+ * release: dropped, the page was pinned again to the active release and mixed two. Chromium keeps
+ * such a page at most 10 minutes (`kDefaultTimeToLiveInBackForwardCacheInSeconds`, 600 s).
+ */
+export const ABSENT_GRACE_MS = 15 * 60_000;
 
 export interface GcResult {
   pinsDropped: string[];
@@ -39,7 +49,20 @@ export async function collectGarbage(ctx: SwContext): Promise<GcResult> {
   // Workers too: a page's dedicated worker is pinned to its page's release (runtime.ts).
   const live = new Set(await adapter.clientIds());
   const pins = await store.pins();
-  const dropped = pins.filter((p) => !live.has(p.clientId) && now - p.createdAt > PIN_GRACE_MS);
+  const dropped: Pin[] = [];
+  for (const p of pins) {
+    const { absentSince, ...seen } = p;
+    if (live.has(p.clientId)) {
+      // Back from the back-forward cache: a later absence counts from then.
+      if (absentSince !== undefined) await store.putPin(seen);
+    } else if (now - p.createdAt <= PIN_GRACE_MS) {
+      continue;
+    } else if (absentSince === undefined) {
+      await store.putPin({ ...p, absentSince: now });
+    } else if (now - absentSince > ABSENT_GRACE_MS) {
+      dropped.push(p);
+    }
+  }
   if (dropped.length > 0) {
     await store.deletePins(dropped.map((p) => p.clientId));
     for (const p of dropped) {

@@ -49,7 +49,8 @@ export function route(req: RequestInfo, ctx: RouteContext): Route {
   const scope = new URL(ctx.scope);
   if (url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return { kind: 'pass' };
   const bare = url.origin + url.pathname;
-  if (bare.startsWith(ctx.server + 'v1/')) return { kind: 'pass' };
+  // `v1` itself too: the server answers it 404 (no route, not the SPA entry), so must the worker.
+  if (bare === ctx.server + 'v1' || bare.startsWith(ctx.server + 'v1/')) return { kind: 'pass' };
   if (bare === ctx.script || bare === ctx.manifest) return { kind: 'pass' };
   let path: string;
   try {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
 import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
-import { collectGarbage, PIN_GRACE_MS } from './gc.js';
+import { ABSENT_GRACE_MS, collectGarbage, PIN_GRACE_MS } from './gc.js';
 import { MemoryStore } from './memory-store.js';
 import { flushOutbox } from './reports.js';
 import { Runtime, SKIP_WAITING_AGAIN_MS, type FetchInput } from './runtime.js';
@@ -1058,6 +1058,18 @@ describe('task runner', () => {
   });
 });
 
+/** Every response the parts cache hands out from now on, to tell the stored response itself from a wrap of it. */
+function recordMatches(a: TestAdapter): Response[] {
+  const matched: Response[] = [];
+  const match = a.cache.match.bind(a.cache);
+  a.cache.match = async (key: string) => {
+    const r = await match(key);
+    if (r) matched.push(r);
+    return r;
+  };
+  return matched;
+}
+
 describe('fetch handling', () => {
   const nav = (url: string, resultingClientId: string) => ({ request: navigation(url), clientId: '', resultingClientId });
   const sub = (url: string, clientId: string) => ({ request: new Request(url), clientId, resultingClientId: '' });
@@ -1072,7 +1084,8 @@ describe('fetch handling', () => {
       expect(res.status, range).toBe(206);
       expect(res.headers.get('content-range'), range).toBe(`bytes ${start}-${end}/${text.length}`);
       expect(res.headers.get('accept-ranges'), range).toBe('bytes');
-      expect(res.headers.get('content-type'), range).toBe('text/javascript');
+      expect(res.headers.get('content-length'), range).toBe(String(end - start + 1));
+      expect(res.headers.get('content-type'), range).toBe('text/javascript; charset=utf-8');
       expect(await res.text(), range).toBe(text.slice(start, end + 1));
     }
     const outside = await ranged(`bytes=${text.length}-`);
@@ -1088,7 +1101,7 @@ describe('fetch handling', () => {
     a.server.clear();
     const res = await rt.onFetch(nav(APP + 'settings', 'page-old'))!;
     expect(await res.text()).toBe(V1['index.html']);
-    expect(res.headers.get('content-type')).toBe('text/html');
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
 
     const r2 = await buildRelease(V2);
     serveBlobs(a, r2);
@@ -1102,7 +1115,7 @@ describe('fetch handling', () => {
     expect(await fresh.text()).toBe(V2['index.html']);
     const chunk = await rt.onFetch(sub(APP + 'assets/app-2.js', 'page-new'))!;
     expect(await chunk.text()).toBe(V2['assets/app-2.js']);
-    expect(chunk.headers.get('content-type')).toBe('text/javascript');
+    expect(chunk.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(a.server.requests.filter((r) => r.url !== REPORTS)).toEqual([]);
     expect((await rt.onMessage({ type: 'updraft:hello' }, 'page-old')) as SwReply<HelloReply>).toEqual({
       ok: true, value: { release: r1.manifest.id, version: '1.0.0', active: r2.manifest.id, staged: null, pending: null, nextCheckInAt: expect.any(Number) },
@@ -1222,9 +1235,11 @@ describe('fetch handling', () => {
     a.clock.advance(PIN_GRACE_MS * 2);
     await collectGarbage(await rt.ready());
     expect((await state(rt)).pins.filter((p) => p.release === r1.manifest.id).map((p) => p.clientId).sort()).toEqual(['page-v1', 'window-1', 'worker-1']);
-    // The page closes; its worker goes with it.
+    // The page closes; its worker goes with it (their pins once gone longer than a back-forward cache keeps a page).
     a.workers.length = 0;
     a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    await collectGarbage(await rt.ready());
+    a.clock.advance(ABSENT_GRACE_MS + 1);
     await collectGarbage(await rt.ready());
     expect((await state(rt)).pins.map((p) => p.clientId)).toEqual(['window-1']);
   });
@@ -1232,28 +1247,37 @@ describe('fetch handling', () => {
   it('answers with the stored part itself when it was stored for the asset\'s type, and wraps it in the asset\'s type otherwise', async () => {
     // The same bytes at two paths of two types are one part, stored with the first one's type.
     const { a, rt, r1 } = await installedRuntime({ 'index.html': '<h1>v1</h1>', 'same.css': 'same bytes', 'same.js': 'same bytes', 'app.js': 'console.log(1)' }, config);
-    const matched: Response[] = [];
-    const match = a.cache.match.bind(a.cache);
-    a.cache.match = async (key: string) => {
-      const r = await match(key);
-      if (r) matched.push(r);
-      return r;
-    };
+    const matched = recordMatches(a);
     await rt.onFetch(nav(APP, 'page'))!;
     const asset = (path: string) => r1.manifest.assets.find((x) => x.path === path)!;
     const served = async (path: string) => {
       const res = await rt.onFetch(sub(APP + path, 'page'))!;
-      return { res, direct: matched.includes(res), type: res.headers.get('content-type'), sha: res.headers.get('x-updraft-sha256'), text: await res.clone().text() };
+      return { res, direct: matched.includes(res), type: res.headers.get('content-type'), sha: res.headers.get('x-updraft-sha256'), length: res.headers.get('content-length'), text: await res.clone().text() };
     };
-    expect(await served('app.js')).toMatchObject({ direct: true, type: 'text/javascript', sha: asset('app.js').sha256, text: 'console.log(1)' });
+    expect(await served('app.js')).toMatchObject({ direct: true, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, text: 'console.log(1)' });
     const [css, js] = [await served('same.css'), await served('same.js')];
-    expect([css.type, js.type]).toEqual(['text/css', 'text/javascript']);
+    expect([css.type, js.type]).toEqual(['text/css; charset=utf-8', 'text/javascript; charset=utf-8']);
     expect([css.text, js.text]).toEqual(['same bytes', 'same bytes']);
+    expect([css.length, js.length]).toEqual(['10', '10']);
     expect([css.direct, js.direct].sort()).toEqual([false, true]);
     // A part stored before parts had types (octet-stream, no hash header): wrapped, as before.
     const key = partKey(APP, asset('app.js').sha256);
     await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'application/octet-stream' } }));
-    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript', sha: asset('app.js').sha256, text: 'console.log(1)' });
+    expect(await served('app.js')).toMatchObject({ direct: false, type: 'text/javascript; charset=utf-8', sha: asset('app.js').sha256, length: '14', text: 'console.log(1)' });
+  });
+
+  it('a part stored before text types carried their charset is answered with it, and stored again so, to be answered directly from then on', async () => {
+    const { a, rt, r1 } = await installedRuntime({ 'index.html': '<h1>v1</h1>', 'app.js': 'console.log(1)' }, config);
+    const asset = r1.manifest.assets.find((x) => x.path === 'app.js')!;
+    const key = partKey(APP, asset.sha256);
+    // As an earlier worker stored it: the manifest's type, no charset.
+    await a.cache.put(key, new Response(new TextEncoder().encode('console.log(1)'), { headers: { 'content-type': 'text/javascript', 'x-updraft-sha256': asset.sha256 } }));
+    const matched = recordMatches(a);
+    const first = await rt.onFetch(sub(APP + 'app.js', 'page'))!;
+    expect([first.headers.get('content-type'), matched.includes(first), await first.text()]).toEqual(['text/javascript; charset=utf-8', false, 'console.log(1)']);
+    await until(async () => (await a.cache.match(key))?.headers.get('content-type') === 'text/javascript; charset=utf-8', 'the part to be stored again');
+    const next = await rt.onFetch(sub(APP + 'app.js', 'page'))!;
+    expect([next.headers.get('content-type'), next.headers.get('content-length'), matched.includes(next), await next.text()]).toEqual(['text/javascript; charset=utf-8', '14', true, 'console.log(1)']);
   });
 
   it('passes excluded and unknown paths to the network', async () => {
@@ -1313,6 +1337,19 @@ describe('fetch handling', () => {
     expect(a.cache.entries.has(partKey(APP, asset.sha256))).toBe(false);
   });
 
+  it('a request the network fallback fails is sent once, not again by the fallback for errors: offline it fails once, at once', async () => {
+    const { a, rt, r1 } = await installed();
+    const asset = r1.manifest.assets.find((x) => x.path === 'assets/app-1.js')!;
+    a.cache.entries.delete(partKey(APP, asset.sha256));
+    a.server.on(origin(asset.sha256), new TypeError('Failed to fetch'));
+    a.server.on(APP + 'assets/app-1.js', new TypeError('Failed to fetch'));
+    a.server.on(APP + 'report.pdf', new TypeError('Failed to fetch'));
+    a.server.clear();
+    await expect(rt.onFetch(sub(APP + 'assets/app-1.js', 'c'))!).rejects.toThrow('Failed to fetch');
+    await expect(rt.onFetch(nav(APP + 'report.pdf', 'page'))!).rejects.toThrow('Failed to fetch');
+    expect([a.server.count(APP + 'assets/app-1.js'), a.server.count(APP + 'report.pdf')]).toEqual([1, 1]);
+  });
+
   it('any exception while serving falls back to the network', async () => {
     const { a, rt } = await installed();
     a.cache.match = async () => {
@@ -1354,13 +1391,64 @@ describe('gc', () => {
     expect(a.cache.entries.has(v1only)).toBe(true);
     expect(s.releases).toContain(r1.manifest.id);
 
-    // Both v1 windows close (window-1 was pinned when the installing worker claimed it).
+    // Both v1 windows close (window-1 was pinned when the installing worker claimed it). The first
+    // collection cannot tell them from pages in the back-forward cache: it keeps their pins.
     a.clients.length = 0;
+    await rt.onStart();
+    expect(a.cache.entries.has(v1only)).toBe(true);
+    a.clock.advance(ABSENT_GRACE_MS + 1);
     await rt.onStart();
     s = await state(rt);
     expect(a.cache.entries.has(v1only)).toBe(false);
     expect(s.releases.sort()).toEqual([r2.manifest.id, r3.manifest.id].sort());
     expect(s.pins).toEqual([]);
+  });
+
+  it('a page in the back-forward cache (not listed by clients.matchAll) keeps its pin: restored on Back, it still gets its release', async () => {
+    const { a, rt, r1 } = await installed();
+    await rt.onFetch({ request: navigation(APP), clientId: '', resultingClientId: 'page-v1' });
+    a.clients.push({ id: 'page-v1', url: APP });
+    a.clock.advance(3_600_000);
+    // The user follows a link to another site: Chromium keeps the page in its back-forward cache,
+    // and clients.matchAll lists it no more (Chromium 156, e2e/routing.spec.ts).
+    a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
+    const r2 = await buildRelease(V2);
+    serveBlobs(a, r2);
+    offer(a, buildPlan(r2));
+    await checkNow(rt);
+    expect((await state(rt)).active).toBe(r2.manifest.id);
+    await rt.onStart();
+    // Back, within the time a browser keeps such a page: restored as it was, its requests go on.
+    a.clock.advance(ABSENT_GRACE_MS - 1);
+    await rt.onStart();
+    a.clients.push({ id: 'page-v1', url: APP });
+    await answeredFromCache(a, rt, { request: new Request(APP + 'index.html'), clientId: 'page-v1', resultingClientId: '' }, V1['index.html']);
+    expect((await state(rt)).pins.find((p) => p.clientId === 'page-v1')?.release).toBe(r1.manifest.id);
+  });
+
+  it('a pin goes once its client has been absent longer than a back-forward cache keeps a page, counted from the first collection that missed it', async () => {
+    const { a, rt } = await installed();
+    await rt.onFetch({ request: navigation(APP), clientId: '', resultingClientId: 'page-v1' });
+    a.clients.push({ id: 'page-v1', url: APP });
+    a.clock.advance(3_600_000);
+    await rt.onStart();
+    a.clients.length = 0;
+    await rt.onStart();
+    a.clock.advance(ABSENT_GRACE_MS);
+    await rt.onStart();
+    expect((await state(rt)).pins.map((p) => p.clientId)).toContain('page-v1');
+    // Seen again meanwhile: the count starts over.
+    a.clients.push({ id: 'page-v1', url: APP });
+    await rt.onStart();
+    a.clients.length = 0;
+    a.clock.advance(1);
+    await rt.onStart();
+    a.clock.advance(ABSENT_GRACE_MS);
+    await rt.onStart();
+    expect((await state(rt)).pins.map((p) => p.clientId)).toContain('page-v1');
+    a.clock.advance(1);
+    await rt.onStart();
+    expect((await state(rt)).pins.map((p) => p.clientId)).not.toContain('page-v1');
   });
 
   /** The parts cache's keys for the parts of `releases`, sorted. */
@@ -1536,6 +1624,9 @@ describe('gc', () => {
     expect((await state(rt)).active).toBe(r3.manifest.id);
     a.clients.length = 0;
     a.clock.advance(PIN_GRACE_MS * 2);
+    // A collection finds the window gone; the next one past the absence grace drops its pin.
+    await collectGarbage(await rt.ready());
+    a.clock.advance(ABSENT_GRACE_MS + 1);
     const app1 = partOf(r1, 'assets/app-1.js');
     a.server.clear();
     // The worker's start collects 1.0.0's own parts, its page first (the cache lists in insertion

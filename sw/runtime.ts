@@ -319,13 +319,19 @@ export class Runtime {
     const { request } = input;
     const r = route({ url: request.url, method: request.method, mode: request.mode, cache: request.cache }, this.urls);
     if (r.kind === 'pass') return null;
-    return this.answer(input, r).catch((e) => {
-      this.log.error(`fetch ${request.url}`, e);
-      return this.adapter.fetch(request);
-    });
+    // One network request at most: a failure while serving goes to the network, but the network's
+    // own failure (offline) is the page's answer. Retrying it from the error path sent every
+    // failed request twice, and held the page twice as long on a link that hangs.
+    return this.answer(input, r)
+      .catch((e: unknown) => {
+        this.log.error(`fetch ${request.url}`, e);
+        return null;
+      })
+      .then((response) => response ?? this.adapter.fetch(request));
   }
 
-  private async answer(input: FetchInput, r: Exclude<ReturnType<typeof route>, { kind: 'pass' }>): Promise<Response> {
+  /** The answer from the release, or null for the network. */
+  private async answer(input: FetchInput, r: Exclude<ReturnType<typeof route>, { kind: 'pass' }>): Promise<Response | null> {
     const { request } = input;
     if (r.kind === 'debug') {
       const state = await this.state();
@@ -350,7 +356,7 @@ export class Runtime {
     }
     else releaseId = await this.clientRelease(ctx, input.clientId);
     const release = releaseId ? await loadRelease(ctx, releaseId) : undefined;
-    if (!release) return this.adapter.fetch(request);
+    if (!release) return null;
     const asset = resolveAsset(release, r.path, navigate);
     // The new page's pin is written while its document is read from the cache, not after: the
     // document waits for both, so the page's first subresource finds the pin stored. A worker a
@@ -367,12 +373,12 @@ export class Runtime {
       if (asset) response = await serveAsset(ctx, asset, navigate ? null : request.headers.get('range'));
     } finally {
       await pinning;
-      // The network answers (here or in `onFetch`'s fallback): the pin stays, so the page's
+      // The network answers (`onFetch`'s fallback): the pin stays, so the page's
       // subresources come from this release, but the page did not run this release's document and
       // its ready() must not confirm the release (readiness.ts `judgeReady`).
       if (pinning && !response) await this.pin(ctx, input.resultingClientId, release.id, true);
     }
-    if (!response) return this.adapter.fetch(request);
+    if (!response) return null;
     if (pinning && navigate) {
       // Only a page that is pinned can confirm: start the clock when one can.
       await (await this.boots()).served(release.id).catch((e) => this.log.warn(`boot clock: ${describeError(e)}`));

@@ -33,7 +33,16 @@ export async function serveAsset(ctx: SwContext, asset: Asset, range: string | n
   // Otherwise a Blob, not `part.body`: Chromium hands over a cached response's blob without reading it, and
   // the browser reads a blob-backed answer itself, while a ReadableStream body is pumped chunk by
   // chunk through this worker's thread, which the page's other requests keep busy.
-  return new Response(await part.blob(), { status: 200, headers });
+  const blob = await part.blob();
+  const wrapped = { ...headers, 'content-length': String(blob.size) };
+  // A part stored by a worker before text types carried their charset (`servedType`) has this
+  // asset's type without it: stored again as it is answered now, it is answered directly from the
+  // next load on, instead of wrapped on every request for good. Not for a part shared with an asset
+  // of another type (the same bytes as `.css` and `.js`): whichever is stored, the other is wrapped.
+  if (part.headers.get('content-type') === asset.type && asset.type !== headers['content-type']) {
+    ctx.parts.put(key, new Response(blob, { headers: wrapped })).catch((e) => ctx.log.warn(`store ${asset.sha256}: ${describeError(e)}`));
+  }
+  return new Response(blob, { status: 200, headers: wrapped });
 }
 
 /** Fetches a part by hash from the server, verifies size and SHA-256, stores it; undefined when it cannot be had. */
@@ -68,8 +77,10 @@ function rangeResponse(blob: Blob, headers: Record<string, string>, header: stri
   const size = blob.size;
   const r = parseRange(header, size);
   if (r === 'unsatisfiable') return new Response(null, { status: 416, headers: { 'content-range': `bytes */${size}` } });
+  // Content-Length as the server sends it: a Response built on a Blob gets none by itself, and a
+  // page (or a media element sizing its buffer) reading the header found nothing.
   return new Response(blob.slice(r.start, r.end + 1), {
     status: 206,
-    headers: { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}` },
+    headers: { ...headers, 'accept-ranges': 'bytes', 'content-range': `bytes ${r.start}-${r.end}/${size}`, 'content-length': String(r.end - r.start + 1) },
   });
 }

@@ -44,6 +44,11 @@ export interface Pin {
    * confirms nothing. Absent: the release's bytes answered it (or a pin from before 0.1.x).
    */
   network?: true;
+  /**
+   * When garbage collection first found the client gone from `clients.matchAll` (closed, or in the
+   * back-forward cache); cleared when it is listed again. The pin goes `ABSENT_GRACE_MS` later (gc.ts).
+   */
+  absentSince?: number;
 }
 
 /**
