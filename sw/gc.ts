@@ -28,7 +28,7 @@ export const PIN_GRACE_MS = 60_000;
 
 /**
  * How long a pin outlives its client's absence from `clients.matchAll`, counted from the first
- * collection that missed it. A page in the back-forward cache is not listed (Chromium 156,
+ * collection that missed it. A page in the back-forward cache is not listed (Chromium 150,
  * e2e/routing.spec.ts), yet Back restores it as it was, and its next request must still get its
  * release: dropped, the page was pinned again to the active release and mixed two. Chromium keeps
  * such a page at most 10 minutes (`kDefaultTimeToLiveInBackForwardCacheInSeconds`, 600 s).

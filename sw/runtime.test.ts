@@ -1410,7 +1410,7 @@ describe('gc', () => {
     a.clients.push({ id: 'page-v1', url: APP });
     a.clock.advance(3_600_000);
     // The user follows a link to another site: Chromium keeps the page in its back-forward cache,
-    // and clients.matchAll lists it no more (Chromium 156, e2e/routing.spec.ts).
+    // and clients.matchAll lists it no more (Chromium 150, e2e/routing.spec.ts).
     a.clients.splice(a.clients.findIndex((c) => c.id === 'page-v1'), 1);
     const r2 = await buildRelease(V2);
     serveBlobs(a, r2);
