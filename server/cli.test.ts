@@ -387,7 +387,7 @@ describe('startServer + updraft CLI (child process)', () => {
     const resumed = await cli(['rollout', 'stable', '--app', 'pz', '--resume', '--minimum', 'none', '--json'], env());
     expect(JSON.parse(resumed.stdout)).toMatchObject({ release: b, paused: false, pausedReason: null, minimum: null });
     const back = await cli(['rollout', 'stable', '--app', 'pz', '--release', a], env());
-    expect(back.stdout.trim()).toBe(`pz/stable: ${a} at 100% (previous ${b}, activation next-navigation)`);
+    expect(back.stdout.trim()).toBe(`pz/stable: rolled back from ${b} (2.0.0 #2) to ${a} (1.0.0 #1) at 100% (activation next-navigation)`);
 
     // A minimum the channel does not offer: one line saying why and what to do, nothing changed.
     const ahead = await cli(['rollout', 'stable', '--app', 'pz', '--minimum', b], env());
@@ -399,6 +399,35 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(older.code).toBe(0);
     expect(older.stdout).toContain(`channel stable not moved: channel stable targets ${b} (#2), newer than ${a} (#1): a publish moves a channel only forward`);
     expect(older.stdout).toContain(`pz/stable: ${b} at 100% (previous ${a}, activation next-navigation)`);
+  });
+
+  it('rollout to an older release says it rolled back, from which release to which, as status names them; a move forward or no move does not', async () => {
+    const ds = await Promise.all(['1.0.0', '2.0.0', '3.0.0'].map((version) => fakeDist({ 'index.html': `rb ${version}` }, { app: 'rb', version })));
+    for (const [i, d] of ds.entries()) {
+      await writeDist(join(dir, `rb${i}`), d);
+      expect((await cli(['publish', join(dir, `rb${i}`), '--channel', 'stable'], env())).code).toBe(0);
+    }
+    const [v1, v2, v3] = ds.map((d) => d.manifest.id);
+
+    // A partial roll back, as JSON: the answer names both releases.
+    const partial = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--percent', '50', '--json'], env());
+    expect(JSON.parse(partial.stdout)).toMatchObject({
+      release: v1, previous: v3, percent: 50,
+      rolledBack: { from: { id: v3, version: '3.0.0', seq: 3 }, to: { id: v1, version: '1.0.0', seq: 1 } },
+    });
+    const status = await cli(['status', '--app', 'rb'], env());
+    expect(status.stdout).toContain(`the other 50% stay where they are (rolled back from ${v3} (3.0.0 #3): offered to nobody)`);
+    // The same release again moves nothing: the plain state, which names the release rolled back from as previous.
+    const again = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--pause', '--reason', 'checking'], env());
+    expect(again.stdout.trim()).toBe(`rb/stable: ${v1} at 50% (previous ${v3}, activation next-navigation), PAUSED: checking`);
+    expect(JSON.parse((await cli(['rollout', 'stable', '--app', 'rb', '--resume', '--json'], env())).stdout)).not.toHaveProperty('rolledBack');
+    // Forward is not a roll back, whatever came before.
+    const forward = await cli(['rollout', 'stable', '--app', 'rb', '--release', v2!, '--activation', 'prompt'], env());
+    expect(forward.stdout.trim()).toBe(`rb/stable: ${v2} at 50% (previous ${v1}, activation prompt)`);
+    // Back below a minimum, giving the new minimum: both said.
+    expect((await cli(['rollout', 'stable', '--app', 'rb', '--minimum', v2!, '-q'], env())).code).toBe(0);
+    const below = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--minimum', v1!], env());
+    expect(below.stdout.trim()).toBe(`rb/stable: rolled back from ${v2} (2.0.0 #2) to ${v1} (1.0.0 #1) at 100% (activation prompt), minimum ${v1}`);
   });
 
   it('status --quiet prints nothing (its exit status checks server and token); --app naming no published app is unknown_app listing the apps; a channel several apps share asks for --app', async () => {

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as v from 'valibot';
-import { ActivationPolicy, Name, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
+import { ActivationPolicy, Name, PATHS, type ChannelAnswer, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
@@ -15,7 +15,7 @@ import { publish, type PublishProgress, type PublishResult } from './publish.js'
 import { CONTROL } from '../protocol/label.js';
 import { isHeaderValue } from './security-headers.js';
 import type { Budget } from './slot-ledger.js';
-import { formatBytes, formatStatus } from './status-format.js';
+import { formatBytes, formatStatus, releaseLabel } from './status-format.js';
 
 const HELP = `updraft — server-directed updates for web apps
 
@@ -324,8 +324,12 @@ async function publishCommand(argv: string[]): Promise<void> {
   }
 }
 
-const describeChannel = (ch: ChannelState) =>
-  `${ch.app}/${ch.name}: ${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`
+/** A roll back says so, naming both releases as `status` does: otherwise it reads as any other move. */
+const describeChannel = (ch: ChannelAnswer) =>
+  `${ch.app}/${ch.name}: `
+  + (ch.rolledBack
+    ? `rolled back from ${releaseLabel(ch.rolledBack.from)} to ${releaseLabel(ch.rolledBack.to)} at ${ch.percent}% (activation ${ch.activation})`
+    : `${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`)
   + (ch.minimum ? `, minimum ${ch.minimum}` : '')
   + (ch.paused ? `, PAUSED${ch.pausedReason ? `: ${ch.pausedReason}` : ''}` : '');
 
@@ -350,7 +354,7 @@ async function rollout(argv: string[]): Promise<void> {
   };
   if (Object.keys(update).length === 0) throw new CliError('usage', 'rollout needs --release, --percent, --activation, --pause, --resume or --minimum');
   const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
-  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update, (a) => typeof (a as ChannelState).release === 'string');
+  const { body } = await client(values).request<ChannelAnswer>('PUT', PATHS.adminChannel(channel) + query, update, (a) => typeof (a as ChannelAnswer).release === 'string');
   if (values.json) console.log(JSON.stringify(body));
   else if (!values.quiet) console.log(describeChannel(body));
 }
