@@ -501,6 +501,45 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
+  it('serve prints a URL to open: a loopback one when --host is every interface (0.0.0.0, ::, 0), saying so on stderr; IPv6 literals in brackets', async () => {
+    const data = join(dir, 'hosts-data');
+    const cases: [string[], RegExp, string | null][] = [
+      [['--host', '0.0.0.0'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, '0.0.0.0'],
+      [['--host', '0'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, '0'],
+      [['--host', '::'], /^http:\/\/\[::1\]:(\d+)\/$/, '::'],
+      [['--host', '::1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      [['--host', '0:0:0:0:0:0:0:1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      [['--host', 'localhost'], /^http:\/\/localhost:(\d+)\/$/, null],
+      [['--host', '0.0.0.0', '--quiet'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, null],
+    ];
+    for (const [flags, pattern, everywhere] of cases) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN, ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      try {
+        await expect.poll(() => out, { timeout: 20_000 }).toContain('\n');
+        const url = out.trim();
+        const port = pattern.exec(url)?.[1];
+        expect(port, `${flags.join(' ')}: ${url}`).toBeDefined();
+        // A URL that works: the admin API answers there.
+        const res = await fetch(joinUrl(url, PATHS.adminStatus), { headers: { Authorization: `Bearer ${TOKEN}` } });
+        expect(res.status, flags.join(' ')).toBe(200);
+        const note = `updraft: note: listening on every interface (--host ${everywhere}), port ${port}: other machines reach it at this machine's address; ${url} is for this one\n`;
+        if (everywhere) await expect.poll(() => err).toContain(note);
+        else {
+          // Its last line at start (with --quiet, nothing) is written by now: no note among them.
+          if (!flags.includes('--quiet')) await expect.poll(() => err).toMatch(/not signed/);
+          expect(err, flags.join(' ')).not.toContain('every interface');
+        }
+      } finally {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+    }
+  });
+
   it('keys generate writes a private key only the owner reads and a public key; serve --signing-key signs every plan with it', async () => {
     const base = join(dir, 'keys', 'signing');
     mkdirSync(join(dir, 'keys'));

@@ -8,6 +8,7 @@ import { ActivationPolicy, Name, PATHS, type ChannelAnswer, type ChannelUpdate, 
 import { AdminClient, CliError } from './admin-client.js';
 import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
+import { listensEverywhere } from './listen-url.js';
 import { startServer } from './node.js';
 import { resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
@@ -227,7 +228,12 @@ async function serve(argv: string[]): Promise<void> {
     if (err.syscall === 'getaddrinfo') throw new CliError('listen', `--host ${values.host ?? ''} names no address to listen on (${err.message})`);
     throw storeError(err, values.db ?? values.data ?? '.updraft');
   });
+  // stdout is the URL alone (scripts read it); one that listens on every interface says so, since
+  // the loopback URL it prints is only how this machine reaches it.
   console.log(running.url);
+  if (listensEverywhere(running.address) && !values.quiet) {
+    stderr.write(`updraft: note: listening on every interface (--host ${values.host}), port ${running.port}: other machines reach it at this machine's address; ${running.url} is for this one\n`);
+  }
   // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
   if (!signer && !values.quiet) process.stderr.write('updraft: warning: plans are not signed (no --signing-key); workers built with publicKeys refuse them, others trust any plan this server sends. See SECURITY.md.\n');
   // With no token at all the admin API refuses everything: a `serve` started in a shell without
