@@ -114,7 +114,7 @@ describe('startServer + updraft CLI (child process)', () => {
       [['serve', '--data', data, '--port', '1.5'], /^updraft: usage: --port must be an integer/],
       [['serve', '--data', data, '--port', '0', '--upload-limit', '0x10'], /^updraft: usage: --upload-limit must be an integer/],
       [['serve', '--data', data, '--port', '0', '--spread-ms', '2.5'], /^updraft: usage: --spread-ms must be an integer/],
-      [['serve', '--data', data, '--port', '0', '--check-in-interval=-1'], /^updraft: usage: --check-in-interval must be a number/],
+      [['serve', '--data', data, '--port', '0', '--check-in-interval=-1'], /^updraft: usage: --check-in-interval must be an integer in \[1, 2147483\], got "-1"\n$/],
     ];
     for (const [args, pattern] of cases) {
       const res = await cli(args, env());
@@ -128,6 +128,64 @@ describe('startServer + updraft CLI (child process)', () => {
     const half = await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40.5', '--json'], env());
     expect(JSON.parse(half.stdout).percent).toBe(40.5);
     await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40'], env());
+  });
+
+  it('serve refuses numeric flags out of range, naming the flag and the range; resolveOptions refuses the same values to API users', async () => {
+    const data = join(dir, 'ranges-data');
+    const cases: [string[], string][] = [
+      // 0: every open page nudges its worker to check in again at once, as fast as the server answers.
+      [['--check-in-interval', '0'], '--check-in-interval must be an integer in [1, 2147483], got "0"'],
+      [['--check-in-interval', '0.5'], '--check-in-interval must be an integer in [1, 2147483], got "0.5"'],
+      [['--check-in-interval', 'NaN'], '--check-in-interval must be an integer in [1, 2147483], got "NaN"'],
+      // Past what a timer honours (2^31 - 1 ms); 1e23 s was a check-in time no worker reaches.
+      [['--check-in-interval', '2147484'], '--check-in-interval must be an integer in [1, 2147483], got "2147484"'],
+      [['--check-in-interval', '99999999999999999999999'], '--check-in-interval must be an integer in [1, 2147483], got "99999999999999999999999"'],
+      // Past half the plan lifetime (24 h): a client's plan could expire before its downloads may start.
+      [['--spread-ms', '43200001'], '--spread-ms must be an integer in [0, 43200000], got "43200001"'],
+      [['--upload-limit', '0'], '--upload-limit must be an integer in [1, 9007199254740991], got "0"'],
+      [['--upload-limit', '9007199254740993'], '--upload-limit must be an integer in [1, 9007199254740991], got "9007199254740993"'],
+      [['--plan-ref-min-bytes', '99999999999999999999'], '--plan-ref-min-bytes must be an integer in [0, 9007199254740991], got "99999999999999999999"'],
+      [['--port', '65536'], '--port must be an integer in [0, 65535], got "65536"'],
+    ];
+    for (const [flags, message] of cases) {
+      const res = await cli(['serve', '--port', '0', '--data', data, ...flags]);
+      expect(res.code, flags.join(' ')).toBe(1);
+      expect(res.stderr).toBe(`updraft: usage: ${message}\n`);
+    }
+
+    // The ends of the ranges start, and go out as given.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '-q', '--check-in-interval', '2147483', '--spread-ms', '43200000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      const res = await fetch(joinUrl(url, PATHS.checkIn), {
+        method: 'POST',
+        body: JSON.stringify({ client: 'client-ranges-01', app: 'ranges', channel: 'stable', release: null, caps: { sync: false, periodicSync: false, swIds: true } }),
+      });
+      expect(await res.json()).toMatchObject({ status: 'current', nextCheckIn: 2147483 });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+
+    // API users: a TypeError naming the option and the range, before anything listens.
+    const refused: [Parameters<typeof startServer>[0], string][] = [
+      [{ checkInInterval: 0 }, 'checkInInterval must be an integer in [1, 2147483], got 0'],
+      [{ checkInInterval: Number.NaN }, 'checkInInterval must be an integer in [1, 2147483], got NaN'],
+      [{ checkInInterval: 1.5 }, 'checkInInterval must be an integer in [1, 2147483], got 1.5'],
+      [{ checkInInterval: 1e23 }, 'checkInInterval must be an integer in [1, 2147483], got 1e+23'],
+      [{ spreadMs: -1 }, 'spreadMs must be an integer in [0, 43200000], got -1'],
+      [{ spreadMs: 43_200_001 }, 'spreadMs must be an integer in [0, 43200000], got 43200001'],
+      // Half the plan lifetime given, not of the default one.
+      [{ spreadMs: 60_001, planTtlMs: 120_000 }, 'spreadMs must be an integer in [0, 60000], got 60001'],
+      [{ planTtlMs: 0 }, 'planTtlMs must be an integer in [1, 9007199254740991], got 0'],
+      [{ uploadLimit: 0 }, 'uploadLimit must be an integer in [1, 9007199254740991], got 0'],
+      [{ planRefMinBytes: -1 }, 'planRefMinBytes must be an integer in [0, 9007199254740991], got -1'],
+    ];
+    for (const [options, message] of refused) {
+      await expect(startServer({ dataDir: data, ...options }), message).rejects.toThrow(new TypeError(message));
+    }
+    const edge = await startServer({ dataDir: data, checkInInterval: 1, spreadMs: 60_000, planTtlMs: 120_000, uploadLimit: 1, planRefMinBytes: 0 });
+    await edge.close();
   });
 
   it('serve refuses what would start with updates broken: a --cdn that is not an http(s) URL, --capacity naming no source or setting no limit, extra arguments', async () => {

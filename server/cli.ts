@@ -10,7 +10,7 @@ import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, t
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
 import { listensEverywhere } from './listen-url.js';
 import { startServer } from './node.js';
-import { resolveCapacity } from './options.js';
+import { OPTION_RANGES, resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import { CONTROL } from '../protocol/label.js';
@@ -92,8 +92,8 @@ function num(value: string | undefined, flag: string, min: number, max = Infinit
   return n;
 }
 
-/** A flag that counts (a port, bytes, milliseconds): digits only. */
-const int = (value: string | undefined, flag: string, min: number, max = Infinity) => num(value, flag, min, max, true);
+/** A flag that counts (a port, bytes, seconds, milliseconds): digits only, in [min, max]. */
+const int = (value: string | undefined, flag: string, [min, max]: readonly [number, number]) => num(value, flag, min, max, true);
 
 function policy(value: string | undefined): ActivationPolicy | undefined {
   if (value === undefined) return undefined;
@@ -199,15 +199,18 @@ async function serve(argv: string[]): Promise<void> {
   const cdn = values.cdn ?? [];
   for (const url of cdn) httpUrl(url, 'cdn');
   const budget = values.capacity ? capacity(values.capacity, cdn) : undefined;
-  const planRefMinBytes = int(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', 0);
+  const planRefMinBytes = int(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', OPTION_RANGES.planRefMinBytes);
   const tokenFile = values['token-file'] ?? process.env.UPDRAFT_TOKEN_FILE;
-  const uploadLimit = int(values['upload-limit'], 'upload-limit', 1);
+  const uploadLimit = int(values['upload-limit'], 'upload-limit', OPTION_RANGES.uploadLimit);
+  // The ranges `resolveOptions` holds API users to, checked here to name the flag.
+  const checkInInterval = int(values['check-in-interval'], 'check-in-interval', OPTION_RANGES.checkInInterval);
+  const spreadMs = int(values['spread-ms'], 'spread-ms', OPTION_RANGES.spreadMs);
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
   const adminToken = values.token ?? process.env.UPDRAFT_TOKEN;
   const running = await startServer({
     signer,
-    port: int(values.port, 'port', 0, 65535) ?? 8787,
+    port: int(values.port, 'port', [0, 65535]) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
     ...(values.db ? { db: values.db } : {}),
@@ -216,8 +219,8 @@ async function serve(argv: string[]): Promise<void> {
     ...(uploadLimit !== undefined ? { uploadLimit } : {}),
     ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
     cdn,
-    checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
-    spreadMs: int(values['spread-ms'], 'spread-ms', 0),
+    checkInInterval,
+    spreadMs,
     ...(planRefMinBytes !== undefined ? { planRefMinBytes } : {}),
     ...(values['public-url'] ? { publicUrl: httpUrl(values['public-url'], 'public-url') } : {}),
     ...(budget ? { capacity: budget } : {}),
