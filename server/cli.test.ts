@@ -705,5 +705,20 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('updraft publish <dist>');
     expect(res.stdout).toContain('updraft keys generate [--out updraft-signing] [--force] [--json]');
+    // README's CLI section opens with the same usage, wrapped its own way.
+    const words = (text: string) => text.split(/\s+/).filter(Boolean).join(' ');
+    const between = (text: string, start: string, end: string) => {
+      const from = text.indexOf(start);
+      expect(from, start).toBeGreaterThanOrEqual(0);
+      return text.slice(from + start.length, text.indexOf(end, from + start.length));
+    };
+    const usage = between(res.stdout, 'Usage:\n', '\n\n');
+    const block = between(readFileSync(join(ROOT, 'README.md'), 'utf8'), '### CLI `updraft`\n\n```\n', '```');
+    expect(usage).toContain('updraft tokens  revoke');
+    expect(words(block)).toBe(words(usage));
+    // Anywhere on the line, for every command: the same text.
+    for (const command of ['serve', 'keys generate', 'publish', 'rollout', 'status', 'tokens create']) {
+      expect(await cli([...command.split(' '), '-h']), command).toEqual({ code: 0, stdout: res.stdout, stderr: '' });
+    }
   });
 });

@@ -39,7 +39,7 @@ Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a req
                      within UPDRAFT_TIMEOUT seconds (default 30, part uploads more) is unreachable
         --token T    (env UPDRAFT_TOKEN): publish needs the publish scope (and rollout with --channel),
                      rollout the rollout scope, status the read scope
-        -q, --quiet  print nothing but errors (--json output still prints)
+        -q, --quiet  print nothing but errors (--json output, serve's URL and a created token still print)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
         -h, --help   this text, anywhere on the line
 publish --channel without --percent sets 100%, and moves the channel only forward (never to a
