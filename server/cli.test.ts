@@ -140,8 +140,14 @@ describe('startServer + updraft CLI (child process)', () => {
       // Past what a timer honours (2^31 - 1 ms); 1e23 s was a check-in time no worker reaches.
       [['--check-in-interval', '2147484'], '--check-in-interval must be an integer in [1, 2147483], got "2147484"'],
       [['--check-in-interval', '99999999999999999999999'], '--check-in-interval must be an integer in [1, 2147483], got "99999999999999999999999"'],
+      // Past the check-in interval: a client whose offset is beyond it gets its plan anew at each
+      // check-in, its downloads pushed back again, and never updates.
+      [['--spread-ms', '3600001'], '--spread-ms must be an integer in [0, 3600000] (at most the check-in interval, 3600 s, without --capacity, and 12 h, half a plan\'s lifetime), got "3600001"'],
+      [['--check-in-interval', '60', '--spread-ms', '60001'], '--spread-ms must be an integer in [0, 60000] (at most the check-in interval, 60 s, without --capacity, and 12 h, half a plan\'s lifetime), got "60001"'],
       // Past half the plan lifetime (24 h): a client's plan could expire before its downloads may start.
-      [['--spread-ms', '43200001'], '--spread-ms must be an integer in [0, 43200000], got "43200001"'],
+      [['--check-in-interval', '86400', '--spread-ms', '43200001'], '--spread-ms must be an integer in [0, 43200000] (at most the check-in interval, 86400 s, without --capacity, and 12 h, half a plan\'s lifetime), got "43200001"'],
+      // With --capacity a client keeps its slots across check-ins: only the plan lifetime bounds it.
+      [['--capacity', '{"origin":{"bytesPerSecond":1000000}}', '--spread-ms', '43200001'], '--spread-ms must be an integer in [0, 43200000] (at most 12 h, half a plan\'s lifetime), got "43200001"'],
       [['--upload-limit', '0'], '--upload-limit must be an integer in [1, 9007199254740991], got "0"'],
       [['--upload-limit', '9007199254740993'], '--upload-limit must be an integer in [1, 9007199254740991], got "9007199254740993"'],
       [['--plan-ref-min-bytes', '99999999999999999999'], '--plan-ref-min-bytes must be an integer in [0, 9007199254740991], got "99999999999999999999"'],
@@ -173,10 +179,12 @@ describe('startServer + updraft CLI (child process)', () => {
       [{ checkInInterval: Number.NaN }, 'checkInInterval must be an integer in [1, 2147483], got NaN'],
       [{ checkInInterval: 1.5 }, 'checkInInterval must be an integer in [1, 2147483], got 1.5'],
       [{ checkInInterval: 1e23 }, 'checkInInterval must be an integer in [1, 2147483], got 1e+23'],
-      [{ spreadMs: -1 }, 'spreadMs must be an integer in [0, 43200000], got -1'],
-      [{ spreadMs: 43_200_001 }, 'spreadMs must be an integer in [0, 43200000], got 43200001'],
+      [{ spreadMs: -1 }, 'spreadMs must be an integer in [0, 3600000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got -1'],
+      [{ spreadMs: 3_600_001 }, 'spreadMs must be an integer in [0, 3600000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got 3600001'],
+      [{ checkInInterval: 10, spreadMs: 10_001 }, 'spreadMs must be an integer in [0, 10000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got 10001'],
+      [{ capacity: { origin: { bytesPerSecond: 1e6 } }, spreadMs: 43_200_001 }, 'spreadMs must be an integer in [0, 43200000] (at most half planTtlMs), got 43200001'],
       // Half the plan lifetime given, not of the default one.
-      [{ spreadMs: 60_001, planTtlMs: 120_000 }, 'spreadMs must be an integer in [0, 60000], got 60001'],
+      [{ spreadMs: 60_001, planTtlMs: 120_000 }, 'spreadMs must be an integer in [0, 60000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got 60001'],
       [{ planTtlMs: 0 }, 'planTtlMs must be an integer in [1, 9007199254740991], got 0'],
       [{ uploadLimit: 0 }, 'uploadLimit must be an integer in [1, 9007199254740991], got 0'],
       [{ planRefMinBytes: -1 }, 'planRefMinBytes must be an integer in [0, 9007199254740991], got -1'],
@@ -184,8 +192,12 @@ describe('startServer + updraft CLI (child process)', () => {
     for (const [options, message] of refused) {
       await expect(startServer({ dataDir: data, ...options }), message).rejects.toThrow(new TypeError(message));
     }
-    const edge = await startServer({ dataDir: data, checkInInterval: 1, spreadMs: 60_000, planTtlMs: 120_000, uploadLimit: 1, planRefMinBytes: 0 });
+    const edge = await startServer({ dataDir: data, checkInInterval: 60, spreadMs: 60_000, planTtlMs: 120_000, uploadLimit: 1, planRefMinBytes: 0 });
     await edge.close();
+    const shortest = await startServer({ dataDir: data, checkInInterval: 1, spreadMs: 1000 });
+    await shortest.close();
+    const budgeted = await startServer({ dataDir: data, checkInInterval: 60, spreadMs: 43_200_000, capacity: { origin: { bytesPerSecond: 1e6 } } });
+    await budgeted.close();
   });
 
   it('serve refuses what would start with updates broken: a --cdn that is not an http(s) URL, --capacity naming no source or setting no limit, extra arguments', async () => {

@@ -10,7 +10,7 @@ import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, t
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
 import { listensEverywhere } from './listen-url.js';
 import { startServer } from './node.js';
-import { OPTION_RANGES, resolveCapacity } from './options.js';
+import { DEFAULT_CHECK_IN_INTERVAL, DEFAULT_PLAN_TTL_MS, OPTION_RANGES, maxSpreadMs, resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import { CONTROL } from '../protocol/label.js';
@@ -83,17 +83,17 @@ function args<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[],
  * A numeric flag. Only plain decimals: `Number()` would read '' as 0 (a silent `--percent ''`
  * halting a rollout), '0x32' as 50 and '1e3' as 1000.
  */
-function num(value: string | undefined, flag: string, min: number, max = Infinity, integer = false): number | undefined {
+function num(value: string | undefined, flag: string, min: number, max = Infinity, integer = false, why = ''): number | undefined {
   if (value === undefined) return undefined;
   const n = (integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw new CliError('usage', `--${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(value)}`);
+    throw new CliError('usage', `--${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]${why}, got ${JSON.stringify(value)}`);
   }
   return n;
 }
 
 /** A flag that counts (a port, bytes, seconds, milliseconds): digits only, in [min, max]. */
-const int = (value: string | undefined, flag: string, [min, max]: readonly [number, number]) => num(value, flag, min, max, true);
+const int = (value: string | undefined, flag: string, [min, max]: readonly [number, number], why = '') => num(value, flag, min, max, true, why);
 
 function policy(value: string | undefined): ActivationPolicy | undefined {
   if (value === undefined) return undefined;
@@ -204,7 +204,11 @@ async function serve(argv: string[]): Promise<void> {
   const uploadLimit = int(values['upload-limit'], 'upload-limit', OPTION_RANGES.uploadLimit);
   // The ranges `resolveOptions` holds API users to, checked here to name the flag.
   const checkInInterval = int(values['check-in-interval'], 'check-in-interval', OPTION_RANGES.checkInInterval);
-  const spreadMs = int(values['spread-ms'], 'spread-ms', OPTION_RANGES.spreadMs);
+  const interval = checkInInterval ?? DEFAULT_CHECK_IN_INTERVAL;
+  const spreadMs = int(
+    values['spread-ms'], 'spread-ms', [0, maxSpreadMs(interval, DEFAULT_PLAN_TTL_MS, budget !== undefined)],
+    budget ? ' (at most 12 h, half a plan\'s lifetime)' : ` (at most the check-in interval, ${interval} s, without --capacity, and 12 h, half a plan's lifetime)`,
+  );
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
   const adminToken = values.token ?? process.env.UPDRAFT_TOKEN;

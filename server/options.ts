@@ -34,7 +34,7 @@ export interface UpdateServerOptions {
   publicUrl?: string;
   /** Seconds between check-ins, an integer in `OPTION_RANGES.checkInInterval` ([1, 2147483]). @default 3600 */
   checkInInterval?: number;
-  /** Downloads of a plan start at a per-client offset in [0, spreadMs); an integer, at most `planTtlMs / 2`. @default 0 */
+  /** Downloads of a plan start at a per-client offset in [0, spreadMs); an integer, at most `maxSpreadMs` (half `planTtlMs`, and without `capacity` the check-in interval). @default 0 */
   spreadMs?: number;
   /** Plan lifetime, ms, a positive integer. @default 86_400_000 (24 h) */
   planTtlMs?: number;
@@ -176,13 +176,14 @@ export interface ResolvedOptions {
 
 const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
+/** The default check-in interval, seconds. */
+export const DEFAULT_CHECK_IN_INTERVAL = 3600;
 /** The default plan lifetime, ms (24 h). */
 export const DEFAULT_PLAN_TTL_MS = 86_400_000;
 
 /**
  * The ranges of the numeric options `updraft serve` has flags for, all integers; the CLI checks
- * its flags against the same. `spreadMs` is at most half the plan lifetime (`planTtlMs`): the
- * range here is for the default lifetime, the CLI's.
+ * its flags against the same. `spreadMs`'s depends on two others: `maxSpreadMs`.
  */
 export const OPTION_RANGES = {
   // Seconds. A worker checks in again `nextCheckIn` s after each check-in, and an open page nudges
@@ -191,17 +192,28 @@ export const OPTION_RANGES = {
   // days; the page clamps its waits there), and an absurd wait (1e23 s) sets a time the worker
   // never reaches: it would not check in again by itself.
   checkInInterval: [1, Math.floor(2_147_483_647 / 1000)],
-  // Ms. A client's downloads start up to this long after its plan is issued, and must end before
-  // the plan expires (`planTtlMs`; an expired plan is reported `failed`, `plan_expired`, which the
-  // automatic pause counts): half the lifetime leaves every client at least the other half.
-  spreadMs: [0, DEFAULT_PLAN_TTL_MS / 2],
   planRefMinBytes: [0, Number.MAX_SAFE_INTEGER],
   uploadLimit: [1, Number.MAX_SAFE_INTEGER],
 } as const satisfies Record<string, readonly [number, number]>;
 
+/**
+ * The longest `spreadMs`, ms. A client's downloads start up to `spreadMs` after its plan is issued:
+ * - and must end before the plan expires (`planTtlMs`; an expired plan is reported `failed`,
+ *   `plan_expired`, which the automatic pause counts): half the lifetime leaves every client at
+ *   least the other half;
+ * - without `capacity`, a worker checking in again while its plan waits gets a new plan, its
+ *   downloads offset anew from then (planner.ts `spreadStart`): an offset longer than the check-in
+ *   interval is never reached, and that client never updates. With it, the client keeps the slots
+ *   it was given (check-in.ts `bookSlots`).
+ */
+export function maxSpreadMs(checkInInterval: number, planTtlMs: number, capacity: boolean): number {
+  const half = Math.floor(planTtlMs / 2);
+  return capacity ? half : Math.min(checkInInterval * 1000, half);
+}
+
 /** `value` (of option `name`) if it is an integer in [min, max], else a TypeError naming both. */
-function integerIn(name: string, value: number, [min, max]: readonly [number, number]): number {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) throw new TypeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+function integerIn(name: string, value: number, [min, max]: readonly [number, number], why = ''): number {
+  if (!(Number.isInteger(value) && value >= min && value <= max)) throw new TypeError(`${name} must be an integer in [${min}, ${max}]${why}, got ${value}`);
   return value;
 }
 
@@ -220,11 +232,11 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   // Checked before anything is built: a bad value would otherwise go out in every answer (NaN
   // makes the check-in answer invalid JSON).
   const planTtlMs = integerIn('planTtlMs', o.planTtlMs ?? DEFAULT_PLAN_TTL_MS, [1, Number.MAX_SAFE_INTEGER]);
-  const planner: PlannerOptions = {
-    checkInInterval: integerIn('checkInInterval', o.checkInInterval ?? 3600, OPTION_RANGES.checkInInterval),
-    spreadMs: integerIn('spreadMs', o.spreadMs ?? 0, [0, Math.floor(planTtlMs / 2)]),
-    planTtlMs,
-  };
+  const checkInInterval = integerIn('checkInInterval', o.checkInInterval ?? DEFAULT_CHECK_IN_INTERVAL, OPTION_RANGES.checkInInterval);
+  const spreadMs = o.capacity
+    ? integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, true)], ' (at most half planTtlMs)')
+    : integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, false)], ' (at most checkInInterval in ms, without capacity, and half planTtlMs)');
+  const planner: PlannerOptions = { checkInInterval, spreadMs, planTtlMs };
   const planRefMinBytes = integerIn('planRefMinBytes', o.planRefMinBytes ?? 8192, OPTION_RANGES.planRefMinBytes);
   const uploadLimit = integerIn('uploadLimit', o.uploadLimit ?? 512 * 1024 * 1024, OPTION_RANGES.uploadLimit);
   return {
