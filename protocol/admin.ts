@@ -74,7 +74,16 @@ export interface ChannelAnswer extends ChannelState {
    */
   moved?: boolean;
   reason?: string;
+  /**
+   * Only when this change rolled the channel back: moved it `from` the release it targeted `to` an
+   * older one (lower seq). What `updraft rollout` prints as `rolled back from … to …`. Absent from
+   * servers before it.
+   */
+  rolledBack?: { from: ReleaseLabel; to: ReleaseLabel };
 }
+
+/** A release as `updraft status` names it: `<id> (<version> #<seq>)`. */
+export type ReleaseLabel = Pick<ReleaseSummary, 'id' | 'version' | 'seq'>;
 
 export interface ReleaseSummary { id: string; app: string; version: string; seq: number; createdAt: string; parts: number; bytes: number }
 

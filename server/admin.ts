@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
   ChannelUpdate, MissingBlobsRequest, Name, PATHS, ReleaseManifest, UpdraftError, checkManifestConsistency, parse,
-  type ChannelAnswer, type ChannelState, type MissingBlobsResponse, type PublishResponse, type StatusResponse,
+  type ChannelAnswer, type ChannelState, type MissingBlobsResponse, type PublishResponse, type ReleaseLabel, type StatusResponse,
 } from '../protocol/index.js';
 import { adminAuth, requireScope, type AdminEnv } from './admin-auth.js';
 import { errorResponse, readJson } from './errors.js';
@@ -116,16 +116,19 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     // Without a release the store keeps the one the channel has when it writes: `releaseId` (read
     // above, for the checks) may have moved meanwhile, and writing it would undo that move.
     const change: ChannelChange = { ...update };
-    if (update.release && update.percent === undefined) {
-      // A roll back is not staged: every client goes back, including those a partial rollout of
-      // the newer release left out (they would otherwise be offered it as `previous`).
-      const old = await o.store.getChannel(appName, name);
-      const oldRelease = old && old.release !== releaseId ? await o.store.getRelease(old.release) : null;
-      if (oldRelease && oldRelease.seq > release.seq) change.percent = 100;
-    }
+    // A release older than the one the channel targets is a roll back.
+    const old = update.release ? await o.store.getChannel(appName, name) : null;
+    const from = old && old.release !== releaseId ? await o.store.getRelease(old.release) : null;
+    const rollsBack = from !== null && from.seq > release.seq;
+    // A roll back is not staged: every client goes back, including those a partial rollout of
+    // the newer release left out (they would otherwise be offered it as `previous`).
+    if (rollsBack && update.percent === undefined) change.percent = 100;
     const state: ChannelState = await o.store.putChannel(appName, name, change, o.now());
     o.checkInCache.invalidate();
-    return c.json(await channelAnswer(o, name, update, state, release));
+    const answer = await channelAnswer(o, name, update, state, release);
+    // Said only when the store did move it from there (`forwardOnly` leaves it; another change may have come first).
+    const rolledBack = rollsBack && state.release === releaseId && state.previous === from.manifest.id;
+    return c.json(rolledBack ? { ...answer, rolledBack: { from: label(from), to: label(release) } } : answer);
   });
 
   app.get(`/${PATHS.adminStatus}`, read, async (c) => {
@@ -172,6 +175,8 @@ async function channelAnswer(o: ResolvedOptions, name: string, update: ChannelUp
     + `a publish moves a channel only forward (\`updraft rollout ${name} --release ${asked.manifest.id}\` rolls it back)`;
   return { ...state, moved: false, reason };
 }
+
+const label = (r: StoredRelease): ReleaseLabel => ({ id: r.manifest.id, version: r.manifest.version, seq: r.seq });
 
 /** The channel an update without `release` changes (pause, resume, minimum): it must exist, and be the only one of that name without `?app`. */
 async function currentChannel(o: ResolvedOptions, name: string, app: string | undefined): Promise<ChannelState> {

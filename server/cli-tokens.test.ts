@@ -100,7 +100,13 @@ describe('updraft tokens + serve --token-file (child processes, real port)', () 
     expect(tokens.map((t) => [t.scopes, t.name])).toEqual([[['publish'], 'ci'], [['rollout', 'read'], null], [['read'], 'temp']]);
     expect(list.stdout).not.toContain(temp.token);
     expect(list.stdout).not.toContain(hashToken(temp.token));
+    expect(tokens.every((t) => Object.keys(t).sort().join() === 'createdAt,id,name,scopes' && Number.isInteger((t as { createdAt?: unknown }).createdAt))).toBe(true);
     expect((await cli(['tokens', 'list', '--data', data])).stdout).toMatch(new RegExp(`^${temp.id}  read  \\S+  temp$`, 'm'));
+    // --quiet keeps a created token on stdout (shown only then), and nothing else.
+    const quiet = await cli(['tokens', 'create', '--scope', 'read', '--data', data, '-q']);
+    expect([quiet.code, quiet.stderr]).toEqual([0, '']);
+    expect(quiet.stdout).toMatch(/^updraft_[0-9a-f]{16}_[A-Za-z0-9_-]{43}\n$/);
+    expect((await cli(['tokens', 'revoke', quiet.stdout.split('_')[1]!, '--data', data, '-q'])).stdout).toBe('');
     expect((await cli(['tokens', 'revoke', temp.id, '--data', data])).stdout).toBe(`revoked ${temp.id}\n`);
     expect((await cli(['status'], env)).stderr).toMatch(/^updraft: unauthorized: /);
     expect((await cli(['tokens', 'revoke', temp.id, '--data', data])).stderr).toBe(`updraft: not_found: no token ${temp.id}\n`);

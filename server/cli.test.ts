@@ -114,7 +114,7 @@ describe('startServer + updraft CLI (child process)', () => {
       [['serve', '--data', data, '--port', '1.5'], /^updraft: usage: --port must be an integer/],
       [['serve', '--data', data, '--port', '0', '--upload-limit', '0x10'], /^updraft: usage: --upload-limit must be an integer/],
       [['serve', '--data', data, '--port', '0', '--spread-ms', '2.5'], /^updraft: usage: --spread-ms must be an integer/],
-      [['serve', '--data', data, '--port', '0', '--check-in-interval=-1'], /^updraft: usage: --check-in-interval must be a number/],
+      [['serve', '--data', data, '--port', '0', '--check-in-interval=-1'], /^updraft: usage: --check-in-interval must be an integer in \[1, 2147483\], got "-1"\n$/],
     ];
     for (const [args, pattern] of cases) {
       const res = await cli(args, env());
@@ -128,6 +128,76 @@ describe('startServer + updraft CLI (child process)', () => {
     const half = await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40.5', '--json'], env());
     expect(JSON.parse(half.stdout).percent).toBe(40.5);
     await cli(['rollout', 'stable', '--app', 'demo', '--percent', '40'], env());
+  });
+
+  it('serve refuses numeric flags out of range, naming the flag and the range; resolveOptions refuses the same values to API users', async () => {
+    const data = join(dir, 'ranges-data');
+    const cases: [string[], string][] = [
+      // 0: every open page nudges its worker to check in again at once, as fast as the server answers.
+      [['--check-in-interval', '0'], '--check-in-interval must be an integer in [1, 2147483], got "0"'],
+      [['--check-in-interval', '0.5'], '--check-in-interval must be an integer in [1, 2147483], got "0.5"'],
+      [['--check-in-interval', 'NaN'], '--check-in-interval must be an integer in [1, 2147483], got "NaN"'],
+      // Past what a timer honours (2^31 - 1 ms); 1e23 s was a check-in time no worker reaches.
+      [['--check-in-interval', '2147484'], '--check-in-interval must be an integer in [1, 2147483], got "2147484"'],
+      [['--check-in-interval', '99999999999999999999999'], '--check-in-interval must be an integer in [1, 2147483], got "99999999999999999999999"'],
+      // Past the check-in interval: a client whose offset is beyond it gets its plan anew at each
+      // check-in, its downloads pushed back again, and never updates.
+      [['--spread-ms', '3600001'], '--spread-ms must be an integer in [0, 3600000] (at most the check-in interval, 3600 s, without --capacity, and 12 h, half a plan\'s lifetime), got "3600001"'],
+      [['--check-in-interval', '60', '--spread-ms', '60001'], '--spread-ms must be an integer in [0, 60000] (at most the check-in interval, 60 s, without --capacity, and 12 h, half a plan\'s lifetime), got "60001"'],
+      // Past half the plan lifetime (24 h): a client's plan could expire before its downloads may start.
+      [['--check-in-interval', '86400', '--spread-ms', '43200001'], '--spread-ms must be an integer in [0, 43200000] (at most the check-in interval, 86400 s, without --capacity, and 12 h, half a plan\'s lifetime), got "43200001"'],
+      // With --capacity a client keeps its slots across check-ins: only the plan lifetime bounds it.
+      [['--capacity', '{"origin":{"bytesPerSecond":1000000}}', '--spread-ms', '43200001'], '--spread-ms must be an integer in [0, 43200000] (at most 12 h, half a plan\'s lifetime), got "43200001"'],
+      [['--upload-limit', '0'], '--upload-limit must be an integer in [1, 9007199254740991], got "0"'],
+      [['--upload-limit', '9007199254740993'], '--upload-limit must be an integer in [1, 9007199254740991], got "9007199254740993"'],
+      [['--plan-ref-min-bytes', '99999999999999999999'], '--plan-ref-min-bytes must be an integer in [0, 9007199254740991], got "99999999999999999999"'],
+      [['--port', '65536'], '--port must be an integer in [0, 65535], got "65536"'],
+    ];
+    for (const [flags, message] of cases) {
+      const res = await cli(['serve', '--port', '0', '--data', data, ...flags]);
+      expect(res.code, flags.join(' ')).toBe(1);
+      expect(res.stderr).toBe(`updraft: usage: ${message}\n`);
+    }
+
+    // The ends of the ranges start, and go out as given.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '-q', '--check-in-interval', '2147483', '--spread-ms', '43200000'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      const res = await fetch(joinUrl(url, PATHS.checkIn), {
+        method: 'POST',
+        body: JSON.stringify({ client: 'client-ranges-01', app: 'ranges', channel: 'stable', release: null, caps: { sync: false, periodicSync: false, swIds: true } }),
+      });
+      expect(await res.json()).toMatchObject({ status: 'current', nextCheckIn: 2147483 });
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+
+    // API users: a TypeError naming the option and the range, before anything listens.
+    const refused: [Parameters<typeof startServer>[0], string][] = [
+      [{ checkInInterval: 0 }, 'checkInInterval must be an integer in [1, 2147483], got 0'],
+      [{ checkInInterval: Number.NaN }, 'checkInInterval must be an integer in [1, 2147483], got NaN'],
+      [{ checkInInterval: 1.5 }, 'checkInInterval must be an integer in [1, 2147483], got 1.5'],
+      [{ checkInInterval: 1e23 }, 'checkInInterval must be an integer in [1, 2147483], got 1e+23'],
+      [{ spreadMs: -1 }, 'spreadMs must be an integer in [0, 3600000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got -1'],
+      [{ spreadMs: 3_600_001 }, 'spreadMs must be an integer in [0, 3600000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got 3600001'],
+      [{ checkInInterval: 10, spreadMs: 10_001 }, 'spreadMs must be an integer in [0, 10000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got 10001'],
+      [{ capacity: { origin: { bytesPerSecond: 1e6 } }, spreadMs: 43_200_001 }, 'spreadMs must be an integer in [0, 43200000] (at most half planTtlMs), got 43200001'],
+      // Half the plan lifetime given, not of the default one.
+      [{ spreadMs: 60_001, planTtlMs: 120_000 }, 'spreadMs must be an integer in [0, 60000] (at most checkInInterval in ms, without capacity, and half planTtlMs), got 60001'],
+      [{ planTtlMs: 0 }, 'planTtlMs must be an integer in [1, 9007199254740991], got 0'],
+      [{ uploadLimit: 0 }, 'uploadLimit must be an integer in [1, 9007199254740991], got 0'],
+      [{ planRefMinBytes: -1 }, 'planRefMinBytes must be an integer in [0, 9007199254740991], got -1'],
+    ];
+    for (const [options, message] of refused) {
+      await expect(startServer({ dataDir: data, ...options }), message).rejects.toThrow(new TypeError(message));
+    }
+    const edge = await startServer({ dataDir: data, checkInInterval: 60, spreadMs: 60_000, planTtlMs: 120_000, uploadLimit: 1, planRefMinBytes: 0 });
+    await edge.close();
+    const shortest = await startServer({ dataDir: data, checkInInterval: 1, spreadMs: 1000 });
+    await shortest.close();
+    const budgeted = await startServer({ dataDir: data, checkInInterval: 60, spreadMs: 43_200_000, capacity: { origin: { bytesPerSecond: 1e6 } } });
+    await budgeted.close();
   });
 
   it('serve refuses what would start with updates broken: a --cdn that is not an http(s) URL, --capacity naming no source or setting no limit, extra arguments', async () => {
@@ -387,7 +457,7 @@ describe('startServer + updraft CLI (child process)', () => {
     const resumed = await cli(['rollout', 'stable', '--app', 'pz', '--resume', '--minimum', 'none', '--json'], env());
     expect(JSON.parse(resumed.stdout)).toMatchObject({ release: b, paused: false, pausedReason: null, minimum: null });
     const back = await cli(['rollout', 'stable', '--app', 'pz', '--release', a], env());
-    expect(back.stdout.trim()).toBe(`pz/stable: ${a} at 100% (previous ${b}, activation next-navigation)`);
+    expect(back.stdout.trim()).toBe(`pz/stable: rolled back from ${b} (2.0.0 #2) to ${a} (1.0.0 #1) at 100% (activation next-navigation)`);
 
     // A minimum the channel does not offer: one line saying why and what to do, nothing changed.
     const ahead = await cli(['rollout', 'stable', '--app', 'pz', '--minimum', b], env());
@@ -399,6 +469,35 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(older.code).toBe(0);
     expect(older.stdout).toContain(`channel stable not moved: channel stable targets ${b} (#2), newer than ${a} (#1): a publish moves a channel only forward`);
     expect(older.stdout).toContain(`pz/stable: ${b} at 100% (previous ${a}, activation next-navigation)`);
+  });
+
+  it('rollout to an older release says it rolled back, from which release to which, as status names them; a move forward or no move does not', async () => {
+    const ds = await Promise.all(['1.0.0', '2.0.0', '3.0.0'].map((version) => fakeDist({ 'index.html': `rb ${version}` }, { app: 'rb', version })));
+    for (const [i, d] of ds.entries()) {
+      await writeDist(join(dir, `rb${i}`), d);
+      expect((await cli(['publish', join(dir, `rb${i}`), '--channel', 'stable'], env())).code).toBe(0);
+    }
+    const [v1, v2, v3] = ds.map((d) => d.manifest.id);
+
+    // A partial roll back, as JSON: the answer names both releases.
+    const partial = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--percent', '50', '--json'], env());
+    expect(JSON.parse(partial.stdout)).toMatchObject({
+      release: v1, previous: v3, percent: 50,
+      rolledBack: { from: { id: v3, version: '3.0.0', seq: 3 }, to: { id: v1, version: '1.0.0', seq: 1 } },
+    });
+    const status = await cli(['status', '--app', 'rb'], env());
+    expect(status.stdout).toContain(`the other 50% stay where they are (rolled back from ${v3} (3.0.0 #3): offered to nobody)`);
+    // The same release again moves nothing: the plain state, which names the release rolled back from as previous.
+    const again = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--pause', '--reason', 'checking'], env());
+    expect(again.stdout.trim()).toBe(`rb/stable: ${v1} at 50% (previous ${v3}, activation next-navigation), PAUSED: checking`);
+    expect(JSON.parse((await cli(['rollout', 'stable', '--app', 'rb', '--resume', '--json'], env())).stdout)).not.toHaveProperty('rolledBack');
+    // Forward is not a roll back, whatever came before.
+    const forward = await cli(['rollout', 'stable', '--app', 'rb', '--release', v2!, '--activation', 'prompt'], env());
+    expect(forward.stdout.trim()).toBe(`rb/stable: ${v2} at 50% (previous ${v1}, activation prompt)`);
+    // Back below a minimum, giving the new minimum: both said.
+    expect((await cli(['rollout', 'stable', '--app', 'rb', '--minimum', v2!, '-q'], env())).code).toBe(0);
+    const below = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--minimum', v1!], env());
+    expect(below.stdout.trim()).toBe(`rb/stable: rolled back from ${v2} (2.0.0 #2) to ${v1} (1.0.0 #1) at 100% (activation prompt), minimum ${v1}`);
   });
 
   it('status --quiet prints nothing (its exit status checks server and token); --app naming no published app is unknown_app listing the apps; a channel several apps share asks for --app', async () => {
@@ -469,6 +568,45 @@ describe('startServer + updraft CLI (child process)', () => {
       expect(task && 'sources' in task && task.sources.at(-1)).toMatch(/^https:\/\/updates\.example\.com\/u\/v1\/blobs\/[0-9a-f]{64}$/);
     } finally {
       child.kill('SIGTERM');
+    }
+  });
+
+  it('serve prints a URL to open: a loopback one when --host is every interface (0.0.0.0, ::, 0), saying so on stderr; IPv6 literals in brackets', async () => {
+    const data = join(dir, 'hosts-data');
+    const cases: [string[], RegExp, string | null][] = [
+      [['--host', '0.0.0.0'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, '0.0.0.0'],
+      [['--host', '0'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, '0'],
+      [['--host', '::'], /^http:\/\/\[::1\]:(\d+)\/$/, '::'],
+      [['--host', '::1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      [['--host', '0:0:0:0:0:0:0:1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      [['--host', 'localhost'], /^http:\/\/localhost:(\d+)\/$/, null],
+      [['--host', '0.0.0.0', '--quiet'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, null],
+    ];
+    for (const [flags, pattern, everywhere] of cases) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--port', '0', '--data', data, '--token', TOKEN, ...flags], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      try {
+        await expect.poll(() => out, { timeout: 20_000 }).toContain('\n');
+        const url = out.trim();
+        const port = pattern.exec(url)?.[1];
+        expect(port, `${flags.join(' ')}: ${url}`).toBeDefined();
+        // A URL that works: the admin API answers there.
+        const res = await fetch(joinUrl(url, PATHS.adminStatus), { headers: { Authorization: `Bearer ${TOKEN}` } });
+        expect(res.status, flags.join(' ')).toBe(200);
+        const note = `updraft: note: listening on every interface (--host ${everywhere}), port ${port}: other machines reach it at this machine's address; ${url} is for this one\n`;
+        if (everywhere) await expect.poll(() => err).toContain(note);
+        else {
+          // Its last line at start (with --quiet, nothing) is written by now: no note among them.
+          if (!flags.includes('--quiet')) await expect.poll(() => err).toMatch(/not signed/);
+          expect(err, flags.join(' ')).not.toContain('every interface');
+        }
+      } finally {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
     }
   });
 
@@ -579,5 +717,20 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('updraft publish <dist>');
     expect(res.stdout).toContain('updraft keys generate [--out updraft-signing] [--force] [--json]');
+    // README's CLI section opens with the same usage, wrapped its own way.
+    const words = (text: string) => text.split(/\s+/).filter(Boolean).join(' ');
+    const between = (text: string, start: string, end: string) => {
+      const from = text.indexOf(start);
+      expect(from, start).toBeGreaterThanOrEqual(0);
+      return text.slice(from + start.length, text.indexOf(end, from + start.length));
+    };
+    const usage = between(res.stdout, 'Usage:\n', '\n\n');
+    const block = between(readFileSync(join(ROOT, 'README.md'), 'utf8'), '### CLI `updraft`\n\n```\n', '```');
+    expect(usage).toContain('updraft tokens  revoke');
+    expect(words(block)).toBe(words(usage));
+    // Anywhere on the line, for every command: the same text.
+    for (const command of ['serve', 'keys generate', 'publish', 'rollout', 'status', 'tokens create']) {
+      expect(await cli([...command.split(' '), '-h']), command).toEqual({ code: 0, stdout: res.stdout, stderr: '' });
+    }
   });
 });

@@ -4,18 +4,19 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as v from 'valibot';
-import { ActivationPolicy, Name, PATHS, type ChannelState, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
+import { ActivationPolicy, Name, PATHS, type ChannelAnswer, type ChannelUpdate, type StatusResponse } from '../protocol/index.js';
 import { AdminClient, CliError } from './admin-client.js';
 import { SCOPES, generateToken, parseScopes, parseTokenFile, type ConfigToken, type Scope } from './admin-token.js';
 import { generateKeyFiles, signerFromFiles } from './keys-command.js';
+import { listensEverywhere } from './listen-url.js';
 import { startServer } from './node.js';
-import { resolveCapacity } from './options.js';
+import { DEFAULT_CHECK_IN_INTERVAL, DEFAULT_PLAN_TTL_MS, OPTION_RANGES, maxSpreadMs, resolveCapacity } from './options.js';
 import { isPostgresLocation, openStore, redactStoreLocation } from './open-store.js';
 import { publish, type PublishProgress, type PublishResult } from './publish.js';
 import { CONTROL } from '../protocol/label.js';
 import { isHeaderValue } from './security-headers.js';
 import type { Budget } from './slot-ledger.js';
-import { formatBytes, formatStatus } from './status-format.js';
+import { formatBytes, formatStatus, releaseLabel } from './status-format.js';
 
 const HELP = `updraft — server-directed updates for web apps
 
@@ -38,7 +39,7 @@ Common: --server URL (env UPDRAFT_SERVER, default http://127.0.0.1:8787/); a req
                      within UPDRAFT_TIMEOUT seconds (default 30, part uploads more) is unreachable
         --token T    (env UPDRAFT_TOKEN): publish needs the publish scope (and rollout with --channel),
                      rollout the rollout scope, status the read scope
-        -q, --quiet  print nothing but errors (--json output still prints)
+        -q, --quiet  print nothing but errors (--json output, serve's URL and a created token still print)
         -v, --verbose  publish: each uploaded part; status: every release and the latest reports
         -h, --help   this text, anywhere on the line
 publish --channel without --percent sets 100%, and moves the channel only forward (never to a
@@ -82,17 +83,17 @@ function args<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[],
  * A numeric flag. Only plain decimals: `Number()` would read '' as 0 (a silent `--percent ''`
  * halting a rollout), '0x32' as 50 and '1e3' as 1000.
  */
-function num(value: string | undefined, flag: string, min: number, max = Infinity, integer = false): number | undefined {
+function num(value: string | undefined, flag: string, min: number, max = Infinity, integer = false, why = ''): number | undefined {
   if (value === undefined) return undefined;
   const n = (integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw new CliError('usage', `--${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(value)}`);
+    throw new CliError('usage', `--${flag} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]${why}, got ${JSON.stringify(value)}`);
   }
   return n;
 }
 
-/** A flag that counts (a port, bytes, milliseconds): digits only. */
-const int = (value: string | undefined, flag: string, min: number, max = Infinity) => num(value, flag, min, max, true);
+/** A flag that counts (a port, bytes, seconds, milliseconds): digits only, in [min, max]. */
+const int = (value: string | undefined, flag: string, [min, max]: readonly [number, number], why = '') => num(value, flag, min, max, true, why);
 
 function policy(value: string | undefined): ActivationPolicy | undefined {
   if (value === undefined) return undefined;
@@ -198,15 +199,22 @@ async function serve(argv: string[]): Promise<void> {
   const cdn = values.cdn ?? [];
   for (const url of cdn) httpUrl(url, 'cdn');
   const budget = values.capacity ? capacity(values.capacity, cdn) : undefined;
-  const planRefMinBytes = int(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', 0);
+  const planRefMinBytes = int(values['plan-ref-min-bytes'], 'plan-ref-min-bytes', OPTION_RANGES.planRefMinBytes);
   const tokenFile = values['token-file'] ?? process.env.UPDRAFT_TOKEN_FILE;
-  const uploadLimit = int(values['upload-limit'], 'upload-limit', 1);
+  const uploadLimit = int(values['upload-limit'], 'upload-limit', OPTION_RANGES.uploadLimit);
+  // The ranges `resolveOptions` holds API users to, checked here to name the flag.
+  const checkInInterval = int(values['check-in-interval'], 'check-in-interval', OPTION_RANGES.checkInInterval);
+  const interval = checkInInterval ?? DEFAULT_CHECK_IN_INTERVAL;
+  const spreadMs = int(
+    values['spread-ms'], 'spread-ms', [0, maxSpreadMs(interval, DEFAULT_PLAN_TTL_MS, budget !== undefined)],
+    budget ? ' (at most 12 h, half a plan\'s lifetime)' : ` (at most the check-in interval, ${interval} s, without --capacity, and 12 h, half a plan's lifetime)`,
+  );
   const keyFiles = values['signing-key'] ?? (process.env.UPDRAFT_SIGNING_KEY ?? '').split(',').map((f) => f.trim()).filter(Boolean);
   const signer = await signerFromFiles(keyFiles);
   const adminToken = values.token ?? process.env.UPDRAFT_TOKEN;
   const running = await startServer({
     signer,
-    port: int(values.port, 'port', 0, 65535) ?? 8787,
+    port: int(values.port, 'port', [0, 65535]) ?? 8787,
     host: values.host ?? '127.0.0.1',
     dataDir: values.data ?? '.updraft',
     ...(values.db ? { db: values.db } : {}),
@@ -215,8 +223,8 @@ async function serve(argv: string[]): Promise<void> {
     ...(uploadLimit !== undefined ? { uploadLimit } : {}),
     ...(values.csp ? { securityHeaders: { contentSecurityPolicy: values.csp } } : {}),
     cdn,
-    checkInInterval: num(values['check-in-interval'], 'check-in-interval', 0),
-    spreadMs: int(values['spread-ms'], 'spread-ms', 0),
+    checkInInterval,
+    spreadMs,
     ...(planRefMinBytes !== undefined ? { planRefMinBytes } : {}),
     ...(values['public-url'] ? { publicUrl: httpUrl(values['public-url'], 'public-url') } : {}),
     ...(budget ? { capacity: budget } : {}),
@@ -227,7 +235,12 @@ async function serve(argv: string[]): Promise<void> {
     if (err.syscall === 'getaddrinfo') throw new CliError('listen', `--host ${values.host ?? ''} names no address to listen on (${err.message})`);
     throw storeError(err, values.db ?? values.data ?? '.updraft');
   });
+  // stdout is the URL alone (scripts read it); one that listens on every interface says so, since
+  // the loopback URL it prints is only how this machine reaches it.
   console.log(running.url);
+  if (listensEverywhere(running.address) && !values.quiet) {
+    stderr.write(`updraft: note: listening on every interface (--host ${values.host}), port ${running.port}: other machines reach it at this machine's address; ${running.url} is for this one\n`);
+  }
   // Unsigned plans are fine in development and a risk in production: say so once, on stderr.
   if (!signer && !values.quiet) process.stderr.write('updraft: warning: plans are not signed (no --signing-key); workers built with publicKeys refuse them, others trust any plan this server sends. See SECURITY.md.\n');
   // With no token at all the admin API refuses everything: a `serve` started in a shell without
@@ -324,8 +337,12 @@ async function publishCommand(argv: string[]): Promise<void> {
   }
 }
 
-const describeChannel = (ch: ChannelState) =>
-  `${ch.app}/${ch.name}: ${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`
+/** A roll back says so, naming both releases as `status` does: otherwise it reads as any other move. */
+const describeChannel = (ch: ChannelAnswer) =>
+  `${ch.app}/${ch.name}: `
+  + (ch.rolledBack
+    ? `rolled back from ${releaseLabel(ch.rolledBack.from)} to ${releaseLabel(ch.rolledBack.to)} at ${ch.percent}% (activation ${ch.activation})`
+    : `${ch.release} at ${ch.percent}% (previous ${ch.previous ?? 'none'}, activation ${ch.activation})`)
   + (ch.minimum ? `, minimum ${ch.minimum}` : '')
   + (ch.paused ? `, PAUSED${ch.pausedReason ? `: ${ch.pausedReason}` : ''}` : '');
 
@@ -350,7 +367,7 @@ async function rollout(argv: string[]): Promise<void> {
   };
   if (Object.keys(update).length === 0) throw new CliError('usage', 'rollout needs --release, --percent, --activation, --pause, --resume or --minimum');
   const query = values.app ? `?app=${encodeURIComponent(values.app)}` : '';
-  const { body } = await client(values).request<ChannelState>('PUT', PATHS.adminChannel(channel) + query, update, (a) => typeof (a as ChannelState).release === 'string');
+  const { body } = await client(values).request<ChannelAnswer>('PUT', PATHS.adminChannel(channel) + query, update, (a) => typeof (a as ChannelAnswer).release === 'string');
   if (values.json) console.log(JSON.stringify(body));
   else if (!values.quiet) console.log(describeChannel(body));
 }

@@ -12,6 +12,7 @@ import { PostgresSlotLedger } from './postgres-slot-ledger.js';
 import { PostgresStore } from './postgres-store.js';
 import type { Store } from './store.js';
 import { writeBehind } from './write-behind-store.js';
+import { listenUrl } from './listen-url.js';
 
 export type StartServerOptions = Partial<UpdateServerOptions> & {
   /** 0 picks a free port. @default 0 */
@@ -37,9 +38,11 @@ export type StartServerOptions = Partial<UpdateServerOptions> & {
 };
 
 export interface RunningServer {
-  /** `http://127.0.0.1:PORT/` */
+  /** `http://127.0.0.1:PORT/`: the `host` listened on, or a loopback address when that is every interface (`listenUrl`). */
   url: string;
   port: number;
+  /** The address listened on, as the socket says it: `0.0.0.0` or `::` for every interface. */
+  address: string;
   store: Store;
   blobs: BlobStore;
   /**
@@ -88,8 +91,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     if (ownStore) await store.close();
     throw err;
   });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const bound = server.address() as AddressInfo;
 
   let closed: Promise<void> | null = null;
   const close = () =>
@@ -103,5 +105,5 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       if (ownStore) await store.close();
     }));
 
-  return { url: `http://${urlHost}:${port}/`, port, store, blobs, deltas, close };
+  return { url: listenUrl(host, bound), port: bound.port, address: bound.address, store, blobs, deltas, close };
 }

@@ -32,11 +32,11 @@ export interface UpdateServerOptions {
    * @default derived from each check-in's request URL, which is wrong behind a rewriting proxy
    */
   publicUrl?: string;
-  /** Seconds between check-ins. @default 3600 */
+  /** Seconds between check-ins, an integer in `OPTION_RANGES.checkInInterval` ([1, 2147483]). @default 3600 */
   checkInInterval?: number;
-  /** Downloads of a plan start at a per-client offset in [0, spreadMs). @default 0 */
+  /** Downloads of a plan start at a per-client offset in [0, spreadMs); an integer, at most `maxSpreadMs` (half `planTtlMs`, and without `capacity` the check-in interval). @default 0 */
   spreadMs?: number;
-  /** Plan lifetime. @default 86_400_000 (24 h) */
+  /** Plan lifetime, ms, a positive integer. @default 86_400_000 (24 h) */
   planTtlMs?: number;
   /**
    * A worker that says `caps.planRefs` gets its update by reference (the check-in answer names the
@@ -176,6 +176,47 @@ export interface ResolvedOptions {
 
 const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 
+/** The default check-in interval, seconds. */
+export const DEFAULT_CHECK_IN_INTERVAL = 3600;
+/** The default plan lifetime, ms (24 h). */
+export const DEFAULT_PLAN_TTL_MS = 86_400_000;
+
+/**
+ * The ranges of the numeric options `updraft serve` has flags for, all integers; the CLI checks
+ * its flags against the same. `spreadMs`'s depends on two others: `maxSpreadMs`.
+ */
+export const OPTION_RANGES = {
+  // Seconds. A worker checks in again `nextCheckIn` s after each check-in, and an open page nudges
+  // it then by a timer (app/wake.ts): at 0 the nudge comes at once, so every open page keeps its
+  // worker checking in as fast as the server answers. Timers honour at most 2^31 - 1 ms (~24.8
+  // days; the page clamps its waits there), and an absurd wait (1e23 s) sets a time the worker
+  // never reaches: it would not check in again by itself.
+  checkInInterval: [1, Math.floor(2_147_483_647 / 1000)],
+  planRefMinBytes: [0, Number.MAX_SAFE_INTEGER],
+  uploadLimit: [1, Number.MAX_SAFE_INTEGER],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/**
+ * The longest `spreadMs`, ms. A client's downloads start up to `spreadMs` after its plan is issued:
+ * - and must end before the plan expires (`planTtlMs`; an expired plan is reported `failed`,
+ *   `plan_expired`, which the automatic pause counts): half the lifetime leaves every client at
+ *   least the other half;
+ * - without `capacity`, a worker checking in again while its plan waits gets a new plan, its
+ *   downloads offset anew from then (planner.ts `spreadStart`): an offset longer than the check-in
+ *   interval is never reached, and that client never updates. With it, the client keeps the slots
+ *   it was given (check-in.ts `bookSlots`).
+ */
+export function maxSpreadMs(checkInInterval: number, planTtlMs: number, capacity: boolean): number {
+  const half = Math.floor(planTtlMs / 2);
+  return capacity ? half : Math.min(checkInInterval * 1000, half);
+}
+
+/** `value` (of option `name`) if it is an integer in [min, max], else a TypeError naming both. */
+function integerIn(name: string, value: number, [min, max]: readonly [number, number], why = ''): number {
+  if (!(Number.isInteger(value) && value >= min && value <= max)) throw new TypeError(`${name} must be an integer in [${min}, ${max}]${why}, got ${value}`);
+  return value;
+}
+
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   const d = o.deltas === false ? null : (o.deltas ?? {});
   const store = d && new DeltaStore(o.blobs, d);
@@ -188,7 +229,16 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     queue: new DeltaQueue({ store: o.store, deltas: store, ...limits, onDelta: (app) => checkInCache.invalidateApp(app) }),
   };
   // Each default written once: the three fields and the planner's object are the same values.
-  const planner: PlannerOptions = { checkInInterval: o.checkInInterval ?? 3600, spreadMs: o.spreadMs ?? 0, planTtlMs: o.planTtlMs ?? 86_400_000 };
+  // Checked before anything is built: a bad value would otherwise go out in every answer (NaN
+  // makes the check-in answer invalid JSON).
+  const planTtlMs = integerIn('planTtlMs', o.planTtlMs ?? DEFAULT_PLAN_TTL_MS, [1, Number.MAX_SAFE_INTEGER]);
+  const checkInInterval = integerIn('checkInInterval', o.checkInInterval ?? DEFAULT_CHECK_IN_INTERVAL, OPTION_RANGES.checkInInterval);
+  const spreadMs = o.capacity
+    ? integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, true)], ' (at most half planTtlMs)')
+    : integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, false)], ' (at most checkInInterval in ms, without capacity, and half planTtlMs)');
+  const planner: PlannerOptions = { checkInInterval, spreadMs, planTtlMs };
+  const planRefMinBytes = integerIn('planRefMinBytes', o.planRefMinBytes ?? 8192, OPTION_RANGES.planRefMinBytes);
+  const uploadLimit = integerIn('uploadLimit', o.uploadLimit ?? 512 * 1024 * 1024, OPTION_RANGES.uploadLimit);
   return {
     store: o.store,
     blobs: o.blobs,
@@ -197,11 +247,11 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     publicUrl: o.publicUrl ? withSlash(o.publicUrl) : null,
     ...planner,
     planner,
-    planRefMinBytes: o.planRefMinBytes ?? 8192,
+    planRefMinBytes,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
     adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
-    uploadLimit: o.uploadLimit ?? 512 * 1024 * 1024,
+    uploadLimit,
     maxInFlight: resolveMaxInFlight(o.maxInFlight),
     retryAfter: resolveRetryAfter(o.retryAfter),
     clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },

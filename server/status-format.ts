@@ -1,4 +1,4 @@
-import type { ChannelState, StatusResponse } from '../protocol/index.js';
+import type { ChannelState, ReleaseLabel, StatusResponse } from '../protocol/index.js';
 import { fallbackRelease } from './planner.js';
 
 export interface FormatStatusOptions {
@@ -24,6 +24,9 @@ export function formatBytes(n: number): string {
   return `${(n / 1_000_000_000).toFixed(2)} GB`;
 }
 
+/** `<id> (<version> #<seq>)`: a release as `status` and `rollout` name it. */
+export const releaseLabel = (r: ReleaseLabel) => `${r.id} (${r.version} #${r.seq})`;
+
 const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${Math.round((part / whole) * 100)}%`);
 
 /**
@@ -38,7 +41,10 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
     const r = release.get(id);
     return r ? `${r.version} #${r.seq}` : '?';
   };
-  const label = (id: string) => `${id} (${version(id)})`;
+  const label = (id: string) => {
+    const r = release.get(id);
+    return r ? releaseLabel(r) : `${id} (?)`;
+  };
   const lines: string[] = [];
 
   if (s.channels.length === 0) {
