@@ -237,6 +237,20 @@ describe('check-in with a capacity budget', () => {
     expect(later.status).toBe('update');
   });
 
+  it('a client put late by the spread gets no slot past its plan\'s expiry either', async () => {
+    const { store, checkIn, d1, d2 } = await setup({ capacity: { origin: { bytesPerSecond: 4000 } }, planTtlMs: 5000, spreadMs: 2500 });
+    await store.putChannel('demo', 'stable', { release: d2 }, 1);
+    let updates = 0;
+    for (let i = 0; i < 12; i++) {
+      const a = await checkIn(d1, `client-late-${i}`);
+      if (a.status !== 'update') continue;
+      updates++;
+      // A worker drops an expired plan: a fetch it may start only after that would never run.
+      for (const t of a.plan.tasks) if (t.kind === 'fetch') expect(t.notBefore).toBeLessThan(a.plan.expiresAt);
+    }
+    expect(updates).toBeGreaterThan(0);
+  });
+
   it('a spread wider than half a plan\'s life is refused: the clients it puts late would get plans that expire before their downloads may start', async () => {
     // This setup used to start, and the clients past the plan's 5 s got plans whose every fetch
     // began after their expiresAt: a worker drops such a plan (`plan_expired`, a failure the

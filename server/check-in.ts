@@ -97,10 +97,10 @@ function planFrom(o: ResolvedOptions, rendered: RenderedTemplate | null, entry: 
     const p: Personal = { client: req.client, now, ...slots, options: planner };
     return doc ? refAnswer(rendered, doc, signed, p, extra) : updateAnswer(rendered, signed, p, extra, req.caps.compactPlans === true);
   };
-  // A slot after the plan's expiry could never be used (the worker drops an expired plan). Counted
-  // from the client's spread start: a spread wider than a plan's life is its own matter, and must
-  // not keep the clients it puts late from ever getting a plan.
-  const horizon = signed.expiresAt + (earliest - now);
+  // A slot after the plan's expiry could never be used (the worker drops an expired plan), however
+  // late the spread put the client: `spreadMs` is at most half the plan's life (options.ts), so a
+  // spread client still has half of it to be booked in.
+  const horizon = signed.expiresAt;
   if (isSharedSlotLedger(o.slotLedger)) {
     return o.slotLedger.bookPlan({ client, to: t.to, fetches: t.fetches.map((f) => ({ size: f.size, sources: t.sourceKeys })), earliest, now, capacity: o.capacity, horizon }).then(answer);
   }
