@@ -5,6 +5,14 @@ import { PlanRef } from './plan-ref.js';
 
 export const ClientId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 of A-Z a-z 0-9 _ -'));
 
+/**
+ * The range of `nextCheckIn`, seconds, that servers set and workers honour. At 0 every open page's
+ * nudge (app/wake.ts) would have its worker check in as fast as the server answers; timers honour
+ * at most 2^31 - 1 ms (~24.8 days), and a longer wait sets a time the worker may never reach, so a
+ * bad answer would silence it for good. A worker holds what it is told to this range.
+ */
+export const CHECK_IN_INTERVAL_RANGE_S = [1, Math.floor(2_147_483_647 / 1000)] as const;
+
 export const Capabilities = v.object({
   sync: v.boolean(),
   periodicSync: v.boolean(),

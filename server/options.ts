@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CHECK_IN_INTERVAL_RANGE_S } from '../protocol/index.js';
 import { AdminTokens } from './admin-auth.js';
 import { SCOPES, type ConfigToken } from './admin-token.js';
 import type { AutoPauseOptions } from './auto-pause.js';
@@ -186,12 +187,8 @@ export const DEFAULT_PLAN_TTL_MS = 86_400_000;
  * its flags against the same. `spreadMs`'s depends on two others: `maxSpreadMs`.
  */
 export const OPTION_RANGES = {
-  // Seconds. A worker checks in again `nextCheckIn` s after each check-in, and an open page nudges
-  // it then by a timer (app/wake.ts): at 0 the nudge comes at once, so every open page keeps its
-  // worker checking in as fast as the server answers. Timers honour at most 2^31 - 1 ms (~24.8
-  // days; the page clamps its waits there), and an absurd wait (1e23 s) sets a time the worker
-  // never reaches: it would not check in again by itself.
-  checkInInterval: [1, Math.floor(2_147_483_647 / 1000)],
+  // Seconds; why these bounds: protocol/check-in.ts.
+  checkInInterval: CHECK_IN_INTERVAL_RANGE_S,
   planRefMinBytes: [0, Number.MAX_SAFE_INTEGER],
   uploadLimit: [1, Number.MAX_SAFE_INTEGER],
 } as const satisfies Record<string, readonly [number, number]>;

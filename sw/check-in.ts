@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import {
+  CHECK_IN_INTERVAL_RANGE_S,
   checkManifestConsistency,
   expandPlan,
   CheckInResponse,
@@ -153,12 +154,16 @@ async function checkInOnce(ctx: SwContext): Promise<CheckNowReply> {
   if (inlineOnce) await store.setMeta('inlinePlansOnce', false);
   await store.setMeta('checkInFailures', 0);
   if (answer.recorded) await store.setMeta('recorded', answer.recorded);
-  const nextCheckInAt = adapter.now() + answer.nextCheckIn * 1000;
+  // Held to the protocol's range: an answer out of it (a misconfigured or older server) must neither
+  // silence this worker for good nor have it check in without pause.
+  const [least, most] = CHECK_IN_INTERVAL_RANGE_S;
+  const nextCheckIn = Math.min(most, Math.max(least, answer.nextCheckIn));
+  const nextCheckInAt = adapter.now() + nextCheckIn * 1000;
   await store.setMeta('nextCheckInAt', nextCheckInAt);
   await broadcast(ctx, { name: 'check-in-at', at: nextCheckInAt });
-  await registerPeriodic(ctx, answer.nextCheckIn * 1000);
+  await registerPeriodic(ctx, nextCheckIn * 1000);
   if (!wire) {
-    log.info(`check-in: current${answer.status === 'current' && answer.drop ? ', drop what is held' : ''}, next in ${answer.nextCheckIn}s`);
+    log.info(`check-in: current${answer.status === 'current' && answer.drop ? ', drop what is held' : ''}, next in ${nextCheckIn}s`);
     // A pause or a roll back since the plan (or the staged release) came: the server would not
     // have us move there now.
     if (answer.status === 'current' && answer.drop) await dropHeld(ctx);

@@ -1,6 +1,6 @@
 /** The real runtime, driven through the in-memory adapter: fake clock, scripted servers. */
 import { describe, expect, it } from 'vitest';
-import type { CheckNowReply, HelloReply, Plan, ReadyReply, ReportBatch, SwConfig, SwDebugState, SwReply } from '../protocol/index.js';
+import { CHECK_IN_INTERVAL_RANGE_S, type CheckNowReply, type HelloReply, type Plan, type ReadyReply, type ReportBatch, type SwConfig, type SwDebugState, type SwReply } from '../protocol/index.js';
 import { scanWorkerBody } from '../server/check-in-request.js';
 import { partKey } from './adapter.js';
 import { ABSENT_GRACE_MS, collectGarbage, PIN_GRACE_MS } from './gc.js';
@@ -218,6 +218,19 @@ describe('check-in', () => {
     a.clock.advance(1000);
     await rt.wake('test');
     expect(a.server.count(CHECK_IN)).toBe(1);
+  });
+
+  it('a next check-in the server sets out of range is held to [1 s, 2^31 - 1 ms]: a bad answer can neither silence the worker for good nor have it check in without pause', async () => {
+    const { a, rt } = await installed();
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 1e12 }));
+    await checkNow(rt);
+    expect((await state(rt)).nextCheckInAt).toBe(a.now() + CHECK_IN_INTERVAL_RANGE_S[1] * 1000);
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 0 }));
+    await checkNow(rt);
+    expect((await state(rt)).nextCheckInAt).toBe(a.now() + 1000);
+    a.server.on(CHECK_IN, json({ status: 'current', nextCheckIn: 90 }));
+    await checkNow(rt);
+    expect((await state(rt)).nextCheckInAt).toBe(a.now() + 90_000);
   });
 
   it('sends back the `recorded` acknowledgement of the last answer, and only that one', async () => {
