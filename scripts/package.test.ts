@@ -172,12 +172,19 @@ describe('the packed package in a consumer', () => {
   // A strict app's use of the page client (its options from an env lookup, every reply narrowed),
   // under the flags strict templates turn on beyond \`strict\`.
   const STRICT_PAGE = `
-    import { registerUpdraft, UpdraftError, type Updraft, type PendingUpdate, type CheckNowReply } from 'updraft/client';
+    import { registerUpdraft, UpdraftError, type Updraft, type PendingUpdate, type CheckNowReply, type ActivationPolicy,
+      type UpdraftEventHandler, type UpdraftEventOf } from 'updraft/client';
     const env: Record<string, string | undefined> = {};
     const updraft: Updraft = registerUpdraft({ swUrl: env['SW_URL'], scope: env['SCOPE'], onActivatedImmediate: undefined });
     const off = updraft.on('update-ready', (e) => { const policy: 'prompt' | 'next-navigation' | 'immediate' = e.policy; return policy; });
     off();
     updraft.on('failed', (e) => { const release: string | null = e.release; return release; });
+    // A toast of the app's own, typed from the event payloads the page client exports.
+    const label = (policy: ActivationPolicy): string => (policy === 'prompt' ? 'Restart to update' : 'Updated on next visit');
+    const onProgress: UpdraftEventHandler<'progress'> = (e) => { const share: number = e.bytesDone / e.bytesTotal; return share; };
+    const onReady = (e: UpdraftEventOf<'update-ready'>): string => label(e.policy);
+    updraft.on('progress', onProgress);
+    updraft.on('update-ready', onReady);
     const pending: PendingUpdate | null = updraft.pending;
     export const version: string | undefined = pending?.version;
     export async function main(): Promise<string> {
