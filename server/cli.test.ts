@@ -179,6 +179,20 @@ describe('startServer + updraft CLI (child process)', () => {
     await expect(startServer({ dataDir: data, securityHeaders: { contentSecurityPolicy: "default-src 'self'\n" } })).rejects.toThrow(new TypeError('securityHeaders.contentSecurityPolicy must be a header value: printable ASCII, no line breaks'));
   });
 
+  it('serve on a port another process holds is `listen`, and says what to do: another --port, or 0 for a free one', async () => {
+    const other = createServer(() => {});
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      const port = (other.address() as AddressInfo).port;
+      const res = await cli(['serve', '--port', String(port), '--data', join(dir, 'port-taken')]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`updraft: listen: listen EADDRINUSE: address already in use 127.0.0.1:${port}: another process listens on port ${port} (an earlier updraft serve?): stop it, or pick another --port (0 for a free one)\n`);
+    } finally {
+      other.close();
+    }
+  });
+
   it('an admin command against a server that accepts and never answers gives up after UPDRAFT_TIMEOUT seconds: unreachable', async () => {
     const silent = createServer(() => {}); // reads the request, never answers
     silent.listen(0, '127.0.0.1');
