@@ -68,9 +68,14 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   const emitter = createEmitter();
   const unavailable = () => new UpdraftError('internal', `service workers are not available here (${why}); the page runs from the network`);
 
+  // Rejects once no worker will ever answer this page (registration failed, or the worker went
+  // redundant before it controlled the page); never settles otherwise. Set below.
+  let unanswered: Promise<never> = new Promise<never>(() => {});
   const send = async <T>(message: PageRequest, timeoutMs?: number | null): Promise<T> => {
     if (!wb) throw unavailable();
-    return request<T>((m) => wb.messageSW(m), message, timeoutMs);
+    // workbox-window posts to the worker it registered even when that one is gone, and nothing
+    // answers: without the race a request waited out its timeout (90 s, none for apply).
+    return Promise.race([request<T>((m) => wb.messageSW(m), message, timeoutMs), unanswered]);
   };
 
   // The release the worker last withdrew (`withdrawn`) since it last offered one
@@ -124,8 +129,11 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       if (container.controller) return resolve();
       container.addEventListener('controllerchange', () => resolve(), { once: true });
     });
-    const registered = wb.register().then((registration) => {
+    const registration = wb.register().then((registration) => {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
+      return registration;
+    });
+    const registered = registration.then((registration) => {
       // A page outside the scope (an app built with base `/app/` opened at `/app`) is never
       // controlled: say so, rather than leave `controlled` and `ready()` waiting for good.
       if (!container.controller && !location.href.startsWith(registration.scope)) {
@@ -135,10 +143,16 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     // A worker whose install failed (its manifest or a file could not be had) goes redundant and
     // never controls this page: say so, rather than leave `controlled` and `ready()` waiting. The
     // browser tries again on a later navigation.
+    // Under `vite dev` the plugin's stand-in goes the same way (it unregisters itself): the message
+    // names both, since a page cannot tell them apart.
     const redundant = new Promise<never>((_, reject) => {
-      wb.addEventListener('redundant', () => reject(new UpdraftError('internal', `the service worker ${o.swUrl} did not install (it went redundant); the page runs from the network`)));
+      wb.addEventListener('redundant', () => reject(new UpdraftError('internal', `the service worker ${o.swUrl} did not install (it went redundant): its manifest or a file could not be had, or, under vite dev, it is the plugin's stand-in, which removes itself; the page runs from the network`)));
     });
     controlled = Promise.race([hasController, registered.then(() => Promise.race([hasController, redundant]))]);
+    // A page outside the scope is not `unanswered`: the worker is there and answers its requests.
+    const never = new Promise<never>(() => {});
+    unanswered = Promise.race([hasController.then(() => never), registration.then(() => Promise.race([hasController.then(() => never), redundant]))]);
+    unanswered.catch(() => {});
     // An update staged before this page loaded (prompt policy) is announced again to this page.
     controlled
       .then(() => send<HelloReply>({ type: 'updraft:hello' }))

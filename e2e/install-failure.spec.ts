@@ -17,6 +17,16 @@ test('a first install that fails (its manifest unavailable) rejects `controlled`
     expect(outcome.controlled).toMatch(/^rejected internal: the service worker .* did not install/);
     expect(outcome.ready).toBe(outcome.controlled);
     expect(await page.evaluate(() => navigator.serviceWorker.controller)).toBeNull();
+
+    // Requests have no worker to answer them either: each rejects with the same error at once, not
+    // with `transport` after the 90 s request timeout (a "Check for updates" button that hangs).
+    const requests = await page.evaluate(async () => {
+      const u = (window as unknown as { updraft: { checkNow(): Promise<unknown>; release(): Promise<unknown>; applyUpdate(): Promise<unknown> } }).updraft;
+      const settle = (p: Promise<unknown>) => p.then(() => 'resolved', (e: { code?: string; message?: string }) => `rejected ${e.code}: ${e.message}`);
+      const late = new Promise<string>((r) => setTimeout(() => r('no answer within 5 s'), 5_000));
+      return Promise.all([u.checkNow(), u.release(), u.applyUpdate()].map((p) => Promise.race([settle(p), late])));
+    });
+    expect(requests).toEqual([outcome.controlled, outcome.controlled, outcome.controlled]);
   } finally {
     await h.close();
   }

@@ -256,7 +256,7 @@ test('plans signed by a key the worker does not trust, or not signed at all, are
   try {
     const v1 = await visitV1(page, updraft, unsigned);
     const v2 = await unsigned.publish('2.0.0');
-    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature', message: 'plan is not signed' });
+    expect(await updraft.checkNow()).toMatchObject({ result: 'error', code: 'signature', message: 'plan is not signed, and this worker was built with publicKeys: start the update server with the matching --signing-key' });
     expect((await updraft.state()).active).toBe(v1.id);
     await expect.poll(async () => (await unsigned.status()).reportCounts.filter((r) => r.release === v2.id && r.event === 'failed').map((r) => r.code)).toEqual(['signature']);
   } finally {

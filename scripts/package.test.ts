@@ -172,12 +172,19 @@ describe('the packed package in a consumer', () => {
   // A strict app's use of the page client (its options from an env lookup, every reply narrowed),
   // under the flags strict templates turn on beyond \`strict\`.
   const STRICT_PAGE = `
-    import { registerUpdraft, UpdraftError, type Updraft, type PendingUpdate, type CheckNowReply } from 'updraft/client';
+    import { registerUpdraft, UpdraftError, type Updraft, type PendingUpdate, type CheckNowReply, type ActivationPolicy,
+      type UpdraftEventHandler, type UpdraftEventOf } from 'updraft/client';
     const env: Record<string, string | undefined> = {};
     const updraft: Updraft = registerUpdraft({ swUrl: env['SW_URL'], scope: env['SCOPE'], onActivatedImmediate: undefined });
     const off = updraft.on('update-ready', (e) => { const policy: 'prompt' | 'next-navigation' | 'immediate' = e.policy; return policy; });
     off();
     updraft.on('failed', (e) => { const release: string | null = e.release; return release; });
+    // A toast of the app's own, typed from the event payloads the page client exports.
+    const label = (policy: ActivationPolicy): string => (policy === 'prompt' ? 'Restart to update' : 'Updated on next visit');
+    const onProgress: UpdraftEventHandler<'progress'> = (e) => { const share: number = e.bytesDone / e.bytesTotal; return share; };
+    const onReady = (e: UpdraftEventOf<'update-ready'>): string => label(e.policy);
+    updraft.on('progress', onProgress);
+    updraft.on('update-ready', onReady);
     const pending: PendingUpdate | null = updraft.pending;
     export const version: string | undefined = pending?.version;
     export async function main(): Promise<string> {
@@ -254,10 +261,49 @@ describe('the packed package in a consumer', () => {
     expect(await typeCheckStrict(project, ['page.ts'], { module: 'ESNext', moduleResolution: 'bundler', types: [] })).toBe('');
   }, 120_000);
 
+  // What a reader copies: the README's Playwright example and the migration guide's custom worker,
+  // as written, in the places they go. The worker goes in src/, which create-vite's tsconfig checks
+  // with the DOM lib only (its `tsc && vite build` checks it before every build).
+  it('type-checks the README\'s Playwright example, as written, under noUnusedLocals', async () => {
+    const project = join(consumer, 'readme-e2e');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'update.spec.ts'), snippet('README.md', "import { test, expect } from 'updraft/playwright';"));
+    expect(await typeCheckStrict(project, ['update.spec.ts'], { module: 'NodeNext', moduleResolution: 'nodenext', types: ['node'] })).toBe('');
+  }, 120_000);
+
+  it('type-checks the migration guide\'s custom swEntry, as written, in a create-vite app\'s src/', async () => {
+    const project = join(consumer, 'vite-template');
+    mkdirSync(join(project, 'src'), { recursive: true });
+    writeFileSync(join(project, 'src/main.ts'), "import { registerUpdraft } from 'updraft/client';\nregisterUpdraft().ready().catch(() => {});\n");
+    writeFileSync(join(project, 'src/sw.ts'), snippet('docs/migrating-from-vite-plugin-pwa.md', '// src/sw.ts, with updraft({ swEntry: '));
+    // create-vite 9.3's vanilla-ts tsconfig.json, plus `strict`. Its `skipLibCheck` is what lets the
+    // DOM and WebWorker libraries meet in one program (the guide says what to do without it).
+    const compilerOptions = {
+      target: 'es2023', module: 'esnext', lib: ['ES2023', 'DOM'], types: ['vite/client'], allowArbitraryExtensions: true, skipLibCheck: true,
+      moduleResolution: 'bundler', allowImportingTsExtensions: true, verbatimModuleSyntax: true, moduleDetection: 'force', noEmit: true,
+      noUnusedLocals: true, noUnusedParameters: true, erasableSyntaxOnly: true, noFallthroughCasesInSwitch: true, strict: true,
+    };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['src'] }));
+    const tsc = join(consumer, 'node_modules/typescript/bin/tsc');
+    const result = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project }).then(() => '', (err: { stdout: string }) => err.stdout);
+    expect(result).toBe('');
+  }, 120_000);
+
+  /** The fenced code block of `file` (in this repo) whose first line starts with `first`, dedented. */
+  function snippet(file: string, first: string): string {
+    const text = readFileSync(join(REPO, file), 'utf8');
+    const at = text.indexOf(first);
+    if (at < 0) throw new Error(`${file} has no code block starting with ${first}`);
+    const lineStart = text.lastIndexOf('\n', at) + 1;
+    const indent = text.slice(lineStart, at);
+    const end = text.indexOf('```', at);
+    return text.slice(lineStart, end).split('\n').map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line.trimStart())).join('\n');
+  }
+
   /** tsc's complaints (empty when none) about `files` in `project`, under the strictest options a team turns on. */
   async function typeCheckStrict(project: string, files: string[], resolution: { module: string; moduleResolution: string; types: string[] }): Promise<string> {
     const compilerOptions = {
-      target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, ...resolution,
+      target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, ...resolution, noUnusedLocals: true, noUnusedParameters: true,
       exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noImplicitOverride: true, noImplicitReturns: true,
       noPropertyAccessFromIndexSignature: true, verbatimModuleSyntax: true, lib: ['ESNext', 'DOM', 'DOM.Iterable'],
     };

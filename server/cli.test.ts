@@ -87,7 +87,7 @@ describe('startServer + updraft CLI (child process)', () => {
     [['frobnicate'], /^updraft: usage: unknown command frobnicate/],
     [['status', '--bogus'], /^updraft: usage: Unknown option '--bogus'/],
     [['status', '--token', 'wrong'], /^updraft: unauthorized: /],
-    [['publish', '/nonexistent/dist'], /^updraft: io: cannot read /],
+    [['publish', '/nonexistent/dist'], /^updraft: io: \/nonexistent\/dist does not exist: build the app first/],
     [['rollout', 'stable', '--release', 'ffffffffffffffff'], /^updraft: unknown_release: /],
     [['rollout', 'stable', '--release', 'ffffffffffffffff', '--percent', '200'], /^updraft: usage: --percent/],
     [['rollout', 'stable'], /^updraft: usage: rollout needs --release, /],
@@ -253,6 +253,20 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(existsSync(join(ROOT, 'mysql:'))).toBe(false);
     // API users get the policy check as a TypeError, as for capacity.
     await expect(startServer({ dataDir: data, securityHeaders: { contentSecurityPolicy: "default-src 'self'\n" } })).rejects.toThrow(new TypeError('securityHeaders.contentSecurityPolicy must be a header value: printable ASCII, no line breaks'));
+  });
+
+  it('serve on a port another process holds is `listen`, and says what to do: another --port, or 0 for a free one', async () => {
+    const other = createServer(() => {});
+    other.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      const port = (other.address() as AddressInfo).port;
+      const res = await cli(['serve', '--port', String(port), '--data', join(dir, 'port-taken')]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe(`updraft: listen: listen EADDRINUSE: address already in use 127.0.0.1:${port}: another process listens on port ${port} (an earlier updraft serve?): stop it, or pick another --port (0 for a free one)\n`);
+    } finally {
+      other.close();
+    }
   });
 
   it('an admin command against a server that accepts and never answers gives up after UPDRAFT_TIMEOUT seconds: unreachable', async () => {
@@ -531,6 +545,18 @@ describe('startServer + updraft CLI (child process)', () => {
       expect(res.code).toBe(1);
       expect(res.stderr).toBe('updraft: usage: --percent and --activation need --channel\n');
     }
+  });
+
+  it('publish of a folder that does not exist says so (not yet built?), and of a folder without the manifest that it is not the plugin\'s build', async () => {
+    const missing = join(dir, 'never-built');
+    const none = await cli(['publish', missing, '--channel', 'stable'], env());
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe(`updraft: io: ${missing} does not exist: build the app first (vite build), or name its outDir\n`);
+    const plain = join(dir, 'plain-build');
+    mkdirSync(plain, { recursive: true });
+    writeFileSync(join(plain, 'index.html'), '<h1>no plugin</h1>');
+    const other = await cli(['publish', plain, '--channel', 'stable'], env());
+    expect(other.stderr).toBe(`updraft: io: cannot read ${join(plain, 'updraft-release.json')}: ${plain} is not a build made with the updraft() Vite plugin\n`);
   });
 
   it('publish --channel with a name no channel can have is a usage error before anything is uploaded or published', async () => {

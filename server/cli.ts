@@ -230,6 +230,12 @@ async function serve(argv: string[]): Promise<void> {
     ...(budget ? { capacity: budget } : {}),
     serve: { ...(values.app ? { app: values.app } : {}), channel: values.channel ?? 'stable' },
   }).catch((err: NodeJS.ErrnoException) => {
+    // The default port is fixed (8787), so a second `serve`, or another app on it, is the usual case: say what to do.
+    if (err.syscall === 'listen' && err.code === 'EADDRINUSE') {
+      const { port: bound } = err as { port?: unknown };
+      const port = typeof bound === 'number' ? bound : (values.port ?? '8787');
+      throw new CliError('listen', `${err.message}: another process listens on port ${port} (an earlier updraft serve?): stop it, or pick another --port (0 for a free one)`);
+    }
     if (err.syscall === 'listen') throw new CliError('listen', err.message);
     // A --host that names no address (a typo) fails before the listen itself.
     if (err.syscall === 'getaddrinfo') throw new CliError('listen', `--host ${values.host ?? ''} names no address to listen on (${err.message})`);

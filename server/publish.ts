@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import * as v from 'valibot';
@@ -57,6 +58,8 @@ async function readDistFile(dist: string, path: string): Promise<Uint8Array> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ENOENT' && path === MANIFEST_FILE) {
+      // No folder at all is usually a build not run yet (or another outDir), not a build without the plugin.
+      if (!existsSync(root)) throw new CliError('io', `${dist} does not exist: build the app first (vite build), or name its outDir`);
       throw new CliError('io', `cannot read ${file}: ${dist} is not a build made with the updraft() Vite plugin`);
     }
     throw new CliError('io', `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);

@@ -132,7 +132,10 @@ describe('signed plans', () => {
     const r2 = await buildRelease(V2, '2.0.0');
     serve(a, r2);
     a.server.clear();
-    await expectRefused(a, rt, await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id })), r1.manifest.id, 'signature');
+    const reply = await offerAndCheck(a, rt, buildPlan(r2, { from: r1.manifest.id }));
+    await expectRefused(a, rt, reply, r1.manifest.id, 'signature');
+    // What the `failed` event and the report say: the usual cause is a server started without the key.
+    expect(reply).toMatchObject({ message: 'plan is not signed, and this worker was built with publicKeys: start the update server with the matching --signing-key' });
   });
 
   it('a tampered plan is refused: another part hash, another manifest, a new source, a flipped rollback flag', async () => {

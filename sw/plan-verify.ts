@@ -58,7 +58,8 @@ export async function checkSignature(ctx: SwContext, plan: Plan): Promise<PlanPr
   const keys = await trustedKeys(ctx);
   if (keys.length === 0) return null;
   const sigs = plan.signatures ?? [];
-  if (sigs.length === 0) return { code: 'signature', message: 'plan is not signed' };
+  // The usual cause: a build with publicKeys published to a server started without its key.
+  if (sigs.length === 0) return { code: 'signature', message: 'plan is not signed, and this worker was built with publicKeys: start the update server with the matching --signing-key' };
   const data = new TextEncoder().encode(planStatement(plan));
   const unknown: string[] = [];
   const bad: string[] = [];

@@ -169,6 +169,31 @@ describe('bootstrap', () => {
     expect(await outcome).toMatch(/within 30 s/);
   });
 
+  it('a page that asks to check in while the first install runs (a checkNow() at load) gets the check-in of the installed release, not one of no release: it is not told to download the release being installed', async () => {
+    const a = new TestAdapter();
+    const r1 = await buildRelease(V1, '1.0.0');
+    let manifest!: () => void;
+    a.server.on(APP + 'updraft-release.json', () => new Promise<Response>((resolve) => (manifest = () => resolve(json(r1.manifest)))));
+    for (const [path, text] of Object.entries(V1)) a.server.on(APP + path, new Response(text));
+    serveBlobs(a, r1);
+    // What a server answers a client that names no release: the whole release, as a plan.
+    a.server.on(CHECK_IN, async (req: Request) => {
+      const { release } = (await req.clone().json()) as { release: string | null };
+      return release === null ? updateAnswer(buildPlan(r1))(req) : json({ status: 'current', nextCheckIn: 3600 });
+    });
+    const rt = new Runtime(a, config);
+    const install = rt.onInstall();
+    await until(() => a.server.count(APP + 'updraft-release.json') === 1, 'the install to ask for the manifest');
+    const reply = rt.onMessage({ type: 'updraft:check-now' }, 'window-1') as Promise<SwReply<CheckNowReply>>;
+    manifest();
+    await install;
+    expect(await reply).toEqual({ ok: true, value: { result: 'current' } });
+    const bodies = a.server.requests.filter((r) => r.url === CHECK_IN).map((r) => JSON.parse(r.body ?? '{}') as { release: string | null });
+    expect(bodies.map((b) => b.release)).toEqual([r1.manifest.id]);
+    expect(a.events('update-available')).toEqual([]);
+    expect((await state(rt)).plan).toBeNull();
+  });
+
   it('keeps the client id across restarts', async () => {
     const { a, rt } = await installed();
     const again = new Runtime(a.restart(), config);

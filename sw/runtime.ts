@@ -47,6 +47,12 @@ export class Runtime {
   /** The second skipWaiting, while this worker waits to activate (`onInstall`). */
   private skipWaitingTimer: unknown = null;
   private activating = false;
+  /**
+   * The install's bootstrap while it runs. A page can message the installing worker (a
+   * `checkNow()` at load, on a first visit): a check-in then would name no release, and the
+   * server would offer the very release being installed, to download twice.
+   */
+  private installing: Promise<unknown> | null = null;
 
   constructor(
     readonly adapter: Adapter,
@@ -147,7 +153,11 @@ export class Runtime {
    */
   async onInstall(event?: unknown): Promise<BootstrapResult | null> {
     const ctx = await this.ready();
-    const result = await bootstrap(ctx, event);
+    const installing = bootstrap(ctx, event);
+    this.installing = installing;
+    const result = await installing.finally(() => {
+      this.installing = null;
+    });
     // During `install` this resolves at once and starts nothing: the activation is attempted when
     // `install` ends.
     await this.adapter.skipWaiting();
@@ -229,6 +239,8 @@ export class Runtime {
   /** Checks in; on a stored plan asks for Background Sync and kicks the runner (not awaited). */
   async checkInNow(): Promise<CheckNowReply> {
     const ctx = await this.ready();
+    // A failed install checks in as before: with no release, as a worker that holds none.
+    await this.installing?.catch(() => {});
     const reply = await checkIn(ctx);
     if (reply.result === 'update') {
       const runner = await this.runner();
