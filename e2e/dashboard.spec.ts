@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fakeDist, publishDirectory, writeDist } from '../server/index.js';
 import { test, expect } from './kit/index.js';
 import { Harness, TOKEN } from './support/harness.js';
 
@@ -100,5 +102,52 @@ test('the dashboard shows the figures the store holds, and a screenshot of it is
     }
   } finally {
     await h.close();
+  }
+});
+
+test('on a phone: no sideways scrolling, chart labels within their column, an odd version shown as text', async ({ browser }) => {
+  const h = await Harness.start({ cdn: false });
+  const dirs: string[] = [];
+  try {
+    // Another app than the demo's, a long odd version: what a label may hold (100 characters, markup).
+    const app = 'odd-app';
+    const version = `"><img src=x onerror=alert(1)><script>alert(2)</script>-beta+${'x'.repeat(39)}`;
+    expect(version).toHaveLength(100);
+    const dist = await fakeDist({ 'index.html': '<h1>odd</h1>' }, { app, version, sw: 'self.x = 1' });
+    const dir = mkdtempSync(join(tmpdir(), 'updraft-dash-'));
+    dirs.push(dir);
+    await writeDist(dir, dist);
+    await publishDirectory(dir, { channel: 'stable', server: h.url, token: TOKEN });
+    const caps = { sync: true, periodicSync: false, swIds: true };
+    await post(h, 'v1/check-in', { client: 'phone-client-1', app, channel: 'stable', release: dist.manifest.id, caps });
+    await post(h, 'v1/reports', { reports: [{ client: 'phone-client-1', app, release: dist.manifest.id, event: 'activated', at: Date.now() - 1000 }] });
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
+    try {
+      const dash = await context.newPage();
+      const problems: string[] = [];
+      dash.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+      dash.on('pageerror', (e) => problems.push(String(e)));
+      dash.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+      await dash.goto(new URL(`v1/admin/dashboard?token=${TOKEN}`, h.url).href);
+      const card = dash.locator(`section[data-app="${app}"]`);
+      await expect(card).toHaveAttribute('data-release', dist.manifest.id);
+      await expect(card.locator('table')).toContainText(version);
+      await expect(dash.locator('img')).toHaveCount(0);
+      expect(await dash.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      // Each release label of the counts chart ends before its bars begin.
+      const overlaps = await card.locator('svg.counts').evaluate((svg) => {
+        const bars = [...svg.querySelectorAll('rect')].map((r) => r.getBoundingClientRect().left);
+        const start = Math.min(...bars);
+        return [...svg.querySelectorAll(':scope > text')].filter((t) => t.getBoundingClientRect().left < start && t.getBoundingClientRect().right > start).map((t) => t.textContent);
+      });
+      expect(overlaps).toEqual([]);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  } finally {
+    await h.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 });

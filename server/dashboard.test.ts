@@ -226,3 +226,55 @@ describe('what clients outside the rollout get', () => {
     expect(formatStatus(status({ ...back, minimum: 'r1' }))).toContain('\n  the other 42.9% get r1 (1.0.0 #1) (the minimum)\n');
   });
 });
+
+describe('reading at a glance', () => {
+  const release = (id: string, seq: number, version = `${seq}.0.0`) => ({ id, app: 'demo', version, seq, createdAt: '2024-01-01', parts: 1, bytes: 1 });
+  const channel = { name: 'stable', app: 'demo', release: 'r1', previous: null, percent: 100, activation: 'prompt' as const, paused: false, pausedReason: null, minimum: null, updatedAt: NOW };
+  const html = (status: Partial<StatusResponse>, reports: StatusResponse['recentReports'] = []) => renderDashboard(channelViews({
+    status: { releases: [], clients: [], reportCounts: [], recentReports: [], channels: [channel], ...status },
+    reports: new Map([['demo', reports]]), clients: new Map([['demo', status.clients ?? []]]), now: NOW,
+  }), NOW);
+
+  it('writes counts with thousands separators', () => {
+    const page = html({
+      releases: [release('r1', 1)],
+      clients: [{ channel: 'stable', release: 'r1', count: 1_234_567 }],
+      reportCounts: [{ release: 'r1', event: 'downloaded', code: null, count: 2_000_000 }, { release: 'r1', event: 'failed', code: 'quota', count: 1_500_000 }],
+    });
+    expect(page).toContain('data-total-clients="1234567">1,234,567</span>');
+    expect(page).toContain('>2,000,000 downloaded</text>');
+    expect(page).toContain('data-reason="quota" data-count="1500000"/><text x="');
+    expect(page).toContain('>1,500,000</text>');
+    expect(page).toContain('<span data-attempts="3500000">3,500,000</span>');
+  });
+
+  it('cuts a long version in the charts to its column, whole in the tooltip and escaped', () => {
+    const long = `<b>9.9.9</b>-beta.1+build.${'x'.repeat(60)}`;
+    const page = html({ releases: [release('r1', 1, long)], reportCounts: [{ release: 'r1', event: 'activated', code: null, count: 1 }] });
+    expect(page).toContain(`<text x="0" y="26.5"><title>${long.replace(/</g, '&lt;').replace(/>/g, '&gt;')} #1</title>&lt;b&gt;9.9.9&lt;/b&gt;-beta.1+b…</text>`);
+    expect(page).not.toContain('<b>');
+  });
+
+  it('a channel no client has checked in on yet says so, and how clients get there', () => {
+    const page = html({ releases: [release('r1', 1)] });
+    expect(page).toContain('data-clients-empty>No client has checked in on this channel yet');
+    expect(page).toContain("updraft({ channel: 'stable' })");
+    expect(page).not.toContain('<th>active release');
+  });
+
+  it('gives no two releases the same colour: past the palette they share one grey "other releases" segment', () => {
+    const ids = Array.from({ length: 22 }, (_, i) => `r${i + 1}`);
+    const reports = ids.map((id, i) => ({ client: `client-${i}`, release: id, event: 'activated' as const, code: null, at: NOW - 1000 + i }));
+    const page = html({
+      releases: ids.map((id, i) => release(id, i + 1)),
+      clients: ids.map((id, i) => ({ channel: 'stable', release: id, count: 100 - i })),
+    }, reports);
+    const legend = [...page.matchAll(/<span (data-series-release="(\w+)"|data-series-others) data-count="(\d+)"><svg[^>]*><rect [^>]*fill="(#\w+)"/g)];
+    const colours = legend.map((m) => m[4]);
+    expect(new Set(colours).size).toBe(colours.length);
+    // The target (r1) and the seven releases most clients run get a colour; fourteen share the grey.
+    expect(legend.filter((m) => m[2]).map((m) => m[2])).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8']);
+    expect(page).toContain('data-series-others data-count="14"');
+    expect(page).toContain('14 other releases: 14</span>');
+  });
+});
