@@ -121,6 +121,14 @@ test('on a phone: no sideways scrolling, chart labels within their column, an od
     const caps = { sync: true, periodicSync: false, swIds: true };
     await post(h, 'v1/check-in', { client: 'phone-client-1', app, channel: 'stable', release: dist.manifest.id, caps });
     await post(h, 'v1/reports', { reports: [{ client: 'phone-client-1', app, release: dist.manifest.id, event: 'activated', at: Date.now() - 1000 }] });
+    // A second channel of the app with a client of its own: each channel's chart counts its own.
+    const beta = await fetch(new URL(`v1/admin/channels/beta?app=${app}`, h.url), {
+      method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ release: dist.manifest.id }),
+    });
+    expect(beta.status).toBe(200);
+    await post(h, 'v1/check-in', { client: 'phone-client-2', app, channel: 'beta', release: dist.manifest.id, caps });
+    await post(h, 'v1/reports', { reports: [{ client: 'phone-client-2', app, release: dist.manifest.id, event: 'activated', at: Date.now() - 1000 }] });
+    const clients = (await h.status()).clients;
 
     const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
     try {
@@ -130,9 +138,14 @@ test('on a phone: no sideways scrolling, chart labels within their column, an od
       dash.on('pageerror', (e) => problems.push(String(e)));
       dash.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
       await dash.goto(new URL(`v1/admin/dashboard?token=${TOKEN}`, h.url).href);
-      const card = dash.locator(`section[data-app="${app}"]`);
+      const card = dash.locator(`section[data-app="${app}"][data-channel="stable"]`);
       await expect(card).toHaveAttribute('data-release', dist.manifest.id);
       await expect(card.locator('table')).toContainText(version);
+      for (const channel of ['stable', 'beta']) {
+        const inStore = clients.filter((c) => c.channel === channel && c.release === dist.manifest.id).reduce((n, c) => n + c.count, 0);
+        expect(inStore).toBe(1);
+        await expect(dash.locator(`section[data-app="${app}"][data-channel="${channel}"] [data-series-release="${dist.manifest.id}"]`)).toHaveAttribute('data-count', String(inStore));
+      }
       await expect(dash.locator('img')).toHaveCount(0);
       expect(await dash.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
       // Each release label of the counts chart ends before its bars begin.

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { StatusResponse } from '../protocol/index.js';
 import { createUpdateServer } from './app.js';
 import { BlobStore } from './blob-store.js';
-import { DASHBOARD_COOKIE, channelViews, clientSeries, renderDashboard } from './dashboard.js';
+import { DASHBOARD_COOKIE, SERIES_REPORTS, channelViews, clientSeries, renderDashboard } from './dashboard.js';
 import { fakeDist } from './fake-dist.js';
 import { formatStatus } from './status-format.js';
 import { tempStore } from './temp-store.js';
@@ -185,6 +185,58 @@ describe('clientSeries', () => {
   });
 });
 
+describe('clients per release over time, per channel', () => {
+  /** One channel's card of the page. */
+  const card = (html: string, channel: string) => html.split('<section ').find((s) => s.startsWith(`class="card" data-channel="${channel}"`))!;
+
+  it("counts the channel's own clients only: one on beta is not in stable's chart", async () => {
+    const { app, store, v2 } = await setup();
+    await store.putChannel('demo', 'beta', { release: v2.id }, NOW - 4_000);
+    await store.upsertClient({ id: 'client-beta', app: 'demo', channel: 'beta', release: v2.id, staged: null, caps: { sync: true, periodicSync: false, swIds: true }, lastSeen: NOW });
+    await store.insertReports([{ client: 'client-beta', app: 'demo', release: v2.id, event: 'activated', at: NOW - 2_500 }], NOW);
+    const html = await (await app.request(URL_, { headers: bearer })).text();
+    expect(card(html, 'stable')).toContain(`data-series-release="${v2.id}" data-count="1"`);
+    expect(card(html, 'beta')).toContain(`data-series-release="${v2.id}" data-count="1"`);
+    expect(card(html, 'beta')).not.toContain('data-series-release="' + (await store.listReleases())[0]!.manifest.id);
+  });
+
+  it('keeps a client clock between the release\'s publish and now: one device in 2100 or 1970 does not stretch the axis', () => {
+    const published = new Map([['r1', 1_000], ['r2', 5_000]]);
+    const s = clientSeries([
+      { client: 'a', release: 'r1', event: 'activated', code: null, at: 0 },
+      { client: 'b', release: 'r1', event: 'activated', code: null, at: 2_000 },
+      { client: 'b', release: 'r2', event: 'activated', code: null, at: 4_102_444_800_000 },
+    ], 10_000, 9, published);
+    expect(s[0]!.at).toBe(2_000);
+    expect(s[s.length - 1]!.at).toBe(10_000);
+    expect(s[0]!.counts).toEqual({ r1: 2 });
+    expect(s[s.length - 2]!.counts).toEqual({ r1: 2 });
+    expect(s[s.length - 1]!.counts).toEqual({ r1: 1, r2: 1 });
+  });
+
+  it('reports kept at one instant count in the order they were received (the store gives them newest first)', () => {
+    // b's clock is ahead: its activation of r2 and the boot-failed that undid it are both kept at now.
+    const newestFirst = [
+      { client: 'b', release: 'r2', event: 'boot-failed' as const, code: 'boot_failed' as const, at: 9e12 },
+      { client: 'b', release: 'r2', event: 'activated' as const, code: null, at: 8e12 },
+      { client: 'b', release: 'r1', event: 'activated' as const, code: null, at: 2_000 },
+    ];
+    const s = clientSeries(newestFirst, 10_000, 4, new Map([['r1', 1_000], ['r2', 5_000]]));
+    expect(s[s.length - 1]!.counts).toEqual({ r1: 1 });
+  });
+
+  it('says when the chart is drawn from the newest activations only', () => {
+    const channel = { name: 'stable', app: 'demo', release: 'r1', previous: null, percent: 100, activation: 'prompt' as const, paused: false, pausedReason: null, minimum: null, updatedAt: NOW };
+    const html = (n: number) => renderDashboard(channelViews({
+      status: { releases: [], clients: [], reportCounts: [], recentReports: [], channels: [channel] },
+      reports: new Map([['demo\nstable', Array.from({ length: n }, (_, i) => ({ client: `c${i}`, release: 'r1', event: 'activated' as const, code: null, at: NOW - i }))]]),
+      clients: new Map(), now: NOW,
+    }), NOW);
+    expect(html(SERIES_REPORTS)).toContain('<span data-series-capped>From the newest 250,000 activations only');
+    expect(html(SERIES_REPORTS - 1)).not.toContain('data-series-capped');
+  });
+});
+
 describe('paused state', () => {
   const status = (extra: object) => ({
     releases: [], clients: [], reportCounts: [], recentReports: [],
@@ -232,7 +284,7 @@ describe('reading at a glance', () => {
   const channel = { name: 'stable', app: 'demo', release: 'r1', previous: null, percent: 100, activation: 'prompt' as const, paused: false, pausedReason: null, minimum: null, updatedAt: NOW };
   const html = (status: Partial<StatusResponse>, reports: StatusResponse['recentReports'] = []) => renderDashboard(channelViews({
     status: { releases: [], clients: [], reportCounts: [], recentReports: [], channels: [channel], ...status },
-    reports: new Map([['demo', reports]]), clients: new Map([['demo', status.clients ?? []]]), now: NOW,
+    reports: new Map([['demo\nstable', reports]]), clients: new Map([['demo', status.clients ?? []]]), now: NOW,
   }), NOW);
 
   it('writes counts with thousands separators', () => {

@@ -444,6 +444,15 @@ export class PostgresStore implements Store {
     return rows;
   }
 
+  async channelActivations(app: string, channel: string, limit: number): Promise<StatusResponse['recentReports']> {
+    const { rows } = await this.pool.query<StatusResponse['recentReports'][number]>(
+      `SELECT r.client, r.release, r.event, r.code, r.at FROM reports r JOIN clients c ON c.app = r.app AND c.id = r.client
+        WHERE r.app = $1 AND c.channel = $2 AND r.event IN ('activated', 'boot-failed') ORDER BY r.n DESC LIMIT $3`,
+      [app, channel, limit],
+    );
+    return rows;
+  }
+
   async putBlob(sha256: string, size: number): Promise<void> {
     await this.pool.query('INSERT INTO blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING', [sha256, size, Date.now()]);
   }

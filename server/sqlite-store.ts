@@ -260,6 +260,13 @@ export class SqliteStore implements Store {
       .all({ app: app ?? null, limit }) as StatusResponse['recentReports'];
   }
 
+  async channelActivations(app: string, channel: string, limit: number): Promise<StatusResponse['recentReports']> {
+    return this.db
+      .prepare(`SELECT r.client, r.release, r.event, r.code, r.at FROM reports r JOIN clients c ON c.app = r.app AND c.id = r.client
+        WHERE r.app = ? AND c.channel = ? AND r.event IN ('activated', 'boot-failed') ORDER BY r.n DESC LIMIT ?`)
+      .all(app, channel, limit) as StatusResponse['recentReports'];
+  }
+
   async releaseHealth(app: string, release: string, since = 0): Promise<ReleaseHealth> {
     return this.db
       .prepare(`SELECT COUNT(DISTINCT CASE WHEN event IN ('downloaded', 'activated') OR (event = 'failed' AND ${COUNTED_FAILURE_SQL}) THEN client END) AS clients,

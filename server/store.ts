@@ -102,6 +102,12 @@ export interface Store {
   insertReports(reports: readonly Report[], now: number): Promise<void>;
   reportCounts(app?: string): Promise<StatusResponse['reportCounts']>;
   recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']>;
+  /**
+   * The `activated` and `boot-failed` reports of the clients of `app` whose latest check-in was on
+   * `channel`, newest first, at most `limit`: what the dashboard draws a channel's clients per
+   * release over time from. Reports of a client that never checked in are not among them.
+   */
+  channelActivations(app: string, channel: string, limit: number): Promise<StatusResponse['recentReports']>;
   /** Failure counts for the automatic pause (see `ReleaseHealth`), of the reports received at or after `since` (server clock; default 0: all). */
   releaseHealth(app: string, release: string, since?: number): Promise<ReleaseHealth>;
 
