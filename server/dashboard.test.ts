@@ -237,6 +237,31 @@ describe('clients per release over time, per channel', () => {
   });
 });
 
+describe('store reads per load', () => {
+  it('a fixed few, then one per app and two per channel: no pass over the clients table it does not show', async () => {
+    const { dir, store } = tempStore({ prefix: 'updraft-dash-' });
+    const calls: string[] = [];
+    // The real store, its reads listed.
+    const counted = new Proxy(store, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        return typeof value === 'function' ? (...args: unknown[]) => { calls.push(String(key)); return (value as (...a: unknown[]) => unknown).apply(target, args); } : value;
+      },
+    });
+    const app = createUpdateServer({ store: counted, blobs: new BlobStore(join(dir, 'blobs')), token: TOKEN, now: () => NOW });
+    for (const [name, channels] of [['demo', ['stable', 'beta']], ['other', ['stable']]] as const) {
+      const m = (await fakeDist({ 'index.html': name }, { app: name })).manifest;
+      await store.insertRelease(m, NOW);
+      for (const ch of channels) await store.putChannel(name, ch, { release: m.id }, NOW);
+    }
+    const before = calls.length;
+    expect((await app.request(URL_, { headers: bearer })).status).toBe(200);
+    const reads = calls.slice(before).filter((k) => !['getToken', 'changeCounter'].includes(k));
+    const tally = Object.fromEntries([...new Set(reads)].map((k) => [k, reads.filter((r) => r === k).length]));
+    expect(tally).toEqual({ listReleases: 1, listChannels: 1, reportCounts: 1, countClients: 2, channelActivations: 3, releaseHealth: 3 });
+  });
+});
+
 describe('paused state', () => {
   const status = (extra: object) => ({
     releases: [], clients: [], reportCounts: [], recentReports: [],
