@@ -200,6 +200,20 @@ describe('clients per release over time, per channel', () => {
     expect(card(html, 'beta')).not.toContain('data-series-release="' + (await store.listReleases())[0]!.manifest.id);
   });
 
+  it("lists in a card's report counts the releases of its channel, not another channel's", async () => {
+    const { app, store, v1, v2 } = await setup();
+    const v3 = (await fakeDist({ 'index.html': '<h1>v3</h1>' }, { version: '3.0.0' })).manifest;
+    await store.insertRelease(v3, NOW - 4_000);
+    await store.putChannel('demo', 'beta', { release: v3.id }, NOW - 4_000);
+    await store.insertReports([{ client: 'client-beta', app: 'demo', release: v3.id, event: 'downloaded', at: NOW - 2_500 }], NOW);
+    const html = await (await app.request(URL_, { headers: bearer })).text();
+    expect(card(html, 'beta')).toContain(`data-release="${v3.id}" data-event="downloaded" data-count="1"`);
+    expect(card(html, 'beta')).not.toContain(`data-release="${v2.id}" data-event=`);
+    expect(card(html, 'stable')).not.toContain(`data-release="${v3.id}" data-event=`);
+    for (const id of [v1.id, v2.id]) expect(card(html, 'stable')).toContain(`data-release="${id}" data-event="activated"`);
+    expect(card(html, 'stable')).toContain('data-reports-scope>The releases this channel offers and its clients run; reports from every client of demo');
+  });
+
   it('keeps a client clock between the release\'s publish and now: one device in 2100 or 1970 does not stretch the axis', () => {
     const published = new Map([['r1', 1_000], ['r2', 5_000]]);
     const s = clientSeries([

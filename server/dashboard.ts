@@ -317,7 +317,10 @@ const KINDS = [
 ] as const;
 
 function countsChart(v: ChannelView): string {
-  const rows = v.releases.filter((r) => r.downloaded + r.activated + r.failed + r.bootFailed + r.rejected + r.dropped > 0 || r.id === v.release || r.id === v.previous);
+  // The releases of this channel: what it offers and what its clients run. Every release of the app
+  // with a report (another channel's too) made 22 rows in each card of a 22-release app.
+  const mine = new Set([v.release, v.previous, v.fallback, ...v.clients.map((c) => c.release), ...v.seriesReleases]);
+  const rows = v.releases.filter((r) => mine.has(r.id));
   if (rows.length === 0) return '<p class="muted">No releases.</p>';
   // Downloads, activations and failures always; boot-failed, rejected and dropped (a pause or a roll
   // back withdrew the release from devices holding it) only once some were reported.
@@ -388,8 +391,8 @@ ${rolloutChart(v)}${v.clients.length === 0
     ? `<p class="muted" data-clients-empty>No client has checked in on this channel yet. A build made with <code>updraft({ channel: '${esc(v.name)}' })</code> checks in here once a browser opens it.</p>`
     : `<table><tr><th>active release (latest check-in)</th><th>clients</th><th>share</th></tr>${clientRows}</table>`}</div>
 <div><h3>Clients per release over time</h3>${seriesChart(v, color)}<p class="muted">Clients now on this channel, from their activation reports (client clocks, kept between the release's publish and now; a boot-failed rollback counts back to the previous release).${v.seriesCapped ? ` <span data-series-capped>From the newest ${num(SERIES_REPORTS)} activations only: clients whose last one is older are left out.</span>` : ''}</p></div>
-<div><h3>Downloads, activations, failures (reports)</h3>${countsChart(v)}</div>
-<div><h3>Failure rate and reasons</h3>${reasonsChart(v)}</div>
+<div><h3>Downloads, activations, failures (reports)</h3>${countsChart(v)}<p class="muted" data-reports-scope>The releases this channel offers and its clients run; reports from every client of ${esc(v.app)} (a report does not name its channel).</p></div>
+<div><h3>Failure rate and reasons</h3>${reasonsChart(v)}<p class="muted">Of the target release, from every client of ${esc(v.app)}.</p></div>
 </div></section>`;
 }
 
