@@ -307,6 +307,12 @@ describe('what clients outside the rollout get', () => {
     expect(formatStatus(status({ minimum: 'r2', paused: true }))).toContain('; no client is offered r3, new clients get r2 (2.0.0 #2) (the minimum)\n');
   });
 
+  it('a roll back says so in the card head, also at 100% (where the rollout line names no previous)', () => {
+    expect(html({ release: 'r1', previous: 'r3', percent: 100 })).toContain('<span class="badge back" data-rolled-back-from="r3">rolled back from 3.0.0 #3</span>');
+    expect(html({ release: 'r2', previous: 'r3' })).toContain('data-rolled-back-from="r3"');
+    expect(html({})).not.toContain('data-rolled-back-from');
+  });
+
   it('after a partial roll back nothing: the release rolled back from is offered to nobody, and neither page names it as what the rest get', () => {
     const back = { release: 'r2', previous: 'r3' };
     expect(html(back)).toContain('offered to 57.1%, the rest stay where they are (rolled back from 3.0.0 #3: offered to nobody)');

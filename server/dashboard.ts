@@ -52,6 +52,8 @@ export interface ChannelView {
   previous: string | null;
   /** What clients outside the rollout get: `previous`, or the minimum when that is newer; none after a roll back (`fallbackRelease`). */
   fallback: string | null;
+  /** `previous` when the channel was pointed back at an older release from it (a roll back), else null. */
+  rolledBackFrom: string | null;
   percent: number;
   activation: ChannelState['activation'];
   updatedAt: number;
@@ -187,6 +189,7 @@ export function channelViews(d: DashboardData): ChannelView[] {
     const { paused, pausedReason } = ch as Partial<Record<'paused' | 'pausedReason', unknown>>;
     return {
       app: ch.app, name: ch.name, release: ch.release, previous: ch.previous, fallback: fallbackRelease(ch, byId), percent: ch.percent,
+      rolledBackFrom: ch.previous !== null && (byId.get(ch.previous)?.seq ?? -Infinity) > (byId.get(ch.release)?.seq ?? Infinity) ? ch.previous : null,
       activation: ch.activation, updatedAt: ch.updatedAt, paused: typeof paused === 'boolean' ? paused : undefined,
       pausedReason: typeof pausedReason === 'string' ? pausedReason : null,
       clients, totalClients, onTarget, releases,
@@ -219,7 +222,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:0}h3{font-size:13px;ma
 .muted{color:#6b7280}.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px;margin-top:16px}
 .head{display:flex;gap:12px;align-items:center;flex-wrap:wrap}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr));gap:16px;margin-top:12px}
 .grid>div{min-width:0}h2,.head,td,.legend span,.big+.muted{overflow-wrap:anywhere}svg{max-width:100%;height:auto}
-.badge{border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600}.paused{background:#fee2e2;color:#991b1b}.live{background:#dcfce7;color:#166534}
+.badge{border-radius:999px;padding:2px 10px;font-size:12px;font-weight:600}.paused{background:#fee2e2;color:#991b1b}.back{background:#fef3c7;color:#92400e}.live{background:#dcfce7;color:#166534}
 .big{font-size:28px;font-weight:700}.legend{display:flex;flex-wrap:wrap;gap:12px;font-size:12px;margin-top:4px}.legend span{display:inline-flex;align-items:center;gap:4px}
 table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}
 svg text{font:11px system-ui,sans-serif;fill:#374151}form{margin-top:16px}input{padding:6px;width:320px;max-width:100%}button{padding:6px 12px}
@@ -384,7 +387,7 @@ function channelCard(v: ChannelView): string {
   const clientRows = v.clients.map((c) =>
     `<tr data-clients-release="${esc(c.release ?? '')}" data-count="${c.count}"><td>${swatch((c.release && color(c.release)) || OTHER)} ${esc(label(c.release))}</td><td>${num(c.count)}</td><td>${v.totalClients ? pct(c.count / v.totalClients) : '–'}</td></tr>`).join('');
   return `<section class="card" data-channel="${esc(v.name)}" data-app="${esc(v.app)}" data-release="${esc(v.release)}" data-percent="${v.percent}">
-<div class="head"><h2>${esc(v.app)} / ${esc(v.name)}</h2>${paused}<span class="muted">→ ${esc(label(v.release))} <code>${esc(v.release)}</code> · ${esc(v.activation)} · updated ${esc(new Date(v.updatedAt).toISOString())}</span></div>
+<div class="head"><h2>${esc(v.app)} / ${esc(v.name)}</h2>${paused}${v.rolledBackFrom ? `<span class="badge back" data-rolled-back-from="${esc(v.rolledBackFrom)}">rolled back from ${esc(label(v.rolledBackFrom))}</span>` : ''}<span class="muted">→ ${esc(label(v.release))} <code>${esc(v.release)}</code> · ${esc(v.activation)} · updated ${esc(new Date(v.updatedAt).toISOString())}</span></div>
 <div class="grid">
 <div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${num(v.onTarget)}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${num(v.totalClients)}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.percent >= 100 ? '' : v.fallback ? `, the rest ${v.fallback === v.previous ? 'stay on' : 'get the minimum'} ${esc(label(v.fallback))}` : v.previous ? `, the rest stay where they are (rolled back from ${esc(label(v.previous))}: offered to nobody)` : ''}</span></div>
 ${rolloutChart(v)}${v.clients.length === 0
