@@ -343,6 +343,13 @@ describe('reading at a glance', () => {
     expect(page).toContain('data-reason="quota" data-count="1500000"/><text x="');
     expect(page).toContain('>1,500,000</text>');
     expect(page).toContain('<span data-attempts="3500000">3,500,000</span>');
+    // The over-time chart's axis: a compact figure that fits its margin.
+    const series = renderDashboard(channelViews({
+      status: { releases: [release('r1', 1)], clients: [], reportCounts: [], recentReports: [], channels: [channel] },
+      reports: new Map([['demo\nstable', Array.from({ length: 12_345 }, (_, i) => ({ client: `c${i}`, release: 'r1', event: 'activated' as const, code: null, at: NOW - 1000 }))]]),
+      clients: new Map(), now: NOW,
+    }), NOW);
+    expect(series).toContain('<text x="0" y="10">12.3K</text>');
   });
 
   it('cuts a long version in the charts to its column, whole in the tooltip and escaped', () => {

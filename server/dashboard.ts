@@ -214,6 +214,8 @@ const esc = (s: string | number) =>
 const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
 /** Counts with thousands separators (1,234,567): a fleet's figures run to millions. */
 const num = (n: number) => n.toLocaleString('en-US');
+/** An axis figure in the few characters its margin holds: 950, 12K, 1.2M (the exact one is in the legend). */
+const axis = (n: number) => new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 }).format(n);
 const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626', '#4b5563', '#db2777'];
 
 const STYLE = `
@@ -308,7 +310,7 @@ function seriesChart(v: ChannelView, color: (id: string) => string | undefined):
     `<span ${g.ids.length === 1 ? `data-series-release="${esc(g.ids[0]!)}"` : 'data-series-others'} data-count="${sum(latest, g.ids)}">${swatch(g.color)}${esc(g.label)}: ${num(sum(latest, g.ids))}</span>`).join('');
   return `${svgOpen('series', w, h + 14, 'clients per release over time')}
 <line x1="${left}" x2="${w}" y1="${h - bottom}" y2="${h - bottom}" stroke="#9ca3af"/>
-<line x1="${left}" x2="${w}" y1="1" y2="1" stroke="#e5e7eb"/><text x="0" y="10">${num(max)}</text><text x="0" y="${h - bottom}">0</text><text x="0" y="${(h - bottom) / 2}">clients</text>${bars}
+<line x1="${left}" x2="${w}" y1="1" y2="1" stroke="#e5e7eb"/><text x="0" y="10">${axis(max)}</text><text x="0" y="${h - bottom}">0</text><text x="0" y="${(h - bottom) / 2}">clients</text>${bars}
 <text x="${left}" y="${h - 4}">${esc(first)}</text><text x="${w}" y="${h - 4}" text-anchor="end">${esc(last)}</text>
 </svg><div class="legend">${legend}</div>`;
 }
