@@ -115,6 +115,8 @@ describe('dashboard content', () => {
     expect(html).toContain(`data-series-release="${v1.id}" data-count="2"`);
     expect(html).toContain(`data-series-release="${v2.id}" data-count="1"`);
     expect(html).toContain('<svg class="series"');
+    // Its time axis to the second, in UTC: these reports span ten seconds.
+    expect(html).toContain('>2023-11-14 22:13:11 UTC</text>');
     expect(html).toContain('data-paused="false"');
     // Withdrawals (protocol 0.5) appear once some were reported.
     expect(html).not.toContain('data-event="dropped"');

@@ -302,7 +302,7 @@ function seriesChart(v: ChannelView, color: (id: string) => string | undefined):
       return rect;
     }).join('');
   }).join('');
-  const when = (at: number) => `${isoTime(at).replace('T', ' ').slice(0, 16)} UTC`;
+  const when = (at: number) => `${isoTime(at).replace('T', ' ').slice(0, 19)} UTC`;
   const first = when(v.series[0]!.at);
   const last = when(v.series[v.series.length - 1]!.at);
   const latest = v.series[v.series.length - 1]!;
