@@ -309,6 +309,15 @@ describe('what clients outside the rollout get', () => {
     expect(formatStatus(status({ minimum: 'r2', paused: true }))).toContain('; no client is offered r3, new clients get r2 (2.0.0 #2) (the minimum)\n');
   });
 
+  it('paused: no client is offered the target, whatever its percent; new clients get the fallback', () => {
+    const paused = html({ paused: true, pausedReason: 'failures' });
+    expect(paused).toContain('<span data-offered="none">paused: no client is offered it, new clients get 1.0.0 #1; 57.1% once resumed</span>');
+    expect(paused).not.toContain('offered to 57.1%');
+    expect(paused).toContain('57.1% once resumed</text>');
+    expect(html({ paused: true, minimum: 'r2' })).toContain('no client is offered it, new clients get the minimum 2.0.0 #2;');
+    expect(html({})).toContain('offered to 57.1%, the rest stay on 1.0.0 #1');
+  });
+
   it('a roll back says so in the card head, also at 100% (where the rollout line names no previous)', () => {
     expect(html({ release: 'r1', previous: 'r3', percent: 100 })).toContain('<span class="badge back" data-rolled-back-from="r3">rolled back from 3.0.0 #3</span>');
     expect(html({ release: 'r2', previous: 'r3' })).toContain('data-rolled-back-from="r3"');

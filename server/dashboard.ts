@@ -263,11 +263,11 @@ function rolloutChart(v: ChannelView): string {
   const w = 520;
   const share = v.totalClients ? v.onTarget / v.totalClients : 0;
   const targetX = (v.percent / 100) * w;
-  return `${svgOpen('rollout', w + 10, 46, `${num(v.onTarget)} of ${num(v.totalClients)} clients on the target release; rollout at ${v.percent}%`)}
+  return `${svgOpen('rollout', w + 10, 46, `${num(v.onTarget)} of ${num(v.totalClients)} clients on the target release; rollout at ${v.percent}%${v.paused ? ', paused' : ''}`)}
 <rect x="0" y="6" width="${w}" height="22" rx="4" fill="#e5e7eb"/>
 <rect x="0" y="6" width="${(share * w).toFixed(1)}" height="22" rx="4" fill="#16a34a"/>
 <line x1="${targetX.toFixed(1)}" x2="${targetX.toFixed(1)}" y1="2" y2="32" stroke="#111827" stroke-width="2" stroke-dasharray="3 2"/>
-<text x="0" y="44">0%</text><text x="${Math.max(70, targetX).toFixed(1)}" y="44" text-anchor="end">offered to ${esc(v.percent)}%</text>${targetX < w - 110 ? `<text x="${w}" y="44" text-anchor="end">100%</text>` : ''}
+<text x="0" y="44">0%</text><text x="${Math.max(70, targetX).toFixed(1)}" y="44" text-anchor="end">${v.paused ? `${esc(v.percent)}% once resumed` : `offered to ${esc(v.percent)}%`}</text>${targetX < w - 110 ? `<text x="${w}" y="44" text-anchor="end">100%</text>` : ''}
 </svg>`;
 }
 
@@ -391,7 +391,10 @@ function channelCard(v: ChannelView): string {
   return `<section class="card" data-channel="${esc(v.name)}" data-app="${esc(v.app)}" data-release="${esc(v.release)}" data-percent="${v.percent}">
 <div class="head"><h2>${esc(v.app)} / ${esc(v.name)}</h2>${paused}${v.rolledBackFrom ? `<span class="badge back" data-rolled-back-from="${esc(v.rolledBackFrom)}">rolled back from ${esc(label(v.rolledBackFrom))}</span>` : ''}<span class="muted">→ ${esc(label(v.release))} <code>${esc(v.release)}</code> · ${esc(v.activation)} · updated ${esc(new Date(v.updatedAt).toISOString())}</span></div>
 <div class="grid">
-<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${num(v.onTarget)}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${num(v.totalClients)}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); offered to ${esc(v.percent)}%${v.percent >= 100 ? '' : v.fallback ? `, the rest ${v.fallback === v.previous ? 'stay on' : 'get the minimum'} ${esc(label(v.fallback))}` : v.previous ? `, the rest stay where they are (rolled back from ${esc(label(v.previous))}: offered to nobody)` : ''}</span></div>
+<div><h3>Rollout progress</h3><div><span class="big" data-on-target="${v.onTarget}">${num(v.onTarget)}</span> <span class="muted">of</span> <span class="big" data-total-clients="${v.totalClients}">${num(v.totalClients)}</span> <span class="muted">clients on the target (${v.totalClients ? pct(v.onTarget / v.totalClients) : '–'}); ${v.paused
+    // As the planner has it: while paused no client gets a plan to the target, whatever the percent.
+    ? `<span data-offered="none">paused: no client is offered it${v.fallback ? `, new clients get ${v.fallback === v.previous ? '' : 'the minimum '}${esc(label(v.fallback))}` : ''}; ${esc(v.percent)}% once resumed</span>`
+    : `offered to ${esc(v.percent)}%`}${v.paused || v.percent >= 100 ? '' : v.fallback ? `, the rest ${v.fallback === v.previous ? 'stay on' : 'get the minimum'} ${esc(label(v.fallback))}` : v.previous ? `, the rest stay where they are (rolled back from ${esc(label(v.previous))}: offered to nobody)` : ''}</span></div>
 ${rolloutChart(v)}${v.clients.length === 0
     ? `<p class="muted" data-clients-empty>No client has checked in on this channel yet. A build made with <code>updraft({ channel: '${esc(v.name)}' })</code> checks in here once a browser opens it.</p>`
     : `<table><tr><th>active release (latest check-in)</th><th>clients</th><th>share</th></tr>${clientRows}</table>`}</div>
