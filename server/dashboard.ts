@@ -30,8 +30,8 @@ import type { ReleaseHealth } from './store.js';
 export const DASHBOARD_PATH = 'v1/admin/dashboard';
 export const DASHBOARD_COOKIE = 'updraft_dashboard';
 /**
- * Activation reports read per channel for the over-time chart (newest first); older ones drop out
- * of it, and the chart says so. 20,000 of every kind per app drew 9,334 of 100,000 clients.
+ * Activation reports read per app for the over-time charts (newest first); older ones drop out of
+ * them, and the charts say so. 20,000 reports of every kind per app drew 9,334 of 100,000 clients.
  */
 export const SERIES_REPORTS = 250_000;
 const BUCKETS = 24;
@@ -81,7 +81,7 @@ export interface ChannelView {
   /** Clients of this channel per release over time, from activation reports (client clocks). */
   series: SeriesPoint[];
   seriesReleases: string[];
-  /** The series was drawn from the newest `SERIES_REPORTS` activations only. */
+  /** The series was drawn from the app's newest `SERIES_REPORTS` activations only. */
   seriesCapped: boolean;
 }
 
@@ -140,6 +140,8 @@ export interface DashboardData {
   status: StatusResponse;
   /** Per `app\nchannel`: the activation reports of the channel's clients (`Store.channelActivations`), for the over-time chart. */
   reports: Map<string, Reports>;
+  /** Apps whose activation reports were read up to `SERIES_REPORTS`: older ones are missing from their charts. */
+  capped?: ReadonlySet<string>;
   /** Per release id: when it was published (server clock), the earliest a client can have run it. */
   published?: ReadonlyMap<string, number>;
   /** Per app: clients per channel and release. */
@@ -194,7 +196,7 @@ export function channelViews(d: DashboardData): ChannelView[] {
       pausedReason: typeof pausedReason === 'string' ? pausedReason : null,
       clients, totalClients, onTarget, releases,
       failureRate: attempts > 0 ? failures / attempts : null, failures, attempts, reasons, series, seriesReleases,
-      seriesCapped: activations.length >= SERIES_REPORTS,
+      seriesCapped: d.capped?.has(ch.app) ?? false,
       autoPause: autoPauseView(d, ch),
     };
   });
@@ -398,7 +400,7 @@ function channelCard(v: ChannelView): string {
 ${rolloutChart(v)}${v.clients.length === 0
     ? `<p class="muted" data-clients-empty>No client has checked in on this channel yet. A build made with <code>updraft({ channel: '${esc(v.name)}' })</code> checks in here once a browser opens it.</p>`
     : `<table><tr><th>active release (latest check-in)</th><th>clients</th><th>share</th></tr>${clientRows}</table>`}</div>
-<div><h3>Clients per release over time</h3>${seriesChart(v, color)}<p class="muted">Clients now on this channel, from their activation reports (client clocks, kept between the release's publish and now; a boot-failed rollback counts back to the previous release).${v.seriesCapped ? ` <span data-series-capped>From the newest ${num(SERIES_REPORTS)} activations only: clients whose last one is older are left out.</span>` : ''}</p></div>
+<div><h3>Clients per release over time</h3>${seriesChart(v, color)}<p class="muted">Clients now on this channel, from their activation reports (client clocks, kept between the release's publish and now; a boot-failed rollback counts back to the previous release).${v.seriesCapped ? ` <span data-series-capped>From the newest ${num(SERIES_REPORTS)} activations of ${esc(v.app)} only: clients whose last one is older are left out.</span>` : ''}</p></div>
 <div><h3>Downloads, activations, failures (reports)</h3>${countsChart(v)}<p class="muted" data-reports-scope>The releases this channel offers and its clients run; reports from every client of ${esc(v.app)} (a report does not name its channel).</p></div>
 <div><h3>Failure rate and reasons</h3>${reasonsChart(v)}<p class="muted">Of the target release, from every client of ${esc(v.app)}.</p></div>
 </div></section>`;
@@ -488,13 +490,24 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
     const reports = new Map<string, Reports>();
     const clients = new Map<string, StatusResponse['clients']>();
     for (const a of apps) clients.set(a, await o.store.countClients(a));
-    for (const ch of status.channels) reports.set(`${ch.app}\n${ch.name}`, await o.store.channelActivations(ch.app, ch.name, SERIES_REPORTS));
+    // One read per app, split by channel here: a read per channel went over the app's reports as many times.
+    const capped = new Set<string>();
+    for (const a of apps) {
+      const rows = await o.store.channelActivations(a, SERIES_REPORTS);
+      if (rows.length >= SERIES_REPORTS) capped.add(a);
+      for (const { channel, ...r } of rows) {
+        const key = `${a}\n${channel}`;
+        const list = reports.get(key);
+        if (list) list.push(r);
+        else reports.set(key, [r]);
+      }
+    }
     const health = new Map<string, ReleaseHealth>();
     if (o.autoPause) {
       for (const ch of status.channels) health.set(`${ch.app}\n${ch.name}`, await o.store.releaseHealth(ch.app, ch.release, ch.sampleSince ?? 0));
     }
     secure(c);
-    return c.html(renderDashboard(channelViews({ status, reports, published, clients, health, autoPause: o.autoPause, now }), now));
+    return c.html(renderDashboard(channelViews({ status, reports, capped, published, clients, health, autoPause: o.autoPause, now }), now));
   });
 
   // The sign-in form holds one token: a few KiB is plenty, and parseBody would otherwise read any size.

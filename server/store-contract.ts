@@ -327,7 +327,7 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect((await store.recentReports(2, 'a')).map((r) => r.at)).toEqual([3, 2]);
     });
 
-    it('channelActivations: activated and boot-failed reports of the clients now on that channel of that app, newest first, at most limit', async () => {
+    it('channelActivations: activated and boot-failed reports of that app, each with its client\'s channel now, newest first, at most limit', async () => {
       const a = (await fakeDist({ 'index.html': 'a' }, { app: 'a' })).manifest;
       const client = (id: string, app: string, channel: string): ClientRecord =>
         ({ id, app, channel, release: a.id, staged: null, caps: { sync: false, periodicSync: false }, lastSeen: 3 });
@@ -340,14 +340,14 @@ export function storeContract(name: string, fixture: StoreFixture): void {
         report('client-0003', 'a', 'activated', 4), report('client-0003', 'B', 'activated', 5), report('client-0004', 'a', 'activated', 6),
         report('client-0001', 'a', 'failed', 7), report('client-0001', 'a', 'boot-failed', 8),
       ], 10);
-      expect(await store.channelActivations('a', 'stable', 10)).toEqual([
-        { client: 'client-0001', release: a.id, event: 'boot-failed', code: 'boot_failed', at: 8 },
-        { client: 'client-0001', release: a.id, event: 'activated', code: null, at: 2 },
+      expect(await store.channelActivations('a', 10)).toEqual([
+        { client: 'client-0001', release: a.id, event: 'boot-failed', code: 'boot_failed', at: 8, channel: 'stable' },
+        { client: 'client-0002', release: a.id, event: 'activated', code: null, at: 3, channel: 'beta' },
+        { client: 'client-0001', release: a.id, event: 'activated', code: null, at: 2, channel: 'stable' },
       ]);
-      expect((await store.channelActivations('a', 'stable', 1)).map((r) => r.at)).toEqual([8]);
-      expect((await store.channelActivations('a', 'beta', 10)).map((r) => r.at)).toEqual([3]);
-      expect((await store.channelActivations('B', 'stable', 10)).map((r) => r.at)).toEqual([5]);
-      expect(await store.channelActivations('a', 'none', 10)).toEqual([]);
+      expect((await store.channelActivations('a', 2)).map((r) => r.at)).toEqual([8, 3]);
+      expect(await store.channelActivations('B', 10)).toEqual([{ client: 'client-0003', release: a.id, event: 'activated', code: null, at: 5, channel: 'stable' }]);
+      expect(await store.channelActivations('none', 10)).toEqual([]);
     });
 
     it('keeps what clients send as SQLite does: a fractional clock, a NUL in a message', async () => {

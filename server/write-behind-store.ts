@@ -100,9 +100,9 @@ export class WriteBehindStore implements Store {
   }
 
   /** Flushes first too: which channel a client is on is in the records it buffers. */
-  async channelActivations(app: string, channel: string, limit: number): ReturnType<Store['channelActivations']> {
+  async channelActivations(app: string, limit: number): ReturnType<Store['channelActivations']> {
     await this.flush();
-    return this.inner.channelActivations(app, channel, limit);
+    return this.inner.channelActivations(app, limit);
   }
 
   /** Flushes, then closes the inner store. A failed final flush is thrown, not swallowed. */
