@@ -216,7 +216,7 @@ const esc = (s: string | number) =>
 const pct = (x: number) => `${Math.round(x * 1000) / 10}%`;
 /** Counts with thousands separators (1,234,567): a fleet's figures run to millions. */
 const num = (n: number) => n.toLocaleString('en-US');
-/** An axis figure in the few characters its margin holds: 950, 12K, 1.2M (the exact one is in the legend). */
+/** An axis figure in the few characters its margin holds: 950, 12K, 1.2M (exact figures are in the legend and the tooltips). */
 const axis = (n: number) => new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 }).format(n);
 const PALETTE = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626', '#4b5563', '#db2777'];
 
