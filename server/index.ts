@@ -5,7 +5,7 @@ export { SCOPES, generateToken, hashToken, parseScopes, parseTokenFile, type Sco
 export { AdminTokens } from './admin-auth.js';
 export { headersFor, securityHeaders, type SecurityHeadersOptions, type Surface } from './security-headers.js';
 export { startServer, type StartServerOptions, type RunningServer } from './node.js';
-export type { Store, StoredRelease, ClientRecord, InsertReleaseResult, ChannelChange, ReleaseHealth } from './store.js';
+export type { Store, StoredRelease, ClientRecord, InsertReleaseResult, ChannelChange, ChannelActivation, ReleaseHealth } from './store.js';
 export { autoPause, pauseReason, type AutoPauseOptions } from './auto-pause.js';
 export { SqliteStore, openSqliteStore } from './sqlite-store.js';
 export { PostgresStore, openPostgresStore, type PostgresStoreOptions } from './postgres-store.js';

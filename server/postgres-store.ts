@@ -3,7 +3,7 @@ import { releaseIdForm, type ChannelState, type ReleaseManifest, type Report, ty
 import type { StoredToken } from './admin-token.js';
 import { channelSeqIds, nextChannel } from './channel-change.js';
 import { RELEASE_COLUMNS, toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
-import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
+import { COUNTED_FAILURE_SQL, type ChannelActivation, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `updraft_meta.schema_version`. */
 const SCHEMA_VERSION = 2;
@@ -440,6 +440,15 @@ export class PostgresStore implements Store {
     const { rows } = await this.pool.query<StatusResponse['recentReports'][number]>(
       `SELECT client, release, event, code, at FROM reports WHERE ${APP} ORDER BY n DESC LIMIT $2`,
       [app ?? null, limit],
+    );
+    return rows;
+  }
+
+  async channelActivations(app: string, limit: number): Promise<ChannelActivation[]> {
+    const { rows } = await this.pool.query<ChannelActivation>(
+      `SELECT r.client, r.release, r.event, r.code, r.at, c.channel FROM reports r JOIN clients c ON c.app = r.app AND c.id = r.client
+        WHERE r.app = $1 AND r.event IN ('activated', 'boot-failed') ORDER BY r.n DESC LIMIT $2`,
+      [app, limit],
     );
     return rows;
   }

@@ -5,7 +5,7 @@ import { releaseIdForm, type ChannelState, type ReleaseManifest, type Report, ty
 import { channelSeqIds, nextChannel } from './channel-change.js';
 import type { StoredToken } from './admin-token.js';
 import { RELEASE_COLUMNS, toChannel, toRelease, toToken, type ChannelRow, type ReleaseRow, type TokenRow } from './store-rows.js';
-import { COUNTED_FAILURE_SQL, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
+import { COUNTED_FAILURE_SQL, type ChannelActivation, type ChannelChange, type ClientRecord, type InsertReleaseResult, type ReleaseHealth, type Store, type StoredRelease } from './store.js';
 
 /** Bumped with each schema change; `open` migrates from `PRAGMA user_version`. */
 const SCHEMA_VERSION = 2;
@@ -258,6 +258,13 @@ export class SqliteStore implements Store {
     return this.db
       .prepare(`SELECT client, release, event, code, at FROM reports WHERE ${APP} ORDER BY n DESC LIMIT @limit`)
       .all({ app: app ?? null, limit }) as StatusResponse['recentReports'];
+  }
+
+  async channelActivations(app: string, limit: number): Promise<ChannelActivation[]> {
+    return this.db
+      .prepare(`SELECT r.client, r.release, r.event, r.code, r.at, c.channel FROM reports r JOIN clients c ON c.app = r.app AND c.id = r.client
+        WHERE r.app = ? AND r.event IN ('activated', 'boot-failed') ORDER BY r.n DESC LIMIT ?`)
+      .all(app, limit) as ChannelActivation[];
   }
 
   async releaseHealth(app: string, release: string, since = 0): Promise<ReleaseHealth> {

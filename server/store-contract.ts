@@ -327,6 +327,29 @@ export function storeContract(name: string, fixture: StoreFixture): void {
       expect((await store.recentReports(2, 'a')).map((r) => r.at)).toEqual([3, 2]);
     });
 
+    it('channelActivations: activated and boot-failed reports of that app, each with its client\'s channel now, newest first, at most limit', async () => {
+      const a = (await fakeDist({ 'index.html': 'a' }, { app: 'a' })).manifest;
+      const client = (id: string, app: string, channel: string): ClientRecord =>
+        ({ id, app, channel, release: a.id, staged: null, caps: { sync: false, periodicSync: false }, lastSeen: 3 });
+      // client-0001 on stable (its later record wins over beta), client-0002 on beta, client-0003 on
+      // stable of another app, client-0004 never checked in.
+      for (const c of [client('client-0001', 'a', 'beta'), client('client-0001', 'a', 'stable'), client('client-0002', 'a', 'beta'), client('client-0003', 'B', 'stable')]) await store.upsertClient(c);
+      const report = (c: string, app: string, event: Report['event'], at: number): Report => ({ client: c, app, release: a.id, event, ...(event === 'boot-failed' ? { code: 'boot_failed' as const } : {}), at });
+      await store.insertReports([
+        report('client-0001', 'a', 'downloaded', 1), report('client-0001', 'a', 'activated', 2), report('client-0002', 'a', 'activated', 3),
+        report('client-0003', 'a', 'activated', 4), report('client-0003', 'B', 'activated', 5), report('client-0004', 'a', 'activated', 6),
+        report('client-0001', 'a', 'failed', 7), report('client-0001', 'a', 'boot-failed', 8),
+      ], 10);
+      expect(await store.channelActivations('a', 10)).toEqual([
+        { client: 'client-0001', release: a.id, event: 'boot-failed', code: 'boot_failed', at: 8, channel: 'stable' },
+        { client: 'client-0002', release: a.id, event: 'activated', code: null, at: 3, channel: 'beta' },
+        { client: 'client-0001', release: a.id, event: 'activated', code: null, at: 2, channel: 'stable' },
+      ]);
+      expect((await store.channelActivations('a', 2)).map((r) => r.at)).toEqual([8, 3]);
+      expect(await store.channelActivations('B', 10)).toEqual([{ client: 'client-0003', release: a.id, event: 'activated', code: null, at: 5, channel: 'stable' }]);
+      expect(await store.channelActivations('none', 10)).toEqual([]);
+    });
+
     it('keeps what clients send as SQLite does: a fractional clock, a NUL in a message', async () => {
       const r = (await fakeDist({ 'index.html': 'x' })).manifest;
       await store.insertReports([{ client: 'client-1234', app: 'demo', release: r.id, event: 'failed', code: 'content', message: 'bad\0byte', planId: 'plan\0', at: 1.5 }], 5);

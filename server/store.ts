@@ -1,6 +1,9 @@
 import type { StoredToken } from './admin-token.js';
 import type { Capabilities, ChannelState, ChannelUpdate, ErrorCode, ReleaseManifest, Report, StatusResponse } from '../protocol/index.js';
 
+/** A report as `recentReports` lists it, with the channel its client last checked in on. */
+export type ChannelActivation = StatusResponse['recentReports'][number] & { channel: string };
+
 export interface StoredRelease {
   manifest: ReleaseManifest;
   /** Monotonic per app, assigned at publish (1, 2, ...). */
@@ -102,6 +105,13 @@ export interface Store {
   insertReports(reports: readonly Report[], now: number): Promise<void>;
   reportCounts(app?: string): Promise<StatusResponse['reportCounts']>;
   recentReports(limit: number, app?: string): Promise<StatusResponse['recentReports']>;
+  /**
+   * The `activated` and `boot-failed` reports of `app`'s clients, each with the channel of the
+   * client's latest check-in, newest first, at most `limit`: what the dashboard draws each
+   * channel's clients per release over time from, in one pass per app whatever its number of
+   * channels. Reports of a client that never checked in are not among them.
+   */
+  channelActivations(app: string, limit: number): Promise<ChannelActivation[]>;
   /** Failure counts for the automatic pause (see `ReleaseHealth`), of the reports received at or after `since` (server clock; default 0: all). */
   releaseHealth(app: string, release: string, since?: number): Promise<ReleaseHealth>;
 

@@ -17,7 +17,7 @@ const keyOf = (c: ClientRecord) => `${c.app}\n${c.id}`;
  * every `flushMs` or every `maxRows` clients. Everything else passes straight through.
  *
  * Nothing is lost on a graceful stop: `close()` flushes before closing the inner store, and
- * `countClients` flushes first so status reads what check-ins wrote. A crash loses at most the
+ * `countClients` and `channelActivations` flush first so status and the dashboard read what check-ins wrote. A crash loses at most the
  * last `flushMs` of last-seen times, which the next check-in of each client rewrites.
  */
 export class WriteBehindStore implements Store {
@@ -97,6 +97,12 @@ export class WriteBehindStore implements Store {
   async countClients(app?: string): ReturnType<Store['countClients']> {
     await this.flush();
     return this.inner.countClients(app);
+  }
+
+  /** Flushes first too: which channel a client is on is in the records it buffers. */
+  async channelActivations(app: string, limit: number): ReturnType<Store['channelActivations']> {
+    await this.flush();
+    return this.inner.channelActivations(app, limit);
   }
 
   /** Flushes, then closes the inner store. A failed final flush is thrown, not swallowed. */
