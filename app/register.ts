@@ -1,13 +1,14 @@
 import * as workboxWindow from 'workbox-window';
 
-// workbox-window's Node entry is a UMD bundle whose named exports Node cannot see: take the class
+// workbox-window's Node entry is a UMD bundle whose named exports Node cannot see: take its exports
 // from the namespace or its default, so importing `updraft/client` during SSR or in Node tests works.
 // `Reflect.get`, not `.default`: bundlers (Vite 8's Rolldown) warn on every build of the app
 // that the ESM build has no default export, which is true and harmless here.
-const Workbox: typeof workboxWindow.Workbox =
-  workboxWindow.Workbox ?? (Reflect.get(workboxWindow, 'default') as typeof workboxWindow).Workbox;
+const workboxExports: typeof workboxWindow = workboxWindow.Workbox ? workboxWindow : (Reflect.get(workboxWindow, 'default') as typeof workboxWindow);
+const { Workbox, messageSW } = workboxExports;
 import { UpdraftError } from '../protocol/errors.js';
 import type { CheckNowReply, HelloReply, PageRequest, ReadyReply, UpdraftEvent } from '../protocol/messages.js';
+import { BYPASSED_READY, bypassedError, bypassedHello, judgeControl, type Control } from './control.js';
 import { createEmitter, eventFromMessage, type UpdraftEventHandler, type UpdraftEventName } from './events.js';
 import { resolveRegisterOptions, type RegisterOptions } from './options.js';
 import { request } from './request.js';
@@ -37,7 +38,9 @@ export interface Updraft {
    * Tells the SW this page booted: call it once the app rendered, on every load. A newly activated
    * release that no page it served confirms within `bootTimeoutMs` of its first page is rolled
    * back. The SW confirms the release that served this page by its own record, not by anything the
-   * page claims. Waits for `controlled`; rejects (code `internal`) without a service worker.
+   * page claims. Waits for `controlled`; rejects (code `internal`) without a service worker. On a
+   * page loaded past its worker (a hard reload) it resolves `{ release: null, result: 'network' }`:
+   * the network answered the page, so it confirms no release.
    */
   ready(): Promise<ReadyReply>;
   /**
@@ -46,7 +49,11 @@ export interface Updraft {
    * another release ends it; else null. For a listener that subscribes after the event came.
    */
   readonly pending: PendingUpdate | null;
-  /** Resolves once a service worker controls this page; rejects if registration failed or the page is outside the scope. */
+  /**
+   * Resolves once a service worker controls this page; rejects if registration failed or the page
+   * is outside the scope (code `internal`), or with code `uncontrolled` if the page was loaded past
+   * its active worker (a hard reload): the other requests still reach that worker then.
+   */
   controlled: Promise<void>;
   /**
    * The workbox-window instance, for anything Updraft does not wrap; null where this page has no
@@ -71,11 +78,37 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   // Rejects once no worker will ever answer this page (registration failed, or the worker went
   // redundant before it controlled the page); never settles otherwise. Set below.
   let unanswered: Promise<never> = new Promise<never>(() => {});
+  // Set once `register()` resolved: the registration, and whether a worker controls this page or will.
+  let judged: Promise<{ control: Control; registration: ServiceWorkerRegistration }> | null = null;
+  // Loaded past its worker (a hard reload) and still not controlled: `controlled` rejected, and
+  // the page talks to the registration's active worker directly.
+  const bypassed = async (): Promise<ServiceWorkerRegistration | null> => {
+    if (!container || container.controller || !judged) return null;
+    const { control, registration } = await judged;
+    return control === 'bypassed' && !container.controller ? registration : null;
+  };
+
   const send = async <T>(message: PageRequest, timeoutMs?: number | null): Promise<T> => {
     if (!wb) throw unavailable();
+    // A page no worker controls waits for the registration's verdict: `messageSW` waits for a
+    // worker workbox-window saw install or control this page, and on a page loaded past its
+    // worker none ever comes. An active worker answers a MessageChannel without controlling the
+    // page, and its broadcasts reach every window of its origin, controlled or not.
+    const registration = await bypassed();
     // workbox-window posts to the worker it registered even when that one is gone, and nothing
     // answers: without the race a request waited out its timeout (90 s, none for apply).
-    return Promise.race([request<T>((m) => wb.messageSW(m), message, timeoutMs), unanswered]);
+    if (!registration) return Promise.race([request<T>((m) => wb.messageSW(m), message, timeoutMs), unanswered]);
+    return request<T>((m) => {
+      const worker = registration.active;
+      if (!worker) throw new UpdraftError('internal', `the service worker of ${registration.scope} is no longer active`);
+      return messageSW(worker, m);
+    }, message, timeoutMs);
+  };
+  // What the worker answers as this page's release is its pin, else the active release: a page
+  // loaded past it runs neither.
+  const hello = async (): Promise<HelloReply> => {
+    const reply = await send<HelloReply>({ type: 'updraft:hello' });
+    return (await bypassed()) ? bypassedHello(reply) : reply;
   };
 
   // The release the worker last withdrew (`withdrawn`) since it last offered one
@@ -113,8 +146,11 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
   };
 
   let controlled: Promise<void>;
+  // Settles when this page can talk to a worker: `controlled`, or a page loaded past its worker.
+  let connected: Promise<void>;
   if (!container || !wb) {
     controlled = Promise.reject(unavailable());
+    connected = controlled;
   } else {
     // Listen on the container itself: workbox-window only forwards messages from the worker it
     // registered, and events must reach the page from whichever worker controls it.
@@ -129,16 +165,26 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       if (container.controller) return resolve();
       container.addEventListener('controllerchange', () => resolve(), { once: true });
     });
-    const registration = wb.register().then((registration) => {
+    judged = wb.register().then((registration) => {
       if (!registration) throw new UpdraftError('internal', `service worker registration of ${o.swUrl} failed`);
-      return registration;
+      const control = judgeControl({
+        controlled: container.controller !== null,
+        href: location.href,
+        scope: registration.scope,
+        active: registration.active?.state ?? null,
+        installing: registration.installing !== null,
+        waiting: registration.waiting !== null,
+      });
+      return { control, registration };
     });
-    const registered = registration.then((registration) => {
+    const registered = judged.then(({ control, registration }) => {
       // A page outside the scope (an app built with base `/app/` opened at `/app`) is never
       // controlled: say so, rather than leave `controlled` and `ready()` waiting for good.
-      if (!container.controller && !location.href.startsWith(registration.scope)) {
+      if (control === 'outside-scope') {
         throw new UpdraftError('internal', `this page (${location.href}) is outside the service worker's scope ${registration.scope}: no worker will control it; open it under the scope`);
       }
+      // Nor, until its next ordinary navigation, is a page loaded past its worker (a hard reload).
+      if (control === 'bypassed') throw bypassedError();
     });
     // A worker whose install failed (its manifest or a file could not be had) goes redundant and
     // never controls this page: say so, rather than leave `controlled` and `ready()` waiting. The
@@ -151,17 +197,20 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
     controlled = Promise.race([hasController, registered.then(() => Promise.race([hasController, redundant]))]);
     // A page outside the scope is not `unanswered`: the worker is there and answers its requests.
     const never = new Promise<never>(() => {});
-    unanswered = Promise.race([hasController.then(() => never), registration.then(() => Promise.race([hasController.then(() => never), redundant]))]);
+    unanswered = Promise.race([hasController.then(() => never), judged.then(() => Promise.race([hasController.then(() => never), redundant]))]);
     unanswered.catch(() => {});
-    // An update staged before this page loaded (prompt policy) is announced again to this page.
-    controlled
-      .then(() => send<HelloReply>({ type: 'updraft:hello' }))
-      .then((hello) => {
-        if (hello.pending) handle({ name: 'update-ready', ...hello.pending });
-        if (hello.nextCheckInAt !== null) checkInTimer.schedule(hello.nextCheckInAt);
-      })
-      .catch(() => {});
+    connected = controlled.catch(async (error: unknown) => {
+      if (!(await bypassed())) throw error;
+    });
   }
+  // An update staged before this page loaded (prompt policy) is announced again to this page.
+  connected
+    .then(() => hello())
+    .then((reply) => {
+      if (reply.pending) handle({ name: 'update-ready', ...reply.pending });
+      if (reply.nextCheckInAt !== null) checkInTimer.schedule(reply.nextCheckInAt);
+    })
+    .catch(() => {});
   // Whoever does not await `controlled` should not see an unhandled rejection for it.
   controlled.catch(() => {});
 
@@ -182,7 +231,7 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       let before: HelloReply | null = null;
       let answer: { release?: unknown } | null;
       try {
-        before = await Promise.race([send<HelloReply>({ type: 'updraft:hello' }).catch(() => null), dropped]);
+        before = await Promise.race([hello().catch(() => null), dropped]);
         answer = await Promise.race([send<{ release?: unknown } | null>({ type: 'updraft:apply' }, null), activated, dropped]);
       } finally {
         for (const off of offs) off();
@@ -192,12 +241,13 @@ export function registerUpdraft(options: RegisterOptions = {}): Updraft {
       if (answer !== null && before !== null && before.active !== null && answer.release === before.active && before.release === before.active) return;
       reload();
     },
-    release: () => send<HelloReply>({ type: 'updraft:hello' }),
+    release: hello,
     get pending() {
       return pending;
     },
     ready: async () => {
-      await controlled;
+      await connected;
+      if (await bypassed()) return BYPASSED_READY;
       return send<ReadyReply>({ type: 'updraft:ready' });
     },
     controlled,

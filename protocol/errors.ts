@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   downgrade: 0, // a plan to a lower release sequence without a signed rollback directive, or one issued for another release than the one running (`from`): refused (since 0.2)
   boot_failed: 0, // no page confirmed the activated release (`ready()`) in time: rolled back (since 0.1, additive)
   withdrawn: 0, // the server withdrew the update (a pause or a roll back): `applyUpdate()` has nothing to apply (since 0.5)
+  uncontrolled: 0, // the page was loaded bypassing its service worker (a hard reload): `controlled` rejects, the page runs from the network (additive)
   internal: 500,
 } as const;
 

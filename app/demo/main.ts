@@ -1,4 +1,4 @@
-import { registerUpdraft, type UpdraftEvent } from '../index.js';
+import { registerUpdraft, UpdraftError, type UpdraftEvent } from '../index.js';
 import './style.css';
 
 // The e2e tests' broken release (UPDRAFT_DEMO_BROKEN): the entry throws before anything renders
@@ -72,7 +72,9 @@ updraft.controlled.then(
   },
   (error: unknown) => {
     $('release').textContent = 'none';
-    status(`Service worker: unavailable (${String(error)})`);
+    // A hard reload: the worker is there, and the next ordinary visit is controlled.
+    const bypassed = error instanceof UpdraftError && error.code === 'uncontrolled';
+    status(`Service worker: ${bypassed ? 'not controlling this page' : 'unavailable'} (${String(error)})`);
   },
 );
 
