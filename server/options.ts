@@ -53,6 +53,14 @@ export interface UpdateServerOptions {
   serve?: { app?: string; channel?: string } | false;
   /** Max body of public JSON routes (check-in, reports), bytes. @default 1_048_576 */
   bodyLimit?: number;
+  /**
+   * How long the body of a check-in, a report batch or the dashboard's sign-in form may take to
+   * arrive after its headers, ms: past it the request is answered 408 `timeout` and its connection
+   * closed, so a client trickling its body (slowloris) gives back its place among `maxInFlight` at
+   * once instead of after Node's `requestTimeout` (300 s). These bodies are a few KB; admin JSON
+   * and part uploads, which may be large, are not under it (Node only: body-deadline.ts). An integer in [1, 300000], else a `TypeError`. @default 10_000
+   */
+  bodyTimeoutMs?: number;
   /** Max admin JSON body (release manifest, missing-parts list, channel change), bytes; a manifest of 100k assets is ~20 MB. @default 67_108_864 (64 MiB) */
   adminBodyLimit?: number;
   /** Max size of one admin blob upload (`PUT v1/admin/blobs/:sha256`), bytes; uploads stream to disk. @default 536_870_912 (512 MiB) */
@@ -155,6 +163,7 @@ export interface ResolvedOptions {
   planRefMinBytes: number;
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
+  bodyTimeoutMs: number;
   adminBodyLimit: number;
   uploadLimit: number;
   maxInFlight: number;
@@ -181,6 +190,8 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 export const DEFAULT_CHECK_IN_INTERVAL = 3600;
 /** The default plan lifetime, ms (24 h). */
 export const DEFAULT_PLAN_TTL_MS = 86_400_000;
+/** `bodyTimeoutMs`'s range: past Node's own `requestTimeout` (300 s) a longer deadline would never be reached. */
+const BODY_TIMEOUT_RANGE_MS = [1, 300_000] as const;
 
 /**
  * The ranges of the numeric options `updraft serve` has flags for, all integers; the CLI checks
@@ -247,6 +258,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     planRefMinBytes,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: o.bodyLimit ?? 1_048_576,
+    bodyTimeoutMs: integerIn('bodyTimeoutMs', o.bodyTimeoutMs ?? 10_000, BODY_TIMEOUT_RANGE_MS),
     adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
     uploadLimit,
     maxInFlight: resolveMaxInFlight(o.maxInFlight),
