@@ -7,7 +7,7 @@ import { planDocRoutes } from './plan-docs.js';
 import { checkInRoutes } from './check-in.js';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.js';
 import type { DeltaQueue } from './delta-queue.js';
-import { bodyDeadline } from './body-deadline.js';
+import { bodyDeadline, bodyMinRate } from './body-deadline.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { checkInLane, type Lane } from './check-in-lane.js';
@@ -59,6 +59,8 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   app.use(`/${PATHS.reports}`, anyOrigin, deadline, limit, ...perReporter);
   // The sign-in form: a few hundred bytes, sent before any token is checked.
   app.use(`/${DASHBOARD_PATH}`, deadline);
+  // Manifests and parts may be large: a minimum rate, not a total deadline.
+  app.use('/v1/admin/*', bodyMinRate(o.bodyTimeoutMs, o.uploadMinRate));
   app.use('/v1/blobs/*', corsForResponses, shed);
   app.use('/v1/deltas/*', corsForResponses, shed);
   // Plan documents answer with `c.body`, so the cheaper CORS applies (28k/s against 10k with hono/cors).

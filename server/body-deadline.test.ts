@@ -145,7 +145,7 @@ describe('body deadline (408 timeout) for small-body routes', () => {
     }
   });
 
-  it('a part upload slower than the deadline but steady is not cut off (uploads are not under it)', async () => {
+  it('a part upload longer than the deadline but steady, above uploadMinRate, is not cut off', async () => {
     const s = await server({ bodyTimeoutMs: 200 });
     const bytes = new Uint8Array(256 * 1024).map((_, i) => i % 251);
     const sha = createHash('sha256').update(bytes).digest('hex');
@@ -158,5 +158,33 @@ describe('body deadline (408 timeout) for small-body routes', () => {
     const answer = await r.closed;
     expect(statusOf(answer), answer).toBeLessThan(300);
     expect(await s.store.missingBlobs([sha])).toEqual([]);
+  });
+
+  it('a part upload that comes slower than uploadMinRate gets 408 and its connection is closed', async () => {
+    // At least 10 000 bytes each 200 ms; 100 bytes each 50 ms (2 000 B/s) comes.
+    const s = await server({ bodyTimeoutMs: 200, uploadMinRate: 50_000 });
+    const sha = 'a'.repeat(64);
+    const started = Date.now();
+    const r = rawRequest(s.url, `PUT /${PATHS.adminBlob(sha)} HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer ${TOKEN}\nContent-Type: application/octet-stream\nContent-Length: 1000000`);
+    const stop = trickle(r.socket, 'x'.repeat(100), 50);
+    const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
+    stop();
+    expect(statusOf(answer), answer).toBe(408);
+    expect(bodyOf(answer).error).toMatchObject({ code: 'timeout', message: 'the request body came slower than 50000 bytes/s over 200 ms' });
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(await s.store.missingBlobs([sha])).toEqual([sha]);
+  });
+
+  it('refuses an uploadMinRate or requestTimeoutMs out of range', async () => {
+    const { dir, store } = tempStore({ prefix: 'updraft-deadline-' });
+    const blobs = new BlobStore(join(dir, 'blobs'));
+    for (const uploadMinRate of [Number.NaN, 0, 1.5]) {
+      expect(() => createUpdateServer({ store, blobs, uploadMinRate })).toThrow(new TypeError(`uploadMinRate must be an integer in [1, ${Number.MAX_SAFE_INTEGER}], got ${uploadMinRate}`));
+    }
+    for (const requestTimeoutMs of [Number.NaN, -1, 2 ** 31]) {
+      await expect(startServer({ store, blobs, dataDir: dir, requestTimeoutMs })).rejects.toThrow(new TypeError(`requestTimeoutMs must be an integer in [0, 2147483647], got ${requestTimeoutMs}`));
+    }
+    await store.close();
   });
 });

@@ -58,9 +58,18 @@ export interface UpdateServerOptions {
    * arrive after its headers, ms: past it the request is answered 408 `timeout` and its connection
    * closed, so a client trickling its body (slowloris) gives back its place among `maxInFlight` at
    * once instead of after Node's `requestTimeout` (300 s). These bodies are a few KB; admin JSON
-   * and part uploads, which may be large, are not under it (Node only: body-deadline.ts). An integer in [1, 300000], else a `TypeError`. @default 10_000
+   * and part uploads, which may be large, are held to `uploadMinRate` over windows of this length
+   * instead (Node only: body-deadline.ts). An integer in [1, 300000], else a `TypeError`. @default 10_000
    */
   bodyTimeoutMs?: number;
+  /**
+   * The slowest an admin body (a part upload, a release manifest) may come, bytes per second,
+   * over each window of `bodyTimeoutMs`: slower, it is answered 408 `timeout` and its connection
+   * closed. A total deadline would cut off a large part on a slow uplink (Node's `requestTimeout`
+   * did at 300 s, which is why `startServer` turns it off: every route that reads a body has a
+   * deadline or this rate). A positive integer, else a `TypeError`. @default 1024
+   */
+  uploadMinRate?: number;
   /** Max admin JSON body (release manifest, missing-parts list, channel change), bytes, a positive integer; a manifest of 100k assets is ~20 MB. @default 67_108_864 (64 MiB) */
   adminBodyLimit?: number;
   /** Max size of one admin blob upload (`PUT v1/admin/blobs/:sha256`), bytes; uploads stream to disk. @default 536_870_912 (512 MiB) */
@@ -167,6 +176,7 @@ export interface ResolvedOptions {
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
   bodyTimeoutMs: number;
+  uploadMinRate: number;
   adminBodyLimit: number;
   uploadLimit: number;
   maxInFlight: number;
@@ -193,7 +203,7 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 export const DEFAULT_CHECK_IN_INTERVAL = 3600;
 /** The default plan lifetime, ms (24 h). */
 export const DEFAULT_PLAN_TTL_MS = 86_400_000;
-/** `bodyTimeoutMs`'s range: past Node's own `requestTimeout` (300 s) a longer deadline would never be reached. */
+/** `bodyTimeoutMs`'s range: Node's default `requestTimeout` (300 s) at most; a longer wait for a few KB is no deadline. */
 const BODY_TIMEOUT_RANGE_MS = [1, 300_000] as const;
 
 /**
@@ -223,7 +233,7 @@ export function maxSpreadMs(checkInInterval: number, planTtlMs: number, capacity
 }
 
 /** `value` (of option `name`) if it is an integer in [min, max], else a TypeError naming both. */
-function integerIn(name: string, value: number, [min, max]: readonly [number, number], why = ''): number {
+export function integerIn(name: string, value: number, [min, max]: readonly [number, number], why = ''): number {
   if (!(Number.isInteger(value) && value >= min && value <= max)) throw new TypeError(`${name} must be an integer in [${min}, ${max}]${why}, got ${value}`);
   return value;
 }
@@ -263,6 +273,7 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
     bodyLimit: integerIn('bodyLimit', o.bodyLimit ?? 1_048_576, [1, SAFE]),
     bodyTimeoutMs: integerIn('bodyTimeoutMs', o.bodyTimeoutMs ?? 10_000, BODY_TIMEOUT_RANGE_MS),
+    uploadMinRate: integerIn('uploadMinRate', o.uploadMinRate ?? 1024, [1, SAFE]),
     adminBodyLimit: integerIn('adminBodyLimit', o.adminBodyLimit ?? 64 * 1024 * 1024, [1, SAFE]),
     uploadLimit,
     maxInFlight: resolveMaxInFlight(o.maxInFlight),
