@@ -64,6 +64,23 @@ async function held(base: string) {
   await expect.poll(async () => (await fetch(blobUrl(base))).status, { timeout: 3000, interval: 20 }).toBe(503);
 }
 
+/**
+ * A slowloris client: sends `head` and `first`, then `piece` every 50 ms. Once it is sending,
+ * `meanwhile` runs; the answer is everything the server sent until it closed the connection, or
+ * what came in 3 s. A 408 `timeout` with `Connection: close` is checked here.
+ */
+async function slowClient(url: string, head: string, first: string, piece: string, meanwhile?: () => Promise<void>) {
+  const r = rawRequest(url, head);
+  r.socket.write(first);
+  const stop = trickle(r.socket, piece, 50);
+  await meanwhile?.();
+  const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
+  stop();
+  expect(statusOf(answer), answer).toBe(408);
+  expect(answer.toLowerCase()).toContain('connection: close');
+  return bodyOf(answer).error;
+}
+
 describe('body deadline (408 timeout) for small-body routes', () => {
   it('refuses a bodyTimeoutMs that is not an integer in [1, 300000]', async () => {
     const { dir, store } = tempStore({ prefix: 'updraft-deadline-' });
@@ -78,15 +95,8 @@ describe('body deadline (408 timeout) for small-body routes', () => {
   it('the check-in lane: a trickled body gets 408 by the deadline, the connection closes, and its in-flight place is given back', async () => {
     const s = await server();
     const started = Date.now();
-    const r = rawRequest(s.url, `POST /${PATHS.checkIn} HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nContent-Length: 500`);
-    r.socket.write('{"client":');
-    const stop = trickle(r.socket, ' ', 50);
-    await held(s.url);
-    const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
-    stop();
-    expect(statusOf(answer), answer).toBe(408);
-    expect(bodyOf(answer).error.code).toBe('timeout');
-    expect(answer.toLowerCase()).toContain('connection: close');
+    const error = await slowClient(s.url, `POST /${PATHS.checkIn} HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nContent-Length: 500`, '{"client":', ' ', () => held(s.url));
+    expect(error.code).toBe('timeout');
     // The 408 came at the deadline, not at once and not minutes later.
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     // The place is free: with maxInFlight 1, the next check-in is answered, not shed.
@@ -95,38 +105,21 @@ describe('body deadline (408 timeout) for small-body routes', () => {
 
   it('the Hono route: a chunked check-in body trickled past the deadline gets 408 and its place is given back', async () => {
     const s = await server();
-    const r = rawRequest(s.url, `POST /${PATHS.checkIn} HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nTransfer-Encoding: chunked`);
-    r.socket.write('a\r\n{"client":\r\n');
-    const stop = trickle(r.socket, '1\r\n \r\n', 50);
-    await held(s.url);
-    const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
-    stop();
-    expect(statusOf(answer), answer).toBe(408);
-    expect(bodyOf(answer).error.code).toBe('timeout');
-    expect(answer.toLowerCase()).toContain('connection: close');
+    const error = await slowClient(s.url, `POST /${PATHS.checkIn} HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nTransfer-Encoding: chunked`, 'a\r\n{"client":\r\n', '1\r\n \r\n', () => held(s.url));
+    expect(error.code).toBe('timeout');
     expect((await fetch(s.url + PATHS.checkIn, { method: 'POST', body: checkInBody('next-client-2') })).status).toBe(200);
   });
 
   it('reports: a trickled batch gets 408 and its connection is closed', async () => {
     const s = await server();
-    const r = rawRequest(s.url, `POST /${PATHS.reports} HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nContent-Length: 500`);
-    r.socket.write('{"reports":');
-    const stop = trickle(r.socket, ' ', 50);
-    const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
-    stop();
-    expect(statusOf(answer), answer).toBe(408);
-    expect(bodyOf(answer).error.code).toBe('timeout');
+    const error = await slowClient(s.url, `POST /${PATHS.reports} HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/json\nContent-Length: 500`, '{"reports":', ' ');
+    expect(error.code).toBe('timeout');
   });
 
   it('the dashboard sign-in form: a trickled form gets 408 and its connection is closed', async () => {
     const s = await server();
-    const r = rawRequest(s.url, `POST /v1/admin/dashboard HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 500`);
-    r.socket.write('token=');
-    const stop = trickle(r.socket, 'a', 50);
-    const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
-    stop();
-    expect(statusOf(answer), answer).toBe(408);
-    expect(bodyOf(answer).error.code).toBe('timeout');
+    const error = await slowClient(s.url, `POST /v1/admin/dashboard HTTP/1.1\nHost: 127.0.0.1\nContent-Type: application/x-www-form-urlencoded\nContent-Length: 500`, 'token=', 'a');
+    expect(error.code).toBe('timeout');
   });
 
   it('a body that arrives in time, in pieces, is answered as usual on both paths', async () => {
@@ -165,13 +158,8 @@ describe('body deadline (408 timeout) for small-body routes', () => {
     const s = await server({ bodyTimeoutMs: 200, uploadMinRate: 50_000 });
     const sha = 'a'.repeat(64);
     const started = Date.now();
-    const r = rawRequest(s.url, `PUT /${PATHS.adminBlob(sha)} HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer ${TOKEN}\nContent-Type: application/octet-stream\nContent-Length: 1000000`);
-    const stop = trickle(r.socket, 'x'.repeat(100), 50);
-    const answer = await Promise.race([r.closed, new Promise<string>((resolve) => setTimeout(() => resolve(`still open after 3 s: ${r.text()}`), 3000))]);
-    stop();
-    expect(statusOf(answer), answer).toBe(408);
-    expect(bodyOf(answer).error).toMatchObject({ code: 'timeout', message: 'the request body came slower than 50000 bytes/s over 200 ms' });
-    expect(answer.toLowerCase()).toContain('connection: close');
+    const error = await slowClient(s.url, `PUT /${PATHS.adminBlob(sha)} HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer ${TOKEN}\nContent-Type: application/octet-stream\nContent-Length: 1000000`, '', 'x'.repeat(100));
+    expect(error).toMatchObject({ code: 'timeout', message: 'the request body came slower than 50000 bytes/s over 200 ms' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
     expect(await s.store.missingBlobs([sha])).toEqual([sha]);
   });
