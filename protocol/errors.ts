@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   // load
   overloaded: 503,
   too_many_requests: 429,
+  timeout: 408, // a request body did not arrive in time (bodyTimeoutMs) or came too slowly (uploadMinRate); the connection is closed (additive)
   // client-side outcomes (reported, never answered by the server)
   content: 0, // a part's bytes did not match its hash or size at every source
   transport: 0, // every source failed at the network level, repeatedly

@@ -5,8 +5,9 @@ import { adminRoutes } from './admin.js';
 import { blobRoutes } from './blobs.js';
 import { planDocRoutes } from './plan-docs.js';
 import { checkInRoutes } from './check-in.js';
-import { dashboardRoutes } from './dashboard.js';
+import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.js';
 import type { DeltaQueue } from './delta-queue.js';
+import { bodyDeadline, bodyMinRate } from './body-deadline.js';
 import { onError, onNotFound } from './errors.js';
 import { jsonBodyLimit } from './json-body-limit.js';
 import { checkInLane, type Lane } from './check-in-lane.js';
@@ -51,8 +52,15 @@ export function createUpdateServer(options: UpdateServerOptions): Hono {
   const perReporter = o.clientReports
     ? [clientRateLimit(new ClientWindows(o.clientReports), { key: reportClient, now: o.now })]
     : [];
-  app.use(`/${PATHS.checkIn}`, anyOrigin, shed, limit, ...perClient);
-  app.use(`/${PATHS.reports}`, anyOrigin, limit, ...perReporter);
+  // Before anything reads the body (the per-client limits read it for the client id), and inside
+  // `shed`: a body that does not come in time is answered, and its place given back, at once.
+  const deadline = bodyDeadline(o.bodyTimeoutMs);
+  app.use(`/${PATHS.checkIn}`, anyOrigin, shed, deadline, limit, ...perClient);
+  app.use(`/${PATHS.reports}`, anyOrigin, deadline, limit, ...perReporter);
+  // The sign-in form: a few hundred bytes, sent before any token is checked.
+  app.use(`/${DASHBOARD_PATH}`, deadline);
+  // Manifests and parts may be large: a minimum rate, not a total deadline.
+  app.use('/v1/admin/*', bodyMinRate(o.bodyTimeoutMs, o.uploadMinRate));
   app.use('/v1/blobs/*', corsForResponses, shed);
   app.use('/v1/deltas/*', corsForResponses, shed);
   // Plan documents answer with `c.body`, so the cheaper CORS applies (28k/s against 10k with hono/cors).

@@ -3,6 +3,7 @@ import { PATHS, UpdraftError } from '../protocol/index.js';
 import { handleCheckIn } from './check-in.js';
 import { JSON_HEADERS, type AnswerBody } from './compress-answer.js';
 import { checkInKey, parseCheckIn } from './check-in-request.js';
+import { bodyTimeout } from './body-deadline.js';
 import { RETRY_AFTER_EXPOSED, type ClientWindows, type InFlightGate } from './load-shedding.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -30,8 +31,11 @@ const utf8 = new TextDecoder();
 const BODY = Symbol('updraft.body');
 const RESPONSE = Symbol('updraft.response');
 const HELD = Symbol('updraft.held');
+const DEADLINE = Symbol('updraft.deadline');
 type LaneRequest = IncomingMessage & { [BODY]?: Buffer | Buffer[]; [RESPONSE]?: LaneResponse };
-type LaneResponse = ServerResponse & { [HELD]?: boolean };
+type LaneResponse = ServerResponse & { [HELD]?: boolean; [DEADLINE]?: ReturnType<typeof setTimeout> };
+// The 408 closes the connection: the rest of a body that came too slowly may never come.
+const TIMEOUT_HEADERS = { 'content-type': 'application/json', connection: 'close' };
 
 /**
  * The check-in, answered from Node's own request and response objects ahead of Hono: every
@@ -84,6 +88,7 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHea
   }
   function onEnd(this: LaneRequest) {
     const res = this[RESPONSE]!;
+    clearTimeout(res[DEADLINE]);
     const body = this[BODY];
     const done = answer(body === undefined ? '' : utf8.decode(Array.isArray(body) ? Buffer.concat(body) : body), this, res);
     if (done) void done.then(() => leave(res));
@@ -98,7 +103,19 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHea
     }
   }
   function onClose(this: LaneResponse) {
+    clearTimeout(this[DEADLINE]);
     leave(this);
+  }
+  // The body did not come within `bodyTimeoutMs` of the headers (body-deadline.ts says why): 408
+  // now, and the count given back when that answer is sent (`close`), not when Node's
+  // requestTimeout ends the request minutes later.
+  function tooSlow(req: LaneRequest) {
+    const res = req[RESPONSE]!;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req[BODY] = undefined;
+    const err = bodyTimeout(o.bodyTimeoutMs);
+    send(res, err.status, TIMEOUT_HEADERS, JSON.stringify(err.toBody()));
   }
 
   return (req: LaneRequest, res: LaneResponse) => {
@@ -121,6 +138,7 @@ export function checkInLane(o: ResolvedOptions, gates: CheckInLaneGates, baseHea
     res.on('close', onClose);
     req.on('data', onData);
     req.on('end', onEnd);
+    res[DEADLINE] = setTimeout(tooSlow, o.bodyTimeoutMs, req);
     return true;
   };
 

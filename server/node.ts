@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { checkInLaneOf, createUpdateServer, deltaQueueOf } from './app.js';
 import type { DeltaQueue } from './delta-queue.js';
 import { BlobStore } from './blob-store.js';
-import type { UpdateServerOptions } from './options.js';
+import { integerIn, type UpdateServerOptions } from './options.js';
 import { openStore } from './open-store.js';
 import { PostgresSlotLedger } from './postgres-slot-ledger.js';
 import { PostgresStore } from './postgres-store.js';
@@ -35,6 +35,15 @@ export type StartServerOptions = Partial<UpdateServerOptions> & {
    * given `app` answers every request itself. @default the app startServer builds, when `app` is not given
    */
   checkInLane?: Hono;
+  /**
+   * Node's `requestTimeout`, ms: the whole request, body included, or 408. 0 turns it off. An
+   * integer in [0, 2147483647], else a `TypeError`.
+   * @default 0 when startServer builds the app: each of its routes that reads a body has a deadline
+   * (`bodyTimeoutMs`) or a minimum rate (`uploadMinRate`), and a total one cut off large part
+   * uploads on a slow uplink (512 MiB at under 1.8 MB/s); Node's 300_000 for a given `app`, whose
+   * own routes may have neither
+   */
+  requestTimeoutMs?: number;
 };
 
 export interface RunningServer {
@@ -58,6 +67,9 @@ export interface RunningServer {
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  // Before anything is opened. Node's own headersTimeout (60 s) stays: the check-in lane and the
+  // in-flight gate count a request only once its headers are read.
+  const requestTimeout = integerIn('requestTimeoutMs', options.requestTimeoutMs ?? (options.app ? 300_000 : 0), [0, 2_147_483_647]);
   const dataDir = options.dataDir ?? '.updraft';
   const ownStore = !options.store;
   // A store opened here is also closed here, so its client writes are batched (write-behind) and
@@ -83,7 +95,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const lane = checkInLaneOf(options.checkInLane ?? app);
   const deltas = deltaQueueOf(options.checkInLane ?? app) ?? null;
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer(lane ? (req, res) => lane(req, res) || void honoListener(req, res) : honoListener);
+    const s = createServer({ requestTimeout }, lane ? (req, res) => lane(req, res) || void honoListener(req, res) : honoListener);
     s.listen(options.port ?? 0, host);
     s.once('listening', () => resolve(s));
     s.once('error', reject);

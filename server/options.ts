@@ -51,9 +51,26 @@ export interface UpdateServerOptions {
   planRefMinBytes?: number;
   /** Serve the app itself at `/` from a channel's release; `false` for an update API only. @default { channel: 'stable' } */
   serve?: { app?: string; channel?: string } | false;
-  /** Max body of public JSON routes (check-in, reports), bytes. @default 1_048_576 */
+  /** Max body of public JSON routes (check-in, reports), bytes, a positive integer. @default 1_048_576 */
   bodyLimit?: number;
-  /** Max admin JSON body (release manifest, missing-parts list, channel change), bytes; a manifest of 100k assets is ~20 MB. @default 67_108_864 (64 MiB) */
+  /**
+   * How long the body of a check-in, a report batch or the dashboard's sign-in form may take to
+   * arrive after its headers, ms: past it the request is answered 408 `timeout` and its connection
+   * closed, so a client trickling its body (slowloris) gives back its place among `maxInFlight` at
+   * once instead of after Node's `requestTimeout` (300 s). These bodies are a few KB; admin JSON
+   * and part uploads, which may be large, are held to `uploadMinRate` over windows of this length
+   * instead (Node only: body-deadline.ts). An integer in [1, 300000], else a `TypeError`. @default 10_000
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * The slowest an admin body (a part upload, a release manifest) may come, bytes per second,
+   * over each window of `bodyTimeoutMs`: slower, it is answered 408 `timeout` and its connection
+   * closed. A total deadline would cut off a large part on a slow uplink (Node's `requestTimeout`
+   * did at 300 s, which is why `startServer` turns it off: every route that reads a body has a
+   * deadline or this rate). A positive integer, else a `TypeError`. @default 1024
+   */
+  uploadMinRate?: number;
+  /** Max admin JSON body (release manifest, missing-parts list, channel change), bytes, a positive integer; a manifest of 100k assets is ~20 MB. @default 67_108_864 (64 MiB) */
   adminBodyLimit?: number;
   /** Max size of one admin blob upload (`PUT v1/admin/blobs/:sha256`), bytes; uploads stream to disk. @default 536_870_912 (512 MiB) */
   uploadLimit?: number;
@@ -70,7 +87,9 @@ export interface UpdateServerOptions {
   retryAfter?: number;
   /**
    * Check-ins one client (by its id) may make per window; beyond it they answer 429
-   * `too_many_requests` with `Retry-After` until the window ends. `false` turns it off.
+   * `too_many_requests` with `Retry-After` until the window ends. `false` turns it off. `max` a
+   * positive integer, `windowMs` an integer in [1, 86_400_000] (a day, the longest Retry-After a
+   * worker honours), else a `TypeError`.
    * @default { max: 60, windowMs: 60_000 }
    */
   clientCheckIns?: { max: number; windowMs: number } | false;
@@ -97,7 +116,7 @@ export interface UpdateServerOptions {
    * @default in memory, 1 s buckets
    */
   slotLedger?: SlotLedger | SharedSlotLedger;
-  /** How long a cached check-in answer may go without re-reading its channel, ms. @default 1000 */
+  /** How long a cached check-in answer may go without re-reading its channel, ms, a non-negative integer. @default 1000 */
   checkInCacheMs?: number;
   /**
    * Pause a channel by itself when the failure rate of its target crosses `threshold` (0-1):
@@ -124,7 +143,8 @@ export interface UpdateServerOptions {
    * when it is at most half the compressed part. A delta of at most `inlineBytes` travels inside
    * the plan (a `data:` URL) instead of by its own request. What the server learnt of the deltas
    * it offers (sizes, and the bytes of inline ones) stays in memory up to `cacheBytes`, the least
-   * recently used dropped first. `false` computes and offers none.
+   * recently used dropped first. `false` computes and offers none. Integers: `maxMs` in
+   * [1, 2^31 − 1], `inlineBytes` ≥ 0, the rest ≥ 1, else a `TypeError`.
    * @default { history: 3, maxBytes: 8_388_608, maxMs: 5000, inlineBytes: 1024, cacheBytes: 67_108_864 }
    */
   deltas?: { history?: number; maxBytes?: number; maxMs?: number; inlineBytes?: number; cacheBytes?: number } | false;
@@ -155,6 +175,8 @@ export interface ResolvedOptions {
   planRefMinBytes: number;
   serve: { app: string | null; channel: string } | false;
   bodyLimit: number;
+  bodyTimeoutMs: number;
+  uploadMinRate: number;
   adminBodyLimit: number;
   uploadLimit: number;
   maxInFlight: number;
@@ -181,6 +203,8 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
 export const DEFAULT_CHECK_IN_INTERVAL = 3600;
 /** The default plan lifetime, ms (24 h). */
 export const DEFAULT_PLAN_TTL_MS = 86_400_000;
+/** `bodyTimeoutMs`'s range: Node's default `requestTimeout` (300 s) at most; a longer wait for a few KB is no deadline. */
+const BODY_TIMEOUT_RANGE_MS = [1, 300_000] as const;
 
 /**
  * The ranges of the numeric options `updraft serve` has flags for, all integers; the CLI checks
@@ -209,21 +233,22 @@ export function maxSpreadMs(checkInInterval: number, planTtlMs: number, capacity
 }
 
 /** `value` (of option `name`) if it is an integer in [min, max], else a TypeError naming both. */
-function integerIn(name: string, value: number, [min, max]: readonly [number, number], why = ''): number {
+export function integerIn(name: string, value: number, [min, max]: readonly [number, number], why = ''): number {
   if (!(Number.isInteger(value) && value >= min && value <= max)) throw new TypeError(`${name} must be an integer in [${min}, ${max}]${why}, got ${value}`);
   return value;
 }
 
 export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
-  const d = o.deltas === false ? null : (o.deltas ?? {});
+  // Checked before the caches and the queue are built on them.
+  const d = o.deltas === false ? null : resolveDeltas(o.deltas ?? {});
+  const checkInCacheMs = integerIn('checkInCacheMs', o.checkInCacheMs ?? 1000, [0, SAFE]);
   const store = d && new DeltaStore(o.blobs, d);
-  const inlineBytes = d?.inlineBytes ?? 1024;
-  const checkInCache = new CheckInCache({ store: o.store, maxAgeMs: o.checkInCacheMs, deltas: store, inlineDeltaBytes: store ? inlineBytes : 0 });
-  const limits = { history: d?.history ?? 3, maxBytes: d?.maxBytes ?? 8 * 1024 * 1024, maxMs: d?.maxMs ?? 5000 };
-  const deltas = store === null ? false : {
-    store, ...limits, inlineBytes,
+  const inlineBytes = d?.inlineBytes ?? 0;
+  const checkInCache = new CheckInCache({ store: o.store, maxAgeMs: checkInCacheMs, deltas: store, inlineDeltaBytes: inlineBytes });
+  const deltas = store === null || d === null ? false : {
+    store, history: d.history, maxBytes: d.maxBytes, maxMs: d.maxMs, inlineBytes,
     // A new delta changes the plans of its app only: the other apps' cached answers stay.
-    queue: new DeltaQueue({ store: o.store, deltas: store, ...limits, onDelta: (app) => checkInCache.invalidateApp(app) }),
+    queue: new DeltaQueue({ store: o.store, deltas: store, history: d.history, maxBytes: d.maxBytes, maxMs: d.maxMs, onDelta: (app) => checkInCache.invalidateApp(app) }),
   };
   // Each default written once: the three fields and the planner's object are the same values.
   // Checked before anything is built: a bad value would otherwise go out in every answer (NaN
@@ -246,13 +271,15 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     planner,
     planRefMinBytes,
     serve: o.serve === false ? false : { app: o.serve?.app ?? null, channel: o.serve?.channel ?? 'stable' },
-    bodyLimit: o.bodyLimit ?? 1_048_576,
-    adminBodyLimit: o.adminBodyLimit ?? 64 * 1024 * 1024,
+    bodyLimit: integerIn('bodyLimit', o.bodyLimit ?? 1_048_576, [1, SAFE]),
+    bodyTimeoutMs: integerIn('bodyTimeoutMs', o.bodyTimeoutMs ?? 10_000, BODY_TIMEOUT_RANGE_MS),
+    uploadMinRate: integerIn('uploadMinRate', o.uploadMinRate ?? 1024, [1, SAFE]),
+    adminBodyLimit: integerIn('adminBodyLimit', o.adminBodyLimit ?? 64 * 1024 * 1024, [1, SAFE]),
     uploadLimit,
     maxInFlight: resolveMaxInFlight(o.maxInFlight),
     retryAfter: resolveRetryAfter(o.retryAfter),
-    clientCheckIns: o.clientCheckIns ?? { max: 60, windowMs: 60_000 },
-    clientReports: o.clientReports ?? { max: 60, windowMs: 60_000 },
+    clientCheckIns: resolveWindow('clientCheckIns', o.clientCheckIns),
+    clientReports: resolveWindow('clientReports', o.clientReports),
     securityHeaders: resolveSecurityHeaders(o.securityHeaders ?? {}),
     capacity: o.capacity ? resolveCapacity(o.capacity, o.cdn) : null,
     slotLedger: o.slotLedger ?? new MemorySlotLedger(),
@@ -263,6 +290,44 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
     clientRecordMs: resolveRecordMs(o.clientRecordMs),
     recordEpoch: randomBytes(8).toString('hex'),
     now: o.now ?? Date.now,
+  };
+}
+
+const SAFE = Number.MAX_SAFE_INTEGER;
+/** The longest a timer waits (2^31 − 1 ms): Node fires a longer one after 1 ms instead. */
+const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * The longest per-client window: its 429 says to come back when it ends, and a worker honours a
+ * `Retry-After` of a day at most (`MAX_RETRY_AFTER`), so a longer window refuses it again.
+ */
+const MAX_WINDOW_MS = 86_400_000;
+
+/**
+ * `clientCheckIns` or `clientReports`. A `max` of 0 (every request refused), NaN (`n <= NaN` is
+ * false: the same) or a window of NaN ms (never over: no limit) would break the limit silently.
+ */
+function resolveWindow(name: string, w: { max: number; windowMs: number } | false | undefined): { max: number; windowMs: number } | false {
+  if (w === undefined) return { max: 60, windowMs: 60_000 };
+  if (w === false) return false;
+  if (!w || typeof w !== 'object') throw new TypeError(`${name} must be { max, windowMs } or false`);
+  return { max: integerIn(`${name}.max`, w.max, [1, SAFE]), windowMs: integerIn(`${name}.windowMs`, w.windowMs, [1, MAX_WINDOW_MS], ' (a day at most)') };
+}
+
+type DeltaOptions = Exclude<UpdateServerOptions['deltas'], false | undefined>;
+
+/**
+ * `deltas` with its defaults. `maxMs` is a timer's (past 2^31 − 1 Node gives every delta up after
+ * 1 ms); `cacheBytes` the LRU cache's size, which must be positive; NaN elsewhere compared false
+ * and silently turned a limit off (`maxBytes`) or every delta off (`history`).
+ */
+function resolveDeltas(d: DeltaOptions): Required<DeltaOptions> {
+  if (typeof d !== 'object' || d === null) throw new TypeError('deltas must be { history?, maxBytes?, maxMs?, inlineBytes?, cacheBytes? } or false');
+  return {
+    history: integerIn('deltas.history', d.history ?? 3, [1, SAFE]),
+    maxBytes: integerIn('deltas.maxBytes', d.maxBytes ?? 8 * 1024 * 1024, [1, SAFE]),
+    maxMs: integerIn('deltas.maxMs', d.maxMs ?? 5000, [1, MAX_TIMER_MS]),
+    inlineBytes: integerIn('deltas.inlineBytes', d.inlineBytes ?? 1024, [0, SAFE]),
+    cacheBytes: integerIn('deltas.cacheBytes', d.cacheBytes ?? 64 * 1024 * 1024, [1, SAFE]),
   };
 }
 
