@@ -597,7 +597,7 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
-  it('serve prints a URL to open: a loopback one when --host is every interface (0.0.0.0, ::, 0), saying so on stderr; IPv6 literals in brackets', async () => {
+  it('serve prints a URL to open: a loopback one when --host is every interface (0.0.0.0, ::, 0), saying so on stderr; IPv6 literals in brackets, also given in brackets', async () => {
     const data = join(dir, 'hosts-data');
     const cases: [string[], RegExp, string | null][] = [
       [['--host', '0.0.0.0'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, '0.0.0.0'],
@@ -605,6 +605,9 @@ describe('startServer + updraft CLI (child process)', () => {
       [['--host', '::'], /^http:\/\/\[::1\]:(\d+)\/$/, '::'],
       [['--host', '::1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
       [['--host', '0:0:0:0:0:0:0:1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      // In brackets, as in a URL: the address inside them.
+      [['--host', '[::1]'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      [['--host', '[::]'], /^http:\/\/\[::1\]:(\d+)\/$/, '[::]'],
       [['--host', 'localhost'], /^http:\/\/localhost:(\d+)\/$/, null],
       [['--host', '0.0.0.0', '--quiet'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, null],
     ];
