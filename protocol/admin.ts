@@ -8,7 +8,18 @@ export const MissingBlobsRequest = v.object({ sha256s: boundedArray(Sha256, 100_
 export type MissingBlobsRequest = v.InferOutput<typeof MissingBlobsRequest>;
 export interface MissingBlobsResponse { missing: string[] }
 
-export interface PublishResponse { id: string; seq: number; created: boolean }
+export interface PublishResponse {
+  id: string;
+  seq: number;
+  /** False when a release with this id was already published: it is kept as it was. */
+  created: boolean;
+  /**
+   * The version label stored with the release: the manifest's, or, when it already existed, the
+   * one it was first published with (a release id covers its files, not its label, so a rebuild
+   * with only another version is the same release). Absent from servers before it.
+   */
+  version?: string;
+}
 
 /**
  * Change a channel. Omitted fields keep their current value, except that pointing the channel at

@@ -85,14 +85,16 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
     // Another publish of this id may have committed since the check above (the store keeps the
     // first and says `created: false`): that one may be another app's, or carry another worker.
-    if (!created) throwIfConflict((await o.store.getRelease(manifest.id))!, manifest);
+    const stored = created ? null : (await o.store.getRelease(manifest.id))!;
+    if (stored) throwIfConflict(stored, manifest);
     // Queued, not computed: a release is usable without deltas (plans fetch those parts whole
     // until each lands), and computing them could hold this answer for minutes (one `maxMs` per
     // rewritten large file per earlier release). Also on a re-publish, which completes deltas a
     // crash or a full disk cut short.
     if (o.deltas) await o.deltas.queue.enqueue({ manifest, seq });
     if (created) o.checkInCache.invalidate();
-    const body: PublishResponse = { id: manifest.id, seq, created };
+    // What is stored: a re-publish keeps the first version label, whatever this manifest says.
+    const body: PublishResponse = { id: manifest.id, seq, created, version: stored?.manifest.version ?? manifest.version };
     return c.json(body, created ? 201 : 200);
   });
 

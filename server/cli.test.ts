@@ -102,6 +102,27 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('publish of a release already stored under another version label prints the stored one, and that this build\'s was not stored', async () => {
+    const files = { 'index.html': '<h1>relabel</h1>' };
+    const first = await fakeDist(files, { app: 'relabel', version: '1.0.0', sw: 'sw()' });
+    const relabelled = await fakeDist(files, { app: 'relabel', version: '1.0.1', sw: 'sw()' });
+    // The id covers the files, not the label: the same release.
+    expect(relabelled.manifest.id).toBe(first.manifest.id);
+    await writeDist(join(dir, 'relabel-1'), first);
+    await writeDist(join(dir, 'relabel-2'), relabelled);
+    expect((await cli(['publish', join(dir, 'relabel-1')], env())).code).toBe(0);
+    const again = await cli(['publish', join(dir, 'relabel-2')], env());
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(new RegExp(`^published ${first.manifest.id} \\(relabel 1\\.0\\.0 #1\\), already published as 1\\.0\\.0, not this build's 1\\.0\\.1 \\(a release id covers the files, not the version label\\): uploaded 0 of 2 parts`));
+    const json = JSON.parse((await cli(['publish', join(dir, 'relabel-2'), '--json'], env())).stdout);
+    expect(json).toMatchObject({ id: first.manifest.id, seq: 1, created: false, version: '1.0.0', builtVersion: '1.0.1' });
+    // The same label again: no builtVersion, the plain "already published".
+    const same = await cli(['publish', join(dir, 'relabel-1'), '--json'], env());
+    expect(JSON.parse(same.stdout)).not.toHaveProperty('builtVersion');
+    expect(JSON.parse(same.stdout)).toMatchObject({ created: false, version: '1.0.0' });
+    expect((await cli(['status', '--app', 'relabel', '--verbose'], env())).stdout).toMatch(new RegExp(`^  ${first.manifest.id} +relabel +1\\.0\\.0 #1 `, 'm'));
+  });
+
   it('numeric flags take plain decimals only: an empty, hex, exponent or fractional value where an integer is needed is a usage error', async () => {
     const data = join(dir, 'numbers-data');
     const cases: [string[], RegExp][] = [
