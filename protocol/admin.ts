@@ -98,9 +98,26 @@ export type ReleaseLabel = Pick<ReleaseSummary, 'id' | 'version' | 'seq'>;
 
 export interface ReleaseSummary { id: string; app: string; version: string; seq: number; createdAt: string; parts: number; bytes: number }
 
+/** A channel as `GET admin/status` lists it: its state, and what follows from it. */
+export interface ChannelStatus extends ChannelState {
+  /**
+   * While the channel targets a release older (lower seq) than its `previous`: it was rolled back
+   * `from` that one `to` its release, named as `ChannelAnswer.rolledBack` names them. Absent
+   * otherwise, and from servers before it.
+   */
+  rolledBack?: { from: ReleaseLabel; to: ReleaseLabel };
+  /**
+   * The target's failure rate as the automatic pause counts it, `failed / clients`: distinct
+   * clients that reported on it since `since` (the channel's `sampleSince`), failures about the
+   * device or the rollout (`plan_expired`, `quota`, `superseded`, `withdrawn`) left out. Absent
+   * from servers before it.
+   */
+  health?: { clients: number; failed: number; since: number };
+}
+
 export interface StatusResponse {
   releases: ReleaseSummary[];
-  channels: ChannelState[];
+  channels: ChannelStatus[];
   /** Clients per channel and active release, from their latest check-in. */
   clients: { channel: string; release: string | null; count: number }[];
   /** Report counts per release and event (and code, for failures). */

@@ -9,6 +9,7 @@ import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { precompress } from './precompress.js';
 import { releaseSummary } from './release-summary.js';
+import { channelStatus } from './channel-status.js';
 import type { ChannelChange, StoredRelease } from './store.js';
 
 const RECENT_REPORTS = 50;
@@ -135,9 +136,12 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
 
   app.get(`/${PATHS.adminStatus}`, read, async (c) => {
     const only = appQuery(c);
+    const releases = (await o.store.listReleases(only)).map(releaseSummary);
+    const byId = new Map(releases.map((r) => [r.id, r]));
+    const channels = await o.store.listChannels(only);
     const body: StatusResponse = {
-      releases: (await o.store.listReleases(only)).map(releaseSummary),
-      channels: await o.store.listChannels(only),
+      releases,
+      channels: await Promise.all(channels.map(async (ch) => channelStatus(ch, byId, await o.store.releaseHealth(ch.app, ch.release, ch.sampleSince ?? 0)))),
       clients: await o.store.countClients(only),
       reportCounts: await o.store.reportCounts(only),
       recentReports: await o.store.recentReports(RECENT_REPORTS, only),

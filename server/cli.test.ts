@@ -533,6 +533,48 @@ describe('startServer + updraft CLI (child process)', () => {
     expect((await cli(['rollout', 'stable', '--app', 'rb', '--minimum', v2!, '-q'], env())).code).toBe(0);
     const below = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--minimum', v1!], env());
     expect(below.stdout.trim()).toBe(`rb/stable: rolled back from ${v2} (2.0.0 #2) to ${v1} (1.0.0 #1) at 100% (activation prompt), minimum ${v1}`);
+    // At 100% no rollout line names the release rolled back from: status says it all the same,
+    // as rollout did, in its text and JSON, and the table does not call it plain `previous`.
+    const after = await cli(['status', '--app', 'rb'], env());
+    expect(after.stdout).toContain(`rb/stable  →  ${v1} (1.0.0 #1)  100%  prompt\n  rolled back from ${v2} (2.0.0 #2) to ${v1} (1.0.0 #1)\n`);
+    expect(after.stdout).toMatch(new RegExp(`^  ${v2} +2\\.0\\.0 #2 +rolled back from +0 +- `, 'm'));
+    const json = JSON.parse((await cli(['status', '--app', 'rb', '--json'], env())).stdout);
+    expect(json.channels[0]).toMatchObject({ release: v1, previous: v2, rolledBack: { from: { id: v2, version: '2.0.0', seq: 2 }, to: { id: v1, version: '1.0.0', seq: 1 } } });
+    // Forward again: no longer rolled back, anywhere.
+    expect((await cli(['rollout', 'stable', '--app', 'rb', '--release', v3!, '-q'], env())).code).toBe(0);
+    expect((await cli(['status', '--app', 'rb'], env())).stdout).not.toContain('rolled back');
+    expect(JSON.parse((await cli(['status', '--app', 'rb', '--json'], env())).stdout).channels[0]).not.toHaveProperty('rolledBack');
+  });
+
+  it('status and the dashboard give one failure rate for a target, the automatic pause\'s: superseded and withdrawn plans are not failures of the release', async () => {
+    const d = await fakeDist({ 'index.html': 'fr' }, { app: 'fr', version: '1.0.0' });
+    await writeDist(join(dir, 'fr'), d);
+    expect((await cli(['publish', join(dir, 'fr'), '--channel', 'stable'], env())).code).toBe(0);
+    const id = d.manifest.id;
+    const report = (client: string, event: string, code?: string) => ({ client, app: 'fr', release: id, event, ...(code ? { code } : {}), at: Date.now() });
+    const sent = await fetch(joinUrl(server.url, PATHS.reports), {
+      method: 'POST',
+      body: JSON.stringify({ reports: [
+        report('fr-a-0001', 'downloaded'), report('fr-a-0001', 'activated'),
+        report('fr-b-0001', 'failed', 'content'), report('fr-b-0001', 'failed', 'content'),
+        // A newer plan and a withdrawal: the rollout's doing, not the release's.
+        report('fr-c-0001', 'failed', 'superseded'), report('fr-d-0001', 'failed', 'withdrawn'), report('fr-e-0001', 'failed', 'superseded'),
+      ] }),
+    });
+    expect(sent.status).toBe(202);
+    // Distinct clients: a and b reported on the release, b failed: 50%. The events say 5 failed of 6.
+    const json = JSON.parse((await cli(['status', '--app', 'fr', '--json'], env())).stdout);
+    expect(json.channels[0].health).toMatchObject({ clients: 2, failed: 1 });
+    const text = (await cli(['status', '--app', 'fr'], env())).stdout;
+    expect(text).toMatch(new RegExp(`^  failure rate of ${id}: 50%, 1 of 2 clients failed since \\S+ \\(as the automatic pause counts: distinct clients; expired plans, full disks, newer plans and withdrawals are not failures of the release\\)$`, 'm'));
+    expect(text).toContain(`  failures on ${id}: content ×2, superseded ×2, withdrawn ×1`);
+    const page = await (await fetch(joinUrl(server.url, 'v1/admin/dashboard'), { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
+    const card = page.slice(page.indexOf('data-app="fr"'));
+    expect(card).toContain('data-failure-rate="0.5000">50%</span>');
+    expect(card).toContain('data-failure-rate-clients="2" data-failure-rate-failed="1"');
+    // The raw event counts stay, below the headline, with every reason.
+    expect(card).toContain('<span data-failures="5">5</span> failed or boot-failed of <span data-attempts="6">6</span> downloaded or failed');
+    expect(card).toContain('data-reason="superseded" data-count="2"');
   });
 
   it('status --quiet prints nothing (its exit status checks server and token); --app naming no published app is unknown_app listing the apps; a channel several apps share asks for --app', async () => {
