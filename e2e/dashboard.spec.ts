@@ -83,8 +83,14 @@ test('the dashboard shows the figures the store holds, and a screenshot of it is
       const failures = count(v2.id, 'failed') + count(v2.id, 'boot-failed');
       const attempts = count(v2.id, 'downloaded') + count(v2.id, 'failed');
       expect(failures).toBe(3);
-      await expect(card.locator('[data-failure-rate]')).toHaveAttribute('data-failure-rate', (failures / attempts).toFixed(4));
-      await expect(card.locator('[data-failure-rate]')).toHaveText(`${Math.round((failures / attempts) * 1000) / 10}%`);
+      // The reports as events below the headline; the headline is the automatic pause's rate, as
+      // status answers it: the two quota failures are left out, distinct clients counted.
+      await expect(card.locator('[data-failures]')).toHaveAttribute('data-failures', String(failures));
+      await expect(card.locator('[data-attempts]')).toHaveAttribute('data-attempts', String(attempts));
+      const health = channel.health!;
+      expect(health).toMatchObject({ clients: 2, failed: 1 });
+      await expect(card.locator('[data-failure-rate]')).toHaveAttribute('data-failure-rate', (health.failed / health.clients).toFixed(4));
+      await expect(card.locator('[data-failure-rate]')).toHaveText(`${Math.round((health.failed / health.clients) * 1000) / 10}%`);
       // Over time, now: the real client on 2.0.0, the three synthetic ones on 1.0.0.
       await expect(card.locator(`[data-series-release="${v2.id}"]`)).toHaveAttribute('data-count', '1');
       await expect(card.locator(`[data-series-release="${v1.id}"]`)).toHaveAttribute('data-count', '3');
@@ -236,7 +242,11 @@ test('after a roll back, with two apps and a channel no client is on, every figu
           }
           const attempts = count(channel.release, 'downloaded') + count(channel.release, 'failed');
           const failures = count(channel.release, 'failed') + count(channel.release, 'boot-failed');
-          await expect(card.locator('[data-failure-rate]')).toHaveAttribute('data-failure-rate', attempts ? (failures / attempts).toFixed(4) : '');
+          await expect(card.locator('[data-failures]')).toHaveAttribute('data-failures', String(failures));
+          await expect(card.locator('[data-attempts]')).toHaveAttribute('data-attempts', String(attempts));
+          // The headline: the automatic pause's rate, as status has it.
+          const health = channel.health!;
+          await expect(card.locator('[data-failure-rate]')).toHaveAttribute('data-failure-rate', health.clients ? (health.failed / health.clients).toFixed(4) : '');
         }
       }
       expect(cards).toBe(3);

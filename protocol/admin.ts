@@ -8,7 +8,18 @@ export const MissingBlobsRequest = v.object({ sha256s: boundedArray(Sha256, 100_
 export type MissingBlobsRequest = v.InferOutput<typeof MissingBlobsRequest>;
 export interface MissingBlobsResponse { missing: string[] }
 
-export interface PublishResponse { id: string; seq: number; created: boolean }
+export interface PublishResponse {
+  id: string;
+  seq: number;
+  /** False when a release with this id was already published: it is kept as it was. */
+  created: boolean;
+  /**
+   * The version label stored with the release: the manifest's, or, when it already existed, the
+   * one it was first published with (a release id covers its files, not its label, so a rebuild
+   * with only another version is the same release). Absent from servers before it.
+   */
+  version?: string;
+}
 
 /**
  * Change a channel. Omitted fields keep their current value, except that pointing the channel at
@@ -87,9 +98,26 @@ export type ReleaseLabel = Pick<ReleaseSummary, 'id' | 'version' | 'seq'>;
 
 export interface ReleaseSummary { id: string; app: string; version: string; seq: number; createdAt: string; parts: number; bytes: number }
 
+/** A channel as `GET admin/status` lists it: its state, and what follows from it. */
+export interface ChannelStatus extends ChannelState {
+  /**
+   * While the channel targets a release older (lower seq) than its `previous`: it was rolled back
+   * `from` that one `to` its release, named as `ChannelAnswer.rolledBack` names them. Absent
+   * otherwise, and from servers before it.
+   */
+  rolledBack?: { from: ReleaseLabel; to: ReleaseLabel };
+  /**
+   * The target's failure rate as the automatic pause counts it, `failed / clients`: distinct
+   * clients that reported on it since `since` (the channel's `sampleSince`), failures about the
+   * device or the rollout (`plan_expired`, `quota`, `superseded`, `withdrawn`) left out. Absent
+   * from servers before it.
+   */
+  health?: { clients: number; failed: number; since: number };
+}
+
 export interface StatusResponse {
   releases: ReleaseSummary[];
-  channels: ChannelState[];
+  channels: ChannelStatus[];
   /** Clients per channel and active release, from their latest check-in. */
   clients: { channel: string; release: string | null; count: number }[];
   /** Report counts per release and event (and code, for failures). */

@@ -9,6 +9,7 @@ import { errorResponse, readJson } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { precompress } from './precompress.js';
 import { releaseSummary } from './release-summary.js';
+import { channelStatus } from './channel-status.js';
 import type { ChannelChange, StoredRelease } from './store.js';
 
 const RECENT_REPORTS = 50;
@@ -85,14 +86,16 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
     const { seq, created } = await o.store.insertRelease(manifest, o.now());
     // Another publish of this id may have committed since the check above (the store keeps the
     // first and says `created: false`): that one may be another app's, or carry another worker.
-    if (!created) throwIfConflict((await o.store.getRelease(manifest.id))!, manifest);
+    const stored = created ? null : (await o.store.getRelease(manifest.id))!;
+    if (stored) throwIfConflict(stored, manifest);
     // Queued, not computed: a release is usable without deltas (plans fetch those parts whole
     // until each lands), and computing them could hold this answer for minutes (one `maxMs` per
     // rewritten large file per earlier release). Also on a re-publish, which completes deltas a
     // crash or a full disk cut short.
     if (o.deltas) await o.deltas.queue.enqueue({ manifest, seq });
     if (created) o.checkInCache.invalidate();
-    const body: PublishResponse = { id: manifest.id, seq, created };
+    // What is stored: a re-publish keeps the first version label, whatever this manifest says.
+    const body: PublishResponse = { id: manifest.id, seq, created, version: stored?.manifest.version ?? manifest.version };
     return c.json(body, created ? 201 : 200);
   });
 
@@ -133,9 +136,12 @@ export function adminRoutes(o: ResolvedOptions): Hono<AdminEnv> {
 
   app.get(`/${PATHS.adminStatus}`, read, async (c) => {
     const only = appQuery(c);
+    const releases = (await o.store.listReleases(only)).map(releaseSummary);
+    const byId = new Map(releases.map((r) => [r.id, r]));
+    const channels = await o.store.listChannels(only);
     const body: StatusResponse = {
-      releases: (await o.store.listReleases(only)).map(releaseSummary),
-      channels: await o.store.listChannels(only),
+      releases,
+      channels: await Promise.all(channels.map(async (ch) => channelStatus(ch, byId, await o.store.releaseHealth(ch.app, ch.release, ch.sampleSince ?? 0)))),
       clients: await o.store.countClients(only),
       reportCounts: await o.store.reportCounts(only),
       recentReports: await o.store.recentReports(RECENT_REPORTS, only),

@@ -59,7 +59,7 @@ describe('publish', () => {
     await publish(d);
     const again = await admin('POST', PATHS.adminReleases, d.manifest);
     expect(again.status).toBe(200);
-    expect(await again.json()).toEqual({ id: d.manifest.id, seq: 1, created: false });
+    expect(await again.json()).toEqual({ id: d.manifest.id, seq: 1, created: false, version: d.manifest.version });
     const d2 = await v2();
     // The shared stylesheet and sw are already there.
     const m2 = await admin('POST', PATHS.adminMissingBlobs, { sha256s: [...d2.manifest.assets, d2.manifest.sw!].map((a) => a.sha256) });

@@ -69,7 +69,7 @@ describe('publish: asset paths', () => {
     expect(await store.getRelease(lone.id)).toBeNull();
     // The real release under that id is then published as itself, not found "already published" as the forged one.
     const ok = await call('POST', PATHS.adminReleases, real);
-    expect(ok).toEqual({ status: 201, json: { id: real.id, seq: expect.any(Number), created: true } });
+    expect(ok).toEqual({ status: 201, json: { id: real.id, seq: expect.any(Number), created: true, version: real.version } });
     expect((await store.getRelease(real.id))!.manifest.assets.map((a) => a.path).sort()).toEqual(['index.html', 'x.js', 'y.js']);
   });
 });

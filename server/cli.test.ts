@@ -102,6 +102,27 @@ describe('startServer + updraft CLI (child process)', () => {
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('publish of a release already stored under another version label prints the stored one, and that this build\'s was not stored', async () => {
+    const files = { 'index.html': '<h1>relabel</h1>' };
+    const first = await fakeDist(files, { app: 'relabel', version: '1.0.0', sw: 'sw()' });
+    const relabelled = await fakeDist(files, { app: 'relabel', version: '1.0.1', sw: 'sw()' });
+    // The id covers the files, not the label: the same release.
+    expect(relabelled.manifest.id).toBe(first.manifest.id);
+    await writeDist(join(dir, 'relabel-1'), first);
+    await writeDist(join(dir, 'relabel-2'), relabelled);
+    expect((await cli(['publish', join(dir, 'relabel-1')], env())).code).toBe(0);
+    const again = await cli(['publish', join(dir, 'relabel-2')], env());
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toMatch(new RegExp(`^published ${first.manifest.id} \\(relabel 1\\.0\\.0 #1\\), already published as 1\\.0\\.0, not this build's 1\\.0\\.1 \\(a release id covers the files, not the version label\\): uploaded 0 of 2 parts`));
+    const json = JSON.parse((await cli(['publish', join(dir, 'relabel-2'), '--json'], env())).stdout);
+    expect(json).toMatchObject({ id: first.manifest.id, seq: 1, created: false, version: '1.0.0', builtVersion: '1.0.1' });
+    // The same label again: no builtVersion, the plain "already published".
+    const same = await cli(['publish', join(dir, 'relabel-1'), '--json'], env());
+    expect(JSON.parse(same.stdout)).not.toHaveProperty('builtVersion');
+    expect(JSON.parse(same.stdout)).toMatchObject({ created: false, version: '1.0.0' });
+    expect((await cli(['status', '--app', 'relabel', '--verbose'], env())).stdout).toMatch(new RegExp(`^  ${first.manifest.id} +relabel +1\\.0\\.0 #1 `, 'm'));
+  });
+
   it('numeric flags take plain decimals only: an empty, hex, exponent or fractional value where an integer is needed is a usage error', async () => {
     const data = join(dir, 'numbers-data');
     const cases: [string[], RegExp][] = [
@@ -512,6 +533,48 @@ describe('startServer + updraft CLI (child process)', () => {
     expect((await cli(['rollout', 'stable', '--app', 'rb', '--minimum', v2!, '-q'], env())).code).toBe(0);
     const below = await cli(['rollout', 'stable', '--app', 'rb', '--release', v1!, '--minimum', v1!], env());
     expect(below.stdout.trim()).toBe(`rb/stable: rolled back from ${v2} (2.0.0 #2) to ${v1} (1.0.0 #1) at 100% (activation prompt), minimum ${v1}`);
+    // At 100% no rollout line names the release rolled back from: status says it all the same,
+    // as rollout did, in its text and JSON, and the table does not call it plain `previous`.
+    const after = await cli(['status', '--app', 'rb'], env());
+    expect(after.stdout).toContain(`rb/stable  →  ${v1} (1.0.0 #1)  100%  prompt\n  rolled back from ${v2} (2.0.0 #2) to ${v1} (1.0.0 #1)\n`);
+    expect(after.stdout).toMatch(new RegExp(`^  ${v2} +2\\.0\\.0 #2 +rolled back from +0 +- `, 'm'));
+    const json = JSON.parse((await cli(['status', '--app', 'rb', '--json'], env())).stdout);
+    expect(json.channels[0]).toMatchObject({ release: v1, previous: v2, rolledBack: { from: { id: v2, version: '2.0.0', seq: 2 }, to: { id: v1, version: '1.0.0', seq: 1 } } });
+    // Forward again: no longer rolled back, anywhere.
+    expect((await cli(['rollout', 'stable', '--app', 'rb', '--release', v3!, '-q'], env())).code).toBe(0);
+    expect((await cli(['status', '--app', 'rb'], env())).stdout).not.toContain('rolled back');
+    expect(JSON.parse((await cli(['status', '--app', 'rb', '--json'], env())).stdout).channels[0]).not.toHaveProperty('rolledBack');
+  });
+
+  it('status and the dashboard give one failure rate for a target, the automatic pause\'s: superseded and withdrawn plans are not failures of the release', async () => {
+    const d = await fakeDist({ 'index.html': 'fr' }, { app: 'fr', version: '1.0.0' });
+    await writeDist(join(dir, 'fr'), d);
+    expect((await cli(['publish', join(dir, 'fr'), '--channel', 'stable'], env())).code).toBe(0);
+    const id = d.manifest.id;
+    const report = (client: string, event: string, code?: string) => ({ client, app: 'fr', release: id, event, ...(code ? { code } : {}), at: Date.now() });
+    const sent = await fetch(joinUrl(server.url, PATHS.reports), {
+      method: 'POST',
+      body: JSON.stringify({ reports: [
+        report('fr-a-0001', 'downloaded'), report('fr-a-0001', 'activated'),
+        report('fr-b-0001', 'failed', 'content'), report('fr-b-0001', 'failed', 'content'),
+        // A newer plan and a withdrawal: the rollout's doing, not the release's.
+        report('fr-c-0001', 'failed', 'superseded'), report('fr-d-0001', 'failed', 'withdrawn'), report('fr-e-0001', 'failed', 'superseded'),
+      ] }),
+    });
+    expect(sent.status).toBe(202);
+    // Distinct clients: a and b reported on the release, b failed: 50%. The events say 5 failed of 6.
+    const json = JSON.parse((await cli(['status', '--app', 'fr', '--json'], env())).stdout);
+    expect(json.channels[0].health).toMatchObject({ clients: 2, failed: 1 });
+    const text = (await cli(['status', '--app', 'fr'], env())).stdout;
+    expect(text).toMatch(new RegExp(`^  failure rate of ${id}: 50%, 1 of 2 clients failed since \\S+ \\(as the automatic pause counts: distinct clients; expired plans, full disks, newer plans and withdrawals are not failures of the release\\)$`, 'm'));
+    expect(text).toContain(`  failures on ${id}: content ×2, superseded ×2, withdrawn ×1`);
+    const page = await (await fetch(joinUrl(server.url, 'v1/admin/dashboard'), { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
+    const card = page.slice(page.indexOf('data-app="fr"'));
+    expect(card).toContain('data-failure-rate="0.5000">50%</span>');
+    expect(card).toContain('data-failure-rate-clients="2" data-failure-rate-failed="1"');
+    // The raw event counts stay, below the headline, with every reason.
+    expect(card).toContain('<span data-failures="5">5</span> failed or boot-failed of <span data-attempts="6">6</span> downloaded or failed');
+    expect(card).toContain('data-reason="superseded" data-count="2"');
   });
 
   it('status --quiet prints nothing (its exit status checks server and token); --app naming no published app is unknown_app listing the apps; a channel several apps share asks for --app', async () => {
@@ -597,7 +660,7 @@ describe('startServer + updraft CLI (child process)', () => {
     }
   });
 
-  it('serve prints a URL to open: a loopback one when --host is every interface (0.0.0.0, ::, 0), saying so on stderr; IPv6 literals in brackets', async () => {
+  it('serve prints a URL to open: a loopback one when --host is every interface (0.0.0.0, ::, 0), saying so on stderr; IPv6 literals in brackets, also given in brackets', async () => {
     const data = join(dir, 'hosts-data');
     const cases: [string[], RegExp, string | null][] = [
       [['--host', '0.0.0.0'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, '0.0.0.0'],
@@ -605,6 +668,9 @@ describe('startServer + updraft CLI (child process)', () => {
       [['--host', '::'], /^http:\/\/\[::1\]:(\d+)\/$/, '::'],
       [['--host', '::1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
       [['--host', '0:0:0:0:0:0:0:1'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      // In brackets, as in a URL: the address inside them.
+      [['--host', '[::1]'], /^http:\/\/\[::1\]:(\d+)\/$/, null],
+      [['--host', '[::]'], /^http:\/\/\[::1\]:(\d+)\/$/, '[::]'],
       [['--host', 'localhost'], /^http:\/\/localhost:(\d+)\/$/, null],
       [['--host', '0.0.0.0', '--quiet'], /^http:\/\/127\.0\.0\.1:(\d+)\/$/, null],
     ];

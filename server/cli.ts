@@ -299,7 +299,11 @@ function progressLine(): { update(p: PublishProgress, force?: boolean): void; en
 }
 
 function publishSummary(r: PublishResult, seconds: number): string {
-  const head = `published ${r.id} (${r.app} ${r.version} #${r.seq})${r.created ? '' : ', already published'}`;
+  // The release as the server has it: a re-publish keeps its first version label, which may not be this build's.
+  const again = r.builtVersion !== undefined
+    ? `, already published as ${r.version}, not this build's ${r.builtVersion} (a release id covers the files, not the version label)`
+    : ', already published';
+  const head = `published ${r.id} (${r.app} ${r.version} #${r.seq})${r.created ? '' : again}`;
   const upload = `uploaded ${r.uploaded} of ${r.parts} parts, ${formatBytes(r.bytes)} in ${seconds.toFixed(1)} s`;
   return `${head}: ${upload}`;
 }

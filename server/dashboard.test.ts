@@ -108,8 +108,12 @@ describe('dashboard content', () => {
     expect(html).toContain(`data-release="${v2.id}" data-event="activated" data-count="1"`);
     expect(html).toContain(`data-release="${v2.id}" data-event="failed" data-count="3"`);
     expect(html).toContain(`data-release="${v1.id}" data-event="activated" data-count="3"`);
-    // 3 failures over 1 download + 3 failed attempts.
-    expect(html).toContain('data-failure-rate="0.7500"');
+    // The headline is the automatic pause's rate (as `updraft status` prints it): client-cccc's
+    // transport failure counted once, client-bbbb's quota failure left out: 1 of 2 clients.
+    expect(html).toContain('data-failure-rate="0.5000">50%</span>');
+    expect(html).toContain('data-failure-rate-clients="2" data-failure-rate-failed="1"');
+    // The events below it: 3 failures over 1 download + 3 failed attempts, every code.
+    expect(html).toContain('<span data-failures="3">3</span> failed or boot-failed of <span data-attempts="4">4</span>');
     expect(html).toContain('data-reason="quota" data-count="2"');
     expect(html).toContain('data-reason="transport" data-count="1"');
     expect(html).toContain(`data-series-release="${v1.id}" data-count="2"`);
@@ -124,7 +128,7 @@ describe('dashboard content', () => {
     // last started offering v2, a quota failure left out (client-bbbb), client-cccc's transport
     // failure counted once. 1 of 2, under the default 20 % of 20.
     expect(html).toContain('data-auto-pause="on" data-auto-pause-failed="1" data-auto-pause-clients="2"');
-    expect(html).toContain('it pauses at 20% once 20 have reported');
+    expect(html).toContain('it pauses the channel at 20% once 20 clients have reported');
   });
 
   it('says when the automatic pause is off', async () => {

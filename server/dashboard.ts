@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import type { ChannelState, StatusResponse } from '../protocol/index.js';
+import type { ChannelState, ChannelStatus, StatusResponse } from '../protocol/index.js';
 import { bearerToken } from './admin-auth.js';
 import type { Principal } from './admin-token.js';
 import { jsonBodyLimit } from './json-body-limit.js';
-import { isoTime } from './status-format.js';
+import { healthText, isoTime, ratePercent } from './status-format.js';
 import type { ResolvedOptions } from './options.js';
-import { fallbackRelease } from './planner.js';
+import { fallbackRelease, rolledBackFrom } from './planner.js';
+import { channelStatus } from './channel-status.js';
 import { releaseSummary } from './release-summary.js';
 import type { AutoPauseOptions } from './auto-pause.js';
-import type { ReleaseHealth } from './store.js';
 
 /**
  * `GET /v1/admin/dashboard`: an HTML page with one card per channel: rollout progress, clients per
@@ -66,17 +66,19 @@ export interface ChannelView {
   onTarget: number;
   /** Per release of the channel's app: report counts. */
   releases: { id: string; label: string; downloaded: number; activated: number; failed: number; bootFailed: number; rejected: number; dropped: number }[];
-  /** For the target release: (failed + boot-failed) / (downloaded + failed), null without attempts. */
+  /**
+   * The headline: the target's failure rate as the automatic pause counts it (`health.failed /
+   * health.clients`: distinct clients since the channel's `sampleSince`, device-side codes left
+   * out), as `updraft status` prints it; null without a reporting client, or from a status without it.
+   */
   failureRate: number | null;
+  health: ChannelStatus['health'] | null;
+  /** Report events on the target: failed + boot-failed, of downloaded + failed (every code). Not what the pause acts on. */
   failures: number;
   attempts: number;
   /** Failure reasons on the target release (failed and boot-failed), most frequent first. */
   reasons: { code: string; count: number }[];
-  /**
-   * What the automatic pause sees for the target (distinct clients since the channel's
-   * `sampleSince`, device-side codes left out: `releaseHealth`), against its settings; null when
-   * it is off or the figure is not known. The event counts above are not what it acts on.
-   */
+  /** The automatic pause's settings, null when it is off (or the sample is not known). */
   autoPause: { clients: number; failed: number; since: number; threshold: number; minSample: number } | null;
   /** Clients of this channel per release over time, from activation reports (client clocks). */
   series: SeriesPoint[];
@@ -146,8 +148,6 @@ export interface DashboardData {
   published?: ReadonlyMap<string, number>;
   /** Per app: clients per channel and release. */
   clients: Map<string, StatusResponse['clients']>;
-  /** Per `app\nchannel`: the automatic pause's sample for the channel's target, when it is on. */
-  health?: Map<string, ReleaseHealth>;
   autoPause?: AutoPauseOptions | false;
   now: number;
 }
@@ -189,23 +189,24 @@ export function channelViews(d: DashboardData): ChannelView[] {
     const seriesReleases = [...appReleases.filter((id) => seen.has(id)), ...[...seen].filter((id) => !appReleases.includes(id))];
     // Read defensively: stores and servers older than pausing do not send these fields.
     const { paused, pausedReason } = ch as Partial<Record<'paused' | 'pausedReason', unknown>>;
+    const health = ch.health ?? null;
     return {
       app: ch.app, name: ch.name, release: ch.release, previous: ch.previous, fallback: fallbackRelease(ch, byId), percent: ch.percent,
-      rolledBackFrom: ch.previous !== null && (byId.get(ch.previous)?.seq ?? -Infinity) > (byId.get(ch.release)?.seq ?? Infinity) ? ch.previous : null,
+      rolledBackFrom: rolledBackFrom(ch, byId),
       activation: ch.activation, updatedAt: ch.updatedAt, paused: typeof paused === 'boolean' ? paused : undefined,
       pausedReason: typeof pausedReason === 'string' ? pausedReason : null,
       clients, totalClients, onTarget, releases,
-      failureRate: attempts > 0 ? failures / attempts : null, failures, attempts, reasons, series, seriesReleases,
+      failureRate: health && health.clients > 0 ? health.failed / health.clients : null, health, failures, attempts, reasons, series, seriesReleases,
       seriesCapped: d.capped?.has(ch.app) ?? false,
       autoPause: autoPauseView(d, ch),
     };
   });
 }
 
-function autoPauseView(d: DashboardData, ch: ChannelState): ChannelView['autoPause'] {
-  const h = d.health?.get(`${ch.app}\n${ch.name}`);
+function autoPauseView(d: DashboardData, ch: ChannelStatus): ChannelView['autoPause'] {
+  const h = ch.health;
   if (!d.autoPause || !h) return null;
-  return { ...h, since: ch.sampleSince ?? 0, threshold: d.autoPause.threshold, minSample: d.autoPause.minSample };
+  return { ...h, threshold: d.autoPause.threshold, minSample: d.autoPause.minSample };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,15 +352,21 @@ function countsChart(v: ChannelView): string {
 }
 
 function reasonsChart(v: ChannelView): string {
-  const rate = v.failureRate === null ? '–' : pct(v.failureRate);
+  // The headline is the rate the automatic pause acts on (and `updraft status` prints): distinct
+  // clients, failures about the device or the rollout (an expired plan, a full disk, a newer plan,
+  // a withdrawal) left out. A second rate of raw events beside it told another story.
+  const h = v.health;
+  const rate = v.failureRate === null ? '–' : ratePercent(v.failureRate);
   const head = `<div><span class="big" data-failure-rate="${v.failureRate === null ? '' : v.failureRate.toFixed(4)}">${rate}</span> ` +
-    `<span class="muted">failed on the target: <span data-failures="${v.failures}">${num(v.failures)}</span> of <span data-attempts="${v.attempts}">${num(v.attempts)}</span> attempts (failed + boot-failed / downloaded + failed)</span></div>`;
+    (h
+      ? `<span class="muted" data-failure-rate-clients="${h.clients}" data-failure-rate-failed="${h.failed}">failure rate of the target as the automatic pause counts it: ${esc(healthText(h))} (distinct clients; expired plans, full disks, newer plans and withdrawals are not failures of the release)</span></div>`
+      : '<span class="muted">failure rate of the target: not known</span></div>');
   const a = v.autoPause;
   const sample = a === null
     ? '<p class="muted" data-auto-pause="off">Automatic pause: off.</p>'
-    : `<p class="muted" data-auto-pause="on" data-auto-pause-failed="${a.failed}" data-auto-pause-clients="${a.clients}">Automatic pause sees ${num(a.failed)} failed of ${num(a.clients)} clients since ${esc(isoTime(a.since))} ` +
-      `(distinct clients; expired plans, full disks and withdrawals not counted): it pauses at ${pct(a.threshold)} once ${num(a.minSample)} have reported.</p>`;
-  if (v.reasons.length === 0) return `${head}${sample}<p class="muted">No failures reported.</p>`;
+    : `<p class="muted" data-auto-pause="on" data-auto-pause-failed="${a.failed}" data-auto-pause-clients="${a.clients}">Automatic pause: on; it pauses the channel at ${pct(a.threshold)} once ${num(a.minSample)} clients have reported.</p>`;
+  const events = `<p class="muted">Reports on the target: <span data-failures="${v.failures}">${num(v.failures)}</span> failed or boot-failed of <span data-attempts="${v.attempts}">${num(v.attempts)}</span> downloaded or failed (events, every code)${v.reasons.length ? ', by reason:' : '.'}</p>`;
+  if (v.reasons.length === 0) return `${head}${sample}${events}<p class="muted">No failures reported.</p>`;
   const max = Math.max(...v.reasons.map((r) => r.count));
   const w = 520, barH = 16, room = w - LABEL_W - 70;
   const bars = v.reasons.map((r, i) => {
@@ -368,7 +375,7 @@ function reasonsChart(v: ChannelView): string {
     return labelText(0, y + 12, r.code) + `<rect x="${LABEL_W}" y="${y}" width="${bw.toFixed(1)}" height="${barH}" rx="3" fill="#dc2626" data-reason="${esc(r.code)}" data-count="${r.count}"/>` +
       `<text x="${(LABEL_W + bw + 4).toFixed(1)}" y="${y + 12}">${num(r.count)}</text>`;
   }).join('');
-  return `${head}${sample}${svgOpen('reasons', w, v.reasons.length * (barH + 4), 'failure reasons')}${bars}</svg>`;
+  return `${head}${sample}${events}${svgOpen('reasons', w, v.reasons.length * (barH + 4), 'failure reasons')}${bars}</svg>`;
 }
 
 function channelCard(v: ChannelView): string {
@@ -502,12 +509,8 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
         else reports.set(key, [r]);
       }
     }
-    const health = new Map<string, ReleaseHealth>();
-    if (o.autoPause) {
-      for (const ch of status.channels) health.set(`${ch.app}\n${ch.name}`, await o.store.releaseHealth(ch.app, ch.release, ch.sampleSince ?? 0));
-    }
     secure(c);
-    return c.html(renderDashboard(channelViews({ status, reports, capped, published, clients, health, autoPause: o.autoPause, now }), now));
+    return c.html(renderDashboard(channelViews({ status, reports, capped, published, clients, autoPause: o.autoPause, now }), now));
   });
 
   // The sign-in form holds one token: a few KiB is plenty, and parseBody would otherwise read any size.
@@ -523,9 +526,14 @@ export function dashboardRoutes(o: ResolvedOptions): Hono {
 /** The same figures `GET v1/admin/status` answers (without its recent-reports list), and when each release was published. */
 async function loadStatus(o: ResolvedOptions): Promise<{ status: StatusResponse; published: Map<string, number> }> {
   const releases = await o.store.listReleases();
+  const summaries = releases.map(releaseSummary);
+  const byId = new Map(summaries.map((r) => [r.id, r]));
+  const channels: ChannelStatus[] = [];
+  // As `GET admin/status` has them (`channelStatus`): rolled back or not, and the target's failure rate.
+  for (const ch of await o.store.listChannels()) channels.push(channelStatus(ch, byId, await o.store.releaseHealth(ch.app, ch.release, ch.sampleSince ?? 0)));
   const status = {
-    releases: releases.map(releaseSummary),
-    channels: await o.store.listChannels(),
+    releases: summaries,
+    channels,
     // Counted per app where they are shown (a status row has no app): counting every client here
     // as well was one more pass over the clients table per load, for nothing.
     clients: [],

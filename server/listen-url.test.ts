@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listensEverywhere, listenUrl } from './listen-url.js';
+import { listenHost, listensEverywhere, listenUrl } from './listen-url.js';
 
 describe('listenUrl', () => {
   // [--host, what server.address() says, the URL]: the addresses are those Node binds for each host.
@@ -27,5 +27,18 @@ describe('listenUrl', () => {
   it('listensEverywhere: only the unspecified addresses', () => {
     expect([listensEverywhere('0.0.0.0'), listensEverywhere('::')]).toEqual([true, true]);
     expect([listensEverywhere('127.0.0.1'), listensEverywhere('::1'), listensEverywhere('192.168.1.5')]).toEqual([false, false, false]);
+  });
+
+  it.each([
+    ['[::1]', '::1'],
+    ['[::]', '::'],
+    ['[2001:db8::7]', '2001:db8::7'],
+    // Not an IPv6 literal inside: kept, so it fails as a name (`names no address`), not as another host.
+    ['[127.0.0.1]', '[127.0.0.1]'],
+    ['[localhost]', '[localhost]'],
+    ['::1', '::1'],
+    ['localhost', 'localhost'],
+  ])('listenHost(%s) is %s', (host, address) => {
+    expect(listenHost(host)).toBe(address);
   });
 });

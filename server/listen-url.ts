@@ -14,3 +14,13 @@ export function listenUrl(host: string, bound: AddressInfo): string {
   const name = bound.address === '0.0.0.0' ? '127.0.0.1' : bound.address === '::' ? '::1' : isIP(host) ? bound.address : host;
   return `http://${isIP(name) === 6 ? `[${name}]` : name}:${bound.port}/`;
 }
+
+/**
+ * The address to listen on for `host` as people write it: an IPv6 literal in brackets (`[::1]`, as
+ * in a URL) without them. Node hands `[::1]` to getaddrinfo as a name, which knows none ("names no
+ * address"). Anything else is kept as given.
+ */
+export function listenHost(host: string): string {
+  const inner = /^\[(.*)\]$/.exec(host)?.[1];
+  return inner !== undefined && isIP(inner) === 6 ? inner : host;
+}

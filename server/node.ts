@@ -12,7 +12,7 @@ import { PostgresSlotLedger } from './postgres-slot-ledger.js';
 import { PostgresStore } from './postgres-store.js';
 import type { Store } from './store.js';
 import { writeBehind } from './write-behind-store.js';
-import { listenUrl } from './listen-url.js';
+import { listenHost, listenUrl } from './listen-url.js';
 
 export type StartServerOptions = Partial<UpdateServerOptions> & {
   /** 0 picks a free port. @default 0 */
@@ -89,7 +89,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     if (ownStore) await store.close();
     throw err;
   }
-  const host = options.host ?? '127.0.0.1';
+  const host = listenHost(options.host ?? '127.0.0.1');
 
   const honoListener = getRequestListener(app.fetch, { hostname: host });
   const lane = checkInLaneOf(options.checkInLane ?? app);

@@ -82,6 +82,18 @@ export interface Personal {
 export type ReleaseSeqs = ReadonlyMap<string, { readonly seq: number; readonly idCoversSw?: boolean } | null>;
 
 /**
+ * The release the channel was rolled back from: its `previous` when that is newer (higher seq)
+ * than its release, i.e. the admin pointed it back at an older one; else null (also when either
+ * seq is unknown). What `fallbackRelease`, `updraft status`, its JSON and the dashboard go by.
+ */
+export function rolledBackFrom(channel: Pick<ChannelState, 'release' | 'previous'>, releases: ReleaseSeqs): string | null {
+  if (channel.previous === null) return null;
+  const prev = releases.get(channel.previous)?.seq;
+  const target = releases.get(channel.release)?.seq;
+  return prev !== undefined && target !== undefined && prev > target ? channel.previous : null;
+}
+
+/**
  * The release a channel offers outside its rollout, and to everyone while paused: `previous`,
  * unless the channel's minimum is newer than `previous` (or there is none) and not newer than the
  * target. Then it is the minimum: a mandatory minimum must reach the clients the rollout leaves
@@ -99,7 +111,7 @@ export function fallbackRelease(channel: ChannelState, releases?: ReleaseSeqs): 
   const target = releases.get(channel.release)?.seq;
   const prev = previous === null ? -Infinity : releases.get(previous)?.seq;
   const min = minimum ? releases.get(minimum)?.seq : undefined;
-  if (target !== undefined && prev !== undefined && prev > target) {
+  if (target !== undefined && rolledBackFrom(channel, releases) !== null) {
     if (min === undefined || min > target || (channel.paused && minimum === channel.release)) return null;
     return minimum;
   }

@@ -31,7 +31,13 @@ export interface PublishProgress {
 
 export interface PublishResult extends PublishResponse {
   app: string;
+  /** The version label the server stored: on a re-publish (`created: false`), the release's first one. */
   version: string;
+  /**
+   * Only when the release already existed with another version label: this build's, which the
+   * server did not store (a release id covers the files, not the label).
+   */
+  builtVersion?: string;
   /** Distinct parts in the release (assets and sw). */
   parts: number;
   /** Parts the server lacked and that were uploaded. */
@@ -129,7 +135,12 @@ export async function publish(client: AdminClient, dist: string, o: PublishOptio
       throw new CliError(err.code, `release ${manifest.id} published, but channel ${o.channel} was not changed: ${err.message}`);
     }
   }
-  return { ...published, app: manifest.app, version: manifest.version, parts: bySha.size, uploaded: queue.length, bytes, channel };
+  // The server's label (older servers do not say it: the manifest's, as they stored it on a first publish).
+  const version = published.version ?? manifest.version;
+  return {
+    ...published, app: manifest.app, version, ...(version !== manifest.version ? { builtVersion: manifest.version } : {}),
+    parts: bySha.size, uploaded: queue.length, bytes, channel,
+  };
 }
 
 /**

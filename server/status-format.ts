@@ -1,5 +1,5 @@
-import type { ChannelState, ReleaseLabel, StatusResponse } from '../protocol/index.js';
-import { fallbackRelease } from './planner.js';
+import type { ChannelStatus, ReleaseLabel, StatusResponse } from '../protocol/index.js';
+import { fallbackRelease, rolledBackFrom } from './planner.js';
 
 export interface FormatStatusOptions {
   /** Also list every published release and the latest reports. @default false */
@@ -28,6 +28,19 @@ export function formatBytes(n: number): string {
 export const releaseLabel = (r: ReleaseLabel) => `${r.id} (${r.version} #${r.seq})`;
 
 const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${Math.round((part / whole) * 100)}%`);
+
+/** A rate (0-1) to one decimal, `33.3%`: the failure rate as `status` and the dashboard both print it. */
+export const ratePercent = (x: number) => `${Math.round(x * 1000) / 10}%`;
+
+/**
+ * What the automatic pause counts for a channel's target, in words: `1 of 3 clients since …`, or
+ * `no client reported on it …`. The same figure in `status` and the dashboard's headline.
+ */
+export function healthText(h: { clients: number; failed: number; since: number }): string {
+  const since = h.since > 0 ? ` since ${isoTime(h.since)}` : '';
+  if (h.clients === 0) return `no client reported on it${since}`;
+  return `${h.failed.toLocaleString('en-US')} of ${h.clients.toLocaleString('en-US')} client${h.clients === 1 ? '' : 's'} failed${since}`;
+}
 
 /**
  * `updraft status` as text: per channel, a header with its rollout and a table of the releases
@@ -74,8 +87,11 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
   return lines.join('\n');
 }
 
-function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) => string, version: (id: string) => string): string[] {
+function channelBlock(s: StatusResponse, ch: ChannelStatus, label: (id: string) => string, version: (id: string) => string): string[] {
   const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}${ch.paused ? '  PAUSED' : ''}`];
+  // As `rollout` said it when it happened, and the dashboard's badge: the same test (`rolledBackFrom`) as the JSON's `rolledBack`.
+  const back = rolledBackFrom(ch, new Map(s.releases.map((r) => [r.id, r])));
+  if (back) lines.push(`  rolled back from ${label(back)} to ${label(ch.release)}`);
   // What clients outside the rollout get: previous, or the minimum when that is newer; none after a roll back.
   const fallback = fallbackRelease(ch, new Map(s.releases.map((r) => [r.id, r])));
   const raised = fallback !== ch.previous ? ' (the minimum)' : '';
@@ -100,7 +116,7 @@ function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) =
   const ids = [ch.release, ...(ch.previous ? [ch.previous] : [])];
   for (const c of clients) if (c.release !== null && !ids.includes(c.release)) ids.push(c.release);
   const rows = ids.map((id) => {
-    const role = id === ch.release ? 'current' : id === ch.previous ? 'previous' : 'older';
+    const role = id === ch.release ? 'current' : id === back ? 'rolled back from' : id === ch.previous ? 'previous' : 'older';
     const n = count(id);
     return [id, version(id), role, String(n), percent(n, total), String(reports(id, 'downloaded')), String(reports(id, 'activated')), String(reports(id, 'failed'))];
   });
@@ -109,6 +125,13 @@ function channelBlock(s: StatusResponse, ch: ChannelState, label: (id: string) =
   const header = ['RELEASE', 'VERSION', 'ROLE', 'CLIENTS', 'SHARE', 'DOWNLOADED', 'ACTIVATED', 'FAILED'];
   lines.push(...table(header, rows, new Set([3, 4, 5, 6, 7])).map((l) => `  ${l}`));
   lines.push(`  ${total} client${total === 1 ? '' : 's'} checked in`);
+  // The rate the automatic pause acts on (distinct clients, device-side codes left out), not the
+  // FAILED column's reports: absent from servers before it.
+  if (ch.health) {
+    const rate = ch.health.clients > 0 ? ratePercent(ch.health.failed / ch.health.clients) : '-';
+    const how = ch.health.clients > 0 ? ' (as the automatic pause counts: distinct clients; expired plans, full disks, newer plans and withdrawals are not failures of the release)' : '';
+    lines.push(`  failure rate of ${ch.release}: ${rate}, ${healthText(ch.health)}${how}`);
+  }
 
   for (const id of ids) {
     const failures = s.reportCounts.filter((r) => r.release === id && (r.event === 'failed' || r.event === 'boot-failed'));
