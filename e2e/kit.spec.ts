@@ -348,3 +348,29 @@ test.describe('beside the user\'s own routes', () => {
     }
   });
 });
+
+test('stopWorker() resolves once the worker has stopped, not when the stop was only asked for', async ({ page, context, updraft }) => {
+  const h = await Harness.start({ cdn: false });
+  try {
+    const v1 = await h.publish('1.0.0');
+    await page.goto(h.url);
+    await updraft.waitForRelease(v1.id);
+    // A CDP session of the test's own: the worker's running status as Chromium reports it.
+    const cdp = await context.newCDPSession(page);
+    const seen: string[] = [];
+    cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+      for (const v of e.versions) if (v.status === 'activated') seen.push(v.runningStatus);
+    });
+    await cdp.send('ServiceWorker.enable');
+    for (let i = 0; i < 5; i++) {
+      await updraft.state(); // the worker runs
+      await expect.poll(() => seen.at(-1), { message: `round ${i}: running` }).toBe('running');
+      seen.length = 0;
+      await updraft.stopWorker();
+      // Had the stop only been asked for, this session would not have heard `stopped` yet.
+      expect(seen, `round ${i}`).toContain('stopped');
+    }
+  } finally {
+    await h.close();
+  }
+});

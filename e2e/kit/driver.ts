@@ -19,6 +19,8 @@ const NUDGE_AFTER_MS = 2_000;
 
 /** How long offline()/online() try to start the stopped workers that hold `context.setOffline`. */
 const SET_OFFLINE_TIMEOUT_MS = 10_000;
+/** How long `stopWorker()` waits to see the workers stopped. */
+const STOP_WAIT_MS = 2_000;
 
 /**
  * Drives one page's Updraft service worker deterministically: Background Sync and periodic sync
@@ -31,7 +33,7 @@ export class UpdraftDriver {
   #cdp: CDPSession | null = null;
   #registrations = new Map<string, { scopeURL: string; isDeleted: boolean }>();
   /** Every worker version CDP reported (by version id): which one waits to activate, and since when. */
-  #versions = new Map<string, { registrationId: string; status: string; runningStatus: string; since: number }>();
+  #versions = new Map<string, { registrationId: string; status: string; runningStatus: string; since: number; stops: number }>();
   #lastNudge = 0;
 
   constructor(page: Page) {
@@ -54,7 +56,9 @@ export class UpdraftDriver {
       for (const v of e.versions) {
         const before = this.#versions.get(v.versionId);
         const since = before?.status === v.status ? before.since : Date.now();
-        this.#versions.set(v.versionId, { registrationId: v.registrationId, status: v.status, runningStatus: v.runningStatus, since });
+        // Times this version was seen reaching `stopped`: what `stopWorker()` waits for.
+        const stops = (before?.stops ?? 0) + (v.runningStatus === 'stopped' && before?.runningStatus !== 'stopped' ? 1 : 0);
+        this.#versions.set(v.versionId, { registrationId: v.registrationId, status: v.status, runningStatus: v.runningStatus, since, stops });
       }
     });
     await cdp.send('ServiceWorker.enable');
@@ -106,10 +110,22 @@ export class UpdraftDriver {
     await cdp.send('ServiceWorker.dispatchPeriodicSyncEvent', { ...(await this.#registration()), tag });
   }
 
-  /** Stops every service worker as the browser does when it reclaims one; the next event starts a fresh one. */
+  /**
+   * Stops every service worker as the browser does when it reclaims one; the next event starts a
+   * fresh one. Resolves once each worker that ran has stopped (CDP's `runningStatus`), not when the
+   * stop was merely asked for: an event dispatched to a worker still `stopping` raced its stop (a
+   * CI run saw Chromium crash on a sync dispatched right after). Bounded: a worker that a request
+   * starts again at once may never be seen stopped, and the wait then ends after
+   * `STOP_WAIT_MS`.
+   */
   async stopWorker(): Promise<void> {
     const cdp = await this.#session();
+    const running = [...this.#versions].filter(([, v]) => v.runningStatus !== 'stopped').map(([id, v]) => [id, v.stops] as const);
     await cdp.send('ServiceWorker.stopAllWorkers');
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while (running.some(([id, stops]) => (this.#versions.get(id)?.stops ?? stops) === stops) && Date.now() < deadline && !this.page.isClosed()) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   async offline(): Promise<void> {
