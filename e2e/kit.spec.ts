@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { test, expect, UpdraftDriver } from './kit/index.js';
 import { Harness } from './support/harness.js';
+import { visitV1 } from './support/fault-kit.js';
 import { E2E_KEY_BASE, buildDir } from './support/builds.js';
 
 // The kit's own promises: its timeouts hold even when the page has no service worker, and its
@@ -252,9 +253,7 @@ test.describe('offline() and online() after stopWorker()', () => {
   test('apply from a page that left the app and from a new tab, instead of hanging', async ({ page, context, updraft }) => {
     const h = await Harness.start({ cdn: false });
     try {
-      const v1 = await h.publish('1.0.0');
-      await page.goto(h.url);
-      await updraft.waitForRelease(v1.id);
+      await visitV1(page, updraft, h);
       await updraft.stopWorker();
       await page.goto('about:blank');
       await updraft.offline();
@@ -352,9 +351,7 @@ test.describe('beside the user\'s own routes', () => {
 test('stopWorker() resolves once the worker has stopped, not when the stop was only asked for', async ({ page, context, updraft }) => {
   const h = await Harness.start({ cdn: false });
   try {
-    const v1 = await h.publish('1.0.0');
-    await page.goto(h.url);
-    await updraft.waitForRelease(v1.id);
+    await visitV1(page, updraft, h);
     // A CDP session of the test's own: the worker's running status as Chromium reports it.
     const cdp = await context.newCDPSession(page);
     const seen: string[] = [];

@@ -255,9 +255,8 @@ export function resolveOptions(o: UpdateServerOptions): ResolvedOptions {
   // makes the check-in answer invalid JSON).
   const planTtlMs = integerIn('planTtlMs', o.planTtlMs ?? DEFAULT_PLAN_TTL_MS, [1, Number.MAX_SAFE_INTEGER]);
   const checkInInterval = integerIn('checkInInterval', o.checkInInterval ?? DEFAULT_CHECK_IN_INTERVAL, OPTION_RANGES.checkInInterval);
-  const spreadMs = o.capacity
-    ? integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, true)], ' (at most half planTtlMs)')
-    : integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, false)], ' (at most checkInInterval in ms, without capacity, and half planTtlMs)');
+  const spreadMs = integerIn('spreadMs', o.spreadMs ?? 0, [0, maxSpreadMs(checkInInterval, planTtlMs, !!o.capacity)],
+    o.capacity ? ' (at most half planTtlMs)' : ' (at most checkInInterval in ms, without capacity, and half planTtlMs)');
   const planner: PlannerOptions = { checkInInterval, spreadMs, planTtlMs };
   const planRefMinBytes = integerIn('planRefMinBytes', o.planRefMinBytes ?? 8192, OPTION_RANGES.planRefMinBytes);
   const uploadLimit = integerIn('uploadLimit', o.uploadLimit ?? 512 * 1024 * 1024, OPTION_RANGES.uploadLimit);

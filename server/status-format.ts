@@ -90,10 +90,11 @@ export function formatStatus(s: StatusResponse, o: FormatStatusOptions = {}): st
 function channelBlock(s: StatusResponse, ch: ChannelStatus, label: (id: string) => string, version: (id: string) => string): string[] {
   const lines = [`${ch.app}/${ch.name}  →  ${label(ch.release)}  ${ch.percent}%  ${ch.activation}${ch.paused ? '  PAUSED' : ''}`];
   // As `rollout` said it when it happened, and the dashboard's badge: the same test (`rolledBackFrom`) as the JSON's `rolledBack`.
-  const back = rolledBackFrom(ch, new Map(s.releases.map((r) => [r.id, r])));
+  const byId = new Map(s.releases.map((r) => [r.id, r]));
+  const back = rolledBackFrom(ch, byId);
   if (back) lines.push(`  rolled back from ${label(back)} to ${label(ch.release)}`);
   // What clients outside the rollout get: previous, or the minimum when that is newer; none after a roll back.
-  const fallback = fallbackRelease(ch, new Map(s.releases.map((r) => [r.id, r])));
+  const fallback = fallbackRelease(ch, byId);
   const raised = fallback !== ch.previous ? ' (the minimum)' : '';
   if (ch.paused) {
     lines.push(`  paused${ch.pausedReason ? `: ${ch.pausedReason}` : ''}; no client is offered ${ch.release}${fallback ? `, new clients get ${label(fallback)}${raised}` : ''}`);
